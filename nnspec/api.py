@@ -1,0 +1,99 @@
+"""The Python API: load, build, example_inputs, generate. Torch is imported only by `build`
+and `example_inputs`, so validating and generating stay fast.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nnspec.diagnostics import Diagnostic, Pos, SpecError
+from nnspec.elaborate import elaborate
+from nnspec.ir import Instance, Program
+from nnspec.load import Document, apply_overrides, load_resolved
+from nnspec.validate import validate
+
+if TYPE_CHECKING:
+    import torch
+
+PathOrSpec = "str | os.PathLike[str] | Spec"
+
+
+@dataclass
+class Spec:
+    """A compiled spec: the IR, the instance tree, and the resolved document it came from."""
+
+    path: str
+    document: Document
+    program: Program
+    tree: Instance
+
+    @property
+    def name(self) -> str:
+        return self.program.root
+
+    def with_params(self, **params: Any) -> Spec:
+        """This spec with root parameters overridden, as `--set` does."""
+        if not params:
+            return self
+        doc = copy.deepcopy(self.document)
+        apply_overrides(doc, params)
+        return _compile(doc, self.path)
+
+
+def load(path: str | os.PathLike[str], **params: Any) -> Spec:
+    """Load, validate and elaborate a spec file. Raises SpecError with every diagnostic."""
+    doc = load_resolved(str(path))
+    if params:
+        apply_overrides(doc, params)
+    return _compile(doc, str(path))
+
+
+def compile_data(data: Any, source: str) -> Spec:
+    """Compile already-resolved spec data (as kept in pickles), without reading files."""
+    doc = Document(copy.deepcopy(data), files=[source])
+    return _compile(doc, source)
+
+
+def _compile(doc: Document, source: str) -> Spec:
+    spec = validate(doc)
+    program, tree = elaborate(doc, spec, source)
+    return Spec(source, doc, program, tree)
+
+
+def _spec(path_or_spec: Any, params: dict[str, Any]) -> Spec:
+    if isinstance(path_or_spec, Spec):
+        return path_or_spec.with_params(**params)
+    if isinstance(path_or_spec, (str, os.PathLike)):
+        if not Path(path_or_spec).is_file():
+            raise SpecError([Diagnostic("io", "spec file not found", Pos(str(path_or_spec), 1,
+                                                                          1))])
+        return load(path_or_spec, **params)
+    raise TypeError(f"expected a spec path or nnspec.Spec, got {type(path_or_spec).__name__}")
+
+
+def build(path_or_spec: Any, *, device: Any = None, dtype: Any = None,
+          **params: Any) -> torch.nn.Module:
+    """The spec's model as a real `torch.nn.Module`. `device="meta"` allocates nothing."""
+    from nnspec import runtime
+
+    return runtime.instantiate(_spec(path_or_spec, params).program, device=device, dtype=dtype)
+
+
+def example_inputs(path_or_spec: Any, batch: int = 2, seed: int = 0,
+                   **params: Any) -> tuple[torch.Tensor, ...]:
+    """Random tensors matching the spec's declared inputs, in shape and dtype."""
+    from nnspec import runtime
+
+    return runtime.example_inputs(_spec(path_or_spec, params).program, batch=batch, seed=seed)
+
+
+def generate(path_or_spec: Any, *, spec_label: str | None = None,
+             templates: str | os.PathLike[str] | None = None, **params: Any) -> str:
+    """The standalone PyTorch source that `nnspec build SPEC -o FILE` writes."""
+    from nnspec import codegen
+
+    return codegen.generate(_spec(path_or_spec, params).program, spec_label, templates)

@@ -1,0 +1,126 @@
+"""The shape of a catalog entry. Pure Python: no torch, so every stage can read it cheaply.
+
+A `LayerDef` says everything nnspec knows about one torch layer: its arguments in torch's own
+positional order with torch's defaults, which of them are keyword-only, value checks, and the
+rules that static analysis uses (output shape, parameter count, multiply-accumulates).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED: Any = _Required()
+
+Shape = tuple[int, ...]
+Args = dict[str, Any]
+
+# Value kinds an argument accepts. Each maps to a checker in `check_kind`.
+#   int, float, bool, str         a plain value of that type
+#   int1, int2, int3              an int or a tuple of 1/2/3 ints (kernel_size, stride, ...)
+#   pad2, pad3                    like int2/int3, or the strings 'same' / 'valid'
+#   ints                          an int or a list of ints (LayerNorm's normalized_shape)
+#   float_or_floats               a float or a tuple of floats (Upsample's scale_factor)
+#   any                           no check beyond being a literal
+KINDS = ("int", "float", "bool", "str", "int1", "int2", "int3", "pad1", "pad2", "pad3",
+         "ints", "float_or_floats", "int_or_ints", "any")
+
+
+@dataclass(frozen=True)
+class Arg:
+    name: str
+    kind: str
+    default: Any = REQUIRED
+    kwonly: bool = False
+    choices: tuple[Any, ...] | None = None
+    nullable: bool = False  # None is accepted besides `kind`
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+
+@dataclass(frozen=True)
+class LayerDef:
+    """One torch layer. `args` follow torch's signature order (device/dtype left out)."""
+
+    name: str
+    args: tuple[Arg, ...]
+    module: str = "nn"  # the generated code spells it `nn.<name>`
+    # yields (argument name, message) for each out-of-range value
+    checks: Callable[[Args], Iterable[tuple[str, str]]] | None = None
+    # output shape from the bound arguments and the input shapes (batch dimension included)
+    shape: Callable[[Args, list[Shape]], Shape] | None = None
+    # number of parameters (torch's count: no buffers)
+    params: Callable[[Args], int] | None = None
+    # multiply-accumulates of one forward pass, from args, input shapes and output shape
+    macs: Callable[[Args, list[Shape], Shape], int] | None = None
+    # arguments that may be omitted and follow from the input: name -> input dim index
+    infer: dict[str, int] = field(default_factory=dict)
+    inputs: int = 1
+
+    def arg(self, name: str) -> Arg | None:
+        return next((a for a in self.args if a.name == name), None)
+
+    @property
+    def arg_names(self) -> list[str]:
+        return [a.name for a in self.args]
+
+    @property
+    def positional(self) -> list[Arg]:
+        return [a for a in self.args if not a.kwonly]
+
+    def bind_defaults(self, given: Args) -> Args:
+        """All arguments by name: the given ones, then torch's defaults for the rest."""
+        return {a.name: given.get(a.name, a.default) for a in self.args
+                if a.name in given or not a.required}
+
+
+def check_kind(kind: str, value: Any) -> str | None:
+    """None when `value` is acceptable for `kind`, else what was expected."""
+    def is_int(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    def is_float(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    def int_tuple(v: Any, n: int | None) -> bool:
+        return isinstance(v, (list, tuple)) and (n is None or len(v) == n) and all(
+            is_int(x) for x in v)
+
+    if kind == "int":
+        return None if is_int(value) else "an int"
+    if kind == "float":
+        return None if is_float(value) else "a number"
+    if kind == "bool":
+        return None if isinstance(value, bool) else "a bool"
+    if kind == "str":
+        return None if isinstance(value, str) else "a string"
+    if kind in ("int1", "int2", "int3"):
+        n = int(kind[-1])
+        return None if is_int(value) or int_tuple(value, n) else f"an int or {n} ints"
+    if kind in ("pad1", "pad2", "pad3"):
+        n = int(kind[-1])
+        ok = is_int(value) or int_tuple(value, n) or value in ("same", "valid")
+        return None if ok else f"an int, {n} ints, 'same' or 'valid'"
+    if kind in ("ints", "int_or_ints"):
+        return None if is_int(value) or int_tuple(value, None) else "an int or a list of ints"
+    if kind == "float_or_floats":
+        ok = is_float(value) or (isinstance(value, (list, tuple)) and all(
+            is_float(x) for x in value))
+        return None if ok else "a number or a list of numbers"
+    return None
+
+
+def as_tuple(value: Any, n: int) -> tuple[Any, ...]:
+    """Expand an int-or-tuple argument the way torch's `_ntuple` does."""
+    if isinstance(value, (list, tuple)):
+        return tuple(value)
+    return (value,) * n

@@ -1,0 +1,55 @@
+"""The `nnspec` command: one subcommand per module in `nnspec.commands`.
+
+Exit codes, for every verb: 0 success; 1 invalid spec (diagnostics printed) or a stale
+`--check`; 2 wrong usage; 3 internal error (a bug in nnspec: the traceback shows with --debug).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+
+from nnspec.commands import COMMANDS
+from nnspec.diagnostics import SpecError
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+class UsageError(Exception):
+    """Wrong usage found after parsing (a missing file, a malformed --set): exit 2."""
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="nnspec",
+        description="Compile YAML architecture specs to PyTorch: build, validate, generate.",
+    )
+    top.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    sub = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in COMMANDS:
+        command.register(sub)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except SpecError as exc:
+        print(exc.render(getattr(args, "error_format", "text") == "json"), file=sys.stderr)
+        return EXIT_INVALID
+    except UsageError as exc:
+        print(f"nnspec: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except Exception:
+        if args.debug:
+            traceback.print_exc()
+        else:
+            print("nnspec: internal error: this is a bug in nnspec, sorry. Please report it "
+                  "with the spec and command that caused it; rerun with --debug for the "
+                  "traceback.", file=sys.stderr)
+        return EXIT_INTERNAL

@@ -1,0 +1,5 @@
+"""CLI verbs. Each module has `register(subparsers)`, which sets `run` as the handler."""
+
+from nnspec.commands import build, validate
+
+COMMANDS = [build, validate]

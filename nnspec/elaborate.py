@@ -1,0 +1,628 @@
+"""Stage 3, elaborate: validated spec models to the IR.
+
+Parses every call, expression and forward step; binds call arguments to the catalog's (or the
+block's) signature; checks names, block cycles and forward dataflow; then instantiates the tree
+for the root parameters, so values (channels <= 0, groups not dividing) are checked at compile
+time, with the position of the expression that produced them.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+from nnspec import ops
+from nnspec.catalog import LAYERS, REQUIRED, LayerDef, check_kind
+from nnspec.diagnostics import Collector, Pos, did_you_mean
+from nnspec.expr import Expr, ExprError, check, evaluate, parse
+from nnspec.ir import Call, Child, If, Input, Instance, ModuleClass, Param, Program, Seq, Stmt
+from nnspec.load import TYPE_NAMES, Document, PathKey
+from nnspec.names import identifier_problem
+from nnspec.validate import BlockSpec, ChildSpec, IfStep, InputSpec, SpecFile
+
+MAX_INSTANCES = 200_000
+
+
+def elaborate(doc: Document, spec: SpecFile, source: str) -> tuple[Program, Instance]:
+    """The IR for a validated spec, and its instance tree for the root's default parameters."""
+    errors = Collector()
+    ctx = _Context(doc, spec, errors)
+    classes: dict[str, ModuleClass] = {}
+    root_name = spec.model.name
+    _name_ok(root_name, "model name", doc.where(("model", "name")), errors)
+    for name, block in spec.blocks.items():
+        if _name_ok(name, "block name", doc.where(("blocks", name), key=True), errors):
+            if name == root_name:
+                errors.error("name-clash", f"block '{name}' has the model's name",
+                             doc.where(("blocks", name), key=True))
+            elif name in LAYERS:
+                errors.error("name-clash", f"block '{name}' hides the torch layer of that name",
+                             doc.where(("blocks", name), key=True),
+                             f"rename the block, e.g. '{name}Block'")
+            classes[name] = ctx.module_class(name, block, ("blocks", name))
+    classes[root_name] = ctx.module_class(root_name, spec.model, ("model",))
+    inputs = ctx.inputs()
+    errors.check()
+    order = _dependency_order(classes, root_name, errors)
+    errors.check()
+    program = Program(root=root_name, classes={n: classes[n] for n in order}, inputs=inputs,
+                      source=source, digest=doc.digest(), resolved=doc.data)
+    tree = instantiate(program, errors)
+    errors.check()
+    return program, tree
+
+
+def _name_ok(name: str, what: str, pos: Pos, errors: Collector) -> bool:
+    problem = identifier_problem(name)
+    if problem:
+        errors.error("bad-name", f"invalid {what}: {problem}", pos)
+    return problem is None
+
+
+def param_type_problem(type_name: str, value: Any) -> str | None:
+    """None when `value` fits the declared parameter type, else what was expected."""
+    if type_name.startswith("list"):
+        if not isinstance(value, list):
+            return f"a list, got {type(value).__name__}"
+        inner = type_name[5:-1] if "[" in type_name else None
+        return next((f"a {type_name}, got item {v!r}" for v in value
+                     if inner and param_type_problem(inner, v)), None)
+    kind = {"int": "int", "float": "float", "bool": "bool", "str": "str"}[type_name]
+    expected = check_kind(kind, value)
+    return f"{expected}, got {type(value).__name__} {value!r}" if expected else None
+
+
+def _infer_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, list):
+        inner = {_infer_type(v) for v in value}
+        return f"list[{inner.pop()}]" if len(inner) == 1 and "list" not in next(iter(inner),
+                                                                                "") else "list"
+    return "str"
+
+
+class _Context:
+    """Per-spec state shared while building the classes."""
+
+    def __init__(self, doc: Document, spec: SpecFile, errors: Collector):
+        self.doc, self.spec, self.errors = doc, spec, errors
+        self.blocks = set(spec.blocks)
+
+    def where(self, path: PathKey, key: bool = False) -> Pos:
+        return self.doc.where(path, key)
+
+    # --- inputs and parameters ----------------------------------------------------------
+
+    def inputs(self) -> list[Input]:
+        out = []
+        for name, decl in self.spec.inputs.items():
+            pos = self.where(("inputs", name), key=True)
+            _name_ok(name, "input name", pos, self.errors)
+            spec = decl if isinstance(decl, InputSpec) else InputSpec(shape=decl)
+            if any(d <= 0 for d in spec.shape):
+                self.errors.error("bad-value", f"input '{name}' has a non-positive dimension "
+                                  f"{spec.shape}", self.where(("inputs", name)))
+            if spec.range and spec.range[0] >= spec.range[1]:
+                self.errors.error("bad-value", f"input '{name}': range {spec.range} is empty",
+                                  self.where(("inputs", name, "range")))
+            out.append(Input(name, tuple(spec.shape), spec.dtype,
+                             tuple(spec.range) if spec.range else None))
+        return out
+
+    def params(self, block: BlockSpec, path: PathKey) -> list[Param]:
+        out = []
+        for name, decl in block.params.items():
+            pos = self.where(path + ("params", name), key=True)
+            _name_ok(name, "parameter name", pos, self.errors)
+            if isinstance(decl, str) and decl in TYPE_NAMES:
+                type_name, default = decl, REQUIRED
+            elif hasattr(decl, "type"):
+                type_name = decl.type
+                default = REQUIRED if decl.default is None else decl.default
+            else:
+                type_name, default = _infer_type(decl), decl
+            if default is not REQUIRED:
+                problem = param_type_problem(type_name, default)
+                if problem:
+                    self.errors.error("wrong-type", f"default of '{name}' should be {problem}",
+                                      self.where(path + ("params", name)))
+            if default is REQUIRED and any(p.default is not REQUIRED for p in out):
+                self.errors.error("param-order", f"required parameter '{name}' follows a "
+                                  "parameter with a default", pos,
+                                  "declare required parameters first, as Python does")
+            out.append(Param(name, type_name, default, pos))
+        return out
+
+    # --- classes ------------------------------------------------------------------------
+
+    def module_class(self, name: str, block: BlockSpec, path: PathKey) -> ModuleClass:
+        params = self.params(block, path)
+        param_names = {p.name for p in params}
+        is_root = path == ("model",)
+        inputs = list(self.spec.inputs) if is_root else list(block.inputs)
+        if not is_root:
+            for i, input_name in enumerate(inputs):
+                _name_ok(input_name, "input name", self.where(path + ("inputs", i)), self.errors)
+        children = self.children(block.children, path + ("children",), param_names,
+                                 numbered=isinstance(block.children, list))
+        if block.base == "Module" and isinstance(block.children, list) and block.children:
+            self.errors.error("wrong-type", "a Module's children are a mapping of names; a "
+                              "list of children needs `base: Sequential`",
+                              self.where(path + ("children",)))
+        child_names = {c.name for c in children}
+        for clash in sorted(child_names & param_names):
+            self.errors.error("name-clash", f"'{clash}' is both a child and a parameter",
+                              self.where(path + ("children", clash), key=True))
+        cls = ModuleClass(name, block.base, params, inputs, children, [], self.where(path),
+                          block.doc)
+        if block.base == "Sequential":
+            if block.forward is not None:
+                self.errors.error("bad-forward", "a Sequential block runs its children in "
+                                  "order; it cannot have a forward",
+                                  self.where(path + ("forward",), key=True))
+            return cls
+        scope = _Scope(self, path, param_names, child_names, inputs)
+        if block.forward is None:
+            cls.forward = self.default_forward(cls, path)
+        else:
+            cls.forward = scope.steps(block.forward, path + ("forward",))
+            if not cls.forward or not _returns(cls.forward[-1]):
+                self.errors.error("missing-return", f"forward of '{name}' does not end with a "
+                                  "'return'", self.where(path + ("forward",), key=True),
+                                  "add a last step such as 'return x'")
+        cls.forward_params = sorted(scope.used_params)
+        return cls
+
+    def default_forward(self, cls: ModuleClass, path: PathKey) -> list:
+        """Children in order, for a Module without an explicit forward."""
+        if len(cls.inputs) != 1:
+            self.errors.error("bad-forward", f"'{cls.name}' takes {len(cls.inputs)} inputs, so "
+                              "it needs an explicit forward", self.where(path))
+            return []
+        x = cls.inputs[0]
+        steps: list = []
+        for child in cls.children:
+            stmt = Stmt(ast.parse(f"{x} = {child.name}({x})").body[0], child.pos)
+            steps.append(If(child.cond, [stmt], [], child.pos) if child.cond else stmt)
+        steps.append(Stmt(ast.parse(f"return {x}").body[0], cls.pos))
+        return steps
+
+    # --- children -----------------------------------------------------------------------
+
+    def children(self, raw: Any, path: PathKey, params: set[str], numbered: bool) -> list[Child]:
+        items = list(enumerate(raw)) if numbered else list(raw.items())
+        out = []
+        for key, value in items:
+            name = str(key)
+            if not numbered:
+                _name_ok(name, "child name", self.where(path + (key,), key=True), self.errors)
+            child = self.child(name, value, path + (key,), params)
+            if child is not None:
+                out.append(child)
+        return out
+
+    def child(self, name: str, value: Any, path: PathKey, params: set[str]) -> Child | None:
+        pos = self.where(path)
+        cond = None
+        if isinstance(value, ChildSpec):
+            if (value.call is None) == (value.seq is None):
+                self.errors.error("bad-child", "a child mapping needs exactly one of 'call' and "
+                                  "'seq'", pos)
+                return None
+            if value.if_ is not None:
+                cond = self.expr(value.if_, path + ("if",), params)
+            if value.call is not None:
+                path, value = path + ("call",), value.call
+            else:
+                path, value = path + ("seq",), value.seq
+        if isinstance(value, str):
+            call = self.call(value, path, params)
+            return Child(name, call, cond, pos) if call else None
+        named = isinstance(value, dict)
+        seq = Seq(self.children(value, path, params, numbered=not named), named, self.where(path))
+        return Child(name, seq, cond, pos)
+
+    def expr(self, text: str, path: PathKey, names: set[str]) -> Expr | None:
+        pos = self.where(path)
+        try:
+            node = parse(text)
+            check(node, names)
+        except ExprError as err:
+            self.errors.error(err.code, err.message, pos.shifted(err.offset, err.length),
+                              err.hint)
+            return None
+        return Expr(node, pos)
+
+    def call(self, text: str, path: PathKey, params: set[str]) -> Call | None:
+        pos = self.where(path)
+        try:
+            node = parse(text, "layer call")
+        except ExprError as err:
+            self.errors.error("syntax", err.message, pos.shifted(err.offset, err.length))
+            return None
+        if isinstance(node, ast.Name):
+            node = ast.Call(node, [], [], col_offset=0, end_col_offset=len(node.id),
+                            lineno=1, end_lineno=1)
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+            self.errors.error("bad-call", f"expected a layer call such as 'Conv2d(3, 8, 3)', "
+                              f"got '{text}'", pos)
+            return None
+        target = node.func.id
+        whole = Expr(node, pos)
+        if target in self.blocks:
+            block = self.spec.blocks[target]
+            sig = [(p, isinstance(d, str) and d in TYPE_NAMES or (
+                hasattr(d, "type") and d.default is None), False) for p, d in block.params.items()]
+            kind = "block"
+        elif target in LAYERS:
+            sig = [(a.name, a.required, a.kwonly) for a in LAYERS[target].args]
+            kind = "layer"
+        else:
+            self.errors.error("unknown-layer", f"unknown layer or block '{target}'",
+                              whole.at(node.func),
+                              did_you_mean(target, sorted(set(LAYERS) | self.blocks)))
+            return None
+        args = self.bind(node, whole, target, sig, params)
+        return Call(target, kind, args, pos) if args is not None else None
+
+    def bind(self, node: ast.Call, whole: Expr, target: str, sig: list[tuple[str, bool, bool]],
+             params: set[str]) -> dict[str, Expr] | None:
+        """Arguments by name, in signature order, each a checked expression."""
+        ok = True
+        given: dict[str, ast.expr] = {}
+        positional = [name for name, _, kwonly in sig if not kwonly]
+        for i, arg in enumerate(node.args):
+            if isinstance(arg, ast.Starred) or i >= len(positional):
+                self.errors.error("too-many-arguments", f"{target}() takes at most "
+                                  f"{len(positional)} positional arguments", whole.at(arg))
+                ok = False
+                continue
+            given[positional[i]] = arg
+        names = [name for name, _, _ in sig]
+        for kw in node.keywords:
+            if kw.arg is None or kw.arg not in names:
+                shown = kw.arg or "**"
+                self.errors.error("unknown-argument", f"{target}() has no argument '{shown}'",
+                                  whole.at(kw), did_you_mean(shown, names)
+                                  or f"arguments: {', '.join(names) or 'none'}")
+                ok = False
+            elif kw.arg in given:
+                self.errors.error("duplicate-argument", f"{target}() got '{kw.arg}' twice",
+                                  whole.at(kw))
+                ok = False
+            else:
+                given[kw.arg] = kw.value
+        for name, required, _ in sig:
+            if required and name not in given:
+                self.errors.error("missing-argument", f"{target}() is missing required "
+                                  f"argument '{name}'", whole.at(node),
+                                  f"{target}({', '.join(n for n, r, _ in sig if r)})")
+                ok = False
+        bound: dict[str, Expr] = {}
+        for name in names:
+            if name in given:
+                try:
+                    check(given[name], params)
+                except ExprError as err:
+                    self.errors.error(err.code, err.message, whole.pos.shifted(
+                        err.offset, err.length), err.hint)
+                    ok = False
+                bound[name] = Expr(given[name], whole.pos)
+        return bound if ok else None
+
+
+def _returns(step: Any) -> bool:
+    return isinstance(step, Stmt) and isinstance(step.node, ast.Return)
+
+
+class _Scope:
+    """Checks forward steps: which names are values, children and parameters at each point."""
+
+    def __init__(self, ctx: _Context, path: PathKey, params: set[str], children: set[str],
+                 inputs: list[str]):
+        self.ctx, self.path = ctx, path
+        self.params, self.children = params, children
+        self.values = set(inputs)
+        self.used_params: set[str] = set()
+
+    def steps(self, raw: list, path: PathKey) -> list:
+        out = []
+        for i, step in enumerate(raw):
+            result = self.step(step, path + (i,))
+            if result is not None:
+                out.append(result)
+        return out
+
+    def step(self, raw: Any, path: PathKey) -> Any:
+        if isinstance(raw, IfStep):
+            cond = self.ctx.expr(raw.if_, path + ("if",), self.params)
+            if cond is None:
+                return None
+            self.used_params |= cond.names()
+            before = set(self.values)
+            then = self._branch(raw.then, path + ("then",))
+            then_values, self.values = self.values, set(before)
+            orelse = self._branch(raw.else_, path + ("else",)) if raw.else_ is not None else []
+            self.values = before | (then_values & self.values)
+            return If(cond, then, orelse, self.ctx.where(path))
+        return self.statement(raw, path)
+
+    def _branch(self, raw: Any, path: PathKey) -> list:
+        if isinstance(raw, str):
+            stmt = self.statement(raw, path)
+            return [stmt] if stmt else []
+        return self.steps(raw, path)
+
+    def statement(self, text: str, path: PathKey) -> Stmt | None:
+        pos = self.ctx.where(path)
+        try:
+            tree = ast.parse(text)
+        except SyntaxError as exc:
+            self.ctx.errors.error("syntax", f"invalid forward step: {exc.msg}",
+                                  pos.shifted(max(0, (exc.offset or 1) - 1)))
+            return None
+        if len(tree.body) != 1 or not isinstance(tree.body[0], (ast.Assign, ast.AugAssign,
+                                                                ast.Return)):
+            self.ctx.errors.error("bad-forward", "a forward step is one assignment "
+                                  "('y = conv(x)') or a 'return'", pos)
+            return None
+        node = tree.body[0]
+        expr = Expr(node, pos)  # type: ignore[arg-type]  # only used for sub-positions
+        try:
+            self.check_value(node.value, expr)
+            if isinstance(node, ast.AugAssign):
+                self.check_value(node.target, expr)
+            elif isinstance(node, ast.Assign):
+                for target in node.targets:
+                    self.bind_target(target, expr)
+        except ExprError as err:
+            self.ctx.errors.error(err.code, err.message, pos.shifted(err.offset, err.length),
+                                  err.hint)
+            return None
+        return Stmt(node, pos)
+
+    def bind_target(self, node: ast.expr, expr: Expr) -> None:
+        if isinstance(node, (ast.Tuple, ast.List)):
+            for elt in node.elts:
+                self.bind_target(elt, expr)
+            return
+        if not isinstance(node, ast.Name):
+            raise ExprError("bad-forward", "assign only to plain names", node)
+        problem = identifier_problem(node.id)
+        if problem or node.id in self.children or node.id in self.params:
+            raise ExprError("name-clash", problem or f"'{node.id}' is a child or parameter; "
+                            "choose another name for the value", node)
+        self.values.add(node.id)
+
+    def check_value(self, node: ast.AST, expr: Expr) -> None:
+        """Refuse everything outside the forward whitelist; check names are defined."""
+        if isinstance(node, ast.Name):
+            if node.id in self.values:
+                return
+            if node.id in self.params:
+                self.used_params.add(node.id)
+                return
+            if node.id in self.children:
+                raise ExprError("bad-forward", f"child '{node.id}' must be called, like "
+                                f"'{node.id}(x)'", node)
+            raise ExprError("undefined-value", f"'{node.id}' is not defined at this step",
+                            node, did_you_mean(node.id, sorted(self.values | self.params))
+                            or f"defined here: {', '.join(sorted(self.values))}")
+        if isinstance(node, ast.Call):
+            self.check_callee(node.func, expr)
+            for arg in node.args:
+                self.check_value(arg, expr)
+            for kw in node.keywords:
+                if kw.arg is None:
+                    raise ExprError("bad-forward", "'**' is not allowed", kw)
+                self.check_value(kw.value, expr)
+            return
+        if isinstance(node, ast.Attribute):
+            if node.attr not in ops.ATTRIBUTES:
+                raise ExprError("unknown-op", f"attribute '{node.attr}' is not allowed", node,
+                                did_you_mean(node.attr, sorted(ops.ATTRIBUTES)))
+            self.check_value(node.value, expr)
+            return
+        if isinstance(node, ast.Constant):
+            if not isinstance(node.value, (int, float, str, bool, type(None), type(...))):
+                raise ExprError("bad-forward", f"literal {node.value!r} is not allowed", node)
+            return
+        if isinstance(node, ast.Starred):
+            raise ExprError("bad-forward", "'*' is not allowed", node)
+        if not isinstance(node, _FORWARD_NODES):
+            raise ExprError("bad-forward", f"{type(node).__name__} is not allowed in forward",
+                            node)
+        for sub in ast.iter_child_nodes(node):
+            self.check_value(sub, expr)
+
+    def check_callee(self, func: ast.expr, expr: Expr) -> None:
+        if isinstance(func, ast.Name):
+            if func.id in self.children:
+                return
+            raise ExprError("unknown-op", f"'{func.id}' is not a child of this module", func,
+                            did_you_mean(func.id, sorted(self.children) + ops.all_names()))
+        if isinstance(func, ast.Attribute):
+            base = func.value
+            if isinstance(base, ast.Name) and base.id in ops.NAMESPACES and \
+                    base.id not in self.values:
+                if func.attr in ops.NAMESPACES[base.id]:
+                    return
+                spelled = f"{base.id}.{func.attr}"
+                raise ExprError("unknown-op", f"'{spelled}' is not a supported op", func,
+                                did_you_mean(spelled, ops.all_names()))
+            if func.attr in ops.METHODS:
+                self.check_value(base, expr)
+                return
+            raise ExprError("unknown-op", f"method '{func.attr}' is not a supported op", func,
+                            did_you_mean(func.attr, sorted(ops.METHODS)))
+        raise ExprError("bad-forward", "only children, torch./F. functions and tensor methods "
+                        "can be called", func)
+
+
+_FORWARD_NODES = (
+    ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.IfExp, ast.Subscript, ast.Slice,
+    ast.Tuple, ast.List, ast.Load, ast.Store, ast.operator, ast.unaryop, ast.boolop, ast.cmpop,
+)
+
+
+def _dependency_order(classes: dict[str, ModuleClass], root: str,
+                      errors: Collector) -> list[str]:
+    """Blocks before the classes that use them, root last; a cycle is an error."""
+    order: list[str] = []
+    state: dict[str, str] = {}
+
+    def visit(name: str, trail: list[str]) -> None:
+        state[name] = "active"
+        for call in _calls(classes[name].children):
+            if call.kind != "block" or call.target not in classes:
+                continue
+            if state.get(call.target) == "active":
+                cycle = " -> ".join(trail[trail.index(call.target):] + [call.target]) \
+                    if call.target in trail else f"{name} -> {call.target}"
+                errors.error("block-cycle", f"block '{call.target}' contains itself: {cycle}",
+                             call.pos, "a block cannot be its own descendant")
+            elif call.target not in state:
+                visit(call.target, trail + [call.target])
+        state[name] = "done"
+        order.append(name)
+
+    visit(root, [root])
+    return order
+
+
+def _calls(children: list[Child]):
+    for child in children:
+        if isinstance(child.value, Seq):
+            yield from _calls(child.value.items)
+        else:
+            yield child.value
+
+
+# --- instantiation ---------------------------------------------------------------------------
+
+
+def instantiate(program: Program, errors: Collector) -> Instance:
+    """The concrete module tree for the root's defaults, checking every value on the way."""
+    root = program.classes[program.root]
+    env = {}
+    for param in root.params:
+        if param.default is REQUIRED:
+            errors.error("missing-argument", f"root parameter '{param.name}' has no default",
+                         param.pos, f"give it a default or pass --set {param.name}=VALUE")
+        env[param.name] = param.default
+    builder = _Instantiator(program, errors)
+    if errors.errors:
+        return Instance("", root.name, "block", {}, [], root.pos)
+    return builder.block(root, env, "", root.pos)
+
+
+class _Instantiator:
+    def __init__(self, program: Program, errors: Collector):
+        self.program, self.errors = program, errors
+        self.seen: set[tuple[Pos, str]] = set()
+        self.count = 0
+
+    def error(self, code: str, message: str, pos: Pos, path: str, hint: str | None = None):
+        if (pos, message) in self.seen:
+            return
+        self.seen.add((pos, message))
+        where = [f"in module '{path}'"] if path else []
+        self.errors.error(code, message, pos, hint, where)
+
+    def value(self, expr: Expr, env: dict[str, Any], path: str) -> tuple[bool, Any]:
+        try:
+            return True, evaluate(expr.node, env)
+        except ExprError as err:
+            self.error(err.code, err.message, expr.error_pos(err), path, err.hint)
+            return False, None
+
+    def block(self, cls: ModuleClass, env: dict[str, Any], path: str, pos: Pos) -> Instance:
+        for step in _ifs(cls.forward):
+            self.value(step.cond, env, path)
+        kind = "block"
+        return Instance(path, cls.name, kind, dict(env), self.children(cls.children, env, path),
+                        pos)
+
+    def children(self, children: list[Child], env: dict[str, Any], path: str) -> list[Instance]:
+        out = []
+        index = 0
+        for child in children:
+            if child.cond is not None:
+                ok, present = self.value(child.cond, env, path)
+                if not ok or not present:
+                    continue
+            name = child.name if not child.name.isdigit() else str(index)
+            index += 1
+            sub = f"{path}.{name}" if path else name
+            self.count += 1
+            if self.count > MAX_INSTANCES:
+                self.error("too-large", f"model has over {MAX_INSTANCES:,} modules", child.pos,
+                           path)
+                return out
+            if isinstance(child.value, Seq):
+                out.append(Instance(sub, "Sequential", "seq", {},
+                                    self.children(child.value.items, env, sub), child.pos))
+            else:
+                inst = self.call(child.value, env, sub)
+                if inst is not None:
+                    out.append(inst)
+        return out
+
+    def call(self, call: Call, env: dict[str, Any], path: str) -> Instance | None:
+        values: dict[str, Any] = {}
+        for name, expr in call.args.items():
+            ok, value = self.value(expr, env, path)
+            if not ok:
+                return None
+            values[name] = value
+        if call.kind == "block":
+            cls = self.program.classes[call.target]
+            for param in cls.params:
+                if param.name not in values:
+                    values[param.name] = param.default
+                    continue
+                problem = param_type_problem(param.type, values[param.name])
+                if problem:
+                    self.error("wrong-type", f"{call.target}() argument '{param.name}' should "
+                               f"be {problem}", call.args[param.name].where, path)
+                    return None
+            return self.block(cls, values, path, call.pos)
+        layer = LAYERS[call.target]
+        if not self.layer_values(layer, call, values, path):
+            return None
+        return Instance(path, call.target, "layer", values, [], call.pos)
+
+    def layer_values(self, layer: LayerDef, call: Call, values: dict[str, Any],
+                     path: str) -> bool:
+        ok = True
+        for name, value in values.items():
+            arg = layer.arg(name)
+            if value is None and arg.nullable:
+                continue
+            expected = check_kind(arg.kind, value)
+            if expected is None and arg.choices and value not in arg.choices:
+                expected = "one of " + ", ".join(map(repr, arg.choices))
+            if expected:
+                self.error("wrong-type", f"{layer.name}() argument '{name}' should be "
+                           f"{expected}, got {value!r}", call.args[name].where, path)
+                ok = False
+        if ok and layer.checks:
+            bound = layer.bind_defaults(values)
+            for name, message in layer.checks(bound):
+                pos = call.args[name].where if name in call.args else call.pos
+                self.error("bad-value", f"{layer.name}(): {message}", pos, path)
+                ok = False
+        return ok
+
+
+def _ifs(steps: list):
+    for step in steps:
+        if isinstance(step, If):
+            yield step
+            yield from _ifs(step.then)
+            yield from _ifs(step.orelse)

@@ -1,0 +1,115 @@
+"""The IR: the one contract between the front end and every backend.
+
+A `Program` holds module classes (`ModuleClass`), in dependency order, with the root last. Class
+bodies stay symbolic: arguments are checked expressions over the class's own parameters, so
+code generation can emit them as Python expressions. `Instance` is the elaborated tree for one
+set of root parameters: concrete argument values for every module, which static analysis reads.
+Backends see only these types, never YAML or the pydantic spec models.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from nnspec.diagnostics import Pos
+from nnspec.expr import Expr
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: str  # int, float, bool, str, list[int], ...
+    default: Any  # catalog.REQUIRED when the caller must pass it
+    pos: Pos
+
+
+@dataclass
+class Call:
+    """A catalog layer (`kind="layer"`) or a block (`kind="block"`), arguments bound by name."""
+
+    target: str
+    kind: str
+    args: dict[str, Expr]
+    pos: Pos
+
+
+@dataclass
+class Seq:
+    """An `nn.Sequential`: numbered children, or named ones (`OrderedDict`)."""
+
+    items: list[Child]
+    named: bool
+    pos: Pos
+
+
+@dataclass
+class Child:
+    name: str
+    value: Union[Call, Seq]
+    cond: Expr | None
+    pos: Pos
+
+
+@dataclass
+class Stmt:
+    """A forward statement (`Assign`, `AugAssign` or `Return`), checked against the whitelist."""
+
+    node: ast.stmt
+    pos: Pos
+
+
+@dataclass
+class If:
+    cond: Expr
+    then: list[Step]
+    orelse: list[Step]
+    pos: Pos
+
+
+Step = Union[Stmt, If]
+
+
+@dataclass
+class ModuleClass:
+    name: str
+    base: str  # "Module" or "Sequential"
+    params: list[Param]
+    inputs: list[str]
+    children: list[Child]
+    forward: list[Step]  # for a Sequential base: empty, torch's own forward runs
+    pos: Pos
+    doc: str | None = None
+    # parameters the forward reads; generated code keeps them as attributes
+    forward_params: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Input:
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    range: tuple[int, int] | None = None
+
+
+@dataclass
+class Program:
+    root: str
+    classes: dict[str, ModuleClass]  # dependency order, root last
+    inputs: list[Input]
+    source: str  # the spec's path, as the user gave it
+    digest: str  # sha256 of the fully resolved spec
+    resolved: Any  # the resolved spec data, to rebuild runtime classes after unpickling
+
+
+@dataclass
+class Instance:
+    """One module in the elaborated tree, with concrete argument values."""
+
+    path: str  # dotted, as in state_dict keys: "tnn_bin.2.conv"
+    type: str  # torch layer name, block name, or "Sequential"
+    kind: str  # "layer", "block" or "seq"
+    args: dict[str, Any]
+    children: list[Instance]
+    pos: Pos

@@ -1,0 +1,59 @@
+"""Which spec names can become Python identifiers in generated code, and which cannot.
+
+A name must be plain ASCII (Python NFKC-normalises other identifiers, so two different spec names
+could become one), not a keyword, not a dunder, and must not shadow an attribute of `nn.Module`
+or `nn.Sequential` (a child called `forward` would break the model) or a name the generated
+module itself uses.
+"""
+
+from __future__ import annotations
+
+import keyword
+
+# dir(nn.Module) | dir(nn.Sequential) | vars(nn.Module()), dunders left out; recorded from
+# torch 2.13 so that this check never has to import torch.
+MODULE_ATTRIBUTES = frozenset({
+    'T_destination', '_apply', '_backward_hooks', '_backward_pre_hooks', '_buffers',
+    '_call_impl', '_compiled_call_impl', '_forward_hooks', '_forward_hooks_always_called',
+    '_forward_hooks_with_kwargs', '_forward_pre_hooks', '_forward_pre_hooks_with_kwargs',
+    '_get_backward_hooks', '_get_backward_pre_hooks', '_get_item_by_idx', '_get_name',
+    '_is_full_backward_hook', '_load_from_state_dict', '_load_state_dict_post_hooks',
+    '_load_state_dict_pre_hooks', '_maybe_warn_non_full_backward_hook', '_modules',
+    '_named_members', '_non_persistent_buffers_set', '_parameters',
+    '_register_load_state_dict_pre_hook', '_register_state_dict_hook',
+    '_replicate_for_data_parallel', '_save_to_state_dict', '_slow_forward', '_state_dict_hooks',
+    '_state_dict_pre_hooks', '_version', '_wrapped_call_impl', 'add_module', 'append', 'apply',
+    'bfloat16', 'buffers', 'call_super_init', 'children', 'compile', 'cpu', 'cuda', 'double',
+    'dump_patches', 'eval', 'extend', 'extra_repr', 'float', 'forward', 'get_buffer',
+    'get_extra_state', 'get_parameter', 'get_submodule', 'half', 'insert', 'ipu',
+    'load_state_dict', 'modules', 'mtia', 'named_buffers', 'named_children', 'named_modules',
+    'named_parameters', 'parameters', 'pop', 'register_backward_hook', 'register_buffer',
+    'register_forward_hook', 'register_forward_pre_hook', 'register_full_backward_hook',
+    'register_full_backward_pre_hook', 'register_load_state_dict_post_hook',
+    'register_load_state_dict_pre_hook', 'register_module', 'register_parameter',
+    'register_state_dict_post_hook', 'register_state_dict_pre_hook', 'requires_grad_',
+    'set_extra_state', 'set_submodule', 'share_memory', 'state_dict', 'to', 'to_empty', 'train',
+    'training', 'type', 'xpu', 'zero_grad'
+})
+
+# Names the generated module binds at top level or in methods.
+RESERVED = frozenset({"self", "nn", "torch", "F", "OrderedDict", "make_divisible", "super"})
+
+
+def identifier_problem(name: str) -> str | None:
+    """Why `name` cannot be used as a Python identifier in generated code, or None."""
+    if not isinstance(name, str) or not name:
+        return "a name must be a non-empty string"
+    if not name.isascii():
+        return f"'{name}' is not ASCII; names must be plain ASCII identifiers"
+    if not name.isidentifier():
+        return f"'{name}' is not a valid Python identifier"
+    if keyword.iskeyword(name):
+        return f"'{name}' is a Python keyword"
+    if name.startswith("__") and name.endswith("__"):
+        return f"'{name}' is a dunder name, reserved by Python"
+    if name in MODULE_ATTRIBUTES:
+        return f"'{name}' would shadow the nn.Module attribute of the same name"
+    if name in RESERVED:
+        return f"'{name}' is reserved in generated code"
+    return None

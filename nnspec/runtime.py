@@ -1,0 +1,110 @@
+"""Backend: real `nn.Module` classes at run time, by executing the generated source.
+
+Runtime and codegen cannot drift because they are one path: the runtime runs exactly the code
+`nnspec build -o` writes (nnspec's own output from validated identifiers and literals, never
+spec text). The source is registered with `linecache` under a module in `sys.modules`, so
+tracebacks and `inspect.getsource` show it, as torch.fx does. The classes get a `__reduce__`
+that rebuilds them from the resolved spec, so pickle, `torch.save` and deepcopy work.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import linecache
+import sys
+import types
+import warnings
+from typing import Any
+
+with warnings.catch_warnings():  # torch warns at import when numpy is absent; we never use it
+    warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
+    import torch
+
+from nnspec.codegen import generate
+from nnspec.ir import Program
+
+_MODULES: dict[str, types.ModuleType] = {}
+
+
+def load_classes(program: Program) -> types.ModuleType:
+    """The module holding the generated classes for this program (cached by its source)."""
+    payload = _payload(program)
+    key = hashlib.sha256(payload.encode()).hexdigest()[:16]
+    if key in _MODULES:
+        return _MODULES[key]
+    source = generate(program)
+    name = f"nnspec_generated_{key}"
+    filename = f"<nnspec {program.source} {key}>"
+    module = types.ModuleType(name)
+    module.__file__ = filename
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    sys.modules[name] = module
+    exec(compile(source, filename, "exec"), module.__dict__)  # nnspec's own generated code
+    for cls in vars(module).values():
+        if isinstance(cls, type) and issubclass(cls, torch.nn.Module) \
+                and cls.__module__ == name:
+            cls.__reduce__ = _reducer(payload)  # type: ignore[method-assign]
+    _MODULES[key] = module
+    return module
+
+
+def _payload(program: Program) -> str:
+    return json.dumps({"source": program.source, "spec": program.resolved},
+                      separators=(",", ":"))
+
+
+def _reducer(payload: str):
+    def __reduce__(self: torch.nn.Module) -> tuple:
+        return (_rebuild, (payload, type(self).__name__), self.__dict__)
+    return __reduce__
+
+
+def _rebuild(payload: str, class_name: str) -> torch.nn.Module:
+    """Unpickling: recompile the spec, then make a bare instance that pickle fills in."""
+    from nnspec.api import compile_data
+
+    data = json.loads(payload)
+    program = compile_data(data["spec"], data["source"]).program
+    cls = getattr(load_classes(program), class_name)
+    return cls.__new__(cls)
+
+
+def instantiate(program: Program, device: Any = None, dtype: Any = None) -> torch.nn.Module:
+    """Construct the root model, in tree order so a fixed seed gives fixed parameters."""
+    cls = getattr(load_classes(program), program.root)
+    with torch.device(device) if device is not None else contextlib.nullcontext():
+        model = cls()
+    if dtype is not None:
+        model = model.to(dtype=_dtype(dtype))
+    return model
+
+
+def _dtype(dtype: Any) -> torch.dtype:
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    value = getattr(torch, str(dtype).removeprefix("torch."), None)
+    if not isinstance(value, torch.dtype):
+        raise ValueError(f"unknown dtype {dtype!r}")
+    return value
+
+
+def example_inputs(program: Program, batch: int = 2, seed: int = 0,
+                   shape_override: dict[str, tuple[int, ...]] | None = None,
+                   device: Any = None) -> tuple[torch.Tensor, ...]:
+    """Random inputs matching the declared inputs in shape and dtype, reproducibly."""
+    gen = torch.Generator().manual_seed(seed)
+    out = []
+    for inp in program.inputs:
+        shape = (batch, *((shape_override or {}).get(inp.name, inp.shape)))
+        dtype = _dtype(inp.dtype)
+        if dtype.is_floating_point:
+            tensor = torch.randn(shape, generator=gen).to(dtype)
+        elif dtype == torch.bool:
+            tensor = torch.rand(shape, generator=gen) > 0.5
+        else:
+            low, high = inp.range or (0, 2)
+            tensor = torch.randint(low, high, shape, generator=gen, dtype=dtype)
+        out.append(tensor.to(device) if device is not None else tensor)
+    return tuple(out)

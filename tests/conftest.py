@@ -1,0 +1,48 @@
+"""Shared fixtures: repository paths and the seed trees."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT / "specs"
+# A byte-for-byte copy of ../shared/seed/nin_variants.md (test_seed checks they agree).
+SEED = ROOT / "tests" / "golden" / "seed" / "nin_variants.md"
+SHARED_SEED = ROOT.parent / "shared" / "seed" / "nin_variants.md"
+SEED_SPECS = ["nin", "nin_dw", "nin_dw_x2"]
+
+sys.path.insert(0, str(ROOT))
+
+
+def spec_files() -> list[Path]:
+    """Every top-level spec: tests that glob this cover specs added later automatically."""
+    return sorted(SPECS.glob("*.yaml"))
+
+
+def seed_trees() -> dict[str, str]:
+    """The three printed trees of the seed document, by spec name, text between the fences."""
+    text = SEED.read_text(encoding="utf-8")
+    trees = re.findall(r"```c\+\+\n(.*?)```", text, re.S)
+    assert len(trees) == 3, "the seed document should hold three trees"
+    return dict(zip(SEED_SPECS, trees))
+
+
+def strip_bn_bias(tree: str) -> str:
+    """torch >= 2.13 prints `, bias=True` in BatchNorm lines; the seed predates that."""
+    return tree.replace(", affine=True, bias=True,", ", affine=True,")
+
+
+@pytest.fixture
+def write_spec(tmp_path):
+    """Write spec text to a file and return its path (as a string)."""
+
+    def write(text: str, name: str = "spec.yaml") -> str:
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return str(path)
+
+    return write
