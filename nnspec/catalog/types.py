@@ -25,12 +25,17 @@ Args = dict[str, Any]
 # Value kinds an argument accepts. Each maps to a checker in `check_kind`.
 #   int, float, bool, str         a plain value of that type
 #   int1, int2, int3              an int or a tuple of 1/2/3 ints (kernel_size, stride, ...)
-#   pad2, pad3                    like int2/int3, or the strings 'same' / 'valid'
+#   int4, int6                    an int or a tuple of 4/6 ints (ZeroPad2d/3d's padding)
+#   pad1, pad2, pad3              like int1/int2/int3, or the strings 'same' / 'valid'
+#   opt_int2, opt_int3            an int or a tuple of 2/3 items, each an int or None
+#                                 (adaptive pools' output_size: None keeps that input size)
 #   ints                          an int or a list of ints (LayerNorm's normalized_shape)
+#   int_list                      a list or tuple of ints, never a bare int (Unflatten's sizes)
 #   float_or_floats               a float or a tuple of floats (Upsample's scale_factor)
 #   any                           no check beyond being a literal
-KINDS = ("int", "float", "bool", "str", "int1", "int2", "int3", "pad1", "pad2", "pad3",
-         "ints", "float_or_floats", "int_or_ints", "any")
+KINDS = ("int", "float", "bool", "str", "int1", "int2", "int3", "int4", "int6", "pad1",
+         "pad2", "pad3", "opt_int2", "opt_int3", "ints", "int_list", "float_or_floats",
+         "int_or_ints", "any")
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,10 @@ class LayerDef:
     module: str = "nn"  # the generated code spells it `nn.<name>`
     # yields (argument name, message) for each out-of-range value
     checks: Callable[[Args], Iterable[tuple[str, str]]] | None = None
-    # output shape from the bound arguments and the input shapes (batch dimension included)
+    # output shape from the bound arguments and the input shapes (batch dimension included);
+    # raises ValueError, with a message for the user, on an input torch would reject (wrong
+    # rank, mismatched channels, too small for the kernel). For a layer that returns a tuple
+    # (a pool with return_indices=True) it is the shape of the first item.
     shape: Callable[[Args, list[Shape]], Shape] | None = None
     # number of parameters (torch's count: no buffers)
     params: Callable[[Args], int] | None = None
@@ -103,13 +111,20 @@ def check_kind(kind: str, value: Any) -> str | None:
         return None if isinstance(value, bool) else "a bool"
     if kind == "str":
         return None if isinstance(value, str) else "a string"
-    if kind in ("int1", "int2", "int3"):
+    if kind in ("int1", "int2", "int3", "int4", "int6"):
         n = int(kind[-1])
         return None if is_int(value) or int_tuple(value, n) else f"an int or {n} ints"
     if kind in ("pad1", "pad2", "pad3"):
         n = int(kind[-1])
         ok = is_int(value) or int_tuple(value, n) or value in ("same", "valid")
         return None if ok else f"an int, {n} ints, 'same' or 'valid'"
+    if kind in ("opt_int2", "opt_int3"):
+        n = int(kind[-1])
+        ok = is_int(value) or (isinstance(value, (list, tuple)) and len(value) == n and all(
+            x is None or is_int(x) for x in value))
+        return None if ok else f"an int or {n} items, each an int or None"
+    if kind == "int_list":
+        return None if int_tuple(value, None) else "a list of ints"
     if kind in ("ints", "int_or_ints"):
         return None if is_int(value) or int_tuple(value, None) else "an int or a list of ints"
     if kind == "float_or_floats":

@@ -1,0 +1,352 @@
+"""The layer catalog against torch itself.
+
+Every entry needs a `Case` here (a new entry without one fails): its arguments built through a
+spec must give the very layer torch builds from the same arguments, as keywords and in
+positional form, and its out-of-range examples must be caught by the entry's `checks` without
+torch. The catalog's signatures are compared with torch's own.
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nnspec.catalog import LAYERS, REQUIRED, LayerDef, check_kind
+from nnspec.catalog.types import KINDS
+
+Args = dict[str, Any]
+
+# torch arguments the catalog leaves out on purpose: placement, and Embedding's internals
+LEFT_OUT = {"device", "dtype", "_weight", "_freeze"}
+
+
+@dataclass(frozen=True)
+class Case:
+    """Test data for one entry. `base` holds the required arguments (and any others a valid
+    layer needs); `each` gives one non-default value per argument, tried one at a time on top
+    of `base`; `combos` are variants that need several arguments together; `bad` are
+    out-of-range variants that the entry's `checks` must report."""
+
+    base: Args = field(default_factory=dict)
+    each: Args = field(default_factory=dict)
+    combos: tuple[Args, ...] = ()
+    bad: tuple[Args, ...] = ()
+
+    def variants(self) -> list[tuple[str, Args]]:
+        """(id, arguments) of every valid build to try."""
+        out = [("base", dict(self.base))]
+        out += [(name, {**self.base, name: value}) for name, value in self.each.items()]
+        out += [(f"combo{i}", {**self.base, **combo}) for i, combo in enumerate(self.combos)]
+        return out
+
+
+def _ints(n: int, *values: int) -> tuple[int, ...]:
+    """The first n of values: one tuple argument for a 1-, 2- or 3-d layer."""
+    return values[:n]
+
+
+def conv(n: int) -> Case:
+    return Case(
+        base={"in_channels": 4, "out_channels": 8, "kernel_size": 3},
+        each={"stride": 2, "padding": 1, "dilation": 2, "groups": 2, "bias": False,
+              "padding_mode": "reflect"},
+        combos=({"padding": "same"}, {"padding": "valid"},
+                {"kernel_size": _ints(n, 3, 2, 1), "stride": _ints(n, 1, 2, 2),
+                 "padding": _ints(n, 0, 1, 2)}),
+        bad=({"groups": 3}, {"out_channels": 0}, {"padding": -1},
+             {"padding": "same", "stride": 2}),
+    )
+
+
+def conv_transpose(n: int) -> Case:
+    return Case(
+        base={"in_channels": 4, "out_channels": 8, "kernel_size": 3},
+        each={"stride": 2, "padding": 1, "groups": 2, "bias": False, "dilation": 2},
+        combos=({"stride": 2, "output_padding": 1},
+                {"kernel_size": _ints(n, 3, 2, 1), "stride": _ints(n, 2, 1, 3),
+                 "output_padding": _ints(n, 1, 0, 2)}),
+        # the only padding_mode torch accepts for these is the default
+        bad=({"padding_mode": "reflect"}, {"output_padding": 1}, {"groups": 3},
+             {"in_channels": 0}),
+    )
+
+
+def batchnorm() -> Case:
+    return Case(base={"num_features": 4},
+                each={"eps": 1e-3, "momentum": None, "affine": False,
+                      "track_running_stats": False, "bias": False},
+                combos=({"momentum": 0.2},), bad=({"num_features": 0},))
+
+
+def instancenorm() -> Case:
+    return Case(base={"num_features": 4},
+                each={"eps": 1e-3, "momentum": 0.2, "affine": True, "track_running_stats": True,
+                      "bias": False},
+                combos=({"affine": True, "bias": False},), bad=({"num_features": -1},))
+
+
+def inplace() -> Case:
+    return Case(each={"inplace": True})
+
+
+def dropout() -> Case:
+    return Case(each={"p": 0.2, "inplace": True}, bad=({"p": 1.5}, {"p": -0.1}))
+
+
+def maxpool(n: int) -> Case:
+    return Case(base={"kernel_size": 3},
+                each={"stride": 1, "padding": 1, "dilation": 2, "return_indices": True,
+                      "ceil_mode": True},
+                combos=({"kernel_size": _ints(n, 3, 2, 4), "stride": _ints(n, 1, 2, 3)},),
+                bad=({"padding": 2}, {"kernel_size": 0}, {"stride": 0}))
+
+
+def avgpool(n: int) -> Case:
+    each = {"stride": 1, "padding": 1, "ceil_mode": True, "count_include_pad": False}
+    bad: tuple[Args, ...] = ({"padding": 2}, {"kernel_size": _ints(n, 0, 2, 2)})
+    if n > 1:
+        each["divisor_override"] = 2
+        bad += ({"divisor_override": 0},)
+    return Case(base={"kernel_size": 3}, each=each,
+                combos=({"kernel_size": _ints(n, 3, 2, 4), "stride": _ints(n, 1, 2, 3)},),
+                bad=bad)
+
+
+def adaptive(n: int, max_pool: bool) -> Case:
+    combos = ({"output_size": _ints(n, 3, 2, 1)},)
+    if n > 1:
+        combos += ({"output_size": (None, 3, None)[:n]},)
+    return Case(base={"output_size": 2}, each={"return_indices": True} if max_pool else {},
+                combos=combos, bad=({"output_size": 0},))
+
+
+def zeropad(n: int) -> Case:
+    return Case(base={"padding": 1}, combos=({"padding": _ints(2 * n, 1, 2, 0, 3, 1, 1)},
+                                             {"padding": -1}))
+
+
+CASES: dict[str, Case] = {
+    **{f"Conv{n}d": conv(n) for n in (1, 2, 3)},
+    **{f"ConvTranspose{n}d": conv_transpose(n) for n in (1, 2, 3)},
+    "Linear": Case(base={"in_features": 8, "out_features": 4}, each={"bias": False},
+                   bad=({"out_features": 0},)),
+    "Bilinear": Case(base={"in1_features": 3, "in2_features": 4, "out_features": 5},
+                     each={"bias": False}, bad=({"in1_features": 0},)),
+    "Embedding": Case(base={"num_embeddings": 10, "embedding_dim": 4},
+                      each={"padding_idx": -1, "max_norm": 1.0, "norm_type": 1.0,
+                            "scale_grad_by_freq": True, "sparse": True},
+                      bad=({"padding_idx": 10}, {"embedding_dim": 0})),
+    **{f"BatchNorm{n}d": batchnorm() for n in (1, 2, 3)},
+    **{f"InstanceNorm{n}d": instancenorm() for n in (1, 2, 3)},
+    "GroupNorm": Case(base={"num_groups": 2, "num_channels": 4},
+                      each={"eps": 1e-3, "affine": False, "bias": False},
+                      bad=({"num_groups": 3}, {"num_channels": 0})),
+    "LayerNorm": Case(base={"normalized_shape": 8},
+                      each={"eps": 1e-3, "elementwise_affine": False, "bias": False},
+                      combos=({"normalized_shape": [8, 8]}, {"normalized_shape": (4, 8)}),
+                      bad=({"normalized_shape": 0}, {"normalized_shape": [8, -1]})),
+    "RMSNorm": Case(base={"normalized_shape": 8},
+                    each={"eps": 1e-6, "elementwise_affine": False},
+                    combos=({"normalized_shape": [8, 8]},), bad=({"normalized_shape": 0},)),
+    **{name: inplace() for name in ("ReLU", "ReLU6", "SiLU", "Mish", "Hardswish",
+                                    "Hardsigmoid", "SELU")},
+    **{name: Case() for name in ("Sigmoid", "Tanh", "LogSigmoid", "Identity")},
+    "LeakyReLU": Case(each={"negative_slope": 0.2, "inplace": True}),
+    "ELU": Case(each={"alpha": 0.5, "inplace": True}),
+    "CELU": Case(each={"alpha": 0.5, "inplace": True}, bad=({"alpha": 0.0},)),
+    "GELU": Case(each={"approximate": "tanh"}),
+    "Softplus": Case(each={"beta": 2.0, "threshold": 10.0}),
+    "Softmax": Case(each={"dim": 1}, combos=({"dim": -1},)),
+    "LogSoftmax": Case(each={"dim": 1}),
+    "GLU": Case(each={"dim": 1}),
+    "PReLU": Case(each={"num_parameters": 3, "init": 0.1}, bad=({"num_parameters": 0},)),
+    **{name: dropout() for name in ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d")},
+    **{f"MaxPool{n}d": maxpool(n) for n in (1, 2, 3)},
+    **{f"AvgPool{n}d": avgpool(n) for n in (1, 2, 3)},
+    **{f"AdaptiveAvgPool{n}d": adaptive(n, max_pool=False) for n in (1, 2, 3)},
+    **{f"AdaptiveMaxPool{n}d": adaptive(n, max_pool=True) for n in (1, 2, 3)},
+    "Flatten": Case(each={"start_dim": 0, "end_dim": 2}),
+    "Unflatten": Case(base={"dim": 1, "unflattened_size": (2, 4)},
+                      combos=({"unflattened_size": [2, -1]},),
+                      bad=({"unflattened_size": (2, 0)}, {"unflattened_size": (-1, -1)})),
+    "Upsample": Case(base={"scale_factor": 2.0},
+                     each={"mode": "bilinear", "recompute_scale_factor": True},
+                     combos=({"size": (4, 4), "scale_factor": None},
+                             {"size": 5, "scale_factor": None, "mode": "bicubic"},
+                             {"mode": "bilinear", "align_corners": True},
+                             {"scale_factor": (2.0, 3.0)}),
+                     bad=({"size": (4, 4)}, {"align_corners": True}, {"scale_factor": 0.0},
+                          {"mode": "bilinear", "size": (4, 4), "scale_factor": None,
+                           "recompute_scale_factor": True})),
+    "PixelShuffle": Case(base={"upscale_factor": 2}, bad=({"upscale_factor": 0},)),
+    "PixelUnshuffle": Case(base={"downscale_factor": 2}, bad=({"downscale_factor": -2},)),
+    **{f"ZeroPad{n}d": zeropad(n) for n in (1, 2, 3)},
+}
+
+
+# --- rendering a call both ways --------------------------------------------------------------
+
+
+def keyword_form(layer: LayerDef, args: Args) -> tuple[list[Any], Args]:
+    return [], dict(args)
+
+
+def positional_form(layer: LayerDef, args: Args) -> tuple[list[Any], Args]:
+    """Every non-kwonly argument up to the last one given, in order (torch's default fills a
+    gap); keyword-only ones stay keywords."""
+    positional = layer.positional
+    given = [i for i, a in enumerate(positional) if a.name in args]
+    upto = positional[:given[-1] + 1] if given else []
+    values = [args.get(a.name, a.default) for a in upto]
+    rest = {k: v for k, v in args.items() if k not in {a.name for a in upto}}
+    return values, rest
+
+
+FORMS = {"kw": keyword_form, "pos": positional_form}
+
+
+def render(name: str, values: list[Any], keywords: Args) -> str:
+    parts = [repr(v) for v in values] + [f"{k}={v!r}" for k, v in keywords.items()]
+    return f"{name}({', '.join(parts)})"
+
+
+def build_through_spec(call: str, tmp_path: Path) -> Any:
+    import nnspec
+
+    path = tmp_path / "s.yaml"
+    path.write_text(f"""nnspec: 1
+inputs:
+  x: [3, 8, 8]
+model:
+  name: Net
+  children:
+    layer: {call}
+""")
+    return nnspec.build(str(path)).layer
+
+
+def tensors(module: Any, kind: str) -> list[tuple[str, tuple[int, ...], Any]]:
+    items = module.named_parameters() if kind == "parameters" else module.named_buffers()
+    return [(n, tuple(t.shape), t.dtype) for n, t in items]
+
+
+# --- tests -----------------------------------------------------------------------------------
+
+
+def _build_params() -> list[Any]:
+    params = []
+    for name in LAYERS:
+        case = CASES.get(name)
+        if case is None:  # collected anyway, so that the test fails and names the entry
+            params.append(pytest.param(name, "base", {}, "kw", id=f"{name}-NO-CASE"))
+            continue
+        for variant, args in case.variants():
+            for form in FORMS:
+                params.append(pytest.param(name, variant, args, form,
+                                           id=f"{name}-{variant}-{form}"))
+    return params
+
+
+@pytest.mark.parametrize(("name", "variant", "args", "form"), _build_params())
+def test_spec_builds_the_torch_layer(name: str, variant: str, args: Args, form: str,
+                                     tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    assert name in CASES, f"add a Case for catalog entry {name} to tests/test_catalog.py"
+    values, keywords = FORMS[form](LAYERS[name], args)
+    torch.manual_seed(0)
+    built = build_through_spec(render(name, values, keywords), tmp_path)
+    torch.manual_seed(0)
+    expected = getattr(torch.nn, name)(*values, **keywords)
+
+    assert repr(built) == repr(expected)
+    for kind in ("parameters", "buffers"):
+        assert tensors(built, kind) == tensors(expected, kind)
+    for (_, got), (_, want) in zip(built.state_dict().items(), expected.state_dict().items()):
+        assert torch.equal(got, want)
+
+
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_signature_is_torchs(name: str) -> None:
+    """Order, defaults and keyword-only marks: a wrong default would silently change a layer,
+    because generated code leaves out arguments equal to the catalog's default."""
+    torch = pytest.importorskip("torch")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        params = list(inspect.signature(getattr(torch.nn, name).__init__).parameters.values())
+    expected = [(p.name, REQUIRED if p.default is p.empty else p.default,
+                 p.kind is p.KEYWORD_ONLY) for p in params[1:]
+                if p.name not in LEFT_OUT and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    got = [(a.name, a.default, a.kwonly) for a in LAYERS[name].args]
+    assert got == expected
+    assert all(type(a.default) is type(d) for a, (_, d, _) in zip(LAYERS[name].args, expected))
+
+
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_case_gives_every_argument_a_non_default_value(name: str) -> None:
+    case = CASES.get(name)
+    assert case is not None, f"add a Case for catalog entry {name}"
+    tried = [case.base, case.each, *case.combos, *case.bad]
+    for arg in LAYERS[name].args:
+        assert any(arg.name in d and (arg.required or d[arg.name] != arg.default)
+                   for d in tried), f"{name}: no non-default value for {arg.name}"
+
+
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_checks_pass_valid_and_report_bad_values(name: str) -> None:
+    layer, case = LAYERS[name], CASES.get(name)
+    assert case is not None, f"add a Case for catalog entry {name}"
+    if layer.checks is None:
+        assert not case.bad, f"{name} has bad examples but no checks"
+        return
+    assert case.bad, f"{name}: give at least one out-of-range example"
+    for _, args in case.variants():
+        assert list(layer.checks(layer.bind_defaults(args))) == []
+    for bad in case.bad:
+        problems = list(layer.checks(layer.bind_defaults({**case.base, **bad})))
+        assert problems, f"{name}{bad} passed its checks"
+        assert {n for n, _ in problems} <= set(bad) | set(layer.arg_names)
+        assert {n for n, _ in problems} & set(bad), f"{name}{bad}: {problems}"
+
+
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_entry_is_well_formed(name: str) -> None:
+    """Known kinds (check_kind passes an unknown one silently), defaults of their own kind,
+    and `infer` naming required arguments."""
+    layer = LAYERS[name]
+    for arg in layer.args:
+        assert arg.kind in KINDS, f"{name}.{arg.name}: unknown kind {arg.kind}"
+        if arg.required or (arg.default is None and arg.nullable):
+            continue
+        assert check_kind(arg.kind, arg.default) is None, f"{name}.{arg.name}"
+        assert arg.choices is None or arg.default in arg.choices
+    for arg_name in layer.infer:
+        assert layer.arg(arg_name) is not None and layer.arg(arg_name).required
+
+
+@pytest.mark.parametrize(("kind", "value"), [
+    ("int", 3), ("int", -1), ("float", 0.5), ("float", 2), ("bool", False), ("str", "same"),
+    ("int2", 3), ("int2", (3, 1)), ("int2", [3, 1]), ("int3", (1, 2, 3)), ("int4", (1, 2, 3, 4)),
+    ("int6", 1), ("pad2", "same"), ("pad2", "valid"), ("pad1", (2,)), ("opt_int2", (None, 3)),
+    ("opt_int3", 4), ("ints", 8), ("ints", [4, 8]), ("int_list", (2, -1)),
+    ("int_list", [2, 4]), ("float_or_floats", 2), ("float_or_floats", (2.0, 1.5)),
+    ("any", object()),
+])
+def test_check_kind_accepts(kind: str, value: Any) -> None:
+    assert check_kind(kind, value) is None
+
+
+@pytest.mark.parametrize(("kind", "value"), [
+    ("int", True), ("int", 3.0), ("int", "3"), ("float", True), ("float", "0.5"),
+    ("bool", 1), ("str", 3), ("int2", (3, 1, 1)), ("int2", (3, 1.0)), ("int2", "3"),
+    ("int3", (1, 2)), ("int4", (1, 2)), ("int6", (1, 2, 3, 4)), ("pad2", "full"),
+    ("pad2", (1,)), ("opt_int2", (None,)), ("opt_int2", (None, 2.0)), ("opt_int3", None),
+    ("ints", [4, "8"]), ("ints", 8.0), ("int_list", 8), ("int_list", [2, None]),
+    ("float_or_floats", "2"), ("float_or_floats", [2.0, None]), ("float_or_floats", True),
+])
+def test_check_kind_rejects(kind: str, value: Any) -> None:
+    assert isinstance(check_kind(kind, value), str)
