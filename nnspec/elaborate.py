@@ -544,9 +544,31 @@ class _Instantiator:
     def block(self, cls: ModuleClass, env: dict[str, Any], path: str, pos: Pos) -> Instance:
         for step in _ifs(cls.forward):
             self.value(step.cond, env, path)
+        absent = {c.name: c.cond for c in cls.children
+                  if c.cond is not None and not self.value(c.cond, env, path)[1]}
+        if absent:
+            self.absent_calls(cls.forward, absent, env, path)
         kind = "block"
         return Instance(path, cls.name, kind, dict(env), self.children(cls.children, env, path),
                         pos)
+
+    def absent_calls(self, steps: list, absent: dict[str, Expr], env: dict[str, Any],
+                     path: str) -> None:
+        """A forward step that runs must not call a conditional child that was left out."""
+        for step in steps:
+            if isinstance(step, If):
+                ok, taken = self.value(step.cond, env, path)
+                if ok:
+                    self.absent_calls(step.then if taken else step.orelse, absent, env, path)
+                continue
+            for node in ast.walk(step.node):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
+                        node.func.id in absent:
+                    name = node.func.id
+                    self.error("absent-child", f"forward calls '{name}', but that child is "
+                               f"left out: its condition '{absent[name].text}' is false",
+                               step.pos.shifted(node.func.col_offset, len(name)), path,
+                               f"put the step under 'if: {absent[name].text}'")
 
     def children(self, children: list[Child], env: dict[str, Any], path: str) -> list[Instance]:
         out = []
