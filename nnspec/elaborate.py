@@ -175,7 +175,9 @@ class _Context:
                 self.errors.error("missing-return", f"forward of '{name}' does not end with a "
                                   "'return'", self.where(path + ("forward",), key=True),
                                   "add a last step such as 'return x'")
-        cls.forward_params = sorted(scope.used_params)
+        # the default forward's `if` steps read parameters too (conditional children)
+        cond_params = {n for step in _ifs(cls.forward) for n in step.cond.names()}
+        cls.forward_params = sorted(scope.used_params | cond_params)
         return cls
 
     def default_forward(self, cls: ModuleClass, path: PathKey) -> list:
