@@ -116,7 +116,11 @@ def example_inputs(program: Program, batch: int = 2, seed: int = 0,
 def forward_error(program: Program, tree: Instance, model: torch.nn.Module,
                   exc: Exception) -> SpecError | None:
     """A forward that fails on the spec's own declared inputs is the spec's fault: say which
-    module failed, at its forward step or layer call. None when no module of `model` failed."""
+    module failed, at its forward step or layer call. None when no module of `model` failed,
+    or when the exception is not one torch raises for bad shapes and values (an
+    AttributeError from generated code is nnspec's bug, not the spec's)."""
+    if not isinstance(exc, (RuntimeError, ValueError, IndexError, TypeError)):
+        return None
     modules = {id(m): name for name, m in model.named_modules()}
     frames = [(frame, line) for frame, line in traceback.walk_tb(exc.__traceback__)
               if id(frame.f_locals.get("self")) in modules]
