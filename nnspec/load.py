@@ -142,6 +142,8 @@ class _Converter:
             raise SpecError([Diagnostic("too-deep", f"spec nests deeper than {MAX_DEPTH} levels",
                                         pos)])
         self.doc.pos[path] = pos
+        if isinstance(node, yaml.CollectionNode) and node.flow_style:
+            self._flow_split(node)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
@@ -151,6 +153,19 @@ class _Converter:
         if node.tag not in _SAFE_SCALAR_TAGS:
             return self._bad_tag(node, pos)
         return self.scalars.construct_object(node, deep=True)
+
+    def _flow_split(self, node: yaml.CollectionNode) -> None:
+        """`[Conv2d(3, 8, 3), ReLU()]` is four YAML items: commas split a flow collection."""
+        items = node.value if isinstance(node, yaml.SequenceNode) else [
+            n for pair in node.value for n in pair]
+        for item in items:
+            text = item.value if isinstance(item, yaml.ScalarNode) and item.style is None else ""
+            if isinstance(text, str) and text.count("(") > text.count(")"):
+                self.errors.error("flow-split", f"YAML split '{text}' at a comma: inside "
+                                  "[...] or {...}, commas separate items",
+                                  _pos(self.name, item), "quote the call, or write one item "
+                                  "per line starting with '- '")
+                return
 
     def _bad_tag(self, node: yaml.Node, pos: Pos) -> None:
         self.errors.error("unsafe-tag", f"YAML tag '{node.tag}' is not allowed", pos,
