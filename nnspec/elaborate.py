@@ -72,7 +72,8 @@ def param_type_problem(type_name: str, value: Any) -> str | None:
     return f"{expected}, got {type(value).__name__} {value!r}" if expected else None
 
 
-def _infer_type(value: Any) -> str:
+def infer_type(value: Any) -> str:
+    """The type a parameter declared by its default alone has: `k: 3` is an int."""
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, int):
@@ -80,7 +81,7 @@ def _infer_type(value: Any) -> str:
     if isinstance(value, float):
         return "float"
     if isinstance(value, list):
-        inner = {_infer_type(v) for v in value}
+        inner = {infer_type(v) for v in value}
         return f"list[{inner.pop()}]" if len(inner) == 1 and "list" not in next(iter(inner),
                                                                                 "") else "list"
     return "str"
@@ -125,7 +126,7 @@ class _Context:
                 type_name = decl.type
                 default = REQUIRED if decl.default is None else decl.default
             else:
-                type_name, default = _infer_type(decl), decl
+                type_name, default = infer_type(decl), decl
             if default is not REQUIRED:
                 problem = param_type_problem(type_name, default)
                 if problem:

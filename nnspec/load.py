@@ -312,6 +312,14 @@ def apply_overrides(doc: Document, overrides: dict[str, Any]) -> None:
         elif isinstance(decl, str) and decl in TYPE_NAMES:
             params[name] = {"type": decl, "default": value}
         else:
+            # declared by its default alone: the override must keep the default's type,
+            # which the value in its place would otherwise redefine
+            from nnspec.elaborate import infer_type, param_type_problem
+
+            problem = param_type_problem(infer_type(decl), value)
+            if problem:
+                errors.error("wrong-type", f"'{name}' should be {problem}", Pos("--set", 1, 1))
+                continue
             params[name] = value
         doc.pos[("model", "params", name)] = Pos("--set", 1, 1)
     errors.check()
