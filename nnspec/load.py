@@ -121,7 +121,31 @@ def _pos(name: str, node: yaml.Node) -> Pos:
     if isinstance(node, yaml.ScalarNode) and node.style in ("'", '"'):
         col += 1  # point at the content, so expression columns line up
     length = end.column - start.column if end.line == start.line else 1
-    return Pos(name, start.line + 1, col, max(1, length))
+    return Pos(name, start.line + 1, col, max(1, length), _segments(node))
+
+
+def _segments(node: yaml.Node) -> tuple[tuple[int, int, int], ...]:
+    """Where each source line of a folded multi-line scalar starts in its value."""
+    start, end = node.start_mark, node.end_mark
+    if not isinstance(node, yaml.ScalarNode) or start.line == end.line or not start.buffer:
+        return ()
+    quote = 1 if node.style in ("'", '"') else 0
+    lines = start.buffer.split("\n")
+    first = start.line + (1 if node.style in ("|", ">") else 0)
+    pieces = []
+    for n in range(first, min(end.line + 1, len(lines))):
+        lo = start.column + quote if n == start.line else 0
+        text = lines[n][lo:end.column - quote] if n == end.line else lines[n][lo:]
+        if text.strip():
+            pieces.append((text.strip(), n + 1, lo + len(text) - len(text.lstrip()) + 1))
+    if node.value.rstrip("\n") not in (" ".join(t for t, _, _ in pieces),
+                                       "\n".join(t for t, _, _ in pieces)):
+        return ()  # blank lines, escapes or extra indentation: keep the start position only
+    out, offset = [], 0
+    for text, line, col in pieces:
+        out.append((offset, line, col))
+        offset += len(text) + 1
+    return tuple(out)
 
 
 class _Converter:
