@@ -111,7 +111,12 @@ def _yaml_diagnostic(exc: yaml.MarkedYAMLError, name: str) -> Diagnostic:
     if "'\\t'" in problem:
         return Diagnostic("yaml-tab", "tab character in indentation", pos,
                           "YAML indents with spaces only; replace the tab with spaces")
-    message = problem if not exc.context else f"{problem} ({exc.context})"
+    context = exc.context
+    if context and exc.context_mark and exc.problem_mark and \
+            exc.context_mark.line != exc.problem_mark.line:  # where the unclosed thing opened
+        context += f" opened at line {exc.context_mark.line + 1}, column " \
+                   f"{exc.context_mark.column + 1}"
+    message = problem if not context else f"{problem} ({context})"
     return Diagnostic("yaml-syntax", message, pos)
 
 
