@@ -159,6 +159,19 @@ class _Context:
         for clash in sorted(child_names & param_names):
             self.errors.error("name-clash", f"'{clash}' is both a child and a parameter",
                               self.where(path + ("children", clash), key=True))
+        if block.base == "Module":  # forward code would read `self.<name>` for the input
+            for i, input_name in enumerate(inputs):
+                if input_name in child_names or input_name in param_names:
+                    what = "child" if input_name in child_names else "parameter"
+                    if is_root:
+                        pos = self.where(("inputs", input_name), key=True)
+                    elif path + ("inputs", i) in self.doc.pos:
+                        pos = self.where(path + ("inputs", i))
+                    else:  # the default input 'x': point at the clashing declaration
+                        section = "children" if what == "child" else "params"
+                        pos = self.where(path + (section, input_name), key=True)
+                    self.errors.error("name-clash", f"input '{input_name}' has the name of a "
+                                      f"{what} of '{name}'", pos, "rename one of them")
         cls = ModuleClass(name, block.base, params, inputs, children, [], self.where(path),
                           block.doc)
         if block.base == "Sequential":
