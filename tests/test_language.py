@@ -746,3 +746,31 @@ def test_missing_spec_file(tmp_path):
     with pytest.raises(nnspec.SpecError) as info:
         nnspec.build(tmp_path / "nope.yaml")
     assert info.value.diagnostics[0].code == "io"
+
+
+def test_required_root_param_needs_a_value(write_spec):
+    path = write_spec("nnspec: 1\ninputs: {x: [4]}\nmodel:\n  params: {width: int, cfg: [1, 2]}\n"
+                      "  children:\n    fc: Linear(4, width * cfg[1])\n")
+    with pytest.raises(nnspec.SpecError) as info:
+        nnspec.load(path)
+    [diag] = info.value.diagnostics
+    assert (diag.code, diag.pos.line, diag.pos.col) == ("missing-argument", 4, 12)
+    assert diag.hint == "give it a default or pass --set width=VALUE"
+    assert nnspec.build(path, width=3).fc.out_features == 6
+    assert nnspec.build(path, width=3, cfg=[5, 7]).fc.out_features == 21
+    assert errors(path, width=3, cfg=[5, 7.5]) == [("wrong-type", 1, 1)]
+
+
+@pytest.mark.parametrize("text,line,col", [
+    # a block's (implicit) input 'x' and its parameter 'x'
+    ("blocks:\n  B:\n    params: {x: 2}\n    children: {fc: 'Linear(4, 4)'}\n"
+     "model:\n  children: {b: B()}\n", 6, 14),
+    # a model input named like a child
+    ("model:\n  children:\n    x: Linear(4, 4)\n", 3, 3),
+    # a declared block input named like a child
+    ("blocks:\n  B:\n    inputs: [fc]\n    children: {fc: 'Linear(4, 4)'}\n"
+     "    forward: [return fc(fc)]\nmodel:\n  children: {b: B()}\n", 6, 14),
+])
+def test_inputs_cannot_share_a_name_with_children_or_params(write_spec, text, line, col):
+    path = write_spec("nnspec: 1\ninputs:\n  x: [4]\n" + text)
+    assert ("name-clash", line, col) in errors(path)
