@@ -34,7 +34,7 @@ _MODULES: dict[str, types.ModuleType] = {}
 def load_classes(program: Program) -> types.ModuleType:
     """The module holding the generated classes for this program (cached by its source)."""
     payload = _payload(program)
-    key = hashlib.sha256(payload.encode()).hexdigest()[:16]
+    key = _key(payload)
     if key in _MODULES:
         return _MODULES[key]
     source = generate(program)
@@ -58,6 +58,10 @@ def _payload(program: Program) -> str:
                       separators=(",", ":"))
 
 
+def _key(payload: str) -> str:
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
 def _reducer(payload: str):
     def __reduce__(self: torch.nn.Module) -> tuple:
         return (_rebuild, (payload, type(self).__name__), self.__dict__)
@@ -65,12 +69,15 @@ def _reducer(payload: str):
 
 
 def _rebuild(payload: str, class_name: str) -> torch.nn.Module:
-    """Unpickling: recompile the spec, then make a bare instance that pickle fills in."""
-    from nnspec.api import compile_data
+    """Unpickling: recompile the spec (once per process), then make a bare instance that
+    pickle fills in."""
+    module = _MODULES.get(_key(payload))
+    if module is None:
+        from nnspec.api import compile_data
 
-    data = json.loads(payload)
-    program = compile_data(data["spec"], data["source"]).program
-    cls = getattr(load_classes(program), class_name)
+        data = json.loads(payload)
+        module = load_classes(compile_data(data["spec"], data["source"]).program)
+    cls = getattr(module, class_name)
     return cls.__new__(cls)
 
 
