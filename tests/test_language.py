@@ -774,3 +774,81 @@ def test_required_root_param_needs_a_value(write_spec):
 def test_inputs_cannot_share_a_name_with_children_or_params(write_spec, text, line, col):
     path = write_spec("nnspec: 1\ninputs:\n  x: [4]\n" + text)
     assert ("name-clash", line, col) in errors(path)
+
+
+CONDITIONAL_LAYERS = """\
+nnspec: 1
+inputs:
+  x: [4]
+blocks:
+  NS:
+    base: Sequential
+    params: {use_bn: false}
+    children:
+      fc: Linear(4, 4)
+      bn: {call: "BatchNorm1d(4)", if: use_bn}
+      act: ReLU()
+model:
+  params: {bn: true, deep: false}
+  children:
+    a:
+      seq:
+        fc: Linear(4, 4)
+        norm: {call: "BatchNorm1d(4)", if: bn}
+        act: ReLU()
+    b:
+      - Linear(4, 4)
+      - {call: "ReLU()", if: deep}
+      - seq:
+          - Linear(4, 4)
+          - {call: "Linear(4, 4)", if: deep}
+          - - {call: "ReLU()", if: not deep}
+            - Linear(4, 4)
+    c: NS(bn)
+    d: NS()
+"""
+
+
+def conditional_layers_reference(bn: bool, deep: bool) -> nn.Module:
+    class NS(nn.Sequential):
+        def __init__(self, use_bn=False):
+            layers = [("fc", nn.Linear(4, 4))]
+            if use_bn:
+                layers.append(("bn", nn.BatchNorm1d(4)))
+            super().__init__(OrderedDict(layers + [("act", nn.ReLU())]))
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            a = [("fc", nn.Linear(4, 4))] + ([("norm", nn.BatchNorm1d(4))] if bn else [])
+            self.a = nn.Sequential(OrderedDict(a + [("act", nn.ReLU())]))
+            b = [nn.Linear(4, 4)] + ([nn.ReLU()] if deep else [])
+            inner = [nn.Linear(4, 4)] + ([nn.Linear(4, 4)] if deep else [])
+            innermost = ([] if deep else [nn.ReLU()]) + [nn.Linear(4, 4)]
+            inner.append(nn.Sequential(*innermost))
+            self.b = nn.Sequential(*b, nn.Sequential(*inner))
+            self.c, self.d = NS(bn), NS()
+
+        def forward(self, x):
+            return self.d(self.c(self.b(self.a(x))))
+
+    return Net()
+
+
+@pytest.mark.parametrize("bn,deep", [(True, False), (False, True)])
+def test_conditional_layers_in_named_and_nested_sequentials(write_spec, bn, deep):
+    path = write_spec(CONDITIONAL_LAYERS)
+    x = torch.randn(3, 4)
+    same_model(nnspec.build(path, bn=bn, deep=deep), conditional_layers_reference(bn, deep), x)
+    same_init(lambda: nnspec.build(path, bn=bn, deep=deep),
+              lambda: conditional_layers_reference(bn, deep))
+    spec = nnspec.load(path, bn=bn, deep=deep)
+    paths = []
+
+    def walk(instance):
+        paths.append(instance.path)
+        for child in instance.children:
+            walk(child)
+
+    walk(spec.tree)
+    assert paths == [name for name, _ in nnspec.build(spec).named_modules()]
