@@ -17,7 +17,7 @@ import jinja2
 
 from nnspec import pysrc
 from nnspec.catalog import LAYERS, REQUIRED
-from nnspec.expr import Expr, make_divisible
+from nnspec.expr import FUNCTIONS, Expr, make_divisible
 from nnspec.ir import Call, Child, If, ModuleClass, Program, Seq, Stmt
 
 TEMPLATE_NAME = "module.py.jinja"
@@ -265,7 +265,7 @@ class _ClassWriter:
         lines: list[str] = []
         for step in steps:
             if isinstance(step, If):
-                cond = pysrc.expr(step.cond.node, lambda n: f"self.{n}")
+                cond = pysrc.expr(step.cond.node, lambda n: n if n in FUNCTIONS else f"self.{n}")
                 lines.append(f"{pad}if {cond}:")
                 lines += self.steps(step.then, indent + 1) or [f"{pad}    pass"]
                 if step.orelse:

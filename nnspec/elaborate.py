@@ -14,7 +14,7 @@ from typing import Any
 from nnspec import ops
 from nnspec.catalog import LAYERS, REQUIRED, LayerDef, check_kind
 from nnspec.diagnostics import Collector, Pos, did_you_mean
-from nnspec.expr import Expr, ExprError, check, evaluate, parse
+from nnspec.expr import FUNCTIONS, Expr, ExprError, check, evaluate, parse
 from nnspec.ir import Call, Child, If, Input, Instance, ModuleClass, Param, Program, Seq, Stmt
 from nnspec.load import TYPE_NAMES, Document, PathKey
 from nnspec.names import identifier_problem
@@ -119,7 +119,9 @@ class _Context:
         out = []
         for name, decl in block.params.items():
             pos = self.where(path + ("params", name), key=True)
-            _name_ok(name, "parameter name", pos, self.errors)
+            if _name_ok(name, "parameter name", pos, self.errors) and name in FUNCTIONS:
+                self.errors.error("bad-name", f"invalid parameter name: '{name}' is a function "
+                                  "in expressions", pos, "choose another name")
             if isinstance(decl, str) and decl in TYPE_NAMES:
                 type_name, default = decl, REQUIRED
             elif hasattr(decl, "type"):

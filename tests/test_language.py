@@ -852,3 +852,21 @@ def test_conditional_layers_in_named_and_nested_sequentials(write_spec, bn, deep
 
     walk(spec.tree)
     assert paths == [name for name, _ in nnspec.build(spec).named_modules()]
+
+
+def test_expression_functions_in_forward_conditions(write_spec):
+    text = ("nnspec: 1\ninputs: {x: [4]}\nmodel:\n  params: {k: 3}\n  children:\n"
+            "    fc: Linear(4, 4)\n  forward:\n    - if: max(k, 2) > 2 and min(k, 1) == 1\n"
+            "      then: x = fc(x)\n    - return x * 1\n")
+    path = write_spec(text)
+    x = torch.randn(2, 4)
+    model = nnspec.build(path)
+    assert torch.equal(model(x), model.fc(x))
+    assert torch.equal(nnspec.build(path, k=1)(x), x)
+
+
+def test_a_parameter_cannot_be_named_like_an_expression_function(write_spec):
+    path = write_spec("nnspec: 1\ninputs: {x: [4]}\nblocks:\n  B:\n    params: {max: 4}\n"
+                      "    children:\n      fc: Linear(4, max(max, 2))\nmodel:\n"
+                      "  children: {b: B()}\n")
+    assert errors(path) == [("bad-name", 5, 14)]
