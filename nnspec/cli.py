@@ -24,12 +24,17 @@ class UsageError(Exception):
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="nnspec",
-        description="Compile YAML architecture specs to PyTorch: build, validate, generate.",
+        description="Compile YAML architecture specs to PyTorch modules.",
+        epilog="Run 'nnspec COMMAND --help' for a command's options. Exit codes: 0 ok, "
+        "1 invalid spec, 2 wrong usage, 3 internal error.",
     )
     top.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     sub = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
         command.register(sub)
+    for verb in sub.choices.values():  # `nnspec build SPEC --debug` works too
+        verb.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                          help="show tracebacks of internal errors")
     return top
 
 

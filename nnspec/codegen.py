@@ -17,7 +17,7 @@ import jinja2
 
 from nnspec import pysrc
 from nnspec.catalog import LAYERS, REQUIRED
-from nnspec.expr import Expr, make_divisible
+from nnspec.expr import FUNCTIONS, Expr, make_divisible
 from nnspec.ir import Call, Child, If, ModuleClass, Program, Seq, Stmt
 
 TEMPLATE_NAME = "module.py.jinja"
@@ -162,16 +162,17 @@ class _ClassWriter:
     def sequential_body(self) -> list[str]:
         children = self.cls.children
         named = bool(children) and not children[0].name.isdigit()
-        if any(c.cond for c in children):
-            lines = self.collect("layers", children, named, 2)
-            arg = "OrderedDict(layers)" if named else "*layers"
+        if _needs_list(children):
+            name = self.fresh("layers")
+            lines = self.collect(name, children, named, 2)
+            arg = f"OrderedDict({name})" if named else f"*{name}"
             return lines + [f"{pysrc.INDENT * 2}super().__init__({arg})"]
         return pysrc.call_lines("super().__init__", self.items(children, named), 2,
                                 explode=True)
 
     def child(self, child: Child, indent: int) -> list[str]:
         pad = pysrc.INDENT * indent
-        if isinstance(child.value, Seq) and any(c.cond for c in child.value.items):
+        if isinstance(child.value, Seq) and _needs_list(child.value.items):
             name = self.fresh(f"{child.name}_layers")
             lines = self.collect(name, child.value.items, child.value.named, indent)
             arg = f"OrderedDict({name})" if child.value.named else f"*{name}"
@@ -189,16 +190,23 @@ class _ClassWriter:
                 *[pysrc.INDENT + line for line in lines]]
 
     def collect(self, name: str, items: list[Child], named: bool, indent: int) -> list[str]:
-        """Build a list of layers where some are conditional (the numbering shifts)."""
+        """Build a list of layers where some are conditional (the numbering shifts), in tree
+        order; a nested Sequential with conditional layers gets its own list, built in place."""
         pad = pysrc.INDENT * indent
         lines = [f"{pad}{name} = []"]
         for item in items:
-            value = self.value(item.value)
-            entry = pysrc.Wrapped("(", [pysrc.literal(item.name), value]) if named else value
-            add = pysrc.call_lines(f"{name}.append", [entry], indent + (1 if item.cond else 0))
+            inner = indent + (1 if item.cond else 0)
             if item.cond is not None:
                 lines.append(f"{pad}if {self.expr(item.cond)}:")
-            lines += add
+            if isinstance(item.value, Seq) and _needs_list(item.value.items):
+                sub = self.fresh(f"{name}_{item.name}")
+                lines += self.collect(sub, item.value.items, item.value.named, inner)
+                arg = f"OrderedDict({sub})" if item.value.named else f"*{sub}"
+                value = f"nn.Sequential({arg})"
+            else:
+                value = self.value(item.value)
+            entry = pysrc.Wrapped("", [pysrc.literal(item.name), value]) if named else value
+            lines += pysrc.call_lines(f"{name}.append", [entry], inner)
         return lines
 
     def fresh(self, name: str) -> str:
@@ -257,7 +265,7 @@ class _ClassWriter:
         lines: list[str] = []
         for step in steps:
             if isinstance(step, If):
-                cond = pysrc.expr(step.cond.node, lambda n: f"self.{n}")
+                cond = pysrc.expr(step.cond.node, lambda n: n if n in FUNCTIONS else f"self.{n}")
                 lines.append(f"{pad}if {cond}:")
                 lines += self.steps(step.then, indent + 1) or [f"{pad}    pass"]
                 if step.orelse:
@@ -277,6 +285,12 @@ class _ClassWriter:
             return [f"{pad}{pysrc.expr(node.target, self.rename)} {op}= {value}"]
         targets = " = ".join(_target(t) for t in node.targets)
         return [f"{pad}{targets} = {value}"]
+
+
+def _needs_list(items: list[Child]) -> bool:
+    """A Sequential is built as a list when a layer in it, at any depth, is conditional."""
+    return any(item.cond is not None or (isinstance(item.value, Seq)
+                                         and _needs_list(item.value.items)) for item in items)
 
 
 def _target(node: ast.expr) -> str:

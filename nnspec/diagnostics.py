@@ -20,10 +20,17 @@ class Pos:
     line: int
     col: int
     length: int = 1
+    # for a value folded from several source lines: (offset in the value, line, col) where
+    # each line's text starts, so `shifted` lands on the right line
+    segments: tuple[tuple[int, int, int], ...] = field(default=(), compare=False, repr=False)
 
     def shifted(self, offset: int, length: int = 1) -> Pos:
-        """The position `offset` characters further along the same line."""
-        return Pos(self.file, self.line, self.col + offset, max(1, length))
+        """The position `offset` characters into the value that starts here."""
+        line, col = self.line, self.col + offset
+        for start, seg_line, seg_col in self.segments:
+            if offset >= start:
+                line, col = seg_line, seg_col + offset - start
+        return Pos(self.file, line, col, max(1, length))
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.col}"

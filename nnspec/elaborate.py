@@ -14,7 +14,7 @@ from typing import Any
 from nnspec import ops
 from nnspec.catalog import LAYERS, REQUIRED, LayerDef, check_kind
 from nnspec.diagnostics import Collector, Pos, did_you_mean
-from nnspec.expr import Expr, ExprError, check, evaluate, parse
+from nnspec.expr import FUNCTIONS, Expr, ExprError, check, evaluate, parse
 from nnspec.ir import Call, Child, If, Input, Instance, ModuleClass, Param, Program, Seq, Stmt
 from nnspec.load import TYPE_NAMES, Document, PathKey
 from nnspec.names import identifier_problem
@@ -72,7 +72,8 @@ def param_type_problem(type_name: str, value: Any) -> str | None:
     return f"{expected}, got {type(value).__name__} {value!r}" if expected else None
 
 
-def _infer_type(value: Any) -> str:
+def infer_type(value: Any) -> str:
+    """The type a parameter declared by its default alone has: `k: 3` is an int."""
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, int):
@@ -80,7 +81,7 @@ def _infer_type(value: Any) -> str:
     if isinstance(value, float):
         return "float"
     if isinstance(value, list):
-        inner = {_infer_type(v) for v in value}
+        inner = {infer_type(v) for v in value}
         return f"list[{inner.pop()}]" if len(inner) == 1 and "list" not in next(iter(inner),
                                                                                 "") else "list"
     return "str"
@@ -118,14 +119,16 @@ class _Context:
         out = []
         for name, decl in block.params.items():
             pos = self.where(path + ("params", name), key=True)
-            _name_ok(name, "parameter name", pos, self.errors)
+            if _name_ok(name, "parameter name", pos, self.errors) and name in FUNCTIONS:
+                self.errors.error("bad-name", f"invalid parameter name: '{name}' is a function "
+                                  "in expressions", pos, "choose another name")
             if isinstance(decl, str) and decl in TYPE_NAMES:
                 type_name, default = decl, REQUIRED
             elif hasattr(decl, "type"):
                 type_name = decl.type
                 default = REQUIRED if decl.default is None else decl.default
             else:
-                type_name, default = _infer_type(decl), decl
+                type_name, default = infer_type(decl), decl
             if default is not REQUIRED:
                 problem = param_type_problem(type_name, default)
                 if problem:
@@ -158,6 +161,19 @@ class _Context:
         for clash in sorted(child_names & param_names):
             self.errors.error("name-clash", f"'{clash}' is both a child and a parameter",
                               self.where(path + ("children", clash), key=True))
+        if block.base == "Module":  # forward code would read `self.<name>` for the input
+            for i, input_name in enumerate(inputs):
+                if input_name in child_names or input_name in param_names:
+                    what = "child" if input_name in child_names else "parameter"
+                    if is_root:
+                        pos = self.where(("inputs", input_name), key=True)
+                    elif path + ("inputs", i) in self.doc.pos:
+                        pos = self.where(path + ("inputs", i))
+                    else:  # the default input 'x': point at the clashing declaration
+                        section = "children" if what == "child" else "params"
+                        pos = self.where(path + (section, input_name), key=True)
+                    self.errors.error("name-clash", f"input '{input_name}' has the name of a "
+                                      f"{what} of '{name}'", pos, "rename one of them")
         cls = ModuleClass(name, block.base, params, inputs, children, [], self.where(path),
                           block.doc)
         if block.base == "Sequential":
@@ -175,7 +191,9 @@ class _Context:
                 self.errors.error("missing-return", f"forward of '{name}' does not end with a "
                                   "'return'", self.where(path + ("forward",), key=True),
                                   "add a last step such as 'return x'")
-        cls.forward_params = sorted(scope.used_params)
+        # the default forward's `if` steps read parameters too (conditional children)
+        cond_params = {n for step in _ifs(cls.forward) for n in step.cond.names()}
+        cls.forward_params = sorted(scope.used_params | cond_params)
         return cls
 
     def default_forward(self, cls: ModuleClass, path: PathKey) -> list:
@@ -544,9 +562,31 @@ class _Instantiator:
     def block(self, cls: ModuleClass, env: dict[str, Any], path: str, pos: Pos) -> Instance:
         for step in _ifs(cls.forward):
             self.value(step.cond, env, path)
+        absent = {c.name: c.cond for c in cls.children
+                  if c.cond is not None and not self.value(c.cond, env, path)[1]}
+        if absent:
+            self.absent_calls(cls.forward, absent, env, path)
         kind = "block"
         return Instance(path, cls.name, kind, dict(env), self.children(cls.children, env, path),
                         pos)
+
+    def absent_calls(self, steps: list, absent: dict[str, Expr], env: dict[str, Any],
+                     path: str) -> None:
+        """A forward step that runs must not call a conditional child that was left out."""
+        for step in steps:
+            if isinstance(step, If):
+                ok, taken = self.value(step.cond, env, path)
+                if ok:
+                    self.absent_calls(step.then if taken else step.orelse, absent, env, path)
+                continue
+            for node in ast.walk(step.node):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
+                        node.func.id in absent:
+                    name = node.func.id
+                    self.error("absent-child", f"forward calls '{name}', but that child is "
+                               f"left out: its condition '{absent[name].text}' is false",
+                               step.pos.shifted(node.func.col_offset, len(name)), path,
+                               f"put the step under 'if: {absent[name].text}'")
 
     def children(self, children: list[Child], env: dict[str, Any], path: str) -> list[Instance]:
         out = []

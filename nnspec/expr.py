@@ -75,6 +75,11 @@ _CMPOPS: dict[type, Callable[[Any, Any], Any]] = {
     ast.In: lambda a, b: a in b,
     ast.NotIn: lambda a, b: a not in b,
 }
+_UNARY = (ast.Not, ast.USub, ast.UAdd)
+_OPSYM = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//",
+          ast.Mod: "%", ast.Pow: "**", ast.MatMult: "@", ast.BitOr: "|", ast.BitXor: "^",
+          ast.BitAnd: "&", ast.LShift: "<<", ast.RShift: ">>", ast.Invert: "~", ast.Is: "is",
+          ast.IsNot: "is not"}
 
 
 def parse(text: str, what: str = "expression") -> ast.expr:
@@ -106,9 +111,20 @@ def check(node: ast.expr, names: set[str] | None = None) -> None:
         elif isinstance(sub, ast.Name):
             if names is not None and sub.id not in names and sub.id not in FUNCTIONS:
                 raise unknown_name(sub, names)
+        elif isinstance(sub, (ast.BinOp, ast.UnaryOp, ast.Compare)):
+            _check_operators(sub)
         elif not isinstance(sub, _ALLOWED):
             raise ExprError("bad-expression",
                             f"{type(sub).__name__} is not allowed in an expression", sub)
+
+
+def _check_operators(node: ast.BinOp | ast.UnaryOp | ast.Compare) -> None:
+    """Only the operators the evaluator implements: no bitwise ops, `@`, `is`."""
+    ops = node.ops if isinstance(node, ast.Compare) else [node.op]
+    for op in ops:
+        if type(op) not in _BINOPS and type(op) not in _CMPOPS and type(op) not in _UNARY:
+            raise ExprError("bad-expression", f"operator '{_OPSYM.get(type(op), '?')}' is not "
+                            "allowed in an expression", node)
 
 
 def unknown_name(node: ast.Name, names: set[str] | list[str]) -> ExprError:
@@ -137,6 +153,8 @@ def _guard(value: Any, node: ast.AST) -> None:
         raise ExprError("out-of-range", f"result is {value}", node)
     if isinstance(value, (list, tuple, str)) and len(value) > MAX_LIST:
         raise ExprError("out-of-range", "result is too long", node)
+    if isinstance(value, complex):
+        raise ExprError("type-error", f"result is a complex number {value!r}", node)
 
 
 def _eval(node: ast.expr, env: dict[str, Any]) -> Any:
@@ -148,7 +166,9 @@ def _eval(node: ast.expr, env: dict[str, Any]) -> Any:
         return env[node.id]
     if isinstance(node, ast.BinOp):
         left, right = _eval(node.left, env), _eval(node.right, env)
-        return _binop(node, left, right)
+        value = _binop(node, left, right)
+        _guard(value, node)  # every step, so `((2**60)**60)**60` stops before it explodes
+        return value
     if isinstance(node, ast.UnaryOp):
         operand = _eval(node.operand, env)
         if isinstance(node.op, ast.Not):
@@ -184,8 +204,14 @@ def _eval(node: ast.expr, env: dict[str, Any]) -> Any:
     if isinstance(node, ast.Subscript):
         return _subscript(node, env)
     if isinstance(node, ast.Call):
-        return _call(node, env)
+        value = _call(node, env)
+        _guard(value, node)
+        return value
     raise ExprError("bad-expression", f"{type(node).__name__} is not allowed", node)
+
+
+def _int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _tname(value: Any) -> str:
@@ -201,8 +227,9 @@ def _binop(node: ast.BinOp, left: Any, right: Any) -> Any:
     op = type(node.op)
     if op in (ast.Div, ast.FloorDiv, ast.Mod) and isinstance(right, (int, float)) and right == 0:
         raise ExprError("division-by-zero", "division by zero", node.right)
-    if op is ast.Pow and isinstance(right, (int, float)) and abs(right) > 64:
-        raise ExprError("out-of-range", "exponent is too large", node.right)
+    if op is ast.Pow and _int(left) and _int(right) and abs(left) >= 2 and \
+            (abs(left).bit_length() - 1) * right >= 63:  # decided before computing it
+        raise ExprError("out-of-range", "integer result is too large", node)
     if op is ast.Mult:
         seq, count = (left, right) if isinstance(left, (list, tuple, str)) else (right, left)
         if isinstance(seq, (list, tuple, str)) and isinstance(count, int) and \
@@ -216,10 +243,11 @@ def _binop(node: ast.BinOp, left: Any, right: Any) -> Any:
                         node) from None
     except OverflowError:
         raise ExprError("out-of-range", "result is too large", node) from None
+    except ZeroDivisionError:  # 0 ** -1
+        raise ExprError("division-by-zero", f"{left!r} ** {right!r}: division by zero",
+                        node) from None
 
 
-_OPSYM = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//",
-          ast.Mod: "%", ast.Pow: "**"}
 
 
 def _subscript(node: ast.Subscript, env: dict[str, Any]) -> Any:
@@ -229,6 +257,9 @@ def _subscript(node: ast.Subscript, env: dict[str, Any]) -> Any:
     if isinstance(node.slice, ast.Slice):
         parts = [None if p is None else _eval(p, env)
                  for p in (node.slice.lower, node.slice.upper, node.slice.step)]
+        if any(p is not None and (not isinstance(p, int) or isinstance(p, bool))
+               for p in parts):
+            raise ExprError("type-error", "slice bounds must be ints", node.slice)
         if parts[2] == 0:
             raise ExprError("out-of-range", "slice step cannot be zero", node.slice)
         return value[slice(*parts)]
@@ -249,6 +280,10 @@ def _call(node: ast.Call, env: dict[str, Any]) -> Any:
         return FUNCTIONS[name](*args, **kwargs)
     except (TypeError, ValueError) as exc:
         raise ExprError("type-error", f"{name}(): {exc}", node) from None
+    except OverflowError as exc:
+        raise ExprError("out-of-range", f"{name}(): {exc}", node) from None
+    except ZeroDivisionError:
+        raise ExprError("division-by-zero", f"{name}(): division by zero", node) from None
 
 
 @dataclass(frozen=True)

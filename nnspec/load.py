@@ -111,7 +111,12 @@ def _yaml_diagnostic(exc: yaml.MarkedYAMLError, name: str) -> Diagnostic:
     if "'\\t'" in problem:
         return Diagnostic("yaml-tab", "tab character in indentation", pos,
                           "YAML indents with spaces only; replace the tab with spaces")
-    message = problem if not exc.context else f"{problem} ({exc.context})"
+    context = exc.context
+    if context and exc.context_mark and exc.problem_mark and \
+            exc.context_mark.line != exc.problem_mark.line:  # where the unclosed thing opened
+        context += f" opened at line {exc.context_mark.line + 1}, column " \
+                   f"{exc.context_mark.column + 1}"
+    message = problem if not context else f"{problem} ({context})"
     return Diagnostic("yaml-syntax", message, pos)
 
 
@@ -121,7 +126,31 @@ def _pos(name: str, node: yaml.Node) -> Pos:
     if isinstance(node, yaml.ScalarNode) and node.style in ("'", '"'):
         col += 1  # point at the content, so expression columns line up
     length = end.column - start.column if end.line == start.line else 1
-    return Pos(name, start.line + 1, col, max(1, length))
+    return Pos(name, start.line + 1, col, max(1, length), _segments(node))
+
+
+def _segments(node: yaml.Node) -> tuple[tuple[int, int, int], ...]:
+    """Where each source line of a folded multi-line scalar starts in its value."""
+    start, end = node.start_mark, node.end_mark
+    if not isinstance(node, yaml.ScalarNode) or start.line == end.line or not start.buffer:
+        return ()
+    quote = 1 if node.style in ("'", '"') else 0
+    lines = start.buffer.split("\n")
+    first = start.line + (1 if node.style in ("|", ">") else 0)
+    pieces = []
+    for n in range(first, min(end.line + 1, len(lines))):
+        lo = start.column + quote if n == start.line else 0
+        text = lines[n][lo:end.column - quote] if n == end.line else lines[n][lo:]
+        if text.strip():
+            pieces.append((text.strip(), n + 1, lo + len(text) - len(text.lstrip()) + 1))
+    if node.value.rstrip("\n") not in (" ".join(t for t, _, _ in pieces),
+                                       "\n".join(t for t, _, _ in pieces)):
+        return ()  # blank lines, escapes or extra indentation: keep the start position only
+    out, offset = [], 0
+    for text, line, col in pieces:
+        out.append((offset, line, col))
+        offset += len(text) + 1
+    return tuple(out)
 
 
 class _Converter:
@@ -142,6 +171,8 @@ class _Converter:
             raise SpecError([Diagnostic("too-deep", f"spec nests deeper than {MAX_DEPTH} levels",
                                         pos)])
         self.doc.pos[path] = pos
+        if isinstance(node, yaml.CollectionNode) and node.flow_style:
+            self._flow_split(node)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
@@ -151,6 +182,19 @@ class _Converter:
         if node.tag not in _SAFE_SCALAR_TAGS:
             return self._bad_tag(node, pos)
         return self.scalars.construct_object(node, deep=True)
+
+    def _flow_split(self, node: yaml.CollectionNode) -> None:
+        """`[Conv2d(3, 8, 3), ReLU()]` is four YAML items: commas split a flow collection."""
+        items = node.value if isinstance(node, yaml.SequenceNode) else [
+            n for pair in node.value for n in pair]
+        for item in items:
+            text = item.value if isinstance(item, yaml.ScalarNode) and item.style is None else ""
+            if isinstance(text, str) and text.count("(") > text.count(")"):
+                self.errors.error("flow-split", f"YAML split '{text}' at a comma: inside "
+                                  "[...] or {...}, commas separate items",
+                                  _pos(self.name, item), "quote the call, or write one item "
+                                  "per line starting with '- '")
+                return
 
     def _bad_tag(self, node: yaml.Node, pos: Pos) -> None:
         self.errors.error("unsafe-tag", f"YAML tag '{node.tag}' is not allowed", pos,
@@ -297,6 +341,14 @@ def apply_overrides(doc: Document, overrides: dict[str, Any]) -> None:
         elif isinstance(decl, str) and decl in TYPE_NAMES:
             params[name] = {"type": decl, "default": value}
         else:
+            # declared by its default alone: the override must keep the default's type,
+            # which the value in its place would otherwise redefine
+            from nnspec.elaborate import infer_type, param_type_problem
+
+            problem = param_type_problem(infer_type(decl), value)
+            if problem:
+                errors.error("wrong-type", f"'{name}' should be {problem}", Pos("--set", 1, 1))
+                continue
             params[name] = value
         doc.pos[("model", "params", name)] = Pos("--set", 1, 1)
     errors.check()

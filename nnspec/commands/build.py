@@ -32,8 +32,14 @@ def summary_text(spec) -> str:
     model = runtime.instantiate(spec.program)
     inputs = runtime.example_inputs(spec.program, batch=1)
     model.eval()
-    with torch.no_grad():
-        output = model(*inputs)
+    try:
+        with torch.no_grad():
+            output = model(*inputs)
+    except Exception as exc:
+        error = runtime.forward_error(spec.program, spec.tree, model, exc)
+        if error is None:
+            raise
+        raise error from exc
     params = sum(p.numel() for p in model.parameters())
     shown_in = ", ".join(f"{i.name} {_shape(t)}" for i, t in zip(spec.program.inputs, inputs))
     return f"{model}\n{spec.name}: {params:,} parameters; {shown_in} -> {_shape(output)}"

@@ -1,0 +1,253 @@
+"""The `nnspec` command: output of `build`, `validate` over several specs, and the exit codes
+(0 ok, 1 invalid spec, 2 usage, 3 internal error), in process through `nnspec.cli.main` and
+through a real `python -m nnspec`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT, SPECS, spec_files
+
+import nnspec
+from nnspec import cli
+
+NIN_SUMMARY = "Net: 2,684,702 parameters; x [1, 3, 32, 32] float32 -> [1, 10] float32"
+
+
+def nnspec_cli(*args: str, cwd=ROOT) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "nnspec", *args], capture_output=True,
+                          text=True, cwd=cwd, env=env, timeout=120)
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = cli.main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_build_prints_the_tree_then_the_summary():
+    done = nnspec_cli("build", "specs/nin.yaml")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert done.stdout == f"{nnspec.build(SPECS / 'nin.yaml')}\n{NIN_SUMMARY}\n"
+
+
+def test_build_with_set_is_the_variant(capsys):
+    code, doubled, _ = run(capsys, "build", "specs/nin_dw.yaml", "--set", "expand=2")
+    assert code == 0
+    assert run(capsys, "build", "specs/nin_dw_x2.yaml")[1] == doubled
+    assert doubled.endswith("Net: 3,113,310 parameters; x [1, 3, 32, 32] float32 -> "
+                            "[1, 10] float32\n")
+    assert run(capsys, "build", "specs/nin_dw.yaml")[1] != doubled
+
+
+def test_build_summary_names_every_input_and_dtype(capsys, write_spec):
+    path = write_spec("nnspec: 1\ninputs:\n  ids: {shape: [5], dtype: int64, range: [0, 9]}\n"
+                      "  x: [5]\nmodel:\n  children:\n    fc: Linear(5, 2)\n  forward:\n"
+                      "    - return fc(ids.float() + x)\n")
+    code, out, _ = run(capsys, "build", path)
+    assert code == 0
+    assert out.splitlines()[-1] == ("Net: 12 parameters; ids [1, 5] int64, x [1, 5] float32 "
+                                    "-> [1, 2] float32")
+
+
+def test_validate_several_specs(capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    names = [str(p.relative_to(ROOT)) for p in spec_files()]
+    code, out, err = run(capsys, "validate", *names)
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [f"{name}: ok (Net)" for name in names]
+
+
+def test_validate_with_one_bad_spec(capsys, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("nnspec: 1\ninputs: {x: [4]}\nmodel:\n  children:\n    fc: Lienar(4, 2)\n")
+    good = str(SPECS / "nin.yaml")
+    code, out, err = run(capsys, "validate", good, str(bad), str(SPECS / "nin_dw.yaml"))
+    assert code == 1
+    assert out.splitlines() == [f"{good}: ok (Net)", f"{SPECS / 'nin_dw.yaml'}: ok (Net)"]
+    assert err.splitlines()[0] == (f"{bad}:5:9: error[unknown-layer]: unknown layer or block "
+                                   "'Lienar'")
+    assert "  hint: did you mean 'Linear'?" in err.splitlines()
+
+
+def test_validate_does_not_import_torch(tmp_path):
+    code = ("import sys\nfrom nnspec.cli import main\n"
+            "assert main(['validate', 'specs/nin.yaml', 'specs/nin_dw_x2.yaml']) == 0\n"
+            "assert 'torch' not in sys.modules, 'validate imported torch'\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+def test_invalid_spec_in_build_exits_1(capsys, write_spec):
+    path = write_spec("nnspec: 1\ninputs: {x: [4]}\nmodel:\n  children:\n"
+                      "    fc: Linear(4, 0)\n")
+    code, out, err = run(capsys, "build", path)
+    assert (code, out) == (1, "")
+    assert err.startswith(f"{path}:5:19: error[bad-value]: Linear(): out_features must be "
+                          "positive, got 0\n")
+
+
+FAILS_AT_RUN_TIME = """\
+nnspec: 1
+inputs:
+  x: [4]
+blocks:
+  Head:
+    children:
+      fc: Linear(4, 3)
+    forward:
+      - y = fc(x)
+      - return y.view(2, -1)
+model:
+  children:
+    stem: Linear(4, 4)
+    head: Head()
+    tail:
+      - Linear(3, 3)
+      - Linear(5, 1)
+  forward:
+    - x = stem(x)
+    - return head(x)
+"""
+
+
+def test_forward_failing_on_the_declared_input_is_a_spec_error(capsys, write_spec):
+    """The spec passes validation, but its forward fails on its own declared input: exit 1,
+    pointing at the failing forward step, naming the module."""
+    path = write_spec(FAILS_AT_RUN_TIME)
+    code, out, err = run(capsys, "build", path)
+    assert (code, out) == (1, "")
+    lines = err.splitlines()
+    assert lines[0] == (f"{path}:10:9: error[forward-failed]: forward pass on the declared "
+                        "inputs fails in module 'head' (Head): shape '[2, -1]' is invalid for "
+                        "input of size 3")
+    assert lines[1] == "   10 |       - return y.view(2, -1)"
+    assert "  note: generated code: return y.view(2, -1)" in lines
+    assert "Traceback" not in err
+
+
+def test_forward_failing_in_a_torch_layer_points_at_its_call(capsys, write_spec):
+    text = FAILS_AT_RUN_TIME.replace("y.view(2, -1)", "y").replace(
+        "    - return head(x)\n", "    - x = head(x)\n    - return tail(x)\n")
+    path = write_spec(text)
+    code, _, err = run(capsys, "build", path)
+    assert code == 1
+    assert err.splitlines()[0] == (
+        f"{path}:17:9: error[forward-failed]: forward pass on the declared inputs fails in "
+        "module 'tail.1' (Linear): mat1 and mat2 shapes cannot be multiplied (1x3 and 5x1)")
+
+
+def test_api_build_does_not_run_the_forward(write_spec):
+    """Only the `build` command runs the declared inputs; nnspec.build just constructs."""
+    assert nnspec.build(write_spec(FAILS_AT_RUN_TIME)) is not None
+
+
+@pytest.fixture
+def broken_load(monkeypatch):
+    """A bug inside nnspec, provoked in process: the loader raises something unexpected."""
+    import nnspec.api
+
+    def boom(*args, **kwargs):
+        raise KeyError("an nnspec bug")
+
+    monkeypatch.setattr(nnspec.api, "load", boom)
+
+
+@pytest.mark.parametrize("verb", ["build", "validate"])
+def test_internal_error_exits_3_with_a_one_line_apology(capsys, broken_load, verb):
+    code, out, err = run(capsys, verb, "specs/nin.yaml")
+    assert (code, out) == (3, "")
+    assert len(err.splitlines()) == 1
+    assert err.startswith("nnspec: internal error: this is a bug in nnspec, sorry.")
+    assert "--debug" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("args", [["--debug", "build", "specs/nin.yaml"],
+                                  ["build", "specs/nin.yaml", "--debug"]])
+def test_debug_shows_the_traceback(capsys, broken_load, args):
+    code, _, err = run(capsys, *args)
+    assert code == 3
+    assert err.startswith("Traceback (most recent call last):")
+    assert "KeyError: 'an nnspec bug'" in err
+
+
+@pytest.mark.parametrize("args,message", [
+    (["build", "specs/nin.yaml", "--frob"], "unrecognized arguments: --frob"),
+    (["build"], "the following arguments are required: SPEC"),
+    ([], "the following arguments are required: COMMAND"),
+    (["frob", "specs/nin.yaml"], "invalid choice: 'frob'"),
+    (["build", "specs/nope.yaml"], "no such spec file: specs/nope.yaml"),
+    (["validate", "specs/nin.yaml", "specs/nope.yaml"], "no such spec file: specs/nope.yaml"),
+    (["build", "specs/nin.yaml", "--set", "expand"], "--set takes NAME=VALUE, got 'expand'"),
+    (["build", "specs/nin.yaml", "--set", "=2"], "--set takes NAME=VALUE, got '=2'"),
+])
+def test_usage_errors_exit_2(capsys, monkeypatch, args, message):
+    monkeypatch.chdir(ROOT)
+    try:
+        code = cli.main(args)
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    assert message in err and "Traceback" not in err
+
+
+def test_usage_error_from_the_real_command():
+    done = nnspec_cli("validate", "specs/nin.yaml", "--set")
+    assert done.returncode == 2 and done.stdout == ""
+    assert "argument --set: expected one argument" in done.stderr
+
+
+def test_unknown_set_name_is_a_spec_error(capsys):
+    code, _, err = run(capsys, "validate", str(SPECS / "nin_dw.yaml"), "--set", "expnad=2")
+    assert code == 1
+    assert err.splitlines()[0] == ("--set:1:1: error[unknown-param]: 'expnad' is not a "
+                                   "parameter of the model")
+    assert "  hint: did you mean 'expand'?" in err.splitlines()
+
+
+def verbs() -> dict[str, argparse.ArgumentParser]:
+    top = cli.parser()
+    [sub] = [a for a in top._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(sub.choices)
+
+
+@pytest.mark.parametrize("verb", sorted(verbs()))
+def test_help_of_every_verb(capsys, verb):
+    with pytest.raises(SystemExit) as info:
+        cli.main([verb, "--help"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    assert text.startswith(f"usage: nnspec {verb} ")
+    parser = verbs()[verb]
+    assert parser.description and parser.description.split()[0] in text
+    for action in parser._actions:  # every option is listed, with a help text
+        assert action.help, action.dest
+        for flag in action.option_strings:
+            assert flag in text
+
+
+def test_top_level_help_lists_exactly_the_verbs(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--help"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    for verb, parser in verbs().items():
+        assert f"    {verb} " in text
+    listed = [line.split()[0] for line in text.splitlines() if line.startswith("    ")]
+    assert listed == list(verbs())
+
+
+def test_console_script_is_declared():
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert project["project"]["scripts"] == {"nnspec": "nnspec.cli:main"}
+    module, _, name = project["project"]["scripts"]["nnspec"].partition(":")
+    assert module == cli.__name__ and getattr(cli, name) is cli.main
