@@ -144,7 +144,9 @@ class _ClassWriter:
             for child in cls.children:
                 init += self.child(child, 2)
         forward: list[str] = []
-        if cls.base != "Sequential":
+        if cls.forward_unknown:
+            forward = _unknown_forward(cls.name)
+        elif cls.base != "Sequential":
             forward = pysrc.call_lines("def forward", ["self", *cls.inputs], 1, ":")
             forward += self.steps(cls.forward, 2)
         return ClassSource(cls.name, base, _safe_doc(cls.doc), init, forward)
@@ -277,6 +279,20 @@ class _ClassWriter:
             return [f"{pad}{pysrc.expr(node.target, self.rename)} {op}= {value}"]
         targets = " = ".join(_target(t) for t in node.targets)
         return [f"{pad}{targets} = {value}"]
+
+
+def _unknown_forward(name: str) -> list[str]:
+    """`forward: unknown` (a printed tree does not show forward): raise, naming the class."""
+    pad = pysrc.INDENT
+    first = f"{name}: forward is unknown (imported from a printed tree); "
+    rest = "write it in the spec"
+    lines = [f"{pad}def forward(self, *args, **kwargs):"]
+    call = pysrc.call_lines("raise NotImplementedError", [pysrc.literal(first + rest)], 2)
+    if max(map(len, call)) <= pysrc.LINE_LENGTH:
+        return lines + call
+    # too long for one string: split it, as ruff format leaves implicit concatenation
+    return lines + [f"{pad * 2}raise NotImplementedError(", pad * 3 + pysrc.literal(first),
+                    pad * 3 + pysrc.literal(rest), f"{pad * 2})"]
 
 
 def _target(node: ast.expr) -> str:

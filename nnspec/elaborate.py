@@ -160,6 +160,9 @@ class _Context:
                               self.where(path + ("children", clash), key=True))
         cls = ModuleClass(name, block.base, params, inputs, children, [], self.where(path),
                           block.doc)
+        if block.forward == "unknown":
+            cls.forward_unknown = True
+            return cls
         if block.base == "Sequential":
             if block.forward is not None:
                 self.errors.error("bad-forward", "a Sequential block runs its children in "

@@ -115,7 +115,8 @@ class BlockSpec(_Model):
     children: by_type("children are a mapping of names to children, or a list "  # type: ignore
                       "(numbered like nn.Sequential)", map=dict[str, Child],
                       list=list[Child]) = {}
-    forward: list[Step] | None = None
+    forward: by_type("forward is a list of steps, or 'unknown'",  # type: ignore[valid-type]
+                     list=list[Step], str=Literal["unknown"]) | None = None
 
 
 class ModelSpec(BlockSpec):
