@@ -230,7 +230,8 @@ class Folder:
         template = self.merge([(i, inst.items) for i, inst in enumerate(instances)],
                               not first.numbered, name)
         params = _Params(len(instances), {k for k, _ in first.items} | {s.key for s in template})
-        children = [self.child(s, f"layer{i}" if first.numbered else s.key, params)
+        everyone = set(range(len(instances)))
+        children = [self.child(s, f"layer{i}" if first.numbered else s.key, params, everyone)
                     for i, s in enumerate(template)]
         drafts = params.drafts()
         for i, inst in enumerate(instances):
@@ -305,15 +306,16 @@ class Folder:
 
     # --- values ------------------------------------------------------------------------------
 
-    def child(self, slot: _Slot, label: str, params: _Params) -> DraftChild:
+    def child(self, slot: _Slot, label: str, params: _Params, scope: set[int]) -> DraftChild:
+        """One template child; `scope` holds the instances that have its parent."""
         cond = None
-        if len(slot.uses) < params.count:
-            present = {i: i in slot.uses for i in range(params.count)}
+        if len(slot.uses) < len(scope):
+            present = {i: i in slot.uses for i in sorted(scope)}
             cond = params.express(present, f"with_{label}", f"with_{label}")
         kind, target = slot.sig
         if kind == "seq":
             named = target
-            items = [self.child(s, s.key if named else f"{label}_{i}", params)
+            items = [self.child(s, s.key if named else f"{label}_{i}", params, set(slot.uses))
                      for i, s in enumerate(slot.sub)]
             return DraftChild(slot.key, items, named, cond)
         if kind == "layer":
@@ -377,10 +379,11 @@ class _Params:
         if all(_same(v, values[0]) for v in values):
             return None if _same(values[0], default) else literal(values[0])
         vector = {i: _plain(v) for i, v in vector.items()}
-        for param in self.items:
-            text = _relation(param, vector)
-            if text:
-                return text
+        for exact in (True, False):  # a parameter itself before an expression of another
+            for param in self.items:
+                text = _relation(param, vector, exact)
+                if text:
+                    return text
         param = _Param(self.fresh(name, alt), vector)
         self.items.append(param)
         return param.name
@@ -412,13 +415,14 @@ class _Params:
         return [d for _, d in required + optional]
 
 
-def _relation(param: _Param, vector: dict[int, Any]) -> str | None:
-    """`param`, `not param`, `param * c` or `param // 2` when that gives these values."""
+def _relation(param: _Param, vector: dict[int, Any], exact: bool) -> str | None:
+    """`param` (`exact`), else `not param`, `param * c` or `param // 2`, when that gives these
+    values."""
     if not set(vector) <= set(param.defined):
         return None
     pairs = [(param.defined[i], v) for i, v in vector.items()]
-    if all(_same(p, v) for p, v in pairs):
-        return param.name
+    if exact:
+        return param.name if all(_same(p, v) for p, v in pairs) else None
     if all(isinstance(p, bool) and isinstance(v, bool) and p is not v for p, v in pairs):
         return f"not {param.name}"
     if not all(_is_int(p) and _is_int(v) for p, v in pairs):

@@ -62,6 +62,9 @@ def read_layer(name: str, args_text: str, pos: Pos, live: Any = None) -> LayerCa
             assumed.append(arg_name)
     full = layer.bind_defaults(given)
     built = _build(layer, given)
+    if isinstance(built, str):
+        raise LayerProblem(Diagnostic("not-rebuilt", f"torch refuses these arguments: {built}",
+                                      pos))
     if built is not None and args_text is not None:
         printed, rebuilt = normalise_repr(f"{name}({args_text})"), normalise_repr(built[0])
         if printed != rebuilt:
@@ -137,9 +140,9 @@ def _value(node: ast.expr, arg: Arg, layer: LayerDef, problem) -> Any:
 # --- torch as the judge of sameness -----------------------------------------------------------
 
 
-def _build(layer: LayerDef, args: dict[str, Any]) -> tuple[str, tuple] | None:
-    """(repr, state_dict shapes) of the layer these arguments build, or None when torch does
-    not have it or refuses the arguments."""
+def _build(layer: LayerDef, args: dict[str, Any]) -> tuple[str, tuple] | str | None:
+    """(repr, state_dict shapes) of the layer these arguments build; None when torch does not
+    have the layer; torch's message when it refuses the arguments."""
     try:
         key = (layer.name, tuple((k, _freeze(v)) for k, v in args.items()))
     except TypeError:
@@ -152,7 +155,7 @@ def _freeze(value: Any) -> Any:
 
 
 @functools.lru_cache(maxsize=4096)
-def _build_cached(key: tuple) -> tuple[str, tuple] | None:
+def _build_cached(key: tuple) -> tuple[str, tuple] | str | None:
     from nnspec.runtime import torch
 
     name, items = key
@@ -163,8 +166,8 @@ def _build_cached(key: tuple) -> tuple[str, tuple] | None:
     try:
         with torch.device("meta"):
             module = cls(**dict(items))
-    except Exception:  # torch refuses these arguments: they cannot be the same layer
-        return None
+    except Exception as exc:  # torch refuses these arguments
+        return f"{type(exc).__name__}: {exc}"
     shapes = tuple((k, tuple(v.shape)) for k, v in module.state_dict().items())
     return repr(module), shapes
 
@@ -188,14 +191,14 @@ def _alternatives(arg: Arg) -> list[Any]:
 def _hidden(layer: LayerDef, given: dict[str, Any]) -> list[str]:
     """Arguments not given whose value the repr would not show."""
     reference = _build(layer, given)
-    if reference is None:
+    if not isinstance(reference, tuple):
         return []
     out = []
     for arg in layer.args:
         if arg.name in given or arg.required:
             continue
         tries = [_build(layer, {**given, arg.name: v}) for v in _alternatives(arg)]
-        tries = [t for t in tries if t is not None]
+        tries = [t for t in tries if isinstance(t, tuple)]
         if tries and all(t[0] == reference[0] for t in tries):
             out.append(arg.name)
     return out
@@ -207,13 +210,13 @@ def _minimise(layer: LayerDef, given: dict[str, Any], hidden: set[str]) -> dict[
     args = dict(given)
 
     def same(candidate: dict[str, Any]) -> bool:
-        return reference is not None and _build(layer, candidate) == reference
+        return isinstance(reference, tuple) and _build(layer, candidate) == reference
 
     for arg in layer.args:
         if arg.name not in args or arg.required:
             continue
         value = args.pop(arg.name)
-        if arg.name in hidden or reference is None:
+        if arg.name in hidden or not isinstance(reference, tuple):
             keep = not _equal(value, arg.default)
         else:
             keep = not same(args)

@@ -49,4 +49,4 @@ def is_torch_layer(name: str) -> bool:
     from nnspec.runtime import torch
 
     value = getattr(torch.nn, name, None)
-    return isinstance(value, type) and issubclass(value, torch.nn.Module)
+    return isinstance(value, type) and issubclass(value, torch.nn.Module) and name != "Module"
