@@ -4,6 +4,7 @@ specs. Both check what they write: the spec is built and must print the same mod
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -73,9 +74,15 @@ def run_tree(args: argparse.Namespace) -> int:
 
 
 def run_module(args: argparse.Namespace) -> int:
+    from nnspec.cli import UsageError
     from nnspec.importer.live import import_module
 
-    result = import_module(args.target, _factory_args(args.args), _inputs(args.inputs))
+    try:
+        result = import_module(args.target, _factory_args(args.args), _inputs(args.inputs))
+    except (ValueError, ImportError, AttributeError) as exc:
+        raise UsageError(f"cannot import {args.target}: {exc}") from None
+    for warning in result.warnings:
+        print(f"nnspec: warning: forward unknown in {warning}", file=sys.stderr)
     return _write(result.text, args.output)
 
 

@@ -4,7 +4,7 @@ comment that lists the defaults a printed repr hides."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from nnspec.catalog import LAYERS
 from nnspec.diagnostics import Collector, Diagnostic, Pos, SpecError
@@ -19,6 +19,7 @@ PLACEHOLDER_SIZE = 32
 class Imported:
     text: str  # the spec
     classes: list[DraftClass]  # dependency order, the root last
+    warnings: list[str] = field(default_factory=list)  # what could not be recovered, and why
 
 
 def layers(items: list[tuple[str, Item]], seen: set[int] | None = None):

@@ -5,6 +5,7 @@ calls as plain scalars, short parameter lists on one line, comments where someth
 from __future__ import annotations
 
 import json
+import textwrap
 from typing import Any
 
 import yaml
@@ -20,7 +21,9 @@ WIDTH = 100
 def render(classes: list[DraftClass], inputs: dict[str, tuple[list[int], str | None]],
            header: list[str]) -> str:
     """The spec text; `inputs` maps each input name to (shape, comment)."""
-    out = [f"# {line}".rstrip() for line in header]
+    out = [f"# {part}".rstrip() for line in header
+           for part in textwrap.wrap(line, WIDTH - 2, subsequent_indent="  ",
+                                     drop_whitespace=not line.startswith(" ")) or [""]]
     out += ["nnspec: 1", "inputs:"]
     for name, (shape, comment) in inputs.items():
         out.append(_comment(f"  {name}: {_flow(shape)}", comment))
@@ -40,14 +43,37 @@ def _body(cls: DraftClass, indent: int) -> list[str]:
     out = []
     if cls.base != "Module":
         out.append(f"{pad}base: {cls.base}")
+    if cls.inputs and cls.inputs != ["x"] and indent > 2:  # the model takes the top-level inputs
+        out.append(f"{pad}inputs: [{', '.join(cls.inputs)}]")
     if cls.params:
         out += _params(cls, pad)
     if cls.children:
         out.append(f"{pad}children:")
         for child in cls.children:
             out += _child(child, indent + 2, numbered=cls.numbered)
-    if cls.forward is not None:
+    if isinstance(cls.forward, list):
+        out += [f"{pad}forward:"] + _steps(cls.forward, indent + 2)
+    elif cls.forward is not None:
         out.append(f"{pad}forward: {cls.forward}")
+    return out
+
+
+def _steps(steps: list, indent: int) -> list[str]:
+    pad = " " * indent
+    out = []
+    for step in steps:
+        if isinstance(step, str):
+            out.append(f"{pad}- {_scalar(step)}")
+            continue
+        out.append(f"{pad}- if: {_scalar(step['if'])}")
+        for key in ("then", "else"):
+            branch = step.get(key)
+            if not branch:
+                continue
+            if len(branch) == 1 and isinstance(branch[0], str):
+                out.append(f"{pad}  {key}: {_scalar(branch[0])}")
+            else:
+                out += [f"{pad}  {key}:"] + _steps(branch, indent + 4)
     return out
 
 

@@ -95,6 +95,12 @@ class Classifier:
             self.notes.append(f"{node.cls} printed as '{node.cls}()' (line {node.pos.line}): "
                               "rebuilt as a module without children; parameters it holds "
                               "itself, if any, do not show in a printed tree")
+        module = self.live.get(id(node))
+        own = [*getattr(module, "_parameters", {}), *getattr(module, "_buffers", {})]
+        if own:
+            self.errors.error("not-rebuildable", f"'{node.cls}' holds '{own[0]}' itself; a "
+                              "spec block holds parameters and buffers only through layers",
+                              node.pos)
         inst = Instance(node.cls, node, self.items(node), numbered)
         self.memo[id(node)] = inst
         self.instances.setdefault(node.cls, []).append(inst)
@@ -162,8 +168,10 @@ class DraftClass:
     children: list[DraftChild]
     numbered: bool
     pos: Pos
-    forward: str | None = "unknown"  # None: children in order
+    # "unknown"; None: children in order; else steps (str, or {if, then, else} mappings)
+    forward: str | list | None = "unknown"
     count: int = 1  # instances folded into it
+    inputs: list[str] | None = None  # forward arguments, when not [x]
 
 
 @dataclass
@@ -192,8 +200,10 @@ def _describe(item: Item) -> str:
 class Folder:
     """Folds each class's instances, children first, into DraftClasses."""
 
-    def __init__(self, classifier: Classifier, errors: Collector):
+    def __init__(self, classifier: Classifier, errors: Collector, forwards=None):
         self.instances = classifier.instances
+        # forwards(draft, instances, params) sets draft.forward, may add parameters
+        self.forwards = forwards
         self.errors = errors
         self.values: dict[int, dict[str, Any]] = {}  # id(instance) -> its parameter values
         self.classes: dict[str, DraftClass] = {}
@@ -229,16 +239,19 @@ class Folder:
         first = instances[0]
         template = self.merge([(i, inst.items) for i, inst in enumerate(instances)],
                               not first.numbered, name)
-        params = _Params(len(instances), {k for k, _ in first.items} | {s.key for s in template})
+        params = Params(len(instances), {k for k, _ in first.items} | {s.key for s in template})
         everyone = set(range(len(instances)))
         children = [self.child(s, f"layer{i}" if first.numbered else s.key, params, everyone)
                     for i, s in enumerate(template)]
-        drafts = params.drafts()
+        base = "Sequential" if first.numbered else "Module"
+        draft = DraftClass(name, base, [], children, first.numbered, first.node.pos,
+                           count=len(instances))
+        if self.forwards is not None:
+            self.forwards(draft, instances, params)
+        draft.params = params.drafts()
         for i, inst in enumerate(instances):
             self.values[id(inst)] = {p.name: p.values[i] for p in params.items}
-        base = "Sequential" if first.numbered else "Module"
-        return DraftClass(name, base, drafts, children, first.numbered, first.node.pos,
-                          count=len(instances))
+        return draft
 
     # --- template ----------------------------------------------------------------------------
 
@@ -306,7 +319,7 @@ class Folder:
 
     # --- values ------------------------------------------------------------------------------
 
-    def child(self, slot: _Slot, label: str, params: _Params, scope: set[int]) -> DraftChild:
+    def child(self, slot: _Slot, label: str, params: Params, scope: set[int]) -> DraftChild:
         """One template child; `scope` holds the instances that have its parent."""
         cond = None
         if len(slot.uses) < len(scope):
@@ -324,7 +337,7 @@ class Folder:
             text = self.block_call(target, slot, label, params)
         return DraftChild(slot.key, text, False, cond)
 
-    def layer_call(self, target: str, slot: _Slot, label: str, params: _Params) -> str:
+    def layer_call(self, target: str, slot: _Slot, label: str, params: Params) -> str:
         layer = LAYERS[target]
         names = {n for item in slot.uses.values() for n in item.call.args}
         parts = []
@@ -342,7 +355,7 @@ class Folder:
             parts.append(text if arg.required else f"{arg.name}={text}")
         return f"{target}({', '.join(parts)})"
 
-    def block_call(self, target: str, slot: _Slot, label: str, params: _Params) -> str:
+    def block_call(self, target: str, slot: _Slot, label: str, params: Params) -> str:
         cls = self.classes[target]
         parts = []
         for p in cls.params:
@@ -362,7 +375,7 @@ class _Param:
         self.values: list[Any] = []
 
 
-class _Params:
+class Params:
     """The parameters of one class, made as differing values are met."""
 
     def __init__(self, count: int, taken: set[str]):
