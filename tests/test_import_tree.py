@@ -295,6 +295,13 @@ def test_instances_that_differ_in_a_child_class_are_reported():
                       "ReLU (line 3) and Identity (line 6)")]
 
 
+def test_torch_layers_with_children_are_not_taken_for_user_classes():
+    tree = str(torch.nn.Sequential(torch.nn.MultiheadAttention(8, 2)))
+    found = errors_of(tree)
+    assert found == [(2, 8, "unknown-layer", "torch layer 'MultiheadAttention' is not in "
+                      "nnspec's layer catalog, so this line cannot be rebuilt")]
+
+
 def test_module_list_is_reported_not_guessed():
     found = errors_of("""\
         Net(

@@ -72,6 +72,13 @@ class Classifier:
         self.memo: dict[int, Instance] = {}
         self.notes: list[str] = []
 
+    def torch_layer(self, node: Node) -> bool:
+        """A layer of torch's own (not a user's class): by its module when it is at hand."""
+        module = self.live.get(id(node))
+        if module is None:
+            return self.is_torch_layer(node.cls)
+        return type(module).__module__.startswith("torch.") and node.cls != "Module"
+
     def root(self, node: Node) -> Instance | None:
         if node.cls in LAYERS or node.args not in (None, ""):
             self.errors.error("bad-tree", f"the tree's root '{node.cls}' is a layer, not a "
@@ -133,9 +140,10 @@ class Classifier:
             except LayerProblem as problem:
                 self.errors.extend([problem.diagnostic])
                 return None
-        if node.args is None or (node.args == "" and not self.is_torch_layer(node.cls)):
+        torch_layer = self.torch_layer(node)
+        if not torch_layer and node.args in (None, ""):
             return Use(self.instance(node))
-        what = "torch layer" if self.is_torch_layer(node.cls) else "layer"
+        what = "torch layer" if torch_layer else "layer"
         self.errors.error("unknown-layer", f"{what} '{node.cls}' is not in nnspec's layer "
                           "catalog, so this line cannot be rebuilt", node.pos,
                           "add it to nnspec/catalog/layers.py, or replace it in the tree")
