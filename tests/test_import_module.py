@@ -95,6 +95,46 @@ def test_forwards_returning_differently_share_the_return():
     assert "  ConvBNReLU:\n    base: Sequential\n" in text  # nn.Sequential's own forward
 
 
+class Variant(nn.Module):
+    def __init__(self, mode: int):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self._mode = mode  # private: no attribute names the variants
+
+    def forward(self, x):
+        x = self.fc(x)
+        if self._mode == 0:
+            x = x * 2
+        elif self._mode == 1:
+            x = x + 1
+        else:
+            x = torch.relu(x)
+        return x.sum(1)
+
+
+class Variants(nn.Module):
+    def __init__(self, modes):
+        super().__init__()
+        self.a, self.b, self.c = (Variant(m) for m in modes)
+
+    def forward(self, x):
+        return self.a(x), self.b(x) - self.c(x)
+
+
+@pytest.mark.parametrize("modes, condition", [((0, 1, 2), "variant == 0"),
+                                              ((0, 1, 1), "alt_forward")])
+def test_variants_without_a_telling_attribute_get_a_parameter(modes, condition, tmp_path):
+    original = Variants(modes)
+    text = import_model(original, "variants", {"x": [4]}).text
+    assert text.count("Variant:") == 1
+    assert f"      - if: {condition}\n" in text
+    rebuilt = build_text(text, tmp_path)
+    rebuilt.load_state_dict(original.state_dict(), strict=True)
+    x = torch.randn(3, 4)
+    for ours, theirs in zip(rebuilt(x), original(x)):
+        assert torch.equal(ours, theirs)
+
+
 def test_initialisation_is_said_to_be_unrecoverable():
     text = import_model(resnet(), "resnet", {"x": [3, 64, 64]}).text
     assert "# Initialisation the code applies (weights set in __init__ or later) cannot be " \
