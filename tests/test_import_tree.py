@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections import OrderedDict
 
 import pytest
 import torch
@@ -168,6 +169,31 @@ def test_optional_sequential_item_becomes_a_condition():
     assert '- {call: "ConvBNReLU(in_channels, in_channels * 6, kernel_size=1)", if: ' \
         '"with_conv_0"}' in text
     assert "  ConvBNReLU:\n    base: Sequential\n" in text
+
+
+class Nested(torch.nn.Module):
+    """Sequentials in Sequentials, named and numbered, some present in some instances only."""
+
+    def __init__(self, extra: bool, named: bool):
+        super().__init__()
+        nn = torch.nn
+        items = [nn.Sequential(nn.Linear(2, 2), nn.ReLU())]
+        items += [nn.Sequential(OrderedDict(a=nn.Linear(2, 3)))] if extra else []
+        items += [nn.Sequential()]
+        items += [nn.Sequential(OrderedDict(p=nn.ReLU(), q=nn.Identity()))] if named else []
+        self.body = nn.Sequential(*items)
+        self.named = nn.Sequential(OrderedDict(x1=nn.Linear(2, 2), x2=nn.Sequential(nn.ReLU())))
+
+
+def test_nested_and_optional_sequentials_round_trip(tmp_path):
+    original = torch.nn.Sequential(Nested(True, False), Nested(False, True), Nested(True, True))
+    text = import_tree(str(original), "nested", inputs={"x": [2]}).text
+    assert text.count("Nested:") == 1
+    assert "        - if: with_body_1\n          seq:\n            a: Linear(2, 3)\n" in text
+    assert "      named:\n        seq:\n          x1: Linear(2, 2)\n" in text
+    model = build_text(text, tmp_path)
+    assert str(model) == str(original)
+    model.load_state_dict(original.state_dict(), strict=True)
 
 
 def test_sequential_root_and_empty_class(tmp_path):

@@ -101,7 +101,7 @@ def _child(child: DraftChild, indent: int, numbered: bool) -> list[str]:
             return [lead + _scalar(child.value)]
         return [f"{lead}{{call: {json.dumps(child.value)}, if: {json.dumps(child.cond)}}}"]
     empty = "{}" if child.named else "[]"
-    if child.cond is None and not (numbered and child.named):
+    if child.cond is None and not child.named:  # a plain list is a Sequential
         items = _items(child, indent + 2)
         if not items:
             return [lead + empty]

@@ -190,6 +190,7 @@ class _Slot:
     sig: tuple
     uses: dict[int, Item]
     sub: list[_Slot] = field(default_factory=list)
+    shape: tuple = ()  # numbered items only: the shape they align on
 
 
 def _sig(item: Item) -> tuple:
@@ -198,6 +199,13 @@ def _sig(item: Item) -> tuple:
     if isinstance(item, Use):
         return ("block", item.instance.cls)
     return ("seq", item.named)
+
+
+def _shape(item: Item) -> tuple:
+    """The signature of an item and everything in it: what aligning numbered items compares."""
+    if isinstance(item, Seq):
+        return (*_sig(item), tuple((k if item.named else "", _shape(i)) for k, i in item.items))
+    return _sig(item)
 
 
 def _describe(item: Item) -> str:
@@ -299,19 +307,22 @@ class Folder:
         return slots
 
     def merge_numbered(self, groups) -> list[_Slot]:
+        """Align the instances' items (a longest common subsequence of item shapes); an item
+        some instances lack becomes conditional."""
         slots: list[_Slot] = []
         for index, items in groups:
             seq = [item for _, item in items]
+            shapes = [_shape(item) for item in seq]
             n, m = len(slots), len(seq)
             lcs = [[0] * (m + 1) for _ in range(n + 1)]
             for a in range(n):
                 for b in range(m):
-                    lcs[a + 1][b + 1] = lcs[a][b] + 1 if slots[a].sig == _sig(seq[b]) else \
+                    lcs[a + 1][b + 1] = lcs[a][b] + 1 if slots[a].shape == shapes[b] else \
                         max(lcs[a][b + 1], lcs[a + 1][b])
             merged: list[_Slot] = []
             a, b = n, m
             while a or b:  # walk back: ties keep the later match, aligning the ends
-                if a and b and slots[a - 1].sig == _sig(seq[b - 1]) and \
+                if a and b and slots[a - 1].shape == shapes[b - 1] and \
                         lcs[a][b] == lcs[a - 1][b - 1] + 1:
                     slots[a - 1].uses[index] = seq[b - 1]
                     merged.append(slots[a - 1])
@@ -320,7 +331,8 @@ class Folder:
                     merged.append(slots[a - 1])
                     a -= 1
                 else:
-                    merged.append(_Slot("", _sig(seq[b - 1]), {index: seq[b - 1]}))
+                    merged.append(_Slot("", _sig(seq[b - 1]), {index: seq[b - 1]},
+                                        shape=shapes[b - 1]))
                     b -= 1
             slots = merged[::-1]
         return slots
