@@ -328,6 +328,23 @@ def test_torch_layers_with_children_are_not_taken_for_user_classes():
                       "nnspec's layer catalog, so this line cannot be rebuilt")]
 
 
+def test_names_a_spec_cannot_hold_are_reported():
+    found = errors_of("""\
+        Net(
+          (training): Linear(in_features=2, out_features=2, bias=True)
+          (ok): self(
+            (fc): Linear(in_features=2, out_features=2, bias=True)
+          )
+        )
+        """)
+    assert found == [
+        (2, 15, "not-rebuildable", "child 'training' of 'Net' cannot be named in a spec: "
+         "'training' would shadow the nn.Module attribute of the same name"),
+        (3, 9, "not-rebuildable", "class 'self' cannot be a spec block: 'self' is reserved in "
+         "generated code"),
+    ]
+
+
 def test_module_list_is_reported_not_guessed():
     found = errors_of("""\
         Net(

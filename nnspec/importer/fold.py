@@ -94,6 +94,10 @@ class Classifier:
         if keys and not numbered and any(k.isdigit() for k in keys):
             self.errors.error("not-rebuildable", f"'{node.cls}' mixes numbered and named "
                               "children", node.pos)
+        problem = identifier_problem(node.cls)
+        if problem:
+            self.errors.error("not-rebuildable", f"class '{node.cls}' cannot be a spec block: "
+                              f"{problem}", node.pos)
         if node.extra:
             self.errors.error("not-rebuildable", f"'{node.cls}' prints its own arguments "
                               f"('{node.extra[0]}') besides its children; a spec block cannot "
@@ -116,6 +120,10 @@ class Classifier:
     def items(self, node: Node) -> list[tuple[str, Item]]:
         out = []
         for key, child in node.children:
+            problem = None if key.isdigit() else identifier_problem(key)
+            if problem:
+                self.errors.error("not-rebuildable", f"child '{key}' of '{node.cls}' cannot be "
+                                  f"named in a spec: {problem}", child.pos)
             item = self.item(child)
             if item is not None:
                 out.append((key, item))
@@ -253,14 +261,18 @@ class Folder:
 
     def fold(self, name: str, instances: list[Instance]) -> DraftClass:
         first = instances[0]
+        numbered = any(inst.numbered for inst in instances)
+        if any(inst.items and not inst.numbered for inst in instances) and numbered:
+            self.errors.error("not-rebuildable", f"some instances of '{name}' have numbered "
+                              "children and some named ones", first.node.pos)
         template = self.merge([(i, inst.items) for i, inst in enumerate(instances)],
-                              not first.numbered, name)
-        params = Params(len(instances), {k for k, _ in first.items} | {s.key for s in template})
+                              not numbered, name)
+        params = Params(len(instances), {s.key for s in template})
         everyone = set(range(len(instances)))
-        children = [self.child(s, f"layer{i}" if first.numbered else s.key, params, everyone)
+        children = [self.child(s, f"layer{i}" if numbered else s.key, params, everyone)
                     for i, s in enumerate(template)]
-        base = "Sequential" if first.numbered else "Module"
-        draft = DraftClass(name, base, [], children, first.numbered, first.node.pos,
+        base = "Sequential" if numbered else "Module"
+        draft = DraftClass(name, base, [], children, numbered, first.node.pos,
                            count=len(instances))
         if self.forwards is not None:
             self.forwards(draft, instances, params)

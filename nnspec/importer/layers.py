@@ -65,7 +65,7 @@ def read_layer(name: str, args_text: str, pos: Pos, live: Any = None) -> LayerCa
     if isinstance(built, str):
         raise LayerProblem(Diagnostic("not-rebuilt", f"torch refuses these arguments: {built}",
                                       pos))
-    if built is not None and args_text is not None:
+    if built is not None:
         printed, rebuilt = normalise_repr(f"{name}({args_text})"), normalise_repr(built[0])
         if printed != rebuilt:
             raise LayerProblem(Diagnostic(
