@@ -134,9 +134,10 @@ class _ClassWriter:
 
     def write(self) -> ClassSource:
         cls = self.cls
-        base = "nn.Sequential" if cls.base == "Sequential" else "nn.Module"
+        base = {"Sequential": "nn.Sequential", "ModuleList": "nn.ModuleList"}.get(cls.base,
+                                                                                 "nn.Module")
         init = pysrc.call_lines("def __init__", ["self", *self.signature()], 1, " -> None:")
-        if cls.base == "Sequential":
+        if cls.base != "Module":
             init += self.sequential_body()
         else:
             init.append(f"{pysrc.INDENT * 2}super().__init__()")
@@ -146,7 +147,7 @@ class _ClassWriter:
         forward: list[str] = []
         if cls.forward_unknown:
             forward = _unknown_forward(cls.name)
-        elif cls.base != "Sequential":
+        elif cls.base == "Module":
             forward = pysrc.call_lines("def forward", ["self", *cls.inputs], 1, ":")
             forward += self.steps(cls.forward, 2)
         return ClassSource(cls.name, base, _safe_doc(cls.doc), init, forward)
@@ -163,6 +164,10 @@ class _ClassWriter:
 
     def sequential_body(self) -> list[str]:
         children = self.cls.children
+        if self.cls.base == "ModuleList":
+            name = self.fresh("layers")
+            return self.collect(name, children, False, 2) + [
+                f"{pysrc.INDENT * 2}super().__init__({name})"]
         named = bool(children) and not children[0].name.isdigit()
         if any(c.cond for c in children):
             lines = self.collect("layers", children, named, 2)

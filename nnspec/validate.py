@@ -108,7 +108,7 @@ Step = TypeAliasType("Step", Annotated[
 class BlockSpec(_Model):
     """A reusable module class."""
 
-    base: Literal["Module", "Sequential"] = "Module"
+    base: Literal["Module", "Sequential", "ModuleList"] = "Module"
     doc: str | None = None
     params: dict[str, ParamDecl] = {}
     inputs: list[str] = ["x"]

@@ -293,7 +293,7 @@ def test_unreadable_reprs_are_reported_with_their_lines():
 def test_malformed_trees_are_reported_with_their_lines():
     cases = {
         "Net(\n  (a): ReLU()\n": (1, "'Net(' is never closed"),
-        "Net(\n   (a): ReLU()\n)": (2, "unexpected indentation inside 'Net(' (opened on line 1)"),
+        "Net(\n (a): ReLU()\n)": (2, "unexpected indentation inside 'Net(' (opened on line 1)"),
         "Net(\n  (a): ReLU(\n)": (3, "unexpected indentation inside 'ReLU(' (opened on line 2)"),
         "Net(\n  (a): ReLU(\n  )": (1, "'Net(' is never closed"),
         "hello world": (1, "expected a module such as 'Conv2d(...)' or 'Net('"),
@@ -345,15 +345,53 @@ def test_names_a_spec_cannot_hold_are_reported():
     ]
 
 
-def test_module_list_is_reported_not_guessed():
+class Blocks(torch.nn.ModuleList):
+    """A ModuleList subclass: only its collapsed repeats tell it from a Sequential."""
+
+
+class Lists(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        nn = torch.nn
+        self.layers = nn.ModuleList([nn.Linear(4, 4) for _ in range(3)] + [nn.ReLU()])
+        self.heads = nn.ModuleList([nn.Linear(4, 2), nn.Linear(4, 3)])
+        self.blocks = Blocks([nn.Linear(4, 4) for _ in range(2)])
+        self.table = nn.ModuleDict({"a": nn.Linear(4, 4), "b": nn.ReLU()})
+
+
+def test_module_lists_and_dicts_round_trip_with_collapsed_repeats(tmp_path):
+    original = Lists()
+    tree = str(original)
+    assert "(0-2): 3 x Linear(" in tree and "(0-1): 2 x Linear(" in tree
+    text = import_tree(tree, "lists", inputs={"x": [4]}).text
+    assert "  ModuleList:\n    base: ModuleList\n" in text
+    assert "  Blocks:\n    base: ModuleList\n" in text
+    assert "  ModuleDict:\n    children:\n" in text
+    model = build_text(text, tmp_path)
+    assert str(model) == tree
+    model.load_state_dict(original.state_dict(), strict=True)
+
+
+def test_parameter_lists_are_reported_not_guessed():
+    model = torch.nn.Module()
+    model.one = torch.nn.ParameterList([torch.nn.Parameter(torch.ones(2))])
+    model.two = torch.nn.ParameterList([torch.nn.Parameter(torch.ones(2))] * 2)
+    found = errors_of(str(model))
+    assert [(line, code) for line, _, code, _ in found] == [(2, "not-rebuildable"),
+                                                            (3, "not-rebuildable")]
+
+
+def test_a_class_printing_arguments_besides_children_is_reported():
     found = errors_of("""\
         Net(
-          (layers): ModuleList(
-            (0-1): 2 x Linear(in_features=2, out_features=2, bias=True)
+          (a): Odd(
+            width=3
+            (fc): Linear(in_features=2, out_features=2, bias=True)
           )
         )
         """)
-    assert [(line, code) for line, _, code, _ in found] == [(2, "not-rebuildable")]
+    assert found == [(2, 8, "not-rebuildable", "'Odd' prints its own arguments ('width=3') "
+                      "besides its children; a spec block cannot hold those")]
 
 
 # --- the command --------------------------------------------------------------------------------

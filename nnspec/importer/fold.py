@@ -38,6 +38,7 @@ class Instance:
     node: Node
     items: list[tuple[str, Item]]
     numbered: bool
+    listed: bool = False  # an nn.ModuleList, or a subclass of it
 
 
 @dataclass(eq=False)
@@ -57,8 +58,11 @@ class Seq:
 Item = Union[Layer, Use, Seq]
 
 CONTAINERS = ("Sequential",)
-# torch containers the spec language cannot express yet
-UNSUPPORTED_CONTAINERS = ("ModuleList", "ModuleDict", "ParameterList", "ParameterDict")
+# torch's own classes that print and load like a block of that name (ModuleList as a block with
+# `base: ModuleList`, which prints `(0-2): 3 x ...` as torch does)
+REBUILT_AS_BLOCKS = ("Module", "ModuleList", "ModuleDict")
+# torch containers the spec language cannot express: they hold parameters themselves
+UNSUPPORTED_CONTAINERS = ("ParameterList", "ParameterDict")
 
 
 class Classifier:
@@ -74,10 +78,12 @@ class Classifier:
 
     def torch_layer(self, node: Node) -> bool:
         """A layer of torch's own (not a user's class): by its module when it is at hand."""
+        if node.cls in REBUILT_AS_BLOCKS:
+            return False
         module = self.live.get(id(node))
         if module is None:
             return self.is_torch_layer(node.cls)
-        return type(module).__module__.startswith("torch.") and node.cls != "Module"
+        return type(module).__module__.startswith("torch.")
 
     def root(self, node: Node) -> Instance | None:
         if node.cls in LAYERS or node.args not in (None, ""):
@@ -112,7 +118,10 @@ class Classifier:
             self.errors.error("not-rebuildable", f"'{node.cls}' holds '{own[0]}' itself; a "
                               "spec block holds parameters and buffers only through layers",
                               node.pos)
-        inst = Instance(node.cls, node, self.items(node), numbered)
+        listed = node.cls == "ModuleList" or node.collapsed or any(
+            c.__name__ == "ModuleList" and c.__module__.startswith("torch.")
+            for c in type(module).__mro__)
+        inst = Instance(node.cls, node, self.items(node), numbered, listed)
         self.memo[id(node)] = inst
         self.instances.setdefault(node.cls, []).append(inst)
         return inst
@@ -135,7 +144,7 @@ class Classifier:
             return Seq(self.items(node), not all(k.isdigit() for k in keys), node)
         if node.cls in UNSUPPORTED_CONTAINERS:
             self.errors.error("not-rebuildable", f"'{node.cls}' is not in the spec language",
-                              node.pos, "only nn.Sequential containers can be rebuilt")
+                              node.pos, "a spec block holds parameters only through layers")
             return None
         if node.cls in LAYERS:
             if node.args is None:
@@ -271,7 +280,8 @@ class Folder:
         everyone = set(range(len(instances)))
         children = [self.child(s, f"layer{i}" if numbered else s.key, params, everyone)
                     for i, s in enumerate(template)]
-        base = "Sequential" if numbered else "Module"
+        base = "Module" if not numbered else "ModuleList" if any(
+            inst.listed for inst in instances) else "Sequential"
         draft = DraftClass(name, base, [], children, numbered, first.node.pos,
                            count=len(instances))
         if self.forwards is not None:

@@ -103,6 +103,9 @@ class _Forwards:
 
     def __call__(self, draft: DraftClass, instances: list[Instance], params: Params) -> None:
         modules = [self.live[id(inst.node)] for inst in instances]
+        if draft.name in ("ModuleList", "ModuleDict"):  # torch's containers have no forward
+            draft.forward = None if draft.name == "ModuleList" else "unknown"
+            return
         try:
             if draft.numbered:
                 if all(runs_children_in_order(m) for m in modules):

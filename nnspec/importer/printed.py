@@ -28,7 +28,7 @@ def import_tree(text: str, source: str = "<tree>", first_line: int = 1,
     errors.check()
     known = chain.known_forwards(classifier.instances, [c.name for c in classes])
     for cls in classes:
-        cls.forward = None if cls.name in known else "unknown"
+        cls.forward = None if cls.name in known or cls.name == "ModuleList" else "unknown"
     shapes = guess_inputs(root, inputs, errors)
     errors.check()
     header = [f"Imported from {source} by `nnspec import tree`."]
@@ -49,4 +49,4 @@ def is_torch_layer(name: str) -> bool:
     from nnspec.runtime import torch
 
     value = getattr(torch.nn, name, None)
-    return isinstance(value, type) and issubclass(value, torch.nn.Module) and name != "Module"
+    return isinstance(value, type) and issubclass(value, torch.nn.Module)

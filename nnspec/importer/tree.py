@@ -27,6 +27,7 @@ class Node:
     pos: Pos  # where the class name is printed
     children: list[tuple[str, Node]] = field(default_factory=list)
     extra: list[str] = field(default_factory=list)  # lines of a container that are not children
+    collapsed: bool = False  # has `(0-2): 3 x ...` children, as only a ModuleList prints
 
     @property
     def text(self) -> str:
@@ -93,15 +94,16 @@ class _Parser:
             here = _indent(line)
             if here == indent and line.strip() == ")":
                 return node, j + 1
-            if here != indent + 2:
+            if here < indent + 2:
                 raise self.fail(f"unexpected indentation inside '{name}(' (opened on line "
                                 f"{pos.line})", j, here)
-            child = _CHILD.match(line, here)
-            if child is None:
+            child = _CHILD.match(line, here) if here == indent + 2 else None
+            if child is None:  # extra_repr lines, such as a ParameterList's
                 node.extra.append(line.strip())
                 j += 1
                 continue
             key, count = child.group(1), child.group(2)
+            node.collapsed = node.collapsed or count is not None
             sub, j_next = self.module(j, child.end(), here)
             for k in self.keys(key, count, j, here):
                 node.children.append((k, sub))
