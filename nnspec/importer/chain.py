@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nnspec.catalog import LAYERS
-from nnspec.importer.fold import Instance, Item, Layer, Seq, Use
+from nnspec.importer.classify import Instance, Item, Layer, Seq, Use
 
 _PROBE_CHANNELS = 7  # an unusual width, to see whether a layer keeps it
 

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 from nnspec.catalog import LAYERS
 from nnspec.diagnostics import Collector, Diagnostic, Pos, SpecError
-from nnspec.importer.fold import DraftClass, Instance, Item, Layer, Seq, Use
+from nnspec.importer.classify import Instance, Item, Layer, Seq, Use
+from nnspec.importer.fold import DraftClass
 from nnspec.importer.layers import normalise_repr
 from nnspec.pysrc import literal
 

@@ -18,9 +18,10 @@ import sys
 from typing import Any
 
 from nnspec.diagnostics import Collector, Diagnostic, Pos, SpecError
+from nnspec.importer.classify import Classifier, Instance
 from nnspec.importer.draft import Imported, assumed_defaults, check_rebuild, guess_inputs
 from nnspec.importer.emit import render
-from nnspec.importer.fold import Classifier, DraftClass, Folder, Instance, Params
+from nnspec.importer.fold import DraftClass, Folder, Params
 from nnspec.importer.printed import is_torch_layer
 from nnspec.importer.trace import Untraceable, runs_children_in_order, trace_steps
 from nnspec.importer.tree import Node, parse_tree

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from nnspec.diagnostics import Collector
 from nnspec.importer import chain
+from nnspec.importer.classify import Classifier
 from nnspec.importer.draft import Imported, assumed_defaults, guess_inputs
 from nnspec.importer.emit import render
-from nnspec.importer.fold import Classifier, Folder
+from nnspec.importer.fold import Folder
 from nnspec.importer.tree import parse_tree
 
 
