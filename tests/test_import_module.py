@@ -135,6 +135,38 @@ def test_variants_without_a_telling_attribute_get_a_parameter(modes, condition, 
         assert torch.equal(ours, theirs)
 
 
+class Swish(nn.Module):
+    def forward(self, x):
+        return x * torch.sigmoid(x)
+
+
+class Functional(nn.Module):
+    """Two inputs, two outputs, and the functional ops between children."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b, self.act = nn.Linear(8, 8), nn.Linear(4, 4), Swish()
+
+    def forward(self, x, y):
+        h = nn.functional.relu(self.a(x))
+        p, q = h.chunk(2, dim=1)
+        z = torch.cat([p, self.b(q)], dim=1)
+        out = self.act(z).reshape(x.shape[0], -1)[:, 1:]
+        return out.mean(dim=1, keepdim=True), y + 1
+
+
+def test_functional_ops_between_children(tmp_path):
+    original = Functional()
+    text = import_model(original, "functional", {"x": [8], "y": [3]}).text
+    assert "inputs:\n  x: [8]\n  y: [3]\n" in text
+    assert "  Swish:\n    forward:\n      - return x * torch.sigmoid(x)\n" in text
+    rebuilt = build_text(text, tmp_path)
+    rebuilt.load_state_dict(original.state_dict(), strict=True)
+    x, y = torch.randn(2, 8), torch.randn(2, 3)
+    for ours, theirs in zip(rebuilt(x, y), original(x, y)):
+        assert torch.equal(ours, theirs)
+
+
 def test_initialisation_is_said_to_be_unrecoverable():
     text = import_model(resnet(), "resnet", {"x": [3, 64, 64]}).text
     assert "# Initialisation the code applies (weights set in __init__ or later) cannot be " \

@@ -99,11 +99,11 @@ class Classifier:
             self.errors.error("not-rebuildable", f"'{node.cls}' prints its own arguments "
                               f"('{node.extra[0]}') besides its children; a spec block cannot "
                               "hold those", node.pos)
-        if node.args == "":
+        module = self.live.get(id(node))
+        if node.args == "" and module is None:
             self.notes.append(f"{node.cls} printed as '{node.cls}()' (line {node.pos.line}): "
                               "rebuilt as a module without children; parameters it holds "
                               "itself, if any, do not show in a printed tree")
-        module = self.live.get(id(node))
         own = [*getattr(module, "_parameters", {}), *getattr(module, "_buffers", {})]
         if own:
             self.errors.error("not-rebuildable", f"'{node.cls}' holds '{own[0]}' itself; a "
