@@ -202,7 +202,12 @@ def test_sequential_root_and_empty_class(tmp_path):
     assert "(1): Module()" in tree
     text = import_tree(tree, "seq").text
     assert "printed as 'Module()' (line 3)" in text
-    assert str(build_text(text, tmp_path)) == tree
+    assert "model:\n  name: Sequential\n  base: Sequential\n  children:\n" in text
+    assert text.endswith("    - Module()\n")  # nn.Sequential's forward: children in order
+    model = build_text(text, tmp_path)
+    assert str(model) == tree
+    with pytest.raises(NotImplementedError, match="^Module: forward is unknown"):
+        model(torch.randn(1, 4))  # the Linear runs, then the empty class raises
 
 
 # --- printed defaults, inputs ------------------------------------------------------------------

@@ -65,7 +65,7 @@ def import_model(model: Any, source: str = "model",
     classifier = Classifier(errors, is_torch_layer, live)
     root = classifier.root(node)
     errors.check()
-    forwards = _Forwards(live)
+    forwards = _Forwards(live, node)
     classes = Folder(classifier, errors, forwards).fold_all(root)
     errors.check()
     root_inputs = classes[-1].inputs or ["x"]
@@ -98,14 +98,15 @@ def _pair(node: Node, module: Any, live: dict[int, Any]) -> None:
 class _Forwards:
     """Sets each folded class's forward from its traced instances."""
 
-    def __init__(self, live: dict[int, Any]):
-        self.live = live
+    def __init__(self, live: dict[int, Any], root: Node):
+        self.live, self.root = live, root
         self.reports: list[str] = []
 
     def __call__(self, draft: DraftClass, instances: list[Instance], params: Params) -> None:
         modules = [self.live[id(inst.node)] for inst in instances]
         if draft.name in ("ModuleList", "ModuleDict"):  # torch's containers have no forward
-            draft.forward = None if draft.name == "ModuleList" else "unknown"
+            inside = instances[0].node is not self.root  # a model needs something to run
+            draft.forward = None if draft.name == "ModuleList" and inside else "unknown"
             return
         try:
             if draft.numbered:

@@ -28,12 +28,15 @@ def import_tree(text: str, source: str = "<tree>", first_line: int = 1,
     classes = folder.fold_all(root)
     errors.check()
     known = chain.known_forwards(classifier.instances, [c.name for c in classes])
-    for cls in classes:
-        cls.forward = None if cls.name in known or cls.name == "ModuleList" else "unknown"
+    for cls in classes:  # torch's own containers: nn.Sequential's forward, none for ModuleList
+        known_here = cls.name in known or cls.name in ("Sequential", "ModuleList")
+        cls.forward = None if known_here else "unknown"
+    if classes[-1].base == "ModuleList":  # a model that is a ModuleList has nothing to run
+        classes[-1].forward = "unknown"
     shapes = guess_inputs(root, inputs, errors)
     errors.check()
     header = [f"Imported from {source} by `nnspec import tree`."]
-    unknown = [c.name for c in classes if c.forward]
+    unknown = [c.name for c in classes if c.forward == "unknown"]
     if unknown:
         header += ["A printed tree does not show forward: `forward: unknown` marks each class "
                    "whose forward", "the tree cannot tell; calling it raises until you write "
