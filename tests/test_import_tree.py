@@ -220,6 +220,28 @@ def test_hidden_arguments_are_assumed_defaults_and_said_so():
         "#   MaxPool2d: return_indices=False\n" in text
 
 
+def test_any_catalog_layer_imports_with_its_hidden_arguments_named(monkeypatch, tmp_path):
+    """Upsample is not in the catalog today; declared the catalog's way, it imports."""
+    from nnspec.catalog import LAYERS, Arg, LayerDef
+
+    upsample = LayerDef("Upsample", (
+        Arg("size", "int_or_ints", None, nullable=True),
+        Arg("scale_factor", "float_or_floats", None, nullable=True),
+        Arg("mode", "str", "nearest", choices=("nearest", "linear", "bilinear", "bicubic")),
+        Arg("align_corners", "bool", None, nullable=True),
+        Arg("recompute_scale_factor", "bool", None, nullable=True),
+    ), shape=lambda a, x: x[0])
+    monkeypatch.setitem(LAYERS, "Upsample", upsample)
+    original = torch.nn.Sequential(torch.nn.Upsample(scale_factor=2.0, mode="bilinear"),
+                                   torch.nn.Upsample(size=(4, 6)))
+    text = import_tree(str(original), "up", inputs={"x": [3, 8, 8]}).text
+    # what a repr shows depends on the others: size is not printed beside scale_factor
+    assert "#   Upsample: size=None, align_corners=None, recompute_scale_factor=None\n" in text
+    assert "    - Upsample(scale_factor=2.0, mode=\"bilinear\")\n" in text
+    assert "    - Upsample(size=(4, 6))\n" in text  # mode='nearest' is the default
+    assert str(build_text(text, tmp_path)) == str(original)
+
+
 def test_values_equal_to_torch_defaults_are_dropped():
     text = import_tree(seed_trees()["nin_dw"], "seed").text
     assert "- MaxPool2d(2)\n" in text  # stride=2 is MaxPool2d's default for kernel_size=2

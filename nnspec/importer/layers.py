@@ -183,8 +183,13 @@ def _alternatives(arg: Arg) -> list[Any]:
         return [default + 2, default + 3]
     if isinstance(default, float):
         return [default * 2 + 0.5, default + 0.25]
-    if default is None and arg.kind in ("int", "int1", "int2", "int3"):
-        return [2, 3]
+    if default is None:  # nullable: Upsample's align_corners, AvgPool2d's divisor_override
+        if arg.kind == "bool":
+            return [True, False]
+        if arg.kind in ("int", "int1", "int2", "int3", "ints", "int_or_ints"):
+            return [2, 3]
+        if arg.kind in ("float", "float_or_floats"):
+            return [0.5, 2.0]
     return []
 
 
