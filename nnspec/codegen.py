@@ -134,9 +134,10 @@ class _ClassWriter:
 
     def write(self) -> ClassSource:
         cls = self.cls
-        base = "nn.Sequential" if cls.base == "Sequential" else "nn.Module"
+        base = {"Sequential": "nn.Sequential", "ModuleList": "nn.ModuleList"}.get(cls.base,
+                                                                                 "nn.Module")
         init = pysrc.call_lines("def __init__", ["self", *self.signature()], 1, " -> None:")
-        if cls.base == "Sequential":
+        if cls.base != "Module":
             init += self.sequential_body()
         else:
             init.append(f"{pysrc.INDENT * 2}super().__init__()")
@@ -144,7 +145,9 @@ class _ClassWriter:
             for child in cls.children:
                 init += self.child(child, 2)
         forward: list[str] = []
-        if cls.base != "Sequential":
+        if cls.forward_unknown:
+            forward = _unknown_forward(cls.name)
+        elif cls.base == "Module":
             forward = pysrc.call_lines("def forward", ["self", *cls.inputs], 1, ":")
             forward += self.steps(cls.forward, 2)
         return ClassSource(cls.name, base, _safe_doc(cls.doc), init, forward)
@@ -161,6 +164,10 @@ class _ClassWriter:
 
     def sequential_body(self) -> list[str]:
         children = self.cls.children
+        if self.cls.base == "ModuleList":
+            name = self.fresh("layers")
+            return self.collect(name, children, False, 2) + [
+                f"{pysrc.INDENT * 2}super().__init__({name})"]
         named = bool(children) and not children[0].name.isdigit()
         if _needs_list(children):
             name = self.fresh("layers")
@@ -291,6 +298,20 @@ def _needs_list(items: list[Child]) -> bool:
     """A Sequential is built as a list when a layer in it, at any depth, is conditional."""
     return any(item.cond is not None or (isinstance(item.value, Seq)
                                          and _needs_list(item.value.items)) for item in items)
+
+
+def _unknown_forward(name: str) -> list[str]:
+    """`forward: unknown` (a printed tree does not show forward): raise, naming the class."""
+    pad = pysrc.INDENT
+    first = f"{name}: forward is unknown (imported from a printed tree); "
+    rest = "write it in the spec"
+    lines = [f"{pad}def forward(self, *args, **kwargs):"]
+    call = pysrc.call_lines("raise NotImplementedError", [pysrc.literal(first + rest)], 2)
+    if max(map(len, call)) <= pysrc.LINE_LENGTH:
+        return lines + call
+    # too long for one string: split it, as ruff format leaves implicit concatenation
+    return lines + [f"{pad * 2}raise NotImplementedError(", pad * 3 + pysrc.literal(first),
+                    pad * 3 + pysrc.literal(rest), f"{pad * 2})"]
 
 
 def _target(node: ast.expr) -> str:

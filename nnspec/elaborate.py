@@ -157,6 +157,9 @@ class _Context:
             self.errors.error("wrong-type", "a Module's children are a mapping of names; a "
                               "list of children needs `base: Sequential`",
                               self.where(path + ("children",)))
+        if block.base == "ModuleList" and isinstance(block.children, dict) and block.children:
+            self.errors.error("wrong-type", "a ModuleList's children are a list",
+                              self.where(path + ("children",)))
         child_names = {c.name for c in children}
         for clash in sorted(child_names & param_names):
             self.errors.error("name-clash", f"'{clash}' is both a child and a parameter",
@@ -176,10 +179,18 @@ class _Context:
                                       f"{what} of '{name}'", pos, "rename one of them")
         cls = ModuleClass(name, block.base, params, inputs, children, [], self.where(path),
                           block.doc)
+        if block.forward == "unknown":
+            cls.forward_unknown = True
+            return cls
         if block.base == "Sequential":
             if block.forward is not None:
                 self.errors.error("bad-forward", "a Sequential block runs its children in "
                                   "order; it cannot have a forward",
+                                  self.where(path + ("forward",), key=True))
+            return cls
+        if block.base == "ModuleList":
+            if block.forward is not None:
+                self.errors.error("bad-forward", "a ModuleList block has no forward",
                                   self.where(path + ("forward",), key=True))
             return cls
         scope = _Scope(self, path, param_names, child_names, inputs)

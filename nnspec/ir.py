@@ -83,6 +83,8 @@ class ModuleClass:
     doc: str | None = None
     # parameters the forward reads; generated code keeps them as attributes
     forward_params: list[str] = field(default_factory=list)
+    # `forward: unknown` (an imported printed tree): the generated forward raises
+    forward_unknown: bool = False
 
 
 @dataclass(frozen=True)

@@ -108,14 +108,15 @@ Step = TypeAliasType("Step", Annotated[
 class BlockSpec(_Model):
     """A reusable module class."""
 
-    base: Literal["Module", "Sequential"] = "Module"
+    base: Literal["Module", "Sequential", "ModuleList"] = "Module"
     doc: str | None = None
     params: dict[str, ParamDecl] = {}
     inputs: list[str] = ["x"]
     children: by_type("children are a mapping of names to children, or a list "  # type: ignore
                       "(numbered like nn.Sequential)", map=dict[str, Child],
                       list=list[Child]) = {}
-    forward: list[Step] | None = None
+    forward: by_type("forward is a list of steps, or 'unknown'",  # type: ignore[valid-type]
+                     list=list[Step], str=Literal["unknown"]) | None = None
 
 
 class ModelSpec(BlockSpec):

@@ -30,6 +30,11 @@ def summary_text(spec) -> str:
 
     torch = runtime.torch
     model = runtime.instantiate(spec.program)
+    params = sum(p.numel() for p in model.parameters())
+    unknown = [c.name for c in spec.program.classes.values() if c.forward_unknown]
+    if unknown:  # an imported printed tree: no forward pass to run
+        return f"{model}\n{spec.name}: {params:,} parameters; forward unknown in " \
+            f"{', '.join(unknown)}"
     inputs = runtime.example_inputs(spec.program, batch=1)
     model.eval()
     try:
@@ -40,7 +45,6 @@ def summary_text(spec) -> str:
         if error is None:
             raise
         raise error from exc
-    params = sum(p.numel() for p in model.parameters())
     shown_in = ", ".join(f"{i.name} {_shape(t)}" for i, t in zip(spec.program.inputs, inputs))
     return f"{model}\n{spec.name}: {params:,} parameters; {shown_in} -> {_shape(output)}"
 

@@ -1,0 +1,465 @@
+"""`nnspec import tree`: printed module trees to specs that print the same tree."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections import OrderedDict
+
+import pytest
+import torch
+from conftest import ROOT, SEED, SEED_SPECS, SPECS, seed_trees, strip_bn_bias
+from reference.mobilenet import mobilenet_v2
+from reference.nin import REFERENCES
+from reference.resnet import resnet
+from test_seed import PARAMS
+
+import nnspec
+from nnspec.diagnostics import SpecError
+from nnspec.importer.draft import check_rebuild
+from nnspec.importer.printed import import_tree
+from nnspec.importer.tree import parse_tree
+
+
+def build_text(text: str, tmp_path, name: str = "imported.yaml"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return nnspec.build(path)
+
+
+def with_bn_bias(tree: str) -> str:
+    """The same tree as torch >= 2.13 prints it."""
+    return tree.replace(", affine=True, track_running_stats", ", affine=True, bias=True, "
+                        "track_running_stats")
+
+
+def spec_lines(text: str) -> int:
+    return sum(1 for line in text.splitlines() if line.strip() and not line.lstrip()
+               .startswith("#"))
+
+
+# --- the seed networks ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", SEED_SPECS)
+def test_seed_tree_round_trips(name, tmp_path):
+    tree = seed_trees()[name]
+    model = build_text(import_tree(tree, "seed").text, tmp_path)
+    assert strip_bn_bias(str(model)) + "\n" == tree
+    assert sum(p.numel() for p in model.parameters()) == PARAMS[name]
+
+
+@pytest.mark.parametrize("name", SEED_SPECS)
+def test_seed_tree_loads_the_reference_state_dict(name, tmp_path):
+    model = build_text(import_tree(seed_trees()[name], "seed").text, tmp_path)
+    reference = REFERENCES[name]()
+    model.load_state_dict(reference.state_dict(), strict=True)
+    ours = {k: v.shape for k, v in model.state_dict().items()}
+    assert ours == {k: v.shape for k, v in reference.state_dict().items()}
+
+
+@pytest.mark.parametrize("name", SEED_SPECS)
+def test_trees_from_torch_before_and_after_2_13_give_one_spec(name):
+    old = seed_trees()[name]
+    assert with_bn_bias(old) != old
+    assert import_tree(with_bn_bias(old), "seed").text == import_tree(old, "seed").text
+
+
+def test_repeated_class_is_one_block_with_parameters():
+    text = import_tree(seed_trees()["nin"], "seed").text
+    assert "blocks:\n  FP_Conv2d:\n" in text
+    assert text.count("FP_Conv2d:") == 1
+    # differing values are parameters; equal ones stay literals
+    assert "params: {in_channels: int, out_channels: int, kernel_size: 1}" in text
+    assert "relu: ReLU(inplace=True)" in text
+    assert "conv: Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2)" in text
+    assert "- FP_Conv2d(128, 256, kernel_size=5)" in text
+
+
+def test_doubled_widths_become_an_expression():
+    text = import_tree(seed_trees()["nin_dw_x2"], "seed").text
+    assert "conv2: Conv2d(out_channels, out_channels * 2, 1)" in text
+    assert "groups=groups" in text  # grouped, not depthwise: groups is its own parameter
+
+
+@pytest.mark.parametrize("name", SEED_SPECS)
+def test_import_is_at_most_one_and_a_half_times_the_hand_written_spec(name):
+    imported = import_tree(seed_trees()[name], "seed").text
+    hand = (SPECS / f"{name}.yaml").read_text(encoding="utf-8")
+    if "extends:" in hand:  # the whole model: the variant and the spec it extends
+        hand += (SPECS / "nin_dw.yaml").read_text(encoding="utf-8")
+    assert len(imported.splitlines()) <= 1.5 * len(hand.splitlines())
+    assert spec_lines(imported) <= 1.5 * spec_lines(hand)
+
+
+# --- forward -----------------------------------------------------------------------------------
+
+
+def test_unknown_forward_still_builds_prints_and_loads_but_raises(tmp_path):
+    text = import_tree(seed_trees()["nin"], "seed").text
+    assert text.count("\n    forward: unknown\n") == 1 and text.endswith("\n  forward: unknown\n")
+    model = build_text(text, tmp_path)
+    model.load_state_dict(REFERENCES["nin"]().state_dict(), strict=True)
+    x = torch.randn(1, 3, 32, 32)
+    with pytest.raises(NotImplementedError, match=r"^Net: forward is unknown"):
+        model(x)
+    with pytest.raises(NotImplementedError, match=r"^FP_Conv2d: forward is unknown"):
+        model.tnn_bin[2](x)
+
+
+def test_build_summarises_a_model_with_unknown_forward(tmp_path):
+    path = tmp_path / "nin.yaml"
+    path.write_text(import_tree(seed_trees()["nin"], "seed").text, encoding="utf-8")
+    out = run_cli("build", str(path))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[-1] == ("Net: 2,684,702 parameters; forward unknown in "
+                                           "FP_Conv2d, Net")
+
+
+MLP = """\
+Net(
+  (body): MLP(
+    (fc1): Linear(in_features=8, out_features=16, bias=True)
+    (fc2): Linear(in_features=16, out_features=4, bias=True)
+  )
+  (head): Head(
+    (fc): Linear(in_features=4, out_features=4, bias=True)
+    (act): ReLU()
+  )
+)
+"""
+
+
+def test_forward_is_children_in_order_only_when_shapes_allow_no_other(tmp_path):
+    text = import_tree(MLP, "mlp").text
+    assert "Forward of MLP: the children in printed order" in text
+    blocks = text.split("\n  Head:")[0]
+    assert "forward" not in blocks.split("MLP:")[1]  # the default: children in order
+    model = build_text(text, tmp_path)
+    x = torch.randn(2, 8)
+    assert torch.equal(model.body(x), model.body.fc2(model.body.fc1(x)))
+    with pytest.raises(NotImplementedError, match="Head: forward is unknown"):
+        model.head(torch.randn(2, 4))  # the ReLU fits before or after fc
+
+
+# --- the reference models (trees printed by torch) ---------------------------------------------
+
+
+@pytest.mark.parametrize("factory", [resnet, mobilenet_v2], ids=["resnet", "mobilenet_v2"])
+def test_reference_tree_round_trips(factory, tmp_path):
+    original = factory()
+    tree = str(original)
+    text = import_tree(tree, factory.__name__, inputs={"x": [3, 64, 64]}).text
+    model = build_text(text, tmp_path)
+    assert str(model) == tree
+    model.load_state_dict(original.state_dict(), strict=True)
+
+
+def test_optional_child_becomes_a_condition():
+    text = import_tree(str(resnet()), "resnet", inputs={"x": [3, 64, 64]}).text
+    assert "      downsample:\n        if: with_downsample\n        seq:\n" in text
+    assert text.count("BasicBlock:") == 1
+    assert "- BasicBlock(8, stride=1, with_downsample=False)" in text
+
+
+def test_optional_sequential_item_becomes_a_condition():
+    text = import_tree(str(mobilenet_v2()), "mobilenet", inputs={"x": [3, 64, 64]}).text
+    assert '- {call: "ConvBNReLU(in_channels, in_channels * 6, kernel_size=1)", if: ' \
+        '"with_conv_0"}' in text
+    assert "  ConvBNReLU:\n    base: Sequential\n" in text
+
+
+class Nested(torch.nn.Module):
+    """Sequentials in Sequentials, named and numbered, some present in some instances only."""
+
+    def __init__(self, extra: bool, named: bool):
+        super().__init__()
+        nn = torch.nn
+        items = [nn.Sequential(nn.Linear(2, 2), nn.ReLU())]
+        items += [nn.Sequential(OrderedDict(a=nn.Linear(2, 3)))] if extra else []
+        items += [nn.Sequential()]
+        items += [nn.Sequential(OrderedDict(p=nn.ReLU(), q=nn.Identity()))] if named else []
+        self.body = nn.Sequential(*items)
+        self.named = nn.Sequential(OrderedDict(x1=nn.Linear(2, 2), x2=nn.Sequential(nn.ReLU())))
+
+
+def test_nested_and_optional_sequentials_round_trip(tmp_path):
+    original = torch.nn.Sequential(Nested(True, False), Nested(False, True), Nested(True, True))
+    text = import_tree(str(original), "nested", inputs={"x": [2]}).text
+    assert text.count("Nested:") == 1
+    assert "        - if: with_body_1\n          seq:\n            a: Linear(2, 3)\n" in text
+    assert "      named:\n        seq:\n          x1: Linear(2, 2)\n" in text
+    model = build_text(text, tmp_path)
+    assert str(model) == str(original)
+    model.load_state_dict(original.state_dict(), strict=True)
+
+
+def test_sequential_root_and_empty_class(tmp_path):
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Module())
+    tree = str(model)
+    assert "(1): Module()" in tree
+    text = import_tree(tree, "seq").text
+    assert "printed as 'Module()' (line 3)" in text
+    assert "model:\n  name: Sequential\n  base: Sequential\n  children:\n" in text
+    assert text.endswith("    - Module()\n")  # nn.Sequential's forward: children in order
+    model = build_text(text, tmp_path)
+    assert str(model) == tree
+    with pytest.raises(NotImplementedError, match="^Module: forward is unknown"):
+        model(torch.randn(1, 4))  # the Linear runs, then the empty class raises
+
+
+# --- printed defaults, inputs ------------------------------------------------------------------
+
+
+def test_hidden_arguments_are_assumed_defaults_and_said_so():
+    text = import_tree(seed_trees()["nin"], "seed").text
+    assert "# Not shown in a printed tree, so torch's defaults are assumed:\n" \
+        "#   AvgPool2d: ceil_mode=False, count_include_pad=True, divisor_override=None\n" \
+        "#   MaxPool2d: return_indices=False\n" in text
+
+
+def test_any_catalog_layer_imports_with_its_hidden_arguments_named(monkeypatch, tmp_path):
+    """Upsample is not in the catalog today; declared the catalog's way, it imports."""
+    from nnspec.catalog import LAYERS, Arg, LayerDef
+
+    upsample = LayerDef("Upsample", (
+        Arg("size", "int_or_ints", None, nullable=True),
+        Arg("scale_factor", "float_or_floats", None, nullable=True),
+        Arg("mode", "str", "nearest", choices=("nearest", "linear", "bilinear", "bicubic")),
+        Arg("align_corners", "bool", None, nullable=True),
+        Arg("recompute_scale_factor", "bool", None, nullable=True),
+    ), shape=lambda a, x: x[0])
+    monkeypatch.setitem(LAYERS, "Upsample", upsample)
+    original = torch.nn.Sequential(torch.nn.Upsample(scale_factor=2.0, mode="bilinear"),
+                                   torch.nn.Upsample(size=(4, 6)))
+    text = import_tree(str(original), "up", inputs={"x": [3, 8, 8]}).text
+    # what a repr shows depends on the others: size is not printed beside scale_factor
+    assert "#   Upsample: size=None, align_corners=None, recompute_scale_factor=None\n" in text
+    assert "    - Upsample(scale_factor=2.0, mode=\"bilinear\")\n" in text
+    assert "    - Upsample(size=(4, 6))\n" in text  # mode='nearest' is the default
+    assert str(build_text(text, tmp_path)) == str(original)
+
+
+def test_values_equal_to_torch_defaults_are_dropped():
+    text = import_tree(seed_trees()["nin_dw"], "seed").text
+    assert "- MaxPool2d(2)\n" in text  # stride=2 is MaxPool2d's default for kernel_size=2
+    assert "- AvgPool2d(8, stride=1)\n" in text
+    assert "- BatchNorm2d(32)\n" in text
+    assert "stride=(1, 1)" not in text and "eps=" not in text
+
+
+def test_input_is_guessed_and_commented_unless_given():
+    text = import_tree(seed_trees()["nin"], "seed").text
+    assert "  x: [3, 32, 32]  # assumed from the Conv2d on line 3; 32x32 is a placeholder\n" \
+        in text
+    given = import_tree(seed_trees()["nin"], "seed", inputs={"x": [3, 64, 64]}).text
+    assert "  x: [3, 64, 64]\n" in given
+
+
+# --- the tree parser ---------------------------------------------------------------------------
+
+
+def test_collapsed_repeats_are_expanded():
+    tree = torch.nn.ModuleList([torch.nn.Linear(2, 2) for _ in range(3)] + [torch.nn.ReLU()])
+    printed = str(tree)
+    assert "(0-2): 3 x Linear(" in printed
+    node = parse_tree(printed)
+    assert [k for k, _ in node.children] == ["0", "1", "2", "3"]
+    assert [c.cls for _, c in node.children] == ["Linear", "Linear", "Linear", "ReLU"]
+    assert node.children[2][1].args == "in_features=2, out_features=2, bias=True"
+
+
+def test_collapsed_repeat_of_a_container_is_expanded():
+    block = "  (0-1): 2 x Block(\n    (fc): Linear(in_features=2, out_features=2, bias=True)\n  )"
+    node = parse_tree(f"ModuleList(\n{block}\n)")
+    assert [(k, c.cls, len(c.children)) for k, c in node.children] == [("0", "Block", 1),
+                                                                        ("1", "Block", 1)]
+
+
+# --- what cannot be rebuilt is reported, with its line -----------------------------------------
+
+
+def errors_of(tree: str) -> list[tuple[int, int, str, str]]:
+    with pytest.raises(SpecError) as info:
+        import_tree(textwrap.dedent(tree), "t.txt")
+    return [(d.pos.line, d.pos.col, d.code, d.message) for d in info.value.diagnostics]
+
+
+def test_unknown_layers_are_reported_with_their_lines():
+    found = errors_of("""\
+        Net(
+          (a): Softmax2d()
+          (b): Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1))
+          (c): StochasticDepth(p=0.1, mode=row)
+        )
+        """)
+    assert found == [
+        (2, 8, "unknown-layer", "torch layer 'Softmax2d' is not in nnspec's layer catalog, "
+         "so this line cannot be rebuilt"),
+        (4, 8, "unknown-layer", "layer 'StochasticDepth' is not in nnspec's layer catalog, so "
+         "this line cannot be rebuilt"),
+    ]
+
+
+def test_unreadable_reprs_are_reported_with_their_lines():
+    found = errors_of("""\
+        Net(
+          (a): Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1), frobnicate=2)
+          (b): Conv2d(3, 8, kernel_size=x)
+          (c): BatchNorm2d(-3, eps=1e-05)
+        )
+        """)
+    assert [(line, col, code) for line, col, code, _ in found] == [
+        (2, 56, "bad-repr"), (3, 33, "bad-repr"), (4, 8, "not-rebuilt")]
+    assert found[0][3] == "Conv2d has no argument 'frobnicate' in the catalog"
+    assert found[1][3] == "cannot read Conv2d's kernel_size: 'x' is not a literal"
+
+
+def test_malformed_trees_are_reported_with_their_lines():
+    cases = {
+        "Net(\n  (a): ReLU()\n": (1, "'Net(' is never closed"),
+        "Net(\n (a): ReLU()\n)": (2, "unexpected indentation inside 'Net(' (opened on line 1)"),
+        "Net(\n  (a): ReLU(\n)": (3, "unexpected indentation inside 'ReLU(' (opened on line 2)"),
+        "Net(\n  (a): ReLU(\n  )": (1, "'Net(' is never closed"),
+        "hello world": (1, "expected a module such as 'Conv2d(...)' or 'Net('"),
+        "Net(\n  (0-2): 2 x ReLU()\n)": (2, "a collapsed repeat (0-2) must say 3 x"),
+    }
+    for tree, (line, message) in cases.items():
+        with pytest.raises(SpecError) as info:
+            parse_tree(tree, "t.txt")
+        [diag] = info.value.diagnostics
+        assert (diag.pos.line, diag.message) == (line, message), tree
+
+
+def test_instances_that_differ_in_a_child_class_are_reported():
+    found = errors_of("""\
+        Net(
+          (a): Block(
+            (act): ReLU()
+          )
+          (b): Block(
+            (act): Identity()
+          )
+        )
+        """)
+    assert found == [(6, 12, "not-rebuildable", "instances of 'Block' differ at child 'act': "
+                      "ReLU (line 3) and Identity (line 6)")]
+
+
+def test_torch_layers_with_children_are_not_taken_for_user_classes():
+    tree = str(torch.nn.Sequential(torch.nn.MultiheadAttention(8, 2)))
+    found = errors_of(tree)
+    assert found == [(2, 8, "unknown-layer", "torch layer 'MultiheadAttention' is not in "
+                      "nnspec's layer catalog, so this line cannot be rebuilt")]
+
+
+def test_names_a_spec_cannot_hold_are_reported():
+    found = errors_of("""\
+        Net(
+          (training): Linear(in_features=2, out_features=2, bias=True)
+          (ok): self(
+            (fc): Linear(in_features=2, out_features=2, bias=True)
+          )
+        )
+        """)
+    assert found == [
+        (2, 15, "not-rebuildable", "child 'training' of 'Net' cannot be named in a spec: "
+         "'training' would shadow the nn.Module attribute of the same name"),
+        (3, 9, "not-rebuildable", "class 'self' cannot be a spec block: 'self' is reserved in "
+         "generated code"),
+    ]
+
+
+class Blocks(torch.nn.ModuleList):
+    """A ModuleList subclass: only its collapsed repeats tell it from a Sequential."""
+
+
+class Lists(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        nn = torch.nn
+        self.layers = nn.ModuleList([nn.Linear(4, 4) for _ in range(3)] + [nn.ReLU()])
+        self.heads = nn.ModuleList([nn.Linear(4, 2), nn.Linear(4, 3)])
+        self.blocks = Blocks([nn.Linear(4, 4) for _ in range(2)])
+        self.table = nn.ModuleDict({"a": nn.Linear(4, 4), "b": nn.ReLU()})
+
+
+def test_module_lists_and_dicts_round_trip_with_collapsed_repeats(tmp_path):
+    original = Lists()
+    tree = str(original)
+    assert "(0-2): 3 x Linear(" in tree and "(0-1): 2 x Linear(" in tree
+    text = import_tree(tree, "lists", inputs={"x": [4]}).text
+    assert "  ModuleList:\n    base: ModuleList\n" in text
+    assert "  Blocks:\n    base: ModuleList\n" in text
+    assert "  ModuleDict:\n    children:\n" in text
+    model = build_text(text, tmp_path)
+    assert str(model) == tree
+    model.load_state_dict(original.state_dict(), strict=True)
+
+
+def test_parameter_lists_are_reported_not_guessed():
+    model = torch.nn.Module()
+    model.one = torch.nn.ParameterList([torch.nn.Parameter(torch.ones(2))])
+    model.two = torch.nn.ParameterList([torch.nn.Parameter(torch.ones(2))] * 2)
+    found = errors_of(str(model))
+    assert [(line, code) for line, _, code, _ in found] == [(2, "not-rebuildable"),
+                                                            (3, "not-rebuildable")]
+
+
+def test_a_class_printing_arguments_besides_children_is_reported():
+    found = errors_of("""\
+        Net(
+          (a): Odd(
+            width=3
+            (fc): Linear(in_features=2, out_features=2, bias=True)
+          )
+        )
+        """)
+    assert found == [(2, 8, "not-rebuildable", "'Odd' prints its own arguments ('width=3') "
+                      "besides its children; a spec block cannot hold those")]
+
+
+# --- the command --------------------------------------------------------------------------------
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "nnspec", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_cli_imports_a_fenced_tree_from_the_seed_document(tmp_path):
+    out = tmp_path / "nin_dw.yaml"
+    result = run_cli("import", "tree", str(SEED), "--fence", "2", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith(f"# Imported from {SEED} by `nnspec import tree`.\n")
+    assert strip_bn_bias(str(nnspec.build(out))) + "\n" == seed_trees()["nin_dw"]
+
+
+def test_cli_needs_a_fence_number_for_several_trees():
+    result = run_cli("import", "tree", str(SEED))
+    assert result.returncode == 2
+    assert "holds 3 fenced trees; choose one with --fence N" in result.stderr
+
+
+def test_cli_reports_unknown_layers_with_positions(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_text("Net(\n  (a): Softmax2d()\n)\n", encoding="utf-8")
+    result = run_cli("import", "tree", str(path))
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"{path}:2:8: error[unknown-layer]: torch layer "
+                                    "'Softmax2d' is not in nnspec's layer catalog")
+    assert "    2 |   (a): Softmax2d()\n" in result.stderr
+
+
+def test_rebuild_check_names_the_first_line_that_differs():
+    tree = seed_trees()["nin"]
+    text = import_tree(tree, "seed").text.replace("- BatchNorm2d(10)", "- BatchNorm2d(12)")
+    with pytest.raises(SpecError) as info:
+        check_rebuild(text, tree, "nin.txt", first_line=5)
+    [diag] = info.value.diagnostics
+    assert diag.pos.line == 5 + 42  # the 43rd line of the tree
+    assert diag.message.startswith("the imported spec prints this line as '(12): BatchNorm2d(12")
