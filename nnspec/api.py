@@ -14,6 +14,7 @@ from nnspec.diagnostics import Diagnostic, Pos, SpecError
 from nnspec.elaborate import elaborate
 from nnspec.ir import Instance, Program
 from nnspec.load import Document, apply_overrides, load_resolved
+from nnspec.shapes import Analysis, analyze
 from nnspec.validate import validate
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ class Spec:
     document: Document
     program: Program
     tree: Instance
+    analysis: Analysis  # static shapes, parameters and MACs for the declared inputs
 
     @property
     def name(self) -> str:
@@ -61,7 +63,7 @@ def compile_data(data: Any, source: str) -> Spec:
 def _compile(doc: Document, source: str) -> Spec:
     spec = validate(doc)
     program, tree = elaborate(doc, spec, source)
-    return Spec(source, doc, program, tree)
+    return Spec(source, doc, program, tree, analyze(program, tree))
 
 
 def _spec(path_or_spec: Any, params: dict[str, Any]) -> Spec:

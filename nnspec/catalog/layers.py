@@ -78,6 +78,14 @@ def _conv_macs(n: int):
     return rule
 
 
+def _conv_state(n: int):
+    def rule(args: Args) -> dict[str, tuple[Shape, bool]]:
+        out = args["out_channels"]
+        weight = (out, args["in_channels"] // args["groups"], *as_tuple(args["kernel_size"], n))
+        return {"weight": (weight, True), **({"bias": ((out,), True)} if args["bias"] else {})}
+    return rule
+
+
 def _conv(n: int) -> LayerDef:
     kind, pad = f"int{n}", f"pad{n}"
     return register(LayerDef(
@@ -99,6 +107,9 @@ def _conv(n: int) -> LayerDef:
         params=_conv_params(n),
         macs=_conv_macs(n),
         infer={"in_channels": 1},
+        ranks=(n + 1, n + 2),
+        out_dims={1: "out_channels"},
+        state=_conv_state(n),
     ))
 
 
@@ -107,6 +118,15 @@ for _n in (1, 2, 3):
 
 
 # --- normalisation ---------------------------------------------------------------------------
+
+
+def _batchnorm_state(args: Args) -> dict[str, tuple[Shape, bool]]:
+    c = (args["num_features"],)
+    out = {"weight": (c, True), "bias": (c, True)} if args["affine"] else {}
+    if args["track_running_stats"]:
+        out.update(running_mean=(c, False), running_var=(c, False),
+                   num_batches_tracked=((), False))
+    return out
 
 
 def _batchnorm(n: int) -> LayerDef:
@@ -124,6 +144,8 @@ def _batchnorm(n: int) -> LayerDef:
         params=lambda a: 2 * a["num_features"] if a["affine"] else 0,
         macs=lambda a, x, out: 0,
         infer={"num_features": 1},
+        ranks=(2, 3) if n == 1 else (n + 2,),
+        state=_batchnorm_state,
     ))
 
 
@@ -188,6 +210,7 @@ def _maxpool(n: int) -> LayerDef:
         shape=_pool_shape(n, dilation=True),
         params=lambda a: 0,
         macs=lambda a, x, out: 0,
+        ranks=(n + 1, n + 2),
     ))
 
 
@@ -208,6 +231,7 @@ def _avgpool(n: int) -> LayerDef:
         shape=_pool_shape(n, dilation=False),
         params=lambda a: 0,
         macs=lambda a, x, out: 0,
+        ranks=(n + 1, n + 2),
     ))
 
 
@@ -227,6 +251,9 @@ register(LayerDef(
                                                              else 0),
     macs=lambda a, x, out: math.prod(out) * a["in_features"],
     infer={"in_features": -1},
+    out_dims={-1: "out_features"},
+    state=lambda a: {"weight": ((a["out_features"], a["in_features"]), True),
+                     **({"bias": ((a["out_features"],), True)} if a["bias"] else {})},
 ))
 
 
