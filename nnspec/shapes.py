@@ -184,7 +184,7 @@ class _Walker:
             output = self.module(tree, values, {})
         except _Abort:
             output = UNKNOWN
-        self.total_params(tree)
+        self.total_params(tree, complete=output is not UNKNOWN)
         self.node("output", "output", ("<output>",), [t.node for t in tensors_in(output)],
                   output)
         return Analysis(inputs, output, self.modules, self.nodes)
@@ -207,18 +207,20 @@ class _Walker:
         info.params = layer.params(bound) if layer.params else None
         info.state = layer.state(bound) if layer.state else None
 
-    def total_params(self, inst: Instance) -> int | None:
-        """Containers hold the sum of their children's parameters (None if one is unknown)."""
+    def total_params(self, inst: Instance, complete: bool) -> int | None:
+        """Containers hold the sum of their children's parameters (None if one is unknown).
+        After a `complete` walk, a layer still missing arguments was never called."""
         info = self.modules[inst.path]
         if inst.kind == "layer":
-            if any(a.required and a.name not in inst.args for a in LAYERS[inst.type].args):
+            if complete and any(a.required and a.name not in inst.args
+                                for a in LAYERS[inst.type].args):
                 self.error("cannot-infer", f"{inst.type}() is never called in forward, so its "
                            f"omitted arguments cannot be inferred", inst.pos, inst.path,
                            hint="pass them explicitly")
             return info.params
         total: int | None = 0
         for child in inst.children:
-            sub = self.total_params(child)
+            sub = self.total_params(child, complete)
             total = None if total is None or sub is None else total + sub
         info.params = total
         return total
@@ -425,6 +427,9 @@ _NO_RETURN: Any = object()
 
 
 def _ancestors(path: str) -> Iterator[str]:
+    """The enclosing modules of `path`, innermost first, the root ("") last."""
+    if not path:
+        return
     parts = path.split(".")
     for n in range(len(parts) - 1, -1, -1):
         yield ".".join(parts[:n])

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import spec_files
+from conftest import ROOT, spec_files
 from torch.utils.flop_counter import FlopCounterMode
 
 import nnspec
 from nnspec.shapes import shape_of
 
-SPECS = spec_files()
+# every spec of the project, and ours that exercise functional ops and inferred arguments
+SPECS = spec_files() + sorted((ROOT / "tests" / "specs" / "static").glob("*.yaml"))
 
 
 def _shapes(value):
