@@ -641,7 +641,8 @@ class _Eval:
         if isinstance(op, ast.MatMult):
             return self.op("matmul", ops.TORCH_FUNCTIONS["matmul"], [left, right], {}, node)
         if isinstance(left, Tensor) or isinstance(right, Tensor):
-            return self.op(_OP_NAMES.get(type(op), "binary"), ops.elementwise, [left, right], {}, node)
+            name = _OP_NAMES.get(type(op), "binary")
+            return self.op(name, ops.elementwise, [left, right], {}, node)
         if left is UNKNOWN or right is UNKNOWN:
             return UNKNOWN
         return self.python(node, lambda: _ARITH[type(op)](left, right))
