@@ -99,3 +99,34 @@ def generate(path_or_spec: Any, *, spec_label: str | None = None,
     from nnspec import codegen
 
     return codegen.generate(_spec(path_or_spec, params).program, spec_label, templates)
+
+
+def summary(path_or_spec: Any, *, inputs: dict[str, tuple[int, ...]] | None = None,
+            **params: Any) -> dict[str, Any]:
+    """What `nnspec summary --json` prints for one spec: totals (`params`, `macs`, `flops`),
+    `inputs`/`outputs` shapes and one row per module under `layers`. No torch import.
+
+    `inputs` overrides declared input shapes (without batch), by input name; the key ""
+    names the only input."""
+    from nnspec.summary import summarize
+
+    spec = _spec(path_or_spec, params)
+    return summarize(spec, _input_shapes(spec, inputs))
+
+
+def _input_shapes(spec: Spec, inputs: dict[str, tuple[int, ...]] | None
+                  ) -> dict[str, tuple[int, ...]] | None:
+    if not inputs:
+        return None
+    names = [i.name for i in spec.program.inputs]
+    out = {}
+    for name, shape in inputs.items():
+        if not name:
+            if len(names) != 1:
+                raise ValueError(f"{spec.path} has inputs {', '.join(names)}: name the one to "
+                                 "override, as NAME=D,D,...")
+            name = names[0]
+        if name not in names:
+            raise ValueError(f"{spec.path} has no input '{name}' (inputs: {', '.join(names)})")
+        out[name] = tuple(shape)
+    return out
