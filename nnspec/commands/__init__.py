@@ -1,5 +1,5 @@
 """CLI verbs. Each module has `register(subparsers)`, which sets `run` as the handler."""
 
-from nnspec.commands import build, diff, summary, validate
+from nnspec.commands import build, diff, graph, summary, validate
 
-COMMANDS = [build, validate, summary, diff]
+COMMANDS = [build, validate, summary, diff, graph]
