@@ -108,7 +108,7 @@ def summary(path_or_spec: Any, *, inputs: dict[str, tuple[int, ...]] | None = No
 
     `inputs` overrides declared input shapes (without batch), by input name; the key ""
     names the only input."""
-    from nnspec.summary import summarize
+    from nnspec.summarize import summarize
 
     spec = _spec(path_or_spec, params)
     return summarize(spec, _input_shapes(spec, inputs))

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nnspec.shapes import Analysis, Shape
-from nnspec.summary import count, table
+from nnspec.summarize import count, table
 
 
 @dataclass

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from nnspec.shapes import Analysis, shape_of
-from nnspec.summary import shape_text
+from nnspec.summarize import shape_text
 
 
 @dataclass
@@ -44,7 +44,8 @@ def build(name: str, analysis: Analysis, depth: int | None = None) -> Graph:
             path = ".".join(chain[:depth])
             key = _ident(path)
             info = analysis.modules[path]
-            label = f"{path}: {info.type}\n{_shape(info.outputs[-1] if info.outputs else None)}"
+            title = f"{path}: {info.type}" if path else info.type
+            label = f"{title}\n{_shape(info.outputs[-1] if info.outputs else None)}"
             home = chain[:depth - 1] if depth else ()
         else:
             key = f"n{node.id}"

@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(datas, indent=2))
         return 0
-    from nnspec.summary import compare, render
+    from nnspec.summarize import compare, render
 
     print("\n\n".join(render(d) for d in datas))
     if len(datas) > 1:

@@ -1,5 +1,6 @@
-"""`nnspec summary`: a spec's modules with output shapes, parameters and MACs, from the static
-pass alone (no torch), and a side-by-side comparison of several variants.
+"""The data and text of `nnspec summary`: a spec's modules with output shapes, parameters
+and MACs, from the static pass alone (no torch), and a side-by-side comparison of variants.
+(Not named `summary.py`: a submodule would shadow the API function `nnspec.summary`.)
 
 Counting convention (docs/summary.md): `params` is torch's count (parameters, no buffers);
 `flops` is what torch's FlopCounterMode reports for one forward pass of a batch of 1 (2 per
