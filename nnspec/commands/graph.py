@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import shutil
 import subprocess
 from pathlib import Path
@@ -27,6 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    gc.disable()  # a short-lived process: no collector passes over the whole tree
     from nnspec.api import load
     from nnspec.cli import UsageError
     from nnspec.graph import build, dot, mermaid

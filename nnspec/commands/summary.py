@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 
 from nnspec.commands.common import add_spec_args, existing, overrides
@@ -24,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    gc.disable()  # a short-lived process: no collector passes over the whole tree
     from nnspec.api import summary
 
     params = overrides(args)
