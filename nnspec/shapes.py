@@ -201,7 +201,7 @@ class _Walker:
     def count_params(self, inst: Instance) -> None:
         """A layer's parameters and checkpoint layout, once all its arguments are known."""
         layer, info = LAYERS[inst.type], self.modules[inst.path]
-        if any(a.required and a.name not in inst.args for a in layer.args):
+        if _missing(inst):
             return
         bound = layer.bind_defaults(inst.args)
         info.params = layer.params(bound) if layer.params else None
@@ -212,8 +212,7 @@ class _Walker:
         After a `complete` walk, a layer still missing arguments was never called."""
         info = self.modules[inst.path]
         if inst.kind == "layer":
-            if complete and any(a.required and a.name not in inst.args
-                                for a in LAYERS[inst.type].args):
+            if complete and _missing(inst):
                 self.error("cannot-infer", f"{inst.type}() is never called in forward, so its "
                            f"omitted arguments cannot be inferred", inst.pos, inst.path,
                            hint="pass them explicitly")
@@ -347,7 +346,7 @@ class _Walker:
                 self.calls[id(call)] = call
                 self.inferred.setdefault((id(call), name), []).append(
                     _Inferred(inst, frame.env if frame else {}, size, sym))
-        missing = [a.name for a in layer.args if a.required and a.name not in inst.args]
+        missing = _missing(inst)
         if missing:  # an inferable argument whose input dimension does not exist
             self.error("cannot-infer", f"{inst.type}() cannot infer '{missing[0]}' from an "
                        f"input of shape {list(x.shape)}", inst.pos, inst.path, x,
@@ -391,6 +390,8 @@ class _Walker:
         return out
 
     def add_macs(self, path: str, macs: int) -> None:
+        if not macs:
+            return
         self.modules[path].macs += macs
         for ancestor in _ancestors(path):
             self.modules[ancestor].macs += macs
@@ -426,6 +427,18 @@ class _Walker:
 _NO_RETURN: Any = object()
 
 
+_REQUIRED: dict[str, tuple[str, ...]] = {}
+
+
+def _missing(inst: Instance) -> list[str]:
+    """The layer's required arguments that are not (yet) known."""
+    required = _REQUIRED.get(inst.type)
+    if required is None:
+        required = _REQUIRED[inst.type] = tuple(a.name for a in LAYERS[inst.type].args
+                                                if a.required)
+    return [name for name in required if name not in inst.args]
+
+
 def _ancestors(path: str) -> Iterator[str]:
     """The enclosing modules of `path`, innermost first, the root ("") last."""
     if not path:
@@ -437,12 +450,12 @@ def _ancestors(path: str) -> Iterator[str]:
 
 def _common_expr(records: list[_Inferred]) -> Expr | None:
     """The first tracked expression that gives the right value everywhere, else a constant."""
-    tried: set[str] = set()
+    tried: set[int] = set()
     for record in records:
         sym = record.sym
-        if sym is None or ast.dump(sym.node) in tried:
+        if sym is None or id(sym) in tried:
             continue
-        tried.add(ast.dump(sym.node))
+        tried.add(id(sym))
         if all(_evaluates_to(sym, r.env, r.value) for r in records):
             return sym
     values = {r.value for r in records}
