@@ -69,6 +69,8 @@ def test_input_override_on_the_command_line():
     assert json.loads(result.stdout)[0]["inputs"] == {"x": [1, 3, 30, 30]}
     bad = run("summary", "specs/nin.yaml", "--input", "3,a")
     assert bad.returncode == 2 and "--input 3,a" in bad.stderr
+    unknown = run("summary", "specs/nin.yaml", "--input", "y=3,8,8")
+    assert unknown.returncode == 2 and "has no input 'y'" in unknown.stderr
 
 
 def test_set_overrides_apply():

@@ -30,7 +30,12 @@ def run(args: argparse.Namespace) -> int:
 
     params = overrides(args)
     inputs = parse_inputs(args.inputs)
-    datas = [summary(existing(path), inputs=inputs, **params) for path in args.specs]
+    try:
+        datas = [summary(existing(path), inputs=inputs, **params) for path in args.specs]
+    except ValueError as exc:  # an --input that names no input of the spec
+        from nnspec.cli import UsageError
+
+        raise UsageError(str(exc)) from None
     if args.json:
         print(json.dumps(datas, indent=2))
         return 0
