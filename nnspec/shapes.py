@@ -53,10 +53,6 @@ class ModuleInfo:
     outputs: list[Any] = field(default_factory=list)  # one per call: Tensor, tuple, UNKNOWN
     state: dict[str, tuple[Shape, bool]] | None = field(default_factory=dict)
 
-    @property
-    def depth(self) -> int:
-        return self.path.count(".") + 1 if self.path else 0
-
 
 @dataclass
 class Node:
@@ -135,9 +131,8 @@ class _Inferred:
 
 @dataclass
 class _Frame:
-    """One running forward: its class, parameter values, children, and named values."""
+    """One running forward: its module, parameter values, children, and named values."""
 
-    cls: ModuleClass | None
     inst: Instance
     env: dict[str, Any]  # the class's parameter values
     children: dict[str, Instance]
@@ -255,7 +250,7 @@ class _Walker:
 
     def block(self, inst: Instance, args: list[Any]) -> Any:
         cls = self.program.classes[inst.type]
-        frame = _Frame(cls, inst, inst.args, {c.path.rsplit(".", 1)[-1]: c
+        frame = _Frame(inst, inst.args, {c.path.rsplit(".", 1)[-1]: c
                                               for c in inst.children})
         scoped = [_unscoped(a) for a in args]
         if cls.base == "Sequential":
