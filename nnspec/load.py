@@ -40,7 +40,8 @@ class _Loader(yaml.SafeLoader):
 
 # libyaml composes ten times faster (a 10,000-layer spec in 0.04 s instead of 0.4 s) with the
 # same nodes and marks; the pure-Python loader stays the reference and reports every error.
-_FastLoader = type("_FastLoader", (getattr(yaml, "CSafeLoader", _Loader),), {})
+_FastLoader = (type("_FastLoader", (yaml.CSafeLoader,), {}) if hasattr(yaml, "CSafeLoader")
+               else _Loader)
 
 for _cls in {_Loader, _FastLoader}:
     _cls.add_implicit_resolver(
