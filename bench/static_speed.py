@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -43,16 +44,23 @@ def generate(layers: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def median_times(commands: dict[str, list[str]], repeat: int) -> dict[str, float]:
+def median_times(commands: dict[str, list[str]], repeat: int
+                 ) -> tuple[dict[str, float], dict[str, float]]:
+    """Median wall-clock and CPU (user + system) seconds of each command."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    times: dict[str, list[float]] = {name: [] for name in commands}
+    wall: dict[str, list[float]] = {name: [] for name in commands}
+    cpu: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(repeat):
         for name, command in commands.items():  # interleaved: load affects all alike
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             start = time.perf_counter()
             subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
+            wall[name].append(time.perf_counter() - start)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu[name].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return ({n: statistics.median(v) for n, v in wall.items()},
+            {n: statistics.median(v) for n, v in cpu.items()})
 
 
 def main() -> None:
@@ -66,7 +74,7 @@ def main() -> None:
         small, big = Path(tmp, "n.yaml"), Path(tmp, "2n.yaml")
         small.write_text(generate(args.layers))
         big.write_text(generate(2 * args.layers))
-        t = median_times({
+        t, c = median_times({
             "import torch": [py, "-c", "import torch"],
             "summary nin": [*nnspec, "summary", "specs/nin.yaml"],
             "validate N": [*nnspec, "validate", str(small)],
@@ -75,14 +83,17 @@ def main() -> None:
             "summary 2N": [*nnspec, "summary", str(big)],
         }, args.repeat)
     n = args.layers
-    print(f"medians of {args.repeat} interleaved runs, whole processes, {os.cpu_count()} CPUs")
-    print(f"  python -c 'import torch'          {t['import torch']:.3f} s")
-    print(f"  nnspec summary specs/nin.yaml     {t['summary nin']:.3f} s  "
-          f"= {t['summary nin'] / t['import torch']:.2f}x import torch (bar: 0.25x)")
+    print(f"medians of {args.repeat} interleaved runs, whole processes, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f}; wall clock (CPU time)")
+    print(f"  python -c 'import torch'         {t['import torch']:.3f} s ({c['import torch']:.3f})")
+    print(f"  nnspec summary specs/nin.yaml    {t['summary nin']:.3f} s ({c['summary nin']:.3f})"
+          f"  = {t['summary nin'] / t['import torch']:.2f}x import torch "
+          f"({c['summary nin'] / c['import torch']:.2f}x) (bar: 0.25x)")
     for verb in ("validate", "summary"):
-        print(f"  nnspec {verb:<8} {n:>6,} layers   {t[f'{verb} N']:.3f} s (bar: 2 s)")
-        print(f"  nnspec {verb:<8} {2 * n:>6,} layers   {t[f'{verb} 2N']:.3f} s  "
-              f"= {t[f'{verb} 2N'] / t[f'{verb} N']:.2f}x (bar: at most 2x)")
+        a, b = f"{verb} N", f"{verb} 2N"
+        print(f"  nnspec {verb:<8} {n:>6,} layers  {t[a]:.3f} s ({c[a]:.3f})  (bar: 2 s)")
+        print(f"  nnspec {verb:<8} {2 * n:>6,} layers  {t[b]:.3f} s ({c[b]:.3f})  = "
+              f"{t[b] / t[a]:.2f}x ({c[b] / c[a]:.2f}x) (bar: at most 2x)")
 
 
 if __name__ == "__main__":
