@@ -4,7 +4,9 @@ and `example_inputs`, so validating and generating stay fast.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import gc
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +16,7 @@ from nnspec.diagnostics import Diagnostic, Pos, SpecError
 from nnspec.elaborate import elaborate
 from nnspec.ir import Instance, Program
 from nnspec.load import Document, apply_overrides, load_resolved
+from nnspec.shapes import Analysis, analyze
 from nnspec.validate import validate
 
 if TYPE_CHECKING:
@@ -30,6 +33,7 @@ class Spec:
     document: Document
     program: Program
     tree: Instance
+    analysis: Analysis  # static shapes, parameters and MACs for the declared inputs
 
     @property
     def name(self) -> str:
@@ -46,10 +50,24 @@ class Spec:
 
 def load(path: str | os.PathLike[str], **params: Any) -> Spec:
     """Load, validate and elaborate a spec file. Raises SpecError with every diagnostic."""
-    doc = load_resolved(str(path))
-    if params:
-        apply_overrides(doc, params)
-    return _compile(doc, str(path))
+    with gc_paused():
+        doc = load_resolved(str(path))
+        if params:
+            apply_overrides(doc, params)
+        return _compile(doc, str(path))
+
+
+@contextlib.contextmanager
+def gc_paused():
+    """Compiling allocates many small objects and no garbage cycles; the cyclic collector's
+    full passes over the growing heap would make big specs take superlinear time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def compile_data(data: Any, source: str) -> Spec:
@@ -61,7 +79,7 @@ def compile_data(data: Any, source: str) -> Spec:
 def _compile(doc: Document, source: str) -> Spec:
     spec = validate(doc)
     program, tree = elaborate(doc, spec, source)
-    return Spec(source, doc, program, tree)
+    return Spec(source, doc, program, tree, analyze(program, tree))
 
 
 def _spec(path_or_spec: Any, params: dict[str, Any]) -> Spec:
@@ -97,3 +115,34 @@ def generate(path_or_spec: Any, *, spec_label: str | None = None,
     from nnspec import codegen
 
     return codegen.generate(_spec(path_or_spec, params).program, spec_label, templates)
+
+
+def summary(path_or_spec: Any, *, inputs: dict[str, tuple[int, ...]] | None = None,
+            **params: Any) -> dict[str, Any]:
+    """What `nnspec summary --json` prints for one spec: totals (`params`, `macs`, `flops`),
+    `inputs`/`outputs` shapes and one row per module under `layers`. No torch import.
+
+    `inputs` overrides declared input shapes (without batch), by input name; the key ""
+    names the only input."""
+    from nnspec.summarize import summarize
+
+    spec = _spec(path_or_spec, params)
+    return summarize(spec, _input_shapes(spec, inputs))
+
+
+def _input_shapes(spec: Spec, inputs: dict[str, tuple[int, ...]] | None
+                  ) -> dict[str, tuple[int, ...]] | None:
+    if not inputs:
+        return None
+    names = [i.name for i in spec.program.inputs]
+    out = {}
+    for name, shape in inputs.items():
+        if not name:
+            if len(names) != 1:
+                raise ValueError(f"{spec.path} has inputs {', '.join(names)}: name the one to "
+                                 "override, as NAME=D,D,...")
+            name = names[0]
+        if name not in names:
+            raise ValueError(f"{spec.path} has no input '{name}' (inputs: {', '.join(names)})")
+        out[name] = tuple(shape)
+    return out

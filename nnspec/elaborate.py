@@ -326,8 +326,9 @@ class _Context:
                 ok = False
             else:
                 given[kw.arg] = kw.value
+        inferable = LAYERS[target].infer if target in LAYERS else {}
         for name, required, _ in sig:
-            if required and name not in given:
+            if required and name not in given and name not in inferable:
                 self.errors.error("missing-argument", f"{target}() is missing required "
                                   f"argument '{name}'", whole.at(node),
                                   f"{target}({', '.join(n for n, r, _ in sig if r)})")
@@ -642,11 +643,13 @@ class _Instantiator:
                     self.error("wrong-type", f"{call.target}() argument '{param.name}' should "
                                f"be {problem}", call.args[param.name].where, path)
                     return None
-            return self.block(cls, values, path, call.pos)
+            inst = self.block(cls, values, path, call.pos)
+            inst.call = call
+            return inst
         layer = LAYERS[call.target]
         if not self.layer_values(layer, call, values, path):
             return None
-        return Instance(path, call.target, "layer", values, [], call.pos)
+        return Instance(path, call.target, "layer", values, [], call.pos, call)
 
     def layer_values(self, layer: LayerDef, call: Call, values: dict[str, Any],
                      path: str) -> bool:

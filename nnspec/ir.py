@@ -115,3 +115,4 @@ class Instance:
     args: dict[str, Any]
     children: list[Instance]
     pos: Pos
+    call: Call | None = None  # the class-level call it came from (None for the root and seqs)

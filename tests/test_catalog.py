@@ -216,6 +216,8 @@ def render(name: str, values: list[Any], keywords: Args) -> str:
 
 
 def build_through_spec(call: str, tmp_path: Path) -> Any:
+    """The layer as a spec builds it. The forward is left unknown: this test is about
+    construction, and no one input shape suits every argument variant."""
     import nnspec
 
     path = tmp_path / "s.yaml"
@@ -226,6 +228,7 @@ model:
   name: Net
   children:
     layer: {call}
+  forward: unknown
 """)
     return nnspec.build(str(path)).layer
 
@@ -268,6 +271,13 @@ def test_spec_builds_the_torch_layer(name: str, variant: str, args: Args, form: 
         assert tensors(built, kind) == tensors(expected, kind)
     for (_, got), (_, want) in zip(built.state_dict().items(), expected.state_dict().items()):
         assert torch.equal(got, want)
+    # the static checkpoint layout (what `nnspec diff` reads) is torch's, key by key
+    layer = LAYERS[name]
+    bound = layer.bind_defaults({**dict(zip(layer.arg_names, values)), **keywords})
+    assert [(k, tuple(shape)) for k, (shape, _) in layer.state(bound).items()] == [
+        (k, tuple(t.shape)) for k, t in expected.state_dict().items()]
+    assert [k for k, (_, is_param) in layer.state(bound).items() if is_param] == [
+        k for k, _ in expected.named_parameters()]
 
 
 @pytest.mark.parametrize("name", list(LAYERS))

@@ -7,6 +7,7 @@ here is a bug in the spec, not an unbatched image.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -16,11 +17,20 @@ from nnspec.catalog.types import Arg, Args, LayerDef, Shape, as_tuple
 LAYERS: dict[str, LayerDef] = {}
 
 Problems = Iterable[tuple[str, str]]
+# state_dict names in torch's order -> (shape, is a parameter rather than a buffer)
+State = dict[str, tuple[Shape, bool]]
 
 
 def register(layer: LayerDef) -> LayerDef:
+    """Add an entry; a layer without parameters or buffers has an empty checkpoint layout."""
+    if layer.state is None and layer.params is _no_params:
+        layer = dataclasses.replace(layer, state=_no_state)
     LAYERS[layer.name] = layer
     return layer
+
+
+def _no_state(args: Args) -> State:
+    return {}
 
 
 # --- value checks ----------------------------------------------------------------------------
@@ -182,6 +192,20 @@ def _conv_macs(n: int):
     return rule
 
 
+def _conv_state(n: int, transposed: bool):
+    """weight is (out, in/groups, *k), or (in, out/groups, *k) when transposed; then bias."""
+    def rule(args: Args) -> State:
+        cin, cout, groups = args["in_channels"], args["out_channels"], args["groups"]
+        lead = (cin, cout // groups) if transposed else (cout, cin // groups)
+        weight = (*lead, *as_tuple(args["kernel_size"], n))
+        return {"weight": (weight, True), **_bias(args["bias"], cout)}
+    return rule
+
+
+def _bias(present: bool, size: int) -> State:
+    return {"bias": ((size,), True)} if present else {}
+
+
 def _conv(n: int) -> LayerDef:
     kind, pad = f"int{n}", f"pad{n}"
     return register(LayerDef(
@@ -202,6 +226,9 @@ def _conv(n: int) -> LayerDef:
         params=_conv_params(n),
         macs=_conv_macs(n),
         infer={"in_channels": 1},
+        ranks=(n + 1, n + 2),
+        out_dims={1: "out_channels"},
+        state=_conv_state(n, transposed=False),
     ))
 
 
@@ -258,6 +285,8 @@ def _conv_transpose(n: int) -> LayerDef:
         params=_conv_params(n),
         macs=_conv_transpose_macs(n),
         infer={"in_channels": 1},
+        out_dims={1: "out_channels"},
+        state=_conv_state(n, transposed=True),
     ))
 
 
@@ -285,6 +314,9 @@ register(LayerDef(
                                                              else 0),
     macs=lambda a, x, out: math.prod(out) * a["in_features"],
     infer={"in_features": -1},
+    out_dims={-1: "out_features"},
+    state=lambda a: {"weight": ((a["out_features"], a["in_features"]), True),
+                     **_bias(a["bias"], a["out_features"])},
 ))
 
 
@@ -312,6 +344,9 @@ register(LayerDef(
     # torch's FlopCounterMode does not see bilinear at all; these are the products it computes
     macs=lambda a, x, out: math.prod(out) * a["in1_features"] * a["in2_features"],
     inputs=2,
+    out_dims={-1: "out_features"},
+    state=lambda a: {"weight": ((a["out_features"], a["in1_features"], a["in2_features"]),
+                                True), **_bias(a["bias"], a["out_features"])},
 ))
 
 
@@ -342,6 +377,8 @@ register(LayerDef(
     shape=_embedding_shape,
     params=lambda a: a["num_embeddings"] * a["embedding_dim"],
     macs=_no_macs,
+    out_dims={-1: "embedding_dim"},
+    state=lambda a: {"weight": ((a["num_embeddings"], a["embedding_dim"]), True)},
 ))
 
 
@@ -366,6 +403,22 @@ def _channel_norm_shape(channels: str, ranks: tuple[int, ...] | None = None,
     return rule
 
 
+def _norm_state(channels: str, affine: str = "affine", running: bool = True):
+    """weight and bias when affine (bias may be switched off), then the running statistics."""
+    def rule(args: Args) -> State:
+        c = _normalized_shape(args) if channels == "normalized_shape" else (args[channels],)
+        out: State = {}
+        if args[affine]:
+            out["weight"] = (c, True)
+            if args.get("bias", True):
+                out["bias"] = (c, True)
+        if running and args.get("track_running_stats"):
+            out.update(running_mean=(c, False), running_var=(c, False),
+                       num_batches_tracked=((), False))
+        return out
+    return rule
+
+
 def _batchnorm(n: int) -> LayerDef:
     return register(LayerDef(
         f"BatchNorm{n}d",
@@ -382,6 +435,7 @@ def _batchnorm(n: int) -> LayerDef:
         params=lambda a: _affine(a["num_features"], a["affine"], a["bias"]),
         macs=_no_macs,
         infer={"num_features": 1},
+        state=_norm_state("num_features"),
     ))
 
 
@@ -401,6 +455,7 @@ def _instancenorm(n: int) -> LayerDef:
         params=lambda a: _affine(a["num_features"], a["affine"], a["bias"]),
         macs=_no_macs,
         infer={"num_features": 1},
+        state=_norm_state("num_features"),
     ))
 
 
@@ -426,6 +481,7 @@ register(LayerDef(
     checks=_groupnorm_checks,
     shape=_channel_norm_shape("num_channels"),
     params=lambda a: _affine(a["num_channels"], a["affine"], a["bias"]),
+    state=_norm_state("num_channels", running=False),
     macs=_no_macs,
     infer={"num_channels": 1},
 ))
@@ -456,6 +512,7 @@ register(LayerDef(
     shape=_trailing_norm_shape,
     params=lambda a: _affine(math.prod(_normalized_shape(a)), a["elementwise_affine"],
                              a["bias"]),
+    state=_norm_state("normalized_shape", "elementwise_affine", running=False),
     macs=_no_macs,
 ))
 
@@ -469,6 +526,7 @@ register(LayerDef(
     checks=lambda a: _positive(a, "normalized_shape"),
     shape=_trailing_norm_shape,
     params=lambda a: _affine(math.prod(_normalized_shape(a)), a["elementwise_affine"], False),
+    state=lambda a: {"weight": (_normalized_shape(a), True)} if a["elementwise_affine"] else {},
     macs=_no_macs,
 ))
 
@@ -538,6 +596,7 @@ register(LayerDef(
     checks=lambda a: _positive(a, "num_parameters"),
     shape=_prelu_shape,
     params=lambda a: a["num_parameters"],
+    state=lambda a: {"weight": ((a["num_parameters"],), True)},
     macs=_no_macs,
 ))
 

@@ -73,6 +73,13 @@ class LayerDef:
     # arguments that may be omitted and follow from the input: name -> input dim index
     infer: dict[str, int] = field(default_factory=dict)
     inputs: int = 1
+    # input ranks (batch included) the layer accepts; empty: any
+    ranks: tuple[int, ...] = ()
+    # output dims whose size is an argument's value (Conv: {1: "out_channels"}), so static
+    # inference can copy that argument's expression to the next layer's omitted argument
+    out_dims: dict[int, str] = field(default_factory=dict)
+    # the checkpoint layout: state_dict names in torch's order -> (shape, is a parameter)
+    state: Callable[[Args], dict[str, tuple[Shape, bool]]] | None = None
 
     def arg(self, name: str) -> Arg | None:
         return next((a for a in self.args if a.name == name), None)

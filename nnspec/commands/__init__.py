@@ -1,5 +1,5 @@
 """CLI verbs. Each module has `register(subparsers)`, which sets `run` as the handler."""
 
-from nnspec.commands import build, import_, validate
+from nnspec.commands import build, diff, graph, import_, summary, validate
 
-COMMANDS = [build, validate, import_]
+COMMANDS = [build, validate, summary, diff, graph, import_]

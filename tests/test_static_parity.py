@@ -1,0 +1,72 @@
+"""The static pass against torch, for every spec in specs/: parameter counts, every module's
+output shape (forward hooks on every module), and FLOPs (FlopCounterMode), batch 1."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import ROOT, spec_files
+from torch.utils.flop_counter import FlopCounterMode
+
+import nnspec
+from nnspec.shapes import shape_of
+
+# every spec of the project, and ours that exercise functional ops and inferred arguments
+SPECS = spec_files() + sorted((ROOT / "tests" / "specs" / "static").glob("*.yaml"))
+
+
+def _shapes(value):
+    if isinstance(value, torch.Tensor):
+        return list(value.shape)
+    if isinstance(value, (tuple, list)):
+        return [_shapes(v) for v in value]
+    return None
+
+
+@pytest.fixture(scope="module", params=SPECS, ids=[p.stem for p in SPECS])
+def compiled(request):
+    spec = nnspec.load(request.param)
+    model = nnspec.build(spec).eval()
+    return spec, model
+
+
+def test_params_are_torchs_count(compiled):
+    spec, model = compiled
+    assert spec.analysis.params == sum(p.numel() for p in model.parameters())
+    for name, module in model.named_modules():
+        own = sum(p.numel() for p in module.parameters())
+        assert spec.analysis.modules[name].params == own, name
+
+
+def test_every_module_output_shape_matches_a_real_forward(compiled):
+    spec, model = compiled
+    seen: dict[str, list] = {}
+    handles = [m.register_forward_hook(
+        lambda mod, args, out, name=name: seen.setdefault(name, []).append(_shapes(out)))
+        for name, m in model.named_modules()]
+    try:
+        with torch.no_grad():
+            output = model(*nnspec.example_inputs(spec, batch=1))
+    finally:
+        for h in handles:
+            h.remove()
+    static = {path: [shape_of(o) for o in info.outputs]
+              for path, info in spec.analysis.modules.items() if info.outputs}
+    assert static == seen
+    assert shape_of(spec.analysis.output) == _shapes(output)
+
+
+def test_flops_match_flop_counter_mode(compiled):
+    spec, model = compiled
+    inputs = nnspec.example_inputs(spec, batch=1)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(*inputs)
+    assert 2 * spec.analysis.macs == counter.get_total_flops()
+
+
+def test_checkpoint_layout_is_the_state_dict(compiled):
+    spec, model = compiled
+    static = {f"{path}.{name}": list(shape)
+              for path, info in spec.analysis.modules.items() if info.state
+              for name, (shape, _) in info.state.items()}
+    assert static == {k: list(v.shape) for k, v in model.state_dict().items()}

@@ -1,0 +1,44 @@
+"""The libyaml composer (used for speed) gives exactly the reference loader's data and
+positions; errors still come from the reference loader."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+from conftest import ROOT
+
+import nnspec
+
+load = importlib.import_module("nnspec.load")
+
+SAMPLES = [
+    "k: 'ünï'  # comment\nv: \"a\\tb\"\nw: {a: [1, {b: 2}], 'c d': x}\nf: 1e-5\n",
+    "a: &x {p: 1}\nb:\n  <<: *x\n  q: 2\n",
+    "x:\n- a\n-   - b\n    - 'c'\n",
+    "é: Conv2d(3, 8, 3)  \nf: >\n  folded\n  text\nn: null\nt: true\n",
+]
+FILES = sorted((ROOT / "specs").glob("*.yaml")) + sorted((ROOT / "tests").rglob("*.yaml"))
+
+
+def _both(text: str):
+    fast = load.parse_document(text, "s.yaml")
+    saved, load._FastLoader = load._FastLoader, load._Loader
+    try:
+        ref = load.parse_document(text, "s.yaml")
+    finally:
+        load._FastLoader = saved
+    return fast, ref
+
+
+@pytest.mark.parametrize("text", SAMPLES + [f.read_text(encoding="utf-8") for f in FILES])
+def test_same_data_and_positions(text):
+    fast, ref = _both(text)
+    assert (fast.data, fast.pos, fast.keypos) == (ref.data, ref.pos, ref.keypos)
+
+
+def test_errors_come_from_the_reference_loader(write_spec):
+    path = write_spec("nnspec: 1\ninputs:\n\tx: [3]\n")
+    with pytest.raises(nnspec.SpecError) as info:
+        nnspec.load(path)
+    assert info.value.diagnostics[0].code == "yaml-tab"
