@@ -17,7 +17,14 @@ from typing import Any
 
 import yaml
 
-from nnspec.diagnostics import Collector, Diagnostic, Pos, SpecError, did_you_mean
+from nnspec.diagnostics import (
+    Collector,
+    Diagnostic,
+    Pos,
+    SpecError,
+    did_you_mean,
+    extends_notes,
+)
 
 PathKey = tuple[str | int, ...]
 
@@ -53,6 +60,10 @@ class Document:
     pos: dict[PathKey, Pos] = field(default_factory=dict)
     keypos: dict[PathKey, Pos] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    # each `extends` parent file -> the position of the `extends` that pulled it in
+    origins: dict[str, Pos] = field(default_factory=dict)
+    # warnings found while compiling a valid spec (errors raise SpecError instead)
+    warnings: list[Diagnostic] = field(default_factory=list)
 
     def where(self, path: PathKey, key: bool = False) -> Pos:
         """The position of `path`, or of its nearest ancestor that has one."""
@@ -87,13 +98,16 @@ def read_document(path: str | Path) -> Document:
 
 
 def parse_document(text: str, name: str = "<spec>") -> Document:
+    too_deep = nesting_problem(text, name)
+    if too_deep:
+        raise SpecError([too_deep])
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         raise SpecError([_yaml_diagnostic(exc, name)])
     except yaml.YAMLError as exc:
         raise SpecError([Diagnostic("yaml-syntax", str(exc), Pos(name, 1, 1))])
-    except RecursionError:
+    except RecursionError:  # nesting_problem should have caught it first
         raise SpecError([Diagnostic("too-deep", "YAML nesting is too deep", Pos(name, 1, 1))])
     doc = Document(None, files=[name])
     if node is None:
@@ -115,13 +129,112 @@ def _yaml_diagnostic(exc: yaml.MarkedYAMLError, name: str) -> Diagnostic:
     return Diagnostic("yaml-syntax", message, pos)
 
 
+_NESTING_CHARS = re.compile(r"""[\[\]{}"'#]""")
+
+
+def nesting_problem(text: str, name: str) -> Diagnostic | None:
+    """A positioned error when the YAML nests deeper than MAX_DEPTH, found before parsing.
+
+    PyYAML's composer recurses once per level, so `[[[[...]]]]` ten thousand deep would end in a
+    RecursionError. This cheap scan counts block levels (by indentation and `- ` / `? ` prefixes)
+    plus open flow brackets, skipping quoted text and comments. It may over-count in odd
+    corners (a deeply indented literal block), never under-count a real collection.
+    """
+    indents: list[int] = []
+    flow = 0
+    quote = ""
+    for lineno, line in enumerate(text.split("\n"), 1):
+        start = 0
+        if flow == 0 and not quote:
+            stripped = line.lstrip(" ")
+            if not stripped or stripped[0] == "#":
+                continue
+            start = len(line) - len(stripped)
+            while indents and indents[-1] >= start:
+                indents.pop()
+            indents.append(start)
+            while line.startswith(("- ", "? "), start) or line[start:].rstrip() in ("-", "?"):
+                start += 1
+                while start < len(line) and line[start] == " ":
+                    start += 1
+                indents.append(start)
+        if len(indents) + flow > MAX_DEPTH:
+            return _too_deep(name, lineno, start + 1)
+        for match in _NESTING_CHARS.finditer(line, start):
+            ch, col = match.group(), match.start()
+            if quote:
+                if ch == quote:
+                    quote = ""
+                continue
+            if ch == "#" and (col == 0 or line[col - 1] in " \t"):
+                break
+            if not (flow or _value_start(line, col, start)):
+                continue
+            if ch in "'\"":
+                quote = ch if _value_start(line, col, start) else ""
+            elif ch in "[{":
+                flow += 1
+                if len(indents) + flow > MAX_DEPTH:
+                    return _too_deep(name, lineno, col + 1)
+            elif ch in "]}" and flow:
+                flow -= 1
+    return None
+
+
+def _value_start(line: str, col: int, start: int) -> bool:
+    """Whether `col` begins a YAML value: first on the line or after `: `, `- `, `[`, `,`..."""
+    raw = line[start:col]
+    before = raw.rstrip(" \t")
+    spaced = len(raw) > len(before)
+    return not before or before[-1] in "[{," or (before[-1] in ":-?" and spaced)
+
+
+def _too_deep(name: str, line: int, col: int) -> Diagnostic:
+    return Diagnostic("too-deep", f"spec nests deeper than {MAX_DEPTH} levels",
+                      Pos(name, line, col), "a spec this deep is almost certainly generated "
+                      "by mistake; flatten it")
+
+
 def _pos(name: str, node: yaml.Node) -> Pos:
     start, end = node.start_mark, node.end_mark
     col = start.column + 1
-    if isinstance(node, yaml.ScalarNode) and node.style in ("'", '"'):
-        col += 1  # point at the content, so expression columns line up
     length = end.column - start.column if end.line == start.line else 1
+    quoted = isinstance(node, yaml.ScalarNode) and node.style in ("'", '"')
+    if quoted:
+        col += 1  # point at the content, so expression columns line up
+        length -= 2
+    segments = ()
+    if isinstance(node, yaml.ScalarNode) and end.line > start.line:
+        segments = _segments(node, quoted)
+        if segments:
+            return Pos(name, segments[0][1], segments[0][2], 1, segments)
     return Pos(name, start.line + 1, col, max(1, length))
+
+
+def _segments(node: yaml.ScalarNode, quoted: bool) -> tuple[tuple[int, int, int], ...]:
+    """Where each source line of a multi-line scalar lands in its value (see `Pos`)."""
+    start, end = node.start_mark, node.end_mark
+    if start.buffer is None:
+        return ()
+    lines = start.buffer[start.pointer:end.pointer].split("\n")
+    out: list[tuple[int, int, int]] = []
+    cursor = 0
+    for i, text in enumerate(lines):
+        if i == 0 and node.style in ("|", ">"):
+            continue  # the block scalar's header line
+        content = text.lstrip(" \t")
+        col = (start.column if i == 0 else 0) + len(text) - len(content)
+        if quoted and i == 0:
+            content, col = content[1:], col + 1
+        content = content.rstrip(" \t\r")
+        if quoted and i == len(lines) - 1:
+            content = content[:-1]
+        probe = content.split("\\")[0].split("''")[0][:40]  # up to any escape
+        found = node.value.find(probe, cursor) if probe else -1
+        if found >= 0:
+            out.append((found, start.line + i + 1, col + 1))
+            cursor = found + len(probe)
+    return tuple(out)
 
 
 class _Converter:
@@ -130,24 +243,34 @@ class _Converter:
     def __init__(self, doc: Document, name: str, errors: Collector):
         self.doc, self.name, self.errors = doc, name, errors
         self.count = 0
+        self.merging: set[int] = set()
         self.scalars = _Loader("")
 
-    def convert(self, node: yaml.Node, path: PathKey) -> Any:
+    def tick(self, pos: Pos) -> None:
+        """Count work done, so that aliases and merges cannot blow up (billion laughs)."""
         self.count += 1
-        pos = _pos(self.name, node)
         if self.count > MAX_NODES:
             raise SpecError([Diagnostic("too-large", f"spec expands to over {MAX_NODES:,} YAML "
-                                        "nodes (an alias bomb?)", pos)])
+                                        "nodes (an alias bomb?)", pos,
+                                        "aliases (*name) copy what they refer to; a spec "
+                                        "this large is almost certainly a mistake")])
+
+    def convert(self, node: yaml.Node, path: PathKey) -> Any:
+        pos = _pos(self.name, node)
+        self.tick(pos)
         if len(path) > MAX_DEPTH:
             raise SpecError([Diagnostic("too-deep", f"spec nests deeper than {MAX_DEPTH} levels",
-                                        pos)])
+                                        pos, "a recursive alias (an anchor used inside "
+                                        "itself) nests without end")])
         self.doc.pos[path] = pos
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             if node.tag != "tag:yaml.org,2002:seq":
                 return self._bad_tag(node, pos)
-            return [self.convert(item, path + (i,)) for i, item in enumerate(node.value)]
+            skip = self._split_calls([(item, item) for item in node.value], node)
+            return [self.convert(item, path + (i,)) for i, item in enumerate(node.value)
+                    if i not in skip]
         if node.tag not in _SAFE_SCALAR_TAGS:
             return self._bad_tag(node, pos)
         return self.scalars.construct_object(node, deep=True)
@@ -157,35 +280,86 @@ class _Converter:
                           "specs hold plain data: strings, numbers, booleans, lists and mappings")
         return None
 
+    def _split_calls(self, pieces: list[tuple[yaml.Node, yaml.Node]], node: yaml.Node) -> set[int]:
+        """Report calls that a flow collection cut at their commas: `[Conv2d(3, 8, 3)]`.
+
+        `pieces` are (node to check, node that continues a cut call) per item: for a sequence
+        both are the item; for a mapping, the value and the key (`{a: f(1, 2)}` reads as
+        `{a: 'f(1', '2)': null}`). Returns the indexes of the continuation pieces.
+        """
+        skip: set[int] = set()
+        if not getattr(node, "flow_style", False):
+            return skip
+        i = 0
+        while i < len(pieces):
+            first = pieces[i][0]
+            balance = _paren_balance(first)
+            j = i + 1
+            if balance > 0:
+                parts = [first.value]
+                while j < len(pieces) and balance > 0:
+                    parts.append(pieces[j][1].value)
+                    balance += _paren_balance(pieces[j][1])
+                    skip.add(j)
+                    j += 1
+                whole = ", ".join(parts)
+                self.errors.error("flow-split", f"'{first.value}' is cut short: inside [...] "
+                                  "or {...}, commas separate items", _pos(self.name, first),
+                                  f"quote it: \"{whole}\", or write the items one per line")
+            i = j
+        return skip
+
     def _mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[str, Any]:
+        """Merged mappings (`<<: *base`) first, then the node's own keys override them."""
         if node.tag != "tag:yaml.org,2002:map":
             return self._bad_tag(node, _pos(self.name, node))
         out: dict[str, Any] = {}
-        merged: list[yaml.MappingNode] = []
+        merged: list[yaml.Node] = []
+        own = []
         for key_node, value_node in node.value:
-            key_pos = _pos(self.name, key_node)
             if key_node.tag == "tag:yaml.org,2002:merge":
                 merged.extend(value_node.value if isinstance(value_node, yaml.SequenceNode)
                               else [value_node])
+            else:
+                own.append((key_node, value_node))
+        for source in merged:
+            source_pos = _pos(self.name, source)
+            self.tick(source_pos)
+            if not isinstance(source, yaml.MappingNode):
+                self.errors.error("bad-merge", "'<<' merges only mappings", source_pos)
+            elif id(source) in self.merging or source is node:
+                self.errors.error("bad-merge", "'<<' merges a mapping into itself", source_pos)
+            else:
+                self.merging.add(id(source))
+                for key, value in (self._mapping(source, path) or {}).items():
+                    out.setdefault(key, value)
+                self.merging.discard(id(source))
+        skip = self._split_calls([(v, k) for k, v in own], node)
+        seen: set[str] = set()
+        for i, (key_node, value_node) in enumerate(own):
+            key_pos = _pos(self.name, key_node)
+            if i in skip:
                 continue
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _SAFE_SCALAR_TAGS:
                 self.errors.error("bad-key", "mapping keys must be plain names", key_pos)
                 continue
             key = str(key_node.value)
-            if key in out:
+            if key in seen:
                 first = self.doc.keypos[path + (key,)]
                 self.errors.error("duplicate-key", f"duplicate key '{key}'", key_pos,
                                   f"'{key}' is already set at line {first.line}")
                 continue
+            seen.add(key)
             self.doc.keypos[path + (key,)] = key_pos
             out[key] = self.convert(value_node, path + (key,))
-        for source in merged:
-            if not isinstance(source, yaml.MappingNode):
-                self.errors.error("bad-merge", "'<<' merges only mappings", _pos(self.name, source))
-                continue
-            for key, value in self._mapping(source, path).items():
-                out.setdefault(key, value)
         return out
+
+
+def _paren_balance(node: yaml.Node) -> int:
+    """Open minus closed parentheses of a plain scalar (0 for anything else)."""
+    if not isinstance(node, yaml.ScalarNode) or node.style is not None:
+        return 0
+    return node.value.count("(") - node.value.count(")")
 
 
 # --- extends -------------------------------------------------------------------------------
@@ -211,13 +385,15 @@ def load_resolved(path: str | Path, _chain: tuple[str, ...] = ()) -> Document:
     if not parent_path.is_file():
         raise SpecError([Diagnostic("extends-missing", f"parent spec '{parent_ref}' not found",
                                     ref_pos, f"looked for {parent_path}")])
+    parent_name = _display_path(parent_path)
     try:
-        parent = load_resolved(_display_path(parent_path), chain)
+        parent = load_resolved(parent_name, chain)
     except SpecError as exc:
-        note = f"in parent spec pulled in by 'extends' at {ref_pos}"
+        note = extends_notes(parent_name, {parent_name: ref_pos})
         raise SpecError([Diagnostic(d.code, d.message, d.pos, d.hint, d.severity,
-                                    d.notes + (note,)) for d in exc.diagnostics])
-    merged = Document(None, files=doc.files + parent.files)
+                                    d.notes + note) for d in exc.diagnostics])
+    merged = Document(None, files=doc.files + parent.files,
+                      origins={**doc.origins, **parent.origins, parent_name: ref_pos})
     merged.data = _merge(parent, doc, (), merged)
     merged.data.pop("extends", None)
     return merged
