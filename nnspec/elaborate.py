@@ -11,10 +11,10 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from nnspec import ops
+from nnspec import budget, ops
 from nnspec.catalog import LAYERS, REQUIRED, LayerDef, check_kind
-from nnspec.diagnostics import Collector, Pos, did_you_mean
-from nnspec.expr import Expr, ExprError, check, evaluate, parse
+from nnspec.diagnostics import Collector, Diagnostic, Pos, did_you_mean
+from nnspec.expr import Expr, ExprError, check, evaluate, parse, parse_statement
 from nnspec.ir import Call, Child, If, Input, Instance, ModuleClass, Param, Program, Seq, Stmt
 from nnspec.load import TYPE_NAMES, Document, PathKey
 from nnspec.names import identifier_problem
@@ -24,8 +24,13 @@ MAX_INSTANCES = 200_000
 
 
 def elaborate(doc: Document, spec: SpecFile, source: str) -> tuple[Program, Instance]:
-    """The IR for a validated spec, and its instance tree for the root's default parameters."""
-    errors = Collector()
+    """The IR for a validated spec, and its instance tree for the root's default parameters.
+
+    Errors in one class do not hide errors elsewhere: the instance tree is still built (and its
+    values checked) around the children that failed, unless blocks form a cycle. Warnings are
+    reported only for a spec without errors, in `doc.warnings`.
+    """
+    errors = Collector(doc.origins)
     ctx = _Context(doc, spec, errors)
     classes: dict[str, ModuleClass] = {}
     root_name = spec.model.name
@@ -42,13 +47,17 @@ def elaborate(doc: Document, spec: SpecFile, source: str) -> tuple[Program, Inst
             classes[name] = ctx.module_class(name, block, ("blocks", name))
     classes[root_name] = ctx.module_class(root_name, spec.model, ("model",))
     inputs = ctx.inputs()
-    errors.check()
+    cycles = len(errors.errors)
     order = _dependency_order(classes, root_name, errors)
-    errors.check()
     program = Program(root=root_name, classes={n: classes[n] for n in order}, inputs=inputs,
                       source=source, digest=doc.digest(), resolved=doc.data)
-    tree = instantiate(program, errors)
+    tree = Instance("", root_name, "block", {}, [], classes[root_name].pos)
+    if len(errors.errors) == cycles and root_name not in ctx.tainted:
+        tree = instantiate(program, errors, ctx.tainted)
+    if not errors.errors:
+        budget.check(tree, errors)
     errors.check()
+    doc.warnings = _warnings(ctx, program)
     return program, tree
 
 
@@ -92,6 +101,8 @@ class _Context:
     def __init__(self, doc: Document, spec: SpecFile, errors: Collector):
         self.doc, self.spec, self.errors = doc, spec, errors
         self.blocks = set(spec.blocks)
+        self.tainted: set[str] = set()  # classes whose parameters are in error: not built
+        self.unused_children: list[tuple[str, str, Pos]] = []  # (class, child, position)
 
     def where(self, path: PathKey, key: bool = False) -> Pos:
         return self.doc.where(path, key)
@@ -141,7 +152,10 @@ class _Context:
     # --- classes ------------------------------------------------------------------------
 
     def module_class(self, name: str, block: BlockSpec, path: PathKey) -> ModuleClass:
+        before = len(self.errors.errors)
         params = self.params(block, path)
+        if len(self.errors.errors) > before:
+            self.tainted.add(name)
         param_names = {p.name for p in params}
         is_root = path == ("model",)
         inputs = list(self.spec.inputs) if is_root else list(block.inputs)
@@ -175,6 +189,9 @@ class _Context:
                 self.errors.error("missing-return", f"forward of '{name}' does not end with a "
                                   "'return'", self.where(path + ("forward",), key=True),
                                   "add a last step such as 'return x'")
+            self.unused_children += [
+                (name, c.name, self.where(path + ("children", c.name), key=True))
+                for c in children if c.name not in scope.called]
         cls.forward_params = sorted(scope.used_params)
         return cls
 
@@ -243,7 +260,7 @@ class _Context:
         try:
             node = parse(text, "layer call")
         except ExprError as err:
-            self.errors.error("syntax", err.message, pos.shifted(err.offset, err.length))
+            self.errors.error(err.code, err.message, pos.shifted(err.offset, err.length))
             return None
         if isinstance(node, ast.Name):
             node = ast.Call(node, [], [], col_offset=0, end_col_offset=len(node.id),
@@ -329,6 +346,7 @@ class _Scope:
         self.params, self.children = params, children
         self.values = set(inputs)
         self.used_params: set[str] = set()
+        self.called: set[str] = set()
 
     def steps(self, raw: list, path: PathKey) -> list:
         out = []
@@ -361,10 +379,9 @@ class _Scope:
     def statement(self, text: str, path: PathKey) -> Stmt | None:
         pos = self.ctx.where(path)
         try:
-            tree = ast.parse(text)
-        except SyntaxError as exc:
-            self.ctx.errors.error("syntax", f"invalid forward step: {exc.msg}",
-                                  pos.shifted(max(0, (exc.offset or 1) - 1)))
+            tree = parse_statement(text)
+        except ExprError as err:
+            self.ctx.errors.error(err.code, err.message, pos.shifted(err.offset, err.length))
             return None
         if len(tree.body) != 1 or not isinstance(tree.body[0], (ast.Assign, ast.AugAssign,
                                                                 ast.Return)):
@@ -383,6 +400,9 @@ class _Scope:
         except ExprError as err:
             self.ctx.errors.error(err.code, err.message, pos.shifted(err.offset, err.length),
                                   err.hint)
+            if isinstance(node, ast.Assign):  # later steps may use the names: no cascade
+                self.values |= {n.id for t in node.targets for n in ast.walk(t)
+                                if isinstance(n, ast.Name)}
             return None
         return Stmt(node, pos)
 
@@ -443,6 +463,7 @@ class _Scope:
     def check_callee(self, func: ast.expr, expr: Expr) -> None:
         if isinstance(func, ast.Name):
             if func.id in self.children:
+                self.called.add(func.id)
                 return
             raise ExprError("unknown-op", f"'{func.id}' is not a child of this module", func,
                             did_you_mean(func.id, sorted(self.children) + ops.all_names()))
@@ -506,24 +527,27 @@ def _calls(children: list[Child]):
 # --- instantiation ---------------------------------------------------------------------------
 
 
-def instantiate(program: Program, errors: Collector) -> Instance:
-    """The concrete module tree for the root's defaults, checking every value on the way."""
+def instantiate(program: Program, errors: Collector, skip: set[str] = frozenset()) -> Instance:
+    """The concrete module tree for the root's defaults, checking every value on the way.
+
+    Calls to blocks in `skip` (whose own parameters are in error) are left out.
+    """
     root = program.classes[program.root]
     env = {}
-    for param in root.params:
-        if param.default is REQUIRED:
-            errors.error("missing-argument", f"root parameter '{param.name}' has no default",
-                         param.pos, f"give it a default or pass --set {param.name}=VALUE")
-        env[param.name] = param.default
-    builder = _Instantiator(program, errors)
-    if errors.errors:
+    required = [p for p in root.params if p.default is REQUIRED]
+    for param in required:
+        errors.error("missing-argument", f"root parameter '{param.name}' has no default",
+                     param.pos, f"give it a default or pass --set {param.name}=VALUE")
+    env = {param.name: param.default for param in root.params}
+    builder = _Instantiator(program, errors, skip)
+    if required:
         return Instance("", root.name, "block", {}, [], root.pos)
     return builder.block(root, env, "", root.pos)
 
 
 class _Instantiator:
-    def __init__(self, program: Program, errors: Collector):
-        self.program, self.errors = program, errors
+    def __init__(self, program: Program, errors: Collector, skip: set[str]):
+        self.program, self.errors, self.skip = program, errors, skip
         self.seen: set[tuple[Pos, str]] = set()
         self.count = 0
 
@@ -581,6 +605,8 @@ class _Instantiator:
                 return None
             values[name] = value
         if call.kind == "block":
+            if call.target in self.skip or call.target not in self.program.classes:
+                return None  # its own errors are reported already
             cls = self.program.classes[call.target]
             for param in cls.params:
                 if param.name not in values:
@@ -626,3 +652,43 @@ def _ifs(steps: list):
             yield step
             yield from _ifs(step.then)
             yield from _ifs(step.orelse)
+
+
+# --- warnings --------------------------------------------------------------------------------
+
+
+def _warnings(ctx: _Context, program: Program) -> list[Diagnostic]:
+    """Unused blocks, parameters and children: legal, but almost always a mistake."""
+    found = Collector(ctx.doc.origins)
+    for name in ctx.spec.blocks:
+        if name not in program.classes and identifier_problem(name) is None:
+            found.warning("unused-block", f"block '{name}' is never used",
+                          ctx.where(("blocks", name), key=True),
+                          f"call it from a child, as in 'b: {name}(...)', or delete it")
+    for cls in program.classes.values():
+        used = set(cls.forward_params) | _names_in(cls.children)
+        for param in cls.params:
+            if param.name not in used:
+                found.warning("unused-param", f"parameter '{param.name}' of '{cls.name}' is "
+                              "never used", param.pos, "use it in a child's arguments or the "
+                              "forward, or delete it")
+    for cls_name, child, pos in ctx.unused_children:
+        if cls_name in program.classes:
+            found.warning("unused-child", f"child '{child}' of '{cls_name}' is never called in "
+                          "its forward", pos, "its parameters would be built but never "
+                          "trained; call it in the forward or delete it")
+    return found.warnings
+
+
+def _names_in(children: list[Child]) -> set[str]:
+    """Every name the children's arguments and conditions read."""
+    names: set[str] = set()
+    for child in children:
+        if child.cond is not None:
+            names |= child.cond.names()
+        if isinstance(child.value, Seq):
+            names |= _names_in(child.value.items)
+        else:
+            for arg in child.value.args.values():
+                names |= arg.names()
+    return names

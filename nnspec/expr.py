@@ -77,15 +77,40 @@ _CMPOPS: dict[type, Callable[[Any, Any], Any]] = {
 }
 
 
+MAX_TEXT = 2_000  # characters in one expression or forward step
+MAX_NESTING = 64  # levels of syntax tree: evaluation and rendering recurse once per level
+
+
 def parse(text: str, what: str = "expression") -> ast.expr:
     """Parse `text` as one Python expression, or raise ExprError at the syntax error."""
+    return _parse(text.replace("\n", " "), what, "eval").body  # type: ignore[attr-defined]
+
+
+def parse_statement(text: str) -> ast.Module:
+    """Parse a forward step (one statement, checked by the caller)."""
+    return _parse(text, "forward step", "exec")  # type: ignore[return-value]
+
+
+def _parse(text: str, what: str, mode: str) -> ast.AST:
+    """`ast.parse`, bounded: CPython's parser recurses, so size and depth are limited first."""
+    if len(text) > MAX_TEXT:
+        raise ExprError("too-complex", f"{what} is {len(text):,} characters long; the limit is "
+                        f"{MAX_TEXT:,}")
     try:
-        tree = ast.parse(text.replace("\n", " "), mode="eval")
+        tree = ast.parse(text, mode=mode)
     except SyntaxError as exc:
         err = ExprError("syntax", f"invalid {what}: {exc.msg}")
         err.offset = max(0, (exc.offset or 1) - 1)
         raise err from None
-    return tree.body
+    except (RecursionError, MemoryError):
+        raise ExprError("too-complex", f"{what} nests too deeply") from None
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise ExprError("too-complex", f"{what} nests deeper than {MAX_NESTING} levels", node)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return tree
 
 
 def check(node: ast.expr, names: set[str] | None = None) -> None:

@@ -142,7 +142,7 @@ _ALL_KEYS = sorted({name for cls in (InputSpec, ParamSpec, ChildSpec, IfStep, Mo
 
 def validate(doc: Document) -> SpecFile:
     """The spec models for a resolved document, or SpecError with every problem positioned."""
-    errors = Collector()
+    errors = Collector(doc.origins)
     data = doc.data
     if not isinstance(data, dict):
         errors.error("wrong-type", "a spec is a mapping with 'nnspec', 'inputs' and 'model'",
