@@ -675,8 +675,8 @@ def _warnings(ctx: _Context, program: Program) -> list[Diagnostic]:
     for cls_name, child, pos in ctx.unused_children:
         if cls_name in program.classes:
             found.warning("unused-child", f"child '{child}' of '{cls_name}' is never called in "
-                          "its forward", pos, "its parameters would be built but never "
-                          "trained; call it in the forward or delete it")
+                          "its forward", pos, "it would be built but never run; call "
+                          "it in the forward or delete it")
     return found.warnings
 
 
