@@ -141,7 +141,7 @@ class _Context:
                 problem = param_type_problem(type_name, default)
                 if problem:
                     self.errors.error("wrong-type", f"default of '{name}' should be {problem}",
-                                      self.where(path + ("params", name)))
+                                      self.where(path + ("params", name, "default")))
             if default is REQUIRED and any(p.default is not REQUIRED for p in out):
                 self.errors.error("param-order", f"required parameter '{name}' follows a "
                                   "parameter with a default", pos,
@@ -550,12 +550,16 @@ class _Instantiator:
         self.program, self.errors, self.skip = program, errors, skip
         self.seen: set[tuple[Pos, str]] = set()
         self.count = 0
+        self.calls: list[tuple[str, Call]] = []  # the block calls being built, innermost last
 
     def error(self, code: str, message: str, pos: Pos, path: str, hint: str | None = None):
         if (pos, message) in self.seen:
             return
         self.seen.add((pos, message))
         where = [f"in module '{path}'"] if path else []
+        if self.calls:  # the values came from this call's arguments
+            block_path, call = self.calls[-1]
+            where.append(f"'{block_path}' is {call.target}(...), called at {call.pos}")
         self.errors.error(code, message, pos, hint, where)
 
     def value(self, expr: Expr, env: dict[str, Any], path: str) -> tuple[bool, Any]:
@@ -617,7 +621,11 @@ class _Instantiator:
                     self.error("wrong-type", f"{call.target}() argument '{param.name}' should "
                                f"be {problem}", call.args[param.name].where, path)
                     return None
-            return self.block(cls, values, path, call.pos)
+            self.calls.append((path, call))
+            try:
+                return self.block(cls, values, path, call.pos)
+            finally:
+                self.calls.pop()
         layer = LAYERS[call.target]
         if not self.layer_values(layer, call, values, path):
             return None
@@ -634,8 +642,10 @@ class _Instantiator:
             if expected is None and arg.choices and value not in arg.choices:
                 expected = "one of " + ", ".join(map(repr, arg.choices))
             if expected:
+                hint = ("'/' always gives a float: use '//' or int(...)" if
+                        isinstance(value, float) and expected.startswith("an int") else None)
                 self.error("wrong-type", f"{layer.name}() argument '{name}' should be "
-                           f"{expected}, got {value!r}", call.args[name].where, path)
+                           f"{expected}, got {value!r}", call.args[name].where, path, hint)
                 ok = False
         if ok and layer.checks:
             bound = layer.bind_defaults(values)

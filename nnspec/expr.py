@@ -108,7 +108,9 @@ def _parse(text: str, what: str, mode: str) -> ast.AST:
     while stack:
         node, depth = stack.pop()
         if depth > MAX_NESTING:
-            raise ExprError("too-complex", f"{what} nests deeper than {MAX_NESTING} levels", node)
+            whole = tree.body if mode == "eval" else tree.body[0]  # type: ignore[attr-defined]
+            raise ExprError("too-complex", f"{what} nests deeper than {MAX_NESTING} levels",
+                            whole)
         stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
     return tree
 

@@ -125,8 +125,15 @@ def _yaml_diagnostic(exc: yaml.MarkedYAMLError, name: str) -> Diagnostic:
     if "'\\t'" in problem:
         return Diagnostic("yaml-tab", "tab character in indentation", pos,
                           "YAML indents with spaces only; replace the tab with spaces")
-    message = problem if not exc.context else f"{problem} ({exc.context})"
-    return Diagnostic("yaml-syntax", message, pos)
+    if problem == "but found another document":
+        return Diagnostic("yaml-syntax", "a spec is one YAML document; a second one starts "
+                          "here", pos, "delete the '---' line and what follows, or merge them")
+    notes: tuple[str, ...] = ()
+    if exc.context and exc.problem:
+        where = exc.context_mark
+        started = f" (it starts at {name}:{where.line + 1}:{where.column + 1})" if where else ""
+        notes = (f"{exc.context}{started}",)
+    return Diagnostic("yaml-syntax", problem, pos, notes=notes)
 
 
 _NESTING_CHARS = re.compile(r"""[\[\]{}"'#]""")
@@ -276,6 +283,8 @@ class _Converter:
         return self.scalars.construct_object(node, deep=True)
 
     def _bad_tag(self, node: yaml.Node, pos: Pos) -> None:
+        mark = node.start_mark  # the tag itself, before any quote
+        pos = Pos(self.name, mark.line + 1, mark.column + 1, pos.length)
         self.errors.error("unsafe-tag", f"YAML tag '{node.tag}' is not allowed", pos,
                           "specs hold plain data: strings, numbers, booleans, lists and mappings")
         return None
