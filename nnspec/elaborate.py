@@ -9,6 +9,7 @@ time, with the position of the expression that produced them.
 from __future__ import annotations
 
 import ast
+import re
 from typing import Any
 
 from nnspec import budget, ops
@@ -185,7 +186,7 @@ class _Context:
             cls.forward = self.default_forward(cls, path)
         else:
             cls.forward = scope.steps(block.forward, path + ("forward",))
-            if not cls.forward or not _returns(cls.forward[-1]):
+            if not block.forward or not _returns(block.forward[-1]):
                 self.errors.error("missing-return", f"forward of '{name}' does not end with a "
                                   "'return'", self.where(path + ("forward",), key=True),
                                   "add a last step such as 'return x'")
@@ -199,14 +200,14 @@ class _Context:
         """Children in order, for a Module without an explicit forward."""
         if len(cls.inputs) != 1:
             self.errors.error("bad-forward", f"'{cls.name}' takes {len(cls.inputs)} inputs, so "
-                              "it needs an explicit forward", self.where(path))
+                              "it needs an explicit forward", self.where(path, key=True))
             return []
         x = cls.inputs[0]
         steps: list = []
         for child in cls.children:
-            stmt = Stmt(ast.parse(f"{x} = {child.name}({x})").body[0], child.pos)
+            stmt = Stmt(_statement("x = f(x)", x=x, f=child.name), child.pos)
             steps.append(If(child.cond, [stmt], [], child.pos) if child.cond else stmt)
-        steps.append(Stmt(ast.parse(f"return {x}").body[0], cls.pos))
+        steps.append(Stmt(_statement("return x", x=x), cls.pos))
         return steps
 
     # --- children -----------------------------------------------------------------------
@@ -333,8 +334,19 @@ class _Context:
         return bound if ok else None
 
 
+def _statement(template: str, **names: str) -> ast.stmt:
+    """A statement with names put in as AST nodes, never as text (a bad name cannot parse)."""
+    node = ast.parse(template).body[0]
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name):
+            sub.id = names[sub.id]
+    return node
+
+
 def _returns(step: Any) -> bool:
-    return isinstance(step, Stmt) and isinstance(step.node, ast.Return)
+    """Whether a raw forward step is a `return` (judged on the text, so that a return with an
+    error of its own is not also reported as missing)."""
+    return isinstance(step, str) and re.match(r"\s*return\b", step) is not None
 
 
 class _Scope:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -251,6 +253,8 @@ class _Converter:
         self.doc, self.name, self.errors = doc, name, errors
         self.count = 0
         self.merging: set[int] = set()
+        self.seen: set[int] = set()  # nodes converted once: meeting one again is an alias
+        self.expansion: Pos | None = None  # where the outermost alias being expanded is used
         self.scalars = _Loader("")
 
     def tick(self, pos: Pos) -> None:
@@ -258,17 +262,34 @@ class _Converter:
         self.count += 1
         if self.count > MAX_NODES:
             raise SpecError([Diagnostic("too-large", f"spec expands to over {MAX_NODES:,} YAML "
-                                        "nodes (an alias bomb?)", pos,
+                                        "nodes (an alias bomb?)", self.expansion or pos,
                                         "aliases (*name) copy what they refer to; a spec "
                                         "this large is almost certainly a mistake")])
 
+    @contextmanager
+    def expanding(self, node: yaml.Node, site: Pos) -> Iterator[None]:
+        """Mark `site` as the place an alias is expanded, if `node` was converted before."""
+        outermost = self.expansion is None and id(node) in self.seen
+        self.seen.add(id(node))
+        if outermost:
+            self.expansion = site
+        try:
+            yield
+        finally:
+            if outermost:
+                self.expansion = None
+
     def convert(self, node: yaml.Node, path: PathKey) -> Any:
         pos = _pos(self.name, node)
+        with self.expanding(node, self.doc.pos.get(path[:-1], pos)):
+            return self._convert(node, path, pos)
+
+    def _convert(self, node: yaml.Node, path: PathKey, pos: Pos) -> Any:
         self.tick(pos)
         if len(path) > MAX_DEPTH:
             raise SpecError([Diagnostic("too-deep", f"spec nests deeper than {MAX_DEPTH} levels",
-                                        pos, "a recursive alias (an anchor used inside "
-                                        "itself) nests without end")])
+                                        self.expansion or pos, "a recursive alias (an anchor "
+                                        "used inside itself) nests without end")])
         self.doc.pos[path] = pos
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
@@ -340,8 +361,9 @@ class _Converter:
                 self.errors.error("bad-merge", "'<<' merges a mapping into itself", source_pos)
             else:
                 self.merging.add(id(source))
-                for key, value in (self._mapping(source, path) or {}).items():
-                    out.setdefault(key, value)
+                with self.expanding(source, self.doc.pos.get(path, source_pos)):
+                    for key, value in (self._mapping(source, path) or {}).items():
+                        out.setdefault(key, value)
                 self.merging.discard(id(source))
         skip = self._split_calls([(v, k) for k, v in own], node)
         seen: set[str] = set()
