@@ -82,7 +82,7 @@ def param_type_problem(type_name: str, value: Any) -> str | None:
     return f"{expected}, got {type(value).__name__} {value!r}" if expected else None
 
 
-def _infer_type(value: Any) -> str:
+def infer_type(value: Any) -> str:
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, int):
@@ -90,7 +90,7 @@ def _infer_type(value: Any) -> str:
     if isinstance(value, float):
         return "float"
     if isinstance(value, list):
-        inner = {_infer_type(v) for v in value}
+        inner = {infer_type(v) for v in value}
         return f"list[{inner.pop()}]" if len(inner) == 1 and "list" not in next(iter(inner),
                                                                                 "") else "list"
     return "str"
@@ -137,7 +137,7 @@ class _Context:
                 type_name = decl.type
                 default = REQUIRED if decl.default is None else decl.default
             else:
-                type_name, default = _infer_type(decl), decl
+                type_name, default = infer_type(decl), decl
             if default is not REQUIRED:
                 problem = param_type_problem(type_name, default)
                 if problem:
@@ -601,8 +601,9 @@ class _Instantiator:
             sub = f"{path}.{name}" if path else name
             self.count += 1
             if self.count > MAX_INSTANCES:
-                self.error("too-large", f"model has over {MAX_INSTANCES:,} modules", child.pos,
-                           path)
+                if self.count == MAX_INSTANCES + 1:  # once: the rest of the tree is not built
+                    self.error("too-large", f"model has over {MAX_INSTANCES:,} modules",
+                               child.pos, path)
                 return out
             if isinstance(child.value, Seq):
                 out.append(Instance(sub, "Sequential", "seq", {},

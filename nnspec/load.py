@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,9 +45,15 @@ _SAFE_SCALAR_TAGS = {
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that also reads `1e-5` as a float, as a Python user would expect."""
+    """SafeLoader that also reads `1e-5` as a float, as a Python user would expect, and reads
+    `2024-01-01` and `=` as the strings they look like (not a date or YAML's 'value' tag)."""
 
 
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers
+            if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
@@ -301,7 +308,11 @@ class _Converter:
                     if i not in skip]
         if node.tag not in _SAFE_SCALAR_TAGS:
             return self._bad_tag(node, pos)
-        return self.scalars.construct_object(node, deep=True)
+        value = self.scalars.construct_object(node, deep=True)
+        if isinstance(value, float) and not math.isfinite(value):
+            self.errors.error("bad-value", f"'{node.value}' is not a finite number", pos,
+                              "specs hold finite numbers only")
+        return value
 
     def _bad_tag(self, node: yaml.Node, pos: Pos) -> None:
         mark = node.start_mark  # the tag itself, before any quote
@@ -327,7 +338,8 @@ class _Converter:
             j = i + 1
             if balance > 0:
                 parts = [first.value]
-                while j < len(pieces) and balance > 0:
+                while j < len(pieces) and balance > 0 and \
+                        isinstance(pieces[j][1], yaml.ScalarNode):
                     parts.append(pieces[j][1].value)
                     balance += _paren_balance(pieces[j][1])
                     skip.add(j)
@@ -499,6 +511,10 @@ def apply_overrides(doc: Document, overrides: dict[str, Any]) -> None:
                          Pos("--set", 1, 1), hint)
             continue
         decl = params[name]
+        problem = _override_problem(decl, value)
+        if problem:
+            errors.error("wrong-type", f"--set {name}: expected {problem}", Pos("--set", 1, 1))
+            continue
         if isinstance(decl, dict):
             decl["default"] = value
         elif isinstance(decl, str) and decl in TYPE_NAMES:
@@ -507,6 +523,21 @@ def apply_overrides(doc: Document, overrides: dict[str, Any]) -> None:
             params[name] = value
         doc.pos[("model", "params", name)] = Pos("--set", 1, 1)
     errors.check()
+
+
+def _override_problem(decl: Any, value: Any) -> str | None:
+    """What a --set value should have been, judged by the parameter's declared or default type."""
+    from nnspec.elaborate import infer_type, param_type_problem  # elaborate imports this module
+
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"a finite number, got {value}"
+    if isinstance(decl, str) and decl in TYPE_NAMES:
+        type_name = decl
+    elif isinstance(decl, dict):
+        type_name = decl.get("type")
+    else:
+        type_name = infer_type(decl)
+    return param_type_problem(type_name, value) if type_name in TYPE_NAMES else None
 
 
 TYPE_NAMES = {"int", "float", "bool", "str", "list[int]", "list[float]", "list[bool]",
