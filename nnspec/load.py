@@ -114,6 +114,13 @@ def parse_document(text: str, name: str = "<spec>") -> Document:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         raise SpecError([_yaml_diagnostic(exc, name)])
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        col = exc.position - text.rfind("\n", 0, exc.position)
+        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        raise SpecError([Diagnostic(
+            "yaml-syntax", f"control character {ascii(char)} is not allowed in YAML",
+            Pos(name, line, col), "inside double quotes, write it as an escape such as \\x1b")])
     except yaml.YAMLError as exc:
         raise SpecError([Diagnostic("yaml-syntax", str(exc), Pos(name, 1, 1))])
     except RecursionError:  # nesting_problem should have caught it first
@@ -131,7 +138,11 @@ def _yaml_diagnostic(exc: yaml.MarkedYAMLError, name: str) -> Diagnostic:
     mark = exc.problem_mark or exc.context_mark
     pos = Pos(name, mark.line + 1, mark.column + 1) if mark else Pos(name, 1, 1)
     problem = exc.problem or exc.context or "invalid YAML"
-    if "'\\t'" in problem:
+    if "'\\t'" in problem and mark:
+        before = mark.buffer[mark.pointer - mark.column:mark.pointer] if mark.buffer else ""
+        if before.strip(" \t"):
+            return Diagnostic("yaml-tab", "a tab cannot start a YAML token here", pos,
+                              "replace the tab with a space, or quote the value")
         return Diagnostic("yaml-tab", "tab character in indentation", pos,
                           "YAML indents with spaces only; replace the tab with spaces")
     if problem == "but found another document":
