@@ -133,9 +133,26 @@ def check(node: ast.expr, names: set[str] | None = None) -> None:
         elif isinstance(sub, ast.Name):
             if names is not None and sub.id not in names and sub.id not in FUNCTIONS:
                 raise unknown_name(sub, names)
+        elif type(getattr(sub, "op", None)) in _UNSUPPORTED or isinstance(sub, ast.Compare) \
+                and any(type(op) in _UNSUPPORTED for op in sub.ops):
+            op = getattr(sub, "op", None) or next(o for o in sub.ops if type(o) in _UNSUPPORTED)
+            symbol, hint = _UNSUPPORTED[type(op)]
+            raise ExprError("bad-expression", f"operator '{symbol}' is not supported in an "
+                            "expression", sub, hint)
         elif not isinstance(sub, _ALLOWED):
             raise ExprError("bad-expression",
                             f"{type(sub).__name__} is not allowed in an expression", sub)
+
+
+# Operators Python has but the evaluator does not: refused, so that evaluation and the
+# generated code can never disagree.
+_UNSUPPORTED: dict[type, tuple[str, str | None]] = {
+    ast.BitAnd: ("&", "use 'and' for conditions"), ast.BitOr: ("|", "use 'or' for conditions"),
+    ast.BitXor: ("^", "use '**' for powers"), ast.LShift: ("<<", "use '* 2 ** n'"),
+    ast.RShift: (">>", "use '// 2 ** n'"), ast.MatMult: ("@", None),
+    ast.Invert: ("~", "use 'not' for conditions"), ast.Is: ("is", "use '=='"),
+    ast.IsNot: ("is not", "use '!='"),
+}
 
 
 def unknown_name(node: ast.Name, names: set[str] | list[str]) -> ExprError:
