@@ -632,7 +632,8 @@ class _Instantiator:
                 problem = param_type_problem(param.type, values[param.name])
                 if problem:
                     self.error("wrong-type", f"{call.target}() argument '{param.name}' should "
-                               f"be {problem}", call.args[param.name].where, path)
+                               f"be {problem}", call.args[param.name].where, path,
+                               _division_hint(values[param.name], problem))
                     return None
             self.calls.append((path, call))
             try:
@@ -655,10 +656,9 @@ class _Instantiator:
             if expected is None and arg.choices and value not in arg.choices:
                 expected = "one of " + ", ".join(map(repr, arg.choices))
             if expected:
-                hint = ("'/' always gives a float: use '//' or int(...)" if
-                        isinstance(value, float) and expected.startswith("an int") else None)
                 self.error("wrong-type", f"{layer.name}() argument '{name}' should be "
-                           f"{expected}, got {value!r}", call.args[name].where, path, hint)
+                           f"{expected}, got {value!r}", call.args[name].where, path,
+                           _division_hint(value, expected))
                 ok = False
         if ok and layer.checks:
             bound = layer.bind_defaults(values)
@@ -667,6 +667,13 @@ class _Instantiator:
                 self.error("bad-value", f"{layer.name}(): {message}", pos, path)
                 ok = False
         return ok
+
+
+def _division_hint(value: Any, expected: str) -> str | None:
+    """The usual cause of a float where an int belongs."""
+    if isinstance(value, float) and expected.startswith("an int"):
+        return "'/' always gives a float: use '//' or int(...)"
+    return None
 
 
 def _ifs(steps: list):

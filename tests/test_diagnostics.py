@@ -180,3 +180,15 @@ def test_exit_codes(check, tmp_path, monkeypatch, capsys):
     assert "internal error" in capsys.readouterr().err
     assert main(["--debug", "validate", "spec.yaml"]) == 3
     assert "RuntimeError: a bug" in capsys.readouterr().err
+
+
+def test_the_documented_diagnostic_is_real(check):
+    """docs/diagnostics.md shows real output: rerun its first example and compare."""
+    from conftest import ROOT
+
+    text = (ROOT / "docs" / "diagnostics.md").read_text(encoding="utf-8")
+    spec = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    console = text.split("```console\n", 1)[1].split("```", 1)[0]
+    shown = console.split("$ nnspec validate tiny.yaml\n", 1)[1].split("$ echo", 1)[0]
+    code, err = check(spec)
+    assert code == 1 and err == shown.replace("tiny.yaml", "spec.yaml")
