@@ -12,9 +12,9 @@ import ast
 import re
 from typing import Any
 
-from nnspec import budget, ops
+from nnspec import budget, ops, unused
 from nnspec.catalog import LAYERS, REQUIRED, LayerDef, check_kind
-from nnspec.diagnostics import Collector, Diagnostic, Pos, did_you_mean
+from nnspec.diagnostics import Collector, Pos, did_you_mean
 from nnspec.expr import Expr, ExprError, check, evaluate, parse, parse_statement
 from nnspec.ir import Call, Child, If, Input, Instance, ModuleClass, Param, Program, Seq, Stmt
 from nnspec.load import TYPE_NAMES, Document, PathKey
@@ -48,17 +48,17 @@ def elaborate(doc: Document, spec: SpecFile, source: str) -> tuple[Program, Inst
             classes[name] = ctx.module_class(name, block, ("blocks", name))
     classes[root_name] = ctx.module_class(root_name, spec.model, ("model",))
     inputs = ctx.inputs()
-    cycles = len(errors.errors)
+    before_cycles = len(errors.errors)
     order = _dependency_order(classes, root_name, errors)
     program = Program(root=root_name, classes={n: classes[n] for n in order}, inputs=inputs,
                       source=source, digest=doc.digest(), resolved=doc.data)
     tree = Instance("", root_name, "block", {}, [], classes[root_name].pos)
-    if len(errors.errors) == cycles and root_name not in ctx.tainted:
+    if len(errors.errors) == before_cycles and root_name not in ctx.tainted:
         tree = instantiate(program, errors, ctx.tainted)
     if not errors.errors:
         budget.check(tree, errors)
     errors.check()
-    doc.warnings = _warnings(ctx, program)
+    doc.warnings = unused.warnings(doc, spec, program, ctx.unused_children)
     return program, tree
 
 
@@ -545,7 +545,6 @@ def instantiate(program: Program, errors: Collector, skip: set[str] = frozenset(
     Calls to blocks in `skip` (whose own parameters are in error) are left out.
     """
     root = program.classes[program.root]
-    env = {}
     required = [p for p in root.params if p.default is REQUIRED]
     for param in required:
         errors.error("missing-argument", f"root parameter '{param.name}' has no default",
@@ -683,42 +682,3 @@ def _ifs(steps: list):
             yield from _ifs(step.then)
             yield from _ifs(step.orelse)
 
-
-# --- warnings --------------------------------------------------------------------------------
-
-
-def _warnings(ctx: _Context, program: Program) -> list[Diagnostic]:
-    """Unused blocks, parameters and children: legal, but almost always a mistake."""
-    found = Collector(ctx.doc.origins)
-    for name in ctx.spec.blocks:
-        if name not in program.classes and identifier_problem(name) is None:
-            found.warning("unused-block", f"block '{name}' is never used",
-                          ctx.where(("blocks", name), key=True),
-                          f"call it from a child, as in 'b: {name}(...)', or delete it")
-    for cls in program.classes.values():
-        used = set(cls.forward_params) | _names_in(cls.children)
-        for param in cls.params:
-            if param.name not in used:
-                found.warning("unused-param", f"parameter '{param.name}' of '{cls.name}' is "
-                              "never used", param.pos, "use it in a child's arguments or the "
-                              "forward, or delete it")
-    for cls_name, child, pos in ctx.unused_children:
-        if cls_name in program.classes:
-            found.warning("unused-child", f"child '{child}' of '{cls_name}' is never called in "
-                          "its forward", pos, "it would be built but never run; call "
-                          "it in the forward or delete it")
-    return found.warnings
-
-
-def _names_in(children: list[Child]) -> set[str]:
-    """Every name the children's arguments and conditions read."""
-    names: set[str] = set()
-    for child in children:
-        if child.cond is not None:
-            names |= child.cond.names()
-        if isinstance(child.value, Seq):
-            names |= _names_in(child.value.items)
-        else:
-            for arg in child.value.args.values():
-                names |= arg.names()
-    return names
