@@ -157,6 +157,8 @@ def _yaml_diagnostic(exc: yaml.MarkedYAMLError, name: str) -> Diagnostic:
 
 
 _NESTING_CHARS = re.compile(r"""[\[\]{}"'#]""")
+_BLOCK_SCALAR = re.compile(r"(^|[:?-])\s+([&!]\S*\s+)*[|>][-+0-9]*\s*(#.*)?$")
+_PROPERTIES = re.compile(r"(\s*[&!]\S*)+$")  # anchors and tags before a value
 
 
 def nesting_problem(text: str, name: str) -> Diagnostic | None:
@@ -164,19 +166,23 @@ def nesting_problem(text: str, name: str) -> Diagnostic | None:
 
     PyYAML's composer recurses once per level, so `[[[[...]]]]` ten thousand deep would end in a
     RecursionError. This cheap scan counts block levels (by indentation and `- ` / `? ` prefixes)
-    plus open flow brackets, skipping quoted text and comments. It may over-count in odd
-    corners (a deeply indented literal block), never under-count a real collection.
+    plus open flow brackets, skipping comments, quoted text and block scalars (`|`, `>`). Where
+    it cannot tell, it over-counts (a false alarm needs over 100 levels), so a real collection
+    is never missed.
     """
     indents: list[int] = []
     flow = 0
     quote = ""
+    literal = -1  # the indentation a block scalar's text must exceed; -1 outside one
     for lineno, line in enumerate(text.split("\n"), 1):
         start = 0
-        if flow == 0 and not quote:
+        if flow == 0:
+            quote = ""  # a quote open at a block line's end is text, or an error YAML reports
             stripped = line.lstrip(" ")
-            if not stripped or stripped[0] == "#":
+            if not stripped or stripped[0] == "#" or len(line) - len(stripped) > literal >= 0:
                 continue
             start = len(line) - len(stripped)
+            literal = start if _BLOCK_SCALAR.search(line.split(" #")[0]) else -1
             while indents and indents[-1] >= start:
                 indents.pop()
             indents.append(start)
@@ -210,10 +216,9 @@ def nesting_problem(text: str, name: str) -> Diagnostic | None:
 
 def _value_start(line: str, col: int, start: int) -> bool:
     """Whether `col` begins a YAML value: first on the line or after `: `, `- `, `[`, `,`..."""
-    raw = line[start:col]
-    before = raw.rstrip(" \t")
-    spaced = len(raw) > len(before)
-    return not before or before[-1] in "[{," or (before[-1] in ":-?" and spaced)
+    text = line[start:col]
+    before = _PROPERTIES.sub("", text.rstrip(" \t")).rstrip(" \t")
+    return not before or before[-1] in "[{," or (before[-1] in ":-?" and len(before) < len(text))
 
 
 def _too_deep(name: str, line: int, col: int) -> Diagnostic:

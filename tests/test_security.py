@@ -251,6 +251,24 @@ def test_deep_nesting_is_refused_before_parsing(text, line, write_spec, capsys):
     assert f"spec.yaml:{line}:" in err and ("too-deep" in err or "yaml-syntax" in err), err
 
 
+DEEP = "[" * 5_000 + "]" * 5_000
+
+
+@pytest.mark.parametrize("text, line", [
+    (f"nnspec: 1\nx: &anchor {DEEP}\n", 2),  # an anchor or a tag before the bracket
+    (f"nnspec: 1\nx: !!seq {DEEP}\n", 2),
+    (f"nnspec: 1\ndoc: |\n  it's\nx: {DEEP}\n", 4),  # a quote inside a block scalar
+    (f"nnspec: 1\ndoc: it\n  's\nx: {DEEP}\n", 4),  # ... or a plain scalar's next line
+    (f'nnspec: 1\ndoc: "a\\"" \nx: {DEEP}\n', 3),  # an escaped quote
+    (f"nnspec: 1\nx: 1  # it's\ny: {DEEP}\n", 3),  # a quote in a comment
+    (f"nnspec: 1\nx: ['a\n  b', {DEEP}]\n", 3),  # a flow list with a multi-line string
+])
+def test_nesting_scan_is_not_fooled(text, line, write_spec, capsys):
+    """Quotes, comments, block scalars, anchors and tags cannot hide nesting from the scan."""
+    code, err = run("validate", write_spec(text), capsys=capsys)
+    assert code == 1 and f"spec.yaml:{line}:" in err and "spec nests deeper than 100" in err, err
+
+
 def test_deep_nesting_inside_an_expression(write_spec, capsys):
     for inner in ("(" * 10_000 + "1" + ")" * 10_000, "-" * 1_500 + "1", "1+" * 900 + "1",
                   "max(" * 200 + "1" + ")" * 200):
