@@ -183,6 +183,8 @@ def test_hostile_strings_stay_data_in_generated_source(tmp_path, write_spec):
         "model:", f"  doc: {docs}", "  params:",
         f"    labels: [{', '.join(_yaml_str(v) for v in values)}]",
         "  children:", "    b: B()", "    relu: {call: 'ReLU()', if: 'len(labels) > 0'}",
+        "    b2: |-",  # hostile strings as call arguments, written as Python literals
+        "      B(" + ", ".join(f"s{i}={v!r}" for i, v in enumerate(values)) + ")",
     ]
     path = write_spec("\n".join(lines) + "\n")
     source = nnspec.generate(path)
