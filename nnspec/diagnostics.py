@@ -63,7 +63,7 @@ class Diagnostic:
 
     def render(self, source_lines: list[str] | None = None) -> str:
         """`path:line:col: error[code]: message`, the source line with a caret, then the hint."""
-        out = [f"{self.pos}: {self.severity}[{self.code}]: {_clean(self.message)}"]
+        out = [f"{_escape(str(self.pos))}: {self.severity}[{self.code}]: {_clean(self.message)}"]
         if source_lines and 0 < self.pos.line <= len(source_lines):
             out += _excerpt(source_lines[self.pos.line - 1], self.pos)
         out.extend(f"  note: {_clean(note)}" for note in self.notes)
@@ -124,9 +124,14 @@ def _cell(ch: str) -> tuple[str, str]:
     return ch, "  " if unicodedata.east_asian_width(ch) in "WF" else " "
 
 
+def _escape(text: str) -> str:
+    """Text safe to print on a terminal: control and bidi characters escaped."""
+    return "".join(_cell(ch)[0] if ch != "\t" else "\\t" for ch in text)
+
+
 def _clean(text: str) -> str:
-    """A message or hint safe to print: control characters escaped, long ones cut."""
-    shown = "".join(_cell(ch)[0] if ch != "\t" else "\\t" for ch in text)
+    """A message or hint safe to print, and cut when long (it may quote a whole value)."""
+    shown = _escape(text)
     return shown if len(shown) <= _MAX_MESSAGE else shown[:_MAX_MESSAGE] + "..."
 
 
