@@ -290,22 +290,21 @@ class _Converter:
                                         "this large is almost certainly a mistake")])
 
     @contextmanager
-    def expanding(self, node: yaml.Node, site: Pos) -> Iterator[None]:
-        """Mark `site` as the place an alias is expanded, if `node` was converted before."""
-        outermost = self.expansion is None and id(node) in self.seen
-        self.seen.add(id(node))
-        if outermost:
-            self.expansion = site
+    def expanding(self, site: Pos) -> Iterator[None]:
+        """Mark `site` as the place the outermost alias being expanded is used."""
+        self.expansion = site
         try:
             yield
         finally:
-            if outermost:
-                self.expansion = None
+            self.expansion = None
 
     def convert(self, node: yaml.Node, path: PathKey) -> Any:
         pos = _pos(self.name, node)
-        with self.expanding(node, self.doc.pos.get(path[:-1], pos)):
-            return self._convert(node, path, pos)
+        if self.expansion is None and id(node) in self.seen:  # an alias, met at its use
+            with self.expanding(self.doc.pos.get(path[:-1], pos)):
+                return self._convert(node, path, pos)
+        self.seen.add(id(node))
+        return self._convert(node, path, pos)
 
     def _convert(self, node: yaml.Node, path: PathKey, pos: Pos) -> Any:
         self.tick(pos)
@@ -367,6 +366,14 @@ class _Converter:
             i = j
         return skip
 
+    def _merged(self, source: yaml.MappingNode, path: PathKey, pos: Pos) -> dict[str, Any]:
+        """The keys a `<<` merge brings in (the source met again is an alias being expanded)."""
+        if self.expansion is None and id(source) in self.seen:
+            with self.expanding(self.doc.pos.get(path, pos)):
+                return self._mapping(source, path) or {}
+        self.seen.add(id(source))
+        return self._mapping(source, path) or {}
+
     def _mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[str, Any]:
         """Merged mappings (`<<: *base`) first, then the node's own keys override them."""
         if node.tag != "tag:yaml.org,2002:map":
@@ -389,9 +396,8 @@ class _Converter:
                 self.errors.error("bad-merge", "'<<' merges a mapping into itself", source_pos)
             else:
                 self.merging.add(id(source))
-                with self.expanding(source, self.doc.pos.get(path, source_pos)):
-                    for key, value in (self._mapping(source, path) or {}).items():
-                        out.setdefault(key, value)
+                for key, value in self._merged(source, path, source_pos).items():
+                    out.setdefault(key, value)
                 self.merging.discard(id(source))
         skip = self._split_calls([(v, k) for k, v in own], node)
         seen: set[str] = set()
