@@ -88,7 +88,7 @@ def describe(program: Program, spec_label: str | None = None) -> ModuleSource:
     helpers = [_MAKE_DIVISIBLE] if "make_divisible(" in body else []
     examples = [f"{i.name} = {_example(i)}" for i in program.inputs]
     return ModuleSource(
-        spec=spec_label or program.source,
+        spec=_comment_safe(spec_label or program.source),
         digest=program.digest,
         root=program.root,
         classes=classes,
@@ -97,6 +97,12 @@ def describe(program: Program, spec_label: str | None = None) -> ModuleSource:
         example_inputs=examples,
         call_args=", ".join(i.name for i in program.inputs),
     )
+
+
+def _comment_safe(text: str) -> str:
+    """The spec's path for a comment line: a newline (or any control or bidi character) in a
+    file name must not end the comment and start code."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 def _example(inp) -> str:

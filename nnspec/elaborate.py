@@ -9,12 +9,13 @@ time, with the position of the expression that produced them.
 from __future__ import annotations
 
 import ast
+import re
 from typing import Any
 
-from nnspec import ops
+from nnspec import budget, ops, unused
 from nnspec.catalog import LAYERS, REQUIRED, LayerDef, check_kind
 from nnspec.diagnostics import Collector, Pos, did_you_mean
-from nnspec.expr import FUNCTIONS, Expr, ExprError, check, evaluate, parse
+from nnspec.expr import FUNCTIONS, Expr, ExprError, check, evaluate, parse, parse_statement
 from nnspec.ir import Call, Child, If, Input, Instance, ModuleClass, Param, Program, Seq, Stmt
 from nnspec.load import TYPE_NAMES, Document, PathKey
 from nnspec.names import identifier_problem
@@ -24,8 +25,13 @@ MAX_INSTANCES = 200_000
 
 
 def elaborate(doc: Document, spec: SpecFile, source: str) -> tuple[Program, Instance]:
-    """The IR for a validated spec, and its instance tree for the root's default parameters."""
-    errors = Collector()
+    """The IR for a validated spec, and its instance tree for the root's default parameters.
+
+    Errors in one class do not hide errors elsewhere: the instance tree is still built (and its
+    values checked) around the children that failed, unless blocks form a cycle. Warnings are
+    reported only for a spec without errors, in `doc.warnings`.
+    """
+    errors = Collector(doc.origins)
     ctx = _Context(doc, spec, errors)
     classes: dict[str, ModuleClass] = {}
     root_name = spec.model.name
@@ -42,13 +48,17 @@ def elaborate(doc: Document, spec: SpecFile, source: str) -> tuple[Program, Inst
             classes[name] = ctx.module_class(name, block, ("blocks", name))
     classes[root_name] = ctx.module_class(root_name, spec.model, ("model",))
     inputs = ctx.inputs()
-    errors.check()
+    before_cycles = len(errors.errors)
     order = _dependency_order(classes, root_name, errors)
-    errors.check()
     program = Program(root=root_name, classes={n: classes[n] for n in order}, inputs=inputs,
                       source=source, digest=doc.digest(), resolved=doc.data)
-    tree = instantiate(program, errors)
+    tree = Instance("", root_name, "block", {}, [], classes[root_name].pos)
+    if len(errors.errors) == before_cycles and root_name not in ctx.tainted:
+        tree = instantiate(program, errors, ctx.tainted)
+    if not errors.errors:
+        budget.check(tree, errors)
     errors.check()
+    doc.warnings = unused.warnings(doc, spec, program, ctx.unused_children)
     return program, tree
 
 
@@ -93,6 +103,8 @@ class _Context:
     def __init__(self, doc: Document, spec: SpecFile, errors: Collector):
         self.doc, self.spec, self.errors = doc, spec, errors
         self.blocks = set(spec.blocks)
+        self.tainted: set[str] = set()  # classes whose parameters are in error: not built
+        self.unused_children: list[tuple[str, str, Pos]] = []  # (class, child, position)
 
     def where(self, path: PathKey, key: bool = False) -> Pos:
         return self.doc.where(path, key)
@@ -133,7 +145,7 @@ class _Context:
                 problem = param_type_problem(type_name, default)
                 if problem:
                     self.errors.error("wrong-type", f"default of '{name}' should be {problem}",
-                                      self.where(path + ("params", name)))
+                                      self.where(path + ("params", name, "default")))
             if default is REQUIRED and any(p.default is not REQUIRED for p in out):
                 self.errors.error("param-order", f"required parameter '{name}' follows a "
                                   "parameter with a default", pos,
@@ -144,7 +156,10 @@ class _Context:
     # --- classes ------------------------------------------------------------------------
 
     def module_class(self, name: str, block: BlockSpec, path: PathKey) -> ModuleClass:
+        before = len(self.errors.errors)
         params = self.params(block, path)
+        if len(self.errors.errors) > before:
+            self.tainted.add(name)
         param_names = {p.name for p in params}
         is_root = path == ("model",)
         inputs = list(self.spec.inputs) if is_root else list(block.inputs)
@@ -198,10 +213,13 @@ class _Context:
             cls.forward = self.default_forward(cls, path)
         else:
             cls.forward = scope.steps(block.forward, path + ("forward",))
-            if not cls.forward or not _returns(cls.forward[-1]):
+            if not block.forward or not _returns(block.forward[-1]):
                 self.errors.error("missing-return", f"forward of '{name}' does not end with a "
                                   "'return'", self.where(path + ("forward",), key=True),
                                   "add a last step such as 'return x'")
+            self.unused_children += [
+                (name, c.name, self.where(path + ("children", c.name), key=True))
+                for c in children if c.name not in scope.called]
         # the default forward's `if` steps read parameters too (conditional children)
         cond_params = {n for step in _ifs(cls.forward) for n in step.cond.names()}
         cls.forward_params = sorted(scope.used_params | cond_params)
@@ -211,14 +229,14 @@ class _Context:
         """Children in order, for a Module without an explicit forward."""
         if len(cls.inputs) != 1:
             self.errors.error("bad-forward", f"'{cls.name}' takes {len(cls.inputs)} inputs, so "
-                              "it needs an explicit forward", self.where(path))
+                              "it needs an explicit forward", self.where(path, key=True))
             return []
         x = cls.inputs[0]
         steps: list = []
         for child in cls.children:
-            stmt = Stmt(ast.parse(f"{x} = {child.name}({x})").body[0], child.pos)
+            stmt = Stmt(_statement("x = f(x)", x=x, f=child.name), child.pos)
             steps.append(If(child.cond, [stmt], [], child.pos) if child.cond else stmt)
-        steps.append(Stmt(ast.parse(f"return {x}").body[0], cls.pos))
+        steps.append(Stmt(_statement("return x", x=x), cls.pos))
         return steps
 
     # --- children -----------------------------------------------------------------------
@@ -272,7 +290,7 @@ class _Context:
         try:
             node = parse(text, "layer call")
         except ExprError as err:
-            self.errors.error("syntax", err.message, pos.shifted(err.offset, err.length))
+            self.errors.error(err.code, err.message, pos.shifted(err.offset, err.length))
             return None
         if isinstance(node, ast.Name):
             node = ast.Call(node, [], [], col_offset=0, end_col_offset=len(node.id),
@@ -346,8 +364,19 @@ class _Context:
         return bound if ok else None
 
 
+def _statement(template: str, **names: str) -> ast.stmt:
+    """A statement with names put in as AST nodes, never as text (a bad name cannot parse)."""
+    node = ast.parse(template).body[0]
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name):
+            sub.id = names[sub.id]
+    return node
+
+
 def _returns(step: Any) -> bool:
-    return isinstance(step, Stmt) and isinstance(step.node, ast.Return)
+    """Whether a raw forward step is a `return` (judged on the text, so that a return with an
+    error of its own is not also reported as missing)."""
+    return isinstance(step, str) and re.match(r"\s*return\b", step) is not None
 
 
 class _Scope:
@@ -359,6 +388,7 @@ class _Scope:
         self.params, self.children = params, children
         self.values = set(inputs)
         self.used_params: set[str] = set()
+        self.called: set[str] = set()
 
     def steps(self, raw: list, path: PathKey) -> list:
         out = []
@@ -391,10 +421,9 @@ class _Scope:
     def statement(self, text: str, path: PathKey) -> Stmt | None:
         pos = self.ctx.where(path)
         try:
-            tree = ast.parse(text)
-        except SyntaxError as exc:
-            self.ctx.errors.error("syntax", f"invalid forward step: {exc.msg}",
-                                  pos.shifted(max(0, (exc.offset or 1) - 1)))
+            tree = parse_statement(text)
+        except ExprError as err:
+            self.ctx.errors.error(err.code, err.message, pos.shifted(err.offset, err.length))
             return None
         if len(tree.body) != 1 or not isinstance(tree.body[0], (ast.Assign, ast.AugAssign,
                                                                 ast.Return)):
@@ -413,6 +442,9 @@ class _Scope:
         except ExprError as err:
             self.ctx.errors.error(err.code, err.message, pos.shifted(err.offset, err.length),
                                   err.hint)
+            if isinstance(node, ast.Assign):  # later steps may use the names: no cascade
+                self.values |= {n.id for t in node.targets for n in ast.walk(t)
+                                if isinstance(n, ast.Name)}
             return None
         return Stmt(node, pos)
 
@@ -473,6 +505,7 @@ class _Scope:
     def check_callee(self, func: ast.expr, expr: Expr) -> None:
         if isinstance(func, ast.Name):
             if func.id in self.children:
+                self.called.add(func.id)
                 return
             raise ExprError("unknown-op", f"'{func.id}' is not a child of this module", func,
                             did_you_mean(func.id, sorted(self.children) + ops.all_names()))
@@ -536,32 +569,38 @@ def _calls(children: list[Child]):
 # --- instantiation ---------------------------------------------------------------------------
 
 
-def instantiate(program: Program, errors: Collector) -> Instance:
-    """The concrete module tree for the root's defaults, checking every value on the way."""
+def instantiate(program: Program, errors: Collector, skip: set[str] = frozenset()) -> Instance:
+    """The concrete module tree for the root's defaults, checking every value on the way.
+
+    Calls to blocks in `skip` (whose own parameters are in error) are left out.
+    """
     root = program.classes[program.root]
-    env = {}
-    for param in root.params:
-        if param.default is REQUIRED:
-            errors.error("missing-argument", f"root parameter '{param.name}' has no default",
-                         param.pos, f"give it a default or pass --set {param.name}=VALUE")
-        env[param.name] = param.default
-    builder = _Instantiator(program, errors)
-    if errors.errors:
+    required = [p for p in root.params if p.default is REQUIRED]
+    for param in required:
+        errors.error("missing-argument", f"root parameter '{param.name}' has no default",
+                     param.pos, f"give it a default or pass --set {param.name}=VALUE")
+    env = {param.name: param.default for param in root.params}
+    builder = _Instantiator(program, errors, skip)
+    if required:
         return Instance("", root.name, "block", {}, [], root.pos)
     return builder.block(root, env, "", root.pos)
 
 
 class _Instantiator:
-    def __init__(self, program: Program, errors: Collector):
-        self.program, self.errors = program, errors
+    def __init__(self, program: Program, errors: Collector, skip: set[str]):
+        self.program, self.errors, self.skip = program, errors, skip
         self.seen: set[tuple[Pos, str]] = set()
         self.count = 0
+        self.calls: list[tuple[str, Call]] = []  # the block calls being built, innermost last
 
     def error(self, code: str, message: str, pos: Pos, path: str, hint: str | None = None):
         if (pos, message) in self.seen:
             return
         self.seen.add((pos, message))
         where = [f"in module '{path}'"] if path else []
+        if self.calls:  # the values came from this call's arguments
+            block_path, call = self.calls[-1]
+            where.append(f"'{block_path}' is {call.target}(...), called at {call.pos}")
         self.errors.error(code, message, pos, hint, where)
 
     def value(self, expr: Expr, env: dict[str, Any], path: str) -> tuple[bool, Any]:
@@ -613,8 +652,9 @@ class _Instantiator:
             sub = f"{path}.{name}" if path else name
             self.count += 1
             if self.count > MAX_INSTANCES:
-                self.error("too-large", f"model has over {MAX_INSTANCES:,} modules", child.pos,
-                           path)
+                if self.count == MAX_INSTANCES + 1:  # once: the rest of the tree is not built
+                    self.error("too-large", f"model has over {MAX_INSTANCES:,} modules",
+                               child.pos, path)
                 return out
             if isinstance(child.value, Seq):
                 out.append(Instance(sub, "Sequential", "seq", {},
@@ -633,6 +673,8 @@ class _Instantiator:
                 return None
             values[name] = value
         if call.kind == "block":
+            if call.target in self.skip or call.target not in self.program.classes:
+                return None  # its own errors are reported already
             cls = self.program.classes[call.target]
             for param in cls.params:
                 if param.name not in values:
@@ -641,9 +683,14 @@ class _Instantiator:
                 problem = param_type_problem(param.type, values[param.name])
                 if problem:
                     self.error("wrong-type", f"{call.target}() argument '{param.name}' should "
-                               f"be {problem}", call.args[param.name].where, path)
+                               f"be {problem}", call.args[param.name].where, path,
+                               _division_hint(values[param.name], problem))
                     return None
-            inst = self.block(cls, values, path, call.pos)
+            self.calls.append((path, call))
+            try:
+                inst = self.block(cls, values, path, call.pos)
+            finally:
+                self.calls.pop()
             inst.call = call
             return inst
         layer = LAYERS[call.target]
@@ -663,7 +710,8 @@ class _Instantiator:
                 expected = "one of " + ", ".join(map(repr, arg.choices))
             if expected:
                 self.error("wrong-type", f"{layer.name}() argument '{name}' should be "
-                           f"{expected}, got {value!r}", call.args[name].where, path)
+                           f"{expected}, got {value!r}", call.args[name].where, path,
+                           _division_hint(value, expected))
                 ok = False
         if ok and layer.checks:
             bound = layer.bind_defaults(values)
@@ -674,9 +722,17 @@ class _Instantiator:
         return ok
 
 
+def _division_hint(value: Any, expected: str) -> str | None:
+    """The usual cause of a float where an int belongs."""
+    if isinstance(value, float) and expected.startswith("an int"):
+        return "'/' always gives a float: use '//' or int(...)"
+    return None
+
+
 def _ifs(steps: list):
     for step in steps:
         if isinstance(step, If):
             yield step
             yield from _ifs(step.then)
             yield from _ifs(step.orelse)
+

@@ -82,15 +82,42 @@ _OPSYM = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv:
           ast.IsNot: "is not"}
 
 
+MAX_TEXT = 2_000  # characters in one expression or forward step
+MAX_NESTING = 64  # levels of syntax tree: evaluation and rendering recurse once per level
+
+
 def parse(text: str, what: str = "expression") -> ast.expr:
     """Parse `text` as one Python expression, or raise ExprError at the syntax error."""
+    return _parse(text.replace("\n", " "), what, "eval").body  # type: ignore[attr-defined]
+
+
+def parse_statement(text: str) -> ast.Module:
+    """Parse a forward step (one statement, checked by the caller)."""
+    return _parse(text, "forward step", "exec")  # type: ignore[return-value]
+
+
+def _parse(text: str, what: str, mode: str) -> ast.AST:
+    """`ast.parse`, bounded: CPython's parser recurses, so size and depth are limited first."""
+    if len(text) > MAX_TEXT:
+        raise ExprError("too-complex", f"{what} is {len(text):,} characters long; the limit is "
+                        f"{MAX_TEXT:,}")
     try:
-        tree = ast.parse(text.replace("\n", " "), mode="eval")
+        tree = ast.parse(text, mode=mode)
     except SyntaxError as exc:
         err = ExprError("syntax", f"invalid {what}: {exc.msg}")
         err.offset = max(0, (exc.offset or 1) - 1)
         raise err from None
-    return tree.body
+    except (RecursionError, MemoryError):
+        raise ExprError("too-complex", f"{what} nests too deeply") from None
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            whole = tree.body if mode == "eval" else tree.body[0]  # type: ignore[attr-defined]
+            raise ExprError("too-complex", f"{what} nests deeper than {MAX_NESTING} levels",
+                            whole)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return tree
 
 
 def check(node: ast.expr, names: set[str] | None = None) -> None:
@@ -111,20 +138,26 @@ def check(node: ast.expr, names: set[str] | None = None) -> None:
         elif isinstance(sub, ast.Name):
             if names is not None and sub.id not in names and sub.id not in FUNCTIONS:
                 raise unknown_name(sub, names)
-        elif isinstance(sub, (ast.BinOp, ast.UnaryOp, ast.Compare)):
-            _check_operators(sub)
+        elif type(getattr(sub, "op", None)) in _UNSUPPORTED or isinstance(sub, ast.Compare) \
+                and any(type(op) in _UNSUPPORTED for op in sub.ops):
+            op = getattr(sub, "op", None) or next(o for o in sub.ops if type(o) in _UNSUPPORTED)
+            symbol, hint = _UNSUPPORTED[type(op)]
+            raise ExprError("bad-expression", f"operator '{symbol}' is not supported in an "
+                            "expression", sub, hint)
         elif not isinstance(sub, _ALLOWED):
             raise ExprError("bad-expression",
                             f"{type(sub).__name__} is not allowed in an expression", sub)
 
 
-def _check_operators(node: ast.BinOp | ast.UnaryOp | ast.Compare) -> None:
-    """Only the operators the evaluator implements: no bitwise ops, `@`, `is`."""
-    ops = node.ops if isinstance(node, ast.Compare) else [node.op]
-    for op in ops:
-        if type(op) not in _BINOPS and type(op) not in _CMPOPS and type(op) not in _UNARY:
-            raise ExprError("bad-expression", f"operator '{_OPSYM.get(type(op), '?')}' is not "
-                            "allowed in an expression", node)
+# Operators Python has but the evaluator does not: refused, so that evaluation and the
+# generated code can never disagree.
+_UNSUPPORTED: dict[type, tuple[str, str | None]] = {
+    ast.BitAnd: ("&", "use 'and' for conditions"), ast.BitOr: ("|", "use 'or' for conditions"),
+    ast.BitXor: ("^", "use '**' for powers"), ast.LShift: ("<<", "use '* 2 ** n'"),
+    ast.RShift: (">>", "use '// 2 ** n'"), ast.MatMult: ("@", None),
+    ast.Invert: ("~", "use 'not' for conditions"), ast.Is: ("is", "use '=='"),
+    ast.IsNot: ("is not", "use '!='"),
+}
 
 
 def unknown_name(node: ast.Name, names: set[str] | list[str]) -> ExprError:

@@ -137,13 +137,10 @@ class SpecFile(_Model):
 for _cls in (ChildSpec, IfStep, BlockSpec, ModelSpec, SpecFile):
     _cls.model_rebuild()
 
-_ALL_KEYS = sorted({name for cls in (InputSpec, ParamSpec, ChildSpec, IfStep, ModelSpec, SpecFile)
-                    for name, f in cls.model_fields.items() for name in (f.alias or name,)})
-
 
 def validate(doc: Document) -> SpecFile:
     """The spec models for a resolved document, or SpecError with every problem positioned."""
-    errors = Collector()
+    errors = Collector(doc.origins)
     data = doc.data
     if not isinstance(data, dict):
         errors.error("wrong-type", "a spec is a mapping with 'nnspec', 'inputs' and 'model'",
@@ -169,8 +166,10 @@ def _report(err: dict, doc: Document, errors: Collector) -> None:
     kind = err["type"]
     if kind == "extra_forbidden":
         key = str(path[-1])
+        known = _keys_at(path[:-1])
         errors.error("unknown-key", f"unknown key '{key}'", doc.where(path, key=True),
-                     did_you_mean(key, _ALL_KEYS))
+                     did_you_mean(key, known) or (f"keys here: {', '.join(known)}"
+                                                  if known else None))
     elif kind == "missing":
         missing = str(err["loc"][-1])
         errors.error("missing-key", f"missing required key '{missing}'", doc.where(path))
@@ -179,6 +178,37 @@ def _report(err: dict, doc: Document, errors: Collector) -> None:
         value = err.get("input")
         shown = f" (got {value!r})" if isinstance(value, (str, int, float, bool)) else ""
         errors.error("wrong-type", f"{where}: {err['msg']}{shown}", doc.where(path))
+
+
+# What each part of a spec is, from its parent's kind and its key: a small state machine over a
+# data path, so that an unknown key is compared with the keys valid in its own mapping.
+_KINDS = {
+    "spec": {"inputs": "inputs", "blocks": "blocks", "model": "model"},
+    "inputs": "input", "blocks": "block",
+    "block": {"params": "params", "children": "children", "forward": "steps"},
+    "params": "param", "children": "child", "steps": "step",
+    "child": {"seq": "children"},
+    "step": {"then": "steps", "else": "steps"},
+}
+_KIND_MODELS = {"spec": SpecFile, "input": InputSpec, "block": BlockSpec, "model": ModelSpec,
+                "param": ParamSpec, "child": ChildSpec, "step": IfStep}
+
+
+def _keys_at(path: tuple) -> list[str]:
+    """The keys allowed in the mapping at `path` (empty when unsure)."""
+    kind: str | None = "spec"
+    for part in path:
+        if kind == "model":
+            kind = "block"
+        if kind == "child" and isinstance(part, int):
+            continue  # a list child: its items are children too
+        rule = _KINDS.get(kind or "")
+        kind = rule.get(part) if isinstance(rule, dict) else rule
+    model = _KIND_MODELS.get(kind or "")
+    if model is None:
+        return []
+    keys = [f.alias or name for name, f in model.model_fields.items()]
+    return keys + (["extends"] if kind == "spec" else [])
 
 
 def _data_path(data: Any, loc: tuple) -> tuple:

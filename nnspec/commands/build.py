@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from nnspec.commands.common import add_spec_args, existing, overrides
+from nnspec.commands.common import (
+    add_check_args,
+    add_spec_args,
+    existing,
+    load_checked,
+    overrides,
+    report,
+)
+from nnspec.diagnostics import SpecError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -13,13 +21,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "does, then a summary line: parameters, and input -> output shapes from "
                        "a forward pass on the declared inputs (batch 1, eval mode).")
     add_spec_args(p)
+    add_check_args(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from nnspec.api import load
-
-    spec = load(existing(args.spec), **overrides(args))
+    spec, diagnostics = load_checked(args, existing(args.spec), overrides(args))
+    if spec is None:
+        raise SpecError(diagnostics)
+    report(args, diagnostics)
     print(summary_text(spec))
     return 0
 

@@ -35,3 +35,57 @@ def existing(path: str) -> str:
     if not Path(path).is_file():
         raise UsageError(f"no such spec file: {path}")
     return path
+
+
+def add_check_args(p: argparse.ArgumentParser) -> None:
+    """--strict, --error-format and --max-params: how diagnostics are judged and printed."""
+    from nnspec.budget import DEFAULT_MAX_PARAMS
+
+    p.add_argument("--strict", action="store_true", help="treat warnings as errors (exit 1)")
+    p.add_argument("--error-format", choices=["text", "json"], default="text",
+                   help="print diagnostics (on stderr) as text, or as a JSON array for editors "
+                   "and CI")
+    p.add_argument("--max-params", type=_count, default=DEFAULT_MAX_PARAMS, metavar="N",
+                   help="refuse a model with more parameters than N, before building it "
+                   f"(default {DEFAULT_MAX_PARAMS:.0e}; accepts 1e12)")
+
+
+def _count(text: str) -> int:
+    try:
+        value = float(text) if any(c in text for c in ".eE") else int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number such as 1e12, got '{text}'")
+    if value < 1 or value != int(value):
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got '{text}'")
+    return int(value)
+
+
+def load_checked(args: argparse.Namespace, path: str, params: dict[str, Any]):
+    """Compile one spec under the --max-params budget; warnings become errors with --strict.
+
+    Returns (spec or None, diagnostics): the spec is None when it has errors.
+    """
+    from nnspec import budget
+    from nnspec.api import load
+    from nnspec.diagnostics import SpecError
+
+    try:
+        with budget.limit(args.max_params):
+            spec = load(path, **params)
+    except SpecError as exc:
+        return None, exc.diagnostics
+    warnings = spec.document.warnings
+    if args.strict and warnings:
+        return None, [w.as_error("--strict treats warnings as errors") for w in warnings]
+    return spec, warnings
+
+
+def report(args: argparse.Namespace, diagnostics: list) -> None:
+    """Print the warnings of valid specs (errors are raised to the CLI instead)."""
+    import sys
+
+    from nnspec.diagnostics import render
+
+    json_format = args.error_format == "json"
+    if diagnostics or json_format:
+        print(render(diagnostics, json_format), file=sys.stderr)

@@ -1,0 +1,51 @@
+"""Warnings for what a spec declares but never uses: a block, a parameter, a child.
+
+Each is legal, and almost always a mistake (a misspelled call, a forgotten step). They are
+reported only for a spec without errors; `--strict` makes them errors.
+"""
+
+from __future__ import annotations
+
+from nnspec.diagnostics import Collector, Diagnostic, Pos
+from nnspec.ir import Child, Program, Seq
+from nnspec.load import Document
+from nnspec.names import identifier_problem
+from nnspec.validate import SpecFile
+
+
+def warnings(doc: Document, spec: SpecFile, program: Program,
+             unused_children: list[tuple[str, str, Pos]]) -> list[Diagnostic]:
+    """`unused_children`: (class, child, position) of children an explicit forward never calls."""
+    found = Collector(doc.origins)
+    for name in spec.blocks:
+        if name not in program.classes and identifier_problem(name) is None:
+            found.warning("unused-block", f"block '{name}' is never used",
+                          doc.where(("blocks", name), key=True),
+                          f"call it from a child, as in 'b: {name}(...)', or delete it")
+    for cls in program.classes.values():
+        used = set(cls.forward_params) | _names_in(cls.children)
+        for param in cls.params:
+            if param.name not in used:
+                found.warning("unused-param", f"parameter '{param.name}' of '{cls.name}' is "
+                              "never used", param.pos, "use it in a child's arguments or the "
+                              "forward, or delete it")
+    for cls_name, child, pos in unused_children:
+        if cls_name in program.classes:
+            found.warning("unused-child", f"child '{child}' of '{cls_name}' is never called in "
+                          "its forward", pos, "it would be built but never run; call it in the "
+                          "forward or delete it")
+    return found.warnings
+
+
+def _names_in(children: list[Child]) -> set[str]:
+    """Every name the children's arguments and conditions read."""
+    names: set[str] = set()
+    for child in children:
+        if child.cond is not None:
+            names |= child.cond.names()
+        if isinstance(child.value, Seq):
+            names |= _names_in(child.value.items)
+        else:
+            for arg in child.value.args.values():
+                names |= arg.names()
+    return names
