@@ -1,0 +1,162 @@
+"""The hand-written torchvision references against data recorded from real torchvision.
+
+tests/golden/torchvision/ was recorded with torchvision 0.29.1 / torch 2.14.1
+(tools/record_torchvision_golden.py). If these pass, tests/reference/torchvision_models.py can
+stand in for torchvision when issue #5's specs are checked: same printed tree, same state_dict,
+same forward, same FLOPs, and the same weights from `torch.manual_seed(0)`.
+
+Seeded init is compared by sha256 of every tensor's bytes. That needs the CPU generator to give
+the same stream in the torch running the tests as in torch 2.14.1, and the reference to draw in
+torchvision's order: each module's default init at construction, then the init loop in
+`modules()` order. Both hold for torch 2.13.0 (bit-identical); `sum` and `first` are printed
+on failure to tell a shifted stream (all random tensors differ) from a wrong init rule.
+"""
+
+from __future__ import annotations
+
+import copy
+import ctypes
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import ROOT
+from golden.fixed_weights import fill_fixed_, fixed_input
+from reference import torchvision_models as tv
+from torch.utils.flop_counter import FlopCounterMode
+
+GOLDEN = ROOT / "tests" / "golden" / "torchvision"
+MODELS = ["resnet18", "resnet50", "mobilenet_v2"]
+PARAMS = {"resnet18": 11_689_512, "resnet50": 25_557_032, "mobilenet_v2": 3_504_872}
+
+
+def golden(name: str, file: str) -> Path:
+    return GOLDEN / name / file
+
+
+def seeded(name: str, **kwargs) -> torch.nn.Module:
+    """The reference built right after `torch.manual_seed(0)`, leaving the global RNG as it was."""
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        return getattr(tv, name)(**kwargs)
+
+
+@pytest.fixture(scope="module", params=MODELS)
+def model(request) -> tuple[str, torch.nn.Module]:
+    """Each reference built once per module (resnet50 takes a while); tests must not mutate it."""
+    return request.param, seeded(request.param)
+
+
+def tensor_sha256(t: torch.Tensor) -> str:
+    """sha256 of the tensor's raw bytes, as the recorder's `numpy().tobytes()` (torch has no
+    numpy here, so the bytes are read from the data pointer)."""
+    t = t.detach().contiguous().cpu()
+    return hashlib.sha256(ctypes.string_at(t.data_ptr(), t.numel() * t.element_size())).hexdigest()
+
+
+def state_dict_lines(model: torch.nn.Module) -> list[str]:
+    return [f"{key}\t{','.join(str(d) for d in t.shape)}\t{str(t.dtype).removeprefix('torch.')}"
+            for key, t in model.state_dict().items()]
+
+
+def init_mismatches(model: torch.nn.Module, name: str) -> list[str]:
+    """Every state_dict entry whose bytes differ from the recorded seeded init, with its
+    sum and first values beside the recorded ones."""
+    recorded = json.loads(golden(name, "init_seed0.json").read_text(encoding="utf-8"))["tensors"]
+    assert list(recorded) == list(model.state_dict())
+    out = []
+    for key, t in model.state_dict().items():
+        want = recorded[key]
+        if tensor_sha256(t) != want["sha256"]:
+            first = [float(v) for v in t.flatten()[:4].tolist()]
+            out.append(f"{key}: sum {float(t.double().sum())} vs {want['sum']}, "
+                       f"first {first} vs {want['first']}")
+    return out
+
+
+def test_printed_tree(model):
+    name, m = model
+    assert str(m) + "\n" == golden(name, "tree.txt").read_text(encoding="utf-8")
+
+
+def test_state_dict_layout(model):
+    name, m = model
+    assert state_dict_lines(m) == golden(name, "state_dict.txt").read_text(
+        encoding="utf-8").splitlines()
+
+
+def test_parameter_count(model):
+    name, m = model
+    recorded = json.loads(golden(name, "init_seed0.json").read_text(encoding="utf-8"))["params"]
+    assert sum(p.numel() for p in m.parameters()) == PARAMS[name] == recorded
+
+
+def test_seeded_init_is_bit_identical(model):
+    name, m = model
+    assert init_mismatches(m, name) == []
+
+
+def test_other_seed_gives_other_init():
+    """The init check can fail: seed 1 changes every randomly initialised tensor."""
+    with torch.random.fork_rng():
+        torch.manual_seed(1)
+        m = tv.resnet18()
+    wrong = init_mismatches(m, "resnet18")
+    # 20 convolutions, fc.weight and fc.bias; BatchNorm entries are constants
+    assert len(wrong) == 22
+
+
+@pytest.mark.parametrize("name, block_bn", [("resnet18", "bn2"), ("resnet50", "bn3")])
+def test_zero_init_residual(name, block_bn):
+    """zero_init_residual zeroes the last BN scale of each block and draws nothing extra."""
+    m = seeded(name, zero_init_residual=True)
+    zeroed = {f"{n}.{block_bn}.weight" for n, mod in m.named_modules()
+              if isinstance(mod, (tv.BasicBlock, tv.Bottleneck))}
+    assert zeroed and all(m.state_dict()[k].eq(0).all() for k in zeroed)
+    wrong = {line.split(":")[0] for line in init_mismatches(m, name)}
+    assert wrong == zeroed
+
+
+def test_fixed_weight_output(model):
+    name, m = model
+    recorded = json.loads(golden(name, "output_fixed.json").read_text(encoding="utf-8"))
+    m = copy.deepcopy(m).eval()
+    fill_fixed_(m)
+    x = fixed_input(tuple(recorded["input_shape"]))
+    with torch.no_grad():
+        y = m(x)
+    assert list(y.shape) == recorded["output_shape"]
+    want = torch.tensor(recorded["output"], dtype=torch.float32).reshape(y.shape)
+    torch.testing.assert_close(y, want, atol=1e-4, rtol=1e-4)
+
+
+def test_flops_224(model):
+    """FlopCounterMode on the meta device (no arithmetic) matches the recorded totals per op."""
+    name, _ = model
+    recorded = json.loads(golden(name, "flops_224.json").read_text(encoding="utf-8"))
+    with torch.device("meta"):
+        m = getattr(tv, name)().eval()
+    counter = FlopCounterMode(display=False)
+    with counter:
+        m(torch.zeros(recorded["input_shape"], device="meta"))
+    by_op = {str(op): int(n) for op, n in counter.get_flop_counts()["Global"].items()}
+    assert (counter.get_total_flops(), by_op) == (recorded["flops"], recorded["flops_by_op"])
+
+
+@pytest.mark.parametrize("v, divisor, expected", [
+    (32.0, 8, 32), (16 * 0.75, 8, 16), (37.0, 16, 48), (1280 * 1.4, 8, 1792), (3.0, 8, 8),
+    (90.0, 16, 96), (100.0, 64, 128),
+])
+def test_make_divisible(v, divisor, expected):
+    assert tv._make_divisible(v, divisor) == expected
+
+
+def test_mobilenet_v2_width_mult():
+    """width_mult goes through _make_divisible; the last channel never shrinks below 1280."""
+    with torch.device("meta"):
+        m = tv.mobilenet_v2(width_mult=0.5)
+    assert m.features[0][0].out_channels == 16
+    assert m.features[1].conv[1].out_channels == 8
+    assert m.last_channel == 1280 and m.classifier[1].in_features == 1280
