@@ -392,6 +392,9 @@ class _Formatter:
             self.tuple(node)
         elif isinstance(node, ast.Slice):
             self.slice(node)
+        elif isinstance(node, ast.Starred):
+            self.text("*")
+            self.expr(node.value)
         else:
             raise TypeError(f"cannot format {type(node).__name__}")
 
@@ -736,6 +739,9 @@ class _Formatter:
                     update(_R_INVERT)
                 if state["first"] is None:
                     state["first"] = ("token", None)
+            elif isinstance(expr, ast.Starred):
+                if state["first"] is None:
+                    state["first"] = ("token", None)
             elif isinstance(expr, (ast.Name, ast.Constant, ast.Slice)):
                 return
             for child in _children_in_order(expr):
@@ -758,8 +764,10 @@ class _Formatter:
     # statements
 
     def assign(self, targets: list[ast.expr], value: ast.expr) -> None:
-        if len(targets) == 1 and isinstance(targets[0], ast.Tuple):
-            self.right_to_left(targets[0], "=", value)
+        target = targets[0]
+        if len(targets) == 1 and (id(target) in self.bare
+                                  or _own_parentheses(target, self.bare) is not None):
+            self.right_to_left(target, "=", value)
             return
         for target in targets:
             self.expr(target)
@@ -805,8 +813,8 @@ def _children_in_order(expr: ast.expr) -> list[ast.expr]:
         return [expr.left, *expr.comparators]
     if isinstance(expr, ast.IfExp):
         return [expr.body, expr.test, expr.orelse]
-    if isinstance(expr, ast.UnaryOp):
-        return [expr.operand]
+    if isinstance(expr, (ast.UnaryOp, ast.Starred)):
+        return [expr.operand] if isinstance(expr, ast.UnaryOp) else [expr.value]
     if isinstance(expr, ast.Tuple):
         return list(expr.elts)
     return []
