@@ -154,9 +154,7 @@ def _mark_parentheses(node: ast.AST, bare_tuples: set[int]) -> set[int]:
     marked: set[int] = set()
 
     def need(child: ast.AST, required: int) -> None:
-        if _prec(child, bare_tuples) < required or (
-                required == _ATOM and isinstance(child, ast.Constant)
-                and isinstance(child.value, (int, float)) and not isinstance(child.value, bool)):
+        if _prec(child, bare_tuples) < required:
             marked.add(id(child))
 
     for sub in ast.walk(node):
@@ -186,6 +184,8 @@ def _mark_parentheses(node: ast.AST, bare_tuples: set[int]) -> set[int]:
             need(sub.orelse, _TEST)
         elif isinstance(sub, ast.Attribute):
             need(sub.value, _ATOM)
+            if _is_base_ten_number(sub.value):  # `(1).real`, not `1.real`
+                marked.add(id(sub.value))
         elif isinstance(sub, ast.Call):
             if not isinstance(sub.func, (ast.Constant, ast.Name)):
                 need(sub.func, _ATOM)
