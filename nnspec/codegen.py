@@ -413,6 +413,8 @@ def docstring(text: str | None, indent: int) -> list[str]:
     body = " ".join(words)
     body = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in body.replace("\\", "\\\\"))
     body = body.replace('"""', '""\\"')
+    if body.startswith('"'):  # `""""` would end the opening quotes early
+        body = "\\" + body
     if body.endswith('"'):
         body = body[:-1] + '\\"'
     pad = pysrc.INDENT * indent
