@@ -186,10 +186,11 @@ class _Context:
             return []
         x = cls.inputs[0]
         steps: list = []
-        for child in cls.children:
-            stmt = Stmt(ast.parse(f"{x} = {child.name}({x})").body[0], child.pos)
+        for child in cls.children:  # built as trees: names may be invalid (reported above)
+            call = ast.Call(ast.Name(child.name, ast.Load()), [ast.Name(x, ast.Load())], [])
+            stmt = Stmt(ast.Assign([ast.Name(x, ast.Store())], call), child.pos)
             steps.append(If(child.cond, [stmt], [], child.pos) if child.cond else stmt)
-        steps.append(Stmt(ast.parse(f"return {x}").body[0], cls.pos))
+        steps.append(Stmt(ast.Return(ast.Name(x, ast.Load())), cls.pos))
         return steps
 
     # --- children -----------------------------------------------------------------------
