@@ -16,7 +16,7 @@ import copy
 import inspect
 import shlex
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +78,6 @@ class ModuleSource:
     helpers: list[str]
     classes: list[ClassSource]
     self_check: list[str]
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def generate(program: Program, spec_label: str | None = None,
@@ -192,12 +191,9 @@ class _ClassWriter:
         cls = self.cls
         base = "nn.Sequential" if cls.base == "Sequential" else "nn.Module"
         header = pysrc.class_header(cls.name, [pysrc.name(base)], 0)
-        init = pysrc.def_header("__init__", [("self", None, None), *self.signature()],
+        signature = self.signature()
+        init = pysrc.def_header("__init__", [("self", None, None), *signature],
                                 ast.Constant(None), 1)
-        for _, annotation, default in self.signature():
-            self.usage.note(annotation)
-            if default is not None:
-                self.usage.note(default)
         if cls.base == "Sequential":
             init += self.sequential_body()
         else:

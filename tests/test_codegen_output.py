@@ -342,3 +342,14 @@ def test_make_divisible_helper_is_ruff_clean_and_matches_the_evaluator(tmp_path)
     path = tmp_path / "helper.py"
     path.write_text(codegen._MAKE_DIVISIBLE + "\n", encoding="utf-8")
     assert ruff("format", "--check", path).returncode == 0
+
+
+def test_generating_code_does_not_import_torch(tmp_path):
+    script = ("import sys, nnspec\n"
+              "from nnspec.commands import build\n"
+              "nnspec.generate('specs/nin_dw.yaml', expand=2)\n"
+              "assert 'torch' not in sys.modules, 'torch was imported'\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
