@@ -15,7 +15,6 @@ import ast
 import copy
 import inspect
 import shlex
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -400,37 +399,44 @@ def _is_default(expr: Expr, default: object) -> bool:
 def docstring(text: str | None, indent: int) -> list[str]:
     """A class docstring from spec text, wrapped to the line width, that cannot end early.
 
-    Whitespace is collapsed; backslashes and quotes that could end the string are escaped, and
+    Whitespace is collapsed. Backslashes are doubled; a quote is escaped where it would start
+    the docstring with four quotes, make three in a row, or touch the closing quotes;
     characters that are not printable (line breaks, bidirectional controls) become escapes.
     """
     words = (text or "").split()
     if not words:
         return []
-    body = " ".join(words)
-    body = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in body.replace("\\", "\\\\"))
-    body = body.replace('"""', '""\\"')
-    if body.startswith('"'):  # `""""` would end the opening quotes early
-        body = "\\" + body
-    if body.endswith('"'):
-        body = body[:-1] + '\\"'
+    body = _docstring_body(" ".join(words))
     pad = pysrc.INDENT * indent
-    if _width(pad) + 6 + _width(body) <= LINE_WIDTH:
+    if len(pad) + 6 + len(body) <= LINE_WIDTH:  # ruff counts characters here, not columns
         return [f'{pad}"""{body}"""']
     lines, current = [], '"""'
     limit = LINE_WIDTH - INDENT_WIDTH * indent
     for word in body.split(" "):
         candidate = f"{current} {word}" if current != '"""' else current + word
-        if _width(candidate) <= limit or current in ('"""', ""):
+        if len(candidate) <= limit or current in ('"""', ""):
             current = candidate
         else:
             lines.append(current)
             current = word
     lines.append(current)
+    if len(lines) == 1:  # one unbreakable line: ruff keeps the closing quotes on it
+        return [f'{pad}{lines[0]}"""']
     return [pad + line for line in lines] + [pad + '"""']
 
 
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+def _docstring_body(text: str) -> str:
+    tokens: list[str] = []
+    run = 0  # unescaped quotes in a row
+    for i, c in enumerate(text):
+        if c == '"':
+            escape = i == 0 or run == 2 or i == len(text) - 1
+            tokens.append('\\"' if escape else '"')
+            run = 0 if escape else run + 1
+            continue
+        run = 0
+        tokens.append("\\\\" if c == "\\" else c if c.isprintable() else ascii(c)[1:-1])
+    return "".join(tokens)
 
 
 # --- the self-check ---------------------------------------------------------------------------

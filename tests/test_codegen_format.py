@@ -225,3 +225,26 @@ def test_strings_are_quoted_as_ruff_quotes_them(tmp_path):
 def test_non_literals_are_refused(value):
     with pytest.raises((TypeError, ValueError)):
         pysrc.literal(value)
+
+
+DOC_WORDS = ["a", "model", '"quoted"', "back\\slash", "'''", '"""', "中文", "\u202e", "tab\there",
+             "caf\u00e9", "x" * 30, "end.", '"', "\\", "''", "#", "{", "}", "\n", "\\N{BULLET}"]
+
+
+def test_docstrings_are_ruff_formatted_and_read_back(tmp_path):
+    """Spec docs become docstrings: quotes, backslashes and controls can never end them."""
+    from nnspec.codegen import docstring
+
+    r = random.Random(SEED)
+    docs, out = [], ["class A:"]
+    for i in range(250):
+        text = " ".join(r.choice(DOC_WORDS) for _ in range(r.randint(1, 40)))
+        text = r.choice(["", '"']) + text + r.choice(["", '"', "\\"])
+        docs.append(text)
+        out += [f"    class B{i}:", *docstring(text, 2), "", "        pass", ""]
+    source = "\n".join(out).rstrip() + "\n"
+    for cls, text in zip(ast.parse(source).body[0].body, docs):
+        assert " ".join(ast.get_docstring(cls, clean=False).split()) == " ".join(text.split())
+    path = tmp_path / "docs.py"
+    path.write_text(source, encoding="utf-8")
+    assert ruff("format", "--diff", path).returncode == 0
