@@ -23,7 +23,8 @@ FIRST_LINE, ALL_LINES, ALL_LINES_OVERFLOW = "first", "all", "all-overflow"
 # Line modes
 SOFT, SOFT_OR_SPACE, HARD = "soft", "soft_or_space", "hard"
 
-Element = tuple  # ("text", str) | ("line", mode) | ("start", kind, ...) | ("end", kind) | ...
+# ("text", str) | ("line", mode) | ("start", _Tag) | ("end", kind) | ("best", variants, mode)
+Element = tuple
 
 
 @dataclass
@@ -54,9 +55,6 @@ class Doc:
 
     def text(self, s: str) -> None:
         self.items.append(("text", s))
-
-    def space(self) -> None:
-        self.items.append(("text", " "))
 
     def line(self, mode: str) -> None:
         self.items.append(("line", mode))
@@ -172,7 +170,10 @@ class _Queue:
 
 
 class Printer:
+    """Prints one document (a statement) starting at an indentation level, as ruff does."""
+
     def __init__(self, indent: int = 0):
+        self.indent = indent
         self.out: list[str] = []
         self.line_width = 0
         self.pending_indent: int | None = indent
@@ -181,11 +182,11 @@ class Printer:
 
     # printing
 
-    def print(self, items: list[Element], indent: int = 0) -> str:
+    def print(self, items: list[Element]) -> str:
         propagate_expands(items)
         queue = _Queue()
         queue.push(items)
-        stack: list[tuple[str, _Args]] = [("root", _Args(indent))]
+        stack: list[tuple[str, _Args]] = [("root", _Args(self.indent))]
         while (el := queue.pop()) is not None:
             self._element(el, queue, stack)
         return "".join(self.out)
@@ -448,4 +449,4 @@ class _Measurer:
 
 def render(items: list[Element], indent: int = 0) -> str:
     """Print a document starting at `indent` levels; the text has no trailing newline."""
-    return Printer(indent).print(items, indent)
+    return Printer(indent).print(items)

@@ -767,29 +767,31 @@ class _Formatter:
         target = targets[0]
         if len(targets) == 1 and (id(target) in self.bare
                                   or _own_parentheses(target, self.bare) is not None):
-            self.right_to_left(target, "=", value)
+            self.right_to_left(target, value)
             return
         for target in targets:
             self.expr(target)
             self.text(" = ")
         self.maybe_parenthesize(value)
 
-    def right_to_left(self, target: ast.expr, op: str, value: ast.expr) -> None:
+    def right_to_left(self, target: ast.expr, value: ast.expr) -> None:
+        """`target = value` for targets with brackets of their own (tuples, subscripts):
+        ruff's best-fitting choice between splitting the value and splitting the target."""
         inline = isinstance(value, (ast.Name, ast.Constant))
         best_fit = isinstance(value, (ast.Attribute, ast.Call, ast.Subscript)) and \
             self.needs_parentheses(value) == BEST_FIT
         before = self.capture(lambda: self.expr(target, NEVER))
         if not inline and not best_fit:
             self.doc.items += before
-            self.text(f" {op} ")
+            self.text(" = ")
             self.maybe_parenthesize(value)
             return
         value_doc = self.capture(lambda: self.expr(value, NEVER))
-        eq = [("text", f" {op} ")]
+        eq = [("text", " = ")]
 
-        def grouped(items: list, expand: bool = True) -> list:
+        def grouped(items: list) -> list:
             return self.capture(lambda: self.group(lambda: self.doc.items.extend(items),
-                                                   expand=expand))
+                                                   expand=True))
 
         single_line = before + eq + value_doc
         parenthesized_value = before + eq + [("text", "(")] + self.capture(
@@ -889,10 +891,10 @@ def statement(node: ast.stmt, indent: int) -> list[str]:
     return _lines(f, indent)
 
 
-def if_header(test: ast.expr, indent: int, keyword: str = "if") -> list[str]:
-    """`if <test>:` (or `elif`)."""
+def if_header(test: ast.expr, indent: int) -> list[str]:
+    """`if <test>:`"""
     f = _Formatter(test, _subscript_tuples(test))
-    f.text(f"{keyword} ")
+    f.text("if ")
     f.maybe_parenthesize(test)
     f.text(":")
     return _lines(f, indent)
