@@ -8,6 +8,7 @@ import subprocess
 import sys
 import zipfile
 
+import pytest
 from conftest import ROOT, SPECS
 
 import nnspec
@@ -15,6 +16,7 @@ from nnspec.commands.build import spec_label
 
 
 def test_installed_wheel_ships_templates_and_generates_code(tmp_path):
+    pytest.importorskip("setuptools", minversion="70.1")  # builds wheels without `wheel`
     source = tmp_path / "src"
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for name in ("nnspec", "templates"):
