@@ -152,12 +152,11 @@ class _Usage:
                     self.make_divisible = True
 
     def imports(self) -> list[str]:
+        """Sorted as isort sorts them: the standard library, then the rest."""
         stdlib = ["from collections import OrderedDict"] if "OrderedDict" in self.names else []
-        third = ["import torch"]
-        if "F" in self.names:
-            third.append("import torch.nn.functional as F")
-        third += sorted(f"import {module}" for module in self.modules)
-        third.append("from torch import nn")
+        modules = {"torch", *self.modules} | ({"torch.nn.functional as F"}
+                                             if "F" in self.names else set())
+        third = [f"import {m}" for m in sorted(modules)] + ["from torch import nn"]
         return stdlib + ([""] if stdlib else []) + third
 
 
