@@ -99,8 +99,7 @@ def generate(path_or_spec: Any, *, spec_label: str | None = None,
     output file); by default, its path relative to the working directory.
     """
     from nnspec import codegen
-    from nnspec.commands.build import spec_label as relative_label
 
     spec = _spec(path_or_spec, params)
-    label = spec_label if spec_label is not None else relative_label(spec.path, "-")
+    label = spec_label if spec_label is not None else codegen.spec_label(spec.path)
     return codegen.generate(spec.program, label, templates, overrides=params)

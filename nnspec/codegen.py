@@ -14,9 +14,10 @@ from __future__ import annotations
 import ast
 import copy
 import inspect
+import os
 import shlex
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import jinja2
@@ -123,6 +124,17 @@ def describe(program: Program, spec_label: str | None = None,
         classes=classes,
         self_check=self_check,
     )
+
+
+def spec_label(spec: str | os.PathLike[str], output: str | None = None) -> str:
+    """How the header names the spec: its path relative to the output file's directory (or
+    to the working directory), with POSIX separators, never absolute."""
+    start = os.path.dirname(os.path.abspath(output)) if output not in (None, "-") else "."
+    try:
+        relative = os.path.relpath(os.path.abspath(spec), os.path.abspath(start))
+    except ValueError:  # another drive (Windows): no relative path exists
+        relative = os.path.basename(spec)
+    return PurePath(relative).as_posix()
 
 
 def comment_safe(text: str) -> str:

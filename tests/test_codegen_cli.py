@@ -12,7 +12,7 @@ from conftest import ROOT, SPECS
 
 import nnspec
 from nnspec import write
-from nnspec.commands.build import spec_label
+from nnspec.codegen import spec_label
 
 NIN = str(SPECS / "nin.yaml")
 NIN_DW = str(SPECS / "nin_dw.yaml")

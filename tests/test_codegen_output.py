@@ -17,7 +17,7 @@ from conftest import ROOT, SEED_SPECS, SPECS, spec_files
 import nnspec
 from nnspec import codegen, write
 from nnspec.catalog import REQUIRED
-from nnspec.commands.build import spec_label
+from nnspec.codegen import spec_label
 from nnspec.diagnostics import SpecError
 from nnspec.expr import FUNCTIONS
 

@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT, SPECS
 
 import nnspec
-from nnspec.commands.build import spec_label
+from nnspec.codegen import spec_label
 
 
 def test_installed_wheel_ships_templates_and_generates_code(tmp_path):

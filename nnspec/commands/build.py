@@ -9,9 +9,8 @@ unified diff when FILE is stale or missing.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from pathlib import Path, PurePath
+from pathlib import Path
 
 from nnspec.commands.common import add_spec_args, existing, overrides
 
@@ -49,21 +48,11 @@ def run(args: argparse.Namespace) -> int:
     return write_source(args)
 
 
-def spec_label(spec: str, output: str) -> str:
-    """The spec's path relative to the output file's directory, with POSIX separators."""
-    start = os.path.dirname(os.path.abspath(output)) if output != "-" else os.getcwd()
-    try:
-        relative = os.path.relpath(os.path.abspath(spec), start)
-    except ValueError:  # another drive (Windows): no relative path exists
-        relative = os.path.basename(spec)
-    return PurePath(relative).as_posix()
-
-
 def write_source(args: argparse.Namespace) -> int:
     from nnspec import write
     from nnspec.api import generate
     from nnspec.cli import UsageError
-    from nnspec.codegen import TemplateError
+    from nnspec.codegen import TemplateError, spec_label
 
     spec = existing(args.spec)
     if args.templates and not Path(args.templates).is_dir():
