@@ -54,9 +54,9 @@ class Pair:
         torch.manual_seed(seed)
         return nnspec.build(self.path, dtype=self.dtype, **params)
 
-    def inputs(self, **params) -> tuple[torch.Tensor, ...]:
+    def inputs(self, batch: int = 2, **params) -> tuple[torch.Tensor, ...]:
         return tuple(t.to(self.dtype) if t.is_floating_point() else t
-                     for t in nnspec.example_inputs(self.path, seed=1, **params))
+                     for t in nnspec.example_inputs(self.path, batch, seed=1, **params))
 
 
 @pytest.fixture(scope="module", params=SPECS, ids=[p.stem for p in SPECS])
@@ -165,7 +165,7 @@ def test_nin_dw_expand_two_is_nin_dw_x2(tmp_path):
 @pytest.mark.parametrize("kind", ["generated", "runtime"])
 def test_export_and_compile_without_graph_breaks(pair, kind):
     model = getattr(pair, kind)().eval()
-    inputs = pair.inputs()
+    inputs = pair.inputs(batch=1)
     with torch.no_grad():
         expected = _flat(model(*inputs))
         with warnings.catch_warnings():
