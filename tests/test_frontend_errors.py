@@ -94,8 +94,8 @@ CASES = {
         "duplicate-key", 7, 5, "duplicate key 'a'", "'a' is already set at line 6"),
     "flow_split": (
         HEAD + "model:\n  children:\n    body: [Conv2d(3, 8, 3), ReLU()]\n",
-        "flow-split", 6, 12, "YAML split 'Conv2d(3' at a comma: inside [...] or {...}, commas "
-        "separate items", "quote the call, or write one item per line starting with '- '"),
+        "flow-split", 6, 12, "'Conv2d(3' is cut short: inside [...] or {...}, commas separate "
+        "items", 'quote it: "Conv2d(3, 8, 3)", or write the items one per line'),
     "empty": ("# nothing\n", "empty", 1, 1, "spec file is empty", None),
     "not_a_mapping": ("- 1\n", "wrong-type", 1, 1, None, None),
 }
