@@ -559,21 +559,13 @@ def apply_overrides(doc: Document, overrides: dict[str, Any]) -> None:
         decl = params[name]
         problem = _override_problem(decl, value)
         if problem:
-            errors.error("wrong-type", f"--set {name}: expected {problem}", Pos("--set", 1, 1))
+            errors.error("wrong-type", f"'{name}' should be {problem}", Pos("--set", 1, 1))
             continue
         if isinstance(decl, dict):
             decl["default"] = value
         elif isinstance(decl, str) and decl in TYPE_NAMES:
             params[name] = {"type": decl, "default": value}
-        else:
-            # declared by its default alone: the override must keep the default's type,
-            # which the value in its place would otherwise redefine
-            from nnspec.elaborate import infer_type, param_type_problem
-
-            problem = param_type_problem(infer_type(decl), value)
-            if problem:
-                errors.error("wrong-type", f"'{name}' should be {problem}", Pos("--set", 1, 1))
-                continue
+        else:  # declared by its default alone, whose type the value keeps (checked above)
             params[name] = value
         doc.pos[("model", "params", name)] = Pos("--set", 1, 1)
     errors.check()
