@@ -316,7 +316,7 @@ def test_exponential_module_tree_is_refused(write_spec):
 HUGE = """\
 nnspec: 1
 inputs:
-  x: [64]
+  x: [1000000]
 model:
   children:
     fc: Linear(10**6, 10**6)
