@@ -182,11 +182,11 @@ def test_inspect_shows_the_generated_source(nin):
 
 
 def test_traceback_shows_the_generated_line(write_spec):
-    path = write_spec("nnspec: 1\ninputs:\n  x: [4]\nblocks:\n  Inner:\n    children:\n"
+    path = write_spec("nnspec: 1\ninputs:\n  x: [5]\nblocks:\n  Inner:\n    children:\n"
                       "      fc: Linear(5, 4)\n    forward:\n      - y = fc(x)\n"
                       "      - return y\nmodel:\n  children:\n    inner: Inner()\n")
     model = nnspec.build(path)
-    with pytest.raises(RuntimeError) as info:
+    with pytest.raises(RuntimeError) as info:  # an input of the wrong width, at call time
         model(torch.randn(2, 4))
     text = "".join(traceback.format_exception(info.value))
     assert "in forward\n    y = self.fc(x)\n" in text
