@@ -144,6 +144,23 @@ def test_forward_failing_in_a_torch_layer_points_at_its_call(capsys, write_spec)
         "      |         ^^^^^^^^^^^^^^^^"]
 
 
+@pytest.mark.parametrize("args", [
+    ["diff", str(SPECS / "nin.yaml"), str(SPECS / "nin_dw.yaml")],
+    ["build", str(SPECS / "nin.yaml")],
+])
+def test_a_reader_that_went_away_ends_the_command_quietly(args):
+    """`nnspec diff A B | head`: stdout closed early is no internal error and prints nothing."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write to the pipe now fails: the reader has gone
+    try:
+        done = subprocess.run([sys.executable, "-m", "nnspec", *args], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, cwd=ROOT, timeout=120,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr) == (cli.EXIT_BROKEN_PIPE, "")
+
+
 def test_api_build_does_not_run_the_forward(write_spec):
     """Only the `build` command runs the declared inputs; nnspec.build just constructs."""
     assert nnspec.build(write_spec(FAILS_AT_RUN_TIME)) is not None
