@@ -146,7 +146,7 @@ def test_forward_failing_in_a_torch_layer_points_at_its_call(capsys, write_spec)
 
 @pytest.mark.parametrize("args", [
     ["diff", str(SPECS / "nin.yaml"), str(SPECS / "nin_dw.yaml")],
-    ["build", str(SPECS / "nin.yaml")],
+    ["summary", str(SPECS / "nin.yaml")],
 ])
 def test_a_reader_that_went_away_ends_the_command_quietly(args):
     """`nnspec diff A B | head`: stdout closed early is no internal error and prints nothing."""
