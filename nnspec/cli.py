@@ -35,10 +35,17 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
         command.register(sub)
-    for verb in sub.choices.values():  # `nnspec build SPEC --debug` works too
+    _add_debug(sub)  # `nnspec build SPEC --debug` works too, as does `nnspec import tree F --debug`
+    return top
+
+
+def _add_debug(sub: argparse._SubParsersAction) -> None:
+    for verb in sub.choices.values():
         verb.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                           help="show tracebacks of internal errors")
-    return top
+        for action in verb._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _add_debug(action)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -195,6 +195,12 @@ def test_debug_shows_the_traceback(capsys, broken_load, args):
     assert "KeyError: 'an nnspec bug'" in err
 
 
+@pytest.mark.parametrize("args", [["import", "tree", "t.txt", "--debug"],
+                                  ["import", "module", "m:f", "--debug"]])
+def test_debug_after_a_sub_verb(args):
+    assert cli.parser().parse_args(args).debug is True
+
+
 @pytest.mark.parametrize("args,message", [
     (["build", "specs/nin.yaml", "--frob"], "unrecognized arguments: --frob"),
     (["build"], "the following arguments are required: SPEC"),
