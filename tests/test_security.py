@@ -56,6 +56,8 @@ model:
 
 # --- nothing is executed or imported --------------------------------------------------------------
 
+# The canary is a stdlib module nothing imports (torch.compile imports colorsys, say):
+# if a spec could import it, it would show up in sys.modules.
 @pytest.mark.parametrize("tag", [
     "!!python/object/apply:os.mkdir [{target}]",
     "!!python/object/new:os.mkdir [{target}]",
@@ -95,9 +97,9 @@ def audit() -> AuditLog:
 
 
 HOSTILE_EXPRESSIONS = [
-    "__import__('colorsys')",
+    "__import__('tabnanny')",
     "eval('1')",
-    "exec('import colorsys')",
+    "exec('import tabnanny')",
     "open('/etc/passwd')",
     "(lambda: 1)()",
     "().__class__.__bases__[0].__subclasses__()",
@@ -120,11 +122,11 @@ def test_expressions_are_never_evaluated(expression, write_spec, audit):
     assert [d.code for d in diagnostics] == ["bad-expression"], diagnostics
     opened = [e for e in audit.events if not e.startswith("open ") or "passwd" in e]
     assert opened == [], "nothing may be executed, imported or run"
-    assert "colorsys" not in sys.modules
+    assert "tabnanny" not in sys.modules
 
 
 @pytest.mark.parametrize("step", [
-    "x = __import__('colorsys')", "import colorsys", "x = exec('1')", "x = conv.__dict__",
+    "x = __import__('tabnanny')", "import tabnanny", "x = exec('1')", "x = conv.__dict__",
     "x = conv(x).__class__", "x = [c for c in x]", "x = eval('x')", "del x",
 ])
 def test_forward_steps_are_never_executed(step, write_spec, audit):
@@ -139,7 +141,7 @@ def test_forward_steps_are_never_executed(step, write_spec, audit):
         audit.active = False
     assert len(diagnostics) == 1 and diagnostics[0].pos.line == 8, diagnostics
     assert [e for e in audit.events if not e.startswith("open ")] == []
-    assert "colorsys" not in sys.modules
+    assert "tabnanny" not in sys.modules
 
 
 # --- nothing is injected into generated source -------------------------------------------------
