@@ -18,7 +18,8 @@ import jinja2
 from nnspec import pysrc
 from nnspec.catalog import LAYERS, REQUIRED
 from nnspec.expr import FUNCTIONS, Expr, make_divisible
-from nnspec.ir import Call, Child, If, ModuleClass, Program, Seq, Stmt
+from nnspec.initrules import InitRule
+from nnspec.ir import Call, Child, If, ModuleClass, Program, Repeat, Seq, Stmt
 
 TEMPLATE_NAME = "module.py.jinja"
 
@@ -150,6 +151,7 @@ class _ClassWriter:
             init += [f"{pysrc.INDENT * 2}self.{p} = {p}" for p in cls.forward_params]
             for child in cls.children:
                 init += self.child(child, 2)
+        init += self.init_rules(cls.init)
         forward: list[str] = []
         if cls.forward_unknown:
             forward = _unknown_forward(cls.name)
@@ -167,6 +169,34 @@ class _ClassWriter:
         return out
 
     # --- __init__ ---------------------------------------------------------------------------
+
+    def init_rules(self, rules: list[InitRule]) -> list[str]:
+        """Each rule one loop over `self.modules()`, as torchvision writes its init."""
+        lines: list[str] = []
+        m = self.fresh("m")
+        for rule in rules:
+            indent = 2
+            if rule.cond is not None:
+                lines.append(f"{pysrc.INDENT * indent}if {self.expr(rule.cond)}:")
+                indent += 1
+            pad = pysrc.INDENT * indent
+            types = [f"{LAYERS[n].module}.{n}" if kind == "layer" else n
+                     for n, kind in rule.types]
+            kinds = types[0] if len(types) == 1 else f"({', '.join(types)})"
+            lines += [f"{pad}for {m} in self.modules():",
+                      f"{pad}{pysrc.INDENT}if isinstance({m}, {kinds}):"]
+            owner = f"{m}.{rule.child}" if rule.child else m
+            for tensor, fn, args in rule.tensors:
+                inner = indent + 2
+                target = f"{owner}.{tensor}"
+                # a norm layer without affine, or a layer built with bias=False, has None here
+                if tensor == "bias" or any("Norm" in n for n, _ in rule.types):
+                    lines.append(f"{pysrc.INDENT * inner}if {target} is not None:")
+                    inner += 1
+                call_args = [target] + [pysrc.literal(v) if a == "val" else
+                                        f"{a}={pysrc.literal(v)}" for a, v in args.items()]
+                lines += pysrc.call_lines(f"nn.init.{fn}_", call_args, inner)
+        return lines
 
     def sequential_body(self) -> list[str]:
         children = self.cls.children
@@ -205,12 +235,24 @@ class _ClassWriter:
     def collect(self, name: str, items: list[Child], named: bool, indent: int) -> list[str]:
         """Build a list of layers where some are conditional (the numbering shifts), in tree
         order; a nested Sequential with conditional layers gets its own list, built in place."""
+        return [f"{pysrc.INDENT * indent}{name} = []"] + self.append(name, items, named, indent)
+
+    def append(self, name: str, items: list[Child], named: bool, indent: int) -> list[str]:
+        """The lines appending `items` to the list `name`; a repeat is a `for` loop."""
         pad = pysrc.INDENT * indent
-        lines = [f"{pad}{name} = []"]
+        lines: list[str] = []
         for item in items:
             inner = indent + (1 if item.cond else 0)
             if item.cond is not None:
                 lines.append(f"{pad}if {self.expr(item.cond)}:")
+            if isinstance(item.value, Repeat):
+                rep = item.value
+                var = rep.var or "_"
+                self.locals.add(var)
+                count = self.expr(rep.count)
+                lines.append(f"{pysrc.INDENT * inner}for {var} in range({count}):")
+                lines += self.append(name, rep.items, False, inner + 1)
+                continue
             if isinstance(item.value, Seq) and _needs_list(item.value.items):
                 sub = self.fresh(f"{name}_{item.name}")
                 lines += self.collect(sub, item.value.items, item.value.named, inner)
@@ -302,8 +344,9 @@ class _ClassWriter:
 
 def _needs_list(items: list[Child]) -> bool:
     """A Sequential is built as a list when a layer in it, at any depth, is conditional."""
-    return any(item.cond is not None or (isinstance(item.value, Seq)
-                                         and _needs_list(item.value.items)) for item in items)
+    return any(item.cond is not None or isinstance(item.value, Repeat)
+               or (isinstance(item.value, Seq) and _needs_list(item.value.items))
+               for item in items)
 
 
 def _unknown_forward(name: str) -> list[str]:

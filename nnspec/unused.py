@@ -7,7 +7,7 @@ reported only for a spec without errors; `--strict` makes them errors.
 from __future__ import annotations
 
 from nnspec.diagnostics import Collector, Diagnostic, Pos
-from nnspec.ir import Child, Program, Seq
+from nnspec.ir import Child, Program, Repeat, Seq
 from nnspec.load import Document
 from nnspec.names import identifier_problem
 from nnspec.validate import SpecFile
@@ -43,7 +43,9 @@ def _names_in(children: list[Child]) -> set[str]:
     for child in children:
         if child.cond is not None:
             names |= child.cond.names()
-        if isinstance(child.value, Seq):
+        if isinstance(child.value, Repeat):
+            names |= child.value.count.names() | _names_in(child.value.items)
+        elif isinstance(child.value, Seq):
             names |= _names_in(child.value.items)
         else:
             for arg in child.value.args.values():
