@@ -23,7 +23,8 @@ def warnings(doc: Document, spec: SpecFile, program: Program,
                           doc.where(("blocks", name), key=True),
                           f"call it from a child, as in 'b: {name}(...)', or delete it")
     for cls in program.classes.values():
-        used = set(cls.forward_params) | _names_in(cls.children)
+        used = set(cls.forward_params) | _names_in(cls.children) | {
+            name for rule in cls.init if rule.cond for name in rule.cond.names()}
         for param in cls.params:
             if param.name not in used:
                 found.warning("unused-param", f"parameter '{param.name}' of '{cls.name}' is "
