@@ -229,8 +229,10 @@ class _ClassWriter:
                 lines = [f"{pad}self.{child.name} = {value}"]
         if child.cond is None:
             return lines
-        return [f"{pad}if {self.expr(child.cond)}:",
-                *[pysrc.INDENT + line for line in lines]]
+        lines = [f"{pad}if {self.expr(child.cond)}:", *[pysrc.INDENT + line for line in lines]]
+        if child.orelse is not None:
+            lines += [f"{pad}else:", *self.child(child.orelse, indent + 1)]
+        return lines
 
     def collect(self, name: str, items: list[Child], named: bool, indent: int) -> list[str]:
         """Build a list of layers where some are conditional (the numbering shifts), in tree
@@ -253,16 +255,23 @@ class _ClassWriter:
                 lines.append(f"{pysrc.INDENT * inner}for {var} in range({count}):")
                 lines += self.append(name, rep.items, False, inner + 1)
                 continue
-            if isinstance(item.value, Seq) and _needs_list(item.value.items):
-                sub = self.fresh(f"{name}_{item.name}")
-                lines += self.collect(sub, item.value.items, item.value.named, inner)
-                arg = f"OrderedDict({sub})" if item.value.named else f"*{sub}"
-                value = f"nn.Sequential({arg})"
-            else:
-                value = self.value(item.value)
-            entry = pysrc.Wrapped("", [pysrc.literal(item.name), value]) if named else value
-            lines += pysrc.call_lines(f"{name}.append", [entry], inner)
+            lines += self.append_one(name, item, named, inner)
+            if item.orelse is not None:
+                lines.append(f"{pad}else:")
+                lines += self.append_one(name, item.orelse, named, inner)
         return lines
+
+    def append_one(self, name: str, item: Child, named: bool, indent: int) -> list[str]:
+        lines: list[str] = []
+        if isinstance(item.value, Seq) and _needs_list(item.value.items):
+            sub = self.fresh(f"{name}_{item.name}")
+            lines += self.collect(sub, item.value.items, item.value.named, indent)
+            arg = f"OrderedDict({sub})" if item.value.named else f"*{sub}"
+            value = f"nn.Sequential({arg})"
+        else:
+            value = self.value(item.value)
+        entry = pysrc.Wrapped("", [pysrc.literal(item.name), value]) if named else value
+        return lines + pysrc.call_lines(f"{name}.append", [entry], indent)
 
     def fresh(self, name: str) -> str:
         candidate, n = name, 2

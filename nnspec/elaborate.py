@@ -252,7 +252,8 @@ class _Context:
         steps: list = []
         for child in cls.children:
             stmt = Stmt(_statement("x = f(x)", x=x, f=child.name), child.pos)
-            steps.append(If(child.cond, [stmt], [], child.pos) if child.cond else stmt)
+            optional = child.cond and not child.orelse
+            steps.append(If(child.cond, [stmt], [], child.pos) if optional else stmt)
         steps.append(Stmt(_statement("return x", x=x), cls.pos))
         return steps
 
@@ -273,7 +274,7 @@ class _Context:
     def child(self, name: str, value: Any, path: PathKey, params: set[str],
               numbered: bool = False) -> Child | None:
         pos = self.where(path)
-        cond = None
+        cond = orelse = None
         if isinstance(value, ChildSpec):
             if value.repeat is not None or value.as_ is not None or value.do is not None:
                 return self.repeat(name, value, path, params, numbered)
@@ -283,16 +284,29 @@ class _Context:
                 return None
             if value.if_ is not None:
                 cond = self.expr(value.if_, path + ("if",), params)
+            if value.else_ is not None:
+                if value.if_ is None:
+                    self.errors.error("bad-child", "'else' needs 'if'",
+                                      self.where(path + ("else",), key=True))
+                    return None
+                orelse = self.child(name, value.else_, path + ("else",), params)
+                if orelse is None:
+                    return None
+                if orelse.cond is not None:
+                    self.errors.error("bad-child", "an 'else' child cannot have its own 'if'",
+                                      self.where(path + ("else", "if"), key=True),
+                                      "nest the choice in a block, or use 'if' on the outer child")
+                    return None
             if value.call is not None:
                 path, value = path + ("call",), value.call
             else:
                 path, value = path + ("seq",), value.seq
         if isinstance(value, str):
             call = self.call(value, path, params)
-            return Child(name, call, cond, pos) if call else None
+            return Child(name, call, cond, pos, orelse) if call else None
         named = isinstance(value, dict)
         seq = Seq(self.children(value, path, params, numbered=not named), named, self.where(path))
-        return Child(name, seq, cond, pos)
+        return Child(name, seq, cond, pos, orelse)
 
     def repeat(self, name: str, value: ChildSpec, path: PathKey, params: set[str],
                numbered: bool) -> Child | None:
@@ -307,6 +321,10 @@ class _Context:
                               "'repeat'", pos)
             return None
         bodies = [key for key in ("call", "seq", "do") if getattr(value, key) is not None]
+        if value.else_ is not None:
+            self.errors.error("bad-child", "a repeat has no 'else'",
+                              self.where(path + ("else",), key=True))
+            return None
         if len(bodies) != 1:
             self.errors.error("bad-child", "a repeat needs exactly one of 'call', 'seq' and "
                               "'do'", pos)
@@ -626,6 +644,8 @@ def _calls(children: list[Child]):
             yield from _calls(child.value.items)
         else:
             yield child.value
+        if child.orelse is not None:
+            yield from _calls([child.orelse])
 
 
 # --- instantiation ---------------------------------------------------------------------------
@@ -675,8 +695,8 @@ class _Instantiator:
     def block(self, cls: ModuleClass, env: dict[str, Any], path: str, pos: Pos) -> Instance:
         for step in _ifs(cls.forward):
             self.value(step.cond, env, path)
-        absent = {c.name: c.cond for c in cls.children
-                  if c.cond is not None and not self.value(c.cond, env, path)[1]}
+        absent = {c.name: c.cond for c in cls.children if c.cond is not None
+                  and c.orelse is None and not self.value(c.cond, env, path)[1]}
         if absent:
             self.absent_calls(cls.forward, absent, env, path)
         kind = "block"
@@ -713,8 +733,10 @@ class _Instantiator:
         for child in children:
             if child.cond is not None:
                 ok, present = self.value(child.cond, env, path)
-                if not ok or not present:
+                if not ok or not (present or child.orelse):
                     continue
+                if not present:
+                    child = child.orelse
             if isinstance(child.value, Repeat):
                 if not self.repeat(child.value, env, path, out):
                     return False

@@ -61,6 +61,7 @@ class Child:
     value: Union[Call, Seq, Repeat]
     cond: Expr | None
     pos: Pos
+    orelse: Child | None = None  # built instead when `cond` is false (`else:`)
 
 
 @dataclass

@@ -44,6 +44,8 @@ def _names_in(children: list[Child]) -> set[str]:
     for child in children:
         if child.cond is not None:
             names |= child.cond.names()
+        if child.orelse is not None:
+            names |= _names_in([child.orelse])
         if isinstance(child.value, Repeat):
             names |= child.value.count.names() | _names_in(child.value.items)
         elif isinstance(child.value, Seq):

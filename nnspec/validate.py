@@ -76,6 +76,7 @@ class ChildSpec(_Model):
     seq: by_type("'seq' is a list or a mapping of children",  # type: ignore[valid-type]
                  list=list["Child"], map=dict[str, "Child"]) | None = None
     if_: str | None = Field(None, alias="if")
+    else_: "Child | None" = Field(None, alias="else")
     repeat: by_type("'repeat' is a count: an int or an expression",  # type: ignore[valid-type]
                     scalar=int, str=str) | None = None
     as_: str | None = Field(None, alias="as")
@@ -210,7 +211,7 @@ _KINDS = {
     "block": {"params": "params", "children": "children", "forward": "steps", "init": "inits"},
     "inits": "init",
     "params": "param", "children": "child", "steps": "step",
-    "child": {"seq": "children", "do": "children"},
+    "child": {"seq": "children", "do": "children", "else": "child"},
     "step": {"then": "steps", "else": "steps"},
 }
 _KIND_MODELS = {"spec": SpecFile, "input": InputSpec, "block": BlockSpec, "model": ModelSpec,

@@ -78,3 +78,25 @@ def test_other_seed_gives_other_init():
         torch.manual_seed(1)
         m = nnspec.build(SPECS["resnet18"])
     assert len(init_mismatches(m, "resnet18")) == 22  # 20 convolutions, fc.weight, fc.bias
+
+
+def test_resnet20_cifar_is_the_reference_model():
+    """Option A shortcuts (a parameter-free block, `else: {seq: []}` for the identity): same
+    tree, strict state_dict load, same outputs and the same seeded init as the reference."""
+    from reference.cifar_resnet import resnet20
+    from test_language import same_init, same_model
+
+    path = ROOT / "specs" / "resnet20_cifar.yaml"
+    model = nnspec.build(path)
+    assert sum(p.numel() for p in model.parameters()) == 269_722
+    same_model(model, resnet20(), torch.randn(2, 3, 32, 32))
+    same_init(lambda: nnspec.build(path), resnet20)
+
+
+def test_else_child_errors(write_spec):
+    from test_language import errors
+
+    text = ("nnspec: 1\ninputs: {x: [4]}\nmodel:\n  children:\n"
+            "    a: {call: 'Linear(4, 4)', else: 'Identity()'}\n"
+            "    b: {if: '1 > 0', call: 'Linear(4, 4)', else: {call: 'ReLU()', if: '1 < 0'}}\n")
+    assert errors(write_spec(text)) == [("bad-child", 5, 31), ("bad-child", 6, 67)]
