@@ -111,10 +111,16 @@ def example_inputs(path_or_spec: Any, batch: int = 2, seed: int = 0,
 
 def generate(path_or_spec: Any, *, spec_label: str | None = None,
              templates: str | os.PathLike[str] | None = None, **params: Any) -> str:
-    """The standalone PyTorch source that `nnspec build SPEC -o FILE` writes."""
+    """The standalone PyTorch source that `nnspec build SPEC -o FILE` writes.
+
+    `spec_label` is how the header names the spec (the CLI passes its path relative to the
+    output file); by default, its path relative to the working directory.
+    """
     from nnspec import codegen
 
-    return codegen.generate(_spec(path_or_spec, params).program, spec_label, templates)
+    spec = _spec(path_or_spec, params)
+    label = spec_label if spec_label is not None else codegen.spec_label(spec.path)
+    return codegen.generate(spec.program, label, templates, overrides=params)
 
 
 def summary(path_or_spec: Any, *, inputs: dict[str, tuple[int, ...]] | None = None,

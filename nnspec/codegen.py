@@ -1,27 +1,39 @@
 """Backend: the IR as standalone, readable PyTorch source, rendered through Jinja templates.
 
-Python here decides *what* each line says (calls with only non-default arguments, forward
-statements with children as `self.<name>`), already formatted as ruff formats it; the templates
-in `templates/` decide the file's layout, header and self-check, and a user can override them.
-Only validated identifiers and the reprs of validated literals reach the output.
+Python here decides what each statement says, as syntax trees built from validated identifiers,
+the spec's checked expressions and literal values: calls name only arguments that differ from
+the defaults, keyword arguments where the spec used them, children as `self.<name>` in
+`forward`. `pysrc` lays each statement out exactly as `ruff format` would. The templates in
+`templates/` decide the file's layout, header and self-check, and a user can override any of
+them by name (`--templates DIR`). Nothing from a spec reaches the output except through
+`pysrc`, which writes identifiers and literal reprs only.
 """
 
 from __future__ import annotations
 
 import ast
+import copy
 import inspect
-from dataclasses import dataclass, field
-from pathlib import Path
+import os
+import shlex
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+from typing import Any
 
 import jinja2
 
-from nnspec import pysrc
+from nnspec import pysrc, write
 from nnspec.catalog import LAYERS, REQUIRED
 from nnspec.expr import FUNCTIONS, Expr, make_divisible
 from nnspec.initrules import InitRule
-from nnspec.ir import Call, Child, If, ModuleClass, Program, Repeat, Seq, Stmt
+from nnspec.ir import Call, Child, If, Input, ModuleClass, Program, Repeat, Seq, Stmt
+from nnspec.layout import INDENT_WIDTH, LINE_WIDTH
 
 TEMPLATE_NAME = "module.py.jinja"
+
+
+class TemplateError(Exception):
+    """A template (usually a user's override) failed to render, or dropped the markers."""
 
 
 def template_dirs(override: str | Path | None = None) -> list[str]:
@@ -45,339 +57,407 @@ def environment(override: str | Path | None = None) -> jinja2.Environment:
 
 @dataclass
 class ClassSource:
-    """One generated class, as the templates see it: lines already indented."""
+    """One generated class, as the templates see it: lines already indented and formatted."""
 
     name: str
-    base: str
-    doc: str | None
+    header: list[str]
+    doc: list[str]
     init: list[str]
     forward: list[str]
 
 
 @dataclass
 class ModuleSource:
-    spec: str
-    digest: str
+    """Everything the templates see. Every string is already safe Python or comment text."""
+
+    spec: str  # the spec's path, relative to the output file, safe inside a comment
+    command: str  # the arguments that regenerate the file, shell-quoted
+    spec_sha256: str
+    body_sha256: str  # a placeholder until `write.seal` fills in the real digest
     root: str
-    classes: list[ClassSource]
     imports: list[str]
     helpers: list[str]
-    example_inputs: list[str]
-    call_args: str
-    extra: dict = field(default_factory=dict)
+    classes: list[ClassSource]
+    self_check: list[str]
 
 
 def generate(program: Program, spec_label: str | None = None,
-             templates: str | Path | None = None) -> str:
-    """The generated module's full text."""
-    source = describe(program, spec_label)
-    text = environment(templates).get_template(TEMPLATE_NAME).render(m=source)
+             templates: str | Path | None = None,
+             overrides: dict[str, Any] | None = None) -> str:
+    """The generated module's full text, sealed with its body digest."""
+    source = describe(program, spec_label, overrides)
+    try:
+        text = environment(templates).get_template(TEMPLATE_NAME).render(m=source)
+        text = write.seal(text)
+    except jinja2.TemplateNotFound as exc:
+        raise TemplateError(f"template not found: {exc.name}") from None
+    except jinja2.TemplateError as exc:
+        where = f" ({exc.filename}:{exc.lineno})" if getattr(exc, "filename", None) else ""
+        raise TemplateError(f"template error{where}: {exc.message}") from None
+    except ValueError as exc:
+        raise TemplateError(str(exc)) from None
+    try:
+        ast.parse(text)
+    except SyntaxError as exc:
+        raise TemplateError(f"the templates produced invalid Python (line {exc.lineno}): "
+                            f"{exc.msg}") from None
     return text
 
 
-def describe(program: Program, spec_label: str | None = None) -> ModuleSource:
+def describe(program: Program, spec_label: str | None = None,
+             overrides: dict[str, Any] | None = None) -> ModuleSource:
     """Everything the templates need, as plain strings and lists."""
-    classes = [_ClassWriter(cls, program).write() for cls in program.classes.values()]
-    body = "\n".join(line for c in classes for line in c.init + c.forward)
-    imports = ["import torch"]
-    if "OrderedDict(" in body:
-        imports.insert(0, "from collections import OrderedDict")
-        imports.insert(1, "")
-    imports.append("from torch import nn")
-    if "F." in body:
-        imports.append("import torch.nn.functional as F")
-    helpers = [_MAKE_DIVISIBLE] if "make_divisible(" in body else []
-    examples = [f"{i.name} = {_example(i)}" for i in program.inputs]
+    usage = _Usage()
+    classes = [_ClassWriter(cls, program, usage).write() for cls in program.classes.values()]
+    self_check = _self_check(program, usage)
+    label = spec_label if spec_label is not None else program.source
+    sets = [f"{name}={pysrc.literal(value)}" for name, value in (overrides or {}).items()]
+    command = " ".join(shlex.quote(arg) for arg in [label, *(a for s in sets
+                                                              for a in ("--set", s))])
     return ModuleSource(
-        spec=_comment_safe(spec_label or program.source),
-        digest=program.digest,
+        spec=comment_safe(label),
+        command=comment_safe(command),
+        spec_sha256=program.digest,
+        body_sha256="0" * 64,
         root=program.root,
+        imports=usage.imports(),
+        helpers=[_MAKE_DIVISIBLE] if usage.make_divisible else [],
         classes=classes,
-        imports=imports,
-        helpers=helpers,
-        example_inputs=examples,
-        call_args=", ".join(i.name for i in program.inputs),
+        self_check=self_check,
     )
 
 
-def _comment_safe(text: str) -> str:
-    """The spec's path for a comment line: a newline (or any control or bidi character) in a
-    file name must not end the comment and start code."""
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+def spec_label(spec: str | os.PathLike[str], output: str | None = None) -> str:
+    """How the header names the spec: its path relative to the output file's directory (or
+    to the working directory), with POSIX separators, never absolute."""
+    start = os.path.dirname(os.path.abspath(output)) if output not in (None, "-") else "."
+    try:
+        relative = os.path.relpath(os.path.abspath(spec), os.path.abspath(start))
+    except ValueError:  # another drive (Windows): no relative path exists
+        relative = os.path.basename(spec)
+    return PurePath(relative).as_posix()
 
 
-def _example(inp) -> str:
-    shape = pysrc.literal((2, *inp.shape))
-    if inp.dtype.startswith(("int", "uint")):
-        low, high = inp.range or (0, 2)
-        return f"torch.randint({low}, {high}, {shape}, dtype=torch.{inp.dtype})"
-    if inp.dtype == "bool":
-        return f"torch.rand({shape}) > 0.5"
-    if inp.dtype == "float32":
-        return f"torch.randn({shape})"
-    return f"torch.randn({shape}, dtype=torch.{inp.dtype})"
+def comment_safe(text: str) -> str:
+    """Text that cannot end a comment line or hide characters: escaped unless printable."""
+    return text if text.isprintable() else ascii(text)[1:-1]
 
 
 # The generated file carries the same helper the evaluator uses, so both round alike.
 _MAKE_DIVISIBLE = inspect.getsource(make_divisible).rstrip()
 
-_PY_TYPES = {"int": "int", "float": "float", "bool": "bool", "str": "str", "list": "list"}
+_ANNOTATIONS = {"int", "float", "bool", "str", "list"}
 
 
-def _safe_doc(text: str | None) -> str | None:
-    """A docstring only when it cannot break out of its quotes: printable ASCII, one line."""
-    if not text:
-        return None
-    text = " ".join(text.split())
-    ok = text.isascii() and text.isprintable() and '"' not in text and "\\" not in text
-    return text if ok and len(text) <= 80 else None
+class _Usage:
+    """What the generated body uses, so the module imports exactly that."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+        self.modules: set[str] = set()
+        self.make_divisible = False
+
+    def note(self, node: ast.AST) -> None:
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Name):
+                self.names.add(sub.id)
+                if sub.id == "make_divisible":
+                    self.make_divisible = True
+
+    def imports(self) -> list[str]:
+        """Sorted as isort sorts them: the standard library, then the rest."""
+        stdlib = ["from collections import OrderedDict"] if "OrderedDict" in self.names else []
+        modules = {"torch", *self.modules} | ({"torch.nn.functional as F"}
+                                             if "F" in self.names else set())
+        third = [f"import {m}" for m in sorted(modules)] + ["from torch import nn"]
+        return stdlib + ([""] if stdlib else []) + third
+
+
+# --- statements -------------------------------------------------------------------------------
+
+
+def _assign(target: ast.expr, value: ast.expr) -> ast.Assign:
+    return ast.Assign([target], value)
+
+
+def _self(attr: str) -> ast.expr:
+    return ast.Attribute(ast.Name("self"), attr)
+
+
+def _method_call(obj: str, method: str, *args: ast.expr) -> ast.Expr:
+    return ast.Expr(pysrc.call(f"{obj}.{method}", *args))
 
 
 class _ClassWriter:
-    def __init__(self, cls: ModuleClass, program: Program):
-        self.cls, self.program = cls, program
+    def __init__(self, cls: ModuleClass, program: Program, usage: _Usage):
+        self.cls, self.program, self.usage = cls, program, usage
         self.param_names = {p.name for p in cls.params}
-        self.locals: set[str] = set(self.param_names)
+        self.locals: set[str] = self.param_names | set(program.classes)
+
+    def emit(self, node: ast.stmt, indent: int) -> list[str]:
+        self.usage.note(node)
+        return pysrc.statement(node, indent)
 
     def write(self) -> ClassSource:
         cls = self.cls
-        base = {"Sequential": "nn.Sequential", "ModuleList": "nn.ModuleList"}.get(cls.base,
-                                                                                 "nn.Module")
-        init = pysrc.call_lines("def __init__", ["self", *self.signature()], 1, " -> None:")
+        base = {"Sequential": "nn.Sequential", "ModuleList": "nn.ModuleList"}.get(
+            cls.base, "nn.Module")
+        header = pysrc.class_header(cls.name, [pysrc.name(base)], 0)
+        signature = self.signature()
+        init = pysrc.def_header("__init__", [("self", None, None), *signature],
+                                ast.Constant(None), 1)
         if cls.base != "Module":
             init += self.sequential_body()
         else:
-            init.append(f"{pysrc.INDENT * 2}super().__init__()")
-            init += [f"{pysrc.INDENT * 2}self.{p} = {p}" for p in cls.forward_params]
+            init += self.emit(ast.Expr(pysrc.call(ast.Attribute(pysrc.call("super"),
+                                                                 "__init__"))), 2)
+            for name in self.forward_params():
+                init += self.emit(_assign(_self(name), ast.Name(name)), 2)
             for child in cls.children:
                 init += self.child(child, 2)
         init += self.init_rules(cls.init)
         forward: list[str] = []
-        if cls.forward_unknown:
-            forward = _unknown_forward(cls.name)
+        if cls.forward_unknown:  # imported from a printed tree, which cannot show forward
+            forward = pysrc.def_header("forward", [("self", None, None), ("*args", None, None),
+                                                   ("**kwargs", None, None)], None, 1)
+            message = f"{cls.name}: forward is unknown (imported from a printed tree); " \
+                "write it in the spec"
+            forward += self.emit(ast.Raise(pysrc.call("NotImplementedError",
+                                                      ast.Constant(message))), 2)
         elif cls.base == "Module":
-            forward = pysrc.call_lines("def forward", ["self", *cls.inputs], 1, ":")
+            forward = pysrc.def_header("forward", [("self", None, None)]
+                                       + [(i, None, None) for i in cls.inputs], None, 1)
             forward += self.steps(cls.forward, 2)
-        return ClassSource(cls.name, base, _safe_doc(cls.doc), init, forward)
+        return ClassSource(cls.name, header, docstring(cls.doc, 1), init, forward)
 
-    def signature(self) -> list[str]:
+    def signature(self) -> list[tuple[str, ast.expr, ast.expr | None]]:
         out = []
         for p in self.cls.params:
-            hint = p.type if p.type in _PY_TYPES or p.type.startswith("list[") else "object"
-            out.append(f"{p.name}: {hint}" if p.default is REQUIRED
-                       else f"{p.name}: {hint} = {pysrc.literal(p.default)}")
+            if p.type in _ANNOTATIONS:
+                hint: ast.expr = ast.Name(p.type)
+            elif p.type.startswith("list[") and p.type[5:-1] in _ANNOTATIONS:
+                hint = ast.Subscript(ast.Name("list"), ast.Name(p.type[5:-1]))
+            else:
+                hint = ast.Name("object")
+            default = None if p.default is REQUIRED else pysrc.literal_node(p.default)
+            out.append((p.name, hint, default))
         return out
+
+    def forward_params(self) -> list[str]:
+        """Parameters the forward reads: kept as attributes, in declaration order."""
+        shadowed = set(self.cls.inputs)
+        used = {n.id for step in _walk_steps(self.cls.forward) for n in ast.walk(step)
+                if isinstance(n, ast.Name)}
+        return [p.name for p in self.cls.params if p.name in used and p.name not in shadowed]
 
     # --- __init__ ---------------------------------------------------------------------------
 
     def init_rules(self, rules: list[InitRule]) -> list[str]:
         """Each rule one loop over `self.modules()`, as torchvision writes its init."""
         lines: list[str] = []
-        m = self.fresh("m")
+        m = self.fresh("m") if rules else "m"
         for rule in rules:
             indent = 2
             if rule.cond is not None:
-                lines.append(f"{pysrc.INDENT * indent}if {self.expr(rule.cond)}:")
+                lines += self.condition(rule.cond, indent)
                 indent += 1
-            pad = pysrc.INDENT * indent
-            types = [f"{LAYERS[n].module}.{n}" if kind == "layer" else n
+            types = [pysrc.name(f"{LAYERS[n].module}.{n}" if kind == "layer" else n)
                      for n, kind in rule.types]
-            kinds = types[0] if len(types) == 1 else f"({', '.join(types)})"
-            lines += [f"{pad}for {m} in self.modules():",
-                      f"{pad}{pysrc.INDENT}if isinstance({m}, {kinds}):"]
-            owner = f"{m}.{rule.child}" if rule.child else m
+            kinds = types[0] if len(types) == 1 else ast.Tuple(types)
+            lines += pysrc.for_header(m, pysrc.call("self.modules"), indent)
+            test = pysrc.call("isinstance", ast.Name(m), kinds)
+            self.usage.note(test)
+            lines += pysrc.if_header(test, indent + 1)
+            owner = ast.Attribute(ast.Name(m), rule.child) if rule.child else ast.Name(m)
             for tensor, fn, args in rule.tensors:
                 inner = indent + 2
-                target = f"{owner}.{tensor}"
+                target = ast.Attribute(owner, tensor)
                 # a norm layer without affine, or a layer built with bias=False, has None here
                 if tensor == "bias" or any("Norm" in n for n, _ in rule.types):
-                    lines.append(f"{pysrc.INDENT * inner}if {target} is not None:")
+                    lines += pysrc.if_header(ast.Compare(target, [ast.IsNot()],
+                                                         [ast.Constant(None)]), inner)
                     inner += 1
-                call_args = [target] + [pysrc.literal(v) if a == "val" else
-                                        f"{a}={pysrc.literal(v)}" for a, v in args.items()]
-                lines += pysrc.call_lines(f"nn.init.{fn}_", call_args, inner)
+                positional = [pysrc.literal_node(args["val"])] if "val" in args else []
+                keywords = {a: pysrc.literal_node(v) for a, v in args.items() if a != "val"}
+                call = pysrc.call(f"nn.init.{fn}_", target, *positional, **keywords)
+                lines += self.emit(ast.Expr(call), inner)
         return lines
 
     def sequential_body(self) -> list[str]:
         children = self.cls.children
-        if self.cls.base == "ModuleList":
-            name = self.fresh("layers")
-            return self.collect(name, children, False, 2) + [
-                f"{pysrc.INDENT * 2}super().__init__({name})"]
         named = bool(children) and not children[0].name.isdigit()
-        if _needs_list(children):
+        init = ast.Attribute(pysrc.call("super"), "__init__")
+        if self.cls.base == "ModuleList":  # nn.ModuleList takes one iterable
+            name = self.fresh("layers")
+            lines = self.collect(name, children, False, 2)
+            return lines + self.emit(ast.Expr(pysrc.call(init, ast.Name(name))), 2)
+        if _has_conditions(children):
             name = self.fresh("layers")
             lines = self.collect(name, children, named, 2)
-            arg = f"OrderedDict({name})" if named else f"*{name}"
-            return lines + [f"{pysrc.INDENT * 2}super().__init__({arg})"]
-        return pysrc.call_lines("super().__init__", self.items(children, named), 2,
-                                explode=True)
+            arg = ast.Name(name) if named else ast.Starred(ast.Name(name))
+            return lines + self.emit(ast.Expr(pysrc.call(init, arg)), 2)
+        return self.emit(ast.Expr(pysrc.call(init, *self.items(children, named))), 2)
 
     def child(self, child: Child, indent: int) -> list[str]:
-        pad = pysrc.INDENT * indent
-        if isinstance(child.value, Seq) and _needs_list(child.value.items):
-            name = self.fresh(f"{child.name}_layers")
-            lines = self.collect(name, child.value.items, child.value.named, indent)
-            arg = f"OrderedDict({name})" if child.value.named else f"*{name}"
-            lines.append(f"{pad}self.{child.name} = nn.Sequential({arg})")
+        target = _self(child.name)
+        lines: list[str] = []
+        body = indent + (1 if child.cond is not None else 0)
+        if isinstance(child.value, Seq) and _has_conditions(child.value.items):
+            name = self.fresh(child.name)
+            lines = self.collect(name, child.value.items, child.value.named, body)
+            arg = ast.Name(name) if child.value.named else ast.Starred(ast.Name(name))
+            lines += self.emit(_assign(target, pysrc.call("nn.Sequential", arg)), body)
         else:
-            value = self.value(child.value)
-            if isinstance(value, pysrc.Wrapped):
-                lines = pysrc.call_lines(f"self.{child.name} = {value.prefix}", value.args,
-                                         indent, explode=value.explode)
-            else:
-                lines = [f"{pad}self.{child.name} = {value}"]
+            lines = self.emit(_assign(target, self.value(child.value)), body)
         if child.cond is None:
             return lines
-        lines = [f"{pad}if {self.expr(child.cond)}:", *[pysrc.INDENT + line for line in lines]]
-        if child.orelse is not None:
-            lines += [f"{pad}else:", *self.child(child.orelse, indent + 1)]
+        lines = self.condition(child.cond, indent) + lines
+        if child.orelse is not None:  # `else:` in the spec
+            lines += [pysrc.INDENT * indent + "else:", *self.child(child.orelse, indent + 1)]
         return lines
 
+    def condition(self, cond: Expr, indent: int) -> list[str]:
+        self.usage.note(cond.node)
+        return pysrc.if_header(cond.node, indent)
+
     def collect(self, name: str, items: list[Child], named: bool, indent: int) -> list[str]:
-        """Build a list of layers where some are conditional (the numbering shifts), in tree
-        order; a nested Sequential with conditional layers gets its own list, built in place."""
-        return [f"{pysrc.INDENT * indent}{name} = []"] + self.append(name, items, named, indent)
+        """Build a list (or OrderedDict) of layers where some are conditional; the numbering
+        of what is present shifts, as in the spec. Layers are built in tree order."""
+        empty = pysrc.call("OrderedDict") if named else ast.List([])
+        return self.emit(_assign(ast.Name(name), empty), indent) + self.append(
+            name, items, named, indent)
 
     def append(self, name: str, items: list[Child], named: bool, indent: int) -> list[str]:
-        """The lines appending `items` to the list `name`; a repeat is a `for` loop."""
-        pad = pysrc.INDENT * indent
+        """The lines adding `items` to the list `name`; a repeat is a `for` loop."""
         lines: list[str] = []
         for item in items:
-            inner = indent + (1 if item.cond else 0)
+            body = indent + (1 if item.cond is not None else 0)
             if item.cond is not None:
-                lines.append(f"{pad}if {self.expr(item.cond)}:")
+                lines += self.condition(item.cond, indent)
             if isinstance(item.value, Repeat):
                 rep = item.value
                 var = rep.var or "_"
                 self.locals.add(var)
-                count = self.expr(rep.count)
-                lines.append(f"{pysrc.INDENT * inner}for {var} in range({count}):")
-                lines += self.append(name, rep.items, False, inner + 1)
+                self.usage.note(rep.count.node)
+                lines += pysrc.for_header(var, pysrc.call("range", rep.count.node), body)
+                lines += self.append(name, rep.items, False, body + 1)
                 continue
-            lines += self.append_one(name, item, named, inner)
+            lines += self.append_one(name, item, named, body)
             if item.orelse is not None:
-                lines.append(f"{pad}else:")
-                lines += self.append_one(name, item.orelse, named, inner)
+                lines.append(pysrc.INDENT * indent + "else:")
+                lines += self.append_one(name, item.orelse, named, body)
         return lines
 
     def append_one(self, name: str, item: Child, named: bool, indent: int) -> list[str]:
         lines: list[str] = []
-        if isinstance(item.value, Seq) and _needs_list(item.value.items):
-            sub = self.fresh(f"{name}_{item.name}")
-            lines += self.collect(sub, item.value.items, item.value.named, indent)
-            arg = f"OrderedDict({sub})" if item.value.named else f"*{sub}"
-            value = f"nn.Sequential({arg})"
+        value = item.value
+        if isinstance(value, Seq) and _has_conditions(value.items):
+            inner = self.fresh(f"{name}_{item.name}")
+            lines += self.collect(inner, value.items, value.named, indent)
+            arg = ast.Name(inner) if value.named else ast.Starred(ast.Name(inner))
+            built: ast.expr = pysrc.call("nn.Sequential", arg)
         else:
-            value = self.value(item.value)
-        entry = pysrc.Wrapped("", [pysrc.literal(item.name), value]) if named else value
-        return lines + pysrc.call_lines(f"{name}.append", [entry], indent)
+            built = self.value(value)
+        if named:
+            key = ast.Subscript(ast.Name(name), pysrc.literal_node(item.name))
+            return lines + self.emit(_assign(key, built), indent)
+        return lines + self.emit(_method_call(name, "append", built), indent)
 
     def fresh(self, name: str) -> str:
         candidate, n = name, 2
-        while candidate in self.locals:
-            candidate, n = f"{name}{n}", n + 1
+        while candidate in self.locals or candidate in _TAKEN:
+            candidate, n = f"{name}_{n}", n + 1
         self.locals.add(candidate)
         return candidate
 
-    def items(self, items: list[Child], named: bool) -> list[str]:
+    def items(self, items: list[Child], named: bool) -> list[ast.expr]:
         values = [self.value(item.value) for item in items]
         if not named:
             return values
-        pairs = [pysrc.Wrapped(f"{i.name}={v.prefix}", v.args, v.explode)
-                 if isinstance(v, pysrc.Wrapped) else f"{i.name}={v}"
-                 for i, v in zip(items, values)]
-        return [pysrc.Wrapped("OrderedDict", pairs, explode=True)]
+        return [pysrc.call("OrderedDict", **{i.name: v for i, v in zip(items, values)})]
 
-    def value(self, value: Call | Seq) -> str:
+    def value(self, value: Call | Seq) -> ast.expr:
         if isinstance(value, Seq):
-            return pysrc.Wrapped("nn.Sequential", self.items(value.items, value.named),
-                                 explode=True)
+            return pysrc.call("nn.Sequential", *self.items(value.items, value.named))
         return self.call(value)
 
-    def call(self, call: Call) -> str:
+    def call(self, call: Call) -> ast.Call:
+        """A layer or block call: required arguments positionally (unless the spec named
+        them), others by keyword, and only where they differ from the default."""
         if call.kind == "layer":
             layer = LAYERS[call.target]
-            sig = [(a.name, a.required, a.default) for a in layer.args]
-            prefix = f"{layer.module}.{call.target}"
+            sig = [(a.name, a.required and not a.kwonly, a.default) for a in layer.args]
+            func = f"{layer.module}.{call.target}"
+            if layer.module != "nn":
+                self.usage.modules.add(layer.module)
         else:
             cls = self.program.classes[call.target]
             sig = [(p.name, p.default is REQUIRED, p.default) for p in cls.params]
-            prefix = call.target
-        args = []
-        for name, required, default in sig:
+            func = call.target
+        args: list[ast.expr] = []
+        keywords: dict[str, ast.expr] = {}
+        in_order = True  # positional only while no argument before was left out or named
+        for name, positional, default in sig:
             if name not in call.args:
+                in_order = False
                 continue
-            text = self.expr(call.args[name])
-            if required:
-                args.append(text)
-            elif not _is_default(call.args[name], default):
-                args.append(f"{name}={text}")
-        return pysrc.Wrapped(prefix, args)
-
-    def expr(self, expr: Expr) -> str:
-        return pysrc.expr(expr.node)
+            expr = call.args[name]
+            if positional and in_order and name not in call.keywords:
+                args.append(expr.node)
+                continue
+            in_order = False
+            if positional or not _is_default(expr, default):
+                keywords[name] = expr.node
+        return pysrc.call(func, *args, **keywords)
 
     # --- forward ----------------------------------------------------------------------------
 
-    def rename(self, name: str) -> str:
-        children = {c.name for c in self.cls.children}
-        return f"self.{name}" if name in children or name in self.param_names else name
-
     def steps(self, steps: list, indent: int) -> list[str]:
-        pad = pysrc.INDENT * indent
+        renamer = _Renamer({c.name for c in self.cls.children} | self.param_names,
+                           set(self.cls.inputs))
         lines: list[str] = []
         for step in steps:
             if isinstance(step, If):
-                cond = pysrc.expr(step.cond.node, lambda n: n if n in FUNCTIONS else f"self.{n}")
-                lines.append(f"{pad}if {cond}:")
-                lines += self.steps(step.then, indent + 1) or [f"{pad}    pass"]
+                lines += self.condition(Expr(renamer.visit(copy.deepcopy(step.cond.node)),
+                                             step.cond.pos), indent)
+                lines += self.steps(step.then, indent + 1) or self.emit(ast.Pass(), indent + 1)
                 if step.orelse:
-                    lines.append(f"{pad}else:")
+                    lines.append(pysrc.INDENT * indent + "else:")
                     lines += self.steps(step.orelse, indent + 1)
             else:
-                lines += self.statement(step, indent)
+                lines += self.emit(renamer.visit(copy.deepcopy(step.node)), indent)
         return lines
 
-    def statement(self, stmt: Stmt, indent: int) -> list[str]:
-        node, pad = stmt.node, pysrc.INDENT * indent
-        value = pysrc.expr(node.value, self.rename)
-        if isinstance(node, ast.Return):
-            return [f"{pad}return {value}"]
-        if isinstance(node, ast.AugAssign):
-            op = pysrc._OPS[type(node.op)]
-            return [f"{pad}{pysrc.expr(node.target, self.rename)} {op}= {value}"]
-        targets = " = ".join(_target(t) for t in node.targets)
-        return [f"{pad}{targets} = {value}"]
+
+class _Renamer(ast.NodeTransformer):
+    """Children and parameters become `self.<name>` in forward (inputs shadow parameters)."""
+
+    def __init__(self, members: set[str], inputs: set[str]):
+        self.members = members - inputs
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        return _self(node.id) if node.id in self.members else node
 
 
-def _needs_list(items: list[Child]) -> bool:
-    """A Sequential is built as a list when a layer in it, at any depth, is conditional."""
+def _walk_steps(steps: list):
+    for step in steps:
+        if isinstance(step, If):
+            yield step.cond.node
+            yield from _walk_steps(step.then)
+            yield from _walk_steps(step.orelse)
+        else:
+            yield step.node
+
+
+def _has_conditions(items: list[Child]) -> bool:
     return any(item.cond is not None or isinstance(item.value, Repeat)
-               or (isinstance(item.value, Seq) and _needs_list(item.value.items))
+               or (isinstance(item.value, Seq) and _has_conditions(item.value.items))
                for item in items)
 
 
-def _unknown_forward(name: str) -> list[str]:
-    """`forward: unknown` (a printed tree does not show forward): raise, naming the class."""
-    pad = pysrc.INDENT
-    first = f"{name}: forward is unknown (imported from a printed tree); "
-    rest = "write it in the spec"
-    lines = [f"{pad}def forward(self, *args, **kwargs):"]
-    call = pysrc.call_lines("raise NotImplementedError", [pysrc.literal(first + rest)], 2)
-    if max(map(len, call)) <= pysrc.LINE_LENGTH:
-        return lines + call
-    # too long for one string: split it, as ruff format leaves implicit concatenation
-    return lines + [f"{pad * 2}raise NotImplementedError(", pad * 3 + pysrc.literal(first),
-                    pad * 3 + pysrc.literal(rest), f"{pad * 2})"]
-
-
-def _target(node: ast.expr) -> str:
-    if isinstance(node, (ast.Tuple, ast.List)):
-        inner = ", ".join(_target(e) if not isinstance(e, (ast.Tuple, ast.List))
-                          else f"({_target(e)})" for e in node.elts)
-        return inner
-    return node.id  # type: ignore[attr-defined]
+# Locals the generated __init__ must not take: module globals and the builtins it calls.
+_TAKEN = frozenset({"self", "nn", "torch", "F", "OrderedDict", "super", "make_divisible"}
+                   | set(FUNCTIONS))
 
 
 def _is_default(expr: Expr, default: object) -> bool:
@@ -389,3 +469,106 @@ def _is_default(expr: Expr, default: object) -> bool:
     except Exception:  # an expression error is reported elsewhere; keep the argument
         return False
     return constant and type(value) is type(default) and value == default
+
+
+# --- docstrings -------------------------------------------------------------------------------
+
+
+def docstring(text: str | None, indent: int) -> list[str]:
+    """A class docstring from spec text, wrapped to the line width, that cannot end early.
+
+    Whitespace is collapsed. Backslashes are doubled; a quote is escaped where it would start
+    the docstring with four quotes, make three in a row, or touch the closing quotes;
+    characters that are not printable (line breaks, bidirectional controls) become escapes.
+    """
+    words = (text or "").split()
+    if not words:
+        return []
+    body = _docstring_body(" ".join(words))
+    pad = pysrc.INDENT * indent
+    if len(pad) + 6 + len(body) <= LINE_WIDTH:  # ruff counts characters here, not columns
+        return [f'{pad}"""{body}"""']
+    lines, current = [], '"""'
+    limit = LINE_WIDTH - INDENT_WIDTH * indent
+    for word in body.split(" "):
+        candidate = f"{current} {word}" if current != '"""' else current + word
+        if len(candidate) <= limit or current in ('"""', ""):
+            current = candidate
+        else:
+            lines.append(current)
+            current = word
+    lines.append(current)
+    if len(lines) == 1:  # one unbreakable line: ruff keeps the closing quotes on it
+        return [f'{pad}{lines[0]}"""']
+    return [pad + line for line in lines] + [pad + '"""']
+
+
+def _docstring_body(text: str) -> str:
+    tokens: list[str] = []
+    run = 0  # unescaped quotes in a row
+    for i, c in enumerate(text):
+        if c == '"':
+            escape = i == 0 or run == 2 or i == len(text) - 1
+            tokens.append('\\"' if escape else '"')
+            run = 0 if escape else run + 1
+            continue
+        run = 0
+        tokens.append("\\\\" if c == "\\" else c if c.isprintable() else ascii(c)[1:-1])
+    return "".join(tokens)
+
+
+# --- the self-check ---------------------------------------------------------------------------
+
+
+def _self_check(program: Program, usage: _Usage) -> list[str]:
+    """`python FILE.py`: build the model, run the declared inputs, print the output shape."""
+    taken = {"model", "output", "torch", "print", "tuple", *program.classes}
+    names: list[str] = []
+    for inp in program.inputs:
+        name = inp.name
+        while name in taken:
+            name += "_input"
+        taken.add(name)
+        names.append(name)
+    float_dtypes = {i.dtype for i in program.inputs if i.dtype.startswith(("float", "bfloat"))}
+    model: ast.expr = pysrc.call(program.root)
+    if len(float_dtypes) == 1 and float_dtypes != {"float32"}:
+        model = pysrc.call(ast.Attribute(model, "to"), pysrc.name(f"torch.{float_dtypes.pop()}"))
+    stmts: list[ast.stmt] = [_assign(ast.Name("model"),
+                                     pysrc.call(ast.Attribute(model, "eval")))]
+    stmts += [_assign(ast.Name(name), _example(inp)) for name, inp in zip(names, program.inputs)]
+    output = pysrc.call("model", *[ast.Name(n) for n in names])
+    root = program.classes[program.root]
+    returned = root.forward[-1].node.value if root.forward and isinstance(
+        root.forward[-1], Stmt) and isinstance(root.forward[-1].node, ast.Return) else None
+    if isinstance(returned, ast.Tuple):
+        stmts.append(_assign(ast.Name("output"), output))
+        shapes = [_shape(ast.Subscript(ast.Name("output"), ast.Constant(i)))
+                  for i in range(len(returned.elts))]
+        stmts.append(ast.Expr(pysrc.call("print", *shapes)))
+    else:
+        stmts.append(ast.Expr(pysrc.call("print", _shape(output))))
+    lines: list[str] = []
+    for stmt in stmts:
+        usage.note(stmt)
+        lines += pysrc.statement(stmt, 1)
+    return lines
+
+
+def _shape(tensor: ast.expr) -> ast.expr:
+    return pysrc.call("tuple", ast.Attribute(tensor, "shape"))
+
+
+def _example(inp: Input) -> ast.expr:
+    """A batch of two random inputs of the declared shape and dtype."""
+    dims = [ast.Constant(d) for d in (2, *inp.shape)]
+    dtype = pysrc.name(f"torch.{inp.dtype}")
+    if inp.dtype == "bool":
+        return ast.Compare(pysrc.call("torch.rand", *dims), [ast.Gt()], [ast.Constant(0.5)])
+    if inp.dtype.startswith(("int", "uint")):
+        low, high = inp.range or (0, 2)
+        kw = {} if inp.dtype == "int64" else {"dtype": dtype}
+        return pysrc.call("torch.randint", pysrc.literal_node(low), pysrc.literal_node(high),
+                          ast.Tuple(dims), **kw)
+    kw = {} if inp.dtype == "float32" else {"dtype": dtype}
+    return pysrc.call("torch.randn", *dims, **kw)

@@ -395,7 +395,9 @@ class _Context:
                               did_you_mean(target, sorted(set(LAYERS) | self.blocks)))
             return None
         args = self.bind(node, whole, target, sig, params)
-        return Call(target, kind, args, pos) if args is not None else None
+        if args is None:
+            return None
+        return Call(target, kind, args, pos, frozenset(k.arg for k in node.keywords if k.arg))
 
     def bind(self, node: ast.Call, whole: Expr, target: str, sig: list[tuple[str, bool, bool]],
              params: set[str]) -> dict[str, Expr] | None:

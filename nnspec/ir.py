@@ -33,6 +33,7 @@ class Call:
     kind: str
     args: dict[str, Expr]
     pos: Pos
+    keywords: frozenset[str] = frozenset()  # arguments the spec passed by name
 
 
 @dataclass

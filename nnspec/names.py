@@ -36,8 +36,13 @@ MODULE_ATTRIBUTES = frozenset({
     'training', 'type', 'xpu', 'zero_grad'
 })
 
-# Names the generated module binds at top level or in methods.
-RESERVED = frozenset({"self", "nn", "torch", "F", "OrderedDict", "make_divisible", "super"})
+# Names the generated module binds at top level or in methods, and the builtins it calls or
+# uses as annotations: a parameter or block of that name would shadow them.
+RESERVED = frozenset({
+    "self", "nn", "torch", "F", "OrderedDict", "make_divisible", "super",
+    "abs", "bool", "float", "int", "len", "list", "max", "min", "object", "print", "round",
+    "str", "tuple",
+})
 
 
 def identifier_problem(name: str) -> str | None:

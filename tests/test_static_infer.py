@@ -89,14 +89,15 @@ def test_inferred_arguments_become_parameter_expressions(write_spec):
     source = nnspec.generate(write_spec(INFERRED))
     assert "self.bn = nn.BatchNorm2d(c)" in source  # Inner: from the conv's out_channels
     assert "self.bn = nn.BatchNorm2d(c * 2)" in source  # Outer: through Inner's result
-    assert "self.conv = nn.Conv2d(c * 2, c, 1)" in source
+    assert "self.conv = nn.Conv2d(c * 2, out_channels=c, kernel_size=1)" in source
     assert "nn.BatchNorm2d(8)," in source  # the root: the constant
-    assert "self.head = nn.Linear(8, 10)" in source
+    assert "self.head = nn.Linear(8, out_features=10)" in source
 
 
+# The inferred argument comes first; what the spec named by keyword stays a keyword.
 def test_first_layer_of_a_block_gets_a_constant_where_all_instances_agree(write_spec):
     source = nnspec.generate(write_spec(AGREEING))
-    assert "self.conv = nn.Conv2d(8, c, 1)" in source
+    assert "self.conv = nn.Conv2d(8, out_channels=c, kernel_size=1)" in source
 
 
 def test_inferred_model_is_the_explicit_model(write_spec):
@@ -122,7 +123,8 @@ def test_generated_source_runs_standalone(write_spec, tmp_path):
 def test_concat_width_is_the_sum_of_its_branches():
     source = nnspec.generate(ROOT / "tests" / "specs" / "static" / "zoo.yaml")
     assert "self.bn = nn.BatchNorm2d(c + c)" in source
-    assert "self.conv2 = nn.Conv2d(c, c, 3, padding=1, bias=False)" in source
+    assert ("self.conv2 = nn.Conv2d(c, out_channels=c, kernel_size=3, padding=1, bias=False)"
+            in source)
 
 
 def test_set_override_infers_again(write_spec):

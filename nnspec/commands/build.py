@@ -1,8 +1,16 @@
-"""`nnspec build SPEC`: print the module tree and a summary line from a real forward pass."""
+"""`nnspec build SPEC`: print the module tree, or with `-o FILE` write standalone source.
+
+`-o FILE` writes the generated module atomically and refuses to replace a file nnspec did not
+write, or one edited by hand since, unless `--force`. `--check` writes nothing: like
+`black --check` it exits 0 when FILE is byte-for-byte what nnspec would write, and 1 with a
+unified diff when FILE is stale or missing.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 from nnspec.commands.common import (
     add_check_args,
@@ -16,22 +24,81 @@ from nnspec.diagnostics import SpecError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("build", help="build the model and print its module tree",
-                       description="Build the spec's model, print it exactly as print(model) "
+    p = sub.add_parser("build", help="build the model: print its tree, or write its source",
+                       description="Build the spec's model and print it exactly as print(model) "
                        "does, then a summary line: parameters, and input -> output shapes from "
-                       "a forward pass on the declared inputs (batch 1, eval mode).")
+                       "a forward pass on the declared inputs (batch 1, eval mode). With -o, "
+                       "write standalone PyTorch source instead.")
     add_spec_args(p)
     add_check_args(p)
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="write the generated module to FILE ('-' for stdout)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true",
+                      help="write nothing; exit 1 with a diff if FILE is stale or missing")
+    mode.add_argument("--force", action="store_true",
+                      help="replace FILE even if nnspec did not write it or it was edited")
+    p.add_argument("--templates", metavar="DIR",
+                   help="templates that replace the packaged ones of the same name")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    spec, diagnostics = load_checked(args, existing(args.spec), overrides(args))
-    if spec is None:
-        raise SpecError(diagnostics)
-    report(args, diagnostics)
-    print(summary_text(spec))
+    if args.output is None:
+        if args.check or args.force or args.templates:
+            from nnspec.cli import UsageError
+
+            raise UsageError("--check, --force and --templates need -o FILE")
+        spec, diagnostics = load_checked(args, existing(args.spec), overrides(args))
+        if spec is None:
+            raise SpecError(diagnostics)
+        report(args, diagnostics)
+        print(summary_text(spec))
+        return 0
+    return write_source(args)
+
+
+def write_source(args: argparse.Namespace) -> int:
+    from nnspec import write
+    from nnspec.api import generate
+    from nnspec.cli import UsageError
+    from nnspec.codegen import TemplateError, spec_label
+
+    spec = existing(args.spec)
+    if args.templates and not Path(args.templates).is_dir():
+        raise UsageError(f"no such template directory: {args.templates}")
+    if args.output == "-" and (args.check or args.force):
+        raise UsageError("--check and --force need a file, not '-'")
+    try:
+        text = generate(spec, spec_label=spec_label(spec, args.output),
+                        templates=args.templates, **overrides(args))
+    except TemplateError as exc:
+        raise UsageError(str(exc)) from None
+    if args.output == "-":
+        sys.stdout.write(text)
+        return 0
+    try:
+        if args.check:
+            current = write.read_existing(Path(args.output))
+            if current == text:
+                return 0
+            sys.stdout.write(write.unified_diff(args.output, current, text))
+            state = "missing" if current is None else "stale"
+            print(f"nnspec: {args.output} is {state}; regenerate it with "
+                  f"`nnspec build {' '.join(_command(args))}`", file=sys.stderr)
+            return 1
+        changed = write.write_generated(args.output, text, force=args.force)
+    except write.WriteError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"{'wrote' if changed else 'unchanged'} {args.output}", file=sys.stderr)
     return 0
+
+
+def _command(args: argparse.Namespace) -> list[str]:
+    import shlex
+
+    words = [args.spec, *(w for s in args.overrides for w in ("--set", s)), "-o", args.output]
+    return [shlex.quote(w) for w in words]
 
 
 def summary_text(spec) -> str:

@@ -12,7 +12,7 @@ import ast
 import operator
 from typing import Any
 
-from nnspec import ops, pysrc
+from nnspec import ops
 from nnspec.names import identifier_problem
 
 _BINARY = {
@@ -89,7 +89,7 @@ class _Writer:
                 inputs.append(name)
                 self.bind(node, name)
             elif node.op == "output":
-                steps.append(f"return {pysrc.expr(self.value(node.args[0]))}")
+                steps.append(f"return {ast.unparse(self.value(node.args[0]))}")
             else:
                 value = self.expression(node)
                 if node.op == "call_module":
@@ -107,7 +107,7 @@ class _Writer:
     def statement(self, node: Any, value: ast.expr) -> str:
         name = self.name_for(node)
         self.bind(node, name)
-        return f"{name} = {pysrc.expr(value)}"
+        return f"{name} = {ast.unparse(value)}"
 
     # --- names ---------------------------------------------------------------------------------
 
