@@ -22,7 +22,7 @@ from typing import Any
 
 import jinja2
 
-from nnspec import pysrc, write
+from nnspec import pysrc, unused, write
 from nnspec.catalog import LAYERS, REQUIRED
 from nnspec.expr import FUNCTIONS, Expr, make_divisible
 from nnspec.initrules import InitRule
@@ -240,6 +240,10 @@ class _ClassWriter:
             else:
                 hint = ast.Name("object")
             default = None if p.default is REQUIRED else pysrc.literal_node(p.default)
+            if isinstance(p.default, list):  # a list default would be shared between calls
+                default = pysrc.literal_node(tuple(p.default))
+                hint = ast.Subscript(ast.Name("tuple"), ast.Tuple([hint.slice, ast.Constant(...)])
+                                     ) if isinstance(hint, ast.Subscript) else ast.Name("tuple")
             out.append((p.name, hint, default))
         return out
 
@@ -336,7 +340,7 @@ class _ClassWriter:
                 lines += self.condition(item.cond, indent)
             if isinstance(item.value, Repeat):
                 rep = item.value
-                var = rep.var or "_"
+                var = rep.var if rep.var in unused.names_in(rep.items) else "_"
                 self.locals.add(var)
                 self.usage.note(rep.count.node)
                 lines += pysrc.for_header(var, pysrc.call("range", rep.count.node), body)

@@ -79,8 +79,8 @@ def test_repeats_expand_like_the_loop_they_stand_for(write_spec, n):
 def test_generated_code_is_a_for_loop(write_spec):
     source = nnspec.generate(write_spec(SPEC))
     assert "        for j in range(len(cfg)):\n            for i in range(cfg[j]):\n" in source
-    assert "        for _ in range(2):\n            body_layers.append(nn.Identity())\n" in source
-    assert "self.body = nn.Sequential(*body_layers)" in source
+    assert "        for _ in range(2):\n            body.append(nn.Identity())\n" in source
+    assert "self.body = nn.Sequential(*body)" in source
 
 
 BAD = """\
