@@ -1,6 +1,6 @@
-"""specs/resnet18.yaml and specs/resnet50.yaml against data recorded from real torchvision:
-printed tree, state_dict layout, parameter count, outputs with RNG-free weights, and the seeded
-init (`torch.manual_seed(0)`, then sha256 of every tensor)."""
+"""specs/resnet18.yaml, resnet50.yaml and mobilenet_v2.yaml against data recorded from real
+torchvision: printed tree, state_dict layout, parameter count, outputs with RNG-free weights,
+and the seeded init (`torch.manual_seed(0)`, then sha256 of every tensor)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from test_reference_golden import PARAMS, golden, init_mismatches, state_dict_li
 
 import nnspec
 
-SPECS = {"resnet18": ROOT / "specs" / "resnet18.yaml", "resnet50": ROOT / "specs" / "resnet50.yaml"}
+SPECS = {name: ROOT / "specs" / f"{name}.yaml" for name in ("resnet18", "resnet50", "mobilenet_v2")}
 
 
 def seeded(name: str, **params) -> torch.nn.Module:
