@@ -95,10 +95,14 @@ def _spec(path_or_spec: Any, params: dict[str, Any]) -> Spec:
 
 def build(path_or_spec: Any, *, device: Any = None, dtype: Any = None,
           **params: Any) -> torch.nn.Module:
-    """The spec's model as a real `torch.nn.Module`. `device="meta"` allocates nothing."""
-    from nnspec import runtime
+    """The spec's model as a real `torch.nn.Module`. `device="meta"` allocates nothing, so
+    the parameter budget (a guard on memory) does not apply to it."""
+    from nnspec import budget, runtime
 
-    return runtime.instantiate(_spec(path_or_spec, params).program, device=device, dtype=dtype)
+    meta = device is not None and str(device).split(":")[0] == "meta"
+    with budget.limit(None) if meta else contextlib.nullcontext():
+        spec = _spec(path_or_spec, params)
+    return runtime.instantiate(spec.program, device=device, dtype=dtype)
 
 
 def example_inputs(path_or_spec: Any, batch: int = 2, seed: int = 0,

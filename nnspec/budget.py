@@ -2,7 +2,8 @@
 
 Parameters are counted over the instance tree with the catalog's `params` rules, so no torch is
 needed. The budget defaults to DEFAULT_MAX_PARAMS; `nnspec build --max-params N` (or
-`with nnspec.budget.limit(N):` in Python) raises it.
+`with nnspec.budget.limit(N):` in Python) raises it. It guards memory, so `nnspec.build(...,
+device="meta")`, which allocates nothing, compiles with no limit.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ from nnspec.ir import Instance
 
 DEFAULT_MAX_PARAMS = 10**10
 
-_max_params: ContextVar[int] = ContextVar("max_params", default=DEFAULT_MAX_PARAMS)
+_max_params: ContextVar[int | None] = ContextVar("max_params", default=DEFAULT_MAX_PARAMS)
 
 
 @contextmanager
-def limit(max_params: int) -> Iterator[None]:
-    """Compile with a different parameter budget inside this block."""
+def limit(max_params: int | None) -> Iterator[None]:
+    """Compile with a different parameter budget inside this block (None: no limit)."""
     token = _max_params.set(max_params)
     try:
         yield
@@ -31,7 +32,7 @@ def limit(max_params: int) -> Iterator[None]:
         _max_params.reset(token)
 
 
-def current() -> int:
+def current() -> int | None:
     return _max_params.get()
 
 
@@ -72,6 +73,8 @@ def count(tree: Instance) -> Count:
 def check(tree: Instance, errors: Collector) -> None:
     """An error at the largest layer when the model is over the budget."""
     budget = current()
+    if budget is None:
+        return
     counted = count(tree)
     if counted.total <= budget:
         return

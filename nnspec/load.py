@@ -138,13 +138,15 @@ def parse_document(text: str, name: str = "<spec>") -> Document:
     if node is None:
         raise SpecError([Diagnostic("empty", "spec file is empty", Pos(name, 1, 1))])
     errors = Collector()
-    doc.data = _Converter(doc, name, errors).convert(node, ())
+    doc.data = _Converter(doc, name, text, errors).convert(node, ())
     errors.check()
     return doc
 
 
 def _compose(text: str) -> yaml.Node | None:
-    if _FastLoader is not _Loader:
+    # libyaml accepts tabs where PyYAML refuses them (`f(3,\t8)`); such text takes the reference
+    # path, so a spec means the same with or without libyaml
+    if _FastLoader is not _Loader and "\t" not in text:
         try:
             return yaml.compose(text, Loader=_FastLoader)
         except (yaml.YAMLError, RecursionError):
@@ -245,7 +247,7 @@ def _too_deep(name: str, line: int, col: int) -> Diagnostic:
                       "by mistake; flatten it")
 
 
-def _pos(name: str, node: yaml.Node) -> Pos:
+def _pos(name: str, node: yaml.Node, text: str) -> Pos:
     start, end = node.start_mark, node.end_mark
     col = start.column + 1
     length = end.column - start.column if end.line == start.line else 1
@@ -253,27 +255,28 @@ def _pos(name: str, node: yaml.Node) -> Pos:
     if quoted:
         col += 1  # point at the content, so expression columns line up
         length -= 2
-    segments = ()
     if isinstance(node, yaml.ScalarNode) and end.line > start.line:
-        segments = _segments(node, quoted)
+        segments = _segments(node, quoted, text)
         if segments:
             return Pos(name, segments[0][1], segments[0][2], 1, segments)
     return Pos(name, start.line + 1, col, max(1, length))
 
 
-def _segments(node: yaml.ScalarNode, quoted: bool) -> tuple[tuple[int, int, int], ...]:
-    """Where each source line of a multi-line scalar lands in its value (see `Pos`)."""
+def _segments(node: yaml.ScalarNode, quoted: bool,
+              text: str) -> tuple[tuple[int, int, int], ...]:
+    """Where each source line of a multi-line scalar lands in its value (see `Pos`).
+
+    The source is sliced from `text` by the marks' indexes: libyaml's marks carry no buffer.
+    """
     start, end = node.start_mark, node.end_mark
-    if start.buffer is None:
-        return ()
-    lines = start.buffer[start.pointer:end.pointer].split("\n")
+    lines = text[start.index:end.index].split("\n")
     out: list[tuple[int, int, int]] = []
     cursor = 0
-    for i, text in enumerate(lines):
+    for i, line in enumerate(lines):
         if i == 0 and node.style in ("|", ">"):
             continue  # the block scalar's header line
-        content = text.lstrip(" \t")
-        col = (start.column if i == 0 else 0) + len(text) - len(content)
+        content = line.lstrip(" \t")
+        col = (start.column if i == 0 else 0) + len(line) - len(content)
         if quoted and i == 0:
             content, col = content[1:], col + 1
         content = content.rstrip(" \t\r")
@@ -290,13 +293,16 @@ def _segments(node: yaml.ScalarNode, quoted: bool) -> tuple[tuple[int, int, int]
 class _Converter:
     """Node tree to plain data, recording positions; refuses unsafe tags and bombs."""
 
-    def __init__(self, doc: Document, name: str, errors: Collector):
-        self.doc, self.name, self.errors = doc, name, errors
+    def __init__(self, doc: Document, name: str, text: str, errors: Collector):
+        self.doc, self.name, self.text, self.errors = doc, name, text, errors
         self.count = 0
         self.merging: set[int] = set()
         self.seen: set[int] = set()  # nodes converted once: meeting one again is an alias
         self.expansion: Pos | None = None  # where the outermost alias being expanded is used
         self.scalars = _Loader("")
+
+    def pos(self, node: yaml.Node) -> Pos:
+        return _pos(self.name, node, self.text)
 
     def tick(self, pos: Pos) -> None:
         """Count work done, so that aliases and merges cannot blow up (billion laughs)."""
@@ -317,7 +323,7 @@ class _Converter:
             self.expansion = None
 
     def convert(self, node: yaml.Node, path: PathKey) -> Any:
-        pos = _pos(self.name, node)
+        pos = self.pos(node)
         if self.expansion is None and id(node) in self.seen:  # an alias, met at its use
             with self.expanding(self.doc.pos.get(path[:-1], pos)):
                 return self._convert(node, path, pos)
@@ -331,8 +337,6 @@ class _Converter:
                                         self.expansion or pos, "a recursive alias (an anchor "
                                         "used inside itself) nests without end")])
         self.doc.pos[path] = pos
-        if isinstance(node, yaml.CollectionNode) and node.flow_style:
-            self._flow_split(node)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
@@ -348,19 +352,6 @@ class _Converter:
             self.errors.error("bad-value", f"'{node.value}' is not a finite number", pos,
                               "specs hold finite numbers only")
         return value
-
-    def _flow_split(self, node: yaml.CollectionNode) -> None:
-        """`[Conv2d(3, 8, 3), ReLU()]` is four YAML items: commas split a flow collection."""
-        items = node.value if isinstance(node, yaml.SequenceNode) else [
-            n for pair in node.value for n in pair]
-        for item in items:
-            text = item.value if isinstance(item, yaml.ScalarNode) and item.style is None else ""
-            if isinstance(text, str) and text.count("(") > text.count(")"):
-                self.errors.error("flow-split", f"YAML split '{text}' at a comma: inside "
-                                  "[...] or {...}, commas separate items",
-                                  _pos(self.name, item), "quote the call, or write one item "
-                                  "per line starting with '- '")
-                return
 
     def _bad_tag(self, node: yaml.Node, pos: Pos) -> None:
         mark = node.start_mark  # the tag itself, before any quote
@@ -394,7 +385,7 @@ class _Converter:
                     j += 1
                 whole = ", ".join(parts)
                 self.errors.error("flow-split", f"'{first.value}' is cut short: inside [...] "
-                                  "or {...}, commas separate items", _pos(self.name, first),
+                                  "or {...}, commas separate items", self.pos(first),
                                   f"quote it: \"{whole}\", or write the items one per line")
             i = j
         return skip
@@ -410,7 +401,7 @@ class _Converter:
     def _mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[str, Any]:
         """Merged mappings (`<<: *base`) first, then the node's own keys override them."""
         if node.tag != "tag:yaml.org,2002:map":
-            return self._bad_tag(node, _pos(self.name, node))
+            return self._bad_tag(node, self.pos(node))
         out: dict[str, Any] = {}
         merged: list[yaml.Node] = []
         own = []
@@ -421,7 +412,7 @@ class _Converter:
             else:
                 own.append((key_node, value_node))
         for source in merged:
-            source_pos = _pos(self.name, source)
+            source_pos = self.pos(source)
             self.tick(source_pos)
             if not isinstance(source, yaml.MappingNode):
                 self.errors.error("bad-merge", "'<<' merges only mappings", source_pos)
@@ -435,7 +426,7 @@ class _Converter:
         skip = self._split_calls([(v, k) for k, v in own], node)
         seen: set[str] = set()
         for i, (key_node, value_node) in enumerate(own):
-            key_pos = _pos(self.name, key_node)
+            key_pos = self.pos(key_node)
             if i in skip:
                 continue
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _SAFE_SCALAR_TAGS:
@@ -455,7 +446,7 @@ class _Converter:
 
 def _paren_balance(node: yaml.Node) -> int:
     """Open minus closed parentheses of a plain scalar (0 for anything else)."""
-    if not isinstance(node, yaml.ScalarNode) or node.style is not None:
+    if not isinstance(node, yaml.ScalarNode) or node.style:  # plain: None, or '' from libyaml
         return 0
     return node.value.count("(") - node.value.count(")")
 
@@ -568,21 +559,13 @@ def apply_overrides(doc: Document, overrides: dict[str, Any]) -> None:
         decl = params[name]
         problem = _override_problem(decl, value)
         if problem:
-            errors.error("wrong-type", f"--set {name}: expected {problem}", Pos("--set", 1, 1))
+            errors.error("wrong-type", f"'{name}' should be {problem}", Pos("--set", 1, 1))
             continue
         if isinstance(decl, dict):
             decl["default"] = value
         elif isinstance(decl, str) and decl in TYPE_NAMES:
             params[name] = {"type": decl, "default": value}
-        else:
-            # declared by its default alone: the override must keep the default's type,
-            # which the value in its place would otherwise redefine
-            from nnspec.elaborate import infer_type, param_type_problem
-
-            problem = param_type_problem(infer_type(decl), value)
-            if problem:
-                errors.error("wrong-type", f"'{name}' should be {problem}", Pos("--set", 1, 1))
-                continue
+        else:  # declared by its default alone, whose type the value keeps (checked above)
             params[name] = value
         doc.pos[("model", "params", name)] = Pos("--set", 1, 1)
     errors.check()

@@ -44,8 +44,8 @@ _DESCRIPTIONS = {
     ("Spec", "blocks"): "Reusable module classes by name; call them like layers.",
     ("Spec", "model"): "The root module class.",
     ("Spec", "doc"): "What this spec describes.",
-    ("BlockSpec", "base"): "Module (the default) or Sequential (children run in order, no "
-                           "forward).",
+    ("BlockSpec", "base"): "Module (the default), Sequential (children run in order, no "
+                           "forward) or ModuleList (numbered children, no forward).",
     ("BlockSpec", "params"): "Constructor parameters: a default value (its type is inferred), a "
                              "type name such as 'int' (required), or {type, default, doc}.",
     ("BlockSpec", "inputs"): "Names of the forward arguments.",

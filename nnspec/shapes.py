@@ -19,10 +19,11 @@ import ast
 import operator
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from nnspec import ops
 from nnspec.catalog import LAYERS
+from nnspec.catalog.types import SpatialCollapse
 from nnspec.diagnostics import Collector, Pos
 from nnspec.expr import Expr, ExprError, evaluate
 from nnspec.ir import Call, If, Instance, ModuleClass, Program, Stmt
@@ -361,6 +362,8 @@ class _Walker:
         shapes = [t.shape for t in tensors]
         try:
             raw = layer.shape(bound, shapes)
+        except SpatialCollapse as exc:
+            self.collapse(inst, x, exc.shape)
         except Exception as exc:  # a rule that cannot take this input: torch would raise too
             self.error("shape-mismatch", f"{inst.type} cannot take an input of shape "
                        f"{list(x.shape)} ({type(exc).__name__}: {exc})", inst.pos, inst.path,
@@ -369,11 +372,7 @@ class _Walker:
         out = self.wrap(raw, inst.pos)
         for t in tensors_in(out):
             if any(s <= 0 for s in t.shape):
-                self.error("spatial-collapse", f"{inst.type} turns its input {list(x.shape)} "
-                           f"into {list(t.shape)}: the input is too small for the kernel",
-                           inst.pos, inst.path, x,
-                           hint="use a larger input, more padding, or a smaller kernel/stride")
-                raise _Abort
+                self.collapse(inst, x, t.shape)
         if layer.macs is not None and isinstance(out, Tensor):
             self.add_macs(inst.path, layer.macs(bound, shapes, out.shape))
         node = self.node("layer", inst.type, tuple(inst.path.split(".")),
@@ -383,6 +382,15 @@ class _Walker:
         if isinstance(out, Tensor):
             out.sym = _layer_sym(layer, call, x, out)
         return out
+
+    def collapse(self, inst: Instance, x: Tensor, out: tuple[int, ...] | None) -> NoReturn:
+        """An output size of 0 or less, found by the layer's rule or in what it returned."""
+        message = (f"{inst.type} turns its input {list(x.shape)} into {list(out)}: the input "
+                   "is too small for the kernel" if out is not None else
+                   f"{inst.type}'s input {list(x.shape)} is smaller than its kernel")
+        self.error("spatial-collapse", message, inst.pos, inst.path, x,
+                   hint="use a larger input, more padding, or a smaller kernel/stride")
+        raise _Abort
 
     def add_macs(self, path: str, macs: int) -> None:
         if not macs:

@@ -130,14 +130,36 @@ def test_forward_failing_on_the_declared_input_is_a_spec_error(capsys, write_spe
 
 
 def test_forward_failing_in_a_torch_layer_points_at_its_call(capsys, write_spec):
-    text = FAILS_AT_RUN_TIME.replace("y.view(2, -1)", "y").replace(
-        "    - return head(x)\n", "    - x = head(x)\n    - return tail(x)\n")
-    path = write_spec(text)
+    """A layer in a numbered Sequential fails at run time (the static pass cannot see index
+    values): the caret is on that list item's call."""
+    path = write_spec("nnspec: 1\ninputs:\n  x: {shape: [4], dtype: int64, range: [0, 100]}\n"
+                      "model:\n  children:\n    head: Identity()\n    tail:\n"
+                      "      - Identity()\n      - Embedding(10, 3)\n"
+                      "  forward:\n    - x = head(x)\n    - return tail(x)\n")
     code, _, err = run(capsys, "build", path)
     assert code == 1
-    assert err.splitlines()[0] == (
-        f"{path}:17:9: error[forward-failed]: forward pass on the declared inputs fails in "
-        "module 'tail.1' (Linear): mat1 and mat2 shapes cannot be multiplied (1x3 and 5x1)")
+    assert err.splitlines()[:3] == [
+        f"{path}:9:9: error[forward-failed]: forward pass on the declared inputs fails in "
+        "module 'tail.1' (Embedding): index out of range in self",
+        "    9 |       - Embedding(10, 3)",
+        "      |         ^^^^^^^^^^^^^^^^"]
+
+
+@pytest.mark.parametrize("args", [
+    ["diff", str(SPECS / "nin.yaml"), str(SPECS / "nin_dw.yaml")],
+    ["summary", str(SPECS / "nin.yaml")],
+])
+def test_a_reader_that_went_away_ends_the_command_quietly(args):
+    """`nnspec diff A B | head`: stdout closed early is no internal error and prints nothing."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write to the pipe now fails: the reader has gone
+    try:
+        done = subprocess.run([sys.executable, "-m", "nnspec", *args], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, cwd=ROOT, timeout=120,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr) == (cli.EXIT_BROKEN_PIPE, "")
 
 
 def test_api_build_does_not_run_the_forward(write_spec):
@@ -172,6 +194,12 @@ def test_debug_shows_the_traceback(capsys, broken_load, args):
     assert code == 3
     assert err.startswith("Traceback (most recent call last):")
     assert "KeyError: 'an nnspec bug'" in err
+
+
+@pytest.mark.parametrize("args", [["import", "tree", "t.txt", "--debug"],
+                                  ["import", "module", "m:f", "--debug"]])
+def test_debug_after_a_sub_verb(args):
+    assert cli.parser().parse_args(args).debug is True
 
 
 @pytest.mark.parametrize("args,message", [

@@ -140,9 +140,13 @@ def test_save_and_pickle_load_in_a_new_process(tmp_path, write_spec):
 
 
 def test_meta_device_allocates_nothing(write_spec):
-    """10^10 parameters (40 GB in float32) build on the meta device."""
+    """10^10 parameters (40 GB in float32) build on the meta device: the parameter budget
+    guards memory, which meta does not use, while compiling for real is refused."""
     path = write_spec("nnspec: 1\ninputs:\n  x: [100000]\nmodel:\n  children:\n"
                       "    fc: Linear(100000, 100000)\n")
+    with pytest.raises(nnspec.SpecError) as info:
+        nnspec.load(path)
+    assert info.value.diagnostics[0].code == "too-many-params"
     model = nnspec.build(path, device="meta")
     assert sum(p.numel() for p in model.parameters()) == 100_000 * 100_000 + 100_000
     assert {p.device.type for p in model.parameters()} == {"meta"}
@@ -178,11 +182,11 @@ def test_inspect_shows_the_generated_source(nin):
 
 
 def test_traceback_shows_the_generated_line(write_spec):
-    path = write_spec("nnspec: 1\ninputs:\n  x: [4]\nblocks:\n  Inner:\n    children:\n"
+    path = write_spec("nnspec: 1\ninputs:\n  x: [5]\nblocks:\n  Inner:\n    children:\n"
                       "      fc: Linear(5, 4)\n    forward:\n      - y = fc(x)\n"
                       "      - return y\nmodel:\n  children:\n    inner: Inner()\n")
     model = nnspec.build(path)
-    with pytest.raises(RuntimeError) as info:
+    with pytest.raises(RuntimeError) as info:  # an input of the wrong width, at call time
         model(torch.randn(2, 4))
     text = "".join(traceback.format_exception(info.value))
     assert "in forward\n    y = self.fc(x)\n" in text

@@ -178,12 +178,13 @@ def test_hostile_strings_stay_data_in_generated_source(tmp_path, write_spec):
         f"    doc: {docs}", "    params:",
         *[f"      s{i}: {_yaml_str(v)}" for i, v in enumerate(values)],
         "    children:",
-        "      conv: {call: 'Conv2d(3, 4, 3)', if: '"
+        "      conv: {call: 'Conv2d(3, 3, 3, padding=1)', if: '"
         + " and ".join(f"s{i} != \"\"" for i in range(len(values))) + "'}",
         "model:", f"  doc: {docs}", "  params:",
         f"    labels: [{', '.join(_yaml_str(v) for v in values)}]",
         "  children:", "    b: B()", "    relu: {call: 'ReLU()', if: 'len(labels) > 0'}",
-        "    b2: |-",  # hostile strings as call arguments, written as Python literals
+        "    b2: |-",  # hostile strings as call arguments, written as Python literals (B keeps
+        # its input's shape, so b2 takes b's output)
         "      B(" + ", ".join(f"s{i}={v!r}" for i, v in enumerate(values)) + ")",
     ]
     path = write_spec("\n".join(lines) + "\n")
@@ -316,7 +317,7 @@ def test_exponential_module_tree_is_refused(write_spec):
 HUGE = """\
 nnspec: 1
 inputs:
-  x: [64]
+  x: [1000000]
 model:
   children:
     fc: Linear(10**6, 10**6)

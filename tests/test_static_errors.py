@@ -74,6 +74,23 @@ def test_kernel_larger_than_its_input_collapses(write_spec):
     assert "[1, 8, 3, 3] into [1, 8, -5, -5]" in d.message
 
 
+@pytest.mark.parametrize("layer, inputs, message", [
+    ("MaxPool2d(9)", "x: [3, 8, 8]", "MaxPool2d turns its input [1, 3, 8, 8] into [1, 3, 0, 0]"),
+    ("ZeroPad2d(-4)", "x: [3, 8, 8]", "ZeroPad2d turns its input [1, 3, 8, 8] into "
+     "[1, 3, 0, 0]"),
+    ("Upsample(scale_factor=0.1)", "x: [3, 8, 8]", "Upsample turns its input [1, 3, 8, 8] "
+     "into [1, 3, 0, 0]"),
+    ("AvgPool3d(9)", "x: [3, 8, 8, 8]", "AvgPool3d's input [1, 3, 8, 8, 8] is smaller than "
+     "its kernel"),
+])
+def test_every_layer_too_big_for_its_input_is_a_spatial_collapse(write_spec, layer, inputs,
+                                                                   message):
+    """Whether the catalog's shape rule or the check on its output finds it: one code."""
+    d = one(write_spec(spec(f"model:\n  children:\n    a: {layer}\n", inputs)))
+    assert (d.code, d.pos.line, d.pos.col) == ("spatial-collapse", 6, 8)
+    assert d.message.startswith(message), d.message
+
+
 def test_add_of_different_shapes(write_spec):
     path = write_spec(spec("""model:
   children:

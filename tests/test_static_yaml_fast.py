@@ -17,6 +17,7 @@ SAMPLES = [
     "a: &x {p: 1}\nb:\n  <<: *x\n  q: 2\n",
     "x:\n- a\n-   - b\n    - 'c'\n",
     "é: Conv2d(3, 8, 3)  \nf: >\n  folded\n  text\nn: null\nt: true\n",
+    "p: Conv2d(3,\n  8, 3)\nq: \"Conv2d(3,\n  8, 3)\"\nr: |\n  a\n  b\nl: ['f(1,\n  2)']\n",
 ]
 FILES = sorted((ROOT / "specs").glob("*.yaml")) + sorted((ROOT / "tests").rglob("*.yaml"))
 
@@ -35,10 +36,20 @@ def _both(text: str):
 def test_same_data_and_positions(text):
     fast, ref = _both(text)
     assert (fast.data, fast.pos, fast.keypos) == (ref.data, ref.pos, ref.keypos)
+    assert {k: p.segments for k, p in fast.pos.items()} == \
+        {k: p.segments for k, p in ref.pos.items()}
 
 
 def test_errors_come_from_the_reference_loader(write_spec):
     path = write_spec("nnspec: 1\ninputs:\n\tx: [3]\n")
+    with pytest.raises(nnspec.SpecError) as info:
+        nnspec.load(path)
+    assert info.value.diagnostics[0].code == "yaml-tab"
+
+
+def test_a_tab_libyaml_would_accept_is_refused_as_the_reference_refuses_it(write_spec):
+    path = write_spec("nnspec: 1\ninputs:\n  x: [3, 8, 8]\nmodel:\n  children:\n"
+                      "    conv: Conv2d(3,\t8, 3)\n")
     with pytest.raises(nnspec.SpecError) as info:
         nnspec.load(path)
     assert info.value.diagnostics[0].code == "yaml-tab"

@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from nnspec.catalog.types import Arg, Args, LayerDef, Shape, as_tuple
+from nnspec.catalog.types import Arg, Args, LayerDef, Shape, SpatialCollapse, as_tuple
 
 LAYERS: dict[str, LayerDef] = {}
 
@@ -104,11 +104,13 @@ def _dim_index(x: Shape, dim: int) -> int:
     return dim % len(x)
 
 
-def _positive_sizes(sizes: Iterable[int], x: Shape) -> tuple[int, ...]:
-    sizes = tuple(sizes)
-    if any(s <= 0 for s in sizes):
-        raise ValueError(f"input {list(x)} is too small: output sizes would be {list(sizes)}")
-    return sizes
+def _with_sizes(lead: Shape, sizes: Iterable[int], x: Shape) -> Shape:
+    """The output shape `lead + sizes`, refused when a size is 0 or less."""
+    shape = (*lead, *sizes)
+    if any(s <= 0 for s in shape[len(lead):]):
+        raise SpatialCollapse(f"input {list(x)} is too small: output sizes would be "
+                              f"{list(shape[len(lead):])}", shape)
+    return shape
 
 
 def _same_shape(args: Args, inputs: list[Shape]) -> Shape:
@@ -173,7 +175,7 @@ def _conv_shape(n: int):
         _check_pad_mode(args["padding_mode"], pads, x)
         sizes = ((x[2 + i] + sum(pads[i]) - d[i] * (k[i] - 1) - 1) // s[i] + 1
                  for i in range(n))
-        return (x[0], args["out_channels"], *_positive_sizes(sizes, x))
+        return _with_sizes((x[0], args["out_channels"]), sizes, x)
     return rule
 
 
@@ -252,7 +254,7 @@ def _conv_transpose_shape(n: int):
             "kernel_size", "stride", "padding", "output_padding", "dilation"))
         sizes = ((x[2 + i] - 1) * s[i] - 2 * p[i] + d[i] * (k[i] - 1) + op[i] + 1
                  for i in range(n))
-        return (x[0], args["out_channels"], *_positive_sizes(sizes, x))
+        return _with_sizes((x[0], args["out_channels"]), sizes, x)
     return rule
 
 
@@ -636,8 +638,8 @@ def _pool_shape(n: int, dilation: bool, kernel_fits_input: bool = False):
         _expect_rank(x, n + 1, n + 2)
         k = as_tuple(args["kernel_size"], n)
         if kernel_fits_input and any(size < ki for size, ki in zip(x[-n:], k)):
-            raise ValueError(f"input {list(x)} is smaller than kernel_size "
-                             f"{args['kernel_size']!r}")
+            raise SpatialCollapse(f"input {list(x)} is smaller than kernel_size "
+                                  f"{args['kernel_size']!r}")
         s = as_tuple(args["stride"] if args["stride"] is not None else args["kernel_size"], n)
         p = as_tuple(args["padding"], n)
         d = as_tuple(args["dilation"], n) if dilation else (1,) * n
@@ -650,7 +652,7 @@ def _pool_shape(n: int, dilation: bool, kernel_fits_input: bool = False):
             if args["ceil_mode"] and (o - 1) * s[i] >= size + p[i]:
                 o -= 1
             out.append(o)
-        return (*x[:-n], *_positive_sizes(out, x))
+        return _with_sizes(x[:-n], out, x)
     return rule
 
 
@@ -816,7 +818,7 @@ def _upsample_shape(args: Args, inputs: list[Shape]) -> Shape:
     # the same double-precision product torch truncates
     sizes = values if given == "size" else (
         math.floor(float(s) * f) for s, f in zip(x[2:], values))
-    return (*x[:2], *_positive_sizes(sizes, x))
+    return _with_sizes(x[:2], sizes, x)
 
 
 register(LayerDef(
@@ -871,7 +873,7 @@ def _zeropad_shape(n: int):
         if any(size + min(a, 0) + min(b, 0) < 0 for size, a, b in pairs):
             raise ValueError(f"padding {args['padding']!r} crops more than input {list(x)} has")
         sizes = [size + a + b for size, a, b in pairs]
-        return (*x[:-n], *_positive_sizes(reversed(sizes), x))
+        return _with_sizes(x[:-n], reversed(sizes), x)
     return rule
 
 

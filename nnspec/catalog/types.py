@@ -22,6 +22,18 @@ REQUIRED: Any = _Required()
 Shape = tuple[int, ...]
 Args = dict[str, Any]
 
+
+class SpatialCollapse(ValueError):
+    """A shape rule's input is too small for the layer: an output size would be 0 or less.
+
+    Its own class, so static analysis reports `spatial-collapse` rather than a generic mismatch;
+    `shape` is the output shape the rule computed, when it got that far.
+    """
+
+    def __init__(self, message: str, shape: Shape | None = None):
+        super().__init__(message)
+        self.shape = shape
+
 # Value kinds an argument accepts. Each maps to a checker in `check_kind`.
 #   int, float, bool, str         a plain value of that type
 #   int1, int2, int3              an int or a tuple of 1/2/3 ints (kernel_size, stride, ...)

@@ -12,7 +12,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("import", help="write a spec for an existing model",
                        description="Write a spec for an existing model: from a printed module "
                        "tree, or by calling a factory in your own code.")
-    verbs = p.add_subparsers(dest="source", metavar="SOURCE", required=True)
+    verbs = p.add_subparsers(dest="source", metavar="SOURCE", required=True,
+                             help="where the model comes from: tree or module")
 
     tree = verbs.add_parser("tree", help="from a printed module tree (print(model) output)",
                             description="Read a printed module tree and write a spec that "
