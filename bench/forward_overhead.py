@@ -60,6 +60,12 @@ class Case:
     input_shape: tuple[int, ...] | None = None
 
 
+def _cifar_resnet20() -> nn.Module:
+    from reference.cifar_resnet import resnet20
+
+    return resnet20()
+
+
 def _tv(name: str) -> Callable[[], nn.Module]:
     def make() -> nn.Module:
         from reference import torchvision_models
@@ -77,6 +83,10 @@ def _nin() -> nn.Module:
 CASES: dict[str, Case] = {
     "resnet18": Case("resnet18", ROOT / "specs" / "resnet18.yaml", _tv("resnet18"), (3, 224, 224)),
     "resnet50": Case("resnet50", ROOT / "specs" / "resnet50.yaml", _tv("resnet50"), (3, 224, 224)),
+    "mobilenet_v2": Case("mobilenet_v2", ROOT / "specs" / "mobilenet_v2.yaml",
+                         _tv("mobilenet_v2"), (3, 224, 224)),
+    "resnet20_cifar": Case("resnet20_cifar", ROOT / "specs" / "resnet20_cifar.yaml",
+                           _cifar_resnet20),
     "nin": Case("nin", ROOT / "specs" / "nin.yaml", _nin),
 }
 DEFAULT_CASES = ["resnet18", "resnet50"]

@@ -22,10 +22,11 @@ from typing import Any
 
 import jinja2
 
-from nnspec import pysrc, write
+from nnspec import pysrc, unused, write
 from nnspec.catalog import LAYERS, REQUIRED
 from nnspec.expr import FUNCTIONS, Expr, make_divisible
-from nnspec.ir import Call, Child, If, Input, ModuleClass, Program, Seq, Stmt
+from nnspec.initrules import InitRule
+from nnspec.ir import Call, Child, If, Input, ModuleClass, Program, Repeat, Seq, Stmt
 from nnspec.layout import INDENT_WIDTH, LINE_WIDTH
 
 TEMPLATE_NAME = "module.py.jinja"
@@ -214,6 +215,7 @@ class _ClassWriter:
                 init += self.emit(_assign(_self(name), ast.Name(name)), 2)
             for child in cls.children:
                 init += self.child(child, 2)
+        init += self.init_rules(cls.init)
         forward: list[str] = []
         if cls.forward_unknown:  # imported from a printed tree, which cannot show forward
             forward = pysrc.def_header("forward", [("self", None, None), ("*args", None, None),
@@ -238,6 +240,10 @@ class _ClassWriter:
             else:
                 hint = ast.Name("object")
             default = None if p.default is REQUIRED else pysrc.literal_node(p.default)
+            if isinstance(p.default, list):  # a list default would be shared between calls
+                default = pysrc.literal_node(tuple(p.default))
+                hint = ast.Subscript(ast.Name("tuple"), ast.Tuple([hint.slice, ast.Constant(...)])
+                                     ) if isinstance(hint, ast.Subscript) else ast.Name("tuple")
             out.append((p.name, hint, default))
         return out
 
@@ -249,6 +255,37 @@ class _ClassWriter:
         return [p.name for p in self.cls.params if p.name in used and p.name not in shadowed]
 
     # --- __init__ ---------------------------------------------------------------------------
+
+    def init_rules(self, rules: list[InitRule]) -> list[str]:
+        """Each rule one loop over `self.modules()`, as torchvision writes its init."""
+        lines: list[str] = []
+        m = self.fresh("m") if rules else "m"
+        for rule in rules:
+            indent = 2
+            if rule.cond is not None:
+                lines += self.condition(rule.cond, indent)
+                indent += 1
+            types = [pysrc.name(f"{LAYERS[n].module}.{n}" if kind == "layer" else n)
+                     for n, kind in rule.types]
+            kinds = types[0] if len(types) == 1 else ast.Tuple(types)
+            lines += pysrc.for_header(m, pysrc.call("self.modules"), indent)
+            test = pysrc.call("isinstance", ast.Name(m), kinds)
+            self.usage.note(test)
+            lines += pysrc.if_header(test, indent + 1)
+            owner = ast.Attribute(ast.Name(m), rule.child) if rule.child else ast.Name(m)
+            for tensor, fn, args in rule.tensors:
+                inner = indent + 2
+                target = ast.Attribute(owner, tensor)
+                # a norm layer without affine, or a layer built with bias=False, has None here
+                if tensor == "bias" or any("Norm" in n for n, _ in rule.types):
+                    lines += pysrc.if_header(ast.Compare(target, [ast.IsNot()],
+                                                         [ast.Constant(None)]), inner)
+                    inner += 1
+                positional = [pysrc.literal_node(args["val"])] if "val" in args else []
+                keywords = {a: pysrc.literal_node(v) for a, v in args.items() if a != "val"}
+                call = pysrc.call(f"nn.init.{fn}_", target, *positional, **keywords)
+                lines += self.emit(ast.Expr(call), inner)
+        return lines
 
     def sequential_body(self) -> list[str]:
         children = self.cls.children
@@ -278,7 +315,10 @@ class _ClassWriter:
             lines = self.emit(_assign(target, self.value(child.value)), body)
         if child.cond is None:
             return lines
-        return self.condition(child.cond, indent) + lines
+        lines = self.condition(child.cond, indent) + lines
+        if child.orelse is not None:  # `else:` in the spec
+            lines += [pysrc.INDENT * indent + "else:", *self.child(child.orelse, indent + 1)]
+        return lines
 
     def condition(self, cond: Expr, indent: int) -> list[str]:
         self.usage.note(cond.node)
@@ -288,25 +328,44 @@ class _ClassWriter:
         """Build a list (or OrderedDict) of layers where some are conditional; the numbering
         of what is present shifts, as in the spec. Layers are built in tree order."""
         empty = pysrc.call("OrderedDict") if named else ast.List([])
-        lines = self.emit(_assign(ast.Name(name), empty), indent)
+        return self.emit(_assign(ast.Name(name), empty), indent) + self.append(
+            name, items, named, indent)
+
+    def append(self, name: str, items: list[Child], named: bool, indent: int) -> list[str]:
+        """The lines adding `items` to the list `name`; a repeat is a `for` loop."""
+        lines: list[str] = []
         for item in items:
             body = indent + (1 if item.cond is not None else 0)
             if item.cond is not None:
                 lines += self.condition(item.cond, indent)
-            value = item.value
-            if isinstance(value, Seq) and _has_conditions(value.items):
-                inner = self.fresh(f"{name}_{item.name}")
-                lines += self.collect(inner, value.items, value.named, body)
-                arg = ast.Name(inner) if value.named else ast.Starred(ast.Name(inner))
-                built: ast.expr = pysrc.call("nn.Sequential", arg)
-            else:
-                built = self.value(value)
-            if named:
-                key = ast.Subscript(ast.Name(name), pysrc.literal_node(item.name))
-                lines += self.emit(_assign(key, built), body)
-            else:
-                lines += self.emit(_method_call(name, "append", built), body)
+            if isinstance(item.value, Repeat):
+                rep = item.value
+                var = rep.var if rep.var in unused.names_in(rep.items) else "_"
+                self.locals.add(var)
+                self.usage.note(rep.count.node)
+                lines += pysrc.for_header(var, pysrc.call("range", rep.count.node), body)
+                lines += self.append(name, rep.items, False, body + 1)
+                continue
+            lines += self.append_one(name, item, named, body)
+            if item.orelse is not None:
+                lines.append(pysrc.INDENT * indent + "else:")
+                lines += self.append_one(name, item.orelse, named, body)
         return lines
+
+    def append_one(self, name: str, item: Child, named: bool, indent: int) -> list[str]:
+        lines: list[str] = []
+        value = item.value
+        if isinstance(value, Seq) and _has_conditions(value.items):
+            inner = self.fresh(f"{name}_{item.name}")
+            lines += self.collect(inner, value.items, value.named, indent)
+            arg = ast.Name(inner) if value.named else ast.Starred(ast.Name(inner))
+            built: ast.expr = pysrc.call("nn.Sequential", arg)
+        else:
+            built = self.value(value)
+        if named:
+            key = ast.Subscript(ast.Name(name), pysrc.literal_node(item.name))
+            return lines + self.emit(_assign(key, built), indent)
+        return lines + self.emit(_method_call(name, "append", built), indent)
 
     def fresh(self, name: str) -> str:
         candidate, n = name, 2
@@ -395,8 +454,8 @@ def _walk_steps(steps: list):
 
 
 def _has_conditions(items: list[Child]) -> bool:
-    return any(item.cond is not None or (isinstance(item.value, Seq)
-                                         and _has_conditions(item.value.items))
+    return any(item.cond is not None or isinstance(item.value, Repeat)
+               or (isinstance(item.value, Seq) and _has_conditions(item.value.items))
                for item in items)
 
 

@@ -12,11 +12,23 @@ import ast
 import re
 from typing import Any
 
-from nnspec import budget, ops, unused
+from nnspec import budget, initrules, ops, unused
 from nnspec.catalog import LAYERS, REQUIRED, LayerDef, check_kind
 from nnspec.diagnostics import Collector, Pos, did_you_mean
 from nnspec.expr import FUNCTIONS, Expr, ExprError, check, evaluate, parse, parse_statement
-from nnspec.ir import Call, Child, If, Input, Instance, ModuleClass, Param, Program, Seq, Stmt
+from nnspec.ir import (
+    Call,
+    Child,
+    If,
+    Input,
+    Instance,
+    ModuleClass,
+    Param,
+    Program,
+    Repeat,
+    Seq,
+    Stmt,
+)
 from nnspec.load import TYPE_NAMES, Document, PathKey
 from nnspec.names import identifier_problem
 from nnspec.validate import BlockSpec, ChildSpec, IfStep, InputSpec, SpecFile
@@ -47,6 +59,11 @@ def elaborate(doc: Document, spec: SpecFile, source: str) -> tuple[Program, Inst
                              f"rename the block, e.g. '{name}Block'")
             classes[name] = ctx.module_class(name, block, ("blocks", name))
     classes[root_name] = ctx.module_class(root_name, spec.model, ("model",))
+    root_params = {p.name for p in classes[root_name].params}
+    classes[root_name].init = initrules.check_rules(
+        spec.model.init, doc, errors, {n: {c.name for c in cls.children}
+                                       for n, cls in classes.items()},
+        lambda text, path: ctx.expr(text, path, root_params))
     inputs = ctx.inputs()
     before_cycles = len(errors.errors)
     order = _dependency_order(classes, root_name, errors)
@@ -235,7 +252,8 @@ class _Context:
         steps: list = []
         for child in cls.children:
             stmt = Stmt(_statement("x = f(x)", x=x, f=child.name), child.pos)
-            steps.append(If(child.cond, [stmt], [], child.pos) if child.cond else stmt)
+            optional = child.cond and not child.orelse
+            steps.append(If(child.cond, [stmt], [], child.pos) if optional else stmt)
         steps.append(Stmt(_statement("return x", x=x), cls.pos))
         return steps
 
@@ -248,31 +266,93 @@ class _Context:
             name = str(key)
             if not numbered:
                 _name_ok(name, "child name", self.where(path + (key,), key=True), self.errors)
-            child = self.child(name, value, path + (key,), params)
+            child = self.child(name, value, path + (key,), params, numbered)
             if child is not None:
                 out.append(child)
         return out
 
-    def child(self, name: str, value: Any, path: PathKey, params: set[str]) -> Child | None:
+    def child(self, name: str, value: Any, path: PathKey, params: set[str],
+              numbered: bool = False) -> Child | None:
         pos = self.where(path)
-        cond = None
+        cond = orelse = None
         if isinstance(value, ChildSpec):
+            if value.repeat is not None or value.as_ is not None or value.do is not None:
+                return self.repeat(name, value, path, params, numbered)
             if (value.call is None) == (value.seq is None):
                 self.errors.error("bad-child", "a child mapping needs exactly one of 'call' and "
                                   "'seq'", pos)
                 return None
             if value.if_ is not None:
                 cond = self.expr(value.if_, path + ("if",), params)
+            if value.else_ is not None:
+                if value.if_ is None:
+                    self.errors.error("bad-child", "'else' needs 'if'",
+                                      self.where(path + ("else",), key=True))
+                    return None
+                orelse = self.child(name, value.else_, path + ("else",), params)
+                if orelse is None:
+                    return None
+                if orelse.cond is not None:
+                    self.errors.error("bad-child", "an 'else' child cannot have its own 'if'",
+                                      self.where(path + ("else", "if"), key=True),
+                                      "nest the choice in a block, or use 'if' on the outer child")
+                    return None
             if value.call is not None:
                 path, value = path + ("call",), value.call
             else:
                 path, value = path + ("seq",), value.seq
         if isinstance(value, str):
             call = self.call(value, path, params)
-            return Child(name, call, cond, pos) if call else None
+            return Child(name, call, cond, pos, orelse) if call else None
         named = isinstance(value, dict)
         seq = Seq(self.children(value, path, params, numbered=not named), named, self.where(path))
-        return Child(name, seq, cond, pos)
+        return Child(name, seq, cond, pos, orelse)
+
+    def repeat(self, name: str, value: ChildSpec, path: PathKey, params: set[str],
+               numbered: bool) -> Child | None:
+        """`{repeat: N, as: i, call|seq|do: ...}`: a loop inside a numbered Sequential."""
+        pos = self.where(path)
+        if not numbered:
+            self.errors.error("bad-child", "'repeat' is for items of a list (a Sequential's "
+                              "numbered children)", pos, "write the children as a list")
+            return None
+        if value.repeat is None:
+            self.errors.error("bad-child", f"'{'as' if value.as_ is not None else 'do'}' needs "
+                              "'repeat'", pos)
+            return None
+        bodies = [key for key in ("call", "seq", "do") if getattr(value, key) is not None]
+        if value.else_ is not None:
+            self.errors.error("bad-child", "a repeat has no 'else'",
+                              self.where(path + ("else",), key=True))
+            return None
+        if len(bodies) != 1:
+            self.errors.error("bad-child", "a repeat needs exactly one of 'call', 'seq' and "
+                              "'do'", pos)
+            return None
+        count_text = str(value.repeat)
+        count = self.expr(count_text, path + ("repeat",), params)
+        cond = self.expr(value.if_, path + ("if",), params) if value.if_ is not None else None
+        var = value.as_
+        if var is not None:
+            var_pos = self.where(path + ("as",))
+            if not _name_ok(var, "loop variable", var_pos, self.errors):
+                return None
+            if var in params or var in FUNCTIONS:
+                self.errors.error("name-clash", f"loop variable '{var}' hides a "
+                                  f"{'parameter' if var in params else 'function'}", var_pos,
+                                  "choose another name")
+                return None
+            params = params | {var}
+        if value.do is not None:
+            items = self.children(value.do, path + ("do",), params, numbered=True)
+        else:
+            key = bodies[0]
+            inner = ChildSpec.model_construct(**{key: getattr(value, key)})
+            one = self.child("0", inner, path, params)
+            items = [one] if one is not None else []
+        if count is None:
+            return None
+        return Child(name, Repeat(count, var, items, pos), cond, pos)
 
     def expr(self, text: str, path: PathKey, names: set[str]) -> Expr | None:
         pos = self.where(path)
@@ -562,10 +642,12 @@ def _dependency_order(classes: dict[str, ModuleClass], root: str,
 
 def _calls(children: list[Child]):
     for child in children:
-        if isinstance(child.value, Seq):
+        if isinstance(child.value, (Seq, Repeat)):
             yield from _calls(child.value.items)
         else:
             yield child.value
+        if child.orelse is not None:
+            yield from _calls([child.orelse])
 
 
 # --- instantiation ---------------------------------------------------------------------------
@@ -615,8 +697,8 @@ class _Instantiator:
     def block(self, cls: ModuleClass, env: dict[str, Any], path: str, pos: Pos) -> Instance:
         for step in _ifs(cls.forward):
             self.value(step.cond, env, path)
-        absent = {c.name: c.cond for c in cls.children
-                  if c.cond is not None and not self.value(c.cond, env, path)[1]}
+        absent = {c.name: c.cond for c in cls.children if c.cond is not None
+                  and c.orelse is None and not self.value(c.cond, env, path)[1]}
         if absent:
             self.absent_calls(cls.forward, absent, env, path)
         kind = "block"
@@ -642,22 +724,33 @@ class _Instantiator:
                                f"put the step under 'if: {absent[name].text}'")
 
     def children(self, children: list[Child], env: dict[str, Any], path: str) -> list[Instance]:
-        out = []
-        index = 0
+        out: list[Instance] = []
+        self.expand(children, env, path, out)
+        return out
+
+    def expand(self, children: list[Child], env: dict[str, Any], path: str,
+               out: list[Instance]) -> bool:
+        """Append the instances of `children` to `out`, numbering on from its length (repeats
+        flatten into the enclosing list); False once the module limit is hit."""
         for child in children:
             if child.cond is not None:
                 ok, present = self.value(child.cond, env, path)
-                if not ok or not present:
+                if not ok or not (present or child.orelse):
                     continue
-            name = child.name if not child.name.isdigit() else str(index)
-            index += 1
+                if not present:
+                    child = child.orelse
+            if isinstance(child.value, Repeat):
+                if not self.repeat(child.value, env, path, out):
+                    return False
+                continue
+            name = child.name if not child.name.isdigit() else str(len(out))
             sub = f"{path}.{name}" if path else name
             self.count += 1
             if self.count > MAX_INSTANCES:
                 if self.count == MAX_INSTANCES + 1:  # once: the rest of the tree is not built
                     self.error("too-large", f"model has over {MAX_INSTANCES:,} modules",
                                child.pos, path)
-                return out
+                return False
             if isinstance(child.value, Seq):
                 out.append(Instance(sub, "Sequential", "seq", {},
                                     self.children(child.value.items, env, sub), child.pos))
@@ -665,7 +758,25 @@ class _Instantiator:
                 inst = self.call(child.value, env, sub)
                 if inst is not None:
                     out.append(inst)
-        return out
+        return True
+
+    def repeat(self, rep: Repeat, env: dict[str, Any], path: str, out: list[Instance]) -> bool:
+        ok, count = self.value(rep.count, env, path)
+        if not ok:
+            return True
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            self.error("bad-value", f"a repeat count is an int >= 0, got {count!r}",
+                       rep.count.where, path)
+            return True
+        if count > MAX_INSTANCES:
+            self.error("too-large", f"repeat count {count:,} is over the limit of "
+                       f"{MAX_INSTANCES:,} modules", rep.count.where, path)
+            return False
+        for i in range(count):
+            inner = {**env, rep.var: i} if rep.var else env
+            if not self.expand(rep.items, inner, path, out):
+                return False
+        return True
 
     def call(self, call: Call, env: dict[str, Any], path: str) -> Instance | None:
         values: dict[str, Any] = {}

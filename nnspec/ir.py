@@ -46,11 +46,23 @@ class Seq:
 
 
 @dataclass
+class Repeat:
+    """Items repeated `count` times inside a Sequential, numbered on with their neighbours; the
+    items' expressions may read the loop variable `var` (0, 1, ...)."""
+
+    count: Expr
+    var: str | None
+    items: list[Child]
+    pos: Pos
+
+
+@dataclass
 class Child:
     name: str
-    value: Union[Call, Seq]
+    value: Union[Call, Seq, Repeat]
     cond: Expr | None
     pos: Pos
+    orelse: Child | None = None  # built instead when `cond` is false (`else:`)
 
 
 @dataclass
@@ -86,6 +98,8 @@ class ModuleClass:
     forward_params: list[str] = field(default_factory=list)
     # `forward: unknown` (an imported printed tree): the generated forward raises
     forward_unknown: bool = False
+    # the root's `init` rules (nnspec.initrules.InitRule), run at the end of its __init__
+    init: list = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -389,7 +389,7 @@ def _pool(layer: str) -> Callable[..., Any]:
         unknown = set(given) - set(names)
         if unknown:
             raise TypeError(f"got an unexpected keyword argument '{unknown.pop()}'")
-        if len(input.shape) not in layer_def.ranks:
+        if layer_def.ranks and len(input.shape) not in layer_def.ranks:  # empty: any rank
             raise OpError(f"{layer} takes a {' or '.join(map(str, layer_def.ranks))}-d "
                           f"input, got {list(input.shape)}", input)
         out = Tensor(layer_def.shape(layer_def.bind_defaults(given), [input.shape]))

@@ -905,6 +905,15 @@ def if_header(test: ast.expr, indent: int) -> list[str]:
     return _lines(f, indent)
 
 
+def for_header(target: str, iterable: ast.expr, indent: int) -> list[str]:
+    """`for <target> in <iterable>:`"""
+    f = _Formatter(iterable, _subscript_tuples(iterable))
+    f.text(f"for {target} in ")
+    f.maybe_parenthesize(iterable)
+    f.text(":")
+    return _lines(f, indent)
+
+
 def def_header(fn: str, params: list[tuple[str, ast.expr | None, ast.expr | None]],
                returns: ast.expr | None, indent: int) -> list[str]:
     """`def fn(name: annotation = default, ...) -> returns:`"""

@@ -57,6 +57,10 @@ _DESCRIPTIONS = {
     ("ChildSpec", "call"): "A layer or block call.",
     ("ChildSpec", "seq"): "An nn.Sequential of children (a list, or a mapping of names).",
     ("ChildSpec", "if"): "An expression over parameters: the child exists only when it holds.",
+    ("ChildSpec", "else"): "With 'if': the child built instead when the condition is false.",
+    ("ChildSpec", "repeat"): "In a list: repeat this item (or the items in 'do') N times.",
+    ("ChildSpec", "as"): "The loop variable of 'repeat' (0, 1, ...), usable in expressions.",
+    ("ChildSpec", "do"): "With 'repeat': the items repeated, numbered on in the enclosing list.",
     ("IfStep", "if"): "An expression over parameters.",
 }
 

@@ -7,7 +7,7 @@ reported only for a spec without errors; `--strict` makes them errors.
 from __future__ import annotations
 
 from nnspec.diagnostics import Collector, Diagnostic, Pos
-from nnspec.ir import Child, Program, Seq
+from nnspec.ir import Child, Program, Repeat, Seq
 from nnspec.load import Document
 from nnspec.names import identifier_problem
 from nnspec.validate import SpecFile
@@ -23,7 +23,8 @@ def warnings(doc: Document, spec: SpecFile, program: Program,
                           doc.where(("blocks", name), key=True),
                           f"call it from a child, as in 'b: {name}(...)', or delete it")
     for cls in program.classes.values():
-        used = set(cls.forward_params) | _names_in(cls.children)
+        used = set(cls.forward_params) | names_in(cls.children) | {
+            name for rule in cls.init if rule.cond for name in rule.cond.names()}
         for param in cls.params:
             if param.name not in used:
                 found.warning("unused-param", f"parameter '{param.name}' of '{cls.name}' is "
@@ -37,14 +38,18 @@ def warnings(doc: Document, spec: SpecFile, program: Program,
     return found.warnings
 
 
-def _names_in(children: list[Child]) -> set[str]:
+def names_in(children: list[Child]) -> set[str]:
     """Every name the children's arguments and conditions read."""
     names: set[str] = set()
     for child in children:
         if child.cond is not None:
             names |= child.cond.names()
-        if isinstance(child.value, Seq):
-            names |= _names_in(child.value.items)
+        if child.orelse is not None:
+            names |= names_in([child.orelse])
+        if isinstance(child.value, Repeat):
+            names |= child.value.count.names() | names_in(child.value.items)
+        elif isinstance(child.value, Seq):
+            names |= names_in(child.value.items)
         else:
             for arg in child.value.args.values():
                 names |= arg.names()

@@ -69,12 +69,18 @@ ParamDecl = by_type("a parameter is a default value, a type name such as 'int', 
 
 
 class ChildSpec(_Model):
-    """A child in long form: a call or a Sequential, optionally conditional."""
+    """A child in long form: a call or a Sequential, optionally conditional; inside a list,
+    `repeat` makes it (or the list of items in `do`) a loop."""
 
     call: str | None = None
     seq: by_type("'seq' is a list or a mapping of children",  # type: ignore[valid-type]
                  list=list["Child"], map=dict[str, "Child"]) | None = None
     if_: str | None = Field(None, alias="if")
+    else_: "Child | None" = Field(None, alias="else")
+    repeat: by_type("'repeat' is a count: an int or an expression",  # type: ignore[valid-type]
+                    scalar=int, str=str) | None = None
+    as_: str | None = Field(None, alias="as")
+    do: list["Child"] | None = None
     doc: str | None = None
 
 
@@ -119,10 +125,27 @@ class BlockSpec(_Model):
                      list=list[Step], str=Literal["unknown"]) | None = None
 
 
+InitFn = by_type("an init is a function name like 'zeros', or a mapping like "
+                 "{normal: {std: 0.01}}", str=str, map=dict[str, Any])
+
+
+class InitRule(_Model):
+    """One weight-init pass over model.modules(): modules of `type` (or their `child`)."""
+
+    if_: str | None = Field(None, alias="if")
+    type: by_type("'type' is a layer or block name, or a list of them",  # type: ignore
+                  str=str, list=list[str])
+    child: str | None = None
+    weight: InitFn | None = None  # type: ignore[valid-type]
+    bias: InitFn | None = None  # type: ignore[valid-type]
+    doc: str | None = None
+
+
 class ModelSpec(BlockSpec):
     """The root model class."""
 
     name: str = "Net"
+    init: list[InitRule] = []
     inputs: list[str] | None = None  # type: ignore[assignment]  # taken from the top level
 
 
@@ -134,7 +157,7 @@ class SpecFile(_Model):
     blocks: dict[str, BlockSpec] = {}
 
 
-for _cls in (ChildSpec, IfStep, BlockSpec, ModelSpec, SpecFile):
+for _cls in (ChildSpec, IfStep, BlockSpec, InitRule, ModelSpec, SpecFile):
     _cls.model_rebuild()
 
 
@@ -185,13 +208,14 @@ def _report(err: dict, doc: Document, errors: Collector) -> None:
 _KINDS = {
     "spec": {"inputs": "inputs", "blocks": "blocks", "model": "model"},
     "inputs": "input", "blocks": "block",
-    "block": {"params": "params", "children": "children", "forward": "steps"},
+    "block": {"params": "params", "children": "children", "forward": "steps", "init": "inits"},
+    "inits": "init",
     "params": "param", "children": "child", "steps": "step",
-    "child": {"seq": "children"},
+    "child": {"seq": "children", "do": "children", "else": "child"},
     "step": {"then": "steps", "else": "steps"},
 }
 _KIND_MODELS = {"spec": SpecFile, "input": InputSpec, "block": BlockSpec, "model": ModelSpec,
-                "param": ParamSpec, "child": ChildSpec, "step": IfStep}
+                "param": ParamSpec, "child": ChildSpec, "step": IfStep, "init": InitRule}
 
 
 def _keys_at(path: tuple) -> list[str]:

@@ -61,7 +61,8 @@ def test_validate_several_specs(capsys, monkeypatch):
     names = [str(p.relative_to(ROOT)) for p in spec_files()]
     code, out, err = run(capsys, "validate", *names)
     assert (code, err) == (0, "")
-    assert out.splitlines() == [f"{name}: ok (Net)" for name in names]
+    assert out.splitlines() == [f"{name}: ok ({nnspec.load(name).program.root})"
+                                for name in names]
 
 
 def test_validate_with_one_bad_spec(capsys, tmp_path):

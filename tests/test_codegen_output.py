@@ -20,6 +20,7 @@ from nnspec.catalog import REQUIRED
 from nnspec.codegen import spec_label
 from nnspec.diagnostics import SpecError
 from nnspec.expr import FUNCTIONS
+from nnspec.ir import Repeat, Seq
 
 
 def _tree(text: str) -> ast.Module:
@@ -73,8 +74,10 @@ def test_block_parameters_are_constructor_arguments_with_the_spec_defaults(sourc
             init = _method(node, "__init__")
             params = program.classes[name].params
             assert [a.arg for a in init.args.args] == ["self", *(p.name for p in params)]
+            # list defaults are written as tuples (a list default is shared between calls)
             assert [ast.literal_eval(d) for d in init.args.defaults] == [
-                p.default for p in params if p.default is not REQUIRED]
+                tuple(p.default) if isinstance(p.default, list) else p.default
+                for p in params if p.default is not REQUIRED]
 
 
 def test_seed_signatures_read_like_hand_written_code():
@@ -286,11 +289,22 @@ def test_generated_text_has_no_invisible_or_control_characters(sources):
                 path, hex(ord(ch)))
 
 
+def _loop_variables(children) -> set[str]:
+    out = set()
+    for child in children:
+        if isinstance(child.value, (Repeat, Seq)):
+            out |= _loop_variables(child.value.items)
+        if isinstance(child.value, Repeat) and child.value.var:
+            out.add(child.value.var)
+    return out
+
+
 def test_only_expected_names_are_bound_or_called(sources):
     """Every name in the module is a spec identifier, or one nnspec itself writes."""
     own = {"self", "nn", "torch", "F", "OrderedDict", "super", "print", "tuple", "model",
            "output", "__name__", "make_divisible", "v", "divisor", "min_value", "new_v",
-           "int", "float", "bool", "str", "list", "object", "layers", *FUNCTIONS}
+           "int", "float", "bool", "str", "list", "object", "layers", *FUNCTIONS,
+           "range", "isinstance", "m", "_", "tuple"}  # repeat loops and init rules
     for path, text in sources.items():
         program = nnspec.load(path).program
         allowed = own | set(program.classes) | {i.name for i in program.inputs}
@@ -298,6 +312,7 @@ def test_only_expected_names_are_bound_or_called(sources):
         for cls in program.classes.values():
             children |= {c.name for c in cls.children}
             allowed |= {p.name for p in cls.params} | children | set(cls.inputs)
+            allowed |= _loop_variables(cls.children)
             allowed |= {n.id for step in codegen._walk_steps(cls.forward)
                         for n in ast.walk(step) if isinstance(n, ast.Name)}
         tree = _tree(text)

@@ -77,7 +77,9 @@ def assert_same_model(pair: Pair, **params) -> None:
     for mode in ("train", "eval"):
         getattr(ours, mode)()
         getattr(theirs, mode)()
+        torch.manual_seed(5)  # the same dropout masks in train mode
         out_a = _flat(ours(*pair.inputs(**params)))
+        torch.manual_seed(5)
         out_b = _flat(theirs(*pair.inputs(**params)))
         assert all(torch.equal(x, y) for x, y in zip(out_a, out_b, strict=True)), mode
         if mode == "train":
@@ -135,10 +137,17 @@ def test_overridden_root_parameters_match(pair):
     variants = _variants(pair.spec)
     if not variants:
         pytest.skip("no numeric or boolean root parameter to vary")
-    default = str(pair.generated())
+    def seen(model: torch.nn.Module) -> tuple:
+        return str(model), [t.sum().item() for t in model.state_dict().values()]
+
+    default = seen(pair.generated())
+    took_effect = False
     for params in variants:
         assert_same_model(pair, **params)
-        assert str(pair.generated(**params)) != default  # the override took effect
+        # in the tree, or in the weights (an init rule's condition); some overrides change
+        # nothing (MobileNetV2's round_nearest=1 at width 1.0), but not all of them
+        took_effect |= seen(pair.generated(**params)) != default
+    assert took_effect
 
 
 def test_root_parameters_default_to_the_spec(pair):

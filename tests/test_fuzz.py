@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import spec_files
+from conftest import SPECS, spec_files
 from hang_guard import Hang, hang_guard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -50,6 +50,7 @@ def workdir(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("fuzz")
     for spec in spec_files():
         shutil.copy(spec, path / spec.name)
+    shutil.copytree(SPECS / "base", path / "base")  # parents that specs extend
     return path
 
 
