@@ -80,6 +80,12 @@ def _nin() -> nn.Module:
     return REFERENCES["nin"]()
 
 
+def _unet() -> nn.Module:
+    from reference.unet import UNet
+
+    return UNet(3, 2, bilinear=False)
+
+
 CASES: dict[str, Case] = {
     "resnet18": Case("resnet18", ROOT / "specs" / "resnet18.yaml", _tv("resnet18"), (3, 224, 224)),
     "resnet50": Case("resnet50", ROOT / "specs" / "resnet50.yaml", _tv("resnet50"), (3, 224, 224)),
@@ -88,6 +94,7 @@ CASES: dict[str, Case] = {
     "resnet20_cifar": Case("resnet20_cifar", ROOT / "specs" / "resnet20_cifar.yaml",
                            _cifar_resnet20),
     "nin": Case("nin", ROOT / "specs" / "nin.yaml", _nin),
+    "unet": Case("unet", ROOT / "specs" / "unet.yaml", _unet),
 }
 DEFAULT_CASES = ["resnet18", "resnet50"]
 
