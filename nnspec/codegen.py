@@ -248,11 +248,10 @@ class _ClassWriter:
         return out
 
     def forward_params(self) -> list[str]:
-        """Parameters the forward reads: kept as attributes, in declaration order."""
-        shadowed = set(self.cls.inputs)
-        used = {n.id for step in _walk_steps(self.cls.forward) for n in ast.walk(step)
-                if isinstance(n, ast.Name)}
-        return [p.name for p in self.cls.params if p.name in used and p.name not in shadowed]
+        """Parameters the forward reads (elaboration found them): kept as attributes, in
+        declaration order."""
+        used = set(self.cls.forward_params)
+        return [p.name for p in self.cls.params if p.name in used]
 
     # --- __init__ ---------------------------------------------------------------------------
 
@@ -441,16 +440,6 @@ class _Renamer(ast.NodeTransformer):
 
     def visit_Name(self, node: ast.Name) -> ast.expr:
         return _self(node.id) if node.id in self.members else node
-
-
-def _walk_steps(steps: list):
-    for step in steps:
-        if isinstance(step, If):
-            yield step.cond.node
-            yield from _walk_steps(step.then)
-            yield from _walk_steps(step.orelse)
-        else:
-            yield step.node
 
 
 def _has_conditions(items: list[Child]) -> bool:

@@ -21,7 +21,7 @@ from nnspec.catalog import REQUIRED
 from nnspec.codegen import spec_label
 from nnspec.diagnostics import SpecError
 from nnspec.expr import FUNCTIONS
-from nnspec.ir import Repeat, Seq
+from nnspec.ir import If, Repeat, Seq
 
 
 def _tree(text: str) -> ast.Module:
@@ -301,6 +301,17 @@ def _loop_variables(children) -> set[str]:
     return out
 
 
+def _forward_nodes(steps: list):
+    """Every statement and condition of a forward, through its `if` steps."""
+    for step in steps:
+        if isinstance(step, If):
+            yield step.cond.node
+            yield from _forward_nodes(step.then)
+            yield from _forward_nodes(step.orelse)
+        else:
+            yield step.node
+
+
 def test_only_expected_names_are_bound_or_called(sources):
     """Every name in the module is a spec identifier, or one nnspec itself writes."""
     own = {"self", "nn", "torch", "F", "OrderedDict", "super", "print", "tuple", "model",
@@ -315,7 +326,7 @@ def test_only_expected_names_are_bound_or_called(sources):
             children |= {c.name for c in cls.children}
             allowed |= {p.name for p in cls.params} | children | set(cls.inputs)
             allowed |= _loop_variables(cls.children)
-            allowed |= {n.id for step in codegen._walk_steps(cls.forward)
+            allowed |= {n.id for step in _forward_nodes(cls.forward)
                         for n in ast.walk(step) if isinstance(n, ast.Name)}
         tree = _tree(text)
         for node in ast.walk(tree):
