@@ -15,6 +15,7 @@ import ast
 import copy
 import inspect
 import os
+import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -339,11 +340,13 @@ class _ClassWriter:
                 lines += self.condition(item.cond, indent)
             if isinstance(item.value, Repeat):
                 rep = item.value
-                var = rep.var if rep.var in unused.names_in(rep.items) else "_"
+                used = unused.names_in(rep.items) | {
+                    m for item in rep.items for m in re.findall(r"\{(\w+)\}", item.name)}
+                var = rep.var if rep.var in used else "_"
                 self.locals.add(var)
                 self.usage.note(rep.count.node)
                 lines += pysrc.for_header(var, pysrc.call("range", rep.count.node), body)
-                lines += self.append(name, rep.items, False, body + 1)
+                lines += self.append(name, rep.items, named, body + 1)
                 continue
             lines += self.append_one(name, item, named, body)
             if item.orelse is not None:
@@ -362,7 +365,7 @@ class _ClassWriter:
         else:
             built = self.value(value)
         if named:
-            key = ast.Subscript(ast.Name(name), pysrc.literal_node(item.name))
+            key = ast.Subscript(ast.Name(name), _name_key(item.name))
             return lines + self.emit(_assign(key, built), indent)
         return lines + self.emit(_method_call(name, "append", built), indent)
 
@@ -440,6 +443,18 @@ class _Renamer(ast.NodeTransformer):
 
     def visit_Name(self, node: ast.Name) -> ast.expr:
         return _self(node.id) if node.id in self.members else node
+
+
+def _name_key(name: str) -> ast.expr:
+    """A child's key in an OrderedDict: its name, or an f-string for a named repeat's
+    template (`f"encoder_layer_{i}"`)."""
+    parts = re.split(r"\{(\w+)\}", name)
+    if len(parts) == 1:
+        return pysrc.literal_node(name)
+    values: list[ast.expr] = [
+        ast.FormattedValue(ast.Name(part), -1, None) if i % 2 else ast.Constant(part)
+        for i, part in enumerate(parts) if part]
+    return ast.JoinedStr(values)
 
 
 def _has_conditions(items: list[Child]) -> bool:

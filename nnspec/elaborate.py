@@ -264,7 +264,7 @@ class _Context:
         out = []
         for key, value in items:
             name = str(key)
-            if not numbered:
+            if not numbered and not (isinstance(value, ChildSpec) and value.repeat is not None):
                 _name_ok(name, "child name", self.where(path + (key,), key=True), self.errors)
             child = self.child(name, value, path + (key,), params, numbered)
             if child is not None:
@@ -312,9 +312,7 @@ class _Context:
                numbered: bool) -> Child | None:
         """`{repeat: N, as: i, call|seq|do: ...}`: a loop inside a numbered Sequential."""
         pos = self.where(path)
-        if not numbered:
-            self.errors.error("bad-child", "'repeat' is for items of a list (a Sequential's "
-                              "numbered children)", pos, "write the children as a list")
+        if not numbered and not self.name_template(name, value, path):
             return None
         if value.repeat is None:
             self.errors.error("bad-child", f"'{'as' if value.as_ is not None else 'do'}' needs "
@@ -348,11 +346,30 @@ class _Context:
         else:
             key = bodies[0]
             inner = ChildSpec.model_construct(**{key: getattr(value, key)})
-            one = self.child("0", inner, path, params)
+            one = self.child(name if not numbered else "0", inner, path, params)
             items = [one] if one is not None else []
         if count is None:
             return None
         return Child(name, Repeat(count, var, items, pos), cond, pos)
+
+    def name_template(self, name: str, value: ChildSpec, path: PathKey) -> bool:
+        """A repeat among named children names each instance from a template with its loop
+        variable, as torchvision's `layers[f"encoder_layer_{i}"]`: one item, no `do`."""
+        where = self.where(path, key=True)
+        if not _is_name_template(name, value):
+            self.errors.error("bad-child", "'repeat' among named children needs a name template "
+                              "with its loop variable, like 'layer_{i}' with 'as: i'", where,
+                              "or write the children as a list, numbered 0, 1, ...")
+            return False
+        if value.do is not None:
+            self.errors.error("bad-child", "a named repeat makes one child per round: use "
+                              "'call' or 'seq', not 'do'", self.where(path + ("do",), key=True))
+            return False
+        if identifier_problem(name.replace("{" + str(value.as_) + "}", "x")):
+            self.errors.error("bad-name", f"invalid child name template '{name}': with its "
+                              "loop variable filled in it must be a Python identifier", where)
+            return False
+        return True
 
     def expr(self, text: str, path: PathKey, names: set[str]) -> Expr | None:
         pos = self.where(path)
@@ -444,6 +461,24 @@ class _Context:
                     ok = False
                 bound[name] = Expr(given[name], whole.pos)
         return bound if ok else None
+
+
+def _is_name_template(name: str, value: Any) -> bool:
+    """`name` holds `{var}` for the loop variable of the repeat `value`, and nothing else in
+    braces."""
+    if not isinstance(value, ChildSpec) or value.repeat is None or not value.as_:
+        return False
+    return re.fullmatch(r"[^{}]*\{" + re.escape(value.as_) + r"\}[^{}]*", name) is not None
+
+
+def child_name(name: str, env: dict[str, Any], count: int) -> str:
+    """An instance's name: its own, its number in a list, or a named repeat's template filled
+    in with the loop variable."""
+    if name.isdigit():
+        return str(count)
+    if "{" in name:
+        return re.sub(r"\{(\w+)\}", lambda m: str(env[m.group(1)]), name)
+    return name
 
 
 def _statement(template: str, **names: str) -> ast.stmt:
@@ -743,7 +778,7 @@ class _Instantiator:
                 if not self.repeat(child.value, env, path, out):
                     return False
                 continue
-            name = child.name if not child.name.isdigit() else str(len(out))
+            name = child_name(child.name, env, len(out))
             sub = f"{path}.{name}" if path else name
             self.count += 1
             if self.count > MAX_INSTANCES:

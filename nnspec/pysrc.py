@@ -392,6 +392,9 @@ class _Formatter:
             self.tuple(node)
         elif isinstance(node, ast.Slice):
             self.slice(node)
+        elif isinstance(node, ast.JoinedStr):  # only names in braces: f"layer_{i}"
+            self.text('f"' + "".join(f"{{{v.value.id}}}" if isinstance(v, ast.FormattedValue)
+                                     else v.value for v in node.values) + '"')
         elif isinstance(node, ast.Starred):
             self.text("*")
             self.expr(node.value)

@@ -102,7 +102,7 @@ model:
 
 def test_repeat_errors_point_at_the_problem(write_spec):
     found = errors(write_spec(BAD))
-    assert ("bad-child", 7, 9) in found  # repeat outside a list
+    assert ("bad-child", 7, 5) in found  # repeat among named children, without a name template
     assert ("name-clash", 10, 25) in found  # loop variable hides a parameter
     assert ("bad-child", 11, 9) in found  # 'as' without 'repeat'
     assert ("bad-child", 12, 9) in found  # two bodies
