@@ -64,7 +64,7 @@ def elaborate(doc: Document, spec: SpecFile, source: str) -> tuple[Program, Inst
         spec.model.init, doc, errors, {n: {c.name for c in cls.children}
                                        for n, cls in classes.items()},
         lambda text, path: ctx.expr(text, path, root_params))
-    inputs = ctx.inputs()
+    inputs = ctx.inputs(classes[root_name])
     before_cycles = len(errors.errors)
     order = _dependency_order(classes, root_name, errors)
     program = Program(root=root_name, classes={n: classes[n] for n in order}, inputs=inputs,
@@ -128,21 +128,44 @@ class _Context:
 
     # --- inputs and parameters ----------------------------------------------------------
 
-    def inputs(self) -> list[Input]:
+    def inputs(self, root: ModuleClass) -> list[Input]:
         out = []
         for name, decl in self.spec.inputs.items():
             pos = self.where(("inputs", name), key=True)
             _name_ok(name, "input name", pos, self.errors)
             spec = decl if isinstance(decl, InputSpec) else InputSpec(shape=decl)
-            if any(d <= 0 for d in spec.shape):
+            path = ("inputs", name) if not isinstance(decl, InputSpec) else (
+                "inputs", name, "shape")
+            shape = [self.input_size(d, path + (i,), root) for i, d in enumerate(spec.shape)]
+            if any(d <= 0 for d in shape):
                 self.errors.error("bad-value", f"input '{name}' has a non-positive dimension "
-                                  f"{spec.shape}", self.where(("inputs", name)))
+                                  f"{shape}", self.where(("inputs", name)))
             if spec.range and spec.range[0] >= spec.range[1]:
                 self.errors.error("bad-value", f"input '{name}': range {spec.range} is empty",
                                   self.where(("inputs", name, "range")))
-            out.append(Input(name, tuple(spec.shape), spec.dtype,
+            out.append(Input(name, tuple(shape), spec.dtype,
                              tuple(spec.range) if spec.range else None))
         return out
+
+    def input_size(self, size: int | str, path: PathKey, root: ModuleClass) -> int:
+        """A declared input size: an int, or an expression over the root's parameters (with
+        their defaults, after overrides), so `x: [3, image_size, image_size]` follows
+        `--set image_size=32`. 1 where it cannot be evaluated (the error is reported)."""
+        if isinstance(size, int):
+            return size
+        expr = self.expr(size, path, {p.name for p in root.params})
+        if expr is None:
+            return 1
+        try:
+            value = evaluate(expr.node, {p.name: p.default for p in root.params})
+        except ExprError as err:
+            self.errors.error(err.code, err.message, expr.error_pos(err))
+            return 1
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.errors.error("wrong-type", f"an input size is an int, got {value!r}",
+                              self.where(path))
+            return 1
+        return value
 
     def params(self, block: BlockSpec, path: PathKey) -> list[Param]:
         out = []

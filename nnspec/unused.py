@@ -6,11 +6,14 @@ reported only for a spec without errors; `--strict` makes them errors.
 
 from __future__ import annotations
 
+import ast
+
 from nnspec.diagnostics import Collector, Diagnostic, Pos
+from nnspec.expr import parse
 from nnspec.ir import Child, Program, Repeat, Seq
 from nnspec.load import Document
 from nnspec.names import identifier_problem
-from nnspec.validate import SpecFile
+from nnspec.validate import InputSpec, SpecFile
 
 
 def warnings(doc: Document, spec: SpecFile, program: Program,
@@ -25,6 +28,8 @@ def warnings(doc: Document, spec: SpecFile, program: Program,
     for cls in program.classes.values():
         used = set(cls.forward_params) | names_in(cls.children) | {
             name for rule in cls.init if rule.cond for name in rule.cond.names()}
+        if cls.name == program.root:
+            used |= _input_names(spec)
         for param in cls.params:
             if param.name not in used:
                 found.warning("unused-param", f"parameter '{param.name}' of '{cls.name}' is "
@@ -36,6 +41,14 @@ def warnings(doc: Document, spec: SpecFile, program: Program,
                           "its forward", pos, "it would be built but never run; call it in the "
                           "forward or delete it")
     return found.warnings
+
+
+def _input_names(spec: SpecFile) -> set[str]:
+    """The root parameters that input sizes read (`x: [3, image_size, image_size]`)."""
+    sizes = [size for decl in spec.inputs.values()
+             for size in (decl.shape if isinstance(decl, InputSpec) else decl)]
+    return {node.id for size in sizes if isinstance(size, str)
+            for node in ast.walk(parse(size)) if isinstance(node, ast.Name)}
 
 
 def names_in(children: list[Child]) -> set[str]:

@@ -25,10 +25,18 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
 
 
+InputSize = Annotated[Union[Annotated[int, Tag("scalar")], Annotated[str, Tag("str")]],
+                      Discriminator(lambda v: "str" if isinstance(v, str) else "scalar",
+                                    custom_error_type="wrong-type",
+                                    custom_error_message="an input size is an int or an "
+                                    "expression over the model's parameters")]
+
+
 class InputSpec(_Model):
     """One model input: its shape without the batch dimension, dtype, and value range."""
 
-    shape: list[int]
+    shape: list[InputSize] = Field(description="sizes: ints, or expressions over the model's "
+                                   "parameters such as 'image_size'")
     dtype: DType = "float32"
     range: list[int] | None = Field(None, min_length=2, max_length=2,
                                     description="[low, high) of integer inputs")
@@ -48,7 +56,7 @@ def by_type(message: str, **branches: Any) -> Any:
 
 
 InputDecl = Annotated[
-    Union[Annotated[list[int], Tag("list")], Annotated[InputSpec, Tag("map")]],
+    Union[Annotated[list[InputSize], Tag("list")], Annotated[InputSpec, Tag("map")]],
     Discriminator(_by_python_type, custom_error_type="wrong-type",
                   custom_error_message="an input is a shape list like [3, 32, 32] or a "
                   "mapping with 'shape' and 'dtype'"),

@@ -23,9 +23,9 @@ CASES = {
         "nnspec: 1\ninputs:\n\tx: [3]\n", "yaml-tab", 3, 1, "tab character in indentation",
         "YAML indents with spaces only; replace the tab with spaces"),
     "wrong_type": (
-        "nnspec: 1\ninputs:\n  x: {shape: [3, \"32\", 32]}\nmodel:\n  children:\n"
+        "nnspec: 1\ninputs:\n  x: {shape: [3, 32.5, 32]}\nmodel:\n  children:\n"
         "    f: Flatten()\n",
-        "wrong-type", 3, 19, "inputs.x.shape.1: Input should be a valid integer (got '32')",
+        "wrong-type", 3, 18, "inputs.x.shape.1: Input should be a valid integer (got 32.5)",
         None),
     "wrong_type_children": (
         HEAD + "model:\n  children: 3\n", "wrong-type", 5, 13, None, None),

@@ -169,6 +169,22 @@ def test_example_inputs_follow_the_declarations(write_spec):
     assert nnspec.build(path)(*nnspec.example_inputs(path, batch=2)).shape == (2, 2)
 
 
+def test_input_sizes_follow_root_parameters(write_spec):
+    """`x: [3, image_size, image_size]`: the declared input follows the parameter's default
+    and its overrides, in the static pass, example inputs, and the generated self-check."""
+    path = write_spec("nnspec: 1\ninputs:\n  x: [3, image_size, image_size]\n"
+                      "  ids: {shape: [n * 2], dtype: int64, range: [0, 5]}\nmodel:\n"
+                      "  params: {image_size: 32, n: 3}\n  children: {conv: \"Conv2d(3, 4, 3)\"}\n"
+                      "  forward: [\"return conv(x), ids\"]\n")
+    assert [i.shape for i in nnspec.load(path).program.inputs] == [(3, 32, 32), (6,)]
+    small = nnspec.load(path, image_size=8, n=1)
+    assert [i.shape for i in small.program.inputs] == [(3, 8, 8), (2,)]
+    assert small.analysis.output[0].shape == (1, 4, 6, 6)
+    x, ids = nnspec.example_inputs(path, batch=1, image_size=8)
+    assert (x.shape, ids.shape) == ((1, 3, 8, 8), (1, 6))
+    assert "torch.randn(2, 3, 32, 32)" in nnspec.generate(path)
+
+
 def test_example_inputs_default_batch_is_two(write_spec):
     (x,) = nnspec.example_inputs(write_spec("nnspec: 1\ninputs: {x: [3, 4]}\nmodel:\n"
                                             "  children: {f: Flatten()}\n"))
