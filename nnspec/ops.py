@@ -378,13 +378,17 @@ def _adaptive(n: int) -> Callable[..., Tensor]:
     return rule
 
 
+# F.max_pool*d put ceil_mode before return_indices, where the MaxPool*d modules do the opposite
+_MAX_POOL_ORDER = ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices")
+
+
 def _pool(layer: str) -> Callable[..., Any]:
     """F.max_pool2d / F.avg_pool2d: the catalog layer's own shape rule."""
     def rule(input: Tensor, kernel_size: Any, *args: Any, **kwargs: Any) -> Any:
         from nnspec.catalog import LAYERS
 
         layer_def = LAYERS[layer]
-        names = layer_def.arg_names
+        names = list(_MAX_POOL_ORDER if layer.startswith("Max") else layer_def.arg_names)
         given = dict(zip(names, (kernel_size, *args)), **kwargs)
         unknown = set(given) - set(names)
         if unknown:
@@ -454,9 +458,9 @@ F_FUNCTIONS: dict[str, Callable[..., Any]] = {
     **dict.fromkeys(("relu", "relu6", "sigmoid", "tanh", "silu", "gelu", "elu", "leaky_relu",
                      "hardsigmoid", "hardswish", "dropout", "normalize"), _same),
     "softmax": _softmax, "log_softmax": _softmax,
-    "adaptive_avg_pool1d": _adaptive(1), "adaptive_avg_pool2d": _adaptive(2),
-    "adaptive_max_pool2d": _adaptive(2),
-    "avg_pool2d": _pool("AvgPool2d"), "max_pool2d": _pool("MaxPool2d"),
+    **{f"adaptive_{kind}_pool{n}d": _adaptive(n) for kind in ("avg", "max") for n in (1, 2, 3)},
+    **{f"{kind}_pool{n}d": _pool(f"{kind.title()}Pool{n}d") for kind in ("avg", "max")
+       for n in (1, 2, 3)},
     "interpolate": _interpolate, "layer_norm": _layer_norm, "pad": _pad, "linear": _linear,
     "scaled_dot_product_attention": _sdpa,
 }

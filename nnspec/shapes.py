@@ -308,7 +308,7 @@ class _Walker:
               frame: _Frame | None) -> Any:
         layer = LAYERS[inst.type]
         call = inst.call
-        if any(a is UNKNOWN or _has_unknown(a) for a in args):
+        if any(a is UNKNOWN or _has_unknown(a) for a in [*args, *kwargs.values()]):
             return UNKNOWN
         tensors = [a for a in args if isinstance(a, Tensor)]
         if not tensors:
@@ -357,24 +357,30 @@ class _Walker:
                 raise _Abort
         if inferred:
             self.count_params(inst)
-        if layer.shape is None:
+        if layer.forward is not None:
+            raw, macs = self.call_forward(inst, layer, bound, args, kwargs)
+        elif layer.shape is None:
             return UNKNOWN
-        shapes = [t.shape for t in tensors]
-        try:
-            raw = layer.shape(bound, shapes)
-        except SpatialCollapse as exc:
-            self.collapse(inst, x, exc.shape)
-        except Exception as exc:  # a rule that cannot take this input: torch would raise too
-            self.error("shape-mismatch", f"{inst.type} cannot take an input of shape "
-                       f"{list(x.shape)} ({type(exc).__name__}: {exc})", inst.pos, inst.path,
-                       x)
-            raise _Abort from None
+        else:
+            shapes = [t.shape for t in tensors]
+            try:
+                raw = layer.shape(bound, shapes)
+            except SpatialCollapse as exc:
+                self.collapse(inst, x, exc.shape)
+            except Exception as exc:  # a rule that cannot take this input: torch would raise
+                self.error("shape-mismatch", f"{inst.type} cannot take an input of shape "
+                           f"{list(x.shape)} ({type(exc).__name__}: {exc})", inst.pos,
+                           inst.path, x)
+                raise _Abort from None
         out = self.wrap(raw, inst.pos)
         for t in tensors_in(out):
             if any(s <= 0 for s in t.shape):
                 self.collapse(inst, x, t.shape)
-        if layer.macs is not None and isinstance(out, Tensor):
+        if layer.forward is not None:
+            self.add_macs(inst.path, macs)
+        elif layer.macs is not None and isinstance(out, Tensor):
             self.add_macs(inst.path, layer.macs(bound, shapes, out.shape))
+        tensors = list(tensors_in([*args, *kwargs.values()]))
         node = self.node("layer", inst.type, tuple(inst.path.split(".")),
                          [t.node for t in tensors], out)
         for t in tensors_in(out):
@@ -382,6 +388,19 @@ class _Walker:
         if isinstance(out, Tensor):
             out.sym = _layer_sym(layer, call, x, out)
         return out
+
+    def call_forward(self, inst: Instance, layer, bound: dict[str, Any], args: list[Any],
+                     kwargs: dict[str, Any]) -> tuple[Any, int]:
+        """A layer with a `forward` rule: its call bound the way torch's forward binds it."""
+        try:
+            return layer.forward(bound, *args, **kwargs)
+        except TypeError as exc:  # Python's binding of the call: torch's own forward signature
+            message = str(exc).split("() ", 1)[-1]
+            self.error("bad-call", f"{inst.type}(): {message}", inst.pos, inst.path)
+        except ValueError as exc:
+            self.error("shape-mismatch", f"{inst.type}: {exc}", inst.pos, inst.path,
+                       *tensors_in(args))
+        raise _Abort
 
     def collapse(self, inst: Instance, x: Tensor, out: tuple[int, ...] | None) -> NoReturn:
         """An output size of 0 or less, found by the layer's rule or in what it returned."""

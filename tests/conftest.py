@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -46,3 +49,24 @@ def write_spec(tmp_path):
         return str(path)
 
     return write
+
+
+@contextmanager
+def torch_math_paths() -> Iterator[None]:
+    """Run torch on its reference paths, where FlopCounterMode sees every matmul.
+
+    FlopCounterMode counts 0 for fused kernels: scaled_dot_product_attention's flash kernel,
+    oneDNN's CPU LSTM, and the eval-and-no-grad fast paths of MultiheadAttention and
+    TransformerEncoderLayer. nnspec counts the math those kernels do, so compare under this."""
+    import torch
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    fast = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        with warnings.catch_warnings():  # mkldnn.flags warns that this torch has no Intel GPU
+            warnings.filterwarnings("ignore", "TF32 acceleration")
+            with sdpa_kernel(SDPBackend.MATH), torch.backends.mkldnn.flags(enabled=False):
+                yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fast)

@@ -9,6 +9,7 @@ torch. The catalog's signatures are compared with torch's own.
 from __future__ import annotations
 
 import inspect
+import typing
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,6 +131,21 @@ def zeropad(n: int) -> Case:
                                              {"padding": -1}))
 
 
+def rnn(kind: str) -> Case:
+    each: Args = {"num_layers": 2, "bias": False, "batch_first": True, "bidirectional": True}
+    if kind == "LSTM":
+        each["proj_size"] = 3
+    if kind == "RNN":
+        each["nonlinearity"] = "relu"
+    bad: tuple[Args, ...] = ({"hidden_size": 0}, {"num_layers": 0}, {"dropout": 1.5})
+    return Case(base={"input_size": 6, "hidden_size": 8}, each=each,
+                # torch warns about dropout with one layer: it acts between layers
+                combos=({"num_layers": 2, "dropout": 0.2},
+                        {"num_layers": 3, "bidirectional": True, **(
+                            {"proj_size": 4} if kind == "LSTM" else {})}),
+                bad=bad + (({"proj_size": 8},) if kind == "LSTM" else ()))
+
+
 CASES: dict[str, Case] = {
     **{f"Conv{n}d": conv(n) for n in (1, 2, 3)},
     **{f"ConvTranspose{n}d": conv_transpose(n) for n in (1, 2, 3)},
@@ -186,6 +202,18 @@ CASES: dict[str, Case] = {
     "PixelShuffle": Case(base={"upscale_factor": 2}, bad=({"upscale_factor": 0},)),
     "PixelUnshuffle": Case(base={"downscale_factor": 2}, bad=({"downscale_factor": -2},)),
     **{f"ZeroPad{n}d": zeropad(n) for n in (1, 2, 3)},
+    **{name: rnn(name) for name in ("RNN", "LSTM", "GRU")},
+    "MultiheadAttention": Case(
+        base={"embed_dim": 16, "num_heads": 4},
+        each={"dropout": 0.1, "bias": False, "add_bias_kv": True, "add_zero_attn": True,
+              "kdim": 8, "vdim": 6, "batch_first": True},
+        combos=({"kdim": 16, "vdim": 16}, {"kdim": 8, "bias": False, "add_bias_kv": True}),
+        bad=({"num_heads": 3}, {"embed_dim": 0}, {"kdim": 0}, {"dropout": 1.5})),
+    "TransformerEncoderLayer": Case(
+        base={"d_model": 16, "nhead": 4},
+        each={"dim_feedforward": 32, "dropout": 0.0, "activation": "gelu",
+              "layer_norm_eps": 1e-6, "batch_first": True, "norm_first": True, "bias": False},
+        bad=({"nhead": 3}, {"dim_feedforward": 0}, {"dropout": -0.5})),
 }
 
 
@@ -280,6 +308,12 @@ def test_spec_builds_the_torch_layer(name: str, variant: str, args: Args, form: 
         k for k, _ in expected.named_parameters()]
 
 
+def _spelled(default: Any) -> Any:
+    """A default torch gives as a function (TransformerEncoderLayer's activation=F.relu) is
+    the string a spec names it by, which torch also accepts."""
+    return default.__name__ if callable(default) else default
+
+
 @pytest.mark.parametrize("name", list(LAYERS))
 def test_signature_is_torchs(name: str) -> None:
     """Order, defaults and keyword-only marks: a wrong default would silently change a layer,
@@ -287,8 +321,12 @@ def test_signature_is_torchs(name: str) -> None:
     torch = pytest.importorskip("torch")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        params = list(inspect.signature(getattr(torch.nn, name).__init__).parameters.values())
-    expected = [(p.name, REQUIRED if p.default is p.empty else p.default,
+        init = getattr(torch.nn, name).__init__
+        # RNN, LSTM and GRU take (*args, **kwargs) and spell their signature as an overload
+        overloads = [o for o in typing.get_overloads(init)
+                     if "input_size" in inspect.signature(o).parameters]
+        params = list(inspect.signature(overloads[0] if overloads else init).parameters.values())
+    expected = [(p.name, REQUIRED if p.default is p.empty else _spelled(p.default),
                  p.kind is p.KEYWORD_ONLY) for p in params[1:]
                 if p.name not in LEFT_OUT and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
     got = [(a.name, a.default, a.kwonly) for a in LAYERS[name].args]

@@ -10,12 +10,15 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from conftest import torch_math_paths
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from nnspec import ops
 from nnspec.catalog import LAYERS, LayerDef
 from nnspec.catalog.types import as_tuple
 
@@ -510,3 +513,149 @@ def test_rule_refuses_bad_input(name: str, args: Args, shapes: list[Shape]) -> N
     layer = LAYERS[name]
     with pytest.raises(ValueError):
         layer.shape(layer.bind_defaults(args), shapes)
+
+
+# --- layers with a forward rule: several inputs, call flags, tuple outputs -------------------
+
+
+@dataclass(frozen=True)
+class Mask:
+    """A mask argument: boolean (padding) or float (an additive, causal attention mask)."""
+
+    shape: Shape
+    causal: bool = False
+
+
+def _torch_value(value: Any) -> Any:
+    if isinstance(value, Mask):
+        if value.causal:
+            return torch.nn.Transformer.generate_square_subsequent_mask(value.shape[-1])
+        return torch.zeros(value.shape, dtype=torch.bool)
+    if isinstance(value, tuple) and all(isinstance(v, int) for v in value):
+        return torch.randn(value)
+    if isinstance(value, tuple):
+        return tuple(_torch_value(v) for v in value)
+    return value
+
+
+def _static_value(value: Any) -> Any:
+    if isinstance(value, Mask):
+        return ops.Tensor(value.shape)
+    if isinstance(value, tuple) and all(isinstance(v, int) for v in value):
+        return ops.Tensor(value)
+    if isinstance(value, tuple):
+        return tuple(_static_value(v) for v in value)
+    return value
+
+
+def _out_shapes(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return tuple(value.shape)
+    if isinstance(value, tuple):
+        return tuple(_out_shapes(v) for v in value)
+    return value
+
+
+SEQ, BATCH = 5, 2
+FORWARD_CASES: list[tuple[str, Args, list[Any], Args]] = [
+    ("LSTM", {"input_size": 6, "hidden_size": 8, "num_layers": 2, "batch_first": True,
+              "bidirectional": True}, [(BATCH, SEQ, 6)], {}),
+    ("LSTM", {"input_size": 6, "hidden_size": 8, "num_layers": 2, "proj_size": 3,
+              "bidirectional": True}, [(SEQ, BATCH, 6)], {}),
+    ("LSTM", {"input_size": 6, "hidden_size": 8, "bias": False}, [(SEQ, 6)],
+     {"hx": ((1, 8), (1, 8))}),
+    ("LSTM", {"input_size": 6, "hidden_size": 8, "num_layers": 3, "dropout": 0.2},
+     [(SEQ, BATCH, 6), ((3, BATCH, 8), (3, BATCH, 8))], {}),
+    ("GRU", {"input_size": 6, "hidden_size": 8}, [(SEQ, 6)], {}),
+    ("GRU", {"input_size": 6, "hidden_size": 8, "num_layers": 2, "bidirectional": True,
+             "bias": False, "batch_first": True}, [(BATCH, SEQ, 6), (4, BATCH, 8)], {}),
+    ("RNN", {"input_size": 6, "hidden_size": 4, "nonlinearity": "relu"}, [(SEQ, BATCH, 6)],
+     {}),
+    ("MultiheadAttention", {"embed_dim": 16, "num_heads": 4}, [(SEQ, BATCH, 16)] * 3, {}),
+    ("MultiheadAttention", {"embed_dim": 16, "num_heads": 4, "batch_first": True},
+     [(BATCH, SEQ, 16)] * 3, {"need_weights": False}),
+    ("MultiheadAttention", {"embed_dim": 16, "num_heads": 4, "batch_first": True,
+                            "kdim": 8, "vdim": 6},
+     [(BATCH, SEQ, 16), (BATCH, 7, 8), (BATCH, 7, 6)], {"average_attn_weights": False}),
+    ("MultiheadAttention", {"embed_dim": 16, "num_heads": 2, "kdim": 8, "vdim": 6},
+     [(SEQ, BATCH, 16), (7, BATCH, 8), (7, BATCH, 6)], {"need_weights": False}),
+    ("MultiheadAttention", {"embed_dim": 12, "num_heads": 3}, [(SEQ, 12)] * 3,
+     {"average_attn_weights": False}),
+    ("MultiheadAttention", {"embed_dim": 12, "num_heads": 3}, [(SEQ, 12)] * 3,
+     {"need_weights": False, "attn_mask": Mask((SEQ, SEQ), causal=True), "is_causal": True}),
+    ("MultiheadAttention", {"embed_dim": 16, "num_heads": 4, "add_bias_kv": True,
+                            "add_zero_attn": True, "bias": False},
+     [(SEQ, BATCH, 16), (7, BATCH, 16), (7, BATCH, 16)],
+     {"key_padding_mask": Mask((BATCH, 7))}),
+    ("TransformerEncoderLayer", {"d_model": 16, "nhead": 4, "dim_feedforward": 32},
+     [(SEQ, BATCH, 16)], {}),
+    ("TransformerEncoderLayer", {"d_model": 16, "nhead": 2, "dim_feedforward": 24,
+                                 "batch_first": True, "norm_first": True,
+                                 "activation": "gelu", "bias": False},
+     [(BATCH, SEQ, 16)], {"src_key_padding_mask": Mask((BATCH, SEQ))}),
+    ("TransformerEncoderLayer", {"d_model": 8, "nhead": 2, "dim_feedforward": 16},
+     [(SEQ, 8)], {"src_mask": Mask((SEQ, SEQ), causal=True), "is_causal": True}),
+]
+
+
+@pytest.mark.parametrize(("name", "args", "inputs", "kwargs"), FORWARD_CASES,
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(FORWARD_CASES)])
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_forward_rule_matches_torch(name: str, args: Args, inputs: list[Any],
+                                    kwargs: Args) -> None:
+    """Output structure (tuples, None), parameters and MACs against a real forward, measured
+    on torch's reference paths (see conftest.torch_math_paths)."""
+    torch.manual_seed(0)
+    module = getattr(torch.nn, name)(**args).eval()
+    call_args = [_torch_value(v) for v in inputs]
+    call_kwargs = {k: _torch_value(v) for k, v in kwargs.items()}
+    with torch_math_paths(), torch.no_grad(), FlopCounterMode(display=False) as counter:
+        out = module(*call_args, **call_kwargs)
+    layer = LAYERS[name]
+    bound = layer.bind_defaults(args)
+    raw, macs = layer.forward(bound, *(_static_value(v) for v in inputs),
+                              **{k: _static_value(v) for k, v in kwargs.items()})
+    assert raw == _out_shapes(out)
+    assert 2 * macs == counter.get_total_flops()
+    assert layer.params(bound) == sum(p.numel() for p in module.parameters())
+
+
+FORWARD_REFUSED: list[tuple[str, Args, list[Any], Args]] = [
+    ("LSTM", {"input_size": 6, "hidden_size": 8}, [(SEQ, BATCH, 5)], {}),
+    ("LSTM", {"input_size": 6, "hidden_size": 8}, [(SEQ, BATCH, 6, 1)], {}),
+    ("LSTM", {"input_size": 6, "hidden_size": 8}, [(SEQ, BATCH, 6), (1, BATCH, 8)], {}),
+    ("LSTM", {"input_size": 6, "hidden_size": 8}, [(SEQ, BATCH, 6), ((1, 3, 8), (1, 3, 8))],
+     {}),
+    ("GRU", {"input_size": 6, "hidden_size": 8, "bidirectional": True},
+     [(SEQ, BATCH, 6), (1, BATCH, 8)], {}),
+    ("MultiheadAttention", {"embed_dim": 16, "num_heads": 4}, [(SEQ, BATCH, 12)] * 3, {}),
+    ("MultiheadAttention", {"embed_dim": 16, "num_heads": 4},
+     [(SEQ, BATCH, 16), (SEQ, BATCH, 16), (SEQ, 16)], {}),
+    ("MultiheadAttention", {"embed_dim": 16, "num_heads": 4},
+     [(SEQ, BATCH, 16), (SEQ, BATCH, 16), (6, BATCH, 16)], {}),
+    ("MultiheadAttention", {"embed_dim": 16, "num_heads": 4}, [(SEQ, BATCH, 16)] * 3,
+     {"key_padding_mask": Mask((SEQ, BATCH))}),
+    ("MultiheadAttention", {"embed_dim": 16, "num_heads": 4}, [(SEQ, BATCH, 16)] * 3,
+     {"is_causal": True}),
+    ("TransformerEncoderLayer", {"d_model": 16, "nhead": 4}, [(SEQ, BATCH, 8)], {}),
+]
+
+
+@pytest.mark.parametrize(("name", "args", "inputs", "kwargs"), FORWARD_REFUSED,
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(FORWARD_REFUSED)])
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_forward_rule_refuses_what_torch_refuses(name: str, args: Args, inputs: list[Any],
+                                                 kwargs: Args) -> None:
+    module = getattr(torch.nn, name)(**args).eval()
+    with pytest.raises((RuntimeError, ValueError, AssertionError, IndexError)):
+        module(*(_torch_value(v) for v in inputs), **{k: _torch_value(v)
+                                                      for k, v in kwargs.items()})
+    layer = LAYERS[name]
+    with pytest.raises(ValueError):
+        layer.forward(layer.bind_defaults(args), *(_static_value(v) for v in inputs),
+                      **{k: _static_value(v) for k, v in kwargs.items()})
+
+
+def test_every_forward_rule_has_a_case() -> None:
+    tested = {c[0] for c in FORWARD_CASES}
+    assert {name for name, layer in LAYERS.items() if layer.forward} <= tested

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from nnspec.catalog.types import Arg, Args, LayerDef, Shape, SpatialCollapse, as_tuple
+from nnspec.ops import Tensor
 
 LAYERS: dict[str, LayerDef] = {}
 
@@ -880,3 +881,280 @@ def _zeropad_shape(n: int):
 for _n in (1, 2, 3):
     register(LayerDef(f"ZeroPad{_n}d", (Arg("padding", f"int{2 * _n}"),),
                       shape=_zeropad_shape(_n), params=_no_params, macs=_no_macs))
+
+
+# --- sequence and attention layers -----------------------------------------------------------
+# Their calls take several tensors, flags and optional states, and give tuples, so they have a
+# `forward` rule instead of `shape` and `macs`. MACs count the math torch does on its reference
+# paths (gate and projection matmuls, attention's two batched matmuls), the same products that
+# FlopCounterMode counts there. torch's fused kernels are invisible to FlopCounterMode (it counts
+# 0 for a CPU LSTM run by oneDNN, for fused scaled_dot_product_attention, and for the
+# eval-and-no-grad fast paths of MultiheadAttention and TransformerEncoderLayer); a count of 0
+# would make a transformer look free, so tests measure torch with those paths turned off.
+
+
+def _state_params(state: Callable[[Args], State]) -> Callable[[Args], int]:
+    """A parameter count that is the sum of the checkpoint layout's parameters."""
+    return lambda args: sum(math.prod(shape) for shape, is_param in state(args).values()
+                            if is_param)
+
+
+def _tensor_shape(value: Any, what: str) -> Shape:
+    if not isinstance(value, Tensor):
+        raise ValueError(f"{what} must be a tensor, got {type(value).__name__}")
+    return value.shape
+
+
+def _dropout_check(args: Args, name: str = "dropout") -> Problems:
+    if any(not 0 <= v <= 1 for v in _numbers(args.get(name))):
+        yield name, f"{name} is a probability between 0 and 1, got {args[name]!r}"
+
+
+# recurrent layers: gates per cell kind
+_GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
+
+
+def _rnn_checks(args: Args) -> Problems:
+    yield from _positive(args, "input_size", "hidden_size", "num_layers")
+    yield from _dropout_check(args)
+    proj, hidden = args.get("proj_size", 0), args.get("hidden_size")
+    yield from _non_negative(args, "proj_size")
+    if isinstance(proj, int) and isinstance(hidden, int) and proj >= hidden > 0:
+        yield "proj_size", f"proj_size={proj} must be smaller than hidden_size={hidden}"
+
+
+def _rnn_dims(args: Args) -> tuple[int, int, int]:
+    """(directions, hidden size, output size per direction: proj_size when projecting)."""
+    hidden = args["hidden_size"]
+    return 1 + args["bidirectional"], hidden, args.get("proj_size", 0) or hidden
+
+
+def _rnn_state(kind: str):
+    """Per layer, per direction: weight_ih, weight_hh, the two biases, weight_hr (LSTM proj)."""
+    def rule(args: Args) -> State:
+        dirs, hidden, out = _rnn_dims(args)
+        gates = _GATES[kind] * hidden
+        state: State = {}
+        for layer in range(args["num_layers"]):
+            size = args["input_size"] if layer == 0 else out * dirs
+            for suffix in ("", "_reverse")[:dirs]:
+                name = f"l{layer}{suffix}"
+                state[f"weight_ih_{name}"] = ((gates, size), True)
+                state[f"weight_hh_{name}"] = ((gates, out), True)
+                if args["bias"]:
+                    state[f"bias_ih_{name}"] = ((gates,), True)
+                    state[f"bias_hh_{name}"] = ((gates,), True)
+                if out != hidden:
+                    state[f"weight_hr_{name}"] = ((out, hidden), True)
+        return state
+    return rule
+
+
+def _rnn_forward(kind: str):
+    """`rnn(input, hx=None)`: (output, h_n), or (output, (h_n, c_n)) for an LSTM."""
+    def rule(args: Args, input: Any, hx: Any = None) -> tuple[Any, int]:
+        x = _tensor_shape(input, "input")
+        _expect_rank(x, 2, 3)
+        _expect_size(x, -1, args["input_size"], "input_size")
+        batched, first = len(x) == 3, args["batch_first"]
+        steps, batch = ((x[1], x[0]) if first else (x[0], x[1])) if batched else (x[0], 1)
+        dirs, hidden, out = _rnn_dims(args)
+        lead = (dirs * args["num_layers"], *((batch,) if batched else ()))
+        states = ((*lead, out), (*lead, hidden)) if kind == "LSTM" else ((*lead, out),)
+        if hx is not None:
+            given = hx if kind == "LSTM" else (hx,)
+            if not isinstance(given, tuple) or len(given) != len(states):
+                raise ValueError("an LSTM's hx is a tuple (h_0, c_0)")
+            for name, value, want in zip(("h_0", "c_0"), given, states):
+                if _tensor_shape(value, name) != want:
+                    raise ValueError(f"{name} should be {list(want)}, got {list(value.shape)}")
+        output = ((batch, steps) if first else (steps, batch)) if batched else (steps,)
+        # per step and sequence: input and hidden matmuls for every gate, then the projection
+        macs = 0
+        for layer in range(args["num_layers"]):
+            size = args["input_size"] if layer == 0 else out * dirs
+            gates = _GATES[kind] * hidden
+            per_step = gates * (size + out) + (hidden * out if out != hidden else 0)
+            macs += dirs * steps * batch * per_step
+        final = states if kind == "LSTM" else states[0]
+        return ((*output, dirs * out), final), macs
+    return rule
+
+
+def _rnn(kind: str) -> LayerDef:
+    extra = {"RNN": (Arg("nonlinearity", "str", "tanh", choices=("tanh", "relu")),)}
+    state = _rnn_state(kind)
+    return register(LayerDef(
+        kind,
+        (
+            Arg("input_size", "int"),
+            Arg("hidden_size", "int"),
+            Arg("num_layers", "int", 1),
+            *extra.get(kind, ()),
+            Arg("bias", "bool", True),
+            Arg("batch_first", "bool", False),
+            Arg("dropout", "float", 0.0),
+            Arg("bidirectional", "bool", False),
+            *((Arg("proj_size", "int", 0),) if kind == "LSTM" else ()),
+        ),
+        checks=_rnn_checks,
+        params=_state_params(state),
+        forward=_rnn_forward(kind),
+        infer={"input_size": -1},
+        ranks=(2, 3),
+        state=state,
+    ))
+
+
+for _kind in _GATES:
+    _rnn(_kind)
+
+
+def _mha_checks(args: Args) -> Problems:
+    yield from _positive(args, "embed_dim", "num_heads", "kdim", "vdim")
+    yield from _divides(args, "num_heads", "embed_dim")
+    yield from _dropout_check(args)
+
+
+def _mha_state(args: Args) -> State:
+    """One packed in_proj_weight, or q/k/v weights when key or value sizes differ; bias_k and
+    bias_v; then the out_proj Linear."""
+    e = args["embed_dim"]
+    kdim, vdim = args["kdim"] or e, args["vdim"] or e
+    if kdim == e and vdim == e:
+        state: State = {"in_proj_weight": ((3 * e, e), True)}
+    else:
+        state = {"q_proj_weight": ((e, e), True), "k_proj_weight": ((e, kdim), True),
+                 "v_proj_weight": ((e, vdim), True)}
+    if args["bias"]:
+        state["in_proj_bias"] = ((3 * e,), True)
+    if args["add_bias_kv"]:
+        state.update(bias_k=((1, 1, e), True), bias_v=((1, 1, e), True))
+    state["out_proj.weight"] = ((e, e), True)
+    if args["bias"]:
+        state["out_proj.bias"] = ((e,), True)
+    return state
+
+
+def _mha_forward(args: Args, query: Any, key: Any, value: Any, key_padding_mask: Any = None,
+                 need_weights: bool = True, attn_mask: Any = None,
+                 average_attn_weights: bool = True, is_causal: bool = False
+                 ) -> tuple[Any, int]:
+    """(attn_output, attn_weights or None). Sequence first, (L, N, E), unless batch_first."""
+    q, k, v = (_tensor_shape(t, n) for t, n in ((query, "query"), (key, "key"),
+                                                 (value, "value")))
+    _expect_rank(q, 2, 3)
+    if not len(q) == len(k) == len(v):
+        raise ValueError(f"query {list(q)}, key {list(k)} and value {list(v)} must all be "
+                         "batched (3-d) or all unbatched (2-d)")
+    e, heads = args["embed_dim"], args["num_heads"]
+    for shape, size, name in ((q, e, "embed_dim"), (k, args["kdim"] or e, "kdim"),
+                              (v, args["vdim"] or e, "vdim")):
+        _expect_size(shape, -1, size, name)
+    batched = len(q) == 3
+    seq, batch = (1, 0) if args["batch_first"] else (0, 1)
+    if batched and not q[batch] == k[batch] == v[batch]:
+        raise ValueError(f"query {list(q)}, key {list(k)} and value {list(v)} differ in batch "
+                         "size")
+    if k[seq if batched else 0] != v[seq if batched else 0]:
+        raise ValueError(f"key {list(k)} and value {list(v)} differ in sequence length")
+    length, source = (q[seq], k[seq]) if batched else (q[0], k[0])
+    n = q[batch] if batched else 1
+    lead = (n,) if batched else ()
+    if key_padding_mask is not None and \
+            _tensor_shape(key_padding_mask, "key_padding_mask") != (*lead, source):
+        raise ValueError(f"key_padding_mask should be {[*lead, source]}, got "
+                         f"{list(key_padding_mask.shape)}")
+    if attn_mask is not None and _tensor_shape(attn_mask, "attn_mask") not in (
+            (length, source), (n * heads, length, source)):
+        raise ValueError(f"attn_mask should be {[length, source]} or "
+                         f"{[n * heads, length, source]}, got {list(attn_mask.shape)}")
+    if is_causal and attn_mask is None:
+        raise ValueError("is_causal=True is a hint about attn_mask, which must be given too")
+    keys = source + args["add_bias_kv"] + args["add_zero_attn"]
+    weights = None
+    if need_weights:
+        weights = (*lead, *(() if average_attn_weights else (heads,)), length, keys)
+    projections = n * (2 * length * e + source * (k[-1] + v[-1])) * e
+    return (q, weights), projections + 2 * n * length * keys * e
+
+
+register(LayerDef(
+    "MultiheadAttention",
+    (
+        Arg("embed_dim", "int"),
+        Arg("num_heads", "int"),
+        Arg("dropout", "float", 0.0),
+        Arg("bias", "bool", True),
+        Arg("add_bias_kv", "bool", False),
+        Arg("add_zero_attn", "bool", False),
+        Arg("kdim", "int", None, nullable=True),
+        Arg("vdim", "int", None, nullable=True),
+        Arg("batch_first", "bool", False),
+    ),
+    checks=_mha_checks,
+    params=_state_params(_mha_state),
+    forward=_mha_forward,
+    infer={"embed_dim": -1},
+    ranks=(2, 3),
+    state=_mha_state,
+))
+
+
+def _encoder_checks(args: Args) -> Problems:
+    yield from _positive(args, "d_model", "nhead", "dim_feedforward")
+    yield from _divides(args, "nhead", "d_model")
+    yield from _dropout_check(args)
+
+
+def _encoder_attention(args: Args) -> Args:
+    """The self_attn MultiheadAttention a TransformerEncoderLayer builds."""
+    return LAYERS["MultiheadAttention"].bind_defaults(
+        {"embed_dim": args["d_model"], "num_heads": args["nhead"], "bias": args["bias"],
+         "batch_first": args["batch_first"]})
+
+
+def _encoder_state(args: Args) -> State:
+    e, f = args["d_model"], args["dim_feedforward"]
+    state = {f"self_attn.{k}": v for k, v in _mha_state(_encoder_attention(args)).items()}
+    for name, shape in (("linear1", (f, e)), ("linear2", (e, f)), ("norm1", (e,)),
+                        ("norm2", (e,))):
+        state[f"{name}.weight"] = (shape, True)
+        if args["bias"]:
+            state[f"{name}.bias"] = ((shape[0],), True)
+    return state
+
+
+def _encoder_forward(args: Args, src: Any, src_mask: Any = None,
+                     src_key_padding_mask: Any = None, is_causal: bool = False
+                     ) -> tuple[Any, int]:
+    """Self-attention, then the feed-forward block (two Linears); the output is src's shape."""
+    (out, _), attention = _mha_forward(
+        _encoder_attention(args), src, src, src, key_padding_mask=src_key_padding_mask,
+        need_weights=False, attn_mask=src_mask, is_causal=is_causal)
+    tokens = math.prod(out[:-1])
+    return out, attention + 2 * tokens * args["d_model"] * args["dim_feedforward"]
+
+
+register(LayerDef(
+    "TransformerEncoderLayer",
+    (
+        Arg("d_model", "int"),
+        Arg("nhead", "int"),
+        Arg("dim_feedforward", "int", 2048),
+        Arg("dropout", "float", 0.1),
+        # torch also takes a function; a spec names one of the two torch accepts as strings
+        Arg("activation", "str", "relu", choices=("relu", "gelu")),
+        Arg("layer_norm_eps", "float", 1e-5),
+        Arg("batch_first", "bool", False),
+        Arg("norm_first", "bool", False),
+        Arg("bias", "bool", True),
+    ),
+    checks=_encoder_checks,
+    params=_state_params(_encoder_state),
+    forward=_encoder_forward,
+    infer={"d_model": -1},
+    ranks=(2, 3),
+    out_dims={-1: "d_model"},
+    state=_encoder_state,
+))

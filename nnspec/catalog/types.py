@@ -92,6 +92,14 @@ class LayerDef:
     out_dims: dict[int, str] = field(default_factory=dict)
     # the checkpoint layout: state_dict names in torch's order -> (shape, is a parameter)
     state: Callable[[Args], dict[str, tuple[Shape, bool]]] | None = None
+    # for a layer whose call is more than one input tensor in and one out (attention's query,
+    # key, value and masks; an RNN's initial state; flags such as need_weights; tuple outputs):
+    # `forward(args, *call_args, **call_kwargs)` takes the bound arguments, then the call's own
+    # values with torch's forward signature (tensors as `nnspec.ops.Tensor`), and gives the raw
+    # output (a shape, None, or nested tuples of them) and its MACs. Used instead of `shape` and
+    # `macs`; raises TypeError where Python would not bind the call, ValueError where torch
+    # would refuse the input.
+    forward: Callable[..., tuple[Any, int]] | None = None
 
     def arg(self, name: str) -> Arg | None:
         return next((a for a in self.args if a.name == name), None)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import functools
 import re
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -163,8 +164,9 @@ def _build_cached(key: tuple) -> tuple[str, tuple] | str | None:
     cls = getattr(torch.nn, name, None) if layer.module == "nn" else None
     if cls is None:
         return None
-    try:
-        with torch.device("meta"):
+    try:  # probing alternatives (RNN dropout with one layer) would make torch warn
+        with torch.device("meta"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             module = cls(**dict(items))
     except Exception as exc:  # torch refuses these arguments
         return f"{type(exc).__name__}: {exc}"
