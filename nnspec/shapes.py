@@ -73,6 +73,7 @@ class Analysis:
     output: Any
     modules: dict[str, ModuleInfo]  # every module, pre-order, the root first (path "")
     nodes: list[Node]
+    input_dtypes: dict[str, str] = field(default_factory=dict)
 
     @property
     def root(self) -> ModuleInfo:
@@ -183,7 +184,8 @@ class _Walker:
         self.total_params(tree, complete=output is not UNKNOWN)
         self.node("output", "output", ("<output>",), [t.node for t in tensors_in(output)],
                   output)
-        return Analysis(inputs, output, self.modules, self.nodes)
+        return Analysis(inputs, output, self.modules, self.nodes,
+                        {i.name: i.dtype for i in self.program.inputs})
 
     def register(self, inst: Instance) -> None:
         """Add the module and its subtree, pre-order, with the parameters of complete layers."""
