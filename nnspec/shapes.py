@@ -299,7 +299,10 @@ class _Walker:
                                        f"it {list(value.shape)}", target), node)
             if isinstance(target, Tensor) and isinstance(value, Tensor):
                 if _category(value.dtype) > _category(target.dtype):
-                    evaluator.fail(OpError(f"in-place update of a {target.dtype} tensor with a "
+                    evaluator.fail(OpError(f"in-place update of an {target.dtype} tensor with "
+                                           f"a {value.dtype} result: torch cannot cast it back"
+                                           if target.dtype != "bool" else
+                                           f"in-place update of a bool tensor with a "
                                            f"{value.dtype} result: torch cannot cast it back",
                                            target, code="dtype-mismatch"), node)
                 value.dtype = target.dtype
