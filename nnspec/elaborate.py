@@ -625,6 +625,14 @@ class _Scope:
                 self.check_value(kw.value, expr)
             return
         if isinstance(node, ast.Attribute):
+            base = node.value
+            if isinstance(base, ast.Name) and base.id == "torch" and base.id not in self.values:
+                if node.attr in ops.DTYPES:  # `torch.long`: only dtype names are values
+                    return
+                raise ExprError("unknown-op", f"'torch.{node.attr}' is not a dtype; the only "
+                                "torch attributes a forward may read are dtypes", node,
+                                did_you_mean(f"torch.{node.attr}",
+                                             [f"torch.{n}" for n in sorted(ops.DTYPES)]))
             if node.attr not in ops.ATTRIBUTES:
                 raise ExprError("unknown-op", f"attribute '{node.attr}' is not allowed", node,
                                 did_you_mean(node.attr, sorted(ops.ATTRIBUTES)))

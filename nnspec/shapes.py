@@ -73,6 +73,7 @@ class Analysis:
     output: Any
     modules: dict[str, ModuleInfo]  # every module, pre-order, the root first (path "")
     nodes: list[Node]
+    input_dtypes: dict[str, str] = field(default_factory=dict)
 
     @property
     def root(self) -> ModuleInfo:
@@ -173,7 +174,7 @@ class _Walker:
             shape = (1, *overrides.get(inp.name, inp.shape))
             inputs[inp.name] = shape
             node = self.node("input", f"{inp.name}", ("<input>", inp.name), [], None)
-            tensor = Tensor(shape, tree.pos, node.id)
+            tensor = Tensor(shape, tree.pos, node.id, dtype=inp.dtype, bounds=inp.range)
             node.output = tensor
             values.append(tensor)
         try:
@@ -183,7 +184,8 @@ class _Walker:
         self.total_params(tree, complete=output is not UNKNOWN)
         self.node("output", "output", ("<output>",), [t.node for t in tensors_in(output)],
                   output)
-        return Analysis(inputs, output, self.modules, self.nodes)
+        return Analysis(inputs, output, self.modules, self.nodes,
+                        {i.name: i.dtype for i in self.program.inputs})
 
     def register(self, inst: Instance) -> None:
         """Add the module and its subtree, pre-order, with the parameters of complete layers."""
@@ -295,6 +297,15 @@ class _Walker:
                     value.shape != target.shape:
                 evaluator.fail(OpError(f"in-place update of {list(target.shape)} would make "
                                        f"it {list(value.shape)}", target), node)
+            if isinstance(target, Tensor) and isinstance(value, Tensor):
+                if _category(value.dtype) > _category(target.dtype):
+                    evaluator.fail(OpError(f"in-place update of an {target.dtype} tensor with "
+                                           f"a {value.dtype} result: torch cannot cast it back"
+                                           if target.dtype != "bool" else
+                                           f"in-place update of a bool tensor with a "
+                                           f"{value.dtype} result: torch cannot cast it back",
+                                           target, code="dtype-mismatch"), node)
+                value.dtype = target.dtype
             frame.values[node.target.id] = value  # type: ignore[attr-defined]
             return _NO_RETURN
         value = evaluator.value(node.value)
@@ -321,6 +332,13 @@ class _Walker:
             self.error("shape-mismatch", f"{inst.type} takes a {ranks} input (batch included), "
                        f"got {list(x.shape)}", inst.pos, inst.path, x)
             raise _Abort
+        try:
+            dtype = ops.layer_output_dtype(layer, x, self.source(x))
+        except OpError as err:
+            self.error(err.code, err.message, inst.pos, inst.path, x, hint=(
+                "convert them with .long()" if layer.index_input else
+                "embed the tokens first (Embedding) or convert them with .float()"))
+            raise _Abort from None
         inferred = False
         for name, index in layer.infer.items():
             if not -len(x.shape) <= index < len(x.shape):
@@ -357,6 +375,8 @@ class _Walker:
                 raise _Abort
         if inferred:
             self.count_params(inst)
+        if layer.index_input and x.bounds:
+            self.check_indices(inst, layer.index_input, bound, x)
         if layer.forward is not None:
             raw, macs = self.call_forward(inst, layer, bound, args, kwargs)
         elif layer.shape is None:
@@ -374,6 +394,7 @@ class _Walker:
                 raise _Abort from None
         out = self.wrap(raw, inst.pos)
         for t in tensors_in(out):
+            t.dtype = dtype
             if any(s <= 0 for s in t.shape):
                 self.collapse(inst, x, t.shape)
         if layer.forward is not None:
@@ -400,6 +421,26 @@ class _Walker:
         except ValueError as exc:
             self.error("shape-mismatch", f"{inst.type}: {exc}", inst.pos, inst.path,
                        *tensors_in(args))
+        raise _Abort
+
+    def source(self, t: Tensor) -> str:
+        """" from input 'idx'" when a model input produced `t`, for messages."""
+        node = self.nodes[t.node] if t.node is not None else None
+        return f" from input '{node.label}'" if node is not None and node.kind == "input" else ""
+
+    def check_indices(self, inst: Instance, size_arg: str, bound: dict[str, Any],
+                      x: Tensor) -> None:
+        """Integer indices with known bounds (a declared input range, an arange) must fit
+        the table: torch raises 'index out of range' at run time."""
+        size, (low, high) = bound.get(size_arg), x.bounds
+        if not isinstance(size, int) or (0 <= low and high <= size):
+            return
+        reach = f"down to {low}" if low < 0 else f"up to {high - 1}"
+        self.error("index-out-of-range", f"{inst.type}({size_arg}={size}) is indexed with "
+                   f"values {reach}{self.source(x)}", inst.pos, inst.path, x,
+                   hint=f"indices must lie in [0, {size}): raise {size_arg} to {high} or "
+                   "narrow the input's range" if low >= 0 else
+                   "indices must not be negative")
         raise _Abort
 
     def collapse(self, inst: Instance, x: Tensor, out: tuple[int, ...] | None) -> NoReturn:
@@ -512,10 +553,16 @@ def _layer_sym(layer, call: Call | None, x: Tensor, out: Tensor) -> tuple | None
     return tuple(sym)
 
 
+def _category(dtype: str) -> int:
+    """bool < integer < floating: torch casts a result back in place only downwards."""
+    return 2 if ops.is_floating(dtype) else 0 if dtype == "bool" else 1
+
+
 def _unscoped(value: Any) -> Any:
     """A value entering a block: its expressions belong to the caller's scope, so drop them."""
     if isinstance(value, Tensor):
-        return Tensor(value.shape, value.origin, value.node)
+        return Tensor(value.shape, value.origin, value.node, dtype=value.dtype,
+                      bounds=value.bounds)
     if isinstance(value, (tuple, list)):
         return type(value)(_unscoped(v) for v in value)
     return value
@@ -528,7 +575,7 @@ def _rescoped(value: Any, call: Call | None, cls: ModuleClass) -> Any:
         return type(value)(_rescoped(v, call, cls) for v in value)
     if not isinstance(value, Tensor):
         return value
-    out = Tensor(value.shape, value.origin, value.node)
+    out = Tensor(value.shape, value.origin, value.node, dtype=value.dtype, bounds=value.bounds)
     if call is not None and value.sym:
         out.sym = tuple(_substitute(s, call, cls) if s is not None else None
                         for s in value.sym)
@@ -613,6 +660,8 @@ class _Eval:
         if isinstance(node, ast.Call):
             return self.call(node)
         if isinstance(node, ast.Attribute):
+            if _is_namespace(node.value, "torch", self.frame.values):
+                return ops.DTYPES[node.attr]  # elaboration allowed only dtype names here
             base = self.value(node.value)
             if base is UNKNOWN:
                 return UNKNOWN
@@ -665,7 +714,7 @@ class _Eval:
         for op, comp in zip(node.ops, node.comparators):
             right = self.value(comp)
             if any(isinstance(v, Tensor) or v is UNKNOWN for v in (left, right)):
-                return self.op("compare", ops.elementwise, [left, right], {}, node)
+                return self.op("compare", ops.compare, [left, right], {}, node)
             ok = self.python(node, lambda: _COMPARE[type(op)](left, right))
             if not ok:
                 return False
@@ -677,7 +726,8 @@ class _Eval:
             return self.op("matmul", ops.TORCH_FUNCTIONS["matmul"], [left, right], {}, node)
         if isinstance(left, Tensor) or isinstance(right, Tensor):
             name = _OP_NAMES.get(type(op), "binary")
-            return self.op(name, ops.elementwise, [left, right], {}, node)
+            rule = ops.true_divide if name == "div" else ops.elementwise
+            return self.op(name, rule, [left, right], {}, node)
         if left is UNKNOWN or right is UNKNOWN:
             return UNKNOWN
         return self.python(node, lambda: _ARITH[type(op)](left, right))
@@ -747,6 +797,11 @@ class _Eval:
         return result
 
 
+def _is_namespace(node: ast.AST, name: str, values: dict[str, Any]) -> bool:
+    """`node` is the bare name of an op namespace (`torch`), not a value of that name."""
+    return isinstance(node, ast.Name) and node.id == name and name not in values
+
+
 _OP_NAMES = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div",
              ast.FloorDiv: "floordiv", ast.Mod: "mod", ast.Pow: "pow"}
 
@@ -811,5 +866,5 @@ def _index(input: Tensor, index: Any) -> Tensor:
             continue
         out.append(len(range(*item.indices(size))))
     out.extend(dims)
-    return Tensor(tuple(out))
+    return ops.like(input, tuple(out))
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from nnspec.shapes import UNKNOWN, Analysis, Shape, analyze, shape_of
+from nnspec.ops import DEFAULT_FLOAT
+from nnspec.shapes import UNKNOWN, Analysis, Shape, analyze, shape_of, tensors_in
 
 if TYPE_CHECKING:
     from nnspec.api import Spec
@@ -33,16 +34,29 @@ def as_data(path: str, name: str, analysis: Analysis) -> dict[str, Any]:
         "macs": analysis.macs,
         "flops": 2 * analysis.macs,
         "inputs": {name: list(shape) for name, shape in analysis.inputs.items()},
+        "input_dtypes": dict(analysis.input_dtypes),
         "outputs": [shape_of(o) for o in outputs],
         "layers": [{
             "path": info.path,
             "type": info.type,
             "output": shape_of(info.outputs[-1]) if info.outputs else None,
+            "dtype": dtype_of(info.outputs[-1]) if info.outputs else None,
             "params": info.params,
             "macs": info.macs,
             "calls": len(info.outputs),
         } for info in analysis.modules.values() if info.path],
     }
+
+
+def dtype_of(value: Any) -> str | None:
+    """The dtype of a module's output: one name, or None when unknown or mixed (a tuple)."""
+    dtypes = {t.dtype for t in tensors_in(value)}
+    return dtypes.pop() if len(dtypes) == 1 else None
+
+
+def _with_dtype(text: str, dtype: str | None) -> str:
+    """Only a dtype other than float32 is shown, so float models read as before."""
+    return f"{text} {dtype}" if dtype not in (None, DEFAULT_FLOAT) else text
 
 
 def readable(n: int | None) -> str:
@@ -91,10 +105,13 @@ def render(data: dict[str, Any]) -> str:
     """One spec's table and totals. A module called more than once shows its last output."""
     rows = [["path", "type", "output", "params", "MACs"]]
     rows += [[layer["path"], layer["type"] + (f" (x{layer['calls']})" if layer["calls"] > 1
-                                              else ""), shape_text(layer["output"]),
+                                              else ""),
+              _with_dtype(shape_text(layer["output"]), layer.get("dtype")),
               f"{layer['params']:,}" if layer["params"] is not None else "?",
               f"{layer['macs']:,}"] for layer in data["layers"]]
-    shown_in = ", ".join(f"{n} {shape_text(s)}" for n, s in data["inputs"].items())
+    dtypes = data.get("input_dtypes", {})
+    shown_in = ", ".join(f"{n} {_with_dtype(shape_text(s), dtypes.get(n))}"
+                         for n, s in data["inputs"].items())
     lines = [f"{data['spec']}: {data['model']}", "", *table(rows, {3, 4}), "",
              f"inputs:  {shown_in}",
              f"outputs: {', '.join(shape_text(s) for s in data['outputs'])}",

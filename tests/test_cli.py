@@ -105,7 +105,7 @@ blocks:
     children:
       emb: Embedding(10, 3)
     forward:
-      - y = emb(x)
+      - y = emb(x * 2)
       - return y.flatten(1)
 model:
   children:
@@ -117,7 +117,8 @@ model:
 
 def test_forward_failing_on_the_declared_input_is_a_spec_error(capsys, write_spec):
     """The spec passes validation, but its forward fails on its own declared input: exit 1,
-    pointing at the failing layer, naming the module."""
+    pointing at the failing layer, naming the module. (`x * 2` hides the indices' bounds from
+    the static pass, which checks the declared range itself.)"""
     path = write_spec(FAILS_AT_RUN_TIME)
     code, out, err = run(capsys, "build", path)
     assert (code, out) == (1, "")

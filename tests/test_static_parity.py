@@ -1,5 +1,5 @@
 """The static pass against torch, for every spec in specs/: parameter counts, every module's
-output shape (forward hooks on every module), and FLOPs (FlopCounterMode), batch 1."""
+output shape and dtype (forward hooks on every module), and FLOPs (FlopCounterMode), batch 1."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from conftest import ROOT, spec_files, torch_math_paths
 from torch.utils.flop_counter import FlopCounterMode
 
 import nnspec
+from nnspec.ops import Tensor
 from nnspec.shapes import shape_of
 
 # every spec of the project, and ours that exercise functional ops and inferred arguments
@@ -20,6 +21,15 @@ def _shapes(value):
         return list(value.shape)
     if isinstance(value, (tuple, list)):
         return [_shapes(v) for v in value]
+    return None
+
+
+def _dtypes(value):
+    """torch's dtype names, nested like the value; the static side uses the same names."""
+    if isinstance(value, (torch.Tensor, Tensor)):
+        return str(value.dtype).removeprefix("torch.")
+    if isinstance(value, (tuple, list)):
+        return [_dtypes(v) for v in value]
     return None
 
 
@@ -55,7 +65,8 @@ def test_every_module_output_shape_matches_a_real_forward(compiled):
     spec, model = compiled
     seen: dict[str, list] = {}
     handles = [m.register_forward_hook(
-        lambda mod, args, out, name=name: seen.setdefault(name, []).append(_shapes(out)))
+        lambda mod, args, out, name=name: seen.setdefault(name, []).append(
+            (_shapes(out), _dtypes(out))))
         for name, m in _modules(spec, model)]
     try:
         with torch.no_grad():
@@ -63,10 +74,11 @@ def test_every_module_output_shape_matches_a_real_forward(compiled):
     finally:
         for h in handles:
             h.remove()
-    static = {path: [shape_of(o) for o in info.outputs]
+    static = {path: [(shape_of(o), _dtypes(o)) for o in info.outputs]
               for path, info in spec.analysis.modules.items() if info.outputs}
     assert static == seen
     assert shape_of(spec.analysis.output) == _shapes(output)
+    assert _dtypes(spec.analysis.output) == _dtypes(output)
 
 
 def test_flops_match_flop_counter_mode(compiled):

@@ -40,8 +40,8 @@ def test_json_is_one_object_per_spec_in_the_order_given():
     assert data[1]["params"] == 2_684_702
     assert data[1]["inputs"] == {"x": [1, 3, 32, 32]} and data[1]["outputs"] == [[1, 10]]
     assert data[1]["layers"][2] == {"path": "tnn_bin.1", "type": "BatchNorm2d",
-                                    "output": [1, 32, 32, 32], "params": 64, "macs": 0,
-                                    "calls": 1}
+                                    "output": [1, 32, 32, 32], "dtype": "float32",
+                                    "params": 64, "macs": 0, "calls": 1}
 
 
 @pytest.mark.parametrize("path", spec_files(), ids=lambda p: p.stem)
@@ -90,3 +90,16 @@ def test_invalid_spec_exits_1(write_spec):
                                      (365_920_256, "366M"), (12_345_678_901, "12.3G")])
 def test_readable_suffix(n, text):
     assert readable(n) == text
+
+
+def test_dtypes_other_than_float32_are_shown():
+    """Integer token ids and integer outputs name their dtype; float32 stays implicit, so the
+    tables of float models read as before."""
+    result = run("summary", "tests/specs/static/tokens.yaml")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (GOLDEN / "tokens_summary.txt").read_text(encoding="utf-8")
+    assert "inputs:  idx [1, 16] int64\n" in result.stdout
+    data = json.loads(run("summary", "tests/specs/static/tokens.yaml", "--json").stdout)[0]
+    assert data["input_dtypes"] == {"idx": "int64"}
+    rows = {row["path"]: row["dtype"] for row in data["layers"]}
+    assert (rows["wte"], rows["keep"]) == ("float32", "int64")

@@ -382,6 +382,7 @@ register(LayerDef(
     macs=_no_macs,
     out_dims={-1: "embedding_dim"},
     state=lambda a: {"weight": ((a["num_embeddings"], a["embedding_dim"]), True)},
+    index_input="num_embeddings",
 ))
 
 
@@ -540,15 +541,19 @@ _INPLACE = Arg("inplace", "bool", False)
 
 
 def _elementwise(name: str, *args: Arg, checks: Callable[[Args], Problems] | None = None,
-                 shape: Callable[[Args, list[Shape]], Shape] = _same_shape) -> LayerDef:
+                 shape: Callable[[Args, list[Shape]], Shape] = _same_shape,
+                 input_dtype: str = "float") -> LayerDef:
     return register(LayerDef(name, tuple(args), checks=checks, shape=shape, params=_no_params,
-                             macs=_no_macs))
+                             macs=_no_macs, input_dtype=input_dtype))
 
 
-for _name in ("ReLU", "ReLU6", "SiLU", "Mish", "Hardswish", "Hardsigmoid", "SELU"):
+for _name in ("ReLU", "ReLU6"):
+    _elementwise(_name, _INPLACE, input_dtype="number")
+for _name in ("SiLU", "Mish", "Hardswish", "Hardsigmoid", "SELU"):
     _elementwise(_name, _INPLACE)
-for _name in ("Sigmoid", "Tanh", "LogSigmoid"):
-    _elementwise(_name)
+for _name in ("Sigmoid", "Tanh"):
+    _elementwise(_name, input_dtype="promote")
+_elementwise("LogSigmoid")
 
 _elementwise("LeakyReLU", Arg("negative_slope", "float", 0.01), _INPLACE)
 _elementwise("ELU", Arg("alpha", "float", 1.0), _INPLACE)
@@ -625,6 +630,7 @@ for _n in (0, 1, 2, 3):
         shape=_dropout_shape(_n),
         params=_no_params,
         macs=_no_macs,
+        input_dtype="any",
     ))
 
 
@@ -683,6 +689,7 @@ def _maxpool(n: int) -> LayerDef:
         shape=_pool_shape(n, dilation=True),
         params=_no_params,
         macs=_no_macs,
+        input_dtype="number",
     ))
 
 
@@ -703,6 +710,7 @@ def _avgpool(n: int) -> LayerDef:
         shape=_pool_shape(n, dilation=False, kernel_fits_input=n == 3),
         params=_no_params,
         macs=_no_macs,
+        input_dtype="number",
     ))
 
 
@@ -752,6 +760,7 @@ register(LayerDef(
     shape=_flatten_shape,
     params=_no_params,
     macs=_no_macs,
+    input_dtype="any",
 ))
 
 
@@ -783,9 +792,11 @@ register(LayerDef(
     shape=_unflatten_shape,
     params=_no_params,
     macs=_no_macs,
+    input_dtype="any",
 ))
 
-register(LayerDef("Identity", (), shape=_same_shape, params=_no_params, macs=_no_macs))
+register(LayerDef("Identity", (), shape=_same_shape, params=_no_params, macs=_no_macs,
+                  input_dtype="any"))
 
 # input ranks each interpolation mode accepts
 _UPSAMPLE_RANKS = {"nearest": (3, 4, 5), "nearest-exact": (3, 4, 5), "area": (3, 4, 5),
@@ -859,7 +870,7 @@ def _pixel_unshuffle_shape(args: Args, inputs: list[Shape]) -> Shape:
 for _name, _arg, _shape in (("PixelShuffle", "upscale_factor", _pixel_shuffle_shape),
                             ("PixelUnshuffle", "downscale_factor", _pixel_unshuffle_shape)):
     register(LayerDef(_name, (Arg(_arg, "int"),), checks=lambda a, arg=_arg: _positive(a, arg),
-                      shape=_shape, params=_no_params, macs=_no_macs))
+                      shape=_shape, params=_no_params, macs=_no_macs, input_dtype="any"))
 
 
 def _zeropad_shape(n: int):
@@ -880,7 +891,8 @@ def _zeropad_shape(n: int):
 
 for _n in (1, 2, 3):
     register(LayerDef(f"ZeroPad{_n}d", (Arg("padding", f"int{2 * _n}"),),
-                      shape=_zeropad_shape(_n), params=_no_params, macs=_no_macs))
+                      shape=_zeropad_shape(_n), params=_no_params, macs=_no_macs,
+                      input_dtype="any"))
 
 
 # --- sequence and attention layers -----------------------------------------------------------

@@ -50,6 +50,14 @@ KINDS = ("int", "float", "bool", "str", "int1", "int2", "int3", "int4", "int6", 
          "int_or_ints", "any")
 
 
+# What a layer's first input may hold, as torch's kernels decide it:
+#   float    floating point only (convolutions, norms, most activations, softmax)
+#   number   integers too, not bool, dtype kept (ReLU, max and average pools)
+#   promote  anything; integers and bool come out float32 (Sigmoid, Tanh)
+#   any      anything, dtype kept (Identity, Flatten, Dropout, padding, pixel shuffles)
+INPUT_DTYPES = ("float", "number", "promote", "any")
+
+
 @dataclass(frozen=True)
 class Arg:
     name: str
@@ -100,6 +108,12 @@ class LayerDef:
     # `macs`; raises TypeError where Python would not bind the call, ValueError where torch
     # would refuse the input.
     forward: Callable[..., tuple[Any, int]] | None = None
+    # the input dtypes torch accepts (see INPUT_DTYPES); the output keeps a floating input's
+    # dtype (the parameters must share it), except "promote", which makes integers float32
+    input_dtype: str = "float"
+    # the argument that sizes the table an integer index input looks up (Embedding:
+    # "num_embeddings"): the input must be int64/int32, within [0, that value); output float32
+    index_input: str | None = None
 
     def arg(self, name: str) -> Arg | None:
         return next((a for a in self.args if a.name == name), None)
