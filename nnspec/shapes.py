@@ -26,7 +26,7 @@ from nnspec.catalog import LAYERS
 from nnspec.catalog.types import SpatialCollapse
 from nnspec.diagnostics import Collector, Pos
 from nnspec.expr import Expr, ExprError, evaluate
-from nnspec.ir import Call, If, Instance, ModuleClass, Program, Stmt
+from nnspec.ir import Call, If, Instance, ModuleClass, Program, Stmt, Tie
 from nnspec.ops import Counted, OpError, Tensor
 
 Shape = tuple[int, ...]
@@ -181,8 +181,8 @@ class _Walker:
         except _Abort:
             output = UNKNOWN
         self.total_params(tree, complete=output is not UNKNOWN)
-        self.node("output", "output", ("<output>",), [t.node for t in tensors_in(output)],
-                  output)
+        self.node("output", "output", ("<output>",), [t.node for t in tensors_in(output)
+                                                      if t.node is not None], output)
         return Analysis(inputs, output, self.modules, self.nodes)
 
     def register(self, inst: Instance) -> None:
@@ -191,6 +191,12 @@ class _Walker:
         self.modules[inst.path] = info
         if inst.kind == "layer":
             self.count_params(inst)
+        elif inst.tensors:  # a block's own parameters and buffers come before its children's
+            tensors = self.program.classes[inst.type].tensors
+            info.state = {t.name: (inst.tensors[t.name], t.is_param) for t in tensors
+                          if t.persistent and t.name in inst.tensors}
+            info.params = sum(_numel(inst.tensors[t.name]) for t in tensors
+                              if t.is_param and t.name in inst.tensors)
         for child in inst.children:
             self.register(child)
 
@@ -213,12 +219,39 @@ class _Walker:
                            f"omitted arguments cannot be inferred", inst.pos, inst.path,
                            hint="pass them explicitly")
             return info.params
-        total: int | None = 0
+        total: int | None = info.params  # its own parameters
         for child in inst.children:
             sub = self.total_params(child, complete)
             total = None if total is None or sub is None else total + sub
+        if inst.kind == "block":
+            for tie in self.program.classes[inst.type].ties:
+                shared = self.tie(inst, tie)
+                total = None if total is None or shared is None else total - _numel(shared)
         info.params = total
         return total
+
+    def tie(self, inst: Instance, tie: Tie) -> Shape | None:
+        """The shape of a tied parameter, once: torch's `parameters()` yields it once. Errors
+        when either end is not a parameter or their shapes differ; None where unknown."""
+        shapes = []
+        for text, pos in ((tie.target, tie.pos), (tie.source, tie.source_pos)):
+            owner, _, attr = text.rpartition(".")
+            path = ".".join(p for p in (inst.path, owner) if p)
+            info = self.modules.get(path)
+            if info is None or info.state is None:  # absent (reported) or no layout rule
+                return None
+            found = info.state.get(attr)
+            if found is None or not found[1]:
+                self.error("bad-tie", f"'{path or inst.type}' ({info.type}) has no parameter "
+                           f"'{attr}'", pos, inst.path)
+                return None
+            shapes.append(tuple(found[0]))
+        if shapes[0] != shapes[1]:
+            self.error("shape-mismatch", f"cannot tie {tie.target} {list(shapes[0])} to "
+                       f"{tie.source} {list(shapes[1])}: the shapes differ", tie.pos,
+                       inst.path)
+            return None
+        return shapes[0]
 
     def node(self, kind: str, label: str, chain: tuple[str, ...], inputs: list[int],
              output: Any) -> Node:
@@ -262,6 +295,8 @@ class _Walker:
                            f"({', '.join(cls.inputs)}), got {len(args)}", inst.pos, inst.path)
                 raise _Abort
             frame.values = dict(zip(cls.inputs, scoped))
+            frame.values.update({t.name: Tensor(inst.tensors[t.name], t.pos)
+                                 for t in cls.tensors if t.name in inst.tensors})
             out = self.steps(cls.forward, frame)
         return _rescoped(out, inst.call, cls)
 
@@ -730,6 +765,13 @@ class _Eval:
 
 _OP_NAMES = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div",
              ast.FloorDiv: "floordiv", ast.Mod: "mod", ast.Pow: "pow"}
+
+
+def _numel(shape: Shape) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
 
 
 def _has_unknown(value: Any) -> bool:

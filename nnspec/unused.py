@@ -7,7 +7,8 @@ reported only for a spec without errors; `--strict` makes them errors.
 from __future__ import annotations
 
 from nnspec.diagnostics import Collector, Diagnostic, Pos
-from nnspec.ir import Child, Program, Repeat, Seq
+from nnspec.expr import Expr
+from nnspec.ir import Child, ModuleClass, Program, Repeat, Seq
 from nnspec.load import Document
 from nnspec.names import identifier_problem
 from nnspec.validate import SpecFile
@@ -24,7 +25,8 @@ def warnings(doc: Document, spec: SpecFile, program: Program,
                           f"call it from a child, as in 'b: {name}(...)', or delete it")
     for cls in program.classes.values():
         used = set(cls.forward_params) | names_in(cls.children) | {
-            name for rule in cls.init if rule.cond for name in rule.cond.names()}
+            name for rule in cls.init if rule.cond for name in rule.cond.names()} | {
+            name for expr in _init_exprs(cls) for name in expr.names()}
         for param in cls.params:
             if param.name not in used:
                 found.warning("unused-param", f"parameter '{param.name}' of '{cls.name}' is "
@@ -36,6 +38,13 @@ def warnings(doc: Document, spec: SpecFile, program: Program,
                           "its forward", pos, "it would be built but never run; call it in the "
                           "forward or delete it")
     return found.warnings
+
+
+def _init_exprs(cls: ModuleClass) -> list[Expr]:
+    """The expressions of the class's own tensors' shapes and of its init arguments."""
+    args = [a for t in cls.tensors for a in t.args.values()] + [
+        a for rule in cls.init for _, _, fn_args in rule.tensors for a in fn_args.values()]
+    return [d for t in cls.tensors for d in t.shape] + [a for a in args if isinstance(a, Expr)]
 
 
 def names_in(children: list[Child]) -> set[str]:
