@@ -218,11 +218,12 @@ class _Context:
                                       f"{what} of '{name}'", pos, "rename one of them")
         cls = ModuleClass(name, block.base, params, inputs, children, [], self.where(path),
                           block.doc)
-        taken = {**{p: "parameter of the class" for p in param_names},
-                 **{c: "child" for c in child_names},
-                 **({i: "input" for i in inputs} if block.base == "Module" else {})}
+        taken = {**{p: "a parameter of the class" for p in param_names},
+                 **{c: "a child" for c in child_names},
+                 **({i: "an input" for i in inputs} if block.base == "Module" else {})}
         cls.tensors = self.tensors(block, path, param_names, taken)
         cls.ties = self.ties(block, path)
+        declared = set(block.parameters) | set(block.buffers)  # failed ones too: no cascade
         if block.forward == "unknown":
             cls.forward_unknown = True
             return cls
@@ -237,8 +238,7 @@ class _Context:
                 self.errors.error("bad-forward", "a ModuleList block has no forward",
                                   self.where(path + ("forward",), key=True))
             return cls
-        scope = _Scope(self, path, param_names, child_names, inputs,
-                       {t.name for t in cls.tensors})
+        scope = _Scope(self, path, param_names, child_names, inputs, declared)
         if block.forward is None:
             cls.forward = self.default_forward(cls, path)
         else:
@@ -266,10 +266,10 @@ class _Context:
                 if not _name_ok(name, f"{kind} name", pos, self.errors):
                     continue
                 if name in taken:
-                    self.errors.error("name-clash", f"{kind} '{name}' has the name of a "
+                    self.errors.error("name-clash", f"{kind} '{name}' has the name of "
                                       f"{taken[name]}", pos, "rename one of them")
                     continue
-                taken[name] = kind
+                taken[name] = f"a {kind}"
                 if block.base != "Module":
                     self.errors.error("bad-tensor", f"a {block.base} block cannot create "
                                       f"{kind}s: nothing would read them",
@@ -623,8 +623,10 @@ class _Scope:
         if not isinstance(node, ast.Name):
             raise ExprError("bad-forward", "assign only to plain names", node)
         problem = identifier_problem(node.id)
-        if problem or node.id in self.children or node.id in self.params or \
-                node.id in self.tensors:
+        if node.id in self.tensors:
+            raise ExprError("name-clash", f"'{node.id}' is a parameter or buffer of the module; "
+                            "choose another name for the value", node)
+        if problem or node.id in self.children or node.id in self.params:
             raise ExprError("name-clash", problem or f"'{node.id}' is a child or parameter; "
                             "choose another name for the value", node)
         self.values.add(node.id)
@@ -820,7 +822,7 @@ class _Instantiator:
                 self.numbers(fn, args, env, path)
             if not rule.types and _find(inst, rule.child) is None:
                 self.error("unknown-child", f"'{cls.name}' has no child '{rule.child}' here",
-                           rule.pos, path)
+                           rule.child_pos or rule.pos, path)
         params = {t.name for t in cls.tensors if t.is_param}
         for tie in cls.ties:
             for text, pos in ((tie.target, tie.pos), (tie.source, tie.source_pos)):

@@ -60,6 +60,7 @@ class InitRule:
     tensors: list[tuple[str, str, dict[str, Any]]]
     cond: Expr | None
     pos: Pos
+    child_pos: Pos | None = None
 
 
 def check_rules(raw: list, path: PathKey, doc: Document, errors: Collector,
@@ -108,7 +109,8 @@ def check_rules(raw: list, path: PathKey, doc: Document, errors: Collector,
                          doc.where(at))
         cond = expr(rule.if_, at + ("if",)) if rule.if_ is not None else None
         if len(errors.errors) == before:
-            rules.append(InitRule(types, rule.child, tensors, cond, doc.where(at)))
+            rules.append(InitRule(types, rule.child, tensors, cond, doc.where(at),
+                                  doc.where(at + ("child",)) if rule.child else None))
     return rules
 
 
@@ -144,6 +146,7 @@ def function(value: Any, path: PathKey, doc: Document, errors: Collector, expr: 
     known = {**FUNCTIONS, **{e: {} for e in extra}}
     if name not in known:
         errors.error("unknown-init", f"unknown init function '{name}'", where,
+                     "'tril' makes a mask: declare it under 'buffers'" if name == TRIL else
                      did_you_mean(name, sorted(known)) or f"known: {', '.join(known)}")
         return None
     ok = True
