@@ -16,6 +16,7 @@ right value in every instance of the class; else the constant, when every instan
 from __future__ import annotations
 
 import ast
+import itertools
 import operator
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -148,6 +149,7 @@ class _Walker:
         self.nodes: list[Node] = []
         self.inferred: dict[tuple[int, str], list[_Inferred]] = {}
         self.calls: dict[int, Call] = {}
+        self.shared: dict[str, int | None] = {}  # module path -> tied parameters counted twice
 
     # --- reporting --------------------------------------------------------------------------
 
@@ -180,7 +182,10 @@ class _Walker:
             output = self.module(tree, values, {})
         except _Abort:
             output = UNKNOWN
-        self.total_params(tree, complete=output is not UNKNOWN)
+        complete = output is not UNKNOWN
+        if complete:
+            self.tied_twice(tree)
+        self.total_params(tree, complete)
         self.node("output", "output", ("<output>",), [t.node for t in tensors_in(output)
                                                       if t.node is not None], output)
         return Analysis(inputs, output, self.modules, self.nodes)
@@ -223,12 +228,29 @@ class _Walker:
         for child in inst.children:
             sub = self.total_params(child, complete)
             total = None if total is None or sub is None else total + sub
-        if inst.kind == "block":
-            for tie in self.program.classes[inst.type].ties:
-                shared = self.tie(inst, tie)
-                total = None if total is None or shared is None else total - _numel(shared)
+        twice = self.shared.get(inst.path, 0)
+        total = None if total is None or twice is None else total - twice
         info.params = total
         return total
+
+    def tied_twice(self, tree: Instance) -> None:
+        """Per module, the size of the tied parameters its subtree would count twice: at the
+        deepest module holding both ends, as its `parameters()` yields a shared tensor once
+        (None where a tie's shape is unknown)."""
+        stack = [tree]
+        while stack:
+            inst = stack.pop()
+            stack.extend(inst.children)
+            if inst.kind != "block":
+                continue
+            for tie in self.program.classes[inst.type].ties:
+                shape = self.tie(inst, tie)
+                a, b = (text.rpartition(".")[0].split(".") for text in (tie.target, tie.source))
+                common = [x for x, _ in itertools.takewhile(lambda p: p[0] == p[1], zip(a, b))]
+                path = ".".join(p for p in (inst.path, *common) if p)
+                before = self.shared.get(path, 0)
+                self.shared[path] = None if shape is None or before is None \
+                    else before + _numel(shape)
 
     def tie(self, inst: Instance, tie: Tie) -> Shape | None:
         """The shape of a tied parameter, once: torch's `parameters()` yields it once. Errors

@@ -230,3 +230,31 @@ def test_a_gpt_with_a_causal_mask_buffer_and_a_tied_head(write_spec):
     spec = nnspec.load(path)
     assert spec.analysis.params == sum(p.numel() for p in ours.parameters()) == 32 * 8 + 72
     assert spec.analysis.modules["attn"].params == 72  # the mask is a buffer
+
+
+def test_a_tie_below_a_child_counts_once_in_that_child_too(write_spec):
+    """torch's `pair.parameters()` yields the shared tensor once, though the root declares the
+    tie; a Sequential index in a path is a number."""
+    path = write_spec("""\
+nnspec: 1
+inputs:
+  tokens: {shape: [3], dtype: int64, range: [0, 10]}
+blocks:
+  Pair:
+    children:
+      emb: Embedding(10, 4)
+      head: {seq: ["Linear(4, 10, bias=False)"]}
+    forward: [return head(emb(x))]
+model:
+  children:
+    pair: Pair()
+    extra: Linear(10, 10)
+  tie: {pair.head.0.weight: pair.emb.weight}
+  forward: [return extra(pair(tokens))]
+""")
+    spec, model = nnspec.load(path), nnspec.build(path)
+    assert model.pair.head[0].weight is model.pair.emb.weight
+    assert "self.pair.head[0].weight = self.pair.emb.weight" in nnspec.generate(path)
+    for name, module in model.named_modules():
+        assert spec.analysis.modules[name].params == sum(
+            p.numel() for p in module.parameters()), name
