@@ -479,7 +479,7 @@ def _own_tensor(tensor: RawTensor) -> ast.stmt:
     """`self.pos_embedding = nn.Parameter(torch.empty(1, n, d).normal_(std=0.02))`, as
     torchvision writes it (so a seeded build draws the same numbers), or
     `self.register_buffer("mask", torch.tril(torch.ones(1, 1, n, n)), persistent=False)`."""
-    dims = [dim.node for dim in tensor.shape]
+    dims = [dim.node for dim in tensor.shape] or [ast.Tuple([])]  # a scalar: torch.ones(())
     dtype = {"dtype": pysrc.name(f"torch.{tensor.dtype}")} if tensor.dtype else {}
     fn, args = tensor.init, tensor.args
     if fn in ("zeros", "ones"):

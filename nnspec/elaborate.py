@@ -65,7 +65,7 @@ def elaborate(doc: Document, spec: SpecFile, source: str) -> tuple[Program, Inst
     for name, cls in classes.items():
         path: PathKey = ("model",) if name == root_name else ("blocks", name)
         block = spec.model if name == root_name else spec.blocks[name]
-        cls.init = initrules.check_rules(block.init, path, doc, errors, child_names,
+        cls.init = initrules.check_rules(block.init, path, doc, errors, name, child_names,
                                          ctx.parser({p.name for p in cls.params}))
     inputs = ctx.inputs()
     before_cycles = len(errors.errors)
@@ -294,6 +294,10 @@ class _Context:
                               self.where((*at, "dtype")))
             return None
         if fn is None or None in shape:
+            return None
+        if fn[0] == initrules.TRIL and len(shape) < 2:
+            self.errors.error("bad-value", f"'tril' needs at least 2 dimensions; buffer "
+                              f"'{name}' has {len(shape)}", self.where((*at, "shape")))
             return None
         if not floating and fn[0] not in ("zeros", "ones", "constant", initrules.TRIL):
             self.errors.error("wrong-type", f"init '{fn[0]}' draws random floats; buffer "

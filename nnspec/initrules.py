@@ -63,10 +63,10 @@ class InitRule:
     child_pos: Pos | None = None
 
 
-def check_rules(raw: list, path: PathKey, doc: Document, errors: Collector,
+def check_rules(raw: list, path: PathKey, doc: Document, errors: Collector, owner: str,
                 blocks: dict[str, set[str]], expr: ExprParser) -> list[InitRule]:
-    """The `init` rules of the class at `path`; `blocks` maps each block to its child names,
-    `expr` parses an expression over the class's parameters."""
+    """The `init` rules of class `owner` at `path`; `blocks` maps each class to its child
+    names, `expr` parses an expression over the class's parameters."""
     rules = []
     for i, rule in enumerate(raw):
         at: PathKey = (*path, "init", i)
@@ -91,6 +91,11 @@ def check_rules(raw: list, path: PathKey, doc: Document, errors: Collector,
                 errors.error("bad-init", f"'child' is a dotted path of children like "
                              f"'heads.head': {child_path_problem(rule.child)}",
                              doc.where(at + ("child",)))
+            elif rule.child.split(".")[0] not in blocks[owner]:  # the rest: per instance
+                first = rule.child.split(".")[0]
+                errors.error("unknown-child", f"'{owner}' has no child '{first}'",
+                             doc.where(at + ("child",)),
+                             did_you_mean(first, sorted(blocks[owner])))
         elif rule.child is not None:
             for name, kind in types:
                 if kind == "layer" or rule.child not in blocks[name]:

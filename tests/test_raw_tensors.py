@@ -258,3 +258,16 @@ model:
     for name, module in model.named_modules():
         assert spec.analysis.modules[name].params == sum(
             p.numel() for p in module.parameters()), name
+
+
+def test_a_scalar_parameter(write_spec):
+    """CLIP's `nn.Parameter(torch.ones([]) * np.log(1 / 0.07))`: shape [] is a 0-d tensor."""
+    path = write_spec("nnspec: 1\ninputs: {x: [4]}\nmodel:\n  parameters:\n"
+                      "    logit_scale:\n      shape: []\n"
+                      "      init: {constant: {val: 'math.log(1 / 0.07)'}}\n"
+                      "  forward: [return x * torch.exp(logit_scale)]\n")
+    model = nnspec.build(path)
+    expected = torch.ones([]) * math.log(1 / 0.07)
+    assert model.logit_scale.shape == () and torch.equal(model.logit_scale.data, expected)
+    spec = nnspec.load(path)
+    assert spec.analysis.params == 1 and list(spec.analysis.output.shape) == [1, 4]
