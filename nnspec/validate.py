@@ -160,8 +160,7 @@ class BlockSpec(_Model):
                      list=list[Step], str=Literal["unknown"]) | None = None
     parameters: dict[str, ParameterSpec] = {}
     buffers: dict[str, BufferSpec] = {}
-    tie: dict[str, str] = Field({}, description="target: source, e.g. lm_head.weight: "
-                                "tok_emb.weight")
+    tie: dict[str, str] = {}
     init: list[InitRule] = []
 
 
