@@ -1,13 +1,15 @@
 """The parameter budget: a model too large to build is refused before anything is allocated.
 
 Parameters are counted over the instance tree with the catalog's `params` rules, so no torch is
-needed. The budget defaults to DEFAULT_MAX_PARAMS; `nnspec build --max-params N` (or
-`with nnspec.budget.limit(N):` in Python) raises it. It guards memory, so `nnspec.build(...,
-device="meta")`, which allocates nothing, compiles with no limit.
+needed; a block's own parameters and buffers count too, tied parameters once per name (each is
+allocated before the tie replaces it). The budget defaults to DEFAULT_MAX_PARAMS; `nnspec build
+--max-params N` (or `with nnspec.budget.limit(N):` in Python) raises it. It guards memory, so
+`nnspec.build(..., device="meta")`, which allocates nothing, compiles with no limit.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -53,6 +55,11 @@ def count(tree: Instance) -> Count:
     while stack:
         node = stack.pop()
         stack.extend(node.children)
+        # a block's own parameters and buffers; tied ones too, as each is allocated
+        own = sum(math.prod(shape) for shape in node.tensors.values())
+        result.total += own
+        if own > result.largest_params:
+            result.largest, result.largest_params = node, own
         layer = LAYERS.get(node.type) if node.kind == "layer" else None
         if layer is None:
             continue

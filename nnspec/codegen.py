@@ -25,9 +25,20 @@ import jinja2
 
 from nnspec import pysrc, unused, write
 from nnspec.catalog import LAYERS, REQUIRED
-from nnspec.expr import FUNCTIONS, Expr, make_divisible
-from nnspec.initrules import InitRule
-from nnspec.ir import Call, Child, If, Input, ModuleClass, Program, Repeat, Seq, Stmt
+from nnspec.expr import RESERVED, Expr, make_divisible
+from nnspec.initrules import TRIL, InitRule
+from nnspec.ir import (
+    Call,
+    Child,
+    If,
+    Input,
+    ModuleClass,
+    Program,
+    RawTensor,
+    Repeat,
+    Seq,
+    Stmt,
+)
 from nnspec.layout import INDENT_WIDTH, LINE_WIDTH
 
 TEMPLATE_NAME = "module.py.jinja"
@@ -167,7 +178,8 @@ class _Usage:
 
     def imports(self) -> list[str]:
         """Sorted as isort sorts them: the standard library, then the rest."""
-        stdlib = ["from collections import OrderedDict"] if "OrderedDict" in self.names else []
+        stdlib = (["import math"] if "math" in self.names else []) + (
+            ["from collections import OrderedDict"] if "OrderedDict" in self.names else [])
         modules = {"torch", *self.modules} | ({"torch.nn.functional as F"}
                                              if "F" in self.names else set())
         third = [f"import {m}" for m in sorted(modules)] + ["from torch import nn"]
@@ -214,8 +226,12 @@ class _ClassWriter:
                                                                  "__init__"))), 2)
             for name in self.forward_params():
                 init += self.emit(_assign(_self(name), ast.Name(name)), 2)
+            for tensor in cls.tensors:
+                init += self.emit(_own_tensor(tensor), 2)
             for child in cls.children:
                 init += self.child(child, 2)
+        for tie in cls.ties:
+            init += self.emit(_assign(_member(tie.target), _member(tie.source)), 2)
         init += self.init_rules(cls.init)
         forward: list[str] = []
         if cls.forward_unknown:  # imported from a printed tree, which cannot show forward
@@ -257,14 +273,18 @@ class _ClassWriter:
     # --- __init__ ---------------------------------------------------------------------------
 
     def init_rules(self, rules: list[InitRule]) -> list[str]:
-        """Each rule one loop over `self.modules()`, as torchvision writes its init."""
+        """Each rule with types one loop over `self.modules()`, as torchvision writes its init;
+        a rule without, statements on the one child it names."""
         lines: list[str] = []
-        m = self.fresh("m") if rules else "m"
+        m = self.fresh("m") if any(rule.types for rule in rules) else "m"
         for rule in rules:
             indent = 2
             if rule.cond is not None:
                 lines += self.condition(rule.cond, indent)
                 indent += 1
+            if not rule.types:
+                lines += self.init_tensors(rule, _member(rule.child or ""), indent)
+                continue
             types = [pysrc.name(f"{LAYERS[n].module}.{n}" if kind == "layer" else n)
                      for n, kind in rule.types]
             kinds = types[0] if len(types) == 1 else ast.Tuple(types)
@@ -273,18 +293,20 @@ class _ClassWriter:
             self.usage.note(test)
             lines += pysrc.if_header(test, indent + 1)
             owner = ast.Attribute(ast.Name(m), rule.child) if rule.child else ast.Name(m)
-            for tensor, fn, args in rule.tensors:
-                inner = indent + 2
-                target = ast.Attribute(owner, tensor)
-                # a norm layer without affine, or a layer built with bias=False, has None here
-                if tensor == "bias" or any("Norm" in n for n, _ in rule.types):
-                    lines += pysrc.if_header(ast.Compare(target, [ast.IsNot()],
-                                                         [ast.Constant(None)]), inner)
-                    inner += 1
-                positional = [pysrc.literal_node(args["val"])] if "val" in args else []
-                keywords = {a: pysrc.literal_node(v) for a, v in args.items() if a != "val"}
-                call = pysrc.call(f"nn.init.{fn}_", target, *positional, **keywords)
-                lines += self.emit(ast.Expr(call), inner)
+            lines += self.init_tensors(rule, owner, indent + 2)
+        return lines
+
+    def init_tensors(self, rule: InitRule, owner: ast.expr, indent: int) -> list[str]:
+        lines: list[str] = []
+        for tensor, fn, args in rule.tensors:
+            inner = indent
+            target = ast.Attribute(owner, tensor)
+            # a norm layer without affine, or a layer built with bias=False, has None here
+            if tensor == "bias" or any("Norm" in n for n, _ in rule.types):
+                lines += pysrc.if_header(ast.Compare(target, [ast.IsNot()],
+                                                     [ast.Constant(None)]), inner)
+                inner += 1
+            lines += self.emit(ast.Expr(_init_call(fn, target, args)), inner)
         return lines
 
     def sequential_body(self) -> list[str]:
@@ -419,8 +441,8 @@ class _ClassWriter:
     # --- forward ----------------------------------------------------------------------------
 
     def steps(self, steps: list, indent: int) -> list[str]:
-        renamer = _Renamer({c.name for c in self.cls.children} | self.param_names,
-                           set(self.cls.inputs))
+        renamer = _Renamer({c.name for c in self.cls.children} | self.param_names
+                           | {t.name for t in self.cls.tensors}, set(self.cls.inputs))
         lines: list[str] = []
         for step in steps:
             if isinstance(step, If):
@@ -433,6 +455,52 @@ class _ClassWriter:
             else:
                 lines += self.emit(renamer.visit(copy.deepcopy(step.node)), indent)
         return lines
+
+
+def _member(path: str) -> ast.expr:
+    """`self.heads.head`, `self.features[0]`: a dotted path of children (and a tensor)."""
+    node: ast.expr = ast.Name("self")
+    for part in path.split("."):
+        node = ast.Subscript(node, ast.Constant(int(part))) if part.isdigit() \
+            else ast.Attribute(node, part)
+    return node
+
+
+def _arg(value: Any) -> ast.expr:
+    """An init function's argument: a checked expression over the parameters, or a literal."""
+    return value.node if isinstance(value, Expr) else pysrc.literal_node(value)
+
+
+def _init_call(fn: str, tensor: ast.expr, args: dict[str, Any]) -> ast.Call:
+    """`nn.init.<fn>_(tensor, ...)`, `constant`'s value positional as torch's docs write it."""
+    positional = [_arg(args["val"])] if "val" in args else []
+    keywords = {a: _arg(v) for a, v in args.items() if a != "val"}
+    return pysrc.call(f"nn.init.{fn}_", tensor, *positional, **keywords)
+
+
+def _own_tensor(tensor: RawTensor) -> ast.stmt:
+    """`self.pos_embedding = nn.Parameter(torch.empty(1, n, d).normal_(std=0.02))`, as
+    torchvision writes it (so a seeded build draws the same numbers), or
+    `self.register_buffer("mask", torch.tril(torch.ones(1, 1, n, n)), persistent=False)`."""
+    dims = [dim.node for dim in tensor.shape] or [ast.Tuple([])]  # a scalar: torch.ones(())
+    dtype = {"dtype": pysrc.name(f"torch.{tensor.dtype}")} if tensor.dtype else {}
+    fn, args = tensor.init, tensor.args
+    if fn in ("zeros", "ones"):
+        value: ast.expr = pysrc.call(f"torch.{fn}", *dims, **dtype)
+    elif fn == TRIL:
+        value = pysrc.call("torch.tril", pysrc.call("torch.ones", *dims, **dtype))
+    else:
+        empty = pysrc.call("torch.empty", *dims, **dtype)
+        if fn == "normal":
+            value = pysrc.call(ast.Attribute(empty, "normal_"),
+                               **{a: _arg(v) for a, v in args.items()})
+        else:
+            value = _init_call(fn, empty, args)
+    if tensor.is_param:
+        return _assign(_self(tensor.name), pysrc.call("nn.Parameter", value))
+    persistent = {} if tensor.persistent else {"persistent": ast.Constant(False)}
+    return ast.Expr(pysrc.call("self.register_buffer", ast.Constant(tensor.name), value,
+                               **persistent))
 
 
 class _Renamer(ast.NodeTransformer):
@@ -465,7 +533,7 @@ def _has_conditions(items: list[Child]) -> bool:
 
 # Locals the generated __init__ must not take: module globals and the builtins it calls.
 _TAKEN = frozenset({"self", "nn", "torch", "F", "OrderedDict", "super", "make_divisible"}
-                   | set(FUNCTIONS))
+                   | RESERVED)
 
 
 def _is_default(expr: Expr, default: object) -> bool:

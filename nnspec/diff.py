@@ -23,15 +23,13 @@ class Layout:
 
 def layout(analysis: Analysis) -> Layout:
     out = Layout({})
-    for path, info in analysis.modules.items():
-        if info.kind != "layer":
-            continue
+    for path, info in analysis.modules.items():  # pre-order: a block's own tensors first
         if info.state is None:
             if info.params != 0:
                 out.unknown.append(f"{path} ({info.type})")
             continue
         for name, (shape, _) in info.state.items():
-            out.keys[f"{path}.{name}"] = tuple(shape)
+            out.keys[f"{path}.{name}" if path else name] = tuple(shape)
     return out
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from nnspec import budget, initrules, ops, unused
 from nnspec.catalog import LAYERS, REQUIRED, LayerDef, check_kind
 from nnspec.diagnostics import Collector, Pos, did_you_mean
-from nnspec.expr import FUNCTIONS, Expr, ExprError, check, evaluate, parse, parse_statement
+from nnspec.expr import RESERVED, Expr, ExprError, check, evaluate, parse, parse_statement
 from nnspec.ir import (
     Call,
     Child,
@@ -25,9 +25,11 @@ from nnspec.ir import (
     ModuleClass,
     Param,
     Program,
+    RawTensor,
     Repeat,
     Seq,
     Stmt,
+    Tie,
 )
 from nnspec.load import TYPE_NAMES, Document, PathKey
 from nnspec.names import identifier_problem
@@ -59,11 +61,12 @@ def elaborate(doc: Document, spec: SpecFile, source: str) -> tuple[Program, Inst
                              f"rename the block, e.g. '{name}Block'")
             classes[name] = ctx.module_class(name, block, ("blocks", name))
     classes[root_name] = ctx.module_class(root_name, spec.model, ("model",))
-    root_params = {p.name for p in classes[root_name].params}
-    classes[root_name].init = initrules.check_rules(
-        spec.model.init, doc, errors, {n: {c.name for c in cls.children}
-                                       for n, cls in classes.items()},
-        lambda text, path: ctx.expr(text, path, root_params))
+    child_names = {n: {c.name for c in cls.children} for n, cls in classes.items()}
+    for name, cls in classes.items():
+        path: PathKey = ("model",) if name == root_name else ("blocks", name)
+        block = spec.model if name == root_name else spec.blocks[name]
+        cls.init = initrules.check_rules(block.init, path, doc, errors, name, child_names,
+                                         ctx.parser({p.name for p in cls.params}))
     inputs = ctx.inputs(classes[root_name])
     before_cycles = len(errors.errors)
     order = _dependency_order(classes, root_name, errors)
@@ -126,6 +129,10 @@ class _Context:
     def where(self, path: PathKey, key: bool = False) -> Pos:
         return self.doc.where(path, key)
 
+    def parser(self, names: set[str]):
+        """Parses an expression over `names` (a class's parameters), at a spec path."""
+        return lambda text, path: self.expr(text, path, names)
+
     # --- inputs and parameters ----------------------------------------------------------
 
     def inputs(self, root: ModuleClass) -> list[Input]:
@@ -171,7 +178,7 @@ class _Context:
         out = []
         for name, decl in block.params.items():
             pos = self.where(path + ("params", name), key=True)
-            if _name_ok(name, "parameter name", pos, self.errors) and name in FUNCTIONS:
+            if _name_ok(name, "parameter name", pos, self.errors) and name in RESERVED:
                 self.errors.error("bad-name", f"invalid parameter name: '{name}' is a function "
                                   "in expressions", pos, "choose another name")
             if isinstance(decl, str) and decl in TYPE_NAMES:
@@ -234,6 +241,12 @@ class _Context:
                                       f"{what} of '{name}'", pos, "rename one of them")
         cls = ModuleClass(name, block.base, params, inputs, children, [], self.where(path),
                           block.doc)
+        taken = {**{p: "a parameter of the class" for p in param_names},
+                 **{c: "a child" for c in child_names},
+                 **({i: "an input" for i in inputs} if block.base == "Module" else {})}
+        cls.tensors = self.tensors(block, path, param_names, taken)
+        cls.ties = self.ties(block, path)
+        declared = set(block.parameters) | set(block.buffers)  # failed ones too: no cascade
         if block.forward == "unknown":
             cls.forward_unknown = True
             return cls
@@ -248,7 +261,7 @@ class _Context:
                 self.errors.error("bad-forward", "a ModuleList block has no forward",
                                   self.where(path + ("forward",), key=True))
             return cls
-        scope = _Scope(self, path, param_names, child_names, inputs)
+        scope = _Scope(self, path, param_names, child_names, inputs, declared)
         if block.forward is None:
             cls.forward = self.default_forward(cls, path)
         else:
@@ -264,6 +277,78 @@ class _Context:
         cond_params = {n for step in _ifs(cls.forward) for n in step.cond.names()}
         cls.forward_params = sorted(scope.used_params | cond_params)
         return cls
+
+    def tensors(self, block: BlockSpec, path: PathKey, params: set[str],
+                taken: dict[str, str]) -> list[RawTensor]:
+        """The parameters and buffers the class creates itself, parameters first."""
+        out = []
+        for kind, section in (("parameter", block.parameters), ("buffer", block.buffers)):
+            for name, decl in section.items():
+                at = (*path, f"{kind}s", name)
+                pos = self.where(at, key=True)
+                if not _name_ok(name, f"{kind} name", pos, self.errors):
+                    continue
+                if name in taken:
+                    self.errors.error("name-clash", f"{kind} '{name}' has the name of "
+                                      f"{taken[name]}", pos, "rename one of them")
+                    continue
+                taken[name] = f"a {kind}"
+                if block.base != "Module":
+                    self.errors.error("bad-tensor", f"a {block.base} block cannot create "
+                                      f"{kind}s: nothing would read them",
+                                      self.where((*path, "base")), "use `base: Module`")
+                    continue
+                tensor = self.tensor(name, kind, decl, at, params)
+                if tensor is not None:
+                    out.append(tensor)
+        return out
+
+    def tensor(self, name: str, kind: str, decl: Any, at: PathKey,
+               params: set[str]) -> RawTensor | None:
+        shape = [self.expr(str(d), (*at, "shape", i), params) for i, d in enumerate(decl.shape)]
+        fn = initrules.function(decl.init, (*at, "init"), self.doc, self.errors,
+                                self.parser(params),
+                                (initrules.TRIL,) if kind == "buffer" else ())
+        dtype = decl.dtype
+        floating = dtype is None or dtype.startswith(("float", "bfloat"))
+        if not floating and kind == "parameter":
+            self.errors.error("wrong-type", f"parameter '{name}' has dtype {dtype}: only "
+                              "floating point tensors can require gradients",
+                              self.where((*at, "dtype")))
+            return None
+        if fn is None or None in shape:
+            return None
+        if fn[0] == initrules.TRIL and len(shape) < 2:
+            self.errors.error("bad-value", f"'tril' needs at least 2 dimensions; buffer "
+                              f"'{name}' has {len(shape)}", self.where((*at, "shape")))
+            return None
+        if not floating and fn[0] not in ("zeros", "ones", "constant", initrules.TRIL):
+            self.errors.error("wrong-type", f"init '{fn[0]}' draws random floats; buffer "
+                              f"'{name}' has dtype {dtype}", self.where((*at, "init")))
+            return None
+        return RawTensor(name, kind, shape, fn[0], fn[1], self.where(at, key=True), dtype,
+                         getattr(decl, "persistent", True))
+
+    def ties(self, block: BlockSpec, path: PathKey) -> list[Tie]:
+        """`tie: {target: source}`: paths checked here, against the tree when instantiated."""
+        out: list[Tie] = []
+        for target, source in block.tie.items():
+            tie = Tie(target, source, self.where((*path, "tie", target), key=True),
+                      self.where((*path, "tie", target)))
+            problems = [(text, pos, initrules.child_path_problem(text)) for text, pos in (
+                (target, tie.pos), (source, tie.source_pos))]
+            bad = next(((text, pos, p) for text, pos, p in problems if p), None)
+            if bad:
+                self.errors.error("bad-tie", f"'{bad[0]}' is not a path like "
+                                  f"'lm_head.weight': {bad[2]}", bad[1])
+            elif target == source:
+                self.errors.error("bad-tie", f"'{target}' is tied to itself", tie.pos)
+            elif any(target == t.source or source == t.target for t in out):
+                self.errors.error("bad-tie", "a tie's target cannot be another tie's source",
+                                  tie.pos, "tie every target to the one source")
+            else:
+                out.append(tie)
+        return out
 
     def default_forward(self, cls: ModuleClass, path: PathKey) -> list:
         """Children in order, for a Module without an explicit forward."""
@@ -358,7 +443,7 @@ class _Context:
             var_pos = self.where(path + ("as",))
             if not _name_ok(var, "loop variable", var_pos, self.errors):
                 return None
-            if var in params or var in FUNCTIONS:
+            if var in params or var in RESERVED:
                 self.errors.error("name-clash", f"loop variable '{var}' hides a "
                                   f"{'parameter' if var in params else 'function'}", var_pos,
                                   "choose another name")
@@ -523,9 +608,9 @@ class _Scope:
     """Checks forward steps: which names are values, children and parameters at each point."""
 
     def __init__(self, ctx: _Context, path: PathKey, params: set[str], children: set[str],
-                 inputs: list[str]):
+                 inputs: list[str], tensors: set[str]):
         self.ctx, self.path = ctx, path
-        self.params, self.children = params, children
+        self.params, self.children, self.tensors = params, children, tensors
         self.values = set(inputs)
         self.used_params: set[str] = set()
         self.called: set[str] = set()
@@ -576,6 +661,10 @@ class _Scope:
             self.check_value(node.value, expr)
             if isinstance(node, ast.AugAssign):
                 self.check_value(node.target, expr)
+                if isinstance(node.target, ast.Name) and node.target.id in self.tensors:
+                    raise ExprError("bad-forward", f"'{node.target.id}' is a parameter or "
+                                    "buffer of the module; it cannot be updated in place",
+                                    node.target)
             elif isinstance(node, ast.Assign):
                 for target in node.targets:
                     self.bind_target(target, expr)
@@ -596,6 +685,9 @@ class _Scope:
         if not isinstance(node, ast.Name):
             raise ExprError("bad-forward", "assign only to plain names", node)
         problem = identifier_problem(node.id)
+        if node.id in self.tensors:
+            raise ExprError("name-clash", f"'{node.id}' is a parameter or buffer of the module; "
+                            "choose another name for the value", node)
         if problem or node.id in self.children or node.id in self.params:
             raise ExprError("name-clash", problem or f"'{node.id}' is a child or parameter; "
                             "choose another name for the value", node)
@@ -604,7 +696,7 @@ class _Scope:
     def check_value(self, node: ast.AST, expr: Expr) -> None:
         """Refuse everything outside the forward whitelist; check names are defined."""
         if isinstance(node, ast.Name):
-            if node.id in self.values:
+            if node.id in self.values or node.id in self.tensors:
                 return
             if node.id in self.params:
                 self.used_params.add(node.id)
@@ -613,7 +705,8 @@ class _Scope:
                 raise ExprError("bad-forward", f"child '{node.id}' must be called, like "
                                 f"'{node.id}(x)'", node)
             raise ExprError("undefined-value", f"'{node.id}' is not defined at this step",
-                            node, did_you_mean(node.id, sorted(self.values | self.params))
+                            node, did_you_mean(node.id, sorted(self.values | self.params
+                                                               | self.tensors))
                             or f"defined here: {', '.join(sorted(self.values))}")
         if isinstance(node, ast.Call):
             self.check_callee(node.func, expr)
@@ -768,8 +861,57 @@ class _Instantiator:
         if absent:
             self.absent_calls(cls.forward, absent, env, path)
         kind = "block"
-        return Instance(path, cls.name, kind, dict(env), self.children(cls.children, env, path),
+        inst = Instance(path, cls.name, kind, dict(env), self.children(cls.children, env, path),
                         pos)
+        self.own(cls, inst, env)
+        return inst
+
+    def own(self, cls: ModuleClass, inst: Instance, env: dict[str, Any]) -> None:
+        """The class's own tensors' shapes, init arguments and the paths its init rules and
+        ties name, checked against this instance."""
+        path = inst.path
+        for tensor in cls.tensors:
+            dims = []
+            for dim in tensor.shape:
+                ok, value = self.value(dim, env, path)
+                if ok and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+                    self.error("bad-value", f"{tensor.kind} '{tensor.name}': a dimension is "
+                               f"an int >= 0, got {value!r}", dim.where, path,
+                               _division_hint(value, "an int"))
+                    ok = False
+                if not ok:
+                    break
+                dims.append(value)
+            else:
+                inst.tensors[tensor.name] = tuple(dims)
+            self.numbers(tensor.init, tensor.args, env, path)
+        for rule in cls.init:
+            if rule.cond is not None and not self.value(rule.cond, env, path)[1]:
+                continue
+            for _, fn, args in rule.tensors:
+                self.numbers(fn, args, env, path)
+            if not rule.types and _find(inst, rule.child) is None:
+                self.error("unknown-child", f"'{cls.name}' has no child '{rule.child}' here",
+                           rule.child_pos or rule.pos, path)
+        params = {t.name for t in cls.tensors if t.is_param}
+        for tie in cls.ties:
+            for text, pos in ((tie.target, tie.pos), (tie.source, tie.source_pos)):
+                owner, _, attr = text.rpartition(".")
+                if not owner and attr not in params:
+                    self.error("bad-tie", f"'{cls.name}' has no parameter '{attr}'", pos, path,
+                               did_you_mean(attr, sorted(params)))
+                elif owner and _find(inst, owner) is None:
+                    self.error("unknown-child", f"'{cls.name}' has no child '{owner}' here",
+                               pos, path)
+
+    def numbers(self, fn: str, args: dict[str, Any], env: dict[str, Any], path: str) -> None:
+        """An init function's arguments given as expressions must give numbers."""
+        for name, arg in args.items():
+            if isinstance(arg, Expr):
+                ok, value = self.value(arg, env, path)
+                if ok and check_kind("float", value):
+                    self.error("wrong-type", f"{fn}() argument '{name}' should be a number, "
+                               f"got {value!r}", arg.where, path)
 
     def absent_calls(self, steps: list, absent: dict[str, Expr], env: dict[str, Any],
                      path: str) -> None:
@@ -899,6 +1041,15 @@ class _Instantiator:
                 self.error("bad-value", f"{layer.name}(): {message}", pos, path)
                 ok = False
         return ok
+
+
+def _find(inst: Instance, path: str) -> Instance | None:
+    """The instance at a dotted path below `inst` (child names, Sequential indexes)."""
+    for part in path.split("."):
+        inst = next((c for c in inst.children if c.path.rsplit(".", 1)[-1] == part), None)
+        if inst is None:
+            return None
+    return inst
 
 
 def _division_hint(value: Any, expected: str) -> str | None:

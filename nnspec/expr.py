@@ -55,6 +55,16 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "len": len,
     "make_divisible": make_divisible,
 }
+# `math.<name>(...)`, as torchvision writes init scales (`math.sqrt(1 / fan_in)`)
+MATH_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "sqrt": math.sqrt,
+    "log": math.log,
+    "exp": math.exp,
+    "ceil": math.ceil,
+    "floor": math.floor,
+}
+# names an expression reads as functions, never as parameters
+RESERVED = frozenset(FUNCTIONS) | {"math"}
 
 _BINOPS: dict[type, Callable[[Any, Any], Any]] = {
     ast.Add: operator.add,
@@ -122,13 +132,19 @@ def _parse(text: str, what: str, mode: str) -> ast.AST:
 
 def check(node: ast.expr, names: set[str] | None = None) -> None:
     """Refuse every construct outside the whitelist, and unknown names if `names` is given."""
+    math_callees = {id(part) for sub in ast.walk(node) if isinstance(sub, ast.Call)
+                    and _math_name(sub.func) for part in (sub.func, sub.func.value)}
     for sub in ast.walk(node):
+        if id(sub) in math_callees:
+            continue
         if isinstance(sub, ast.Call):
-            if not isinstance(sub.func, ast.Name) or sub.func.id not in FUNCTIONS:
+            if not (isinstance(sub.func, ast.Name) and sub.func.id in FUNCTIONS
+                    or _math_name(sub.func)):
                 fname = sub.func.id if isinstance(sub.func, ast.Name) else ast.unparse(sub.func)
                 raise ExprError("bad-expression", f"'{fname}' cannot be called in an expression",
                                 sub.func, did_you_mean(fname, list(FUNCTIONS))
-                                or f"allowed: {', '.join(FUNCTIONS)}")
+                                or f"allowed: {', '.join(FUNCTIONS)}, "
+                                + ", ".join(f"math.{m}" for m in MATH_FUNCTIONS))
             if any(isinstance(a, ast.Starred) for a in sub.args) or any(
                     k.arg is None for k in sub.keywords):
                 raise ExprError("bad-expression", "'*' and '**' are not allowed here", sub)
@@ -158,6 +174,14 @@ _UNSUPPORTED: dict[type, tuple[str, str | None]] = {
     ast.Invert: ("~", "use 'not' for conditions"), ast.Is: ("is", "use '=='"),
     ast.IsNot: ("is not", "use '!='"),
 }
+
+
+def _math_name(func: ast.expr) -> str | None:
+    """`sqrt` for the callee `math.sqrt`; None for anything else."""
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and \
+            func.value.id == "math" and func.attr in MATH_FUNCTIONS:
+        return func.attr
+    return None
 
 
 def unknown_name(node: ast.Name, names: set[str] | list[str]) -> ExprError:
@@ -306,11 +330,14 @@ def _subscript(node: ast.Subscript, env: dict[str, Any]) -> Any:
 
 
 def _call(node: ast.Call, env: dict[str, Any]) -> Any:
-    name = node.func.id  # type: ignore[attr-defined]  # check() allowed only Names
+    attr = _math_name(node.func)
+    # check() allowed only plain function names and math.<name>
+    name = f"math.{attr}" if attr else node.func.id  # type: ignore[attr-defined]
+    function = MATH_FUNCTIONS[attr] if attr else FUNCTIONS[name]
     args = [_eval(a, env) for a in node.args]
     kwargs = {k.arg: _eval(k.value, env) for k in node.keywords}
     try:
-        return FUNCTIONS[name](*args, **kwargs)
+        return function(*args, **kwargs)
     except (TypeError, ValueError) as exc:
         raise ExprError("type-error", f"{name}(): {exc}", node) from None
     except OverflowError as exc:
@@ -345,7 +372,7 @@ class Expr:
         return self.pos.shifted(err.offset, err.length)
 
     def names(self) -> set[str]:
-        return {n.id for n in ast.walk(self.node) if isinstance(n, ast.Name)} - set(FUNCTIONS)
+        return {n.id for n in ast.walk(self.node) if isinstance(n, ast.Name)} - RESERVED
 
     def constant(self) -> tuple[bool, Any]:
         """(True, value) when the expression needs no parameters."""

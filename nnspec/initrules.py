@@ -1,13 +1,16 @@
-"""Weight initialisation as a spec states it: `model.init`, ordered rules over `model.modules()`.
+"""Weight initialisation as a spec states it: a class's `init`, ordered rules over its modules.
 
-Each rule is one pass over the built model's modules, in order, as torchvision writes its init
-loops; a rule picks modules by class (a torch layer or a block) and sets `weight` and `bias`
-with a whitelisted `torch.nn.init` function. Checked here without torch; the generated code
-runs the same loops at the end of the root `__init__`.
+Each rule is one pass over the class's `self.modules()`, in order, as torchvision writes its
+init loops; a rule picks modules by class (a torch layer or a block) and sets `weight` and `bias`
+with a whitelisted `torch.nn.init` function. A rule without `type` sets the tensors of one child
+by its dotted path (`heads.head`), as torchvision's constructors do after building. Checked here
+without torch; the generated code runs the same statements at the end of the class's
+`__init__`. The same functions initialise the parameters and buffers a class creates itself.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +18,7 @@ from nnspec.catalog import LAYERS, check_kind
 from nnspec.diagnostics import Collector, Pos, did_you_mean
 from nnspec.expr import Expr
 from nnspec.load import Document, PathKey
+from nnspec.names import identifier_problem
 
 _NONLINEARITIES = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
                    "conv_transpose2d", "conv_transpose3d", "sigmoid", "tanh", "relu",
@@ -39,32 +43,39 @@ FUNCTIONS: dict[str, dict[str, tuple[str, Any, tuple | None]]] = {
     "orthogonal": {"gain": ("float", 1, None)},
 }
 TENSORS = ("weight", "bias")
+# lower-triangular ones over the last two dims (a causal mask): for buffers only
+TRIL = "tril"
+
+ExprParser = Callable[[str, PathKey], "Expr | None"]
 
 
 @dataclass
 class InitRule:
     """Modules of one of `types` (torch layers as `nn.X`, blocks by name); `child` reaches into
-    a child of each; `tensors` are (attribute, init function, keyword arguments)."""
+    a child of each; with no `types`, `child` is the dotted path of one module below the class.
+    `tensors` are (attribute, init function, keyword arguments: literals or Exprs)."""
 
     types: list[tuple[str, str]]  # (name, "layer" | "block")
     child: str | None
     tensors: list[tuple[str, str, dict[str, Any]]]
     cond: Expr | None
     pos: Pos
+    child_pos: Pos | None = None
 
 
-def check_rules(raw: list, doc: Document, errors: Collector, blocks: dict[str, set[str]],
-                cond_expr) -> list[InitRule]:
-    """The rules of `model.init`; `blocks` maps each block to its child names, `cond_expr`
-    parses a condition over the root's parameters."""
+def check_rules(raw: list, path: PathKey, doc: Document, errors: Collector, owner: str,
+                blocks: dict[str, set[str]], expr: ExprParser) -> list[InitRule]:
+    """The `init` rules of class `owner` at `path`; `blocks` maps each class to its child
+    names, `expr` parses an expression over the class's parameters."""
     rules = []
     for i, rule in enumerate(raw):
-        path: PathKey = ("model", "init", i)
+        at: PathKey = (*path, "init", i)
         before = len(errors.errors)
-        names = [rule.type] if isinstance(rule.type, str) else list(rule.type)
+        names = [] if rule.type is None else [rule.type] if isinstance(rule.type, str) \
+            else list(rule.type)
         types = []
         for j, name in enumerate(names):
-            where = doc.where(path + ("type",) + (() if isinstance(rule.type, str) else (j,)))
+            where = doc.where(at + ("type",) + (() if isinstance(rule.type, str) else (j,)))
             if name in blocks:
                 types.append((name, "block"))
             elif name in LAYERS:
@@ -72,31 +83,55 @@ def check_rules(raw: list, doc: Document, errors: Collector, blocks: dict[str, s
             else:
                 errors.error("unknown-layer", f"unknown layer or block '{name}'", where,
                              did_you_mean(name, sorted(set(LAYERS) | set(blocks))))
-        if rule.child is not None:
+        if rule.type is None:
+            if rule.child is None:
+                errors.error("bad-init", "an init rule needs 'type' (a pass over the modules) "
+                             "or 'child' (one module, by its path)", doc.where(at))
+            elif child_path_problem(rule.child):
+                errors.error("bad-init", f"'child' is a dotted path of children like "
+                             f"'heads.head': {child_path_problem(rule.child)}",
+                             doc.where(at + ("child",)))
+            elif rule.child.split(".")[0] not in blocks[owner]:  # the rest: per instance
+                first = rule.child.split(".")[0]
+                errors.error("unknown-child", f"'{owner}' has no child '{first}'",
+                             doc.where(at + ("child",)),
+                             did_you_mean(first, sorted(blocks[owner])))
+        elif rule.child is not None:
             for name, kind in types:
                 if kind == "layer" or rule.child not in blocks[name]:
                     errors.error("unknown-child", f"'{name}' has no child '{rule.child}'",
-                                 doc.where(path + ("child",)),
+                                 doc.where(at + ("child",)),
                                  did_you_mean(rule.child, sorted(blocks.get(name, ()))))
         tensors = []
         for tensor in TENSORS:
             value = getattr(rule, tensor)
             if value is not None:
-                fn = _function(value, path + (tensor,), doc, errors)
+                fn = function(value, at + (tensor,), doc, errors, expr)
                 if fn is not None:
                     tensors.append((tensor, *fn))
         if not tensors and len(errors.errors) == before:
             errors.error("bad-init", "an init rule sets 'weight' or 'bias' (or both)",
-                         doc.where(path))
-        cond = cond_expr(rule.if_, path + ("if",)) if rule.if_ is not None else None
+                         doc.where(at))
+        cond = expr(rule.if_, at + ("if",)) if rule.if_ is not None else None
         if len(errors.errors) == before:
-            rules.append(InitRule(types, rule.child, tensors, cond, doc.where(path)))
+            rules.append(InitRule(types, rule.child, tensors, cond, doc.where(at),
+                                  doc.where(at + ("child",)) if rule.child else None))
     return rules
 
 
-def _function(value: Any, path: PathKey, doc: Document,
-              errors: Collector) -> tuple[str, dict[str, Any]] | None:
-    """`zeros` or `{normal: {std: 0.01}}`: the function's name and its keyword arguments."""
+def child_path_problem(path: str) -> str | None:
+    """Why `path` is not a dotted path of child names and indexes (`features.0.conv`)."""
+    for part in path.split("."):
+        if not part.isdigit() and identifier_problem(part):
+            return f"'{part}' is not a child name"
+    return None
+
+
+def function(value: Any, path: PathKey, doc: Document, errors: Collector, expr: ExprParser,
+             extra: tuple[str, ...] = ()) -> tuple[str, dict[str, Any]] | None:
+    """`zeros` or `{normal: {std: 0.01}}`: the function's name and its keyword arguments, a
+    number given as a string being an expression (`std: "math.sqrt(1 / fan_in)"`). `extra`
+    names functions without arguments allowed here too (`tril`)."""
     if isinstance(value, str):
         name, args, args_path = value, {}, path
     elif len(value) == 1:
@@ -113,21 +148,28 @@ def _function(value: Any, path: PathKey, doc: Document,
                      doc.where(path))
         return None
     where = doc.where(path if isinstance(value, str) else path + (name,), key=True)
-    if name not in FUNCTIONS:
+    known = {**FUNCTIONS, **{e: {} for e in extra}}
+    if name not in known:
         errors.error("unknown-init", f"unknown init function '{name}'", where,
-                     did_you_mean(name, sorted(FUNCTIONS)) or
-                     f"known: {', '.join(FUNCTIONS)}")
+                     "'tril' makes a mask: declare it under 'buffers'" if name == TRIL else
+                     did_you_mean(name, sorted(known)) or f"known: {', '.join(known)}")
         return None
     ok = True
+    out: dict[str, Any] = {}
     for arg, given in args.items():
-        spec = FUNCTIONS[name].get(arg)
+        spec = known[name].get(arg)
         if spec is None:
             errors.error("unknown-argument", f"{name}() has no argument '{arg}'",
                          doc.where(args_path + (arg,), key=True),
-                         did_you_mean(arg, sorted(FUNCTIONS[name])))
+                         did_you_mean(arg, sorted(known[name])))
             ok = False
             continue
         kind, _, choices = spec
+        if kind == "float" and isinstance(given, str):  # an expression, checked per instance
+            parsed = expr(given, args_path + (arg,))
+            ok = ok and parsed is not None
+            out[arg] = parsed
+            continue
         expected = check_kind(kind, given)
         if expected is None and choices and given not in choices:
             expected = "one of " + ", ".join(map(repr, choices))
@@ -135,9 +177,10 @@ def _function(value: Any, path: PathKey, doc: Document,
             errors.error("wrong-type", f"{name}() argument '{arg}' should be {expected}, got "
                          f"{given!r}", doc.where(args_path + (arg,)))
             ok = False
-    missing = [a for a, (_, default, _) in FUNCTIONS[name].items()
+        out[arg] = given
+    missing = [a for a, (_, default, _) in known[name].items()
                if default is None and a not in args]
     for arg in missing:
         errors.error("missing-argument", f"{name}() needs '{arg}'", where)
         ok = False
-    return (name, dict(args)) if ok else None
+    return (name, out) if ok else None

@@ -85,6 +85,36 @@ Step = Union[Stmt, If]
 
 
 @dataclass
+class RawTensor:
+    """A parameter or buffer a class creates itself, before its children: `nn.Parameter(...)`
+    or `register_buffer(...)`; forward reads it by name."""
+
+    name: str
+    kind: str  # "parameter" or "buffer"
+    shape: list[Expr]
+    init: str  # an init function (nnspec.initrules.FUNCTIONS) or "tril"
+    args: dict[str, Any]  # the init function's arguments: literals, or Exprs for numbers
+    pos: Pos
+    dtype: str | None = None  # None: torch's default dtype
+    persistent: bool = True  # a buffer in the state_dict
+
+    @property
+    def is_param(self) -> bool:
+        return self.kind == "parameter"
+
+
+@dataclass(frozen=True)
+class Tie:
+    """`self.<target> = self.<source>` after the children are built: one shared parameter
+    under two names (dotted paths below the class, the last part a parameter's name)."""
+
+    target: str
+    source: str
+    pos: Pos  # the target, as written
+    source_pos: Pos
+
+
+@dataclass
 class ModuleClass:
     name: str
     base: str  # "Module" or "Sequential"
@@ -98,8 +128,10 @@ class ModuleClass:
     forward_params: list[str] = field(default_factory=list)
     # `forward: unknown` (an imported printed tree): the generated forward raises
     forward_unknown: bool = False
-    # the root's `init` rules (nnspec.initrules.InitRule), run at the end of its __init__
+    # `init` rules (nnspec.initrules.InitRule), run at the end of this class's __init__
     init: list = field(default_factory=list)
+    tensors: list[RawTensor] = field(default_factory=list)  # parameters, then buffers
+    ties: list[Tie] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -131,3 +163,4 @@ class Instance:
     children: list[Instance]
     pos: Pos
     call: Call | None = None  # the class-level call it came from (None for the root and seqs)
+    tensors: dict[str, tuple[int, ...]] = field(default_factory=dict)  # a block's own, by name

@@ -53,6 +53,14 @@ _DESCRIPTIONS = {
                                "(numbered, as in nn.Sequential).",
     ("BlockSpec", "forward"): "Forward steps: 'y = conv(x)', ..., 'return y'; or "
                               "{if, then, else}. Default: the children in order.",
+    ("BlockSpec", "parameters"): "Parameters the class creates itself, before its children: "
+                                 "{shape, init, dtype}; forward reads them by name.",
+    ("BlockSpec", "buffers"): "Buffers the class registers itself: {shape, init (also 'tril'), "
+                              "dtype, persistent}; forward reads them by name.",
+    ("BlockSpec", "tie"): "Weight tying, target: source (lm_head.weight: tok_emb.weight): one "
+                          "shared parameter under two names.",
+    ("BlockSpec", "init"): "Weight-init rules run at the end of the class's __init__: over "
+                           "self.modules() by 'type', or one 'child' by its dotted path.",
     ("ModelSpec", "name"): "The generated class name.",
     ("ChildSpec", "call"): "A layer or block call.",
     ("ChildSpec", "seq"): "An nn.Sequential of children (a list, or a mapping of names).",

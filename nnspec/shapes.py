@@ -16,6 +16,7 @@ right value in every instance of the class; else the constant, when every instan
 from __future__ import annotations
 
 import ast
+import itertools
 import operator
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from nnspec.catalog import LAYERS
 from nnspec.catalog.types import SpatialCollapse
 from nnspec.diagnostics import Collector, Pos
 from nnspec.expr import Expr, ExprError, evaluate
-from nnspec.ir import Call, If, Instance, ModuleClass, Program, Stmt
+from nnspec.ir import Call, If, Instance, ModuleClass, Program, Stmt, Tie
 from nnspec.ops import Counted, OpError, Tensor
 
 Shape = tuple[int, ...]
@@ -149,6 +150,7 @@ class _Walker:
         self.nodes: list[Node] = []
         self.inferred: dict[tuple[int, str], list[_Inferred]] = {}
         self.calls: dict[int, Call] = {}
+        self.shared: dict[str, int | None] = {}  # module path -> tied parameters counted twice
 
     # --- reporting --------------------------------------------------------------------------
 
@@ -181,9 +183,12 @@ class _Walker:
             output = self.module(tree, values, {})
         except _Abort:
             output = UNKNOWN
-        self.total_params(tree, complete=output is not UNKNOWN)
-        self.node("output", "output", ("<output>",), [t.node for t in tensors_in(output)],
-                  output)
+        complete = output is not UNKNOWN
+        if complete:
+            self.tied_twice(tree)
+        self.total_params(tree, complete)
+        self.node("output", "output", ("<output>",), [t.node for t in tensors_in(output)
+                                                      if t.node is not None], output)
         return Analysis(inputs, output, self.modules, self.nodes,
                         {i.name: i.dtype for i in self.program.inputs})
 
@@ -193,6 +198,12 @@ class _Walker:
         self.modules[inst.path] = info
         if inst.kind == "layer":
             self.count_params(inst)
+        elif inst.tensors:  # a block's own parameters and buffers come before its children's
+            tensors = self.program.classes[inst.type].tensors
+            info.state = {t.name: (inst.tensors[t.name], t.is_param) for t in tensors
+                          if t.persistent and t.name in inst.tensors}
+            info.params = sum(_numel(inst.tensors[t.name]) for t in tensors
+                              if t.is_param and t.name in inst.tensors)
         for child in inst.children:
             self.register(child)
 
@@ -215,12 +226,56 @@ class _Walker:
                            f"omitted arguments cannot be inferred", inst.pos, inst.path,
                            hint="pass them explicitly")
             return info.params
-        total: int | None = 0
+        total: int | None = info.params  # its own parameters
         for child in inst.children:
             sub = self.total_params(child, complete)
             total = None if total is None or sub is None else total + sub
+        twice = self.shared.get(inst.path, 0)
+        total = None if total is None or twice is None else total - twice
         info.params = total
         return total
+
+    def tied_twice(self, tree: Instance) -> None:
+        """Per module, the size of the tied parameters its subtree would count twice: at the
+        deepest module holding both ends, as its `parameters()` yields a shared tensor once
+        (None where a tie's shape is unknown)."""
+        stack = [tree]
+        while stack:
+            inst = stack.pop()
+            stack.extend(inst.children)
+            if inst.kind != "block":
+                continue
+            for tie in self.program.classes[inst.type].ties:
+                shape = self.tie(inst, tie)
+                a, b = (text.rpartition(".")[0].split(".") for text in (tie.target, tie.source))
+                common = [x for x, _ in itertools.takewhile(lambda p: p[0] == p[1], zip(a, b))]
+                path = ".".join(p for p in (inst.path, *common) if p)
+                before = self.shared.get(path, 0)
+                self.shared[path] = None if shape is None or before is None \
+                    else before + _numel(shape)
+
+    def tie(self, inst: Instance, tie: Tie) -> Shape | None:
+        """The shape of a tied parameter, once: torch's `parameters()` yields it once. Errors
+        when either end is not a parameter or their shapes differ; None where unknown."""
+        shapes = []
+        for text, pos in ((tie.target, tie.pos), (tie.source, tie.source_pos)):
+            owner, _, attr = text.rpartition(".")
+            path = ".".join(p for p in (inst.path, owner) if p)
+            info = self.modules.get(path)
+            if info is None or info.state is None:  # absent (reported) or no layout rule
+                return None
+            found = info.state.get(attr)
+            if found is None or not found[1]:
+                self.error("bad-tie", f"'{path or inst.type}' ({info.type}) has no parameter "
+                           f"'{attr}'", pos, inst.path)
+                return None
+            shapes.append(tuple(found[0]))
+        if shapes[0] != shapes[1]:
+            self.error("shape-mismatch", f"cannot tie {tie.target} {list(shapes[0])} to "
+                       f"{tie.source} {list(shapes[1])}: the shapes differ", tie.pos,
+                       inst.path)
+            return None
+        return shapes[0]
 
     def node(self, kind: str, label: str, chain: tuple[str, ...], inputs: list[int],
              output: Any) -> Node:
@@ -264,6 +319,9 @@ class _Walker:
                            f"({', '.join(cls.inputs)}), got {len(args)}", inst.pos, inst.path)
                 raise _Abort
             frame.values = dict(zip(cls.inputs, scoped))
+            frame.values.update({t.name: Tensor(inst.tensors[t.name], t.pos,
+                                        dtype=t.dtype or ops.DEFAULT_FLOAT)
+                                 for t in cls.tensors if t.name in inst.tensors})
             out = self.steps(cls.forward, frame)
         return _rescoped(out, inst.call, cls)
 
@@ -804,6 +862,13 @@ def _is_namespace(node: ast.AST, name: str, values: dict[str, Any]) -> bool:
 
 _OP_NAMES = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div",
              ast.FloorDiv: "floordiv", ast.Mod: "mod", ast.Pow: "pow"}
+
+
+def _numel(shape: Shape) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
 
 
 def _has_unknown(value: Any) -> bool:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import ast
 
 from nnspec.diagnostics import Collector, Diagnostic, Pos
-from nnspec.expr import parse
-from nnspec.ir import Child, Program, Repeat, Seq
+from nnspec.expr import Expr, parse
+from nnspec.ir import Child, ModuleClass, Program, Repeat, Seq
 from nnspec.load import Document
 from nnspec.names import identifier_problem
 from nnspec.validate import InputSpec, SpecFile
@@ -27,7 +27,8 @@ def warnings(doc: Document, spec: SpecFile, program: Program,
                           f"call it from a child, as in 'b: {name}(...)', or delete it")
     for cls in program.classes.values():
         used = set(cls.forward_params) | names_in(cls.children) | {
-            name for rule in cls.init if rule.cond for name in rule.cond.names()}
+            name for rule in cls.init if rule.cond for name in rule.cond.names()} | {
+            name for expr in _init_exprs(cls) for name in expr.names()}
         if cls.name == program.root:
             used |= _input_names(spec)
         for param in cls.params:
@@ -49,6 +50,13 @@ def _input_names(spec: SpecFile) -> set[str]:
              for size in (decl.shape if isinstance(decl, InputSpec) else decl)]
     return {node.id for size in sizes if isinstance(size, str)
             for node in ast.walk(parse(size)) if isinstance(node, ast.Name)}
+
+
+def _init_exprs(cls: ModuleClass) -> list[Expr]:
+    """The expressions of the class's own tensors' shapes and of its init arguments."""
+    args = [a for t in cls.tensors for a in t.args.values()] + [
+        a for rule in cls.init for _, _, fn_args in rule.tensors for a in fn_args.values()]
+    return [d for t in cls.tensors for d in t.shape] + [a for a in args if isinstance(a, Expr)]
 
 
 def names_in(children: list[Child]) -> set[str]:

@@ -119,6 +119,41 @@ Step = TypeAliasType("Step", Annotated[
 ])
 
 
+InitFn = by_type("an init is a function name like 'zeros', or a mapping like "
+                 "{normal: {std: 0.01}}", str=str, map=dict[str, Any])
+
+
+class InitRule(_Model):
+    """One weight-init pass over self.modules(): modules of `type` (or their `child`); without
+    `type`, the one module at the dotted `child` path."""
+
+    if_: str | None = Field(None, alias="if")
+    type: by_type("'type' is a layer or block name, or a list of them",  # type: ignore
+                  str=str, list=list[str]) | None = None
+    child: str | None = None
+    weight: InitFn | None = None  # type: ignore[valid-type]
+    bias: InitFn | None = None  # type: ignore[valid-type]
+    doc: str | None = None
+
+
+Dim = by_type("a dimension is an int or an expression over the parameters", scalar=int, str=str)
+
+
+class ParameterSpec(_Model):
+    """A parameter the class creates itself: `nn.Parameter(torch.zeros(*shape))`."""
+
+    shape: list[Dim]  # type: ignore[valid-type]
+    init: InitFn  # type: ignore[valid-type]
+    dtype: DType | None = None
+    doc: str | None = None
+
+
+class BufferSpec(ParameterSpec):
+    """A buffer: `self.register_buffer(name, tensor, persistent=...)`."""
+
+    persistent: bool = True
+
+
 class BlockSpec(_Model):
     """A reusable module class."""
 
@@ -131,29 +166,16 @@ class BlockSpec(_Model):
                       list=list[Child]) = {}
     forward: by_type("forward is a list of steps, or 'unknown'",  # type: ignore[valid-type]
                      list=list[Step], str=Literal["unknown"]) | None = None
-
-
-InitFn = by_type("an init is a function name like 'zeros', or a mapping like "
-                 "{normal: {std: 0.01}}", str=str, map=dict[str, Any])
-
-
-class InitRule(_Model):
-    """One weight-init pass over model.modules(): modules of `type` (or their `child`)."""
-
-    if_: str | None = Field(None, alias="if")
-    type: by_type("'type' is a layer or block name, or a list of them",  # type: ignore
-                  str=str, list=list[str])
-    child: str | None = None
-    weight: InitFn | None = None  # type: ignore[valid-type]
-    bias: InitFn | None = None  # type: ignore[valid-type]
-    doc: str | None = None
+    parameters: dict[str, ParameterSpec] = {}
+    buffers: dict[str, BufferSpec] = {}
+    tie: dict[str, str] = {}
+    init: list[InitRule] = []
 
 
 class ModelSpec(BlockSpec):
     """The root model class."""
 
     name: str = "Net"
-    init: list[InitRule] = []
     inputs: list[str] | None = None  # type: ignore[assignment]  # taken from the top level
 
 
@@ -165,7 +187,7 @@ class SpecFile(_Model):
     blocks: dict[str, BlockSpec] = {}
 
 
-for _cls in (ChildSpec, IfStep, BlockSpec, InitRule, ModelSpec, SpecFile):
+for _cls in (ChildSpec, IfStep, InitRule, BlockSpec, ModelSpec, SpecFile):
     _cls.model_rebuild()
 
 
@@ -216,14 +238,16 @@ def _report(err: dict, doc: Document, errors: Collector) -> None:
 _KINDS = {
     "spec": {"inputs": "inputs", "blocks": "blocks", "model": "model"},
     "inputs": "input", "blocks": "block",
-    "block": {"params": "params", "children": "children", "forward": "steps", "init": "inits"},
-    "inits": "init",
+    "block": {"params": "params", "children": "children", "forward": "steps", "init": "inits",
+              "parameters": "parameters", "buffers": "buffers"},
+    "inits": "init", "parameters": "parameter", "buffers": "buffer",
     "params": "param", "children": "child", "steps": "step",
     "child": {"seq": "children", "do": "children", "else": "child"},
     "step": {"then": "steps", "else": "steps"},
 }
 _KIND_MODELS = {"spec": SpecFile, "input": InputSpec, "block": BlockSpec, "model": ModelSpec,
-                "param": ParamSpec, "child": ChildSpec, "step": IfStep, "init": InitRule}
+                "param": ParamSpec, "child": ChildSpec, "step": IfStep, "init": InitRule,
+                "parameter": ParameterSpec, "buffer": BufferSpec}
 
 
 def _keys_at(path: tuple) -> list[str]:

@@ -102,8 +102,9 @@ def test_seeded_parameters_are_bitwise_identical(pair):
     assert list(ours.state_dict()) == list(theirs.state_dict())
     for (name, p), q in zip(ours.state_dict().items(), theirs.state_dict().values()):
         assert p.dtype == q.dtype and torch.equal(p, q), name
-    assert not torch.equal(next(pair.generated(seed=1).parameters()),
-                           next(pair.generated(seed=2).parameters()))
+    # some parameter is random (a model's first may be all zeros, like ViT's class token)
+    assert not all(torch.equal(p, q) for p, q in zip(pair.generated(seed=1).parameters(),
+                                                     pair.generated(seed=2).parameters()))
 
 
 def _variants(spec) -> list[dict]:

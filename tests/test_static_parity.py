@@ -93,7 +93,8 @@ def test_flops_match_flop_counter_mode(compiled):
 
 def test_checkpoint_layout_is_the_state_dict(compiled):
     spec, model = compiled
-    static = {f"{path}.{name}": list(shape)
+    static = {f"{path}.{name}" if path else name: list(shape)
               for path, info in spec.analysis.modules.items() if info.state
               for name, (shape, _) in info.state.items()}
-    assert static == {k: list(v.shape) for k, v in model.state_dict().items()}
+    # in torch's order too: a module's own parameters, then its buffers, then its children's
+    assert list(static.items()) == [(k, list(v.shape)) for k, v in model.state_dict().items()]
