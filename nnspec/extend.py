@@ -27,7 +27,8 @@ from nnspec.diagnostics import Collector, Pos, did_you_mean
 from nnspec.names import identifier_problem
 
 DECLARATIONS = "nnspec_layers"  # the module, in a package, that declares its layers
-_PATH = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*", re.ASCII)
+IMPORT_PATH = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$"
+_PATH = re.compile(IMPORT_PATH)
 
 _explicit: set[str] = set()  # layers the user's own code declared: usable without allowing
 _by_nnspec = False  # True while nnspec imports a declarations module itself

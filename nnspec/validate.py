@@ -155,8 +155,7 @@ class SpecFile(_Model):
     inputs: dict[str, InputDecl] = Field(min_length=1)
     model: ModelSpec
     blocks: dict[str, BlockSpec] = {}
-    layers: dict[str, str] = Field({}, description="user layers: call name -> "
-                                   "'package.module:Class' (see nnspec.declare_layer)")
+    layers: dict[str, str] = {}  # user layers: call name -> 'package.module:Class'
 
 
 for _cls in (ChildSpec, IfStep, BlockSpec, InitRule, ModelSpec, SpecFile):
