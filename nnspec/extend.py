@@ -131,11 +131,11 @@ def _check(name: str, path: str, pos: Pos, errors: Collector, allow: Sequence[st
     if path in DECLARED:
         return True
     where = ", ".join(tried) if tried else f"no {top}.{DECLARATIONS} module"
-    same = [p for p in DECLARED if p.split(":")[0] == module]
+    same = [p.split(":")[1] for p in DECLARED if p.split(":")[0] == module]
     errors.error("unknown-layer", f"layer '{name}': {path} is not declared (looked in {where})",
-                 pos, did_you_mean(path, same) or (f"{module} declares: {', '.join(same)}" if same
-                                                   else f"declare it with nnspec.declare_layer "
-                                                   f"in {top}/{DECLARATIONS}.py"))
+                 pos, did_you_mean(path.split(":")[1], same) or (
+                     f"{module} declares {', '.join(same)}" if same
+                     else f"declare it with nnspec.declare_layer in {top}/{DECLARATIONS}.py"))
     return False
 
 
