@@ -207,8 +207,9 @@ def _from_import(module: str, members: list[tuple[str, str]]) -> str:
 
 def _user_names(program: Program) -> dict[str, str]:
     """The name each user layer's class has in the generated file: its own, unless another
-    class or a name the file uses has it (then `Class as Class_2`)."""
-    taken = set(program.classes) | _TAKEN
+    class, a parameter or a name the file uses has it (then `Class as Class_2`)."""
+    taken = set(program.classes) | _TAKEN | {p.name for cls in program.classes.values()
+                                             for p in cls.params}
     out = {}
     for path in sorted(program.user_layers):
         name = base = path.split(":")[1]
