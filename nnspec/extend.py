@@ -125,7 +125,7 @@ def _check(name: str, path: str, pos: Pos, errors: Collector, allow: Sequence[st
         return False
     if path in DECLARED:
         return True
-    tried = _import_declarations(module, allow, pos, errors)
+    tried = _import_declarations(path, allow, pos, errors)
     if tried is None:  # the import failed; its diagnostic is out
         return False
     if path in DECLARED:
@@ -139,15 +139,17 @@ def _check(name: str, path: str, pos: Pos, errors: Collector, allow: Sequence[st
     return False
 
 
-def _import_declarations(module: str, allow: Sequence[str], pos: Pos,
+def _import_declarations(path: str, allow: Sequence[str], pos: Pos,
                          errors: Collector) -> list[str] | None:
-    """Import `P.nnspec_layers` for each allowed package P on the way to `module`, outermost
-    first, until one declares the layer. Only packages are looked into: finding a submodule
-    imports its parent, and `module` itself (which may import torch) must not run here.
-    Returns the declarations modules imported, or None after an import error."""
-    parts = module.split(".")
+    """Import `P.nnspec_layers` for each allowed package P on the way to the layer's module,
+    outermost first, until one declares the layer. Only packages are looked into: finding a
+    submodule imports its parent, and the layer's module itself (which may import torch) must
+    not run here. Returns the declarations modules imported, or None after an import error."""
+    parts = path.split(":")[0].split(".")
     imported: list[str] = []
     for n in range(1, len(parts) + 1):
+        if path in DECLARED:
+            break
         package = ".".join(parts[:n])
         if not allowed(package, allow):
             continue
