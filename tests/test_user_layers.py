@@ -215,10 +215,10 @@ def test_generated_file_imports_the_user_module_and_passes_ruff(tmp_path, write_
 # --- allowing imports -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("allow", [[], ["--allow-import", "nnspec_dem"],
-                                   ["--allow-import", "nnspec_demo.other"]],
-                         ids=["none", "prefix", "sibling"])
-@pytest.mark.parametrize("verb", ["validate", "build"])
+@pytest.mark.parametrize("verb, allow", [
+    ("validate", []), ("build", []), ("validate", ["--allow-import", "nnspec_dem"]),
+    ("validate", ["--allow-import", "nnspec_demo.other"]),
+], ids=["validate", "build", "prefix", "sibling"])
 def test_not_allowed_is_a_positioned_error_and_imports_nothing(tmp_path, verb, allow):
     result = run(verb, str(SE_NET), *allow, tmp=tmp_path)
     assert result.returncode == 1, result.stderr
