@@ -362,3 +362,13 @@ def test_pickle_round_trip_in_a_fresh_process(tmp_path, se_net):
     assert result.stdout.split() == ["SENet", "nnspec_demo.blocks"]
     assert imported(tmp_path) == {"nnspec_demo", "nnspec_demo.nnspec_layers",
                                   "nnspec_demo.blocks"}
+
+
+def test_the_documented_example_is_valid(write_spec):
+    """docs/spec.md's *User layers* spec, with the docs' mypkg standing for nnspec_demo."""
+    docs = (ROOT / "docs" / "spec.md").read_text(encoding="utf-8")
+    section = docs[docs.index("## User layers"):]
+    yaml_text = section[section.index("```yaml\n") + 8:section.index("```\n", 8)]
+    path = write_spec(yaml_text.replace("mypkg.blocks", "nnspec_demo.blocks"))
+    spec = nnspec.load(path, allow_import=ALLOW)
+    assert spec.analysis.modules["features.1.se"].params == 2 * 32 * 8 + 8 + 32
