@@ -8,6 +8,7 @@ import contextlib
 import copy
 import gc
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,16 +46,26 @@ class Spec:
             return self
         doc = copy.deepcopy(self.document)
         apply_overrides(doc, params)
-        return _compile(doc, self.path)
+        return _compile(doc, self.path, self.program.allow_import)
 
 
-def load(path: str | os.PathLike[str], **params: Any) -> Spec:
-    """Load, validate and elaborate a spec file. Raises SpecError with every diagnostic."""
+def load(path: str | os.PathLike[str], *, allow_import: Sequence[str] = (),
+         **params: Any) -> Spec:
+    """Load, validate and elaborate a spec file. Raises SpecError with every diagnostic.
+
+    `allow_import` names the packages whose user layers (the spec's `layers:`) nnspec may
+    import; see `nnspec.declare_layer`."""
     with gc_paused():
         doc = load_resolved(str(path))
         if params:
             apply_overrides(doc, params)
-        return _compile(doc, str(path))
+        return _compile(doc, str(path), _packages(allow_import))
+
+
+def _packages(allow_import: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(allow_import, str):  # a lone package name, not its letters
+        allow_import = [allow_import]
+    return tuple(allow_import)
 
 
 @contextlib.contextmanager
@@ -70,51 +81,54 @@ def gc_paused():
             gc.enable()
 
 
-def compile_data(data: Any, source: str) -> Spec:
+def compile_data(data: Any, source: str, allow_import: Sequence[str] = ()) -> Spec:
     """Compile already-resolved spec data (as kept in pickles), without reading files."""
     doc = Document(copy.deepcopy(data), files=[source])
-    return _compile(doc, source)
+    return _compile(doc, source, tuple(allow_import))
 
 
-def _compile(doc: Document, source: str) -> Spec:
+def _compile(doc: Document, source: str, allow_import: tuple[str, ...] = ()) -> Spec:
     spec = validate(doc)
-    program, tree = elaborate(doc, spec, source)
+    program, tree = elaborate(doc, spec, source, allow_import)
     return Spec(source, doc, program, tree, analyze(program, tree))
 
 
-def _spec(path_or_spec: Any, params: dict[str, Any]) -> Spec:
+def _spec(path_or_spec: Any, params: dict[str, Any], allow_import: Sequence[str] = ()) -> Spec:
     if isinstance(path_or_spec, Spec):
         return path_or_spec.with_params(**params)
     if isinstance(path_or_spec, (str, os.PathLike)):
         if not Path(path_or_spec).is_file():
             raise SpecError([Diagnostic("io", "spec file not found", Pos(str(path_or_spec), 1,
                                                                           1))])
-        return load(path_or_spec, **params)
+        return load(path_or_spec, allow_import=allow_import, **params)
     raise TypeError(f"expected a spec path or nnspec.Spec, got {type(path_or_spec).__name__}")
 
 
 def build(path_or_spec: Any, *, device: Any = None, dtype: Any = None,
-          **params: Any) -> torch.nn.Module:
+          allow_import: Sequence[str] = (), **params: Any) -> torch.nn.Module:
     """The spec's model as a real `torch.nn.Module`. `device="meta"` allocates nothing, so
-    the parameter budget (a guard on memory) does not apply to it."""
+    the parameter budget (a guard on memory) does not apply to it. User layers' modules are
+    imported here, from the packages `allow_import` names."""
     from nnspec import budget, runtime
 
     meta = device is not None and str(device).split(":")[0] == "meta"
     with budget.limit(None) if meta else contextlib.nullcontext():
-        spec = _spec(path_or_spec, params)
+        spec = _spec(path_or_spec, params, allow_import)
     return runtime.instantiate(spec.program, device=device, dtype=dtype)
 
 
 def example_inputs(path_or_spec: Any, batch: int = 2, seed: int = 0,
-                   **params: Any) -> tuple[torch.Tensor, ...]:
+                   allow_import: Sequence[str] = (), **params: Any) -> tuple[torch.Tensor, ...]:
     """Random tensors matching the spec's declared inputs, in shape and dtype."""
     from nnspec import runtime
 
-    return runtime.example_inputs(_spec(path_or_spec, params).program, batch=batch, seed=seed)
+    program = _spec(path_or_spec, params, allow_import).program
+    return runtime.example_inputs(program, batch=batch, seed=seed)
 
 
 def generate(path_or_spec: Any, *, spec_label: str | None = None,
-             templates: str | os.PathLike[str] | None = None, **params: Any) -> str:
+             templates: str | os.PathLike[str] | None = None,
+             allow_import: Sequence[str] = (), **params: Any) -> str:
     """The standalone PyTorch source that `nnspec build SPEC -o FILE` writes.
 
     `spec_label` is how the header names the spec (the CLI passes its path relative to the
@@ -122,13 +136,13 @@ def generate(path_or_spec: Any, *, spec_label: str | None = None,
     """
     from nnspec import codegen
 
-    spec = _spec(path_or_spec, params)
+    spec = _spec(path_or_spec, params, allow_import)
     label = spec_label if spec_label is not None else codegen.spec_label(spec.path)
     return codegen.generate(spec.program, label, templates, overrides=params)
 
 
 def summary(path_or_spec: Any, *, inputs: dict[str, tuple[int, ...]] | None = None,
-            **params: Any) -> dict[str, Any]:
+            allow_import: Sequence[str] = (), **params: Any) -> dict[str, Any]:
     """What `nnspec summary --json` prints for one spec: totals (`params`, `macs`, `flops`),
     `inputs`/`outputs` shapes and one row per module under `layers`. No torch import.
 
@@ -136,7 +150,7 @@ def summary(path_or_spec: Any, *, inputs: dict[str, tuple[int, ...]] | None = No
     names the only input."""
     from nnspec.summarize import summarize
 
-    spec = _spec(path_or_spec, params)
+    spec = _spec(path_or_spec, params, allow_import)
     return summarize(spec, _input_shapes(spec, inputs))
 
 

@@ -119,13 +119,14 @@ def generate(program: Program, spec_label: str | None = None,
 def describe(program: Program, spec_label: str | None = None,
              overrides: dict[str, Any] | None = None) -> ModuleSource:
     """Everything the templates need, as plain strings and lists."""
-    usage = _Usage()
+    usage = _Usage(_user_names(program))
     classes = [_ClassWriter(cls, program, usage).write() for cls in program.classes.values()]
     self_check = _self_check(program, usage)
     label = spec_label if spec_label is not None else program.source
     sets = [f"{name}={pysrc.literal(value)}" for name, value in (overrides or {}).items()]
+    allow = [a for p in program.allow_import for a in ("--allow-import", p)]
     command = " ".join(shlex.quote(arg) for arg in [label, *(a for s in sets
-                                                              for a in ("--set", s))])
+                                                              for a in ("--set", s)), *allow])
     return ModuleSource(
         spec=comment_safe(label),
         command=comment_safe(command),
@@ -164,10 +165,12 @@ _ANNOTATIONS = {"int", "float", "bool", "str", "list"}
 class _Usage:
     """What the generated body uses, so the module imports exactly that."""
 
-    def __init__(self) -> None:
+    def __init__(self, user_names: dict[str, str] | None = None) -> None:
         self.names: set[str] = set()
         self.modules: set[str] = set()
         self.make_divisible = False
+        self.user_names = user_names or {}  # user layer 'module:Class' -> name in the file
+        self.user_layers: set[str] = set()  # the user layers called
 
     def note(self, node: ast.AST) -> None:
         for sub in ast.walk(node):
@@ -182,8 +185,53 @@ class _Usage:
             ["from collections import OrderedDict"] if "OrderedDict" in self.names else [])
         modules = {"torch", *self.modules} | ({"torch.nn.functional as F"}
                                              if "F" in self.names else set())
-        third = [f"import {m}" for m in sorted(modules)] + ["from torch import nn"]
+        froms: list[tuple[str, list[tuple[str, str]]]] = []
+        plain: dict[str, list[tuple[str, str]]] = {"torch": [("nn", "nn")]}
+        for path in self.user_layers:
+            module, cls = path.split(":")
+            name = self.user_names[path]
+            if name == cls:
+                plain.setdefault(module, []).append((cls, name))
+            else:  # isort keeps each `import X as Y` on its own line
+                froms.append((module, [(cls, name)]))
+        froms += plain.items()
+        third = [f"import {m}" for m in sorted(modules)] + [
+            _from_import(m, names) for m, names in sorted(
+                froms, key=lambda f: (f[0].lower(), _member_key(min(f[1], key=_member_key))))]
         return stdlib + ([""] if stdlib else []) + third
+
+
+def _member_key(member: tuple[str, str]) -> tuple[int, str, str]:
+    """isort's order for imported names: CONSTANTS, then Classes, then the rest."""
+    name = member[0]
+    kind = 0 if len(name) > 1 and name.isupper() else 1 if name[0].isupper() else 2
+    return kind, name.lower(), name
+
+
+def _from_import(module: str, members: list[tuple[str, str]]) -> str:
+    """`from module import a, b`, wrapped as ruff's isort wraps a line that is too long."""
+    names = [m if m == alias else f"{m} as {alias}" for m, alias in sorted(members,
+                                                                          key=_member_key)]
+    line = f"from {module} import {', '.join(names)}"
+    if len(line) <= LINE_WIDTH:
+        return line
+    return "\n".join([f"from {module} import (", *(f"    {n}," for n in names), ")"])
+
+
+def _user_names(program: Program) -> dict[str, str]:
+    """The name each user layer's class has in the generated file: its own, unless another
+    class, a parameter or a name the file uses has it (then `Class as Class_2`)."""
+    taken = set(program.classes) | _TAKEN | {p.name for cls in program.classes.values()
+                                             for p in cls.params}
+    out = {}
+    for path in sorted(program.user_layers):
+        name = base = path.split(":")[1]
+        n = 2
+        while name in taken:
+            name, n = f"{base}_{n}", n + 1
+        taken.add(name)
+        out[path] = name
+    return out
 
 
 # --- statements -------------------------------------------------------------------------------
@@ -205,7 +253,8 @@ class _ClassWriter:
     def __init__(self, cls: ModuleClass, program: Program, usage: _Usage):
         self.cls, self.program, self.usage = cls, program, usage
         self.param_names = {p.name for p in cls.params}
-        self.locals: set[str] = self.param_names | set(program.classes)
+        self.locals: set[str] = self.param_names | set(program.classes) | set(
+            usage.user_names.values())
 
     def emit(self, node: ast.stmt, indent: int) -> list[str]:
         self.usage.note(node)
@@ -416,7 +465,10 @@ class _ClassWriter:
             layer = LAYERS[call.target]
             sig = [(a.name, a.required and not a.kwonly, a.default) for a in layer.args]
             func = f"{layer.module}.{call.target}"
-            if layer.module != "nn":
+            if call.target in self.usage.user_names:  # from the user's module, by name
+                func = self.usage.user_names[call.target]
+                self.usage.user_layers.add(call.target)
+            elif layer.module != "nn":
                 self.usage.modules.add(layer.module)
         else:
             cls = self.program.classes[call.target]

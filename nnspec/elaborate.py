@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Sequence
 from typing import Any
 
-from nnspec import budget, initrules, ops, unused
+from nnspec import budget, extend, initrules, ops, unused
 from nnspec.catalog import LAYERS, REQUIRED, LayerDef, check_kind
 from nnspec.diagnostics import Collector, Pos, did_you_mean
 from nnspec.expr import RESERVED, Expr, ExprError, check, evaluate, parse, parse_statement
@@ -38,15 +39,17 @@ from nnspec.validate import BlockSpec, ChildSpec, IfStep, InputSpec, SpecFile
 MAX_INSTANCES = 200_000
 
 
-def elaborate(doc: Document, spec: SpecFile, source: str) -> tuple[Program, Instance]:
+def elaborate(doc: Document, spec: SpecFile, source: str,
+              allow_import: Sequence[str] = ()) -> tuple[Program, Instance]:
     """The IR for a validated spec, and its instance tree for the root's default parameters.
 
     Errors in one class do not hide errors elsewhere: the instance tree is still built (and its
     values checked) around the children that failed, unless blocks form a cycle. Warnings are
-    reported only for a spec without errors, in `doc.warnings`.
+    reported only for a spec without errors, in `doc.warnings`. User layers (`layers:`) are
+    usable when declared by the user's code or from a package in `allow_import`.
     """
     errors = Collector(doc.origins)
-    ctx = _Context(doc, spec, errors)
+    ctx = _Context(doc, spec, errors, allow_import)
     classes: dict[str, ModuleClass] = {}
     root_name = spec.model.name
     _name_ok(root_name, "model name", doc.where(("model", "name")), errors)
@@ -71,7 +74,11 @@ def elaborate(doc: Document, spec: SpecFile, source: str) -> tuple[Program, Inst
     before_cycles = len(errors.errors)
     order = _dependency_order(classes, root_name, errors)
     program = Program(root=root_name, classes={n: classes[n] for n in order}, inputs=inputs,
-                      source=source, digest=doc.digest(), resolved=doc.data)
+                      source=source, digest=doc.digest(), resolved=doc.data,
+                      user_layers={path: ctx.where(("layers", name))
+                                   for name, path in ctx.user_layers.items()},
+                      allow_import=extend.effective_allow(ctx.user_layers.values(),
+                                                          allow_import))
     tree = Instance("", root_name, "block", {}, [], classes[root_name].pos)
     if len(errors.errors) == before_cycles and root_name not in ctx.tainted:
         tree = instantiate(program, errors, ctx.tainted)
@@ -120,9 +127,14 @@ def infer_type(value: Any) -> str:
 class _Context:
     """Per-spec state shared while building the classes."""
 
-    def __init__(self, doc: Document, spec: SpecFile, errors: Collector):
+    def __init__(self, doc: Document, spec: SpecFile, errors: Collector,
+                 allow_import: Sequence[str] = ()):
         self.doc, self.spec, self.errors = doc, spec, errors
         self.blocks = set(spec.blocks)
+        taken = {spec.model.name: "the model"} | {b: f"block '{b}'" for b in spec.blocks}
+        # call name -> 'module:Class', and the names whose entry failed (already reported)
+        self.user_layers, self.broken_layers = extend.resolve(spec.layers, doc, errors,
+                                                              allow_import, taken)
         self.tainted: set[str] = set()  # classes whose parameters are in error: not built
         self.unused_children: list[tuple[str, str, Pos]] = []  # (class, child, position)
 
@@ -511,18 +523,22 @@ class _Context:
             sig = [(p, isinstance(d, str) and d in TYPE_NAMES or (
                 hasattr(d, "type") and d.default is None), False) for p, d in block.params.items()]
             kind = "block"
-        elif target in LAYERS:
-            sig = [(a.name, a.required, a.kwonly) for a in LAYERS[target].args]
+        elif target in LAYERS or target in self.user_layers:
+            sig = [(a.name, a.required, a.kwonly)
+                   for a in LAYERS[self.user_layers.get(target, target)].args]
             kind = "layer"
+        elif target in self.broken_layers:
+            return None
         else:
+            known = set(LAYERS) | self.blocks | set(self.user_layers)
             self.errors.error("unknown-layer", f"unknown layer or block '{target}'",
-                              whole.at(node.func),
-                              did_you_mean(target, sorted(set(LAYERS) | self.blocks)))
+                              whole.at(node.func), did_you_mean(target, sorted(known)))
             return None
         args = self.bind(node, whole, target, sig, params)
         if args is None:
             return None
-        return Call(target, kind, args, pos, frozenset(k.arg for k in node.keywords if k.arg))
+        return Call(self.user_layers.get(target, target), kind, args, pos,
+                    frozenset(k.arg for k in node.keywords if k.arg))
 
     def bind(self, node: ast.Call, whole: Expr, target: str, sig: list[tuple[str, bool, bool]],
              params: set[str]) -> dict[str, Expr] | None:

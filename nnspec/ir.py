@@ -150,6 +150,9 @@ class Program:
     source: str  # the spec's path, as the user gave it
     digest: str  # sha256 of the fully resolved spec
     resolved: Any  # the resolved spec data, to rebuild runtime classes after unpickling
+    # user layers ('module:Class') -> position of their `layers:` entry, for import errors
+    user_layers: dict[str, Pos] = field(default_factory=dict)
+    allow_import: tuple[str, ...] = ()  # packages a rebuild may import (see nnspec.extend)
 
 
 @dataclass

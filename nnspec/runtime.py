@@ -37,6 +37,7 @@ def load_classes(program: Program) -> types.ModuleType:
     key = _key(payload)
     if key in _MODULES:
         return _MODULES[key]
+    _import_user_layers(program)
     source = generate(program)
     name = f"nnspec_generated_{key}"
     filename = f"<nnspec {program.source} {key}>"
@@ -53,9 +54,32 @@ def load_classes(program: Program) -> types.ModuleType:
     return module
 
 
+def _import_user_layers(program: Program) -> None:
+    """Import the user layers' modules before the generated source does, so a failure is a
+    diagnostic at the spec's `layers:` entry. Compiling the spec checked they are allowed."""
+    from nnspec.extend import import_class
+
+    problems = []
+    for path, pos in program.user_layers.items():
+        try:
+            cls = import_class(path)
+        except ImportError as exc:
+            problems.append(Diagnostic("import-failed", str(exc), pos))
+            continue
+        if not issubclass(cls, torch.nn.Module):
+            problems.append(Diagnostic("bad-value", f"{path} is not a torch.nn.Module class",
+                                       pos))
+    if problems:
+        raise SpecError(problems)
+
+
 def _payload(program: Program) -> str:
-    return json.dumps({"source": program.source, "spec": program.resolved},
-                      separators=(",", ":"))
+    """What rebuilds the classes in another process: the spec, and the packages its user
+    layers may be imported from."""
+    data = {"source": program.source, "spec": program.resolved}
+    if program.allow_import:
+        data["allow_import"] = list(program.allow_import)
+    return json.dumps(data, separators=(",", ":"))
 
 
 def _key(payload: str) -> str:
@@ -76,7 +100,8 @@ def _rebuild(payload: str, class_name: str) -> torch.nn.Module:
         from nnspec.api import compile_data
 
         data = json.loads(payload)
-        module = load_classes(compile_data(data["spec"], data["source"]).program)
+        module = load_classes(compile_data(data["spec"], data["source"],
+                                           data.get("allow_import", ())).program)
     cls = getattr(module, class_name)
     return cls.__new__(cls)
 

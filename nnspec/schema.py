@@ -20,6 +20,7 @@ from typing import Any
 
 from nnspec.catalog import LAYERS, LayerDef
 from nnspec.catalog.types import Arg
+from nnspec.extend import IMPORT_PATH
 from nnspec.load import TYPE_NAMES
 from nnspec.pysrc import literal
 from nnspec.validate import FORMAT_VERSIONS, SpecFile
@@ -42,6 +43,9 @@ _DESCRIPTIONS = {
     ("Spec", "inputs"): "Model inputs by name, without the batch dimension: a shape such as "
                         "[3, 32, 32], or {shape, dtype, range}.",
     ("Spec", "blocks"): "Reusable module classes by name; call them like layers.",
+    ("Spec", "layers"): "User layers: a call name for a layer class of your own package, "
+                        "'package.module:Class', declared with nnspec.declare_layer in "
+                        "package.nnspec_layers. Used only with --allow-import package.",
     ("Spec", "model"): "The root module class.",
     ("Spec", "doc"): "What this spec describes.",
     ("BlockSpec", "base"): "Module (the default), Sequential (children run in order, no "
@@ -91,6 +95,7 @@ def spec_schema() -> dict[str, Any]:
             if key in defs[target]["properties"]:
                 defs[target]["properties"][key]["description"] = text
     _replace_strings(defs)
+    root["properties"]["layers"]["additionalProperties"]["pattern"] = IMPORT_PATH
     defs["LayerCall"] = layer_call_schema()
     defs["Statement"] = statement_schema()
     for name in [n for n in defs if n not in ("LayerCall", "Statement")]:
@@ -147,7 +152,8 @@ def layer_call_schema() -> dict[str, Any]:
         "oneOf": [_layer_branch(layer) for _, layer in sorted(LAYERS.items())] + [{
             "title": "block",
             "type": "string",
-            "description": "A block declared under `blocks:` in this spec.",
+            "description": "A block declared under `blocks:` in this spec, or a user layer "
+                           "under `layers:`.",
             "not": {"pattern": rf"^\s*({names})\s*(\(|$)"},
         }],
         "examples": [_example(layer) for _, layer in sorted(LAYERS.items())],

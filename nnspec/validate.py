@@ -185,6 +185,7 @@ class SpecFile(_Model):
     inputs: dict[str, InputDecl] = Field(min_length=1)
     model: ModelSpec
     blocks: dict[str, BlockSpec] = {}
+    layers: dict[str, str] = {}  # user layers: call name -> 'package.module:Class'
 
 
 for _cls in (ChildSpec, IfStep, InitRule, BlockSpec, ModelSpec, SpecFile):
@@ -236,7 +237,7 @@ def _report(err: dict, doc: Document, errors: Collector) -> None:
 # What each part of a spec is, from its parent's kind and its key: a small state machine over a
 # data path, so that an unknown key is compared with the keys valid in its own mapping.
 _KINDS = {
-    "spec": {"inputs": "inputs", "blocks": "blocks", "model": "model"},
+    "spec": {"inputs": "inputs", "blocks": "blocks", "model": "model", "layers": "layers"},
     "inputs": "input", "blocks": "block",
     "block": {"params": "params", "children": "children", "forward": "steps", "init": "inits",
               "parameters": "parameters", "buffers": "buffers"},

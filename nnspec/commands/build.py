@@ -71,7 +71,8 @@ def write_source(args: argparse.Namespace) -> int:
         raise UsageError("--check and --force need a file, not '-'")
     try:
         text = generate(spec, spec_label=spec_label(spec, args.output),
-                        templates=args.templates, **overrides(args))
+                        templates=args.templates, allow_import=args.allow_import,
+                        **overrides(args))
     except TemplateError as exc:
         raise UsageError(str(exc)) from None
     if args.output == "-":
@@ -97,7 +98,8 @@ def write_source(args: argparse.Namespace) -> int:
 def _command(args: argparse.Namespace) -> list[str]:
     import shlex
 
-    words = [args.spec, *(w for s in args.overrides for w in ("--set", s)), "-o", args.output]
+    words = [args.spec, *(w for s in args.overrides for w in ("--set", s)),
+             *(w for p in args.allow_import for w in ("--allow-import", p)), "-o", args.output]
     return [shlex.quote(w) for w in words]
 
 

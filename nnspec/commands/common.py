@@ -12,6 +12,14 @@ def add_spec_args(p: argparse.ArgumentParser, many: bool = False) -> None:
                    help="spec file(s)" if many else "spec file")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
                    help="override a root parameter (repeatable), e.g. --set expand=2")
+    add_allow_import(p)
+
+
+def add_allow_import(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--allow-import", dest="allow_import", action="append", default=[],
+                   metavar="PACKAGE", help="let the spec's user layers (its 'layers:') come "
+                   "from PACKAGE and its submodules: nnspec imports PACKAGE.nnspec_layers, "
+                   "and PACKAGE's modules to build (repeatable). Nothing is imported otherwise")
 
 
 def overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -71,7 +79,7 @@ def load_checked(args: argparse.Namespace, path: str, params: dict[str, Any]):
 
     try:
         with budget.limit(args.max_params):
-            spec = load(path, **params)
+            spec = load(path, allow_import=args.allow_import, **params)
     except SpecError as exc:
         return None, exc.diagnostics
     warnings = spec.document.warnings

@@ -6,7 +6,7 @@ import argparse
 import gc
 import json
 
-from nnspec.commands.common import existing, overrides
+from nnspec.commands.common import add_allow_import, existing, overrides
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,6 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[],
                    metavar="NAME=VALUE", help="override a root parameter of B (repeatable)")
     p.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    add_allow_import(p)
     p.set_defaults(run=run)
 
 
@@ -34,8 +35,8 @@ def run(args: argparse.Namespace) -> int:
     params = overrides(args)
     if args.b is None and not params:
         raise UsageError("diff needs a second spec B, or --set overrides to compare A with")
-    a = load(existing(args.a))
-    b = load(existing(args.b or args.a), **params)
+    a = load(existing(args.a), allow_import=args.allow_import)
+    b = load(existing(args.b or args.a), allow_import=args.allow_import, **params)
     shown = ", ".join(args.overrides)
     b_name = (args.b or args.a) + (f" (--set {shown})" if shown else "")
     result = diff(args.a, a.analysis, b_name, b.analysis)

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
                           else "mermaid")
     if svg and fmt != "dot":
         raise UsageError("SVG is rendered from DOT: use --format dot (or leave it out)")
-    spec = load(existing(args.spec), **overrides(args))
+    spec = load(existing(args.spec), allow_import=args.allow_import, **overrides(args))
     graph = build(spec.name, spec.analysis, args.depth)
     text = dot(graph) if fmt == "dot" else mermaid(graph)
     if svg:

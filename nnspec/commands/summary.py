@@ -31,7 +31,8 @@ def run(args: argparse.Namespace) -> int:
     params = overrides(args)
     inputs = parse_inputs(args.inputs)
     try:
-        datas = [summary(existing(path), inputs=inputs, **params) for path in args.specs]
+        datas = [summary(existing(path), inputs=inputs, allow_import=args.allow_import,
+                         **params) for path in args.specs]
     except ValueError as exc:  # an --input that names no input of the spec
         from nnspec.cli import UsageError
 

@@ -1,0 +1,1 @@
+"""A user package whose declarations module fails to import."""
