@@ -86,6 +86,24 @@ def _unet() -> nn.Module:
     return UNet(3, 2, bilinear=False)
 
 
+def _vit_b_16() -> nn.Module:
+    from reference.vit import vit_b_16
+
+    return vit_b_16()
+
+
+def _gpt_mini() -> nn.Module:
+    from reference.gpt import GPT
+
+    return GPT()
+
+
+def _lstm_classifier() -> nn.Module:
+    from reference.lstm_classifier import LSTMClassifier
+
+    return LSTMClassifier()
+
+
 CASES: dict[str, Case] = {
     "resnet18": Case("resnet18", ROOT / "specs" / "resnet18.yaml", _tv("resnet18"), (3, 224, 224)),
     "resnet50": Case("resnet50", ROOT / "specs" / "resnet50.yaml", _tv("resnet50"), (3, 224, 224)),
@@ -95,6 +113,11 @@ CASES: dict[str, Case] = {
                            _cifar_resnet20),
     "nin": Case("nin", ROOT / "specs" / "nin.yaml", _nin),
     "unet": Case("unet", ROOT / "specs" / "unet.yaml", _unet),
+    # issue #8; token inputs (int64) come from the spec's declared inputs
+    "vit_b_16": Case("vit_b_16", ROOT / "specs" / "vit_b_16.yaml", _vit_b_16, (3, 224, 224)),
+    "gpt_mini": Case("gpt_mini", ROOT / "specs" / "gpt_mini.yaml", _gpt_mini),
+    "lstm_classifier": Case("lstm_classifier", ROOT / "specs" / "lstm_classifier.yaml",
+                            _lstm_classifier),
 }
 DEFAULT_CASES = ["resnet18", "resnet50"]
 

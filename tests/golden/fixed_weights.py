@@ -27,10 +27,24 @@ def _wave(numel: int, k: int) -> torch.Tensor:
     quadratic term, taken modulo a prime in exact int64 arithmetic, scrambles
     the phase so that matrices are full rank, without any RNG.
     """
-    i = torch.arange(numel, dtype=torch.int64)
-    scramble = ((i * i) % 7919).to(torch.float64)
-    phase = i.to(torch.float64) * 0.37 + k * 1.3 + scramble * 0.0123
-    return torch.sin(phase)
+    linear, scramble = _phase_terms(numel)
+    return torch.sin(linear + k * 1.3 + scramble)
+
+
+_TERMS: list[torch.Tensor] = []
+
+
+def _phase_terms(numel: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``0.37 * i`` and ``0.0123 * ((i * i) mod 7919)`` for the first ``numel`` indices.
+
+    They do not depend on ``k``, so they are computed once for the largest ``numel`` seen and
+    sliced: elementwise, so bit-identical to computing them per call, and ViT-B/16's 86 M
+    values are filled about twice as fast.
+    """
+    if not _TERMS or _TERMS[0].numel() < numel:
+        i = torch.arange(numel, dtype=torch.int64)
+        _TERMS[:] = [i.to(torch.float64) * 0.37, ((i * i) % 7919).to(torch.float64) * 0.0123]
+    return _TERMS[0][:numel], _TERMS[1][:numel]
 
 
 def fixed_values(key: str, shape: torch.Size | tuple[int, ...], k: int) -> torch.Tensor:
