@@ -159,17 +159,19 @@ class _Context:
             if any(d <= 0 for d in shape):
                 self.errors.error("bad-value", f"input '{name}' has a non-positive dimension "
                                   f"{shape}", self.where(("inputs", name)))
-            if spec.range and spec.range[0] >= spec.range[1]:
-                self.errors.error("bad-value", f"input '{name}': range {spec.range} is empty",
+            bounds = tuple(self.input_size(v, ("inputs", name, "range", i), root, "a range bound")
+                           for i, v in enumerate(spec.range or ()))
+            if bounds and bounds[0] >= bounds[1]:
+                self.errors.error("bad-value", f"input '{name}': range {list(bounds)} is empty",
                                   self.where(("inputs", name, "range")))
-            out.append(Input(name, tuple(shape), spec.dtype,
-                             tuple(spec.range) if spec.range else None))
+            out.append(Input(name, tuple(shape), spec.dtype, bounds or None))
         return out
 
-    def input_size(self, size: int | str, path: PathKey, root: ModuleClass) -> int:
-        """A declared input size: an int, or an expression over the root's parameters (with
-        their defaults, after overrides), so `x: [3, image_size, image_size]` follows
-        `--set image_size=32`. 1 where it cannot be evaluated (the error is reported)."""
+    def input_size(self, size: int | str, path: PathKey, root: ModuleClass,
+                   what: str = "an input size") -> int:
+        """A declared input size or range bound: an int, or an expression over the root's
+        parameters (with their defaults, after overrides), so `x: [3, image_size, image_size]`
+        follows `--set image_size=32`. 1 where it cannot be evaluated (the error is reported)."""
         if isinstance(size, int):
             return size
         expr = self.expr(size, path, {p.name for p in root.params})
@@ -181,7 +183,7 @@ class _Context:
             self.errors.error(err.code, err.message, expr.error_pos(err))
             return 1
         if isinstance(value, bool) or not isinstance(value, int):
-            self.errors.error("wrong-type", f"an input size is an int, got {value!r}",
+            self.errors.error("wrong-type", f"{what} is an int, got {value!r}",
                               self.where(path))
             return 1
         return value

@@ -45,9 +45,10 @@ def warnings(doc: Document, spec: SpecFile, program: Program,
 
 
 def _input_names(spec: SpecFile) -> set[str]:
-    """The root parameters that input sizes read (`x: [3, image_size, image_size]`)."""
+    """The root parameters that input sizes and ranges read (`x: [3, image_size, image_size]`)."""
     sizes = [size for decl in spec.inputs.values()
-             for size in (decl.shape if isinstance(decl, InputSpec) else decl)]
+             for size in ([*decl.shape, *(decl.range or ())] if isinstance(decl, InputSpec)
+                          else decl)]
     return {node.id for size in sizes if isinstance(size, str)
             for node in ast.walk(parse(size)) if isinstance(node, ast.Name)}
 

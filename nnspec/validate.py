@@ -38,8 +38,9 @@ class InputSpec(_Model):
     shape: list[InputSize] = Field(description="sizes: ints, or expressions over the model's "
                                    "parameters such as 'image_size'")
     dtype: DType = "float32"
-    range: list[int] | None = Field(None, min_length=2, max_length=2,
-                                    description="[low, high) of integer inputs")
+    range: list[InputSize] | None = Field(None, min_length=2, max_length=2,
+                                          description="[low, high) of integer inputs: ints, "
+                                          "or expressions such as 'vocab_size'")
     doc: str | None = None
 
 
@@ -169,7 +170,8 @@ class BlockSpec(_Model):
     parameters: dict[str, ParameterSpec] = {}
     buffers: dict[str, BufferSpec] = {}
     tie: dict[str, str] = {}
-    init: list[InitRule] = []
+    init: list[by_type("an init entry is a rule (a mapping), or a list of rules made one "  # type: ignore[valid-type]
+                       "pass", map=InitRule, list=list[InitRule])] = []
 
 
 class ModelSpec(BlockSpec):
