@@ -326,7 +326,8 @@ class _ClassWriter:
         a rule without, statements on the one child it names."""
         lines: list[str] = []
         m = self.fresh("m") if any(rule.types for rule in rules) else "m"
-        for rule in rules:
+        for i, rule in enumerate(rules):
+            chained = rule.group is not None and i > 0 and rules[i - 1].group == rule.group
             indent = 2
             if rule.cond is not None:
                 lines += self.condition(rule.cond, indent)
@@ -337,10 +338,11 @@ class _ClassWriter:
             types = [pysrc.name(f"{LAYERS[n].module}.{n}" if kind == "layer" else n)
                      for n, kind in rule.types]
             kinds = types[0] if len(types) == 1 else ast.Tuple(types)
-            lines += pysrc.for_header(m, pysrc.call("self.modules"), indent)
+            if not chained:
+                lines += pysrc.for_header(m, pysrc.call("self.modules"), indent)
             test = pysrc.call("isinstance", ast.Name(m), kinds)
             self.usage.note(test)
-            lines += pysrc.if_header(test, indent + 1)
+            lines += pysrc.if_header(test, indent + 1, "elif" if chained else "if")
             owner = ast.Attribute(ast.Name(m), rule.child) if rule.child else ast.Name(m)
             lines += self.init_tensors(rule, owner, indent + 2)
         return lines

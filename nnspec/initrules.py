@@ -1,11 +1,13 @@
 """Weight initialisation as a spec states it: a class's `init`, ordered rules over its modules.
 
 Each rule is one pass over the class's `self.modules()`, in order, as torchvision writes its
-init loops; a rule picks modules by class (a torch layer or a block) and sets `weight` and `bias`
-with a whitelisted `torch.nn.init` function. A rule without `type` sets the tensors of one child
-by its dotted path (`heads.head`), as torchvision's constructors do after building. Checked here
-without torch; the generated code runs the same statements at the end of the class's
-`__init__`. The same functions initialise the parameters and buffers a class creates itself.
+init loops; a list of rules is one pass in which the first matching rule applies (`if/elif`, as
+nanoGPT's `_init_weights`). A rule picks modules by class (a torch layer or a block) and sets
+`weight` and `bias` with a whitelisted `torch.nn.init` function. A rule without `type` sets the
+tensors of one child by its dotted path (`heads.head`), as torchvision's constructors do after
+building. Checked here without torch; the generated code runs the same statements at the end of
+the class's `__init__`. The same functions initialise the parameters and buffers a class
+creates itself.
 """
 
 from __future__ import annotations
@@ -61,6 +63,9 @@ class InitRule:
     cond: Expr | None
     pos: Pos
     child_pos: Pos | None = None
+    # rules from one list in the spec share one pass, as `if/elif` (nanoGPT's _init_weights):
+    # the first that matches a module applies; None: a pass of its own
+    group: int | None = None
 
 
 def check_rules(raw: list, path: PathKey, doc: Document, errors: Collector, owner: str,
@@ -68,55 +73,76 @@ def check_rules(raw: list, path: PathKey, doc: Document, errors: Collector, owne
     """The `init` rules of class `owner` at `path`; `blocks` maps each class to its child
     names, `expr` parses an expression over the class's parameters."""
     rules = []
-    for i, rule in enumerate(raw):
-        at: PathKey = (*path, "init", i)
-        before = len(errors.errors)
-        names = [] if rule.type is None else [rule.type] if isinstance(rule.type, str) \
-            else list(rule.type)
-        types = []
-        for j, name in enumerate(names):
-            where = doc.where(at + ("type",) + (() if isinstance(rule.type, str) else (j,)))
-            if name in blocks:
-                types.append((name, "block"))
-            elif name in LAYERS:
-                types.append((name, "layer"))
-            else:
-                errors.error("unknown-layer", f"unknown layer or block '{name}'", where,
-                             did_you_mean(name, sorted(set(LAYERS) | set(blocks))))
-        if rule.type is None:
-            if rule.child is None:
-                errors.error("bad-init", "an init rule needs 'type' (a pass over the modules) "
-                             "or 'child' (one module, by its path)", doc.where(at))
-            elif child_path_problem(rule.child):
-                errors.error("bad-init", f"'child' is a dotted path of children like "
-                             f"'heads.head': {child_path_problem(rule.child)}",
-                             doc.where(at + ("child",)))
-            elif rule.child.split(".")[0] not in blocks[owner]:  # the rest: per instance
-                first = rule.child.split(".")[0]
-                errors.error("unknown-child", f"'{owner}' has no child '{first}'",
-                             doc.where(at + ("child",)),
-                             did_you_mean(first, sorted(blocks[owner])))
-        elif rule.child is not None:
-            for name, kind in types:
-                if kind == "layer" or rule.child not in blocks[name]:
-                    errors.error("unknown-child", f"'{name}' has no child '{rule.child}'",
-                                 doc.where(at + ("child",)),
-                                 did_you_mean(rule.child, sorted(blocks.get(name, ()))))
-        tensors = []
-        for tensor in TENSORS:
-            value = getattr(rule, tensor)
-            if value is not None:
-                fn = function(value, at + (tensor,), doc, errors, expr)
-                if fn is not None:
-                    tensors.append((tensor, *fn))
-        if not tensors and len(errors.errors) == before:
-            errors.error("bad-init", "an init rule sets 'weight' or 'bias' (or both)",
-                         doc.where(at))
-        cond = expr(rule.if_, at + ("if",)) if rule.if_ is not None else None
-        if len(errors.errors) == before:
-            rules.append(InitRule(types, rule.child, tensors, cond, doc.where(at),
-                                  doc.where(at + ("child",)) if rule.child else None))
+    for i, entry in enumerate(raw):
+        if not isinstance(entry, list):
+            found = _check_rule(entry, (*path, "init", i), doc, errors, owner, blocks, expr)
+            rules += [found] if found else []
+            continue
+        for j, rule in enumerate(entry):
+            at: PathKey = (*path, "init", i, j)
+            if rule.type is None or rule.if_ is not None:
+                errors.error("bad-init", "a rule in a one-pass list picks modules by 'type' "
+                             "and has no 'if'", doc.where(at),
+                             "give the list its own rule for a single child, or put 'if' on "
+                             "a rule of its own")
+                continue
+            found = _check_rule(rule, at, doc, errors, owner, blocks, expr)
+            if found:
+                found.group = i
+                rules.append(found)
     return rules
+
+
+def _check_rule(rule: Any, at: PathKey, doc: Document, errors: Collector, owner: str,
+                blocks: dict[str, set[str]], expr: ExprParser) -> InitRule | None:
+    """One rule at `at`, checked; None when it has errors."""
+    before = len(errors.errors)
+    names = [] if rule.type is None else [rule.type] if isinstance(rule.type, str) \
+        else list(rule.type)
+    types = []
+    for j, name in enumerate(names):
+        where = doc.where(at + ("type",) + (() if isinstance(rule.type, str) else (j,)))
+        if name in blocks:
+            types.append((name, "block"))
+        elif name in LAYERS:
+            types.append((name, "layer"))
+        else:
+            errors.error("unknown-layer", f"unknown layer or block '{name}'", where,
+                         did_you_mean(name, sorted(set(LAYERS) | set(blocks))))
+    if rule.type is None:
+        if rule.child is None:
+            errors.error("bad-init", "an init rule needs 'type' (a pass over the modules) "
+                         "or 'child' (one module, by its path)", doc.where(at))
+        elif child_path_problem(rule.child):
+            errors.error("bad-init", f"'child' is a dotted path of children like "
+                         f"'heads.head': {child_path_problem(rule.child)}",
+                         doc.where(at + ("child",)))
+        elif rule.child.split(".")[0] not in blocks[owner]:  # the rest: per instance
+            first = rule.child.split(".")[0]
+            errors.error("unknown-child", f"'{owner}' has no child '{first}'",
+                         doc.where(at + ("child",)),
+                         did_you_mean(first, sorted(blocks[owner])))
+    elif rule.child is not None:
+        for name, kind in types:
+            if kind == "layer" or rule.child not in blocks[name]:
+                errors.error("unknown-child", f"'{name}' has no child '{rule.child}'",
+                             doc.where(at + ("child",)),
+                             did_you_mean(rule.child, sorted(blocks.get(name, ()))))
+    tensors = []
+    for tensor in TENSORS:
+        value = getattr(rule, tensor)
+        if value is not None:
+            fn = function(value, at + (tensor,), doc, errors, expr)
+            if fn is not None:
+                tensors.append((tensor, *fn))
+    if not tensors and len(errors.errors) == before:
+        errors.error("bad-init", "an init rule sets 'weight' or 'bias' (or both)",
+                     doc.where(at))
+    cond = expr(rule.if_, at + ("if",)) if rule.if_ is not None else None
+    if len(errors.errors) != before:
+        return None
+    return InitRule(types, rule.child, tensors, cond, doc.where(at),
+                    doc.where(at + ("child",)) if rule.child else None)
 
 
 def child_path_problem(path: str) -> str | None:

@@ -899,10 +899,10 @@ def statement(node: ast.stmt, indent: int) -> list[str]:
     return _lines(f, indent)
 
 
-def if_header(test: ast.expr, indent: int) -> list[str]:
-    """`if <test>:`"""
+def if_header(test: ast.expr, indent: int, keyword: str = "if") -> list[str]:
+    """`if <test>:`, or `elif <test>:`"""
     f = _Formatter(test, _subscript_tuples(test))
-    f.text("if ")
+    f.text(f"{keyword} ")
     f.maybe_parenthesize(test)
     f.text(":")
     return _lines(f, indent)
