@@ -10,6 +10,7 @@ and `python FILE.py` runs the self-check.
 
 from __future__ import annotations
 
+import inspect
 import os
 import runpy
 import subprocess
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 import torch
 from codegen_util import CODEGEN_SPECS, import_file
-from conftest import ROOT, spec_files, torch_math_paths
+from conftest import ROOT, spec_files, suite_params, torch_math_paths
 
 import nnspec
 from nnspec.catalog import REQUIRED
@@ -39,7 +40,8 @@ class Pair:
 
     def __init__(self, path: Path, tmp: Path):
         self.path = path
-        self.spec = nnspec.load(path)
+        self.base = suite_params(path)  # a large spec runs small here
+        self.spec = nnspec.load(path, **self.base)
         self.file = tmp / f"{path.stem}_generated.py"
         self.file.write_text(nnspec.generate(path), encoding="utf-8")
         module = import_file(self.file, f"nnspec_parity_{path.stem}")
@@ -48,15 +50,16 @@ class Pair:
 
     def generated(self, seed: int = 0, **params) -> torch.nn.Module:
         torch.manual_seed(seed)
-        return self.cls(**params).to(self.dtype)
+        return self.cls(**{**self.base, **params}).to(self.dtype)
 
     def runtime(self, seed: int = 0, **params) -> torch.nn.Module:
         torch.manual_seed(seed)
-        return nnspec.build(self.path, dtype=self.dtype, **params)
+        return nnspec.build(self.path, dtype=self.dtype, **{**self.base, **params})
 
     def inputs(self, batch: int = 2, **params) -> tuple[torch.Tensor, ...]:
         return tuple(t.to(self.dtype) if t.is_floating_point() else t
-                     for t in nnspec.example_inputs(self.path, batch, seed=1, **params))
+                     for t in nnspec.example_inputs(self.path, batch, seed=1,
+                                                    **{**self.base, **params}))
 
 
 @pytest.fixture(scope="module", params=SPECS, ids=[p.stem for p in SPECS])
@@ -107,10 +110,11 @@ def test_seeded_parameters_are_bitwise_identical(pair):
                                                      pair.generated(seed=2).parameters()))
 
 
-def _variants(spec) -> list[dict]:
+def _variants(pair: Pair) -> list[dict]:
     """One override per root parameter that still gives a model that runs (ints go to 1, or
     to 2 when they are 1, so that variants stay small)."""
     out = []
+    spec = pair.spec
     for p in spec.program.classes[spec.name].params:
         value = p.default
         if isinstance(value, bool):
@@ -124,9 +128,10 @@ def _variants(spec) -> list[dict]:
         dtype = _dtype(spec)
         try:
             with torch.no_grad():
+                params = {**pair.base, p.name: new}
                 inputs = [t.to(dtype) if t.is_floating_point() else t
-                          for t in nnspec.example_inputs(spec.path, **{p.name: new})]
-                nnspec.build(spec.path, dtype=dtype, **{p.name: new}).eval()(*inputs)
+                          for t in nnspec.example_inputs(spec.path, **params)]
+                nnspec.build(spec.path, dtype=dtype, **params).eval()(*inputs)
         except (SpecError, RuntimeError):
             continue
         out.append({p.name: new})
@@ -135,7 +140,7 @@ def _variants(spec) -> list[dict]:
 
 def test_overridden_root_parameters_match(pair):
     """`Net(expand=2)` from the generated file is `nnspec.build(spec, expand=2)`."""
-    variants = _variants(pair.spec)
+    variants = _variants(pair)
     if not variants:
         pytest.skip("no numeric or boolean root parameter to vary")
     def seen(model: torch.nn.Module) -> tuple:
@@ -152,9 +157,18 @@ def test_overridden_root_parameters_match(pair):
 
 
 def test_root_parameters_default_to_the_spec(pair):
-    params = pair.spec.program.classes[pair.spec.name].params
+    """The generated constructor's defaults are the spec's own (not the suite's small sizes)."""
+    spec = nnspec.load(pair.path)
+    params = spec.program.classes[spec.name].params
     assert all(p.default is not REQUIRED for p in params)
-    assert str(pair.generated()) == str(pair.generated(**{p.name: p.default for p in params}))
+    signature = inspect.signature(pair.cls)
+    # list values are tuples in the generated signature: a default must not be mutable
+    assert {n: _listed(q.default) for n, q in signature.parameters.items()} == {
+        p.name: p.default for p in params}
+
+
+def _listed(value):
+    return [_listed(v) for v in value] if isinstance(value, tuple) else value
 
 
 def test_nin_dw_expand_two_is_nin_dw_x2(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import ROOT, spec_files, torch_math_paths
+from conftest import ROOT, spec_files, suite_params, torch_math_paths
 from torch.utils.flop_counter import FlopCounterMode
 
 import nnspec
@@ -35,7 +35,7 @@ def _dtypes(value):
 
 @pytest.fixture(scope="module", params=SPECS, ids=[p.stem for p in SPECS])
 def compiled(request):
-    spec = nnspec.load(request.param)
+    spec = nnspec.load(request.param, **suite_params(request.param))
     model = nnspec.build(spec).eval()
     return spec, model
 
