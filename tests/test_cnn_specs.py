@@ -1,6 +1,6 @@
-"""specs/resnet18.yaml, resnet50.yaml and mobilenet_v2.yaml against data recorded from real
-torchvision: printed tree, state_dict layout, parameter count, outputs with RNG-free weights,
-and the seeded init (`torch.manual_seed(0)`, then sha256 of every tensor)."""
+"""specs/resnet18.yaml, resnet50.yaml, mobilenet_v2.yaml and vit_b_16.yaml against data
+recorded from real torchvision: printed tree, state_dict layout, parameter count, outputs with
+RNG-free weights, and the seeded init (`torch.manual_seed(0)`, then sha256 of every tensor)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from test_reference_golden import PARAMS, golden, init_mismatches, state_dict_li
 
 import nnspec
 
-SPECS = {name: ROOT / "specs" / f"{name}.yaml" for name in ("resnet18", "resnet50", "mobilenet_v2")}
+SPECS = {name: ROOT / "specs" / f"{name}.yaml" for name in ("resnet18", "resnet50", "mobilenet_v2",
+                                                               "vit_b_16")}
 
 
 def seeded(name: str, **params) -> torch.nn.Module:
