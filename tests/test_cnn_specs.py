@@ -101,3 +101,13 @@ def test_else_child_errors(write_spec):
             "    a: {call: 'Linear(4, 4)', else: 'Identity()'}\n"
             "    b: {if: '1 > 0', call: 'Linear(4, 4)', else: {call: 'ReLU()', if: '1 < 0'}}\n")
     assert errors(write_spec(text)) == [("bad-child", 5, 31), ("bad-child", 6, 67)]
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_static_flops_at_224_are_torchvisions(name):
+    """No torch: the static pass at 224x224 counts what FlopCounterMode counted in torchvision
+    (attention on torch's math path, where FlopCounterMode sees its matmuls)."""
+    recorded = json.loads(golden(name, "flops_224.json").read_text(encoding="utf-8"))
+    table = nnspec.summary(SPECS[name], inputs={"x": (3, 224, 224)})
+    assert (table["params"], table["flops"]) == (recorded["params"],
+                                                 recorded["flops_sdpa_math"])
