@@ -28,19 +28,12 @@ sys.path.insert(0, str(ROOT / "tests"))
 import torch  # noqa: E402 - after the sys.path set-up above
 from reference.gpt import GPT  # noqa: E402
 from reference.lstm_classifier import LSTMClassifier  # noqa: E402
+from test_reference_golden import state_dict_lines  # noqa: E402 - the format the tests read
 
 MODELS: dict[str, Callable[[], torch.nn.Module]] = {
     "gpt_mini": GPT,
     "lstm_classifier": LSTMClassifier,
 }
-
-
-def state_dict_text(model: torch.nn.Module) -> str:
-    lines = []
-    for key, t in model.state_dict().items():
-        shape = ",".join(str(d) for d in t.shape)
-        lines.append(f"{key}\t{shape}\t{str(t.dtype).removeprefix('torch.')}\n")
-    return "".join(lines)
 
 
 def main(names: list[str]) -> None:
@@ -50,7 +43,8 @@ def main(names: list[str]) -> None:
         folder = OUT / name
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "tree.txt").write_text(str(model) + "\n", encoding="utf-8")
-        (folder / "state_dict.txt").write_text(state_dict_text(model), encoding="utf-8")
+        (folder / "state_dict.txt").write_text(
+            "".join(f"{line}\n" for line in state_dict_lines(model)), encoding="utf-8")
         params = sum(p.numel() for p in model.parameters())
         print(f"{name}: {params:,} parameters, {len(model.state_dict())} state_dict entries "
               f"(torch {torch.__version__})")
