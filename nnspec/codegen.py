@@ -17,6 +17,7 @@ import inspect
 import os
 import re
 import shlex
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
@@ -494,21 +495,46 @@ class _ClassWriter:
 
     # --- forward ----------------------------------------------------------------------------
 
-    def steps(self, steps: list, indent: int) -> list[str]:
-        renamer = _Renamer({c.name for c in self.cls.children} | self.param_names
-                           | {t.name for t in self.cls.tensors}, set(self.cls.inputs))
+    def steps(self, steps: list, indent: int, renamer: _Renamer | None = None) -> list[str]:
+        if renamer is None:
+            renamer = _Renamer({c.name for c in self.cls.children} | self.param_names
+                               | {t.name for t in self.cls.tensors}, set(self.cls.inputs),
+                               _unused_unpacked(steps))
         lines: list[str] = []
         for step in steps:
             if isinstance(step, If):
                 lines += self.condition(Expr(renamer.visit(copy.deepcopy(step.cond.node)),
                                              step.cond.pos), indent)
-                lines += self.steps(step.then, indent + 1) or self.emit(ast.Pass(), indent + 1)
+                lines += self.steps(step.then, indent + 1, renamer) or self.emit(
+                    ast.Pass(), indent + 1)
                 if step.orelse:
                     lines.append(pysrc.INDENT * indent + "else:")
-                    lines += self.steps(step.orelse, indent + 1)
+                    lines += self.steps(step.orelse, indent + 1, renamer)
             else:
                 lines += self.emit(renamer.visit(copy.deepcopy(step.node)), indent)
         return lines
+
+
+def _nodes(steps: list) -> Iterator[ast.AST]:
+    """Every AST node of the forward steps, conditions included."""
+    for step in steps:
+        if isinstance(step, If):
+            yield from ast.walk(step.cond.node)
+            yield from _nodes(step.then)
+            yield from _nodes(step.orelse)
+        else:
+            yield from ast.walk(step.node)
+
+
+def _unused_unpacked(steps: list) -> dict[str, str]:
+    """Names unpacked from a tuple and never read (`out, (h, c) = lstm(x)` reading only `h`),
+    to their dummy names: `_`, as ruff expects of unused unpacked values (RUF059)."""
+    nodes = list(_nodes(steps))
+    loaded = {n.id for n in nodes if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    unpacked = {n.id for t in nodes if isinstance(t, ast.Tuple) and isinstance(t.ctx, ast.Store)
+                for n in ast.walk(t) if isinstance(n, ast.Name)}
+    return {name: "_" if "_" not in loaded else f"_{name}"
+            for name in unpacked - loaded if not name.startswith("_")}
 
 
 def _member(path: str) -> ast.expr:
@@ -560,10 +586,13 @@ def _own_tensor(tensor: RawTensor) -> ast.stmt:
 class _Renamer(ast.NodeTransformer):
     """Children and parameters become `self.<name>` in forward (inputs shadow parameters)."""
 
-    def __init__(self, members: set[str], inputs: set[str]):
+    def __init__(self, members: set[str], inputs: set[str], dummies: dict[str, str]):
         self.members = members - inputs
+        self.dummies = dummies
 
     def visit_Name(self, node: ast.Name) -> ast.expr:
+        if isinstance(node.ctx, ast.Store) and node.id in self.dummies:
+            return ast.Name(self.dummies[node.id], ast.Store())
         return _self(node.id) if node.id in self.members else node
 
 

@@ -383,3 +383,17 @@ def test_generating_code_does_not_import_torch(tmp_path):
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_unused_unpacked_values_become_dummies(write_spec):
+    """ruff (RUF059) wants unused unpacked names to look unused: `out, (h, c)` reading only h
+    is written `_, (h, _)`; where the spec itself reads `_`, the dummies are `_out`, `_c`."""
+    head = ("nnspec: 1\ninputs: {x: [5, 4]}\nmodel:\n  children:\n"
+            "    lstm: LSTM(4, 8, batch_first=True)\n  forward:\n")
+    plain = nnspec.generate(write_spec(head + "    - out, (h, c) = lstm(x)\n"
+                                              "    - return h[-1]\n"))
+    assert "        _, (h, _) = self.lstm(x)\n" in plain
+    shadowed = nnspec.generate(write_spec(head + "    - _ = x[:, 0]\n"
+                                                 "    - out, (h, c) = lstm(x)\n"
+                                                 "    - return h[-1], _\n"))
+    assert "        _out, (h, _c) = self.lstm(x)\n" in shadowed
