@@ -1,4 +1,6 @@
-"""The hand-written torchvision references against data recorded from real torchvision.
+"""The hand-written torchvision references, and the specs that reproduce them
+(specs/resnet18.yaml, resnet50.yaml, mobilenet_v2.yaml, vit_b_16.yaml), against data recorded
+from real torchvision.
 
 tests/golden/torchvision/ was recorded with torchvision 0.29.1 / torch 2.14.1
 (tools/record_torchvision_golden.py). If these pass, tests/reference/torchvision_models.py can
@@ -30,6 +32,8 @@ from reference import vit
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
+import nnspec
+
 GOLDEN = ROOT / "tests" / "golden" / "torchvision"
 MODELS = ["resnet18", "resnet50", "mobilenet_v2", "vit_b_16"]
 PARAMS = {"resnet18": 11_689_512, "resnet50": 25_557_032, "mobilenet_v2": 3_504_872,
@@ -42,18 +46,25 @@ def golden(name: str, file: str) -> Path:
     return GOLDEN / name / file
 
 
-def seeded(name: str, **kwargs) -> torch.nn.Module:
-    """The reference built right after `torch.manual_seed(0)`, leaving the global RNG as it was."""
+def from_spec(name: str, **params) -> torch.nn.Module:
+    return nnspec.build(ROOT / "specs" / f"{name}.yaml", **params)
+
+
+def seeded(name: str, source: str = "reference", **kwargs) -> torch.nn.Module:
+    """The reference (or the spec's model) built right after `torch.manual_seed(0)`, leaving
+    the global RNG as it was."""
     with torch.random.fork_rng():
         torch.manual_seed(0)
-        return FACTORIES[name](**kwargs)
+        return FACTORIES[name](**kwargs) if source == "reference" else from_spec(name, **kwargs)
 
 
-@pytest.fixture(scope="module", params=MODELS)
+@pytest.fixture(scope="module", params=[(source, name) for source in ("reference", "spec")
+                                        for name in MODELS], ids="-".join)
 def model(request) -> tuple[str, torch.nn.Module]:
-    """Each reference built once per module (resnet50 and vit_b_16 take a while); tests must
-    not mutate it."""
-    return request.param, seeded(request.param)
+    """Each model built once per module (resnet50 and vit_b_16 take a while); tests must not
+    mutate it."""
+    source, name = request.param
+    return name, seeded(name, source)
 
 
 def tensor_sha256(t: torch.Tensor) -> str:
@@ -105,22 +116,25 @@ def test_seeded_init_is_bit_identical(model):
     assert init_mismatches(m, name) == []
 
 
-def test_other_seed_gives_other_init():
+@pytest.mark.parametrize("factory", [tv.resnet18, lambda: from_spec("resnet18")],
+                         ids=["reference", "spec"])
+def test_other_seed_gives_other_init(factory):
     """The init check can fail: seed 1 changes every randomly initialised tensor."""
     with torch.random.fork_rng():
         torch.manual_seed(1)
-        m = tv.resnet18()
+        m = factory()
     wrong = init_mismatches(m, "resnet18")
     # 20 convolutions, fc.weight and fc.bias; BatchNorm entries are constants
     assert len(wrong) == 22
 
 
+@pytest.mark.parametrize("source", ["reference", "spec"])
 @pytest.mark.parametrize("name, block_bn", [("resnet18", "bn2"), ("resnet50", "bn3")])
-def test_zero_init_residual(name, block_bn):
+def test_zero_init_residual(name, block_bn, source):
     """zero_init_residual zeroes the last BN scale of each block and draws nothing extra."""
-    m = seeded(name, zero_init_residual=True)
+    m = seeded(name, source, zero_init_residual=True)
     zeroed = {f"{n}.{block_bn}.weight" for n, mod in m.named_modules()
-              if isinstance(mod, (tv.BasicBlock, tv.Bottleneck))}
+              if type(mod).__name__ in ("BasicBlock", "Bottleneck")}
     assert zeroed and all(m.state_dict()[k].eq(0).all() for k in zeroed)
     wrong = {line.split(":")[0] for line in init_mismatches(m, name)}
     assert wrong == zeroed

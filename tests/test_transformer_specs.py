@@ -1,5 +1,5 @@
 """Issue #8's specs against their references: specs/vit_b_16.yaml against data recorded from
-torchvision (tests/test_cnn_specs.py runs the same golden checks), and at a small size against
+torchvision (in tests/test_reference_golden.py), and at a small size against
 tests/reference/vit.py; gpt_mini.yaml and lstm_classifier.yaml against the hand-written classes
 in tests/reference/: printed tree, state_dict, strict load, outputs, seeded init."""
 
