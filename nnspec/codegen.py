@@ -336,8 +336,7 @@ class _ClassWriter:
             if not rule.types:
                 lines += self.init_tensors(rule, _member(rule.child or ""), indent)
                 continue
-            types = [pysrc.name(f"{LAYERS[n].module}.{n}" if kind == "layer" else n)
-                     for n, kind in rule.types]
+            types = [self.class_name(n, kind) for n, kind in rule.types]
             kinds = types[0] if len(types) == 1 else ast.Tuple(types)
             if not chained:
                 lines += pysrc.for_header(m, pysrc.call("self.modules"), indent)
@@ -347,6 +346,13 @@ class _ClassWriter:
             owner = ast.Attribute(ast.Name(m), rule.child) if rule.child else ast.Name(m)
             lines += self.init_tensors(rule, owner, indent + 2)
         return lines
+
+    def class_name(self, name: str, kind: str) -> ast.expr:
+        """`nn.Conv2d`, a block's class, or a user layer's class as the file imports it."""
+        if kind == "user":
+            self.usage.user_layers.add(name)
+            return ast.Name(self.usage.user_names[name])
+        return pysrc.name(f"{LAYERS[name].module}.{name}" if kind == "layer" else name)
 
     def init_tensors(self, rule: InitRule, owner: ast.expr, indent: int) -> list[str]:
         lines: list[str] = []

@@ -69,7 +69,8 @@ def elaborate(doc: Document, spec: SpecFile, source: str,
         path: PathKey = ("model",) if name == root_name else ("blocks", name)
         block = spec.model if name == root_name else spec.blocks[name]
         cls.init = initrules.check_rules(block.init, path, doc, errors, name, child_names,
-                                         ctx.parser({p.name for p in cls.params}))
+                                         ctx.parser({p.name for p in cls.params}),
+                                         ctx.user_layers)
     inputs = ctx.inputs(classes[root_name])
     before_cycles = len(errors.errors)
     order = _dependency_order(classes, root_name, errors)

@@ -57,7 +57,7 @@ class InitRule:
     a child of each; with no `types`, `child` is the dotted path of one module below the class.
     `tensors` are (attribute, init function, keyword arguments: literals or Exprs)."""
 
-    types: list[tuple[str, str]]  # (name, "layer" | "block")
+    types: list[tuple[str, str]]  # (name, "layer" | "block"), or ('module:Class', "user")
     child: str | None
     tensors: list[tuple[str, str, dict[str, Any]]]
     cond: Expr | None
@@ -69,13 +69,17 @@ class InitRule:
 
 
 def check_rules(raw: list, path: PathKey, doc: Document, errors: Collector, owner: str,
-                blocks: dict[str, set[str]], expr: ExprParser) -> list[InitRule]:
+                blocks: dict[str, set[str]], expr: ExprParser,
+                user_layers: dict[str, str] | None = None) -> list[InitRule]:
     """The `init` rules of class `owner` at `path`; `blocks` maps each class to its child
-    names, `expr` parses an expression over the class's parameters."""
+    names, `expr` parses an expression over the class's parameters, `user_layers` the spec's
+    user layer names to their 'module:Class' paths."""
+    user_layers = user_layers or {}
     rules = []
     for i, entry in enumerate(raw):
         if not isinstance(entry, list):
-            found = _check_rule(entry, (*path, "init", i), doc, errors, owner, blocks, expr)
+            found = _check_rule(entry, (*path, "init", i), doc, errors, owner, blocks, expr,
+                                user_layers)
             rules += [found] if found else []
             continue
         for j, rule in enumerate(entry):
@@ -86,7 +90,7 @@ def check_rules(raw: list, path: PathKey, doc: Document, errors: Collector, owne
                              "give the list its own rule for a single child, or put 'if' on "
                              "a rule of its own")
                 continue
-            found = _check_rule(rule, at, doc, errors, owner, blocks, expr)
+            found = _check_rule(rule, at, doc, errors, owner, blocks, expr, user_layers)
             if found:
                 found.group = i
                 rules.append(found)
@@ -94,7 +98,8 @@ def check_rules(raw: list, path: PathKey, doc: Document, errors: Collector, owne
 
 
 def _check_rule(rule: Any, at: PathKey, doc: Document, errors: Collector, owner: str,
-                blocks: dict[str, set[str]], expr: ExprParser) -> InitRule | None:
+                blocks: dict[str, set[str]], expr: ExprParser,
+                user_layers: dict[str, str]) -> InitRule | None:
     """One rule at `at`, checked; None when it has errors."""
     before = len(errors.errors)
     names = [] if rule.type is None else [rule.type] if isinstance(rule.type, str) \
@@ -106,9 +111,12 @@ def _check_rule(rule: Any, at: PathKey, doc: Document, errors: Collector, owner:
             types.append((name, "block"))
         elif name in LAYERS:
             types.append((name, "layer"))
+        elif name in user_layers:
+            types.append((user_layers[name], "user"))
         else:
             errors.error("unknown-layer", f"unknown layer or block '{name}'", where,
-                         did_you_mean(name, sorted(set(LAYERS) | set(blocks))))
+                         did_you_mean(name, sorted(set(LAYERS) | set(blocks)
+                                                   | set(user_layers))))
     if rule.type is None:
         if rule.child is None:
             errors.error("bad-init", "an init rule needs 'type' (a pass over the modules) "
@@ -124,7 +132,8 @@ def _check_rule(rule: Any, at: PathKey, doc: Document, errors: Collector, owner:
                          did_you_mean(first, sorted(blocks[owner])))
     elif rule.child is not None:
         for name, kind in types:
-            if kind == "layer" or rule.child not in blocks[name]:
+            # a user layer's children are its own code's: not declared, so not checked here
+            if kind == "layer" or kind == "block" and rule.child not in blocks[name]:
                 errors.error("unknown-child", f"'{name}' has no child '{rule.child}'",
                              doc.where(at + ("child",)),
                              did_you_mean(rule.child, sorted(blocks.get(name, ()))))

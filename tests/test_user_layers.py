@@ -372,3 +372,22 @@ def test_the_documented_example_is_valid(write_spec):
     path = write_spec(yaml_text.replace("mypkg.blocks", "nnspec_demo.blocks"))
     spec = nnspec.load(path, allow_import=ALLOW)
     assert spec.analysis.modules["features.1.se"].params == 2 * 32 * 8 + 8 + 32
+
+
+def test_init_rules_pick_user_layers_by_their_spec_name(tmp_path, write_spec):
+    """`type: SqueezeExcite` is an isinstance test on the imported class; `child` reaches into
+    the user's own module (not declared, so checked only when building)."""
+    text = SE_NET.read_text(encoding="utf-8").replace(
+        "  forward:\n    - x = features(x)",
+        "  init:\n    - {type: SqueezeExcite, child: fc2, weight: zeros, bias: ones}\n"
+        "  forward:\n    - x = features(x)")
+    spec = write_spec(text, "se_init.yaml")
+    source = nnspec.generate(spec, allow_import=ALLOW)
+    assert "            if isinstance(m, SqueezeExcite):\n" in source
+    (tmp_path / "se_init_gen.py").write_text(source, encoding="utf-8")
+    generated = import_file(tmp_path / "se_init_gen.py", "se_init_gen").SENet()
+    for model in (nnspec.build(spec, allow_import=ALLOW), generated):
+        ses = [m for m in model.modules() if isinstance(m, SqueezeExcite)]
+        assert len(ses) == 2
+        assert all(se.fc2.weight.eq(0).all() and se.fc2.bias.eq(1).all() for se in ses)
+        assert not ses[0].fc1.weight.eq(0).all()
