@@ -110,10 +110,30 @@ def instantiate(program: Program, device: Any = None, dtype: Any = None) -> torc
     """Construct the root model, in tree order so a fixed seed gives fixed parameters."""
     cls = getattr(load_classes(program), program.root)
     with torch.device(device) if device is not None else contextlib.nullcontext():
-        model = cls()
+        try:
+            model = cls()
+        except Exception as exc:
+            if not program.user_layers:  # then generated code failed: nnspec's bug
+                raise
+            raise _user_code_error(program, exc) from None
     if dtype is not None:
         model = model.to(dtype=_dtype(dtype))
     return model
+
+
+def _user_code_error(program: Program, exc: Exception) -> SpecError:
+    """Building with user layers failed: their constructors, or an init rule reaching a child
+    that the user's class does not have (declarations do not describe children)."""
+    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    pos = program.classes[program.root].pos
+    for cls in program.classes.values():
+        for rule in cls.init:
+            child = (rule.child or "").split(".")[0]
+            if child and any(kind == "user" for _, kind in rule.types) and \
+                    f"attribute '{child}'" in reason:
+                pos = rule.child_pos or rule.pos
+    return SpecError([Diagnostic("build-failed", f"building the model fails: "
+                                 f"{type(exc).__name__}: {reason}", pos)])
 
 
 def _dtype(dtype: Any) -> torch.dtype:

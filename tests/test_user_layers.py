@@ -391,3 +391,18 @@ def test_init_rules_pick_user_layers_by_their_spec_name(tmp_path, write_spec):
         assert len(ses) == 2
         assert all(se.fc2.weight.eq(0).all() and se.fc2.bias.eq(1).all() for se in ses)
         assert not ses[0].fc1.weight.eq(0).all()
+
+
+def test_init_rule_child_missing_from_a_user_layer_is_a_build_error(write_spec):
+    text = SE_NET.read_text(encoding="utf-8").replace(
+        "  forward:\n    - x = features(x)",
+        "  init:\n    - {type: SqueezeExcite, child: fc9, weight: zeros}\n"
+        "  forward:\n    - x = features(x)")
+    spec = write_spec(text, "se_bad.yaml")
+    nnspec.load(spec, allow_import=ALLOW)  # statically fine: the class's children are unknown
+    with pytest.raises(nnspec.SpecError) as info:
+        nnspec.build(spec, allow_import=ALLOW)
+    [d] = info.value.diagnostics
+    assert (d.code, d.pos.line, d.pos.col) == ("build-failed", 24, 36)
+    assert d.message == ("building the model fails: AttributeError: 'SqueezeExcite' object "
+                         "has no attribute 'fc9'")
