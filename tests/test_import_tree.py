@@ -348,11 +348,57 @@ def test_instances_that_differ_in_a_child_class_are_reported():
                       "ReLU (line 3) and Identity (line 6)")]
 
 
-def test_torch_layers_with_children_are_not_taken_for_user_classes():
-    tree = str(torch.nn.Sequential(torch.nn.MultiheadAttention(8, 2)))
+class Attention(torch.nn.Module):
+    def __init__(self, bias: bool = True):
+        super().__init__()
+        self.ln = torch.nn.LayerNorm(8)
+        self.attn = torch.nn.MultiheadAttention(8, 2, bias=bias, batch_first=True)
+
+
+def test_multihead_attention_printed_with_its_out_proj_is_rebuilt(tmp_path):
+    original = torch.nn.Sequential(Attention(), Attention(), Attention(bias=False))
+    tree = str(original)
+    assert "(attn): MultiheadAttention(\n" in tree  # torch prints it as a container
+    result = import_tree(tree, "t.txt", inputs={"x": [4, 8]})
+    text = result.text
+    # embed_dim and bias come from out_proj; num_heads is a root parameter, marked unknown
+    assert "      attn: MultiheadAttention(8, num_heads, bias=bias)\n" in text
+    assert "    - Attention(num_heads, bias=False)\n" in text
+    assert "  params:\n    num_heads: 1  # not printed; 1 is a placeholder: --set " \
+        "num_heads=N\n" in text
+    assert "#   MultiheadAttention: dropout=0.0, add_bias_kv=False, add_zero_attn=False, " \
+        "kdim=None, vdim=None,\n#   batch_first=False\n" in text
+    assert result.warnings == ["num_heads is not printed by MultiheadAttention (line 4, 10, "
+                               "16): it is a root parameter, 1 until you set it (--set "
+                               "num_heads=N), shared by every MultiheadAttention in the tree"]
+    model = build_text(text, tmp_path)
+    assert str(model) == tree
+    model.load_state_dict(original.state_dict(), strict=True)
+    path = tmp_path / "imported.yaml"
+    assert nnspec.build(path, num_heads=2)[0].attn.num_heads == 2
+
+
+MHA_OUT = "(out_proj): NonDynamicallyQuantizableLinear(in_features=8, out_features=8, bias=True)"
+
+
+@pytest.mark.parametrize("body,line", [
+    (f"    {MHA_OUT}\n    (extra): ReLU()", 2),                 # another child
+    ("    (out_proj): Linear(in_features=8, out_features=8, bias=True)", 2),  # another class
+    ("    (out_proj): NonDynamicallyQuantizableLinear(in_features=8, out_features=4, "
+     "bias=True)", 2),                                          # not square
+    ("    (proj): NonDynamicallyQuantizableLinear(in_features=8, out_features=8, bias=True)",
+     2),                                                        # another name
+    (f"    batch_first=True\n    {MHA_OUT}", 2),               # printed arguments
+])
+def test_other_forms_of_multihead_attention_are_refused_with_their_lines(body, line):
+    found = errors_of(f"Net(\n  (attn): MultiheadAttention(\n{body}\n  )\n)\n")
+    assert [(row[0], row[2]) for row in found] == [(line, "not-rebuildable")]
+
+
+def test_other_torch_layers_with_children_are_refused():
+    tree = str(torch.nn.Sequential(torch.nn.TransformerEncoderLayer(8, 2)))
     found = errors_of(tree)
-    # a catalog layer now, but its arguments do not show in its children's lines
-    assert found == [(2, 8, "not-rebuildable", "the torch layer 'MultiheadAttention' is "
+    assert found == [(2, 8, "not-rebuildable", "the torch layer 'TransformerEncoderLayer' is "
                       "printed with children")]
 
 

@@ -71,6 +71,8 @@ def run_tree(args: argparse.Namespace) -> int:
         raise UsageError(f"--fence: {args.file} holds no fenced tree")
     result = import_tree(text, args.file, first_line, _inputs(args.inputs))
     check_rebuild(result.text, text, args.file, first_line)
+    for warning in result.warnings:
+        print(f"nnspec: warning: {warning}", file=sys.stderr)
     return _write(result.text, args.output)
 
 

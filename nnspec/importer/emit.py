@@ -79,6 +79,7 @@ def _steps(steps: list, indent: int) -> list[str]:
 
 def _params(cls: DraftClass, pad: str) -> list[str]:
     entries = []
+    comments = [p.comment for p in cls.params]
     for p in cls.params:
         if p.default is REQUIRED:
             entries.append((p.name, p.type))
@@ -87,9 +88,10 @@ def _params(cls: DraftClass, pad: str) -> list[str]:
         else:
             entries.append((p.name, _flow(p.default)))
     one = f"{pad}params: {{{', '.join(f'{k}: {v}' for k, v in entries)}}}"
-    if len(one) <= WIDTH:
+    if len(one) <= WIDTH and not any(comments):
         return [one]
-    return [f"{pad}params:"] + [f"{pad}  {k}: {v}" for k, v in entries]
+    return [f"{pad}params:"] + [_comment(f"{pad}  {k}: {v}", c)
+                                for (k, v), c in zip(entries, comments)]
 
 
 def _child(child: DraftChild, indent: int, numbered: bool) -> list[str]:

@@ -17,6 +17,7 @@ from typing import Any
 from nnspec.catalog import LAYERS, REQUIRED
 from nnspec.diagnostics import Collector, Pos
 from nnspec.importer.classify import Classifier, Instance, Item, Layer, Seq, Use
+from nnspec.importer.layers import Unprinted
 from nnspec.names import identifier_problem
 from nnspec.pysrc import literal
 
@@ -28,6 +29,7 @@ class DraftParam:
     name: str
     type: str
     default: Any  # REQUIRED when callers must pass it
+    comment: str | None = None
 
 
 @dataclass
@@ -282,6 +284,14 @@ class Params:
         """Source for these per-instance values: a literal when they agree (None when that
         literal is `default`), else a parameter or an expression of one."""
         values = list(vector.values())
+        mark = next((v for v in values if isinstance(v, Unprinted)), None)
+        if mark is not None:  # one parameter of its name, passed down from the root
+            for param in self.items:
+                if param.defined and all(v == mark for v in param.defined.values()):
+                    return param.name
+            param = _Param(self.fresh(mark.name, alt), vector)
+            self.items.append(param)
+            return param.name
         if all(_same(v, values[0]) for v in values):
             return None if _same(values[0], default) else literal(values[0])
         vector = {i: _plain(v) for i, v in vector.items()}
@@ -309,6 +319,12 @@ class Params:
         """Required parameters first, then those with a default; values filled in."""
         required, optional = [], []
         for param in self.items:
+            mark = next(iter(param.defined.values()))
+            if isinstance(mark, Unprinted):  # required; the root's gets the placeholder
+                param.values = [mark] * self.count
+                required.append((param, DraftParam(param.name, _type([mark.placeholder]),
+                                                   REQUIRED)))
+                continue
             counts = Counter(literal(v) for v in param.defined.values())
             top, n = counts.most_common(1)[0]
             default = next(v for v in param.defined.values() if literal(v) == top) \
