@@ -5,7 +5,7 @@ their lines, so every class that cannot be rebuilt is reported at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Union
 
 from nnspec.catalog import LAYERS
@@ -30,6 +30,8 @@ class Instance:
     items: list[tuple[str, Item]]
     numbered: bool
     listed: bool = False  # an nn.ModuleList, or a subclass of it
+    # tensors it holds itself, as a recorded state_dict shows them: (name, state.Key)
+    own: list[tuple[str, Any]] = field(default_factory=list)
 
 
 @dataclass(eq=False)

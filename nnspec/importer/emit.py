@@ -47,6 +47,13 @@ def _body(cls: DraftClass, indent: int) -> list[str]:
         out.append(f"{pad}inputs: [{', '.join(cls.inputs)}]")
     if cls.params:
         out += _params(cls, pad)
+    for buffer, key in ((False, "parameters"), (True, "buffers")):
+        tensors = [t for t in cls.tensors if t.buffer is buffer]
+        if tensors:
+            out.append(f"{pad}{key}:  # from the state_dict; init unknown: zeros assumed")
+            out += [f"{pad}  {t.name}: {{shape: [{', '.join(t.shape)}], "
+                    + ("" if t.dtype == "float32" else f"dtype: {t.dtype}, ") + "init: zeros}"
+                    for t in tensors]
     if cls.children:
         out.append(f"{pad}children:")
         for child in cls.children:

@@ -41,6 +41,16 @@ class DraftChild:
 
 
 @dataclass
+class DraftTensor:
+    """A tensor the class holds itself (from a recorded state_dict): its init is unknown."""
+
+    name: str
+    shape: list[str]  # literals or parameters
+    dtype: str
+    buffer: bool
+
+
+@dataclass
 class DraftClass:
     name: str
     base: str  # Module or Sequential
@@ -51,6 +61,7 @@ class DraftClass:
     # "unknown"; None: children in order; else steps (str, or {if, then, else} mappings)
     forward: str | list | None = "unknown"
     inputs: list[str] | None = None  # forward arguments, when not [x]
+    tensors: list[DraftTensor] = field(default_factory=list)
 
 
 @dataclass
@@ -130,19 +141,44 @@ class Folder:
                               "children and some named ones", first.node.pos)
         template = self.merge([(i, inst.items) for i, inst in enumerate(instances)],
                               not numbered, name)
-        params = Params(len(instances), {s.key for s in template})
+        own = [n for n, _ in first.own]
+        params = Params(len(instances), {s.key for s in template} | set(own))
         everyone = set(range(len(instances)))
         children = [self.child(s, f"layer{i}" if numbered else s.key, params, everyone)
                     for i, s in enumerate(template)]
         base = "Module" if not numbered else "ModuleList" if any(
             inst.listed for inst in instances) else "Sequential"
-        draft = DraftClass(name, base, [], children, numbered, first.node.pos)
+        draft = DraftClass(name, base, [], children, numbered, first.node.pos,
+                           tensors=self.tensors(name, instances, params))
         if self.forwards is not None:
             self.forwards(draft, instances, params)
         draft.params = params.drafts()
         for i, inst in enumerate(instances):
             self.values[id(inst)] = {p.name: p.values[i] for p in params.items}
         return draft
+
+    def tensors(self, name: str, instances: list[Instance], params: Params) -> list[DraftTensor]:
+        """The tensors the instances hold themselves: the same names, ranks and dtypes in
+        each; a dimension that differs between them is a parameter."""
+        def layout(inst: Instance) -> list[tuple[str, int, str]]:
+            return [(n, len(k.shape), k.dtype) for n, k in inst.own]
+
+        first = instances[0]
+        for inst in instances[1:]:
+            if layout(inst) != layout(first):
+                self.errors.error("not-rebuildable", f"instances of '{name}' hold different "
+                                  f"tensors themselves: {_tensors(first)} (line "
+                                  f"{first.node.pos.line}) and {_tensors(inst)}", inst.node.pos)
+                return []
+        out = []
+        for j, (tensor, key) in enumerate(first.own):
+            shape = []
+            for d in range(len(key.shape)):
+                vector = {i: inst.own[j][1].shape[d] for i, inst in enumerate(instances)}
+                text = params.express(vector, f"{tensor}_size{d}", f"{tensor}_size{d}")
+                shape.append(text if text is not None else literal(key.shape[d]))
+            out.append(DraftTensor(tensor, shape, key.dtype, key.buffer))
+        return out
 
     # --- template ----------------------------------------------------------------------------
 
@@ -391,6 +427,10 @@ def _uses(items: list[tuple[str, Item]]):
             yield item.instance.cls
         elif isinstance(item, Seq):
             yield from _uses(item.items)
+
+
+def _tensors(inst: Instance) -> str:
+    return "[" + ", ".join(f"{n}: {k.dtype}{list(k.shape)}" for n, k in inst.own) + "]"
 
 
 def _pos(item: Item) -> Pos:

@@ -151,6 +151,12 @@ def _build(layer: LayerDef, args: dict[str, Any]) -> tuple[str, tuple] | str | N
     return _build_cached(key)
 
 
+def built_state(layer: LayerDef, args: dict[str, Any]) -> dict[str, tuple[int, ...]] | None:
+    """The state_dict shapes of the layer these arguments build; None when torch cannot."""
+    built = _build(layer, args)
+    return dict(built[1]) if isinstance(built, tuple) else None
+
+
 def _freeze(value: Any) -> Any:
     return tuple(_freeze(v) for v in value) if isinstance(value, list) else value
 

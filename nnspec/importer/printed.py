@@ -7,6 +7,8 @@ forward: each class whose forward the shapes do not pin down gets `forward: unkn
 
 from __future__ import annotations
 
+import os
+
 from nnspec.catalog import REQUIRED
 from nnspec.diagnostics import Collector
 from nnspec.importer import chain
@@ -14,17 +16,25 @@ from nnspec.importer.classify import Classifier
 from nnspec.importer.draft import Imported, assumed_defaults, guess_inputs
 from nnspec.importer.emit import render
 from nnspec.importer.fold import DraftClass, Folder
+from nnspec.importer.state import assign_own, read_state_dict
 from nnspec.importer.tree import parse_tree
 
 
 def import_tree(text: str, source: str = "<tree>", first_line: int = 1,
-                inputs: dict[str, list[int]] | None = None) -> Imported:
-    """The spec for a printed tree; SpecError naming each line that cannot be rebuilt."""
+                inputs: dict[str, list[int]] | None = None,
+                state_dict: str | os.PathLike | None = None) -> Imported:
+    """The spec for a printed tree; SpecError naming each line that cannot be rebuilt.
+    `state_dict`: a file with the model's state_dict layout (see nnspec.importer.state), for
+    the tensors classes hold themselves, which no printed tree shows."""
     node = parse_tree(text, source, first_line)
     errors = Collector()
     classifier = Classifier(errors, is_torch_layer)
     root = classifier.root(node)
     errors.check()
+    keys = read_state_dict(state_dict) if state_dict is not None else None
+    if keys is not None and root is not None:
+        assign_own(root, keys, errors)
+        errors.check()
     folder = Folder(classifier, errors)
     classes = folder.fold_all(root)
     errors.check()
@@ -46,9 +56,13 @@ def import_tree(text: str, source: str = "<tree>", first_line: int = 1,
         header.append("Forward of " + ", ".join(sorted(known)) + ": the children in printed "
                       "order, the only order their shapes allow.")
     warnings = unprinted_roots(classes[-1], classifier.unprinted)
+    if any(c.tensors for c in classes):
+        header.append("`parameters:` and `buffers:` are the keys no layer has in "
+                      f"{state_dict} (a printed tree does not show them): floating keys are "
+                      "parameters, others buffers; their init is unknown.")
     header += assumed_defaults(classifier.instances) + [
         f"Note: {n}" for n in classifier.notes + warnings]
-    return Imported(render(classes, shapes, header), classes, warnings)
+    return Imported(render(classes, shapes, header), classes, warnings, keys)
 
 
 def unprinted_roots(root: DraftClass, lines: list[int]) -> list[str]:
