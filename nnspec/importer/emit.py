@@ -105,6 +105,10 @@ def _child(child: DraftChild, indent: int, numbered: bool) -> list[str]:
     """Lines for one child, as a mapping entry (`key: ...`) or a list item (`- ...`)."""
     pad = " " * indent
     lead = f"{pad}- " if numbered else f"{pad}{child.key}: "
+    if child.repeat is not None:
+        count, var = child.repeat
+        return [f"{pad}{json.dumps(child.key)}: {{repeat: {count}, as: {var}, call: "
+                f"{json.dumps(child.value)}}}"]
     if isinstance(child.value, str):
         if child.cond is None:
             return [lead + _scalar(child.value)]

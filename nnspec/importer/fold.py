@@ -10,6 +10,7 @@ default when most instances share a value, so most calls stay short.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,7 @@ class DraftChild:
     value: str | list[DraftChild]  # a call, or the items of a Sequential
     named: bool = False  # a Sequential with named items
     cond: str | None = None
+    repeat: tuple[int, str] | None = None  # (count, loop variable): `key` holds `{variable}`
 
 
 @dataclass
@@ -261,6 +263,8 @@ class Folder:
             named = target
             items = [self.child(s, s.key if named else f"{label}_{i}", params, set(slot.uses))
                      for i, s in enumerate(slot.sub)]
+            if named:
+                items = _named_repeats(items, params.taken)
             return DraftChild(slot.key, items, named, cond)
         if kind == "layer":
             text = self.layer_call(target, slot, label, params)
@@ -427,6 +431,33 @@ def _uses(items: list[tuple[str, Item]]):
             yield item.instance.cls
         elif isinstance(item, Seq):
             yield from _uses(item.items)
+
+
+_NUMBERED = re.compile(r"(.*?)(\d+)(\D*)")
+MIN_REPEAT = 3  # shorter runs of numbered names stay as they are
+
+
+def _named_repeats(items: list[DraftChild], taken: set[str]) -> list[DraftChild]:
+    """Runs of equal calls named `prefix0`, `prefix1`, ... (ViT's `encoder_layer_0`..`11`) as
+    one named repeat, `"prefix{i}": {repeat: n, as: i, call: ...}`."""
+    var = next(v for v in ("i", "j", "k", "n", "idx", "index") if v not in taken)
+    out: list[DraftChild] = []
+    at = 0
+    while at < len(items):
+        first = items[at]
+        match = _NUMBERED.fullmatch(first.key)
+        count = 1
+        if match and match.group(2) == "0" and isinstance(first.value, str) and not first.cond:
+            head, tail = match.group(1), match.group(3)
+            while at + count < len(items) and items[at + count].key == f"{head}{count}{tail}" \
+                    and items[at + count].value == first.value and not items[at + count].cond:
+                count += 1
+        if count >= MIN_REPEAT:
+            out.append(DraftChild(f"{head}{{{var}}}{tail}", first.value, repeat=(count, var)))
+        else:
+            out += items[at:at + count]
+        at += count
+    return out
 
 
 def _tensors(inst: Instance) -> str:
