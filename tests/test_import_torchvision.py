@@ -9,6 +9,7 @@ import pytest
 from conftest import ROOT
 from test_import_tree import build_text
 
+import nnspec
 from nnspec.importer.draft import check_rebuild, tree_lines
 from nnspec.importer.printed import import_tree
 from nnspec.importer.state import read_state_dict
@@ -33,3 +34,26 @@ def test_torchvision_tree(path, tmp_path):
         return
     recorded = [(k.name, k.shape) for k in read_state_dict(state)]
     assert [(k, tuple(v.shape)) for k, v in model.state_dict().items()] == recorded
+
+
+@pytest.mark.skipif(not (GOLDEN / "vit_b_16").is_dir(), reason="no ViT-B/16 golden")
+def test_vit_imports_concisely_with_its_unknowns_said(tmp_path):
+    folder = GOLDEN / "vit_b_16"
+    result = import_tree((folder / "tree.txt").read_text(encoding="utf-8"), "tree.txt",
+                         state_dict=folder / "state_dict.txt")
+    text = result.text
+    # twelve equal EncoderBlocks: one block, one named repeat
+    assert text.count("  EncoderBlock:\n") == 1
+    assert '          "encoder_layer_{i}": {repeat: 12, as: i, call: "EncoderBlock(num_heads)"}\n' \
+        in text
+    assert "      self_attention: MultiheadAttention(768, num_heads)\n" in text
+    assert "  params:\n    num_heads: 1  # not printed; 1 is a placeholder: --set num_heads=N\n" \
+        in text
+    assert len(result.warnings) == 1 and result.warnings[0].startswith("num_heads is not printed")
+    assert "      pos_embedding: {shape: [1, 197, 768], init: zeros}\n" in text
+    assert "    class_token: {shape: [1, 1, 768], init: zeros}\n" in text
+    path = tmp_path / "vit.yaml"
+    path.write_text(text, encoding="utf-8")
+    model = nnspec.build(path, device="meta", num_heads=12)
+    assert model.encoder.layers.encoder_layer_11.self_attention.num_heads == 12
+    assert sum(p.numel() for p in model.parameters()) == 86_567_656  # torchvision's count

@@ -23,6 +23,7 @@ def render(classes: list[DraftClass], inputs: dict[str, tuple[list[int], str | N
     """The spec text; `inputs` maps each input name to (shape, comment)."""
     out = [f"# {part}".rstrip() for line in header
            for part in textwrap.wrap(line, WIDTH - 2, subsequent_indent="  ",
+                                     break_on_hyphens=False, break_long_words=False,
                                      drop_whitespace=not line.startswith(" ")) or [""]]
     out += ["nnspec: 1", "inputs:"]
     for name, (shape, comment) in inputs.items():
