@@ -628,8 +628,8 @@ def test_tensors_of_a_sequential_or_of_differing_instances_are_refused(tmp_path)
                       "or ModuleList block cannot hold tensors")]
     found = state_errors(Holder(), tmp_path, lambda lines: [x for x in lines
                                                             if not x.startswith("b.steps")])
-    assert found == [("t.txt", 6, 8, "not-rebuildable", "instances of 'Token' hold different "
-                      "tensors themselves: [pos: float32[1, 5, 8], steps: int64[5]] (line 3) "
+    assert found == [("t.txt", 5, 8, "not-rebuildable", "instances of 'Token' hold different "
+                      "tensors themselves: [pos: float32[1, 5, 8], steps: int64[5]] (line 2) "
                       "and [pos: float32[1, 9, 8]]")]
 
 
