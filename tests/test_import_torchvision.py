@@ -1,62 +1,59 @@
 """`nnspec import tree` on torchvision's printed trees, recorded under
-tests/golden/torchvision/<model>/tree.txt (skipped where absent): what imports prints the same
-tree and has the recorded state_dict keys; what does not import says which lines, and why."""
+tests/golden/torchvision/<model>/tree.txt (skipped where absent) with the state_dict layout
+recorded beside it: what imports prints the same tree and has the recorded state_dict keys and
+shapes. All of them import."""
 
 from __future__ import annotations
-
-import json
 
 import pytest
 from conftest import ROOT
 from test_import_tree import build_text
 
-from nnspec.diagnostics import SpecError
-from nnspec.importer.draft import tree_lines
+import nnspec
+from nnspec.importer.draft import check_rebuild, tree_lines
 from nnspec.importer.printed import import_tree
+from nnspec.importer.state import read_state_dict
 
 GOLDEN = ROOT / "tests" / "golden" / "torchvision"
 TREES = sorted(GOLDEN.glob("*/tree.txt")) if GOLDEN.is_dir() else []
-# refusals that are the importer's correct answer, not a failure
-REFUSALS = {"unknown-layer", "not-rebuildable"}
-
-
-def recorded_keys(folder) -> list[str] | None:
-    """The state_dict keys recorded beside a tree, in whichever form they were written."""
-    for name in ("state_dict.json", "keys.json"):
-        path = folder / name
-        if path.exists():
-            data = json.loads(path.read_text(encoding="utf-8"))
-            return list(data)
-    for name in ("state_dict.txt", "keys.txt", "state_dict_keys.txt"):
-        path = folder / name
-        if path.exists():
-            return [line.split()[0] for line in path.read_text(encoding="utf-8").splitlines()
-                    if line.strip()]
-    return None
 
 
 @pytest.mark.skipif(not TREES, reason="no torchvision trees under tests/golden/torchvision")
 @pytest.mark.parametrize("path", TREES, ids=[p.parent.name for p in TREES])
 def test_torchvision_tree(path, tmp_path):
+    """With the recorded state_dict beside it, the keys and shapes match exactly, in order:
+    those of the tensors a class holds itself (ViT's class_token) included."""
     tree = path.read_text(encoding="utf-8")
-    try:
-        text = import_tree(tree, str(path), inputs={"x": [3, 64, 64]}).text
-    except SpecError as exc:
-        codes = {d.code for d in exc.diagnostics}
-        assert codes <= REFUSALS, exc.render()
-        assert all(d.pos.line > 0 for d in exc.diagnostics)
-        pytest.skip(f"refused, with lines: {exc.diagnostics[0].message}")
-    model = build_text(text, tmp_path)
+    state = path.parent / "state_dict.txt"
+    result = import_tree(tree, str(path), inputs={"x": [3, 64, 64]},
+                         state_dict=state if state.exists() else None)
+    check_rebuild(result.text, tree, str(path), keys=result.keys)  # what the command checks
+    model = build_text(result.text, tmp_path)
     assert tree_lines(str(model)) == tree_lines(tree)
-    keys = recorded_keys(path.parent)
-    if keys is None:
+    if not state.exists():
         return
-    ours = list(model.state_dict())
-    assert not set(ours) - set(keys), "keys the original does not have"
-    missing = [k for k in keys if k not in ours]
-    if missing:  # parameters a class holds itself (ViT's pos_embedding) never print
-        owners = {k.rsplit(".", 1)[0] for k in missing}
-        layers = {name for name, m in model.named_modules() if not list(m.children())}
-        assert not owners & layers, f"missing keys of rebuilt layers: {sorted(owners & layers)}"
-        pytest.xfail(f"held directly by classes, invisible in a printed tree: {missing[:3]}")
-    assert ours == keys
+    recorded = [(k.name, k.shape) for k in read_state_dict(state)]
+    assert [(k, tuple(v.shape)) for k, v in model.state_dict().items()] == recorded
+
+
+@pytest.mark.skipif(not (GOLDEN / "vit_b_16").is_dir(), reason="no ViT-B/16 golden")
+def test_vit_imports_concisely_with_its_unknowns_said(tmp_path):
+    folder = GOLDEN / "vit_b_16"
+    result = import_tree((folder / "tree.txt").read_text(encoding="utf-8"), "tree.txt",
+                         state_dict=folder / "state_dict.txt")
+    text = result.text
+    # twelve equal EncoderBlocks: one block, one named repeat
+    assert text.count("  EncoderBlock:\n") == 1
+    assert '          "encoder_layer_{i}": {repeat: 12, as: i, call: "EncoderBlock(num_heads)"}\n' \
+        in text
+    assert "      self_attention: MultiheadAttention(768, num_heads)\n" in text
+    assert "  params:\n    num_heads: 1  # not printed; 1 is a placeholder: --set num_heads=N\n" \
+        in text
+    assert len(result.warnings) == 1 and result.warnings[0].startswith("num_heads is not printed")
+    assert "      pos_embedding: {shape: [1, 197, 768], init: zeros}\n" in text
+    assert "    class_token: {shape: [1, 1, 768], init: zeros}\n" in text
+    path = tmp_path / "vit.yaml"
+    path.write_text(text, encoding="utf-8")
+    model = nnspec.build(path, device="meta", num_heads=12)
+    assert model.encoder.layers.encoder_layer_11.self_attention.num_heads == 12
+    assert sum(p.numel() for p in model.parameters()) == 86_567_656  # torchvision's count

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 from collections import OrderedDict
+from pathlib import Path
 
 import pytest
 import torch
@@ -348,11 +349,57 @@ def test_instances_that_differ_in_a_child_class_are_reported():
                       "ReLU (line 3) and Identity (line 6)")]
 
 
-def test_torch_layers_with_children_are_not_taken_for_user_classes():
-    tree = str(torch.nn.Sequential(torch.nn.MultiheadAttention(8, 2)))
+class Attention(torch.nn.Module):
+    def __init__(self, bias: bool = True):
+        super().__init__()
+        self.ln = torch.nn.LayerNorm(8)
+        self.attn = torch.nn.MultiheadAttention(8, 2, bias=bias, batch_first=True)
+
+
+def test_multihead_attention_printed_with_its_out_proj_is_rebuilt(tmp_path):
+    original = torch.nn.Sequential(Attention(), Attention(), Attention(bias=False))
+    tree = str(original)
+    assert "(attn): MultiheadAttention(\n" in tree  # torch prints it as a container
+    result = import_tree(tree, "t.txt", inputs={"x": [4, 8]})
+    text = result.text
+    # embed_dim and bias come from out_proj; num_heads is a root parameter, marked unknown
+    assert "      attn: MultiheadAttention(8, num_heads, bias=bias)\n" in text
+    assert "    - Attention(num_heads, bias=False)\n" in text
+    assert "  params:\n    num_heads: 1  # not printed; 1 is a placeholder: --set " \
+        "num_heads=N\n" in text
+    assert "#   MultiheadAttention: dropout=0.0, add_bias_kv=False, add_zero_attn=False, " \
+        "kdim=None, vdim=None,\n#   batch_first=False\n" in text
+    assert result.warnings == ["num_heads is not printed by MultiheadAttention (line 4, 10, "
+                               "16): it is a root parameter, 1 until you set it (--set "
+                               "num_heads=N), shared by every MultiheadAttention in the tree"]
+    model = build_text(text, tmp_path)
+    assert str(model) == tree
+    model.load_state_dict(original.state_dict(), strict=True)
+    path = tmp_path / "imported.yaml"
+    assert nnspec.build(path, num_heads=2)[0].attn.num_heads == 2
+
+
+MHA_OUT = "(out_proj): NonDynamicallyQuantizableLinear(in_features=8, out_features=8, bias=True)"
+
+
+@pytest.mark.parametrize("body,line", [
+    (f"    {MHA_OUT}\n    (extra): ReLU()", 2),                 # another child
+    ("    (out_proj): Linear(in_features=8, out_features=8, bias=True)", 2),  # another class
+    ("    (out_proj): NonDynamicallyQuantizableLinear(in_features=8, out_features=4, "
+     "bias=True)", 2),                                          # not square
+    ("    (proj): NonDynamicallyQuantizableLinear(in_features=8, out_features=8, bias=True)",
+     2),                                                        # another name
+    (f"    batch_first=True\n    {MHA_OUT}", 2),               # printed arguments
+])
+def test_other_forms_of_multihead_attention_are_refused_with_their_lines(body, line):
+    found = errors_of(f"Net(\n  (attn): MultiheadAttention(\n{body}\n  )\n)\n")
+    assert [(row[0], row[2]) for row in found] == [(line, "not-rebuildable")]
+
+
+def test_other_torch_layers_with_children_are_refused():
+    tree = str(torch.nn.Sequential(torch.nn.TransformerEncoderLayer(8, 2)))
     found = errors_of(tree)
-    # a catalog layer now, but its arguments do not show in its children's lines
-    assert found == [(2, 8, "not-rebuildable", "the torch layer 'MultiheadAttention' is "
+    assert found == [(2, 8, "not-rebuildable", "the torch layer 'TransformerEncoderLayer' is "
                       "printed with children")]
 
 
@@ -485,3 +532,127 @@ def test_recurrent_layers_round_trip(tmp_path, recwarn):
     assert repr(model) == repr(reference)
     model.load_state_dict(reference.state_dict(), strict=True)
     assert not [w for w in recwarn if "dropout" in str(w.message)]
+
+
+# --- tensors a class holds itself, from a recorded state_dict layout ---------------------------
+
+
+def write_state(module: torch.nn.Module, path, edit=None) -> str:
+    """The text layout of tests/golden/torchvision/*/state_dict.txt for this module."""
+    lines = [f"{k}\t{','.join(map(str, v.shape))}\t{str(v.dtype).removeprefix('torch.')}"
+             for k, v in module.state_dict().items()]
+    path.write_text("\n".join(edit(lines) if edit else lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+class Token(torch.nn.Module):
+    def __init__(self, length: int):
+        super().__init__()
+        self.pos = torch.nn.Parameter(torch.zeros(1, length, 8))
+        self.register_buffer("steps", torch.zeros(length, dtype=torch.int64))
+        self.ln = torch.nn.LayerNorm(8)
+
+
+class Holder(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.cls_token = torch.nn.Parameter(torch.zeros(1, 1, 8))
+        self.a = Token(5)
+        self.b = Token(9)
+        self.head = torch.nn.Linear(8, 2)
+
+
+def test_state_dict_gives_the_tensors_classes_hold_themselves(tmp_path):
+    original = Holder()
+    state = write_state(original, tmp_path / "state.txt")
+    tree = str(original)
+    assert "pos" not in tree and "cls_token" not in tree
+    text = import_tree(tree, "t.txt", inputs={"x": [8]}, state_dict=state).text
+    # one block; the dimension that differs between its instances is a parameter
+    assert "  Token:\n    params: {pos_size1: int}\n    parameters:  # from the state_dict; " \
+        "init unknown: zeros assumed\n      pos: {shape: [1, pos_size1, 8], init: zeros}\n" \
+        "    buffers:  # from the state_dict; init unknown: zeros assumed\n" \
+        "      steps: {shape: [pos_size1], dtype: int64, init: zeros}\n" in text
+    assert "    cls_token: {shape: [1, 1, 8], init: zeros}\n" in text
+    assert "    a: Token(5)\n    b: Token(9)\n" in text
+    header = " ".join(line.strip("# ") for line in text.splitlines() if line.startswith("#"))
+    assert f"keys no layer has in {state} (a printed tree does not show them): floating keys " \
+        "are parameters, others buffers; their init is unknown." in header
+    model = build_text(text, tmp_path)
+    assert str(model) == tree
+    assert list(model.state_dict()) == list(original.state_dict())
+    model.load_state_dict(original.state_dict(), strict=True)
+    assert [n for n, _ in model.named_buffers()] == ["a.steps", "b.steps"]
+
+
+def test_state_dict_checkpoint_is_read_too(tmp_path):
+    original = Holder()
+    torch.save(original.state_dict(), tmp_path / "holder.pt")
+    text = import_tree(str(original), "t.txt", inputs={"x": [8]},
+                       state_dict=tmp_path / "holder.pt").text
+    build_text(text, tmp_path).load_state_dict(original.state_dict(), strict=True)
+
+
+def state_errors(module, tmp_path, edit) -> list[tuple[str, int, int, str, str]]:
+    state = write_state(module, tmp_path / "state.txt", edit)
+    with pytest.raises(SpecError) as info:
+        import_tree(str(module), "t.txt", inputs={"x": [8]}, state_dict=state)
+    return [(Path(d.pos.file).name, d.pos.line, d.pos.col, d.code, d.message)
+            for d in info.value.diagnostics]
+
+
+def test_state_dict_disagreeing_with_the_layers_is_reported(tmp_path):
+    def edit(lines):
+        lines = [x.replace("head.weight\t2,8", "head.weight\t3,8") for x in lines]
+        lines = [x for x in lines if not x.startswith("a.ln.bias")]
+        return lines + ["head.scale\t2\tfloat32", "nowhere.w\t2\tfloat32"]
+
+    found = state_errors(Holder(), tmp_path, edit)
+    assert found == [
+        ("state.txt", 12, 1, "state-mismatch", "no printed class holds 'nowhere.w': 'nowhere' "
+         "is not a printed module"),
+        ("t.txt", 3, 11, "state-mismatch", "the state_dict has no 'a.ln.bias', which this layer "
+         "has"),
+        ("t.txt", 8, 11, "state-mismatch", "the state_dict gives 'head.weight' the shape "
+         f"[3, 8] ({tmp_path}/state.txt line 9); this layer has [2, 8]"),
+        ("t.txt", 8, 11, "state-mismatch", "the state_dict has 'head.scale' "
+         f"({tmp_path}/state.txt line 11), which this layer does not have"),
+    ]
+
+
+def test_tensors_of_a_sequential_or_of_differing_instances_are_refused(tmp_path):
+    model = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.ReLU())
+    found = state_errors(model, tmp_path, lambda lines: ["scale\t8\tfloat32"] + lines)
+    assert found == [("t.txt", 1, 1, "not-rebuildable", "'Sequential' holds 'scale' itself "
+                      f"({tmp_path}/state.txt line 1), but has numbered children; a Sequential "
+                      "or ModuleList block cannot hold tensors")]
+    found = state_errors(Holder(), tmp_path, lambda lines: [x for x in lines
+                                                            if not x.startswith("b.steps")])
+    assert found == [("t.txt", 5, 8, "not-rebuildable", "instances of 'Token' hold different "
+                      "tensors themselves: [pos: float32[1, 5, 8], steps: int64[5]] (line 2) "
+                      "and [pos: float32[1, 9, 8]]")]
+
+
+def test_cli_takes_a_state_dict_and_warns_of_num_heads(tmp_path):
+    original = torch.nn.Sequential(Attention(), Holder())
+    tree = tmp_path / "tree.txt"
+    tree.write_text(str(original), encoding="utf-8")
+    state = write_state(original, tmp_path / "state.txt")
+    out = tmp_path / "spec.yaml"
+    result = run_cli("import", "tree", str(tree), "--state-dict", state, "--input", "x=8",
+                     "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.endswith("nnspec: warning: num_heads is not printed by "
+                                  "MultiheadAttention (line 4): it is a root parameter, 1 until "
+                                  "you set it (--set num_heads=N), shared by every "
+                                  "MultiheadAttention in the tree\n")
+    model = nnspec.build(out)
+    model.load_state_dict(original.state_dict(), strict=True)
+    missing = run_cli("import", "tree", str(tree), "--state-dict", str(tmp_path / "no.txt"))
+    assert missing.returncode == 2 and "no such file" in missing.stderr
+    bad = tmp_path / "bad.txt"
+    bad.write_text("w\t2,x\tfloat32\n", encoding="utf-8")
+    result = run_cli("import", "tree", str(tree), "--state-dict", str(bad))
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"{bad}:1:1: error[bad-state-dict]: expected "
+                                    "`key<TAB>shape<TAB>dtype`")

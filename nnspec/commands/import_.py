@@ -24,6 +24,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                       "tree in a ``` fence")
     tree.add_argument("--fence", type=int, metavar="N",
                       help="in a Markdown file with several fenced trees, the Nth (from 1)")
+    tree.add_argument("--state-dict", metavar="FILE",
+                      help="the model's state_dict layout: lines of 'key<TAB>shape<TAB>dtype' "
+                      "(shape comma-separated), or a .pt checkpoint; keys no layer has become "
+                      "tensors of the class holding them, and every key is checked")
     _common(tree)
     tree.set_defaults(run=run_tree)
 
@@ -69,8 +73,12 @@ def run_tree(args: argparse.Namespace) -> int:
         first_line, text = fenced[index]
     elif args.fence is not None:
         raise UsageError(f"--fence: {args.file} holds no fenced tree")
-    result = import_tree(text, args.file, first_line, _inputs(args.inputs))
-    check_rebuild(result.text, text, args.file, first_line)
+    if args.state_dict is not None and not Path(args.state_dict).is_file():
+        raise UsageError(f"no such file: {args.state_dict}")
+    result = import_tree(text, args.file, first_line, _inputs(args.inputs), args.state_dict)
+    check_rebuild(result.text, text, args.file, first_line, result.keys)
+    for warning in result.warnings:
+        print(f"nnspec: warning: {warning}", file=sys.stderr)
     return _write(result.text, args.output)
 
 

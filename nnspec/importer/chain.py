@@ -37,6 +37,8 @@ def known_forwards(instances: dict[str, list[Instance]], order: list[str]) -> se
 
 
 def _only_order(inst: Instance, known: dict[str, bool]) -> bool:
+    if inst.own:  # its forward reads tensors it holds itself, in ways a tree does not show
+        return False
     effects = [_effect(item, known) for _, item in inst.items]
     if len(effects) < 2 or not all(isinstance(e, Features) for e in effects):
         return False

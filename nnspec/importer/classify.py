@@ -5,12 +5,12 @@ their lines, so every class that cannot be rebuilt is reported at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Union
 
 from nnspec.catalog import LAYERS
 from nnspec.diagnostics import Collector
-from nnspec.importer.layers import LayerCall, LayerProblem, read_layer
+from nnspec.importer.layers import LayerCall, LayerProblem, Unprinted, read_attention, read_layer
 from nnspec.importer.tree import Node
 from nnspec.names import identifier_problem
 
@@ -30,6 +30,8 @@ class Instance:
     items: list[tuple[str, Item]]
     numbered: bool
     listed: bool = False  # an nn.ModuleList, or a subclass of it
+    # tensors it holds itself, as a recorded state_dict shows them: (name, state.Key)
+    own: list[tuple[str, Any]] = field(default_factory=list)
 
 
 @dataclass(eq=False)
@@ -66,6 +68,7 @@ class Classifier:
         self.instances: dict[str, list[Instance]] = {}
         self.memo: dict[int, Instance] = {}
         self.notes: list[str] = []
+        self.unprinted: list[int] = []  # lines of layers with an argument no repr shows
 
     def torch_layer(self, node: Node) -> bool:
         """A layer of torch's own (not a user's class): by its module when it is at hand."""
@@ -138,11 +141,9 @@ class Classifier:
                               node.pos, "a spec block holds parameters only through layers")
             return None
         if node.cls in LAYERS:
-            if node.args is None:
-                self.errors.error("not-rebuildable", f"the torch layer '{node.cls}' is printed "
-                                  "with children", node.pos)
-                return None
             try:
+                if node.args is None:
+                    return self.layer_with_children(node)
                 return Layer(read_layer(node.cls, node.args, node.pos,
                                         self.live.get(id(node))), node)
             except LayerProblem as problem:
@@ -156,3 +157,20 @@ class Classifier:
                           "catalog, so this line cannot be rebuilt", node.pos,
                           "add it to nnspec/catalog/layers.py, or replace it in the tree")
         return None
+
+    def layer_with_children(self, node: Node) -> Layer | None:
+        """A catalog layer printed with children: only MultiheadAttention's exact form."""
+        if node.cls != "MultiheadAttention" or node.extra or node.collapsed:
+            self.errors.error("not-rebuildable", f"the torch layer '{node.cls}' is printed "
+                              "with children", node.pos)
+            return None
+        live = self.live.get(id(node))
+        call = read_attention(node, live)
+        if call is None:
+            self.errors.error("not-rebuildable", "MultiheadAttention is printed with children "
+                              "other than torch's one '(out_proj): "
+                              "NonDynamicallyQuantizableLinear(...)'", node.pos)
+            return None
+        if any(isinstance(v, Unprinted) for v in call.args.values()):
+            self.unprinted.append(node.pos.line)
+        return Layer(call, node)

@@ -21,6 +21,7 @@ class Imported:
     text: str  # the spec
     classes: list[DraftClass]  # dependency order, the root last
     warnings: list[str] = field(default_factory=list)  # what could not be recovered, and why
+    keys: list | None = None  # the recorded state_dict layout it was imported with (state.Key)
 
 
 def layers(items: list[tuple[str, Item]], seen: set[int] | None = None):
@@ -93,9 +94,11 @@ def tree_lines(text: str) -> list[str]:
 _LINE_HEAD = re.compile(r"\s*(?:\([\w-]+\): )?(?:\d+ x )?")
 
 
-def check_rebuild(spec_text: str, tree: str, source: str, first_line: int = 1) -> None:
+def check_rebuild(spec_text: str, tree: str, source: str, first_line: int = 1,
+                  keys: list | None = None) -> None:
     """Build the spec (on the meta device) and raise SpecError at the first tree line it
-    prints differently: an importer that got something wrong says so."""
+    prints differently, or at the first of the recorded state_dict `keys` (state.Key) its
+    state_dict differs at: an importer that got something wrong says so."""
     from nnspec import runtime
     from nnspec.api import compile_data
     from nnspec.load import parse_document
@@ -109,3 +112,15 @@ def check_rebuild(spec_text: str, tree: str, source: str, first_line: int = 1) -
             raise SpecError([Diagnostic("not-rebuilt", f"the imported spec prints this line as "
                                         f"'{b.strip()}'", Pos(source, line, 1, len(a) or 1),
                                         "this is a bug in nnspec import; please report it")])
+    ours = [(k, tuple(v.shape)) for k, v in model.state_dict().items()]
+    for i, key in enumerate(keys or []):
+        if i >= len(ours) or ours[i] != (key.name, key.shape):
+            got = f"'{ours[i][0]}' {list(ours[i][1])}" if i < len(ours) else "nothing"
+            raise SpecError([Diagnostic("not-rebuilt", f"the imported spec's state_dict has "
+                                        f"{got} here", key.pos,
+                                        "this is a bug in nnspec import; please report it")])
+    if keys is not None and len(ours) > len(keys):
+        raise SpecError([Diagnostic("not-rebuilt", f"the imported spec's state_dict has "
+                                    f"'{ours[len(keys)][0]}' after the last recorded key",
+                                    keys[-1].pos if keys else Pos(source, 1, 1),
+                                    "this is a bug in nnspec import; please report it")])

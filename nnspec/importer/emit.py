@@ -23,6 +23,7 @@ def render(classes: list[DraftClass], inputs: dict[str, tuple[list[int], str | N
     """The spec text; `inputs` maps each input name to (shape, comment)."""
     out = [f"# {part}".rstrip() for line in header
            for part in textwrap.wrap(line, WIDTH - 2, subsequent_indent="  ",
+                                     break_on_hyphens=False, break_long_words=False,
                                      drop_whitespace=not line.startswith(" ")) or [""]]
     out += ["nnspec: 1", "inputs:"]
     for name, (shape, comment) in inputs.items():
@@ -47,6 +48,13 @@ def _body(cls: DraftClass, indent: int) -> list[str]:
         out.append(f"{pad}inputs: [{', '.join(cls.inputs)}]")
     if cls.params:
         out += _params(cls, pad)
+    for buffer, key in ((False, "parameters"), (True, "buffers")):
+        tensors = [t for t in cls.tensors if t.buffer is buffer]
+        if tensors:
+            out.append(f"{pad}{key}:  # from the state_dict; init unknown: zeros assumed")
+            out += [f"{pad}  {t.name}: {{shape: [{', '.join(t.shape)}], "
+                    + ("" if t.dtype == "float32" else f"dtype: {t.dtype}, ") + "init: zeros}"
+                    for t in tensors]
     if cls.children:
         out.append(f"{pad}children:")
         for child in cls.children:
@@ -79,6 +87,7 @@ def _steps(steps: list, indent: int) -> list[str]:
 
 def _params(cls: DraftClass, pad: str) -> list[str]:
     entries = []
+    comments = [p.comment for p in cls.params]
     for p in cls.params:
         if p.default is REQUIRED:
             entries.append((p.name, p.type))
@@ -87,15 +96,20 @@ def _params(cls: DraftClass, pad: str) -> list[str]:
         else:
             entries.append((p.name, _flow(p.default)))
     one = f"{pad}params: {{{', '.join(f'{k}: {v}' for k, v in entries)}}}"
-    if len(one) <= WIDTH:
+    if len(one) <= WIDTH and not any(comments):
         return [one]
-    return [f"{pad}params:"] + [f"{pad}  {k}: {v}" for k, v in entries]
+    return [f"{pad}params:"] + [_comment(f"{pad}  {k}: {v}", c)
+                                for (k, v), c in zip(entries, comments)]
 
 
 def _child(child: DraftChild, indent: int, numbered: bool) -> list[str]:
     """Lines for one child, as a mapping entry (`key: ...`) or a list item (`- ...`)."""
     pad = " " * indent
     lead = f"{pad}- " if numbered else f"{pad}{child.key}: "
+    if child.repeat is not None:
+        count, var = child.repeat
+        return [f"{pad}{json.dumps(child.key)}: {{repeat: {count}, as: {var}, call: "
+                f"{json.dumps(child.value)}}}"]
     if isinstance(child.value, str):
         if child.cond is None:
             return [lead + _scalar(child.value)]

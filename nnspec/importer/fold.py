@@ -10,6 +10,7 @@ default when most instances share a value, so most calls stay short.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from nnspec.catalog import LAYERS, REQUIRED
 from nnspec.diagnostics import Collector, Pos
 from nnspec.importer.classify import Classifier, Instance, Item, Layer, Seq, Use
+from nnspec.importer.layers import Unprinted
 from nnspec.names import identifier_problem
 from nnspec.pysrc import literal
 
@@ -28,6 +30,7 @@ class DraftParam:
     name: str
     type: str
     default: Any  # REQUIRED when callers must pass it
+    comment: str | None = None
 
 
 @dataclass
@@ -36,6 +39,17 @@ class DraftChild:
     value: str | list[DraftChild]  # a call, or the items of a Sequential
     named: bool = False  # a Sequential with named items
     cond: str | None = None
+    repeat: tuple[int, str] | None = None  # (count, loop variable): `key` holds `{variable}`
+
+
+@dataclass
+class DraftTensor:
+    """A tensor the class holds itself (from a recorded state_dict): its init is unknown."""
+
+    name: str
+    shape: list[str]  # literals or parameters
+    dtype: str
+    buffer: bool
 
 
 @dataclass
@@ -49,6 +63,7 @@ class DraftClass:
     # "unknown"; None: children in order; else steps (str, or {if, then, else} mappings)
     forward: str | list | None = "unknown"
     inputs: list[str] | None = None  # forward arguments, when not [x]
+    tensors: list[DraftTensor] = field(default_factory=list)
 
 
 @dataclass
@@ -128,19 +143,44 @@ class Folder:
                               "children and some named ones", first.node.pos)
         template = self.merge([(i, inst.items) for i, inst in enumerate(instances)],
                               not numbered, name)
-        params = Params(len(instances), {s.key for s in template})
+        own = [n for n, _ in first.own]
+        params = Params(len(instances), {s.key for s in template} | set(own))
         everyone = set(range(len(instances)))
         children = [self.child(s, f"layer{i}" if numbered else s.key, params, everyone)
                     for i, s in enumerate(template)]
         base = "Module" if not numbered else "ModuleList" if any(
             inst.listed for inst in instances) else "Sequential"
-        draft = DraftClass(name, base, [], children, numbered, first.node.pos)
+        draft = DraftClass(name, base, [], children, numbered, first.node.pos,
+                           tensors=self.tensors(name, instances, params))
         if self.forwards is not None:
             self.forwards(draft, instances, params)
         draft.params = params.drafts()
         for i, inst in enumerate(instances):
             self.values[id(inst)] = {p.name: p.values[i] for p in params.items}
         return draft
+
+    def tensors(self, name: str, instances: list[Instance], params: Params) -> list[DraftTensor]:
+        """The tensors the instances hold themselves: the same names, ranks and dtypes in
+        each; a dimension that differs between them is a parameter."""
+        def layout(inst: Instance) -> list[tuple[str, int, str]]:
+            return [(n, len(k.shape), k.dtype) for n, k in inst.own]
+
+        first = instances[0]
+        for inst in instances[1:]:
+            if layout(inst) != layout(first):
+                self.errors.error("not-rebuildable", f"instances of '{name}' hold different "
+                                  f"tensors themselves: {_tensors(first)} (line "
+                                  f"{first.node.pos.line}) and {_tensors(inst)}", inst.node.pos)
+                return []
+        out = []
+        for j, (tensor, key) in enumerate(first.own):
+            shape = []
+            for d in range(len(key.shape)):
+                vector = {i: inst.own[j][1].shape[d] for i, inst in enumerate(instances)}
+                text = params.express(vector, f"{tensor}_size{d}", f"{tensor}_size{d}")
+                shape.append(text if text is not None else literal(key.shape[d]))
+            out.append(DraftTensor(tensor, shape, key.dtype, key.buffer))
+        return out
 
     # --- template ----------------------------------------------------------------------------
 
@@ -223,6 +263,8 @@ class Folder:
             named = target
             items = [self.child(s, s.key if named else f"{label}_{i}", params, set(slot.uses))
                      for i, s in enumerate(slot.sub)]
+            if named:
+                items = _named_repeats(items, params.taken)
             return DraftChild(slot.key, items, named, cond)
         if kind == "layer":
             text = self.layer_call(target, slot, label, params)
@@ -282,6 +324,14 @@ class Params:
         """Source for these per-instance values: a literal when they agree (None when that
         literal is `default`), else a parameter or an expression of one."""
         values = list(vector.values())
+        mark = next((v for v in values if isinstance(v, Unprinted)), None)
+        if mark is not None:  # one parameter of its name, passed down from the root
+            for param in self.items:
+                if param.defined and all(v == mark for v in param.defined.values()):
+                    return param.name
+            param = _Param(self.fresh(mark.name, alt), vector)
+            self.items.append(param)
+            return param.name
         if all(_same(v, values[0]) for v in values):
             return None if _same(values[0], default) else literal(values[0])
         vector = {i: _plain(v) for i, v in vector.items()}
@@ -309,6 +359,12 @@ class Params:
         """Required parameters first, then those with a default; values filled in."""
         required, optional = [], []
         for param in self.items:
+            mark = next(iter(param.defined.values()))
+            if isinstance(mark, Unprinted):  # required; the root's gets the placeholder
+                param.values = [mark] * self.count
+                required.append((param, DraftParam(param.name, _type([mark.placeholder]),
+                                                   REQUIRED)))
+                continue
             counts = Counter(literal(v) for v in param.defined.values())
             top, n = counts.most_common(1)[0]
             default = next(v for v in param.defined.values() if literal(v) == top) \
@@ -375,6 +431,37 @@ def _uses(items: list[tuple[str, Item]]):
             yield item.instance.cls
         elif isinstance(item, Seq):
             yield from _uses(item.items)
+
+
+_NUMBERED = re.compile(r"(.*?)(\d+)(\D*)")
+MIN_REPEAT = 3  # shorter runs of numbered names stay as they are
+
+
+def _named_repeats(items: list[DraftChild], taken: set[str]) -> list[DraftChild]:
+    """Runs of equal calls named `prefix0`, `prefix1`, ... (ViT's `encoder_layer_0`..`11`) as
+    one named repeat, `"prefix{i}": {repeat: n, as: i, call: ...}`."""
+    var = next(v for v in ("i", "j", "k", "n", "idx", "index") if v not in taken)
+    out: list[DraftChild] = []
+    at = 0
+    while at < len(items):
+        first = items[at]
+        match = _NUMBERED.fullmatch(first.key)
+        count = 1
+        if match and match.group(2) == "0" and isinstance(first.value, str) and not first.cond:
+            head, tail = match.group(1), match.group(3)
+            while at + count < len(items) and items[at + count].key == f"{head}{count}{tail}" \
+                    and items[at + count].value == first.value and not items[at + count].cond:
+                count += 1
+        if count >= MIN_REPEAT:
+            out.append(DraftChild(f"{head}{{{var}}}{tail}", first.value, repeat=(count, var)))
+        else:
+            out += items[at:at + count]
+        at += count
+    return out
+
+
+def _tensors(inst: Instance) -> str:
+    return "[" + ", ".join(f"{n}: {k.dtype}{list(k.shape)}" for n, k in inst.own) + "]"
 
 
 def _pos(item: Item) -> Pos:

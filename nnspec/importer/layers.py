@@ -151,6 +151,12 @@ def _build(layer: LayerDef, args: dict[str, Any]) -> tuple[str, tuple] | str | N
     return _build_cached(key)
 
 
+def built_state(layer: LayerDef, args: dict[str, Any]) -> dict[str, tuple[int, ...]] | None:
+    """The state_dict shapes of the layer these arguments build; None when torch cannot."""
+    built = _build(layer, args)
+    return dict(built[1]) if isinstance(built, tuple) else None
+
+
 def _freeze(value: Any) -> Any:
     return tuple(_freeze(v) for v in value) if isinstance(value, list) else value
 
@@ -238,3 +244,52 @@ def _minimise(layer: LayerDef, given: dict[str, Any], hidden: set[str]) -> dict[
 
 def _equal(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
+
+
+# --- MultiheadAttention: a catalog layer that prints as a container ----------------------------
+
+
+@dataclass(frozen=True)
+class Unprinted:
+    """An argument no printed form shows and torch has no default for (MultiheadAttention's
+    num_heads): the import makes it a root parameter of this name, `placeholder` until set."""
+
+    name: str
+    placeholder: Any
+
+
+# what the repr never shows, beside num_heads: torch's defaults are assumed
+_ATTENTION_HIDDEN = ("dropout", "add_bias_kv", "add_zero_attn", "kdim", "vdim", "batch_first")
+
+
+def read_attention(node, live: Any = None) -> LayerCall | None:
+    """MultiheadAttention as torch prints it, `MultiheadAttention(` then only
+    `(out_proj): NonDynamicallyQuantizableLinear(in_features=E, out_features=E, bias=B)`:
+    embed_dim and bias come from out_proj; None for any other form. With the live module at
+    hand, every argument is read from it instead."""
+    if [(k, c.cls, c.args is None) for k, c in node.children] != [
+            ("out_proj", "NonDynamicallyQuantizableLinear", False)]:
+        return None
+    out_proj = node.children[0][1]
+    try:
+        linear = read_layer("Linear", out_proj.args, out_proj.pos).full
+    except LayerProblem:
+        return None
+    if linear["in_features"] != linear["out_features"]:
+        return None
+    layer = LAYERS["MultiheadAttention"]
+    given: dict[str, Any] = {"embed_dim": linear["in_features"], "bias": linear["bias"]}
+    assumed: tuple[str, ...] = _ATTENTION_HIDDEN
+    if live is not None:
+        embed = given["embed_dim"]  # torch keeps kdim = embed_dim when it was not given
+        given.update(num_heads=live.num_heads, dropout=live.dropout,
+                     kdim=None if live.kdim == embed else live.kdim,
+                     vdim=None if live.vdim == embed else live.vdim, batch_first=live.batch_first,
+                     add_bias_kv=live.bias_k is not None, add_zero_attn=live.add_zero_attn)
+        assumed = ()
+    else:
+        given["num_heads"] = Unprinted("num_heads", 1)
+    full = layer.bind_defaults(given)
+    args = {a.name: full[a.name] for a in layer.args
+            if a.required or not _equal(full[a.name], a.default)}
+    return LayerCall("MultiheadAttention", args, full, assumed)

@@ -7,23 +7,34 @@ forward: each class whose forward the shapes do not pin down gets `forward: unkn
 
 from __future__ import annotations
 
+import os
+
+from nnspec.catalog import REQUIRED
 from nnspec.diagnostics import Collector
 from nnspec.importer import chain
 from nnspec.importer.classify import Classifier
 from nnspec.importer.draft import Imported, assumed_defaults, guess_inputs
 from nnspec.importer.emit import render
-from nnspec.importer.fold import Folder
+from nnspec.importer.fold import DraftClass, Folder
+from nnspec.importer.state import assign_own, read_state_dict
 from nnspec.importer.tree import parse_tree
 
 
 def import_tree(text: str, source: str = "<tree>", first_line: int = 1,
-                inputs: dict[str, list[int]] | None = None) -> Imported:
-    """The spec for a printed tree; SpecError naming each line that cannot be rebuilt."""
+                inputs: dict[str, list[int]] | None = None,
+                state_dict: str | os.PathLike | None = None) -> Imported:
+    """The spec for a printed tree; SpecError naming each line that cannot be rebuilt.
+    `state_dict`: a file with the model's state_dict layout (see nnspec.importer.state), for
+    the tensors classes hold themselves, which no printed tree shows."""
     node = parse_tree(text, source, first_line)
     errors = Collector()
     classifier = Classifier(errors, is_torch_layer)
     root = classifier.root(node)
     errors.check()
+    keys = read_state_dict(state_dict) if state_dict is not None else None
+    if keys is not None and root is not None:
+        assign_own(root, keys, errors)
+        errors.check()
     folder = Folder(classifier, errors)
     classes = folder.fold_all(root)
     errors.check()
@@ -44,8 +55,29 @@ def import_tree(text: str, source: str = "<tree>", first_line: int = 1,
     if len(known):
         header.append("Forward of " + ", ".join(sorted(known)) + ": the children in printed "
                       "order, the only order their shapes allow.")
-    header += assumed_defaults(classifier.instances) + [f"Note: {n}" for n in classifier.notes]
-    return Imported(render(classes, shapes, header), classes)
+    warnings = unprinted_roots(classes[-1], classifier.unprinted)
+    if any(c.tensors for c in classes):
+        header.append("`parameters:` and `buffers:` are the keys no layer has in "
+                      f"{state_dict} (a printed tree does not show them): floating keys are "
+                      "parameters, others buffers; their init is unknown.")
+    header += assumed_defaults(classifier.instances) + [
+        f"Note: {n}" for n in classifier.notes + warnings]
+    return Imported(render(classes, shapes, header), classes, warnings, keys)
+
+
+def unprinted_roots(root: DraftClass, lines: list[int]) -> list[str]:
+    """Root parameters for arguments no tree shows (MultiheadAttention's num_heads): their
+    placeholder as the default, commented; and the warning that says they must be set."""
+    out = []
+    for param in root.params:
+        if param.default is REQUIRED:
+            where = ", ".join(map(str, lines[:3])) + (", ..." if len(lines) > 3 else "")
+            param.default = 1
+            param.comment = f"not printed; 1 is a placeholder: --set {param.name}=N"
+            out.append(f"{param.name} is not printed by MultiheadAttention (line {where}): it "
+                       f"is a root parameter, 1 until you set it (--set {param.name}=N), "
+                       "shared by every MultiheadAttention in the tree")
+    return out
 
 
 def is_torch_layer(name: str) -> bool:
