@@ -31,6 +31,10 @@ def spec_files() -> list[Path]:
 SUITE_PARAMS: dict[str, dict] = {
     "vit_b_16": dict(image_size=32, patch_size=16, num_layers=2, num_heads=2, hidden_dim=32,
                      mlp_dim=64),
+    # fewer blocks per stage, every kind of block kept (a strided first block, a residual one)
+    "resnet50": dict(layers=[2, 1, 1, 1]),
+    "mobilenet_v2": dict(cfg=[[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 1, 2], [6, 64, 1, 2],
+                              [6, 96, 1, 1], [6, 160, 1, 2], [6, 320, 1, 1]]),
 }
 
 
