@@ -86,7 +86,7 @@ def elaborate(doc: Document, spec: SpecFile, source: str,
     if not errors.errors:
         budget.check(tree, errors)
     errors.check()
-    doc.warnings = unused.warnings(doc, spec, program, ctx.unused_children)
+    doc.warnings = unused.warnings(doc, spec, program, ctx.unused_children, ctx.input_reads)
     return program, tree
 
 
@@ -138,6 +138,7 @@ class _Context:
                                                               allow_import, taken)
         self.tainted: set[str] = set()  # classes whose parameters are in error: not built
         self.unused_children: list[tuple[str, str, Pos]] = []  # (class, child, position)
+        self.input_reads: set[str] = set()  # root parameters read by input sizes and ranges
 
     def where(self, path: PathKey, key: bool = False) -> Pos:
         return self.doc.where(path, key)
@@ -178,6 +179,7 @@ class _Context:
         expr = self.expr(size, path, {p.name for p in root.params})
         if expr is None:
             return 1
+        self.input_reads |= expr.names()
         try:
             value = evaluate(expr.node, {p.name: p.default for p in root.params})
         except ExprError as err:

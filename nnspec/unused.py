@@ -6,19 +6,19 @@ reported only for a spec without errors; `--strict` makes them errors.
 
 from __future__ import annotations
 
-import ast
-
 from nnspec.diagnostics import Collector, Diagnostic, Pos
-from nnspec.expr import Expr, parse
+from nnspec.expr import Expr
 from nnspec.ir import Child, ModuleClass, Program, Repeat, Seq
 from nnspec.load import Document
 from nnspec.names import identifier_problem
-from nnspec.validate import InputSpec, SpecFile
+from nnspec.validate import SpecFile
 
 
 def warnings(doc: Document, spec: SpecFile, program: Program,
-             unused_children: list[tuple[str, str, Pos]]) -> list[Diagnostic]:
-    """`unused_children`: (class, child, position) of children an explicit forward never calls."""
+             unused_children: list[tuple[str, str, Pos]],
+             input_reads: set[str]) -> list[Diagnostic]:
+    """`unused_children`: (class, child, position) of children an explicit forward never calls;
+    `input_reads`: the root parameters that input sizes and ranges read."""
     found = Collector(doc.origins)
     for name in spec.blocks:
         if name not in program.classes and identifier_problem(name) is None:
@@ -30,7 +30,7 @@ def warnings(doc: Document, spec: SpecFile, program: Program,
             name for rule in cls.init if rule.cond for name in rule.cond.names()} | {
             name for expr in _init_exprs(cls) for name in expr.names()}
         if cls.name == program.root:
-            used |= _input_names(spec)
+            used |= input_reads
         for param in cls.params:
             if param.name not in used:
                 found.warning("unused-param", f"parameter '{param.name}' of '{cls.name}' is "
@@ -42,15 +42,6 @@ def warnings(doc: Document, spec: SpecFile, program: Program,
                           "its forward", pos, "it would be built but never run; call it in the "
                           "forward or delete it")
     return found.warnings
-
-
-def _input_names(spec: SpecFile) -> set[str]:
-    """The root parameters that input sizes and ranges read (`x: [3, image_size, image_size]`)."""
-    sizes = [size for decl in spec.inputs.values()
-             for size in ([*decl.shape, *(decl.range or ())] if isinstance(decl, InputSpec)
-                          else decl)]
-    return {node.id for size in sizes if isinstance(size, str)
-            for node in ast.walk(parse(size)) if isinstance(node, ast.Name)}
 
 
 def _init_exprs(cls: ModuleClass) -> list[Expr]:

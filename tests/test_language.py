@@ -185,6 +185,16 @@ def test_input_sizes_follow_root_parameters(write_spec):
     assert "torch.randn(2, 3, 32, 32)" in nnspec.generate(path)
 
 
+def test_parameters_read_only_by_inputs_are_used(write_spec):
+    path = write_spec("nnspec: 1\ninputs:\n  x: [size]\n"
+                      "  ids: {shape: [4], dtype: int64, range: [0, vocab]}\nmodel:\n"
+                      "  params: {size: 8, vocab: 5, spare: 1}\n"
+                      "  children: {fc: \"Linear(8, 2)\"}\n"
+                      "  forward: [\"return fc(x), ids\"]\n")
+    assert [(d.code, d.message) for d in nnspec.load(path).document.warnings] == [
+        ("unused-param", "parameter 'spare' of 'Net' is never used")]
+
+
 def test_example_inputs_default_batch_is_two(write_spec):
     (x,) = nnspec.example_inputs(write_spec("nnspec: 1\ninputs: {x: [3, 4]}\nmodel:\n"
                                             "  children: {f: Flatten()}\n"))
