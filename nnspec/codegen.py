@@ -15,7 +15,6 @@ import ast
 import copy
 import inspect
 import os
-import re
 import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from nnspec.ir import (
     Stmt,
 )
 from nnspec.layout import INDENT_WIDTH, LINE_WIDTH
+from nnspec.names import TEMPLATE_FIELD
 
 TEMPLATE_NAME = "module.py.jinja"
 
@@ -421,7 +421,7 @@ class _ClassWriter:
             if isinstance(item.value, Repeat):
                 rep = item.value
                 used = unused.names_in(rep.items) | {
-                    m for item in rep.items for m in re.findall(r"\{(\w+)\}", item.name)}
+                    m for item in rep.items for m in TEMPLATE_FIELD.findall(item.name)}
                 var = rep.var if rep.var in used else "_"
                 self.locals.add(var)
                 self.usage.note(rep.count.node)
@@ -605,7 +605,7 @@ class _Renamer(ast.NodeTransformer):
 def _name_key(name: str) -> ast.expr:
     """A child's key in an OrderedDict: its name, or an f-string for a named repeat's
     template (`f"encoder_layer_{i}"`)."""
-    parts = re.split(r"\{(\w+)\}", name)
+    parts = TEMPLATE_FIELD.split(name)
     if len(parts) == 1:
         return pysrc.literal_node(name)
     values: list[ast.expr] = [

@@ -33,7 +33,7 @@ from nnspec.ir import (
     Tie,
 )
 from nnspec.load import TYPE_NAMES, Document, PathKey
-from nnspec.names import identifier_problem
+from nnspec.names import TEMPLATE_FIELD, identifier_problem
 from nnspec.validate import BlockSpec, ChildSpec, IfStep, InputSpec, SpecFile
 
 MAX_INSTANCES = 200_000
@@ -606,7 +606,7 @@ def child_name(name: str, env: dict[str, Any], count: int) -> str:
     if name.isdigit():
         return str(count)
     if "{" in name:
-        return re.sub(r"\{(\w+)\}", lambda m: str(env[m.group(1)]), name)
+        return TEMPLATE_FIELD.sub(lambda m: str(env[m.group(1)]), name)
     return name
 
 

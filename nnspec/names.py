@@ -9,6 +9,10 @@ module itself uses.
 from __future__ import annotations
 
 import keyword
+import re
+
+# a field of a named repeat's child name template: the `{i}` of `encoder_layer_{i}`
+TEMPLATE_FIELD = re.compile(r"\{(\w+)\}")
 
 # dir(nn.Module) | dir(nn.Sequential) | vars(nn.Module()), dunders left out; recorded from
 # torch 2.13 so that this check never has to import torch.
