@@ -74,7 +74,10 @@ class Analysis:
     output: Any
     modules: dict[str, ModuleInfo]  # every module, pre-order, the root first (path "")
     nodes: list[Node]
-    input_dtypes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def input_dtypes(self) -> dict[str, str]:
+        return {n.label: n.output.dtype for n in self.nodes if n.kind == "input"}
 
     @property
     def root(self) -> ModuleInfo:
@@ -189,8 +192,7 @@ class _Walker:
         self.total_params(tree, complete)
         self.node("output", "output", ("<output>",), [t.node for t in tensors_in(output)
                                                       if t.node is not None], output)
-        return Analysis(inputs, output, self.modules, self.nodes,
-                        {i.name: i.dtype for i in self.program.inputs})
+        return Analysis(inputs, output, self.modules, self.nodes)
 
     def register(self, inst: Instance) -> None:
         """Add the module and its subtree, pre-order, with the parameters of complete layers."""
