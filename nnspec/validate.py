@@ -25,11 +25,20 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
 
 
-InputSize = Annotated[Union[Annotated[int, Tag("scalar")], Annotated[str, Tag("str")]],
-                      Discriminator(lambda v: "str" if isinstance(v, str) else "scalar",
-                                    custom_error_type="wrong-type",
-                                    custom_error_message="an input size is an int or an "
-                                    "expression over the model's parameters")]
+def _by_python_type(value: Any) -> str | None:
+    return {str: "str", list: "list", dict: "map", int: "scalar", float: "scalar",
+            bool: "scalar"}.get(type(value))
+
+
+def by_type(message: str, **branches: Any) -> Any:
+    """A union picked by the YAML value's own type, so errors name one branch, not all."""
+    members = tuple(Annotated[t, Tag(tag)] for tag, t in branches.items())
+    return Annotated[Union[members], Discriminator(  # type: ignore[valid-type]
+        _by_python_type, custom_error_type="wrong-type", custom_error_message=message)]
+
+
+InputSize = by_type("an input size is an int or an expression over the model's parameters",
+                    scalar=int, str=str)
 
 
 class InputSpec(_Model):
@@ -42,18 +51,6 @@ class InputSpec(_Model):
                                           description="[low, high) of integer inputs: ints, "
                                           "or expressions such as 'vocab_size'")
     doc: str | None = None
-
-
-def _by_python_type(value: Any) -> str | None:
-    return {str: "str", list: "list", dict: "map", int: "scalar", float: "scalar",
-            bool: "scalar"}.get(type(value))
-
-
-def by_type(message: str, **branches: Any) -> Any:
-    """A union picked by the YAML value's own type, so errors name one branch, not all."""
-    members = tuple(Annotated[t, Tag(tag)] for tag, t in branches.items())
-    return Annotated[Union[members], Discriminator(  # type: ignore[valid-type]
-        _by_python_type, custom_error_type="wrong-type", custom_error_message=message)]
 
 
 InputDecl = Annotated[
