@@ -2,6 +2,6 @@
 
 import sys
 
-from nnspec.cli import main
+from nnspec.cli.main import main
 
 sys.exit(main())

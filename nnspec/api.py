@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nnspec.diagnostics import Diagnostic, Pos, SpecError
-from nnspec.elaborate import elaborate
-from nnspec.ir import Instance, Program
-from nnspec.load import Document, apply_overrides, load_resolved
-from nnspec.shapes import Analysis, analyze
-from nnspec.validate import validate
+from nnspec.elaborate.elaborator import elaborate
+from nnspec.elaborate.shapes import Analysis, analyze
+from nnspec.frontend.load import Document, apply_overrides, load_resolved
+from nnspec.frontend.validate import validate
+from nnspec.ir.program import Instance, Program
 
 if TYPE_CHECKING:
     import torch
@@ -109,7 +109,8 @@ def build(path_or_spec: Any, *, device: Any = None, dtype: Any = None,
     """The spec's model as a real `torch.nn.Module`. `device="meta"` allocates nothing, so
     the parameter budget (a guard on memory) does not apply to it. User layers' modules are
     imported here, from the packages `allow_import` names."""
-    from nnspec import budget, runtime
+    from nnspec.runtime import build as runtime
+    from nnspec.static import budget
 
     meta = device is not None and str(device).split(":")[0] == "meta"
     with budget.limit(None) if meta else contextlib.nullcontext():
@@ -120,7 +121,7 @@ def build(path_or_spec: Any, *, device: Any = None, dtype: Any = None,
 def example_inputs(path_or_spec: Any, batch: int = 2, seed: int = 0,
                    allow_import: Sequence[str] = (), **params: Any) -> tuple[torch.Tensor, ...]:
     """Random tensors matching the spec's declared inputs, in shape and dtype."""
-    from nnspec import runtime
+    from nnspec.runtime import build as runtime
 
     program = _spec(path_or_spec, params, allow_import).program
     return runtime.example_inputs(program, batch=batch, seed=seed)
@@ -134,7 +135,7 @@ def generate(path_or_spec: Any, *, spec_label: str | None = None,
     `spec_label` is how the header names the spec (the CLI passes its path relative to the
     output file); by default, its path relative to the working directory.
     """
-    from nnspec import codegen
+    from nnspec.codegen import generate as codegen
 
     spec = _spec(path_or_spec, params, allow_import)
     label = spec_label if spec_label is not None else codegen.spec_label(spec.path)
@@ -148,7 +149,7 @@ def summary(path_or_spec: Any, *, inputs: dict[str, tuple[int, ...]] | None = No
 
     `inputs` overrides declared input shapes (without batch), by input name; the key ""
     names the only input."""
-    from nnspec.summarize import summarize
+    from nnspec.static.summary import summarize
 
     spec = _spec(path_or_spec, params, allow_import)
     return summarize(spec, _input_shapes(spec, inputs))

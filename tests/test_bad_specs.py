@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from nnspec.cli import main
+from nnspec.cli.main import main
 
 CORPUS = Path(__file__).parent / "bad_specs"
 MAIN_FILE = "spec.yaml"

@@ -13,7 +13,7 @@ import pytest
 from conftest import ROOT, SPECS, spec_files
 
 import nnspec
-from nnspec import cli
+from nnspec.cli import main as cli
 
 NIN_SUMMARY = "Net: 2,684,702 parameters; x [1, 3, 32, 32] float32 -> [1, 10] float32"
 
@@ -78,7 +78,7 @@ def test_validate_with_one_bad_spec(capsys, tmp_path):
 
 
 def test_validate_does_not_import_torch(tmp_path):
-    code = ("import sys\nfrom nnspec.cli import main\n"
+    code = ("import sys\nfrom nnspec.cli.main import main\n"
             "assert main(['validate', 'specs/nin.yaml', 'specs/nin_dw_x2.yaml']) == 0\n"
             "assert 'torch' not in sys.modules, 'validate imported torch'\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -273,6 +273,6 @@ def test_top_level_help_lists_exactly_the_verbs(capsys):
 def test_console_script_is_declared():
     tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    assert project["project"]["scripts"] == {"nnspec": "nnspec.cli:main"}
+    assert project["project"]["scripts"] == {"nnspec": "nnspec.cli.main:main"}
     module, _, name = project["project"]["scripts"]["nnspec"].partition(":")
     assert module == cli.__name__ and getattr(cli, name) is cli.main

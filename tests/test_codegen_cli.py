@@ -11,8 +11,8 @@ import pytest
 from conftest import ROOT, SPECS
 
 import nnspec
-from nnspec import write
-from nnspec.codegen import spec_label
+from nnspec.codegen.generate import spec_label
+from nnspec.output import write
 
 NIN = str(SPECS / "nin.yaml")
 NIN_DW = str(SPECS / "nin_dw.yaml")

@@ -17,7 +17,7 @@ import textwrap
 import pytest
 from codegen_util import ruff
 
-from nnspec import layout, pysrc
+from nnspec.formatter import layout, pysrc
 
 SEED, COUNT = 20240611, 700
 
@@ -233,7 +233,7 @@ DOC_WORDS = ["a", "model", '"quoted"', "back\\slash", "'''", '"""', "中文", "\
 
 def test_docstrings_are_ruff_formatted_and_read_back(tmp_path):
     """Spec docs become docstrings: quotes, backslashes and controls can never end them."""
-    from nnspec.codegen import docstring
+    from nnspec.codegen.generate import docstring
 
     r = random.Random(SEED)
     docs, out = [], ["class A:"]

@@ -16,12 +16,13 @@ from codegen_util import CODEGEN_SPECS, GOLDEN, all_specs, import_file, ruff
 from conftest import ROOT, SEED_SPECS, SPECS, spec_files
 
 import nnspec
-from nnspec import codegen, write
 from nnspec.catalog import REQUIRED
-from nnspec.codegen import spec_label
+from nnspec.codegen import generate as codegen
+from nnspec.codegen.generate import spec_label
 from nnspec.diagnostics import SpecError
-from nnspec.expr import FUNCTIONS
-from nnspec.ir import If, Repeat, Seq
+from nnspec.ir.program import If, Repeat, Seq
+from nnspec.language.expr import FUNCTIONS
+from nnspec.output import write
 
 
 def _tree(text: str) -> ast.Module:
@@ -362,7 +363,7 @@ def test_comment_text_cannot_break_out_of_the_header():
 
 
 def test_make_divisible_helper_is_ruff_clean_and_matches_the_evaluator(tmp_path):
-    from nnspec.expr import make_divisible
+    from nnspec.language.expr import make_divisible
 
     namespace: dict = {}
     exec(codegen._MAKE_DIVISIBLE, namespace)  # nnspec's own helper source
@@ -376,7 +377,7 @@ def test_make_divisible_helper_is_ruff_clean_and_matches_the_evaluator(tmp_path)
 
 def test_generating_code_does_not_import_torch(tmp_path):
     script = ("import sys, nnspec\n"
-              "from nnspec.commands import build\n"
+              "from nnspec.cli import build\n"
               "nnspec.generate('specs/nin_dw.yaml', expand=2)\n"
               "assert 'torch' not in sys.modules, 'torch was imported'\n")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT, SPECS
 
 import nnspec
-from nnspec.codegen import spec_label
+from nnspec.codegen.generate import spec_label
 
 
 def test_installed_wheel_ships_templates_and_generates_code(tmp_path):
@@ -21,7 +21,8 @@ def test_installed_wheel_ships_templates_and_generates_code(tmp_path):
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for name in ("nnspec", "templates"):
         shutil.copytree(ROOT / name, source / name, ignore=ignore)
-    shutil.copy(ROOT / "pyproject.toml", source)
+    for name in ("pyproject.toml", "setup.py"):
+        shutil.copy(ROOT / name, source)
     (source / "README.md").write_text("nnspec\n")
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps",
                             "--no-build-isolation", "-q", "-w", str(tmp_path / "dist")],

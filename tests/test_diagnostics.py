@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from nnspec.cli import main
+from nnspec.cli.main import main
 
 HEAD = "nnspec: 1\ninputs:\n  x: [3, 8, 8]\nmodel:\n  children:\n"
 
@@ -169,7 +169,7 @@ def test_exit_codes(check, tmp_path, monkeypatch, capsys):
         main(["validate", "--no-such-option", "spec.yaml"])
     assert exited.value.code == 2
 
-    import nnspec.commands.validate as command
+    import nnspec.cli.validate as command
 
     def broken(*args, **kwargs):
         raise RuntimeError("a bug")

@@ -12,9 +12,9 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 
 import nnspec
+from nnspec.catalog.ops import Tensor, promote_types, result_type
 from nnspec.diagnostics import SpecError
-from nnspec.ops import Tensor, promote_types, result_type
-from nnspec.shapes import shape_of
+from nnspec.elaborate.shapes import shape_of
 
 INPUTS = """\
   f: [4, 6]

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import nnspec
-from nnspec.expr import ExprError, check, evaluate, make_divisible, parse
+from nnspec.language.expr import ExprError, check, evaluate, make_divisible, parse
 
 ENV = {"cin": 64, "cout": 128, "widen": 2, "width": 0.75, "cfg": [16, 32, 64, 128, 256],
        "k": 3, "use_bn": True, "drop": 0.0, "act": "relu", "neg": -7}

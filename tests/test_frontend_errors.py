@@ -10,7 +10,7 @@ import sys
 import pytest
 from conftest import ROOT
 
-from nnspec.cli import main
+from nnspec.cli.main import main
 
 HEAD = "nnspec: 1\ninputs:\n  x: [3, 32, 32]\n"
 

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nnspec.catalog import LAYERS
-from nnspec.cli import main
+from nnspec.cli.main import main
 
 EXAMPLES = int(os.environ.get("NNSPEC_FUZZ_EXAMPLES", "120"))
 HANG_GUARD_S = 5  # a hang guard, not a benchmark: a valid run takes milliseconds

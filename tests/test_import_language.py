@@ -13,7 +13,7 @@ from conftest import seed_trees
 
 import nnspec
 from nnspec.diagnostics import SpecError
-from nnspec.importer.printed import import_tree
+from nnspec.importers.printed import import_tree
 
 SPEC = """\
 nnspec: 1

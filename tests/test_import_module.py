@@ -14,7 +14,7 @@ from test_import_tree import build_text, run_cli, spec_lines
 from torch import nn
 
 from nnspec.diagnostics import SpecError
-from nnspec.importer.live import import_model
+from nnspec.importers.live import import_model
 
 SHAPES = {"nin": [3, 32, 32], "nin_dw": [3, 32, 32], "nin_dw_x2": [3, 32, 32],
           "resnet": [3, 64, 64], "mobilenet_v2": [3, 64, 64]}

@@ -10,9 +10,9 @@ from conftest import ROOT
 from test_import_tree import build_text
 
 import nnspec
-from nnspec.importer.draft import check_rebuild, tree_lines
-from nnspec.importer.printed import import_tree
-from nnspec.importer.state import read_state_dict
+from nnspec.importers.draft import check_rebuild, tree_lines
+from nnspec.importers.printed import import_tree
+from nnspec.importers.state import read_state_dict
 
 GOLDEN = ROOT / "tests" / "golden" / "torchvision"
 TREES = sorted(GOLDEN.glob("*/tree.txt")) if GOLDEN.is_dir() else []

@@ -19,9 +19,9 @@ from test_seed import PARAMS
 
 import nnspec
 from nnspec.diagnostics import SpecError
-from nnspec.importer.draft import check_rebuild
-from nnspec.importer.printed import import_tree
-from nnspec.importer.tree import parse_tree
+from nnspec.importers.draft import check_rebuild
+from nnspec.importers.printed import import_tree
+from nnspec.importers.tree import parse_tree
 
 
 def build_text(text: str, tmp_path, name: str = "imported.yaml"):

@@ -16,9 +16,9 @@ from codegen_util import CODEGEN_SPECS, import_file
 from torch import nn
 
 import nnspec
-from nnspec import budget
 from nnspec.diagnostics import SpecError
-from nnspec.diff import layout
+from nnspec.static import budget
+from nnspec.static.diff import layout
 
 SPEC = CODEGEN_SPECS / "raw_tensors.yaml"
 

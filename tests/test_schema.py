@@ -11,8 +11,8 @@ import yaml
 from conftest import ROOT, spec_files
 
 from nnspec.catalog import LAYERS
-from nnspec.cli import main
-from nnspec.schema import MODELINE, render, signature, spec_schema
+from nnspec.cli.main import main
+from nnspec.frontend.schema import MODELINE, render, signature, spec_schema
 
 COMMITTED = ROOT / "schema" / "nnspec.schema.json"
 

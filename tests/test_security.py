@@ -13,11 +13,11 @@ import pytest
 from hang_guard import hang_guard
 
 import nnspec
-from nnspec import budget
 from nnspec.catalog import LAYERS, LayerDef
-from nnspec.cli import main
+from nnspec.cli.main import main
 from nnspec.diagnostics import SpecError
-from nnspec.ir import Instance
+from nnspec.ir.program import Instance
+from nnspec.static import budget
 
 GUARD_S = 10
 

@@ -18,8 +18,7 @@ from conftest import torch_math_paths
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from nnspec import ops
-from nnspec.catalog import LAYERS, LayerDef
+from nnspec.catalog import LAYERS, LayerDef, ops
 from nnspec.catalog.types import as_tuple
 
 with warnings.catch_warnings():  # torch warns at import when numpy is absent

@@ -9,7 +9,7 @@ from conftest import ROOT
 from static_cli import nnspec as run
 
 import nnspec
-from nnspec.graph import build, dot, mermaid
+from nnspec.static.graph import build, dot, mermaid
 
 GOLDEN = ROOT / "tests" / "golden" / "static"
 ZOO = ROOT / "tests" / "specs" / "static" / "zoo.yaml"

@@ -9,7 +9,7 @@ from conftest import ROOT, SPECS, spec_files
 from static_cli import nnspec as run
 
 import nnspec
-from nnspec.summarize import readable
+from nnspec.static.summary import readable
 
 GOLDEN = ROOT / "tests" / "golden" / "static"
 

@@ -23,8 +23,8 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import nnspec
-from nnspec.extend import allowed
-from nnspec.shapes import shape_of
+from nnspec.elaborate.shapes import shape_of
+from nnspec.elaborate.user_layers import allowed
 
 USERPKG = ROOT / "tests" / "userpkg"
 SE_NET = USERPKG / "se_net.yaml"

@@ -12,8 +12,8 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from nnspec.catalog.ops import Tensor
 from nnspec.catalog.types import Arg, Args, LayerDef, Shape, SpatialCollapse, as_tuple
-from nnspec.ops import Tensor
 
 LAYERS: dict[str, LayerDef] = {}
 

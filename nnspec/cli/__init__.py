@@ -1,0 +1,1 @@
+"""The `nnspec` command line: `main` parses, and each verb is one module with `register`."""

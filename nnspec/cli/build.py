@@ -1,0 +1,138 @@
+"""`nnspec build SPEC`: print the module tree, or with `-o FILE` write standalone source.
+
+`-o FILE` writes the generated module atomically and refuses to replace a file nnspec did not
+write, or one edited by hand since, unless `--force`. `--check` writes nothing: like
+`black --check` it exits 0 when FILE is byte-for-byte what nnspec would write, and 1 with a
+unified diff when FILE is stale or missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from nnspec.cli.common import (
+    add_check_args,
+    add_spec_args,
+    existing,
+    load_checked,
+    overrides,
+    report,
+)
+from nnspec.diagnostics import SpecError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("build", help="build the model: print its tree, or write its source",
+                       description="Build the spec's model and print it exactly as print(model) "
+                       "does, then a summary line: parameters, and input -> output shapes from "
+                       "a forward pass on the declared inputs (batch 1, eval mode). With -o, "
+                       "write standalone PyTorch source instead.")
+    add_spec_args(p)
+    add_check_args(p)
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="write the generated module to FILE ('-' for stdout)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true",
+                      help="write nothing; exit 1 with a diff if FILE is stale or missing")
+    mode.add_argument("--force", action="store_true",
+                      help="replace FILE even if nnspec did not write it or it was edited")
+    p.add_argument("--templates", metavar="DIR",
+                   help="templates that replace the packaged ones of the same name")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.output is None:
+        if args.check or args.force or args.templates:
+            from nnspec.cli.errors import UsageError
+
+            raise UsageError("--check, --force and --templates need -o FILE")
+        spec, diagnostics = load_checked(args, existing(args.spec), overrides(args))
+        if spec is None:
+            raise SpecError(diagnostics)
+        report(args, diagnostics)
+        print(summary_text(spec))
+        return 0
+    return write_source(args)
+
+
+def write_source(args: argparse.Namespace) -> int:
+    from nnspec.api import generate
+    from nnspec.cli.errors import UsageError
+    from nnspec.codegen.generate import TemplateError, spec_label
+    from nnspec.output import write
+
+    spec = existing(args.spec)
+    if args.templates and not Path(args.templates).is_dir():
+        raise UsageError(f"no such template directory: {args.templates}")
+    if args.output == "-" and (args.check or args.force):
+        raise UsageError("--check and --force need a file, not '-'")
+    try:
+        text = generate(spec, spec_label=spec_label(spec, args.output),
+                        templates=args.templates, allow_import=args.allow_import,
+                        **overrides(args))
+    except TemplateError as exc:
+        raise UsageError(str(exc)) from None
+    if args.output == "-":
+        sys.stdout.write(text)
+        return 0
+    try:
+        if args.check:
+            current = write.read_existing(Path(args.output))
+            if current == text:
+                return 0
+            sys.stdout.write(write.unified_diff(args.output, current, text))
+            state = "missing" if current is None else "stale"
+            print(f"nnspec: {args.output} is {state}; regenerate it with "
+                  f"`nnspec build {' '.join(_command(args))}`", file=sys.stderr)
+            return 1
+        changed = write.write_generated(args.output, text, force=args.force)
+    except write.WriteError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"{'wrote' if changed else 'unchanged'} {args.output}", file=sys.stderr)
+    return 0
+
+
+def _command(args: argparse.Namespace) -> list[str]:
+    import shlex
+
+    words = [args.spec, *(w for s in args.overrides for w in ("--set", s)),
+             *(w for p in args.allow_import for w in ("--allow-import", p)), "-o", args.output]
+    return [shlex.quote(w) for w in words]
+
+
+def summary_text(spec) -> str:
+    """The printed tree, then `Net: N parameters; x [1, 3, 32, 32] float32 -> [1, 10] float32`."""
+    from nnspec.runtime import build as runtime
+
+    torch = runtime.torch
+    model = runtime.instantiate(spec.program)
+    params = sum(p.numel() for p in model.parameters())
+    unknown = [c.name for c in spec.program.classes.values() if c.forward_unknown]
+    if unknown:  # an imported printed tree: no forward pass to run
+        return f"{model}\n{spec.name}: {params:,} parameters; forward unknown in " \
+            f"{', '.join(unknown)}"
+    inputs = runtime.example_inputs(spec.program, batch=1)
+    model.eval()
+    try:
+        with torch.no_grad():
+            output = model(*inputs)
+    except Exception as exc:
+        error = runtime.forward_error(spec.program, spec.tree, model, exc)
+        if error is None:
+            raise
+        raise error from exc
+    shown_in = ", ".join(f"{i.name} {_shape(t)}" for i, t in zip(spec.program.inputs, inputs))
+    return f"{model}\n{spec.name}: {params:,} parameters; {shown_in} -> {_shape(output)}"
+
+
+def _shape(value) -> str:
+    from nnspec.runtime.build import torch
+
+    if isinstance(value, torch.Tensor):
+        return f"{list(value.shape)} {str(value.dtype).removeprefix('torch.')}"
+    if isinstance(value, (tuple, list)):
+        return "(" + ", ".join(_shape(v) for v in value) + ")"
+    return type(value).__name__

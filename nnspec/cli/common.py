@@ -1,0 +1,99 @@
+"""Argument helpers shared by the verbs."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def add_spec_args(p: argparse.ArgumentParser, many: bool = False) -> None:
+    p.add_argument("specs" if many else "spec", nargs="+" if many else None, metavar="SPEC",
+                   help="spec file(s)" if many else "spec file")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a root parameter (repeatable), e.g. --set expand=2")
+    add_allow_import(p)
+
+
+def add_allow_import(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--allow-import", dest="allow_import", action="append", default=[],
+                   metavar="PACKAGE", help="let the spec's user layers (its 'layers:') come "
+                   "from PACKAGE and its submodules: nnspec imports PACKAGE.nnspec_layers, "
+                   "and PACKAGE's modules to build (repeatable). Nothing is imported otherwise")
+
+
+def overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The --set values, parsed as YAML scalars or flow lists."""
+    from nnspec.cli.errors import UsageError
+    from nnspec.frontend.load import parse_override
+
+    out = {}
+    for text in args.overrides:
+        try:
+            name, value = parse_override(text)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        out[name] = value
+    return out
+
+
+def existing(path: str) -> str:
+    from nnspec.cli.errors import UsageError
+
+    if not Path(path).is_file():
+        raise UsageError(f"no such spec file: {path}")
+    return path
+
+
+def add_check_args(p: argparse.ArgumentParser) -> None:
+    """--strict, --error-format and --max-params: how diagnostics are judged and printed."""
+    from nnspec.static.budget import DEFAULT_MAX_PARAMS
+
+    p.add_argument("--strict", action="store_true", help="treat warnings as errors (exit 1)")
+    p.add_argument("--error-format", choices=["text", "json"], default="text",
+                   help="print diagnostics (on stderr) as text, or as a JSON array for editors "
+                   "and CI")
+    p.add_argument("--max-params", type=_count, default=DEFAULT_MAX_PARAMS, metavar="N",
+                   help="refuse a model with more parameters than N, before building it "
+                   f"(default {DEFAULT_MAX_PARAMS:.0e}; accepts 1e12)")
+
+
+def _count(text: str) -> int:
+    try:
+        value = float(text) if any(c in text for c in ".eE") else int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number such as 1e12, got '{text}'")
+    if value < 1 or value != int(value):
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got '{text}'")
+    return int(value)
+
+
+def load_checked(args: argparse.Namespace, path: str, params: dict[str, Any]):
+    """Compile one spec under the --max-params budget; warnings become errors with --strict.
+
+    Returns (spec or None, diagnostics): the spec is None when it has errors.
+    """
+    from nnspec.api import load
+    from nnspec.diagnostics import SpecError
+    from nnspec.static import budget
+
+    try:
+        with budget.limit(args.max_params):
+            spec = load(path, allow_import=args.allow_import, **params)
+    except SpecError as exc:
+        return None, exc.diagnostics
+    warnings = spec.document.warnings
+    if args.strict and warnings:
+        return None, [w.as_error("--strict treats warnings as errors") for w in warnings]
+    return spec, warnings
+
+
+def report(args: argparse.Namespace, diagnostics: list) -> None:
+    """Print the warnings of valid specs (errors are raised to the CLI instead)."""
+    import sys
+
+    from nnspec.diagnostics import render
+
+    json_format = args.error_format == "json"
+    if diagnostics or json_format:
+        print(render(diagnostics, json_format), file=sys.stderr)

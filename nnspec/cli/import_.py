@@ -1,0 +1,131 @@
+"""`nnspec import tree FILE` and `nnspec import module 'pkg.module:factory'`: existing models to
+specs. Both check what they write: the spec is built and must print the same module tree."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("import", help="write a spec for an existing model",
+                       description="Write a spec for an existing model: from a printed module "
+                       "tree, or by calling a factory in your own code.")
+    verbs = p.add_subparsers(dest="source", metavar="SOURCE", required=True,
+                             help="where the model comes from: tree or module")
+
+    tree = verbs.add_parser("tree", help="from a printed module tree (print(model) output)",
+                            description="Read a printed module tree and write a spec that "
+                            "builds a model printing the same tree. A printed tree does not "
+                            "show forward: classes whose forward it cannot tell get "
+                            "'forward: unknown'.")
+    tree.add_argument("file", help="a text file holding the tree, or a Markdown file with the "
+                      "tree in a ``` fence")
+    tree.add_argument("--fence", type=int, metavar="N",
+                      help="in a Markdown file with several fenced trees, the Nth (from 1)")
+    tree.add_argument("--state-dict", metavar="FILE",
+                      help="the model's state_dict layout: lines of 'key<TAB>shape<TAB>dtype' "
+                      "(shape comma-separated), or a .pt checkpoint; keys no layer has become "
+                      "tensors of the class holding them, and every key is checked")
+    _common(tree)
+    tree.set_defaults(run=run_tree)
+
+    module = verbs.add_parser("module", help="from a factory in your own code",
+                              description="Import the module you name, call the factory, and "
+                              "write a spec of the model it returns: the module tree, and the "
+                              "forward of each class recovered by torch.fx tracing.")
+    module.add_argument("target", metavar="MODULE:FACTORY",
+                        help="e.g. 'mypkg.models:resnet18' (the module is imported: it runs)")
+    module.add_argument("--args", nargs="*", default=[], metavar="NAME=VALUE",
+                        help="keyword arguments for the factory, as YAML values")
+    _common(module)
+    module.set_defaults(run=run_module)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-o", "--output", metavar="SPEC", help="write the spec here (default: "
+                   "print it)")
+    p.add_argument("--input", dest="inputs", action="append", default=[], metavar="NAME=SHAPE",
+                   help="a model input and its shape without the batch dimension, e.g. "
+                   "x=3,224,224 (repeatable); default: guessed from the first layer")
+
+
+def run_tree(args: argparse.Namespace) -> int:
+    from nnspec.cli.errors import UsageError
+    from nnspec.importers.draft import check_rebuild
+    from nnspec.importers.printed import import_tree
+    from nnspec.importers.tree import fenced_trees
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise UsageError(f"no such file: {args.file}")
+    text = path.read_text(encoding="utf-8")
+    first_line = 1
+    fenced = fenced_trees(text)
+    if fenced:
+        if args.fence is None and len(fenced) > 1:
+            raise UsageError(f"{args.file} holds {len(fenced)} fenced trees; choose one with "
+                             "--fence N")
+        index = (args.fence or 1) - 1
+        if not 0 <= index < len(fenced):
+            raise UsageError(f"--fence {args.fence}: {args.file} holds {len(fenced)} trees")
+        first_line, text = fenced[index]
+    elif args.fence is not None:
+        raise UsageError(f"--fence: {args.file} holds no fenced tree")
+    if args.state_dict is not None and not Path(args.state_dict).is_file():
+        raise UsageError(f"no such file: {args.state_dict}")
+    result = import_tree(text, args.file, first_line, _inputs(args.inputs), args.state_dict)
+    check_rebuild(result.text, text, args.file, first_line, result.keys)
+    for warning in result.warnings:
+        print(f"nnspec: warning: {warning}", file=sys.stderr)
+    return _write(result.text, args.output)
+
+
+def run_module(args: argparse.Namespace) -> int:
+    from nnspec.cli.errors import UsageError
+    from nnspec.importers.live import import_module
+
+    try:
+        result = import_module(args.target, _factory_args(args.args), _inputs(args.inputs))
+    except (ValueError, ImportError, AttributeError) as exc:
+        raise UsageError(f"cannot import {args.target}: {exc}") from None
+    for warning in result.warnings:
+        print(f"nnspec: warning: forward unknown in {warning}", file=sys.stderr)
+    return _write(result.text, args.output)
+
+
+def _write(text: str, output: str | None) -> int:
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        print(text, end="")
+    return 0
+
+
+def _inputs(items: list[str]) -> dict[str, list[int]] | None:
+    from nnspec.cli.errors import UsageError
+
+    out = {}
+    for item in items:
+        name, _, shape = item.partition("=")
+        try:
+            out[name.strip()] = [int(d) for d in shape.split(",")]
+        except ValueError:
+            raise UsageError(f"--input {item}: expected NAME=D1,D2,... such as x=3,224,224") \
+                from None
+    return out or None
+
+
+def _factory_args(items: list[str]) -> dict:
+    from nnspec.cli.errors import UsageError
+    from nnspec.frontend.load import parse_override
+
+    out = {}
+    for item in items:
+        try:
+            name, value = parse_override(item)
+        except ValueError as exc:
+            raise UsageError(f"--args: {exc}") from None
+        out[name] = value
+    return out

@@ -1,0 +1,1 @@
+"""Code generation backend: the IR as standalone PyTorch source, through Jinja templates."""

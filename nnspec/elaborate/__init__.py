@@ -1,0 +1,1 @@
+"""Elaboration: validated spec models to the IR, one pass per module."""

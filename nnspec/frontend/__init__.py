@@ -1,0 +1,1 @@
+"""Front end: YAML with source positions, `extends`, `--set`, and the pydantic validation."""

@@ -1,0 +1,176 @@
+"""A parsed tree, classified: catalog layers read through the catalog, nn.Sequential containers,
+and instances of user classes (collected by class, to be folded). Problems are collected with
+their lines, so every class that cannot be rebuilt is reported at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from nnspec.catalog import LAYERS
+from nnspec.diagnostics import Collector
+from nnspec.importers.layers import LayerCall, LayerProblem, Unprinted, read_attention, read_layer
+from nnspec.importers.tree import Node
+from nnspec.language.names import identifier_problem
+
+
+@dataclass(eq=False)
+class Layer:
+    call: LayerCall
+    node: Node
+
+
+@dataclass(eq=False)
+class Instance:
+    """One printed module of a user class (or the root)."""
+
+    cls: str
+    node: Node
+    items: list[tuple[str, Item]]
+    numbered: bool
+    listed: bool = False  # an nn.ModuleList, or a subclass of it
+    # tensors it holds itself, as a recorded state_dict shows them: (name, state.Key)
+    own: list[tuple[str, Any]] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class Use:
+    """A child that is an instance of a user class."""
+
+    instance: Instance
+
+
+@dataclass(eq=False)
+class Seq:
+    items: list[tuple[str, Item]]
+    named: bool
+    node: Node
+
+
+Item = Union[Layer, Use, Seq]
+
+CONTAINERS = ("Sequential",)
+# torch's own classes that print and load like a block of that name (ModuleList as a block with
+# `base: ModuleList`, which prints `(0-2): 3 x ...` as torch does)
+REBUILT_AS_BLOCKS = ("Module", "ModuleList", "ModuleDict")
+# torch containers the spec language cannot express: they hold parameters themselves
+UNSUPPORTED_CONTAINERS = ("ParameterList", "ParameterDict")
+
+
+class Classifier:
+    """Walks the tree once: layers are read through the catalog, user classes collected."""
+
+    def __init__(self, errors: Collector, is_torch_layer, live: dict[int, Any] | None = None):
+        self.errors = errors
+        self.is_torch_layer = is_torch_layer
+        self.live = live or {}  # id(node) -> the module it was printed from
+        self.instances: dict[str, list[Instance]] = {}
+        self.memo: dict[int, Instance] = {}
+        self.notes: list[str] = []
+        self.unprinted: list[int] = []  # lines of layers with an argument no repr shows
+
+    def torch_layer(self, node: Node) -> bool:
+        """A layer of torch's own (not a user's class): by its module when it is at hand."""
+        if node.cls in REBUILT_AS_BLOCKS:
+            return False
+        module = self.live.get(id(node))
+        if module is None:
+            return self.is_torch_layer(node.cls)
+        return type(module).__module__.startswith("torch.")
+
+    def root(self, node: Node) -> Instance | None:
+        if node.cls in LAYERS or node.args not in (None, ""):
+            self.errors.error("bad-tree", f"the tree's root '{node.cls}' is a layer, not a "
+                              "model", node.pos, "import the printed tree of a whole model")
+            return None
+        return self.instance(node)
+
+    def instance(self, node: Node) -> Instance:
+        if id(node) in self.memo:
+            return self.memo[id(node)]
+        keys = [k for k, _ in node.children]
+        numbered = bool(keys) and all(k.isdigit() for k in keys)
+        if keys and not numbered and any(k.isdigit() for k in keys):
+            self.errors.error("not-rebuildable", f"'{node.cls}' mixes numbered and named "
+                              "children", node.pos)
+        problem = identifier_problem(node.cls)
+        if problem:
+            self.errors.error("not-rebuildable", f"class '{node.cls}' cannot be a spec block: "
+                              f"{problem}", node.pos)
+        if node.extra:
+            self.errors.error("not-rebuildable", f"'{node.cls}' prints its own arguments "
+                              f"('{node.extra[0]}') besides its children; a spec block cannot "
+                              "hold those", node.pos)
+        module = self.live.get(id(node))
+        if node.args == "" and module is None:
+            self.notes.append(f"{node.cls} printed as '{node.cls}()' (line {node.pos.line}): "
+                              "rebuilt as a module without children; parameters it holds "
+                              "itself, if any, do not show in a printed tree")
+        own = [*getattr(module, "_parameters", {}), *getattr(module, "_buffers", {})]
+        if own:
+            self.errors.error("not-rebuildable", f"'{node.cls}' holds '{own[0]}' itself; a "
+                              "spec block holds parameters and buffers only through layers",
+                              node.pos)
+        listed = node.cls == "ModuleList" or node.collapsed or any(
+            c.__name__ == "ModuleList" and c.__module__.startswith("torch.")
+            for c in type(module).__mro__)
+        inst = Instance(node.cls, node, self.items(node), numbered, listed)
+        self.memo[id(node)] = inst
+        self.instances.setdefault(node.cls, []).append(inst)
+        return inst
+
+    def items(self, node: Node) -> list[tuple[str, Item]]:
+        out = []
+        for key, child in node.children:
+            problem = None if key.isdigit() else identifier_problem(key)
+            if problem:
+                self.errors.error("not-rebuildable", f"child '{key}' of '{node.cls}' cannot be "
+                                  f"named in a spec: {problem}", child.pos)
+            item = self.item(child)
+            if item is not None:
+                out.append((key, item))
+        return out
+
+    def item(self, node: Node) -> Item | None:
+        if node.cls in CONTAINERS and node.args in (None, ""):
+            keys = [k for k, _ in node.children]
+            return Seq(self.items(node), not all(k.isdigit() for k in keys), node)
+        if node.cls in UNSUPPORTED_CONTAINERS:
+            self.errors.error("not-rebuildable", f"'{node.cls}' is not in the spec language",
+                              node.pos, "a spec block holds parameters only through layers")
+            return None
+        if node.cls in LAYERS:
+            try:
+                if node.args is None:
+                    return self.layer_with_children(node)
+                return Layer(read_layer(node.cls, node.args, node.pos,
+                                        self.live.get(id(node))), node)
+            except LayerProblem as problem:
+                self.errors.extend([problem.diagnostic])
+                return None
+        torch_layer = self.torch_layer(node)
+        if not torch_layer and node.args in (None, ""):
+            return Use(self.instance(node))
+        what = "torch layer" if torch_layer else "layer"
+        self.errors.error("unknown-layer", f"{what} '{node.cls}' is not in nnspec's layer "
+                          "catalog, so this line cannot be rebuilt", node.pos,
+                          "add it to nnspec/catalog/layers.py, or replace it in the tree")
+        return None
+
+    def layer_with_children(self, node: Node) -> Layer | None:
+        """A catalog layer printed with children: only MultiheadAttention's exact form."""
+        if node.cls != "MultiheadAttention" or node.extra or node.collapsed:
+            self.errors.error("not-rebuildable", f"the torch layer '{node.cls}' is printed "
+                              "with children", node.pos)
+            return None
+        live = self.live.get(id(node))
+        call = read_attention(node, live)
+        if call is None:
+            self.errors.error("not-rebuildable", "MultiheadAttention is printed with children "
+                              "other than torch's one '(out_proj): "
+                              "NonDynamicallyQuantizableLinear(...)'", node.pos)
+            return None
+        if any(isinstance(v, Unprinted) for v in call.args.values()):
+            self.unprinted.append(node.pos.line)
+        return Layer(call, node)

@@ -1,0 +1,126 @@
+"""What both importers share around the folded classes: the result, the model's inputs, and the
+comment that lists the defaults a printed repr hides."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from nnspec.catalog import LAYERS
+from nnspec.diagnostics import Collector, Diagnostic, Pos, SpecError
+from nnspec.formatter.pysrc import literal
+from nnspec.importers.classify import Instance, Item, Layer, Seq, Use
+from nnspec.importers.fold import DraftClass
+from nnspec.importers.layers import normalise_repr
+
+PLACEHOLDER_SIZE = 32
+
+
+@dataclass
+class Imported:
+    text: str  # the spec
+    classes: list[DraftClass]  # dependency order, the root last
+    warnings: list[str] = field(default_factory=list)  # what could not be recovered, and why
+    keys: list | None = None  # the recorded state_dict layout it was imported with (state.Key)
+
+
+def layers(items: list[tuple[str, Item]], seen: set[int] | None = None):
+    """Every layer under these items, in printed order (each class instance once)."""
+    seen = set() if seen is None else seen
+    for _, item in items:
+        if isinstance(item, Layer):
+            yield item
+        elif isinstance(item, Seq):
+            yield from layers(item.items, seen)
+        elif isinstance(item, Use) and id(item.instance) not in seen:
+            seen.add(id(item.instance))
+            yield from layers(item.instance.items, seen)
+
+
+def assumed_defaults(instances: dict[str, list[Instance]]) -> list[str]:
+    """Comment lines naming, per layer, the arguments no printed repr showed."""
+    hidden: dict[str, dict[str, str]] = {}
+    for group in instances.values():
+        for inst in group:
+            for layer in layers(inst.items, {id(i) for g in instances.values() for i in g}):
+                for name in layer.call.assumed:
+                    default = LAYERS[layer.call.target].arg(name).default
+                    hidden.setdefault(layer.call.target, {})[name] = literal(default)
+    if not hidden:
+        return []
+    return ["Not shown in a printed tree, so torch's defaults are assumed:"] + [
+        f"  {target}: " + ", ".join(f"{k}={v}" for k, v in args.items())
+        for target, args in sorted(hidden.items())]
+
+
+def guess_inputs(root: Instance, given: dict[str, list[int]] | None,
+                 errors: Collector) -> dict[str, tuple[list[int], str | None]]:
+    """The model's inputs: as given, else one input shaped for the first layer, commented."""
+    if given:
+        return {name: (shape, None) for name, shape in given.items()}
+    for layer in layers(root.items):
+        spec = LAYERS[layer.call.target]
+        if not spec.infer:
+            continue
+        arg, dim = next(iter(spec.infer.items()))
+        width = layer.call.full[arg]
+        where = f"assumed from the {layer.call.target} on line {layer.node.pos.line}"
+        if dim == -1:
+            return {"x": ([width], where)}
+        match = re.search(r"(\d)d$", spec.name)
+        rank = int(match.group(1)) if match else 2
+        size = "x".join([str(PLACEHOLDER_SIZE)] * rank)
+        return {"x": ([width] + [PLACEHOLDER_SIZE] * rank, f"{where}; {size} is a placeholder")}
+    errors.error("no-input", "cannot tell the model's input from the tree", root.node.pos,
+                 "pass --input x=3,224,224 (the shape without the batch dimension)")
+    return {}
+
+
+def tree_lines(text: str) -> list[str]:
+    """A printed tree's lines, comparable across torch versions: dedented, version noise out."""
+    lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
+    while lines and not lines[-1]:
+        lines.pop()
+    while lines and not lines[0]:
+        lines.pop(0)
+    indent = min((len(x) - len(x.lstrip()) for x in lines if x), default=0)
+    out = []
+    for line in lines:
+        head = _LINE_HEAD.match(line[indent:])
+        out.append(head.group(0) + normalise_repr(line[indent + head.end():]))
+    return out
+
+
+_LINE_HEAD = re.compile(r"\s*(?:\([\w-]+\): )?(?:\d+ x )?")
+
+
+def check_rebuild(spec_text: str, tree: str, source: str, first_line: int = 1,
+                  keys: list | None = None) -> None:
+    """Build the spec (on the meta device) and raise SpecError at the first tree line it
+    prints differently, or at the first of the recorded state_dict `keys` (state.Key) its
+    state_dict differs at: an importer that got something wrong says so."""
+    from nnspec.api import compile_data
+    from nnspec.frontend.load import parse_document
+    from nnspec.runtime import build as runtime
+
+    doc = parse_document(spec_text, "<imported spec>")
+    model = runtime.instantiate(compile_data(doc.data, "<imported spec>").program, device="meta")
+    want, got = tree_lines(tree), tree_lines(str(model))
+    for i, (a, b) in enumerate(zip(want + [""] * len(got), got + [""] * len(want))):
+        if a != b:
+            line = first_line + i + next(n for n, x in enumerate(tree.split("\n")) if x.strip())
+            raise SpecError([Diagnostic("not-rebuilt", f"the imported spec prints this line as "
+                                        f"'{b.strip()}'", Pos(source, line, 1, len(a) or 1),
+                                        "this is a bug in nnspec import; please report it")])
+    ours = [(k, tuple(v.shape)) for k, v in model.state_dict().items()]
+    for i, key in enumerate(keys or []):
+        if i >= len(ours) or ours[i] != (key.name, key.shape):
+            got = f"'{ours[i][0]}' {list(ours[i][1])}" if i < len(ours) else "nothing"
+            raise SpecError([Diagnostic("not-rebuilt", f"the imported spec's state_dict has "
+                                        f"{got} here", key.pos,
+                                        "this is a bug in nnspec import; please report it")])
+    if keys is not None and len(ours) > len(keys):
+        raise SpecError([Diagnostic("not-rebuilt", f"the imported spec's state_dict has "
+                                    f"'{ours[len(keys)][0]}' after the last recorded key",
+                                    keys[-1].pos if keys else Pos(source, 1, 1),
+                                    "this is a bug in nnspec import; please report it")])

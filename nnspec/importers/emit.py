@@ -1,0 +1,162 @@
+"""Folded classes to spec YAML text, written by hand so that it reads like a hand-written spec:
+calls as plain scalars, short parameter lists on one line, comments where something is assumed.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from typing import Any
+
+import yaml
+
+from nnspec.catalog import REQUIRED
+from nnspec.formatter.pysrc import literal
+from nnspec.frontend.load import TYPE_NAMES
+from nnspec.importers.fold import DraftChild, DraftClass
+
+WIDTH = 100
+
+
+def render(classes: list[DraftClass], inputs: dict[str, tuple[list[int], str | None]],
+           header: list[str]) -> str:
+    """The spec text; `inputs` maps each input name to (shape, comment)."""
+    out = [f"# {part}".rstrip() for line in header
+           for part in textwrap.wrap(line, WIDTH - 2, subsequent_indent="  ",
+                                     break_on_hyphens=False, break_long_words=False,
+                                     drop_whitespace=not line.startswith(" ")) or [""]]
+    out += ["nnspec: 1", "inputs:"]
+    for name, (shape, comment) in inputs.items():
+        out.append(_comment(f"  {name}: {_flow(shape)}", comment))
+    *blocks, root = classes
+    if blocks:
+        out += ["", "blocks:"]
+        for cls in blocks:
+            out.append(f"  {cls.name}:")
+            out += _body(cls, 4)
+    out += ["", "model:", f"  name: {root.name}"]
+    out += _body(root, 2)
+    return "\n".join(out) + "\n"
+
+
+def _body(cls: DraftClass, indent: int) -> list[str]:
+    pad = " " * indent
+    out = []
+    if cls.base != "Module":
+        out.append(f"{pad}base: {cls.base}")
+    if cls.inputs and cls.inputs != ["x"] and indent > 2:  # the model takes the top-level inputs
+        out.append(f"{pad}inputs: [{', '.join(cls.inputs)}]")
+    if cls.params:
+        out += _params(cls, pad)
+    for buffer, key in ((False, "parameters"), (True, "buffers")):
+        tensors = [t for t in cls.tensors if t.buffer is buffer]
+        if tensors:
+            out.append(f"{pad}{key}:  # from the state_dict; init unknown: zeros assumed")
+            out += [f"{pad}  {t.name}: {{shape: [{', '.join(t.shape)}], "
+                    + ("" if t.dtype == "float32" else f"dtype: {t.dtype}, ") + "init: zeros}"
+                    for t in tensors]
+    if cls.children:
+        out.append(f"{pad}children:")
+        for child in cls.children:
+            out += _child(child, indent + 2, numbered=cls.numbered)
+    if isinstance(cls.forward, list):
+        out += [f"{pad}forward:"] + _steps(cls.forward, indent + 2)
+    elif cls.forward is not None:
+        out.append(f"{pad}forward: {cls.forward}")
+    return out
+
+
+def _steps(steps: list, indent: int) -> list[str]:
+    pad = " " * indent
+    out = []
+    for step in steps:
+        if isinstance(step, str):
+            out.append(f"{pad}- {_scalar(step)}")
+            continue
+        out.append(f"{pad}- if: {_scalar(step['if'])}")
+        for key in ("then", "else"):
+            branch = step.get(key)
+            if not branch:
+                continue
+            if len(branch) == 1 and isinstance(branch[0], str):
+                out.append(f"{pad}  {key}: {_scalar(branch[0])}")
+            else:
+                out += [f"{pad}  {key}:"] + _steps(branch, indent + 4)
+    return out
+
+
+def _params(cls: DraftClass, pad: str) -> list[str]:
+    entries = []
+    comments = [p.comment for p in cls.params]
+    for p in cls.params:
+        if p.default is REQUIRED:
+            entries.append((p.name, p.type))
+        elif isinstance(p.default, str) and p.default in TYPE_NAMES:
+            entries.append((p.name, f"{{type: str, default: {json.dumps(p.default)}}}"))
+        else:
+            entries.append((p.name, _flow(p.default)))
+    one = f"{pad}params: {{{', '.join(f'{k}: {v}' for k, v in entries)}}}"
+    if len(one) <= WIDTH and not any(comments):
+        return [one]
+    return [f"{pad}params:"] + [_comment(f"{pad}  {k}: {v}", c)
+                                for (k, v), c in zip(entries, comments)]
+
+
+def _child(child: DraftChild, indent: int, numbered: bool) -> list[str]:
+    """Lines for one child, as a mapping entry (`key: ...`) or a list item (`- ...`)."""
+    pad = " " * indent
+    lead = f"{pad}- " if numbered else f"{pad}{child.key}: "
+    if child.repeat is not None:
+        count, var = child.repeat
+        return [f"{pad}{json.dumps(child.key)}: {{repeat: {count}, as: {var}, call: "
+                f"{json.dumps(child.value)}}}"]
+    if isinstance(child.value, str):
+        if child.cond is None:
+            return [lead + _scalar(child.value)]
+        return [f"{lead}{{call: {json.dumps(child.value)}, if: {json.dumps(child.cond)}}}"]
+    empty = "{}" if child.named else "[]"
+    if child.cond is None and not child.named:  # a plain list is a Sequential
+        items = _items(child, indent + 2)
+        if not items:
+            return [lead + empty]
+        if numbered:  # a list inside a list: `- - first item`
+            return [lead + items[0][indent + 2:]] + items[1:]
+        return [lead.rstrip()] + items
+    keys = [f"if: {_scalar(child.cond)}"] if child.cond is not None else []
+    items = _items(child, indent + 4)
+    keys.append("seq:" + ("" if items else f" {empty}"))
+    if numbered:
+        head = [f"{pad}- {keys[0]}"] + [f"{pad}  {k}" for k in keys[1:]]
+    else:
+        head = [lead.rstrip()] + [f"{pad}  {k}" for k in keys]
+    return head + items
+
+
+def _items(seq: DraftChild, indent: int) -> list[str]:
+    assert isinstance(seq.value, list)
+    return [line for item in seq.value for line in _child(item, indent, not seq.named)]
+
+
+def _scalar(text: str) -> str:
+    """A plain YAML scalar when it reads back as the same string, else double-quoted."""
+    plain = text == text.strip() and (text[:1].isalpha() or text[:1] == "_")
+    if plain:
+        try:
+            plain = yaml.safe_load(f"k: {text}") == {"k": text}
+        except yaml.YAMLError:
+            plain = False
+    return text if plain else json.dumps(text)
+
+
+def _flow(value: Any) -> str:
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_flow(v) for v in value) + "]"
+    return literal(value)
+
+
+def _comment(line: str, comment: str | None) -> str:
+    return f"{line}  # {comment}" if comment else line

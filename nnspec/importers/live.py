@@ -1,0 +1,239 @@
+"""`nnspec import module 'pkg.module:factory'`: a live nn.Module to a spec.
+
+The module tree comes from the model's own printout, read as `import tree` reads it, with the
+live modules at hand for what a repr hides (AvgPool2d's `ceil_mode`). Forward comes from
+torch.fx: each instance is traced with its children as leaves. Instances of one class whose
+traced forward differs (a `downsample` present or not) keep one block: the differing steps go
+under an `if` on a parameter that tells the instances apart. The result is checked: the spec
+prints the same tree, loads the model's state_dict strictly and, where every forward is known,
+gives identical outputs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import sys
+from typing import Any
+
+from nnspec.diagnostics import Collector, Diagnostic, Pos, SpecError
+from nnspec.importers.classify import Classifier, Instance
+from nnspec.importers.draft import Imported, assumed_defaults, check_rebuild, guess_inputs
+from nnspec.importers.emit import render
+from nnspec.importers.fold import DraftClass, Folder, Params
+from nnspec.importers.printed import is_torch_layer
+from nnspec.importers.trace import Untraceable, runs_children_in_order, trace_steps
+from nnspec.importers.tree import Node, parse_tree
+
+INIT_NOTE = ["Initialisation the code applies (weights set in __init__ or later) cannot be "
+             "recovered", "from a module: the spec builds with torch's default "
+             "initialisation. Load the model's", "state_dict for its weights."]
+
+
+def import_module(target: str, kwargs: dict[str, Any] | None = None,
+                  inputs: dict[str, list[int]] | None = None) -> Imported:
+    """Import the module the user named (that runs its code), call the factory, import the
+    model it returns."""
+    module_name, sep, attr = target.partition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError(f"expected MODULE:FACTORY such as 'mypkg.models:resnet18', got "
+                         f"'{target}'")
+    from nnspec.runtime import build  # noqa: F401 - torch first, imported quietly
+
+    if os.getcwd() not in sys.path:  # as `python -m` does, so the user's own package is found
+        sys.path.insert(0, os.getcwd())
+    factory: Any = importlib.import_module(module_name)
+    for part in attr.split("."):
+        factory = getattr(factory, part)
+    return import_model(factory(**(kwargs or {})), target, inputs)
+
+
+def import_model(model: Any, source: str = "model",
+                 inputs: dict[str, list[int]] | None = None) -> Imported:
+    """The spec for a live model, checked against it; SpecError when it cannot be rebuilt."""
+    from nnspec.runtime.build import torch
+
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"{source} gave {type(model).__name__}, not an nn.Module")
+    printed = str(model)
+    label = f"<print(model) of {source}>"
+    node = parse_tree(printed, label)
+    live: dict[int, Any] = {}
+    _pair(node, model, live)
+    errors = Collector()
+    classifier = Classifier(errors, is_torch_layer, live)
+    root = classifier.root(node)
+    errors.check()
+    forwards = _Forwards(live, node)
+    classes = Folder(classifier, errors, forwards).fold_all(root)
+    errors.check()
+    root_inputs = classes[-1].inputs or ["x"]
+    if inputs and list(inputs) != root_inputs:
+        raise SpecError([Diagnostic("bad-input", f"the model's forward takes "
+                                    f"{', '.join(root_inputs)}; --input gave "
+                                    f"{', '.join(inputs)}", root.node.pos)])
+    shapes = guess_inputs(root, inputs, errors)
+    errors.check()
+    if not inputs and len(root_inputs) == 1:
+        shapes = {root_inputs[0]: next(iter(shapes.values()))}
+    header = [f"Imported from {source} by `nnspec import module`.",
+              "Forward: traced with torch.fx, each class with its children as leaves.",
+              *INIT_NOTE, *(f"Forward unknown: {r}" for r in forwards.reports),
+              *assumed_defaults(classifier.instances), *(f"Note: {n}" for n in classifier.notes)]
+    text = render(classes, shapes, header)
+    check_rebuild(text, printed, label)
+    _check_against(text, model, classes, {k: v[0] for k, v in shapes.items()}, label)
+    return Imported(text, classes, forwards.reports)
+
+
+def _pair(node: Node, module: Any, live: dict[int, Any]) -> None:
+    """Map each printed node to the module it was printed from."""
+    live.setdefault(id(node), module)
+    for (key, child_node), (name, child) in zip(node.children, module.named_children()):
+        assert key == name, (key, name)
+        _pair(child_node, child, live)
+
+
+class _Forwards:
+    """Sets each folded class's forward from its traced instances."""
+
+    def __init__(self, live: dict[int, Any], root: Node):
+        self.live, self.root = live, root
+        self.reports: list[str] = []
+
+    def __call__(self, draft: DraftClass, instances: list[Instance], params: Params) -> None:
+        modules = [self.live[id(inst.node)] for inst in instances]
+        if draft.name in ("ModuleList", "ModuleDict"):  # torch's containers have no forward
+            inside = instances[0].node is not self.root  # a model needs something to run
+            draft.forward = None if draft.name == "ModuleList" and inside else "unknown"
+            return
+        try:
+            if draft.numbered:
+                if all(runs_children_in_order(m) for m in modules):
+                    draft.forward = None
+                    return
+                raise Untraceable("its forward is not nn.Sequential's, and a Sequential block "
+                                  "cannot have its own")
+            traced = [trace_steps(m) for m in modules]
+        except Untraceable as reason:
+            self.reports.append(f"{draft.name}: {reason}")
+            draft.forward = "unknown"
+            return
+        draft.inputs = traced[0][0]
+        variants: dict[tuple[str, ...], list[int]] = {}
+        for i, (_, steps) in enumerate(traced):
+            variants.setdefault(tuple(steps), []).append(i)
+        if len(variants) == 1:
+            draft.forward = list(next(iter(variants)))
+            return
+        draft.forward = self.merge(list(variants.items()), modules, params)
+
+    def merge(self, variants: list[tuple[tuple[str, ...], list[int]]], modules: list[Any],
+              params: Params) -> list:
+        """One forward: shared leading and trailing steps, the rest under conditions."""
+        bodies = _common_return([list(steps) for steps, _ in variants])
+        head = 0
+        while all(len(b) > head and b[head] == bodies[0][head] for b in bodies):
+            head += 1
+        tail = 0
+        while all(len(b) - head > tail and b[-1 - tail] == bodies[0][-1 - tail] for b in bodies):
+            tail += 1
+        middles = [b[head:len(b) - tail] for b in bodies]
+        group = {i: g for g, (_, members) in enumerate(variants) for i in members}
+        if len(variants) == 2:
+            flag = _flag(modules, group)
+            vector = {i: flag[1][i] if flag else group[i] == 1 for i in group}
+            cond = params.express(vector, flag[0] if flag else "alt_forward", "alt_forward")
+            true_group = next(g for i, g in group.items() if vector[i])
+            then, orelse = middles[true_group], middles[1 - true_group]
+            if not then:
+                cond, then, orelse = _negate(cond), orelse, []
+            step = {"if": cond, "then": then, **({"else": orelse} if orelse else {})}
+            chosen = [step]
+        else:
+            name = params.express(dict(group), "variant", "variant")
+            chosen = []
+            for g in range(len(variants) - 1, -1, -1):
+                chosen = middles[g] if g == len(variants) - 1 else [
+                    {"if": f"{name} == {g}", "then": middles[g], "else": chosen}]
+        return bodies[0][:head] + chosen + bodies[0][len(bodies[0]) - tail:]
+
+
+def _flag(modules: list[Any], group: dict[int, int]) -> tuple[str, list[bool]] | None:
+    """A bool attribute the instances set that splits them exactly as their forwards do."""
+    names = set.intersection(*(set(vars(m)) for m in modules))
+    for name in sorted(n for n in names if not n.startswith("_") and n != "training"):
+        values = [getattr(m, name) for m in modules]
+        if all(isinstance(v, bool) for v in values) and all(
+                (values[i] == values[j]) == (group[i] == group[j]) for i in group for j in group):
+            return name, values
+    return None
+
+
+def _common_return(bodies: list[list[str]]) -> list[list[str]]:
+    """Variants that return different values assign it to one name and share the `return`:
+    a spec forward ends with a `return` step, not inside an `if`."""
+    if len({b[-1] for b in bodies}) == 1:
+        return bodies
+    words = {w for b in bodies for step in b for w in re.findall(r"\w+", step)}
+    name = next(n for n in ("out", "y", "result") + tuple(f"out{i}" for i in range(2, 99))
+                if n not in words)
+    out = []
+    for body in bodies:
+        value = body[-1].removeprefix("return ")
+        if len(body) > 1 and body[-2].startswith(f"{value} = "):  # `x = conv(x)`, `return x`
+            out.append(body[:-2] + [f"{name} = {body[-2][len(value) + 3:]}", f"return {name}"])
+        else:
+            out.append(body[:-1] + [f"{name} = {value}", f"return {name}"])
+    return out
+
+
+def _negate(cond: str) -> str:
+    return cond[4:] if cond.startswith("not ") else f"not {cond}"
+
+
+def _check_against(text: str, model: Any, classes: list[DraftClass],
+                   shapes: dict[str, list[int]], label: str) -> None:
+    """The spec's model loads the original state_dict strictly; with every forward known, it
+    gives identical outputs on the declared inputs."""
+    from nnspec.api import compile_data
+    from nnspec.frontend.load import parse_document
+    from nnspec.runtime import build as runtime
+
+    torch = runtime.torch
+    program = compile_data(parse_document(text, "<imported spec>").data, "<imported spec>") \
+        .program
+    rebuilt = runtime.instantiate(program)
+    rebuilt.load_state_dict(model.state_dict(), strict=True)
+    if any(c.forward == "unknown" for c in classes):
+        return
+    gen = torch.Generator().manual_seed(0)
+    args = [torch.randn((2, *shape), generator=gen) for shape in shapes.values()]
+    was_training = model.training
+    model.eval()
+    rebuilt.eval()
+    try:
+        with torch.no_grad():
+            want = model(*[a.clone() for a in args])
+            got = rebuilt(*[a.clone() for a in args])
+    except Exception as exc:  # the model's own code failed: most likely the guessed shape
+        shown = ", ".join(f"{k} {v}" for k, v in shapes.items())
+        raise SpecError([Diagnostic("bad-input", f"the model does not run on inputs {shown}: "
+                                    f"{type(exc).__name__}: {exc}", Pos(label, 1, 1),
+                                    "pass the input shape with --input x=3,224,224")]) from None
+    finally:
+        model.train(was_training)
+    if not _same(want, got, torch):
+        raise SpecError([Diagnostic("not-rebuilt", "the imported spec's forward gives different "
+                                    "outputs from the model's", Pos(label, 1, 1),
+                                    "this is a bug in nnspec import; please report it")])
+
+
+def _same(a: Any, b: Any, torch: Any) -> bool:
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and a.shape == b.shape and torch.equal(a, b)
+    if isinstance(a, (tuple, list)):
+        return isinstance(b, (tuple, list)) and len(a) == len(b) and all(
+            _same(x, y, torch) for x, y in zip(a, b))
+    return a == b

@@ -1,0 +1,239 @@
+"""One module's forward, recovered by torch.fx and written as spec forward steps.
+
+Each module is traced on its own with all of its children as leaves, so the graph holds exactly
+what a spec forward can say: calls of children, and torch / F functions, tensor methods and
+operators between them. Everything else (a parameter read directly, a grandchild called, a
+function outside nnspec's ops whitelist) is reported with the reason, never approximated.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+from typing import Any
+
+from nnspec.catalog import ops
+from nnspec.language.names import identifier_problem
+
+_BINARY = {
+    operator.add: ast.Add, operator.sub: ast.Sub, operator.mul: ast.Mult,
+    operator.truediv: ast.Div, operator.floordiv: ast.FloorDiv, operator.mod: ast.Mod,
+    operator.pow: ast.Pow, operator.matmul: ast.MatMult, operator.and_: ast.BitAnd,
+    operator.or_: ast.BitOr, operator.xor: ast.BitXor, operator.lshift: ast.LShift,
+    operator.rshift: ast.RShift, operator.iadd: ast.Add, operator.isub: ast.Sub,
+    operator.imul: ast.Mult, operator.itruediv: ast.Div,
+}
+_UNARY = {operator.neg: ast.USub, operator.pos: ast.UAdd, operator.invert: ast.Invert,
+          operator.not_: ast.Not}
+_COMPARE = {operator.eq: ast.Eq, operator.ne: ast.NotEq, operator.lt: ast.Lt,
+            operator.le: ast.LtE, operator.gt: ast.Gt, operator.ge: ast.GtE}
+
+
+class Untraceable(Exception):
+    """Why a module's forward cannot become spec steps."""
+
+
+def trace_steps(module: Any) -> tuple[list[str], list[str]]:
+    """(forward argument names, steps) for one module, its children left opaque."""
+    return _Writer(module, _trace(module)).write()
+
+
+def runs_children_in_order(module: Any) -> bool:
+    """Whether forward is `nn.Sequential`'s: each child in turn, on the previous output."""
+    nodes = list(_trace(module).nodes)
+    children = [name for name, _ in module.named_children()]
+    if [n.op for n in nodes] != ["placeholder"] + ["call_module"] * len(children) + ["output"]:
+        return False
+    chain = nodes[1:-1]
+    return [n.target for n in chain] == children and all(
+        n.args == (prev,) and not n.kwargs for prev, n in zip(nodes, chain)) and \
+        nodes[-1].args == (nodes[-2],)
+
+
+def _trace(module: Any) -> Any:
+    from torch import fx
+
+    class ChildrenAsLeaves(fx.Tracer):
+        def is_leaf_module(self, m: Any, qualname: str) -> bool:
+            return m is not module
+
+    try:
+        return ChildrenAsLeaves().trace(module)
+    except Exception as exc:  # fx says why: data-dependent control flow, unsupported calls
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise Untraceable(f"torch.fx cannot trace it: {message}") from None
+
+
+class _Writer:
+    def __init__(self, module: Any, graph: Any):
+        self.module, self.graph = module, graph
+        self.children = {name for name, _ in module.named_children()}
+        self.exprs: dict[Any, ast.expr] = {}  # fx node -> its value as an expression
+        self.names: dict[Any, str] = {}
+        self.pending: list[Any] = []  # values kept as expressions, not yet used
+        self.taken = set(self.children)
+        self.uses = {node: len(node.users) for node in graph.nodes}
+        self.last_use: dict[Any, Any] = {}
+        for node in graph.nodes:
+            for arg in node.all_input_nodes:
+                self.last_use[arg] = node
+
+    def write(self) -> tuple[list[str], list[str]]:
+        inputs: list[str] = []
+        steps: list[str] = []
+        for node in self.graph.nodes:
+            if node.op == "placeholder":
+                if node.args:
+                    raise Untraceable(f"forward argument '{node.target}' has a default")
+                name = self.fresh(node.target)
+                inputs.append(name)
+                self.bind(node, name)
+            elif node.op == "output":
+                steps.append(f"return {ast.unparse(self.value(node.args[0]))}")
+            else:
+                value = self.expression(node)
+                if node.op == "call_module":
+                    # a child may work in place: what was computed before it stays before it
+                    for early in self.pending:
+                        steps.append(self.statement(early, self.exprs[early]))
+                    self.pending = []
+                if node.op == "call_module" or self.uses[node] != 1:
+                    steps.append(self.statement(node, value))
+                else:
+                    self.exprs[node] = value  # used once: written where it is used
+                    self.pending.append(node)
+        return inputs, steps
+
+    def statement(self, node: Any, value: ast.expr) -> str:
+        name = self.name_for(node)
+        self.bind(node, name)
+        return f"{name} = {ast.unparse(value)}"
+
+    # --- names ---------------------------------------------------------------------------------
+
+    def bind(self, node: Any, name: str) -> None:
+        self.names[node] = name
+        self.exprs[node] = ast.Name(name, ast.Load())
+
+    def name_for(self, node: Any) -> str:
+        """The name of the first input value that dies here (`x = conv(x)`), else a new one."""
+        for arg in self.named_inputs(node):
+            if self.last_use.get(arg) is node or self.last_use.get(arg) in self.pending_of(node):
+                return self.names[arg]
+        return self.fresh("out")
+
+    def named_inputs(self, node: Any) -> list[Any]:
+        """The named values `node` reads, through the expressions written into it."""
+        out = []
+        for arg in node.all_input_nodes:
+            out += [arg] if arg in self.names else self.named_inputs(arg)
+        return out
+
+    def pending_of(self, node: Any) -> list[Any]:
+        """The unnamed expressions written into `node`."""
+        out = []
+        for arg in node.all_input_nodes:
+            if arg not in self.names:
+                out += [arg] + self.pending_of(arg)
+        return out
+
+    def fresh(self, base: str) -> str:
+        name, n = base, 2
+        while name in self.taken or identifier_problem(name):
+            name, n = f"{base}{n}", n + 1
+        self.taken.add(name)
+        return name
+
+    # --- expressions ---------------------------------------------------------------------------
+
+    def value(self, arg: Any) -> ast.expr:
+        from torch import fx
+
+        if isinstance(arg, fx.Node):
+            if arg in self.pending:
+                self.pending.remove(arg)
+            return self.exprs[arg]
+        if isinstance(arg, (tuple, list)):
+            elts = [self.value(a) for a in arg]
+            return ast.Tuple(elts, ast.Load()) if isinstance(arg, tuple) else \
+                ast.List(elts, ast.Load())
+        if isinstance(arg, slice):
+            return ast.Slice(*(None if v is None else self.value(v)
+                               for v in (arg.start, arg.stop, arg.step)))
+        if arg is None or arg is ... or isinstance(arg, (bool, int, float, str)):
+            return ast.Constant(arg)
+        raise Untraceable(f"forward uses the constant {arg!r}, which a spec cannot write")
+
+    def call_args(self, node: Any, skip: int = 0) -> tuple[list[ast.expr], list[ast.keyword]]:
+        args = [self.value(a) for a in node.args[skip:]]
+        keywords = [ast.keyword(k, self.value(v)) for k, v in node.kwargs.items()]
+        return args, keywords
+
+    def expression(self, node: Any) -> ast.expr:
+        if node.op == "call_module":
+            if node.target not in self.children:
+                raise Untraceable(f"forward calls '{node.target}', which is not a child of "
+                                  "this module")
+            args, keywords = self.call_args(node)
+            return ast.Call(ast.Name(node.target, ast.Load()), args, keywords)
+        if node.op == "call_method":
+            if node.target not in ops.METHODS:
+                raise Untraceable(f"forward calls the tensor method '{node.target}', which is "
+                                  "not among nnspec's ops")
+            args, keywords = self.call_args(node, skip=1)
+            return ast.Call(ast.Attribute(self.value(node.args[0]), node.target, ast.Load()),
+                            args, keywords)
+        if node.op == "call_function":
+            return self.function(node)
+        raise Untraceable(f"forward reads '{node.target}' directly; a spec reaches parameters "
+                          "only through its children")
+
+    def function(self, node: Any) -> ast.expr:
+        target, args = node.target, node.args
+        if target in _BINARY and len(args) == 2 and not node.kwargs:
+            return ast.BinOp(self.value(args[0]), _BINARY[target](), self.value(args[1]))
+        if target in _UNARY and len(args) == 1:
+            return ast.UnaryOp(_UNARY[target](), self.value(args[0]))
+        if target in _COMPARE and len(args) == 2:
+            return ast.Compare(self.value(args[0]), [_COMPARE[target]()], [self.value(args[1])])
+        if target is operator.getitem and len(args) == 2:
+            return ast.Subscript(self.value(args[0]), self.value(args[1]), ast.Load())
+        if target is getattr and len(args) == 2 and args[1] in ops.ATTRIBUTES:
+            return ast.Attribute(self.value(args[0]), args[1], ast.Load())
+        spelled = _functions().get(target)
+        if spelled is None:
+            raise Untraceable(f"forward calls {_spelling(target)}, which is not among "
+                              "nnspec's ops")
+        namespace, fn = spelled.split(".")
+        positional, keywords = self.call_args(node)
+        return ast.Call(ast.Attribute(ast.Name(namespace, ast.Load()), fn, ast.Load()),
+                        positional, keywords)
+
+
+def _functions() -> dict[Any, str]:
+    """torch and torch.nn.functional callables a forward step may use, by identity."""
+    import torch
+    from torch.nn import functional
+
+    out: dict[Any, str] = {}
+    for prefix, namespace, names in (("torch", torch, ops.TORCH_FUNCTIONS),
+                                     ("F", functional, ops.F_FUNCTIONS)):
+        for name in sorted(names):
+            fn = getattr(namespace, name, None)
+            if fn is not None:
+                out.setdefault(fn, f"{prefix}.{name}")
+    return out
+
+
+def _spelling(fn: Any) -> str:
+    """How a user would write this function: `torch.cumsum`, `F.glu`, `math.floor`."""
+    import torch
+    from torch.nn import functional
+
+    name = getattr(fn, "__name__", None)
+    for prefix, namespace in (("torch", torch), ("F", functional)):
+        if name and getattr(namespace, name, None) is fn:
+            return f"{prefix}.{name}"
+    module = getattr(fn, "__module__", None)
+    qualname = getattr(fn, "__qualname__", None) or name or repr(fn)
+    return f"{module}.{qualname}" if module else qualname

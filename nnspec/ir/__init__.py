@@ -1,0 +1,1 @@
+"""The IR: the one contract between the front end and every backend."""

@@ -1,0 +1,169 @@
+"""The IR: the one contract between the front end and every backend.
+
+A `Program` holds module classes (`ModuleClass`), in dependency order, with the root last. Class
+bodies stay symbolic: arguments are checked expressions over the class's own parameters, so
+code generation can emit them as Python expressions. `Instance` is the elaborated tree for one
+set of root parameters: concrete argument values for every module, which static analysis reads.
+Backends see only these types, never YAML or the pydantic spec models.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from nnspec.diagnostics import Pos
+from nnspec.language.expr import Expr
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: str  # int, float, bool, str, list[int], ...
+    default: Any  # catalog.REQUIRED when the caller must pass it
+    pos: Pos
+
+
+@dataclass
+class Call:
+    """A catalog layer (`kind="layer"`) or a block (`kind="block"`), arguments bound by name."""
+
+    target: str
+    kind: str
+    args: dict[str, Expr]
+    pos: Pos
+    keywords: frozenset[str] = frozenset()  # arguments the spec passed by name
+
+
+@dataclass
+class Seq:
+    """An `nn.Sequential`: numbered children, or named ones (`OrderedDict`)."""
+
+    items: list[Child]
+    named: bool
+    pos: Pos
+
+
+@dataclass
+class Repeat:
+    """Items repeated `count` times inside a Sequential, numbered on with their neighbours; the
+    items' expressions may read the loop variable `var` (0, 1, ...)."""
+
+    count: Expr
+    var: str | None
+    items: list[Child]
+    pos: Pos
+
+
+@dataclass
+class Child:
+    name: str
+    value: Union[Call, Seq, Repeat]
+    cond: Expr | None
+    pos: Pos
+    orelse: Child | None = None  # built instead when `cond` is false (`else:`)
+
+
+@dataclass
+class Stmt:
+    """A forward statement (`Assign`, `AugAssign` or `Return`), checked against the whitelist."""
+
+    node: ast.stmt
+    pos: Pos
+
+
+@dataclass
+class If:
+    cond: Expr
+    then: list[Step]
+    orelse: list[Step]
+    pos: Pos
+
+
+Step = Union[Stmt, If]
+
+
+@dataclass
+class RawTensor:
+    """A parameter or buffer a class creates itself, before its children: `nn.Parameter(...)`
+    or `register_buffer(...)`; forward reads it by name."""
+
+    name: str
+    kind: str  # "parameter" or "buffer"
+    shape: list[Expr]
+    init: str  # an init function (nnspec.initrules.FUNCTIONS) or "tril"
+    args: dict[str, Any]  # the init function's arguments: literals, or Exprs for numbers
+    pos: Pos
+    dtype: str | None = None  # None: torch's default dtype
+    persistent: bool = True  # a buffer in the state_dict
+
+    @property
+    def is_param(self) -> bool:
+        return self.kind == "parameter"
+
+
+@dataclass(frozen=True)
+class Tie:
+    """`self.<target> = self.<source>` after the children are built: one shared parameter
+    under two names (dotted paths below the class, the last part a parameter's name)."""
+
+    target: str
+    source: str
+    pos: Pos  # the target, as written
+    source_pos: Pos
+
+
+@dataclass
+class ModuleClass:
+    name: str
+    base: str  # "Module" or "Sequential"
+    params: list[Param]
+    inputs: list[str]
+    children: list[Child]
+    forward: list[Step]  # for a Sequential base: empty, torch's own forward runs
+    pos: Pos
+    doc: str | None = None
+    # parameters the forward reads; generated code keeps them as attributes
+    forward_params: list[str] = field(default_factory=list)
+    # `forward: unknown` (an imported printed tree): the generated forward raises
+    forward_unknown: bool = False
+    # `init` rules (nnspec.initrules.InitRule), run at the end of this class's __init__
+    init: list = field(default_factory=list)
+    tensors: list[RawTensor] = field(default_factory=list)  # parameters, then buffers
+    ties: list[Tie] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Input:
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    range: tuple[int, int] | None = None
+
+
+@dataclass
+class Program:
+    root: str
+    classes: dict[str, ModuleClass]  # dependency order, root last
+    inputs: list[Input]
+    source: str  # the spec's path, as the user gave it
+    digest: str  # sha256 of the fully resolved spec
+    resolved: Any  # the resolved spec data, to rebuild runtime classes after unpickling
+    # user layers ('module:Class') -> position of their `layers:` entry, for import errors
+    user_layers: dict[str, Pos] = field(default_factory=dict)
+    allow_import: tuple[str, ...] = ()  # packages a rebuild may import (see nnspec.extend)
+
+
+@dataclass
+class Instance:
+    """One module in the elaborated tree, with concrete argument values."""
+
+    path: str  # dotted, as in state_dict keys: "tnn_bin.2.conv"
+    type: str  # torch layer name, block name, or "Sequential"
+    kind: str  # "layer", "block" or "seq"
+    args: dict[str, Any]
+    children: list[Instance]
+    pos: Pos
+    call: Call | None = None  # the class-level call it came from (None for the root and seqs)
+    tensors: dict[str, tuple[int, ...]] = field(default_factory=dict)  # a block's own, by name

@@ -1,0 +1,1 @@
+"""The spec's vocabulary: parameter types, identifier rules and expressions."""

@@ -1,0 +1,1 @@
+"""The one write path for every file nnspec writes."""

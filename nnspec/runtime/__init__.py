@@ -1,0 +1,1 @@
+"""Runtime backend: real `nn.Module` classes, by executing the generated source."""

@@ -1,0 +1,1 @@
+"""Static analysis backends: summaries, checkpoint diffs, graphs and the parameter budget."""
