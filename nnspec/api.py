@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import gc
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,11 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nnspec.diagnostics import Diagnostic, Pos, SpecError
-from nnspec.elaborate.elaborator import elaborate
+from nnspec.elaborate.compile import compile_document, gc_paused
 from nnspec.elaborate.shapes import Analysis, analyze
 from nnspec.frontend.load import Document, apply_overrides, load_resolved
-from nnspec.frontend.validate import validate
 from nnspec.ir.program import Instance, Program
+from nnspec.static import budget
+from nnspec.static.summary import as_data
 
 if TYPE_CHECKING:
     import torch
@@ -68,29 +68,10 @@ def _packages(allow_import: Sequence[str]) -> tuple[str, ...]:
     return tuple(allow_import)
 
 
-@contextlib.contextmanager
-def gc_paused():
-    """Compiling allocates many small objects and no garbage cycles; the cyclic collector's
-    full passes over the growing heap would make big specs take superlinear time."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def compile_data(data: Any, source: str, allow_import: Sequence[str] = ()) -> Spec:
-    """Compile already-resolved spec data (as kept in pickles), without reading files."""
-    doc = Document(copy.deepcopy(data), files=[source])
-    return _compile(doc, source, tuple(allow_import))
-
-
 def _compile(doc: Document, source: str, allow_import: tuple[str, ...] = ()) -> Spec:
-    spec = validate(doc)
-    program, tree = elaborate(doc, spec, source, allow_import)
-    return Spec(source, doc, program, tree, analyze(program, tree))
+    compiled = compile_document(doc, source, allow_import)
+    budget.check(compiled.tree)
+    return Spec(source, doc, compiled.program, compiled.tree, compiled.analysis)
 
 
 def _spec(path_or_spec: Any, params: dict[str, Any], allow_import: Sequence[str] = ()) -> Spec:
@@ -110,7 +91,6 @@ def build(path_or_spec: Any, *, device: Any = None, dtype: Any = None,
     the parameter budget (a guard on memory) does not apply to it. User layers' modules are
     imported here, from the packages `allow_import` names."""
     from nnspec.runtime import build as runtime
-    from nnspec.static import budget
 
     meta = device is not None and str(device).split(":")[0] == "meta"
     with budget.limit(None) if meta else contextlib.nullcontext():
@@ -149,10 +129,10 @@ def summary(path_or_spec: Any, *, inputs: dict[str, tuple[int, ...]] | None = No
 
     `inputs` overrides declared input shapes (without batch), by input name; the key ""
     names the only input."""
-    from nnspec.static.summary import summarize
-
     spec = _spec(path_or_spec, params, allow_import)
-    return summarize(spec, _input_shapes(spec, inputs))
+    shapes = _input_shapes(spec, inputs)
+    analysis = analyze(spec.program, spec.tree, shapes) if shapes else spec.analysis
+    return as_data(spec.path, spec.name, analysis)
 
 
 def _input_shapes(spec: Spec, inputs: dict[str, tuple[int, ...]] | None

@@ -17,7 +17,7 @@ from nnspec.catalog import LAYERS, REQUIRED, LayerDef, check_kind, ops
 from nnspec.diagnostics import Collector, Pos, did_you_mean
 from nnspec.elaborate import initrules, unused
 from nnspec.elaborate import user_layers as extend
-from nnspec.frontend.load import TYPE_NAMES, Document, PathKey
+from nnspec.frontend.load import Document, PathKey
 from nnspec.frontend.validate import BlockSpec, ChildSpec, IfStep, InputSpec, SpecFile
 from nnspec.ir.program import (
     Call,
@@ -36,7 +36,7 @@ from nnspec.ir.program import (
 )
 from nnspec.language.expr import RESERVED, Expr, ExprError, check, evaluate, parse, parse_statement
 from nnspec.language.names import TEMPLATE_FIELD, identifier_problem
-from nnspec.static import budget
+from nnspec.language.types import TYPE_NAMES, infer_type, param_type_problem
 
 MAX_INSTANCES = 200_000
 
@@ -85,8 +85,6 @@ def elaborate(doc: Document, spec: SpecFile, source: str,
     tree = Instance("", root_name, "block", {}, [], classes[root_name].pos)
     if len(errors.errors) == before_cycles and root_name not in ctx.tainted:
         tree = instantiate(program, errors, ctx.tainted)
-    if not errors.errors:
-        budget.check(tree, errors)
     errors.check()
     doc.warnings = unused.warnings(doc, spec, program, ctx.unused_children, ctx.input_reads)
     return program, tree
@@ -97,34 +95,6 @@ def _name_ok(name: str, what: str, pos: Pos, errors: Collector) -> bool:
     if problem:
         errors.error("bad-name", f"invalid {what}: {problem}", pos)
     return problem is None
-
-
-def param_type_problem(type_name: str, value: Any) -> str | None:
-    """None when `value` fits the declared parameter type, else what was expected."""
-    if type_name.startswith("list"):
-        if not isinstance(value, list):
-            return f"a list, got {type(value).__name__}"
-        inner = type_name[5:-1] if "[" in type_name else None
-        return next((f"a {type_name}, got item {v!r}" for v in value
-                     if inner and param_type_problem(inner, v)), None)
-    kind = {"int": "int", "float": "float", "bool": "bool", "str": "str"}[type_name]
-    expected = check_kind(kind, value)
-    return f"{expected}, got {type(value).__name__} {value!r}" if expected else None
-
-
-def infer_type(value: Any) -> str:
-    """The type a parameter declared by its default alone has: `k: 3` is an int."""
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "float"
-    if isinstance(value, list):
-        inner = {infer_type(v) for v in value}
-        return f"list[{inner.pop()}]" if len(inner) == 1 and "list" not in next(iter(inner),
-                                                                                "") else "list"
-    return "str"
 
 
 class _Context:

@@ -21,13 +21,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from nnspec.catalog import LAYERS, Arg, LayerDef
-from nnspec.catalog.types import KINDS, Args, Shape
+from nnspec.catalog.types import Args, Shape
 from nnspec.catalog.user import DECLARED
 from nnspec.diagnostics import Collector, Pos, did_you_mean
-from nnspec.language.names import identifier_problem
+from nnspec.language.names import IMPORT_PATH, identifier_problem
+from nnspec.language.types import KINDS
 
 DECLARATIONS = "nnspec_layers"  # the module, in a package, that declares its layers
-IMPORT_PATH = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$"
 _PATH = re.compile(IMPORT_PATH)
 
 _explicit: set[str] = set()  # layers the user's own code declared: usable without allowing

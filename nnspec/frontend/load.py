@@ -28,6 +28,7 @@ from nnspec.diagnostics import (
     did_you_mean,
     extends_notes,
 )
+from nnspec.language.types import TYPE_NAMES, infer_type, param_type_problem
 
 PathKey = tuple[str | int, ...]
 
@@ -573,11 +574,6 @@ def apply_overrides(doc: Document, overrides: dict[str, Any]) -> None:
 
 def _override_problem(decl: Any, value: Any) -> str | None:
     """What a --set value should have been, judged by the parameter's declared or default type."""
-    from nnspec.elaborate.elaborator import (  # elaborate imports this module
-        infer_type,
-        param_type_problem,
-    )
-
     if isinstance(value, float) and not math.isfinite(value):
         return f"a finite number, got {value}"
     if isinstance(decl, str) and decl in TYPE_NAMES:
@@ -587,7 +583,3 @@ def _override_problem(decl: Any, value: Any) -> str | None:
     else:
         type_name = infer_type(decl)
     return param_type_problem(type_name, value) if type_name in TYPE_NAMES else None
-
-
-TYPE_NAMES = {"int", "float", "bool", "str", "list[int]", "list[float]", "list[bool]",
-              "list[str]", "list"}

@@ -20,10 +20,10 @@ from typing import Any
 
 from nnspec.catalog import LAYERS, LayerDef
 from nnspec.catalog.types import Arg
-from nnspec.elaborate.user_layers import IMPORT_PATH
 from nnspec.formatter.pysrc import literal
-from nnspec.frontend.load import TYPE_NAMES
 from nnspec.frontend.validate import FORMAT_VERSIONS, SpecFile
+from nnspec.language.names import IMPORT_PATH
+from nnspec.language.types import TYPE_NAMES
 
 MODELINE = "# yaml-language-server: $schema=../schema/nnspec.schema.json"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"

@@ -12,8 +12,8 @@ import yaml
 
 from nnspec.catalog import REQUIRED
 from nnspec.formatter.pysrc import literal
-from nnspec.frontend.load import TYPE_NAMES
 from nnspec.importers.fold import DraftChild, DraftClass
+from nnspec.language.types import TYPE_NAMES
 
 WIDTH = 100
 

@@ -197,7 +197,7 @@ def _check_against(text: str, model: Any, classes: list[DraftClass],
                    shapes: dict[str, list[int]], label: str) -> None:
     """The spec's model loads the original state_dict strictly; with every forward known, it
     gives identical outputs on the declared inputs."""
-    from nnspec.api import compile_data
+    from nnspec.elaborate.compile import compile_data
     from nnspec.frontend.load import parse_document
     from nnspec.runtime import build as runtime
 

@@ -14,6 +14,9 @@ import re
 # a field of a named repeat's child name template: the `{i}` of `encoder_layer_{i}`
 TEMPLATE_FIELD = re.compile(r"\{(\w+)\}")
 
+# a user layer's import path, `package.module:Class` (the spec's `layers:` values)
+IMPORT_PATH = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$"
+
 # dir(nn.Module) | dir(nn.Sequential) | vars(nn.Module()), dunders left out; recorded from
 # torch 2.13 so that this check never has to import torch.
 MODULE_ATTRIBUTES = frozenset({

@@ -26,6 +26,7 @@ with warnings.catch_warnings():  # torch warns at import when numpy is absent; w
 
 from nnspec.codegen.generate import generate
 from nnspec.diagnostics import Diagnostic, Pos, SpecError
+from nnspec.elaborate.compile import compile_data
 from nnspec.ir.program import If, Instance, Program
 
 _MODULES: dict[str, types.ModuleType] = {}
@@ -97,8 +98,6 @@ def _rebuild(payload: str, class_name: str) -> torch.nn.Module:
     pickle fills in."""
     module = _MODULES.get(_key(payload))
     if module is None:
-        from nnspec.api import compile_data
-
         data = json.loads(payload)
         module = load_classes(compile_data(data["spec"], data["source"],
                                            data.get("allow_import", ())).program)

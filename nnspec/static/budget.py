@@ -77,14 +77,15 @@ def count(tree: Instance) -> Count:
     return result
 
 
-def check(tree: Instance, errors: Collector) -> None:
-    """An error at the largest layer when the model is over the budget."""
+def check(tree: Instance) -> None:
+    """Raise SpecError, at the largest layer, when the model is over the budget."""
     budget = current()
     if budget is None:
         return
     counted = count(tree)
     if counted.total <= budget:
         return
+    errors = Collector()
     where = counted.largest.pos if counted.largest else tree.pos
     notes = []
     if counted.largest is not None:
@@ -97,3 +98,4 @@ def check(tree: Instance, errors: Collector) -> None:
                  f"the budget of {budget:,}", where,
                  "if you really mean it, raise the budget: nnspec build --max-params N",
                  notes)
+    errors.check()

@@ -1,6 +1,5 @@
 """The data and text of `nnspec summary`: a spec's modules with output shapes, parameters
 and MACs, from the static pass alone (no torch), and a side-by-side comparison of variants.
-(Not named `summary.py`: a submodule would shadow the API function `nnspec.summary`.)
 
 Counting convention (docs/summary.md): `params` is torch's count (parameters, no buffers);
 `flops` is what torch's FlopCounterMode reports for one forward pass of a batch of 1 (2 per
@@ -10,22 +9,14 @@ pools are not counted); `macs` is `flops / 2`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from nnspec.catalog.ops import DEFAULT_FLOAT
-from nnspec.elaborate.shapes import UNKNOWN, Analysis, Shape, analyze, shape_of, tensors_in
-
-if TYPE_CHECKING:
-    from nnspec.api import Spec
-
-
-def summarize(spec: Spec, inputs: dict[str, Shape] | None = None) -> dict[str, Any]:
-    """The summary data of one spec; `inputs` overrides declared input shapes (no batch)."""
-    analysis = analyze(spec.program, spec.tree, inputs) if inputs else spec.analysis
-    return as_data(spec.path, spec.name, analysis)
+from nnspec.elaborate.shapes import UNKNOWN, Analysis, shape_of, tensors_in
 
 
 def as_data(path: str, name: str, analysis: Analysis) -> dict[str, Any]:
+    """The summary data of one spec: totals, input and output shapes, one row per module."""
     outputs = analysis.output if isinstance(analysis.output, tuple) else (analysis.output,)
     return {
         "spec": path,

@@ -1,0 +1,57 @@
+"""The front half of the compiler in one call: a resolved document to the checked IR.
+
+Validation, elaboration and the shape pass, in order. The API, the runtime (rebuilding classes
+when a model is unpickled) and the importers (checking what they write) all compile through
+here, so there is one path from spec data to a program.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import gc
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from nnspec.elaborate.elaborator import elaborate
+from nnspec.elaborate.shapes import Analysis, analyze
+from nnspec.frontend.load import Document
+from nnspec.frontend.validate import validate
+from nnspec.ir.program import Instance, Program
+
+
+@dataclass
+class Compiled:
+    """A compiled spec: the IR, its instance tree, and the static analysis of its inputs."""
+
+    document: Document
+    program: Program
+    tree: Instance
+    analysis: Analysis
+
+
+def compile_document(doc: Document, source: str, allow_import: Sequence[str] = ()) -> Compiled:
+    """Validate and elaborate `doc`; raise SpecError with every diagnostic."""
+    with gc_paused():
+        spec = validate(doc)
+        program, tree = elaborate(doc, spec, source, tuple(allow_import))
+        return Compiled(doc, program, tree, analyze(program, tree))
+
+
+def compile_data(data: Any, source: str, allow_import: Sequence[str] = ()) -> Compiled:
+    """Compile already-resolved spec data (as kept in pickles), without reading files."""
+    return compile_document(Document(copy.deepcopy(data), files=[source]), source, allow_import)
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Compiling allocates many small objects and no garbage cycles; the cyclic collector's
+    full passes over the growing heap would make big specs take superlinear time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
