@@ -10,7 +10,7 @@ from conftest import ROOT
 
 import nnspec
 
-load = importlib.import_module("nnspec.frontend.load")
+load = importlib.import_module("nnspec.frontend.reader")
 
 SAMPLES = [
     "k: 'ünï'  # comment\nv: \"a\\tb\"\nw: {a: [1, {b: 2}], 'c d': x}\nf: 1e-5\n",

@@ -25,7 +25,7 @@ def add_allow_import(p: argparse.ArgumentParser) -> None:
 def overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The --set values, parsed as YAML scalars or flow lists."""
     from nnspec.cli.errors import UsageError
-    from nnspec.frontend.load import parse_override
+    from nnspec.frontend.overrides import parse_override
 
     out = {}
     for text in args.overrides:

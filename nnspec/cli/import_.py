@@ -119,7 +119,7 @@ def _inputs(items: list[str]) -> dict[str, list[int]] | None:
 
 def _factory_args(items: list[str]) -> dict:
     from nnspec.cli.errors import UsageError
-    from nnspec.frontend.load import parse_override
+    from nnspec.frontend.overrides import parse_override
 
     out = {}
     for item in items:

@@ -16,7 +16,7 @@ from typing import Any
 
 from nnspec.elaborate.elaborator import elaborate
 from nnspec.elaborate.shapes import Analysis, analyze
-from nnspec.frontend.load import Document
+from nnspec.frontend.document import Document
 from nnspec.frontend.validate import validate
 from nnspec.ir.program import Instance, Program
 

@@ -17,7 +17,7 @@ from nnspec.catalog import LAYERS, REQUIRED, LayerDef, check_kind, ops
 from nnspec.diagnostics import Collector, Pos, did_you_mean
 from nnspec.elaborate import initrules, unused
 from nnspec.elaborate import user_layers as extend
-from nnspec.frontend.load import Document, PathKey
+from nnspec.frontend.document import Document, PathKey
 from nnspec.frontend.validate import BlockSpec, ChildSpec, IfStep, InputSpec, SpecFile
 from nnspec.ir.program import (
     Call,

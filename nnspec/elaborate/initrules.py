@@ -18,7 +18,7 @@ from typing import Any
 
 from nnspec.catalog import LAYERS, check_kind
 from nnspec.diagnostics import Collector, Pos, did_you_mean
-from nnspec.frontend.load import Document, PathKey
+from nnspec.frontend.document import Document, PathKey
 from nnspec.language.expr import Expr
 from nnspec.language.names import identifier_problem
 

@@ -7,7 +7,7 @@ reported only for a spec without errors; `--strict` makes them errors.
 from __future__ import annotations
 
 from nnspec.diagnostics import Collector, Diagnostic, Pos
-from nnspec.frontend.load import Document
+from nnspec.frontend.document import Document
 from nnspec.frontend.validate import SpecFile
 from nnspec.ir.program import Child, ModuleClass, Program, Repeat, Seq
 from nnspec.language.expr import Expr

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, Validatio
 from typing_extensions import TypeAliasType
 
 from nnspec.diagnostics import Collector, did_you_mean
-from nnspec.frontend.load import Document
+from nnspec.frontend.document import Document
 from nnspec.language.types import TYPE_NAMES
 
 FORMAT_VERSIONS = (1,)

@@ -100,7 +100,7 @@ def check_rebuild(spec_text: str, tree: str, source: str, first_line: int = 1,
     prints differently, or at the first of the recorded state_dict `keys` (state.Key) its
     state_dict differs at: an importer that got something wrong says so."""
     from nnspec.elaborate.compile import compile_data
-    from nnspec.frontend.load import parse_document
+    from nnspec.frontend.reader import parse_document
     from nnspec.runtime import build as runtime
 
     doc = parse_document(spec_text, "<imported spec>")

@@ -198,7 +198,7 @@ def _check_against(text: str, model: Any, classes: list[DraftClass],
     """The spec's model loads the original state_dict strictly; with every forward known, it
     gives identical outputs on the declared inputs."""
     from nnspec.elaborate.compile import compile_data
-    from nnspec.frontend.load import parse_document
+    from nnspec.frontend.reader import parse_document
     from nnspec.runtime import build as runtime
 
     torch = runtime.torch

@@ -1,40 +1,27 @@
-"""Stage 1, load: YAML text to plain data plus a table of source positions.
+"""Reading a spec: YAML text to plain data plus a table of source positions.
 
 The YAML is composed (never constructed) with PyYAML's safe machinery, so no tag can build a
 Python object. Every node's position is kept in a table keyed by its path in the document, which
-later stages use to point diagnostics at the right line and column. `extends` parents are merged
-here, and `--set` overrides are applied, so validation sees one resolved document.
+later stages use to point diagnostics at the right line and column.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from nnspec.diagnostics import (
-    Collector,
-    Diagnostic,
-    Pos,
-    SpecError,
-    did_you_mean,
-    extends_notes,
-)
-from nnspec.language.types import TYPE_NAMES, infer_type, param_type_problem
-
-PathKey = tuple[str | int, ...]
+from nnspec.diagnostics import Collector, Diagnostic, Pos, SpecError
+from nnspec.frontend.document import Document, PathKey
+from nnspec.frontend.nesting import MAX_DEPTH, nesting_problem
 
 MAX_FILE_BYTES = 2_000_000
 MAX_NODES = 200_000
-MAX_DEPTH = 100
 
 _SAFE_SCALAR_TAGS = {
     "tag:yaml.org,2002:str",
@@ -62,6 +49,8 @@ _RESOLVERS = {
 _FastLoader = (type("_FastLoader", (yaml.CSafeLoader,), {}) if hasattr(yaml, "CSafeLoader")
                else _Loader)
 
+YAML_LOADER = _Loader  # the pure-Python loader, for `--set` values too
+
 for _cls in {_Loader, _FastLoader}:
     _cls.yaml_implicit_resolvers = {k: list(v) for k, v in _RESOLVERS.items()}
     _cls.add_implicit_resolver(
@@ -69,33 +58,6 @@ for _cls in {_Loader, _FastLoader}:
         re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
         list("-+0123456789"),
     )
-
-
-@dataclass
-class Document:
-    """Plain YAML data, with the position of every value (`pos`) and mapping key (`keypos`)."""
-
-    data: Any
-    pos: dict[PathKey, Pos] = field(default_factory=dict)
-    keypos: dict[PathKey, Pos] = field(default_factory=dict)
-    files: list[str] = field(default_factory=list)
-    # each `extends` parent file -> the position of the `extends` that pulled it in
-    origins: dict[str, Pos] = field(default_factory=dict)
-    # warnings found while compiling a valid spec (errors raise SpecError instead)
-    warnings: list[Diagnostic] = field(default_factory=list)
-
-    def where(self, path: PathKey, key: bool = False) -> Pos:
-        """The position of `path`, or of its nearest ancestor that has one."""
-        table = self.keypos if key and path in self.keypos else self.pos
-        for n in range(len(path), -1, -1):
-            if path[:n] in table:
-                return table[path[:n]]
-        return Pos(self.files[0] if self.files else "<spec>", 1, 1)
-
-    def digest(self) -> str:
-        """sha256 of the fully resolved document: parents merged and overrides applied."""
-        text = json.dumps(self.data, separators=(",", ":"), ensure_ascii=True)
-        return hashlib.sha256(text.encode()).hexdigest()
 
 
 def read_document(path: str | Path) -> Document:
@@ -175,77 +137,6 @@ def _yaml_diagnostic(exc: yaml.MarkedYAMLError, name: str) -> Diagnostic:
         started = f" (it starts at {name}:{where.line + 1}:{where.column + 1})" if where else ""
         notes = (f"{exc.context}{started}",)
     return Diagnostic("yaml-syntax", problem, pos, notes=notes)
-
-
-_NESTING_CHARS = re.compile(r"""[\[\]{}"'#]""")
-_BLOCK_SCALAR = re.compile(r"(^|[:?-])\s+([&!]\S*\s+)*[|>][-+0-9]*\s*(#.*)?$")
-_PROPERTIES = re.compile(r"(\s*[&!]\S*)+$")  # anchors and tags before a value
-
-
-def nesting_problem(text: str, name: str) -> Diagnostic | None:
-    """A positioned error when the YAML nests deeper than MAX_DEPTH, found before parsing.
-
-    PyYAML's composer recurses once per level, so `[[[[...]]]]` ten thousand deep would end in a
-    RecursionError. This cheap scan counts block levels (by indentation and `- ` / `? ` prefixes)
-    plus open flow brackets, skipping comments, quoted text and block scalars (`|`, `>`). Where
-    it cannot tell, it over-counts (a false alarm needs over 100 levels), so a real collection
-    is never missed.
-    """
-    indents: list[int] = []
-    flow = 0
-    quote = ""
-    literal = -1  # the indentation a block scalar's text must exceed; -1 outside one
-    for lineno, line in enumerate(text.split("\n"), 1):
-        start = 0
-        if flow == 0:
-            quote = ""  # a quote open at a block line's end is text, or an error YAML reports
-            stripped = line.lstrip(" ")
-            if not stripped or stripped[0] == "#" or len(line) - len(stripped) > literal >= 0:
-                continue
-            start = len(line) - len(stripped)
-            literal = start if _BLOCK_SCALAR.search(line.split(" #")[0]) else -1
-            while indents and indents[-1] >= start:
-                indents.pop()
-            indents.append(start)
-            while line.startswith(("- ", "? "), start) or line[start:].rstrip() in ("-", "?"):
-                start += 1
-                while start < len(line) and line[start] == " ":
-                    start += 1
-                indents.append(start)
-        if len(indents) + flow > MAX_DEPTH:
-            return _too_deep(name, lineno, start + 1)
-        for match in _NESTING_CHARS.finditer(line, start):
-            ch, col = match.group(), match.start()
-            if quote:
-                if ch == quote:
-                    quote = ""
-                continue
-            if ch == "#" and (col == 0 or line[col - 1] in " \t"):
-                break
-            if not (flow or _value_start(line, col, start)):
-                continue
-            if ch in "'\"":
-                quote = ch if _value_start(line, col, start) else ""
-            elif ch in "[{":
-                flow += 1
-                if len(indents) + flow > MAX_DEPTH:
-                    return _too_deep(name, lineno, col + 1)
-            elif ch in "]}" and flow:
-                flow -= 1
-    return None
-
-
-def _value_start(line: str, col: int, start: int) -> bool:
-    """Whether `col` begins a YAML value: first on the line or after `: `, `- `, `[`, `,`..."""
-    text = line[start:col]
-    before = _PROPERTIES.sub("", text.rstrip(" \t")).rstrip(" \t")
-    return not before or before[-1] in "[{," or (before[-1] in ":-?" and len(before) < len(text))
-
-
-def _too_deep(name: str, line: int, col: int) -> Diagnostic:
-    return Diagnostic("too-deep", f"spec nests deeper than {MAX_DEPTH} levels",
-                      Pos(name, line, col), "a spec this deep is almost certainly generated "
-                      "by mistake; flatten it")
 
 
 def _pos(name: str, node: yaml.Node, text: str) -> Pos:
@@ -450,136 +341,3 @@ def _paren_balance(node: yaml.Node) -> int:
     if not isinstance(node, yaml.ScalarNode) or node.style:  # plain: None, or '' from libyaml
         return 0
     return node.value.count("(") - node.value.count(")")
-
-
-# --- extends -------------------------------------------------------------------------------
-
-
-def load_resolved(path: str | Path, _chain: tuple[str, ...] = ()) -> Document:
-    """Read a spec and merge the chain of `extends` parents beneath it."""
-    doc = read_document(path)
-    parent_ref = doc.data.get("extends") if isinstance(doc.data, dict) else None
-    if parent_ref is None:
-        return doc
-    ref_pos = doc.where(("extends",))
-    if not isinstance(parent_ref, str):
-        raise SpecError([Diagnostic("wrong-type", "'extends' takes a path to a parent spec",
-                                    ref_pos)])
-    parent_path = (Path(path).parent / parent_ref)
-    key = str(parent_path.resolve())
-    chain = _chain + (str(Path(path).resolve()),)
-    if key in chain:
-        names = " -> ".join(Path(p).name for p in chain + (key,))
-        raise SpecError([Diagnostic("extends-cycle", f"'extends' forms a cycle: {names}",
-                                    ref_pos)])
-    if not parent_path.is_file():
-        raise SpecError([Diagnostic("extends-missing", f"parent spec '{parent_ref}' not found",
-                                    ref_pos, f"looked for {parent_path}")])
-    parent_name = _display_path(parent_path)
-    try:
-        parent = load_resolved(parent_name, chain)
-    except SpecError as exc:
-        note = extends_notes(parent_name, {parent_name: ref_pos})
-        raise SpecError([Diagnostic(d.code, d.message, d.pos, d.hint, d.severity,
-                                    d.notes + note) for d in exc.diagnostics])
-    merged = Document(None, files=doc.files + parent.files,
-                      origins={**doc.origins, **parent.origins, parent_name: ref_pos})
-    merged.data = _merge(parent, doc, (), merged)
-    merged.data.pop("extends", None)
-    return merged
-
-
-def _display_path(path: Path) -> str:
-    """A path relative to the working directory where possible, as users typed it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
-def _merge(base: Document, over: Document, path: PathKey, out: Document) -> Any:
-    """Recursively lay `over` on `base`: mappings merge key by key, `null` deletes a key."""
-    b, o = _get(base.data, path), _get(over.data, path)
-    if not (isinstance(b, dict) and isinstance(o, dict)):
-        return _copy(over, path, out)
-    for table, target in ((over.pos, out.pos), (over.keypos, out.keypos)):
-        if path in table:
-            target[path] = table[path]
-    result: dict[str, Any] = {}
-    for key in list(b) + [k for k in o if k not in b]:
-        sub = path + (key,)
-        if key not in o:
-            result[key] = _copy(base, sub, out)
-        elif o[key] is not None:
-            result[key] = _merge(base, over, sub, out) if key in b else _copy(over, sub, out)
-    return result
-
-
-def _get(data: Any, path: PathKey) -> Any:
-    for key in path:
-        data = data[key]
-    return data
-
-
-def _copy(doc: Document, path: PathKey, out: Document) -> Any:
-    """The subtree at `path`, with every position beneath it."""
-    n = len(path)
-    for table, target in ((doc.pos, out.pos), (doc.keypos, out.keypos)):
-        target.update((key, value) for key, value in table.items() if key[:n] == path)
-    return _get(doc.data, path)
-
-
-# --- overrides -------------------------------------------------------------------------------
-
-
-def parse_override(text: str) -> tuple[str, Any]:
-    """`NAME=VALUE` with VALUE read as a YAML scalar or flow list: `widen=2`, `cfg=[1, 2]`."""
-    name, sep, value = text.partition("=")
-    if not sep or not name.strip():
-        raise ValueError(f"--set takes NAME=VALUE, got '{text}'")
-    try:
-        parsed = yaml.load(value, Loader=_Loader) if value.strip() else ""
-    except yaml.YAMLError:
-        parsed = value
-    return name.strip(), parsed
-
-
-def apply_overrides(doc: Document, overrides: dict[str, Any]) -> None:
-    """Set root parameter defaults, so the resolved spec (and its hash) is the variant."""
-    errors = Collector()
-    model = doc.data.get("model") if isinstance(doc.data, dict) else None
-    params = model.get("params") if isinstance(model, dict) else None
-    params = params if isinstance(params, dict) else {}
-    for name, value in overrides.items():
-        if name not in params:
-            hint = did_you_mean(name, list(params)) or (
-                f"root parameters: {', '.join(params)}" if params else "the model has no params")
-            errors.error("unknown-param", f"'{name}' is not a parameter of the model",
-                         Pos("--set", 1, 1), hint)
-            continue
-        decl = params[name]
-        problem = _override_problem(decl, value)
-        if problem:
-            errors.error("wrong-type", f"'{name}' should be {problem}", Pos("--set", 1, 1))
-            continue
-        if isinstance(decl, dict):
-            decl["default"] = value
-        elif isinstance(decl, str) and decl in TYPE_NAMES:
-            params[name] = {"type": decl, "default": value}
-        else:  # declared by its default alone, whose type the value keeps (checked above)
-            params[name] = value
-        doc.pos[("model", "params", name)] = Pos("--set", 1, 1)
-    errors.check()
-
-
-def _override_problem(decl: Any, value: Any) -> str | None:
-    """What a --set value should have been, judged by the parameter's declared or default type."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return f"a finite number, got {value}"
-    if isinstance(decl, str) and decl in TYPE_NAMES:
-        type_name = decl
-    elif isinstance(decl, dict):
-        type_name = decl.get("type")
-    else:
-        type_name = infer_type(decl)
-    return param_type_problem(type_name, value) if type_name in TYPE_NAMES else None
