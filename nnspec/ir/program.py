@@ -10,6 +10,7 @@ Backends see only these types, never YAML or the pydantic spec models.
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Union
 
@@ -82,6 +83,15 @@ class If:
 
 
 Step = Union[Stmt, If]
+
+
+def if_steps(steps: list[Step]) -> Iterator[If]:
+    """Every `if` among the steps, nested ones included, in order."""
+    for step in steps:
+        if isinstance(step, If):
+            yield step
+            yield from if_steps(step.then)
+            yield from if_steps(step.orelse)
 
 
 @dataclass

@@ -1,0 +1,114 @@
+"""Module classes: a block (or the model) from its spec model to an IR `ModuleClass`, with the
+passes for declarations, children and forward steps."""
+
+from __future__ import annotations
+
+from nnspec.elaborate.children import Children
+from nnspec.elaborate.context import name_ok
+from nnspec.elaborate.declarations import Declarations
+from nnspec.elaborate.forward import Scope, returns, statement
+from nnspec.frontend.document import PathKey
+from nnspec.frontend.validate import BlockSpec
+from nnspec.ir.program import (
+    If,
+    ModuleClass,
+    Stmt,
+    if_steps,
+)
+
+
+class ClassBuilder(Declarations, Children):
+    """Builds every class of one spec."""
+
+    # --- classes ------------------------------------------------------------------------
+
+    def module_class(self, name: str, block: BlockSpec, path: PathKey) -> ModuleClass:
+        before = len(self.errors.errors)
+        params = self.params(block, path)
+        if len(self.errors.errors) > before:
+            self.tainted.add(name)
+        param_names = {p.name for p in params}
+        is_root = path == ("model",)
+        inputs = list(self.spec.inputs) if is_root else list(block.inputs)
+        if not is_root:
+            for i, input_name in enumerate(inputs):
+                name_ok(input_name, "input name", self.where(path + ("inputs", i)), self.errors)
+        children = self.children(block.children, path + ("children",), param_names,
+                                 numbered=isinstance(block.children, list))
+        if block.base == "Module" and isinstance(block.children, list) and block.children:
+            self.errors.error("wrong-type", "a Module's children are a mapping of names; a "
+                              "list of children needs `base: Sequential`",
+                              self.where(path + ("children",)))
+        if block.base == "ModuleList" and isinstance(block.children, dict) and block.children:
+            self.errors.error("wrong-type", "a ModuleList's children are a list",
+                              self.where(path + ("children",)))
+        child_names = {c.name for c in children}
+        for clash in sorted(child_names & param_names):
+            self.errors.error("name-clash", f"'{clash}' is both a child and a parameter",
+                              self.where(path + ("children", clash), key=True))
+        if block.base == "Module":  # forward code would read `self.<name>` for the input
+            for i, input_name in enumerate(inputs):
+                if input_name in child_names or input_name in param_names:
+                    what = "child" if input_name in child_names else "parameter"
+                    if is_root:
+                        pos = self.where(("inputs", input_name), key=True)
+                    elif path + ("inputs", i) in self.doc.pos:
+                        pos = self.where(path + ("inputs", i))
+                    else:  # the default input 'x': point at the clashing declaration
+                        section = "children" if what == "child" else "params"
+                        pos = self.where(path + (section, input_name), key=True)
+                    self.errors.error("name-clash", f"input '{input_name}' has the name of a "
+                                      f"{what} of '{name}'", pos, "rename one of them")
+        cls = ModuleClass(name, block.base, params, inputs, children, [], self.where(path),
+                          block.doc)
+        taken = {**{p: "a parameter of the class" for p in param_names},
+                 **{c: "a child" for c in child_names},
+                 **({i: "an input" for i in inputs} if block.base == "Module" else {})}
+        cls.tensors = self.tensors(block, path, param_names, taken)
+        cls.ties = self.ties(block, path)
+        declared = set(block.parameters) | set(block.buffers)  # failed ones too: no cascade
+        if block.forward == "unknown":
+            cls.forward_unknown = True
+            return cls
+        if block.base == "Sequential":
+            if block.forward is not None:
+                self.errors.error("bad-forward", "a Sequential block runs its children in "
+                                  "order; it cannot have a forward",
+                                  self.where(path + ("forward",), key=True))
+            return cls
+        if block.base == "ModuleList":
+            if block.forward is not None:
+                self.errors.error("bad-forward", "a ModuleList block has no forward",
+                                  self.where(path + ("forward",), key=True))
+            return cls
+        scope = Scope(self, path, param_names, child_names, inputs, declared)
+        if block.forward is None:
+            cls.forward = self.default_forward(cls, path)
+        else:
+            cls.forward = scope.steps(block.forward, path + ("forward",))
+            if not block.forward or not returns(block.forward[-1]):
+                self.errors.error("missing-return", f"forward of '{name}' does not end with a "
+                                  "'return'", self.where(path + ("forward",), key=True),
+                                  "add a last step such as 'return x'")
+            self.unused_children += [
+                (name, c.name, self.where(path + ("children", c.name), key=True))
+                for c in children if c.name not in scope.called]
+        # the default forward's `if` steps read parameters too (conditional children)
+        cond_params = {n for step in if_steps(cls.forward) for n in step.cond.names()}
+        cls.forward_params = sorted(scope.used_params | cond_params)
+        return cls
+
+    def default_forward(self, cls: ModuleClass, path: PathKey) -> list:
+        """Children in order, for a Module without an explicit forward."""
+        if len(cls.inputs) != 1:
+            self.errors.error("bad-forward", f"'{cls.name}' takes {len(cls.inputs)} inputs, so "
+                              "it needs an explicit forward", self.where(path, key=True))
+            return []
+        x = cls.inputs[0]
+        steps: list = []
+        for child in cls.children:
+            stmt = Stmt(statement("x = f(x)", x=x, f=child.name), child.pos)
+            optional = child.cond and not child.orelse
+            steps.append(If(child.cond, [stmt], [], child.pos) if optional else stmt)
+        steps.append(Stmt(statement("return x", x=x), cls.pos))
+        return steps

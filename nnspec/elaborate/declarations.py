@@ -1,0 +1,167 @@
+"""Declarations to IR values: the model's inputs, a class's parameters, the parameters and
+buffers it holds itself, and its ties."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nnspec.catalog import REQUIRED
+from nnspec.elaborate import initrules
+from nnspec.elaborate.context import Context, name_ok
+from nnspec.frontend.document import PathKey
+from nnspec.frontend.validate import BlockSpec, InputSpec
+from nnspec.ir.program import (
+    Input,
+    ModuleClass,
+    Param,
+    RawTensor,
+    Tie,
+)
+from nnspec.language.expr import RESERVED, ExprError, evaluate
+from nnspec.language.types import TYPE_NAMES, infer_type, param_type_problem
+
+
+class Declarations(Context):
+    """Inputs, parameters, own tensors and ties, checked."""
+
+    # --- inputs and parameters ----------------------------------------------------------
+
+    def inputs(self, root: ModuleClass) -> list[Input]:
+        out = []
+        for name, decl in self.spec.inputs.items():
+            pos = self.where(("inputs", name), key=True)
+            name_ok(name, "input name", pos, self.errors)
+            spec = decl if isinstance(decl, InputSpec) else InputSpec(shape=decl)
+            path = ("inputs", name) if not isinstance(decl, InputSpec) else (
+                "inputs", name, "shape")
+            shape = [self.input_size(d, path + (i,), root) for i, d in enumerate(spec.shape)]
+            if any(d <= 0 for d in shape):
+                self.errors.error("bad-value", f"input '{name}' has a non-positive dimension "
+                                  f"{shape}", self.where(("inputs", name)))
+            bounds = tuple(self.input_size(v, ("inputs", name, "range", i), root, "a range bound")
+                           for i, v in enumerate(spec.range or ()))
+            if bounds and bounds[0] >= bounds[1]:
+                self.errors.error("bad-value", f"input '{name}': range {list(bounds)} is empty",
+                                  self.where(("inputs", name, "range")))
+            out.append(Input(name, tuple(shape), spec.dtype, bounds or None))
+        return out
+
+    def input_size(self, size: int | str, path: PathKey, root: ModuleClass,
+                   what: str = "an input size") -> int:
+        """A declared input size or range bound: an int, or an expression over the root's
+        parameters (with their defaults, after overrides), so `x: [3, image_size, image_size]`
+        follows `--set image_size=32`. 1 where it cannot be evaluated (the error is reported)."""
+        if isinstance(size, int):
+            return size
+        expr = self.expr(size, path, {p.name for p in root.params})
+        if expr is None:
+            return 1
+        self.input_reads |= expr.names()
+        try:
+            value = evaluate(expr.node, {p.name: p.default for p in root.params})
+        except ExprError as err:
+            self.errors.error(err.code, err.message, expr.error_pos(err))
+            return 1
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.errors.error("wrong-type", f"{what} is an int, got {value!r}",
+                              self.where(path))
+            return 1
+        return value
+
+    def params(self, block: BlockSpec, path: PathKey) -> list[Param]:
+        out = []
+        for name, decl in block.params.items():
+            pos = self.where(path + ("params", name), key=True)
+            if name_ok(name, "parameter name", pos, self.errors) and name in RESERVED:
+                self.errors.error("bad-name", f"invalid parameter name: '{name}' is a function "
+                                  "in expressions", pos, "choose another name")
+            if isinstance(decl, str) and decl in TYPE_NAMES:
+                type_name, default = decl, REQUIRED
+            elif hasattr(decl, "type"):
+                type_name = decl.type
+                default = REQUIRED if decl.default is None else decl.default
+            else:
+                type_name, default = infer_type(decl), decl
+            if default is not REQUIRED:
+                problem = param_type_problem(type_name, default)
+                if problem:
+                    self.errors.error("wrong-type", f"default of '{name}' should be {problem}",
+                                      self.where(path + ("params", name, "default")))
+            if default is REQUIRED and any(p.default is not REQUIRED for p in out):
+                self.errors.error("param-order", f"required parameter '{name}' follows a "
+                                  "parameter with a default", pos,
+                                  "declare required parameters first, as Python does")
+            out.append(Param(name, type_name, default, pos))
+        return out
+
+    def tensors(self, block: BlockSpec, path: PathKey, params: set[str],
+                taken: dict[str, str]) -> list[RawTensor]:
+        """The parameters and buffers the class creates itself, parameters first."""
+        out = []
+        for kind, section in (("parameter", block.parameters), ("buffer", block.buffers)):
+            for name, decl in section.items():
+                at = (*path, f"{kind}s", name)
+                pos = self.where(at, key=True)
+                if not name_ok(name, f"{kind} name", pos, self.errors):
+                    continue
+                if name in taken:
+                    self.errors.error("name-clash", f"{kind} '{name}' has the name of "
+                                      f"{taken[name]}", pos, "rename one of them")
+                    continue
+                taken[name] = f"a {kind}"
+                if block.base != "Module":
+                    self.errors.error("bad-tensor", f"a {block.base} block cannot create "
+                                      f"{kind}s: nothing would read them",
+                                      self.where((*path, "base")), "use `base: Module`")
+                    continue
+                tensor = self.tensor(name, kind, decl, at, params)
+                if tensor is not None:
+                    out.append(tensor)
+        return out
+
+    def tensor(self, name: str, kind: str, decl: Any, at: PathKey,
+               params: set[str]) -> RawTensor | None:
+        shape = [self.expr(str(d), (*at, "shape", i), params) for i, d in enumerate(decl.shape)]
+        fn = initrules.function(decl.init, (*at, "init"), self.doc, self.errors,
+                                self.parser(params),
+                                (initrules.TRIL,) if kind == "buffer" else ())
+        dtype = decl.dtype
+        floating = dtype is None or dtype.startswith(("float", "bfloat"))
+        if not floating and kind == "parameter":
+            self.errors.error("wrong-type", f"parameter '{name}' has dtype {dtype}: only "
+                              "floating point tensors can require gradients",
+                              self.where((*at, "dtype")))
+            return None
+        if fn is None or None in shape:
+            return None
+        if fn[0] == initrules.TRIL and len(shape) < 2:
+            self.errors.error("bad-value", f"'tril' needs at least 2 dimensions; buffer "
+                              f"'{name}' has {len(shape)}", self.where((*at, "shape")))
+            return None
+        if not floating and fn[0] not in ("zeros", "ones", "constant", initrules.TRIL):
+            self.errors.error("wrong-type", f"init '{fn[0]}' draws random floats; buffer "
+                              f"'{name}' has dtype {dtype}", self.where((*at, "init")))
+            return None
+        return RawTensor(name, kind, shape, fn[0], fn[1], self.where(at, key=True), dtype,
+                         getattr(decl, "persistent", True))
+
+    def ties(self, block: BlockSpec, path: PathKey) -> list[Tie]:
+        """`tie: {target: source}`: paths checked here, against the tree when instantiated."""
+        out: list[Tie] = []
+        for target, source in block.tie.items():
+            tie = Tie(target, source, self.where((*path, "tie", target), key=True),
+                      self.where((*path, "tie", target)))
+            problems = [(text, pos, initrules.child_path_problem(text)) for text, pos in (
+                (target, tie.pos), (source, tie.source_pos))]
+            bad = next(((text, pos, p) for text, pos, p in problems if p), None)
+            if bad:
+                self.errors.error("bad-tie", f"'{bad[0]}' is not a path like "
+                                  f"'lm_head.weight': {bad[2]}", bad[1])
+            elif target == source:
+                self.errors.error("bad-tie", f"'{target}' is tied to itself", tie.pos)
+            elif any(target == t.source or source == t.target for t in out):
+                self.errors.error("bad-tie", "a tie's target cannot be another tie's source",
+                                  tie.pos, "tie every target to the one source")
+            else:
+                out.append(tie)
+        return out

@@ -1,0 +1,205 @@
+"""Forward steps to IR: each statement parsed and checked against the whitelist of what a
+spec's forward may say, its names resolved against inputs, children and earlier values."""
+
+from __future__ import annotations
+
+import ast
+import re
+from typing import Any
+
+from nnspec.catalog import ops
+from nnspec.diagnostics import did_you_mean
+from nnspec.elaborate.context import Context
+from nnspec.frontend.document import PathKey
+from nnspec.frontend.validate import IfStep
+from nnspec.ir.program import (
+    If,
+    Stmt,
+)
+from nnspec.language.expr import Expr, ExprError, parse_statement
+from nnspec.language.names import identifier_problem
+
+
+def statement(template: str, **names: str) -> ast.stmt:
+    """A statement with names put in as AST nodes, never as text (a bad name cannot parse)."""
+    node = ast.parse(template).body[0]
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name):
+            sub.id = names[sub.id]
+    return node
+
+
+def returns(step: Any) -> bool:
+    """Whether a raw forward step is a `return` (judged on the text, so that a return with an
+    error of its own is not also reported as missing)."""
+    return isinstance(step, str) and re.match(r"\s*return\b", step) is not None
+
+
+class Scope:
+    """Checks forward steps: which names are values, children and parameters at each point."""
+
+    def __init__(self, ctx: Context, path: PathKey, params: set[str], children: set[str],
+                 inputs: list[str], tensors: set[str]):
+        self.ctx, self.path = ctx, path
+        self.params, self.children, self.tensors = params, children, tensors
+        self.values = set(inputs)
+        self.used_params: set[str] = set()
+        self.called: set[str] = set()
+
+    def steps(self, raw: list, path: PathKey) -> list:
+        out = []
+        for i, step in enumerate(raw):
+            result = self.step(step, path + (i,))
+            if result is not None:
+                out.append(result)
+        return out
+
+    def step(self, raw: Any, path: PathKey) -> Any:
+        if isinstance(raw, IfStep):
+            cond = self.ctx.expr(raw.if_, path + ("if",), self.params)
+            if cond is None:
+                return None
+            self.used_params |= cond.names()
+            before = set(self.values)
+            then = self._branch(raw.then, path + ("then",))
+            then_values, self.values = self.values, set(before)
+            orelse = self._branch(raw.else_, path + ("else",)) if raw.else_ is not None else []
+            self.values = before | (then_values & self.values)
+            return If(cond, then, orelse, self.ctx.where(path))
+        return self.statement(raw, path)
+
+    def _branch(self, raw: Any, path: PathKey) -> list:
+        if isinstance(raw, str):
+            stmt = self.statement(raw, path)
+            return [stmt] if stmt else []
+        return self.steps(raw, path)
+
+    def statement(self, text: str, path: PathKey) -> Stmt | None:
+        pos = self.ctx.where(path)
+        try:
+            tree = parse_statement(text)
+        except ExprError as err:
+            self.ctx.errors.error(err.code, err.message, pos.shifted(err.offset, err.length))
+            return None
+        if len(tree.body) != 1 or not isinstance(tree.body[0], (ast.Assign, ast.AugAssign,
+                                                                ast.Return)):
+            self.ctx.errors.error("bad-forward", "a forward step is one assignment "
+                                  "('y = conv(x)') or a 'return'", pos)
+            return None
+        node = tree.body[0]
+        expr = Expr(node, pos)  # type: ignore[arg-type]  # only used for sub-positions
+        try:
+            self.check_value(node.value, expr)
+            if isinstance(node, ast.AugAssign):
+                self.check_value(node.target, expr)
+                if isinstance(node.target, ast.Name) and node.target.id in self.tensors:
+                    raise ExprError("bad-forward", f"'{node.target.id}' is a parameter or "
+                                    "buffer of the module; it cannot be updated in place",
+                                    node.target)
+            elif isinstance(node, ast.Assign):
+                for target in node.targets:
+                    self.bind_target(target, expr)
+        except ExprError as err:
+            self.ctx.errors.error(err.code, err.message, pos.shifted(err.offset, err.length),
+                                  err.hint)
+            if isinstance(node, ast.Assign):  # later steps may use the names: no cascade
+                self.values |= {n.id for t in node.targets for n in ast.walk(t)
+                                if isinstance(n, ast.Name)}
+            return None
+        return Stmt(node, pos)
+
+    def bind_target(self, node: ast.expr, expr: Expr) -> None:
+        if isinstance(node, (ast.Tuple, ast.List)):
+            for elt in node.elts:
+                self.bind_target(elt, expr)
+            return
+        if not isinstance(node, ast.Name):
+            raise ExprError("bad-forward", "assign only to plain names", node)
+        problem = identifier_problem(node.id)
+        if node.id in self.tensors:
+            raise ExprError("name-clash", f"'{node.id}' is a parameter or buffer of the module; "
+                            "choose another name for the value", node)
+        if problem or node.id in self.children or node.id in self.params:
+            raise ExprError("name-clash", problem or f"'{node.id}' is a child or parameter; "
+                            "choose another name for the value", node)
+        self.values.add(node.id)
+
+    def check_value(self, node: ast.AST, expr: Expr) -> None:
+        """Refuse everything outside the forward whitelist; check names are defined."""
+        if isinstance(node, ast.Name):
+            if node.id in self.values or node.id in self.tensors:
+                return
+            if node.id in self.params:
+                self.used_params.add(node.id)
+                return
+            if node.id in self.children:
+                raise ExprError("bad-forward", f"child '{node.id}' must be called, like "
+                                f"'{node.id}(x)'", node)
+            raise ExprError("undefined-value", f"'{node.id}' is not defined at this step",
+                            node, did_you_mean(node.id, sorted(self.values | self.params
+                                                               | self.tensors))
+                            or f"defined here: {', '.join(sorted(self.values))}")
+        if isinstance(node, ast.Call):
+            self.check_callee(node.func, expr)
+            for arg in node.args:
+                self.check_value(arg, expr)
+            for kw in node.keywords:
+                if kw.arg is None:
+                    raise ExprError("bad-forward", "'**' is not allowed", kw)
+                self.check_value(kw.value, expr)
+            return
+        if isinstance(node, ast.Attribute):
+            base = node.value
+            if isinstance(base, ast.Name) and base.id == "torch" and base.id not in self.values:
+                if node.attr in ops.DTYPES:  # `torch.long`: only dtype names are values
+                    return
+                raise ExprError("unknown-op", f"'torch.{node.attr}' is not a dtype; the only "
+                                "torch attributes a forward may read are dtypes", node,
+                                did_you_mean(f"torch.{node.attr}",
+                                             [f"torch.{n}" for n in sorted(ops.DTYPES)]))
+            if node.attr not in ops.ATTRIBUTES:
+                raise ExprError("unknown-op", f"attribute '{node.attr}' is not allowed", node,
+                                did_you_mean(node.attr, sorted(ops.ATTRIBUTES)))
+            self.check_value(node.value, expr)
+            return
+        if isinstance(node, ast.Constant):
+            if not isinstance(node.value, (int, float, str, bool, type(None), type(...))):
+                raise ExprError("bad-forward", f"literal {node.value!r} is not allowed", node)
+            return
+        if isinstance(node, ast.Starred):
+            raise ExprError("bad-forward", "'*' is not allowed", node)
+        if not isinstance(node, _FORWARD_NODES):
+            raise ExprError("bad-forward", f"{type(node).__name__} is not allowed in forward",
+                            node)
+        for sub in ast.iter_child_nodes(node):
+            self.check_value(sub, expr)
+
+    def check_callee(self, func: ast.expr, expr: Expr) -> None:
+        if isinstance(func, ast.Name):
+            if func.id in self.children:
+                self.called.add(func.id)
+                return
+            raise ExprError("unknown-op", f"'{func.id}' is not a child of this module", func,
+                            did_you_mean(func.id, sorted(self.children) + ops.all_names()))
+        if isinstance(func, ast.Attribute):
+            base = func.value
+            if isinstance(base, ast.Name) and base.id in ops.NAMESPACES and \
+                    base.id not in self.values:
+                if func.attr in ops.NAMESPACES[base.id]:
+                    return
+                spelled = f"{base.id}.{func.attr}"
+                raise ExprError("unknown-op", f"'{spelled}' is not a supported op", func,
+                                did_you_mean(spelled, ops.all_names()))
+            if func.attr in ops.METHODS:
+                self.check_value(base, expr)
+                return
+            raise ExprError("unknown-op", f"method '{func.attr}' is not a supported op", func,
+                            did_you_mean(func.attr, sorted(ops.METHODS)))
+        raise ExprError("bad-forward", "only children, torch./F. functions and tensor methods "
+                        "can be called", func)
+
+
+_FORWARD_NODES = (
+    ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.IfExp, ast.Subscript, ast.Slice,
+    ast.Tuple, ast.List, ast.Load, ast.Store, ast.operator, ast.unaryop, ast.boolop, ast.cmpop,
+)
