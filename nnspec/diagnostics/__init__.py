@@ -15,6 +15,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nnspec.diagnostics import codes
+
 MAX_SHOWN = 50  # text output lists this many diagnostics, then says how many more there are
 _WINDOW = 120  # longest source excerpt shown; longer lines are cut around the caret
 _MAX_MESSAGE = 300  # messages quoting user text are cut to this length
@@ -54,12 +56,17 @@ UNKNOWN = Pos("<unknown>", 0, 0)
 
 @dataclass(frozen=True)
 class Diagnostic:
+    """One problem at one position. `code` must be registered in `codes.CODES`."""
+
     code: str
     message: str
     pos: Pos
     hint: str | None = None
     severity: str = "error"
     notes: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        codes.check(self.code)  # an unregistered code is nnspec's defect: fail loudly
 
     def render(self, source_lines: list[str] | None = None) -> str:
         """`path:line:col: error[code]: message`, the source line with a caret, then the hint."""
