@@ -24,14 +24,14 @@ from typing import Any
 import jinja2
 
 from nnspec.catalog import LAYERS, REQUIRED
-from nnspec.elaborate import unused
-from nnspec.elaborate.initrules import TRIL, InitRule
+from nnspec.catalog.init_functions import TRIL
 from nnspec.formatter import pysrc
 from nnspec.formatter.layout import INDENT_WIDTH, LINE_WIDTH
 from nnspec.ir.program import (
     Call,
     Child,
     If,
+    InitRule,
     Input,
     ModuleClass,
     Program,
@@ -39,6 +39,7 @@ from nnspec.ir.program import (
     Repeat,
     Seq,
     Stmt,
+    names_in,
 )
 from nnspec.language.expr import RESERVED, Expr, make_divisible
 from nnspec.language.names import TEMPLATE_FIELD
@@ -423,7 +424,7 @@ class _ClassWriter:
                 lines += self.condition(item.cond, indent)
             if isinstance(item.value, Repeat):
                 rep = item.value
-                used = unused.names_in(rep.items) | {
+                used = names_in(rep.items) | {
                     m for item in rep.items for m in TEMPLATE_FIELD.findall(item.name)}
                 var = rep.var if rep.var in used else "_"
                 self.locals.add(var)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from nnspec.catalog import REQUIRED
+from nnspec.catalog.init_functions import TRIL
 from nnspec.elaborate import initrules
 from nnspec.elaborate.context import Context, name_ok
 from nnspec.frontend.document import PathKey
@@ -124,7 +125,7 @@ class Declarations(Context):
         shape = [self.expr(str(d), (*at, "shape", i), params) for i, d in enumerate(decl.shape)]
         fn = initrules.function(decl.init, (*at, "init"), self.doc, self.errors,
                                 self.parser(params),
-                                (initrules.TRIL,) if kind == "buffer" else ())
+                                (TRIL,) if kind == "buffer" else ())
         dtype = decl.dtype
         floating = dtype is None or dtype.startswith(("float", "bfloat"))
         if not floating and kind == "parameter":
@@ -134,11 +135,11 @@ class Declarations(Context):
             return None
         if fn is None or None in shape:
             return None
-        if fn[0] == initrules.TRIL and len(shape) < 2:
+        if fn[0] == TRIL and len(shape) < 2:
             self.errors.error("bad-value", f"'tril' needs at least 2 dimensions; buffer "
                               f"'{name}' has {len(shape)}", self.where((*at, "shape")))
             return None
-        if not floating and fn[0] not in ("zeros", "ones", "constant", initrules.TRIL):
+        if not floating and fn[0] not in ("zeros", "ones", "constant", TRIL):
             self.errors.error("wrong-type", f"init '{fn[0]}' draws random floats; buffer "
                               f"'{name}' has dtype {dtype}", self.where((*at, "init")))
             return None

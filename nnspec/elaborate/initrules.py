@@ -13,59 +13,17 @@ creates itself.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from nnspec.catalog import LAYERS, check_kind
-from nnspec.diagnostics import Collector, Pos, did_you_mean
+from nnspec.catalog.init_functions import FUNCTIONS, TENSORS, TRIL
+from nnspec.diagnostics import Collector, did_you_mean
 from nnspec.frontend.document import Document, PathKey
+from nnspec.ir.program import InitRule
 from nnspec.language.expr import Expr
 from nnspec.language.names import identifier_problem
 
-_NONLINEARITIES = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
-                   "conv_transpose2d", "conv_transpose3d", "sigmoid", "tanh", "relu",
-                   "leaky_relu", "selu")
-
-# name -> {argument: (kind, default, choices)}; defaults are torch.nn.init's own
-FUNCTIONS: dict[str, dict[str, tuple[str, Any, tuple | None]]] = {
-    "zeros": {},
-    "ones": {},
-    "constant": {"val": ("float", None, None)},
-    "normal": {"mean": ("float", 0.0, None), "std": ("float", 1.0, None)},
-    "uniform": {"a": ("float", 0.0, None), "b": ("float", 1.0, None)},
-    "trunc_normal": {"mean": ("float", 0.0, None), "std": ("float", 1.0, None),
-                     "a": ("float", -2.0, None), "b": ("float", 2.0, None)},
-    "kaiming_normal": {"a": ("float", 0, None), "mode": ("str", "fan_in", ("fan_in", "fan_out")),
-                       "nonlinearity": ("str", "leaky_relu", _NONLINEARITIES)},
-    "kaiming_uniform": {"a": ("float", 0, None),
-                        "mode": ("str", "fan_in", ("fan_in", "fan_out")),
-                        "nonlinearity": ("str", "leaky_relu", _NONLINEARITIES)},
-    "xavier_normal": {"gain": ("float", 1.0, None)},
-    "xavier_uniform": {"gain": ("float", 1.0, None)},
-    "orthogonal": {"gain": ("float", 1, None)},
-}
-TENSORS = ("weight", "bias")
-# lower-triangular ones over the last two dims (a causal mask): for buffers only
-TRIL = "tril"
-
 ExprParser = Callable[[str, PathKey], "Expr | None"]
-
-
-@dataclass
-class InitRule:
-    """Modules of one of `types` (torch layers as `nn.X`, blocks by name); `child` reaches into
-    a child of each; with no `types`, `child` is the dotted path of one module below the class.
-    `tensors` are (attribute, init function, keyword arguments: literals or Exprs)."""
-
-    types: list[tuple[str, str]]  # (name, "layer" | "block"), or ('module:Class', "user")
-    child: str | None
-    tensors: list[tuple[str, str, dict[str, Any]]]
-    cond: Expr | None
-    pos: Pos
-    child_pos: Pos | None = None
-    # rules from one list in the spec share one pass, as `if/elif` (nanoGPT's _init_weights):
-    # the first that matches a module applies; None: a pass of its own
-    group: int | None = None
 
 
 def check_rules(raw: list, path: PathKey, doc: Document, errors: Collector, owner: str,

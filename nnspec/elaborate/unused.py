@@ -9,7 +9,7 @@ from __future__ import annotations
 from nnspec.diagnostics import Collector, Diagnostic, Pos
 from nnspec.frontend.document import Document
 from nnspec.frontend.validate import SpecFile
-from nnspec.ir.program import Child, ModuleClass, Program, Repeat, Seq
+from nnspec.ir.program import ModuleClass, Program, names_in
 from nnspec.language.expr import Expr
 from nnspec.language.names import identifier_problem
 
@@ -49,21 +49,3 @@ def _init_exprs(cls: ModuleClass) -> list[Expr]:
     args = [a for t in cls.tensors for a in t.args.values()] + [
         a for rule in cls.init for _, _, fn_args in rule.tensors for a in fn_args.values()]
     return [d for t in cls.tensors for d in t.shape] + [a for a in args if isinstance(a, Expr)]
-
-
-def names_in(children: list[Child]) -> set[str]:
-    """Every name the children's arguments and conditions read."""
-    names: set[str] = set()
-    for child in children:
-        if child.cond is not None:
-            names |= child.cond.names()
-        if child.orelse is not None:
-            names |= names_in([child.orelse])
-        if isinstance(child.value, Repeat):
-            names |= child.value.count.names() | names_in(child.value.items)
-        elif isinstance(child.value, Seq):
-            names |= names_in(child.value.items)
-        else:
-            for arg in child.value.args.values():
-                names |= arg.names()
-    return names

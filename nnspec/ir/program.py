@@ -102,7 +102,7 @@ class RawTensor:
     name: str
     kind: str  # "parameter" or "buffer"
     shape: list[Expr]
-    init: str  # an init function (nnspec.initrules.FUNCTIONS) or "tril"
+    init: str  # an init function (nnspec.catalog.init_functions.FUNCTIONS) or "tril"
     args: dict[str, Any]  # the init function's arguments: literals, or Exprs for numbers
     pos: Pos
     dtype: str | None = None  # None: torch's default dtype
@@ -138,7 +138,7 @@ class ModuleClass:
     forward_params: list[str] = field(default_factory=list)
     # `forward: unknown` (an imported printed tree): the generated forward raises
     forward_unknown: bool = False
-    # `init` rules (nnspec.initrules.InitRule), run at the end of this class's __init__
+    # `init` rules (InitRule, below), run at the end of this class's __init__
     init: list = field(default_factory=list)
     tensors: list[RawTensor] = field(default_factory=list)  # parameters, then buffers
     ties: list[Tie] = field(default_factory=list)
@@ -177,3 +177,38 @@ class Instance:
     pos: Pos
     call: Call | None = None  # the class-level call it came from (None for the root and seqs)
     tensors: dict[str, tuple[int, ...]] = field(default_factory=dict)  # a block's own, by name
+
+
+@dataclass
+class InitRule:
+    """Modules of one of `types` (torch layers as `nn.X`, blocks by name); `child` reaches into
+    a child of each; with no `types`, `child` is the dotted path of one module below the class.
+    `tensors` are (attribute, init function, keyword arguments: literals or Exprs)."""
+
+    types: list[tuple[str, str]]  # (name, "layer" | "block"), or ('module:Class', "user")
+    child: str | None
+    tensors: list[tuple[str, str, dict[str, Any]]]
+    cond: Expr | None
+    pos: Pos
+    child_pos: Pos | None = None
+    # rules from one list in the spec share one pass, as `if/elif` (nanoGPT's _init_weights):
+    # the first that matches a module applies; None: a pass of its own
+    group: int | None = None
+
+
+def names_in(children: list[Child]) -> set[str]:
+    """Every name the children's arguments and conditions read."""
+    names: set[str] = set()
+    for child in children:
+        if child.cond is not None:
+            names |= child.cond.names()
+        if child.orelse is not None:
+            names |= names_in([child.orelse])
+        if isinstance(child.value, Repeat):
+            names |= child.value.count.names() | names_in(child.value.items)
+        elif isinstance(child.value, Seq):
+            names |= names_in(child.value.items)
+        else:
+            for arg in child.value.args.values():
+                names |= arg.names()
+    return names
