@@ -92,21 +92,21 @@ def build(path_or_spec: Any, *, device: Any = None, dtype: Any = None,
     """The spec's model as a real `torch.nn.Module`. `device="meta"` allocates nothing, so
     the parameter budget (a guard on memory) does not apply to it. User layers' modules are
     imported here, from the packages `allow_import` names."""
-    from nnspec.runtime import build as runtime
+    from nnspec.runtime.model import instantiate
 
     meta = device is not None and str(device).split(":")[0] == "meta"
     with budget.limit(None) if meta else contextlib.nullcontext():
         spec = _spec(path_or_spec, params, allow_import)
-    return runtime.instantiate(spec.program, device=device, dtype=dtype)
+    return instantiate(spec.program, device=device, dtype=dtype)
 
 
 def example_inputs(path_or_spec: Any, batch: int = 2, seed: int = 0,
                    allow_import: Sequence[str] = (), **params: Any) -> tuple[torch.Tensor, ...]:
     """Random tensors matching the spec's declared inputs, in shape and dtype."""
-    from nnspec.runtime import build as runtime
+    from nnspec.runtime.model import example_inputs
 
     program = _spec(path_or_spec, params, allow_import).program
-    return runtime.example_inputs(program, batch=batch, seed=seed)
+    return example_inputs(program, batch=batch, seed=seed)
 
 
 def generate(path_or_spec: Any, *, spec_label: str | None = None,

@@ -105,22 +105,23 @@ def _command(args: argparse.Namespace) -> list[str]:
 
 def summary_text(spec) -> str:
     """The printed tree, then `Net: N parameters; x [1, 3, 32, 32] float32 -> [1, 10] float32`."""
-    from nnspec.runtime import build as runtime
+    from nnspec.runtime.failures import forward_error
+    from nnspec.runtime.model import example_inputs, instantiate
+    from nnspec.runtime.torchlib import torch
 
-    torch = runtime.torch
-    model = runtime.instantiate(spec.program)
+    model = instantiate(spec.program)
     params = sum(p.numel() for p in model.parameters())
     unknown = [c.name for c in spec.program.classes.values() if c.forward_unknown]
     if unknown:  # an imported printed tree: no forward pass to run
         return f"{model}\n{spec.name}: {params:,} parameters; forward unknown in " \
             f"{', '.join(unknown)}"
-    inputs = runtime.example_inputs(spec.program, batch=1)
+    inputs = example_inputs(spec.program, batch=1)
     model.eval()
     try:
         with torch.no_grad():
             output = model(*inputs)
     except Exception as exc:
-        error = runtime.forward_error(spec.program, spec.tree, model, exc)
+        error = forward_error(spec.program, spec.tree, model, exc)
         if error is None:
             raise
         raise error from exc
@@ -129,7 +130,7 @@ def summary_text(spec) -> str:
 
 
 def _shape(value) -> str:
-    from nnspec.runtime.build import torch
+    from nnspec.runtime.torchlib import torch
 
     if isinstance(value, torch.Tensor):
         return f"{list(value.shape)} {str(value.dtype).removeprefix('torch.')}"

@@ -101,10 +101,10 @@ def check_rebuild(spec_text: str, tree: str, source: str, first_line: int = 1,
     state_dict differs at: an importer that got something wrong says so."""
     from nnspec.elaborate.compile import compile_data
     from nnspec.frontend.reader import parse_document
-    from nnspec.runtime import build as runtime
+    from nnspec.runtime.model import instantiate
 
     doc = parse_document(spec_text, "<imported spec>")
-    model = runtime.instantiate(compile_data(doc.data, "<imported spec>").program, device="meta")
+    model = instantiate(compile_data(doc.data, "<imported spec>").program, device="meta")
     want, got = tree_lines(tree), tree_lines(str(model))
     for i, (a, b) in enumerate(zip(want + [""] * len(got), got + [""] * len(want))):
         if a != b:

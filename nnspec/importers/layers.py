@@ -163,7 +163,7 @@ def _freeze(value: Any) -> Any:
 
 @functools.lru_cache(maxsize=4096)
 def _build_cached(key: tuple) -> tuple[str, tuple] | str | None:
-    from nnspec.runtime.build import torch
+    from nnspec.runtime.torchlib import torch
 
     name, items = key
     layer = LAYERS[name]

@@ -39,7 +39,7 @@ def import_module(target: str, kwargs: dict[str, Any] | None = None,
     if not sep or not module_name or not attr:
         raise ValueError(f"expected MODULE:FACTORY such as 'mypkg.models:resnet18', got "
                          f"'{target}'")
-    from nnspec.runtime import build  # noqa: F401 - torch first, imported quietly
+    from nnspec.runtime import torchlib  # noqa: F401 - torch first, imported quietly
 
     if os.getcwd() not in sys.path:  # as `python -m` does, so the user's own package is found
         sys.path.insert(0, os.getcwd())
@@ -52,7 +52,7 @@ def import_module(target: str, kwargs: dict[str, Any] | None = None,
 def import_model(model: Any, source: str = "model",
                  inputs: dict[str, list[int]] | None = None) -> Imported:
     """The spec for a live model, checked against it; SpecError when it cannot be rebuilt."""
-    from nnspec.runtime.build import torch
+    from nnspec.runtime.torchlib import torch
 
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"{source} gave {type(model).__name__}, not an nn.Module")
@@ -199,12 +199,12 @@ def _check_against(text: str, model: Any, classes: list[DraftClass],
     gives identical outputs on the declared inputs."""
     from nnspec.elaborate.compile import compile_data
     from nnspec.frontend.reader import parse_document
-    from nnspec.runtime import build as runtime
+    from nnspec.runtime.model import instantiate
+    from nnspec.runtime.torchlib import torch
 
-    torch = runtime.torch
     program = compile_data(parse_document(text, "<imported spec>").data, "<imported spec>") \
         .program
-    rebuilt = runtime.instantiate(program)
+    rebuilt = instantiate(program)
     rebuilt.load_state_dict(model.state_dict(), strict=True)
     if any(c.forward == "unknown" for c in classes):
         return

@@ -82,7 +82,7 @@ def unprinted_roots(root: DraftClass, lines: list[int]) -> list[str]:
 
 def is_torch_layer(name: str) -> bool:
     """Whether torch.nn has a module class of this name (a layer, not a user's class)."""
-    from nnspec.runtime.build import torch
+    from nnspec.runtime.torchlib import torch
 
     value = getattr(torch.nn, name, None)
     return isinstance(value, type) and issubclass(value, torch.nn.Module)

@@ -68,7 +68,7 @@ def read_state_dict(path: str | Path) -> list[Key]:
 
 
 def _read_checkpoint(path: Path) -> list[Key]:
-    from nnspec.runtime.build import torch
+    from nnspec.runtime.torchlib import torch
 
     data = torch.load(path, map_location="meta", weights_only=True)
     if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
