@@ -97,3 +97,29 @@ def report(args: argparse.Namespace, diagnostics: list) -> None:
     json_format = args.error_format == "json"
     if diagnostics or json_format:
         print(render(diagnostics, json_format), file=sys.stderr)
+
+
+INPUT_GRAMMAR = "[NAME=]D,D,..."
+
+
+def parse_inputs(texts: list[str], named: bool = False) -> dict[str, tuple[int, ...]] | None:
+    """`--input` values, one grammar for every verb: `[NAME=]D,D,...` (or `DxDx...`), the
+    shape without the batch dimension, positive integers. By input name; an unnamed one is
+    keyed "" (the only input). `named`: the verb needs the name (an importer names inputs)."""
+    from nnspec.cli.errors import UsageError
+
+    out: dict[str, tuple[int, ...]] = {}
+    for text in texts:
+        name, sep, dims = text.rpartition("=")
+        try:
+            shape = tuple(int(d) for d in dims.replace("x", ",").split(",") if d.strip())
+        except ValueError:
+            raise UsageError(f"--input {text}: expected {INPUT_GRAMMAR} such as 3,64,64") \
+                from None
+        if not shape or any(d <= 0 for d in shape):
+            raise UsageError(f"--input {text}: dimensions must be positive integers")
+        if named and not name.strip():
+            raise UsageError(f"--input {text}: name the input, as NAME=D,D,... such as "
+                             "x=3,224,224")
+        out[name.strip()] = shape
+    return out or None

@@ -7,6 +7,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from nnspec.cli.common import parse_inputs
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("import", help="write a spec for an existing model",
@@ -75,7 +77,7 @@ def run_tree(args: argparse.Namespace) -> int:
         raise UsageError(f"--fence: {args.file} holds no fenced tree")
     if args.state_dict is not None and not Path(args.state_dict).is_file():
         raise UsageError(f"no such file: {args.state_dict}")
-    result = import_tree(text, args.file, first_line, _inputs(args.inputs), args.state_dict)
+    result = import_tree(text, args.file, first_line, _inputs(args), args.state_dict)
     check_rebuild(result.text, text, args.file, first_line, result.keys)
     for warning in result.warnings:
         print(f"nnspec: warning: {warning}", file=sys.stderr)
@@ -87,7 +89,7 @@ def run_module(args: argparse.Namespace) -> int:
     from nnspec.importers.live import import_module
 
     try:
-        result = import_module(args.target, _factory_args(args.args), _inputs(args.inputs))
+        result = import_module(args.target, _factory_args(args.args), _inputs(args))
     except (ValueError, ImportError, AttributeError) as exc:
         raise UsageError(f"cannot import {args.target}: {exc}") from None
     for warning in result.warnings:
@@ -103,20 +105,6 @@ def _write(text: str, output: str | None) -> int:
     return 0
 
 
-def _inputs(items: list[str]) -> dict[str, list[int]] | None:
-    from nnspec.cli.errors import UsageError
-
-    out = {}
-    for item in items:
-        name, _, shape = item.partition("=")
-        try:
-            out[name.strip()] = [int(d) for d in shape.split(",")]
-        except ValueError:
-            raise UsageError(f"--input {item}: expected NAME=D1,D2,... such as x=3,224,224") \
-                from None
-    return out or None
-
-
 def _factory_args(items: list[str]) -> dict:
     from nnspec.cli.errors import UsageError
     from nnspec.frontend.overrides import parse_override
@@ -129,3 +117,8 @@ def _factory_args(items: list[str]) -> dict:
             raise UsageError(f"--args: {exc}") from None
         out[name] = value
     return out
+
+
+def _inputs(args: argparse.Namespace) -> dict[str, list[int]] | None:
+    inputs = parse_inputs(args.inputs, named=True)
+    return {name: list(shape) for name, shape in inputs.items()} if inputs else None

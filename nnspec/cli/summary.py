@@ -6,7 +6,7 @@ import argparse
 import gc
 import json
 
-from nnspec.cli.common import add_spec_args, existing, overrides
+from nnspec.cli.common import add_spec_args, existing, overrides, parse_inputs
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -47,21 +47,3 @@ def run(args: argparse.Namespace) -> int:
         print()
         print(compare(datas))
     return 0
-
-
-def parse_inputs(texts: list[str]) -> dict[str, tuple[int, ...]] | None:
-    """`--input` values by input name; an unnamed one is keyed "" (the only input)."""
-    from nnspec.cli.errors import UsageError
-
-    out: dict[str, tuple[int, ...]] = {}
-    for text in texts:
-        name, _, dims = text.rpartition("=")
-        try:
-            shape = tuple(int(d) for d in dims.replace("x", ",").split(",") if d.strip())
-        except ValueError:
-            raise UsageError(f"--input {text}: expected [NAME=]D,D,... such as 3,64,64") \
-                from None
-        if not shape or any(d <= 0 for d in shape):
-            raise UsageError(f"--input {text}: dimensions must be positive integers")
-        out[name.strip()] = shape
-    return out or None
