@@ -101,3 +101,22 @@ def test_module_is_small_says_its_job_and_never_imports_the_root(path):
             pytest.fail(f"{path.name}:{node.lineno} imports from the package root")
         if isinstance(node, ast.Import) and any(a.name == "nnspec" for a in node.names):
             pytest.fail(f"{path.name}:{node.lineno} imports the package root")
+
+
+def test_one_set_of_reserved_names_covers_what_expressions_call():
+    from nnspec.language.expr import FUNCTION_NAMES
+    from nnspec.language.names import RESERVED, identifier_problem
+
+    assert FUNCTION_NAMES <= RESERVED
+    assert all(identifier_problem(name) for name in RESERVED)
+
+
+def test_namespace_gives_collision_free_names():
+    from nnspec.language.names import Namespace
+
+    names = Namespace({"x"}, separator="_", refused={"min"})
+    assert [names.fresh("x"), names.fresh("x"), names.fresh("min"), names.fresh("y")] == [
+        "x_2", "x_3", "min_2", "y"]
+    checked = Namespace({"out"}, identifiers=True)
+    assert [checked.fresh("class", "cls"), checked.fresh("out"), checked.fresh("a-b", "c")] == [
+        "cls", "out2", "c"]

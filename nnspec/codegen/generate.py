@@ -41,8 +41,8 @@ from nnspec.ir.program import (
     Stmt,
     names_in,
 )
-from nnspec.language.expr import RESERVED, Expr, make_divisible
-from nnspec.language.names import TEMPLATE_FIELD
+from nnspec.language.expr import Expr, make_divisible
+from nnspec.language.names import RESERVED, TEMPLATE_FIELD, Namespace
 from nnspec.output import write
 
 TEMPLATE_NAME = "module.py.jinja"
@@ -226,17 +226,10 @@ def _from_import(module: str, members: list[tuple[str, str]]) -> str:
 def _user_names(program: Program) -> dict[str, str]:
     """The name each user layer's class has in the generated file: its own, unless another
     class, a parameter or a name the file uses has it (then `Class as Class_2`)."""
-    taken = set(program.classes) | _TAKEN | {p.name for cls in program.classes.values()
-                                             for p in cls.params}
-    out = {}
-    for path in sorted(program.user_layers):
-        name = base = path.split(":")[1]
-        n = 2
-        while name in taken:
-            name, n = f"{base}_{n}", n + 1
-        taken.add(name)
-        out[path] = name
-    return out
+    names = Namespace(set(program.classes) | {p.name for cls in program.classes.values()
+                                              for p in cls.params},
+                      separator="_", refused=RESERVED)
+    return {path: names.fresh(path.split(":")[1]) for path in sorted(program.user_layers)}
 
 
 # --- statements -------------------------------------------------------------------------------
@@ -258,8 +251,8 @@ class _ClassWriter:
     def __init__(self, cls: ModuleClass, program: Program, usage: _Usage):
         self.cls, self.program, self.usage = cls, program, usage
         self.param_names = {p.name for p in cls.params}
-        self.locals: set[str] = self.param_names | set(program.classes) | set(
-            usage.user_names.values())
+        self.locals = Namespace(self.param_names | set(program.classes) | set(
+            usage.user_names.values()), separator="_", refused=RESERVED)
 
     def emit(self, node: ast.stmt, indent: int) -> list[str]:
         self.usage.note(node)
@@ -427,7 +420,7 @@ class _ClassWriter:
                 used = names_in(rep.items) | {
                     m for item in rep.items for m in TEMPLATE_FIELD.findall(item.name)}
                 var = rep.var if rep.var in used else "_"
-                self.locals.add(var)
+                self.locals.take(var)
                 self.usage.note(rep.count.node)
                 lines += pysrc.for_header(var, pysrc.call("range", rep.count.node), body)
                 lines += self.append(name, rep.items, named, body + 1)
@@ -454,11 +447,7 @@ class _ClassWriter:
         return lines + self.emit(_method_call(name, "append", built), indent)
 
     def fresh(self, name: str) -> str:
-        candidate, n = name, 2
-        while candidate in self.locals or candidate in _TAKEN:
-            candidate, n = f"{name}_{n}", n + 1
-        self.locals.add(candidate)
-        return candidate
+        return self.locals.fresh(name)
 
     def items(self, items: list[Child], named: bool) -> list[ast.expr]:
         values = [self.value(item.value) for item in items]
@@ -625,8 +614,6 @@ def _has_conditions(items: list[Child]) -> bool:
 
 
 # Locals the generated __init__ must not take: module globals and the builtins it calls.
-_TAKEN = frozenset({"self", "nn", "torch", "F", "OrderedDict", "super", "make_divisible"}
-                   | RESERVED)
 
 
 def _is_default(expr: Expr, default: object) -> bool:

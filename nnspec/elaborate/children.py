@@ -18,7 +18,7 @@ from nnspec.ir.program import (
     Repeat,
     Seq,
 )
-from nnspec.language.expr import RESERVED, Expr, ExprError, check, parse
+from nnspec.language.expr import Expr, ExprError, check, parse
 from nnspec.language.names import TEMPLATE_FIELD, identifier_problem
 from nnspec.language.types import TYPE_NAMES
 
@@ -104,10 +104,9 @@ class Children(Context):
             var_pos = self.where(path + ("as",))
             if not name_ok(var, "loop variable", var_pos, self.errors):
                 return None
-            if var in params or var in RESERVED:
-                self.errors.error("name-clash", f"loop variable '{var}' hides a "
-                                  f"{'parameter' if var in params else 'function'}", var_pos,
-                                  "choose another name")
+            if var in params:
+                self.errors.error("name-clash", f"loop variable '{var}' hides a parameter",
+                                  var_pos, "choose another name")
                 return None
             params = params | {var}
         if value.do is not None:

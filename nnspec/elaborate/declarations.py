@@ -18,7 +18,7 @@ from nnspec.ir.program import (
     RawTensor,
     Tie,
 )
-from nnspec.language.expr import RESERVED, ExprError, evaluate
+from nnspec.language.expr import ExprError, evaluate
 from nnspec.language.types import TYPE_NAMES, infer_type, param_type_problem
 
 
@@ -73,9 +73,7 @@ class Declarations(Context):
         out = []
         for name, decl in block.params.items():
             pos = self.where(path + ("params", name), key=True)
-            if name_ok(name, "parameter name", pos, self.errors) and name in RESERVED:
-                self.errors.error("bad-name", f"invalid parameter name: '{name}' is a function "
-                                  "in expressions", pos, "choose another name")
+            name_ok(name, "parameter name", pos, self.errors)
             if isinstance(decl, str) and decl in TYPE_NAMES:
                 type_name, default = decl, REQUIRED
             elif hasattr(decl, "type"):

@@ -20,7 +20,7 @@ from nnspec.diagnostics import Collector, Pos
 from nnspec.formatter.pysrc import literal
 from nnspec.importers.classify import Classifier, Instance, Item, Layer, Seq, Use
 from nnspec.importers.layers import Unprinted
-from nnspec.language.names import identifier_problem
+from nnspec.language.names import Namespace
 
 # --- the folded classes -----------------------------------------------------------------------
 
@@ -264,7 +264,7 @@ class Folder:
             items = [self.child(s, s.key if named else f"{label}_{i}", params, set(slot.uses))
                      for i, s in enumerate(slot.sub)]
             if named:
-                items = _named_repeats(items, params.taken)
+                items = _named_repeats(items, params.names.taken)
             return DraftChild(slot.key, items, named, cond)
         if kind == "layer":
             text = self.layer_call(target, slot, label, params)
@@ -315,7 +315,7 @@ class Params:
 
     def __init__(self, count: int, taken: set[str]):
         self.count = count
-        self.taken = set(taken)
+        self.names = Namespace(taken, identifiers=True)
         self.items: list[_Param] = []
         self.finished = False
 
@@ -345,15 +345,7 @@ class Params:
         return param.name
 
     def fresh(self, name: str, alt: str) -> str:
-        for candidate in (name, alt):
-            if candidate not in self.taken and identifier_problem(candidate) is None:
-                self.taken.add(candidate)
-                return candidate
-        n = 2
-        while f"{alt}{n}" in self.taken:
-            n += 1
-        self.taken.add(f"{alt}{n}")
-        return f"{alt}{n}"
+        return self.names.fresh(name, alt)
 
     def drafts(self) -> list[DraftParam]:
         """Required parameters first, then those with a default; values filled in."""

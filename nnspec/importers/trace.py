@@ -13,7 +13,7 @@ import operator
 from typing import Any
 
 from nnspec.catalog import ops
-from nnspec.language.names import identifier_problem
+from nnspec.language.names import Namespace
 
 _BINARY = {
     operator.add: ast.Add, operator.sub: ast.Sub, operator.mul: ast.Mult,
@@ -71,7 +71,7 @@ class _Writer:
         self.exprs: dict[Any, ast.expr] = {}  # fx node -> its value as an expression
         self.names: dict[Any, str] = {}
         self.pending: list[Any] = []  # values kept as expressions, not yet used
-        self.taken = set(self.children)
+        self.names_taken = Namespace(self.children, identifiers=True)
         self.uses = {node: len(node.users) for node in graph.nodes}
         self.last_use: dict[Any, Any] = {}
         for node in graph.nodes:
@@ -138,11 +138,7 @@ class _Writer:
         return out
 
     def fresh(self, base: str) -> str:
-        name, n = base, 2
-        while name in self.taken or identifier_problem(name):
-            name, n = f"{base}{n}", n + 1
-        self.taken.add(name)
-        return name
+        return self.names_taken.fresh(base)
 
     # --- expressions ---------------------------------------------------------------------------
 

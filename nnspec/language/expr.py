@@ -63,8 +63,8 @@ MATH_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "ceil": math.ceil,
     "floor": math.floor,
 }
-# names an expression reads as functions, never as parameters
-RESERVED = frozenset(FUNCTIONS) | {"math"}
+# names an expression reads as functions, never as parameters (all of them reserved names)
+FUNCTION_NAMES = frozenset(FUNCTIONS) | {"math"}
 
 _BINOPS: dict[type, Callable[[Any, Any], Any]] = {
     ast.Add: operator.add,
@@ -372,7 +372,7 @@ class Expr:
         return self.pos.shifted(err.offset, err.length)
 
     def names(self) -> set[str]:
-        return {n.id for n in ast.walk(self.node) if isinstance(n, ast.Name)} - RESERVED
+        return {n.id for n in ast.walk(self.node) if isinstance(n, ast.Name)} - FUNCTION_NAMES
 
     def constant(self) -> tuple[bool, Any]:
         """(True, value) when the expression needs no parameters."""

@@ -43,10 +43,12 @@ MODULE_ATTRIBUTES = frozenset({
     'training', 'type', 'xpu', 'zero_grad'
 })
 
-# Names the generated module binds at top level or in methods, and the builtins it calls or
-# uses as annotations: a parameter or block of that name would shadow them.
+# The one set of reserved names: what the generated module binds at top level or in methods,
+# the builtins it calls or uses as annotations, and the functions an expression may call
+# (`nnspec.language.expr.FUNCTIONS`, `math.*`). A parameter, block, child or input of such a
+# name would shadow them, so validation refuses it and generation never has to rename it.
 RESERVED = frozenset({
-    "self", "nn", "torch", "F", "OrderedDict", "make_divisible", "super",
+    "self", "nn", "torch", "F", "OrderedDict", "make_divisible", "super", "math",
     "abs", "bool", "float", "int", "len", "list", "max", "min", "object", "print", "round",
     "str", "tuple",
 })
@@ -69,3 +71,36 @@ def identifier_problem(name: str) -> str | None:
     if name in RESERVED:
         return f"'{name}' is reserved in generated code"
     return None
+
+
+class Namespace:
+    """Collision-free names, as torch.fx's `_Namespace` makes them: the one helper for every
+    name nnspec invents (generated locals, aliased imports, importers' values and parameters).
+
+    `fresh(name, alt)` gives the first of `name`, `alt` that is free, else `alt` (or `name`)
+    with the smallest number from 2 appended after `separator`. A name is free when it is not
+    taken and not in `refused`; with `identifiers`, it must also pass `identifier_problem`.
+    Every name given out is taken from then on.
+    """
+
+    def __init__(self, taken=(), *, separator: str = "", refused=frozenset(),
+                 identifiers: bool = False) -> None:
+        self.taken: set[str] = set(taken)
+        self.separator, self.refused, self.identifiers = separator, refused, identifiers
+
+    def free(self, name: str) -> bool:
+        return name not in self.taken and name not in self.refused and not (
+            self.identifiers and identifier_problem(name))
+
+    def take(self, name: str) -> str:
+        self.taken.add(name)
+        return name
+
+    def fresh(self, name: str, alt: str | None = None) -> str:
+        for candidate in (name, alt):
+            if candidate is not None and self.free(candidate):
+                return self.take(candidate)
+        base, n = alt or name, 2
+        while not self.free(f"{base}{self.separator}{n}"):
+            n += 1
+        return self.take(f"{base}{self.separator}{n}")
