@@ -9,7 +9,7 @@ from conftest import ROOT, SPECS, spec_files
 from static_cli import nnspec as run
 
 import nnspec
-from nnspec.static.summary import readable
+from nnspec.static.text import abbreviated
 
 GOLDEN = ROOT / "tests" / "golden" / "static"
 
@@ -88,8 +88,8 @@ def test_invalid_spec_exits_1(write_spec):
 
 @pytest.mark.parametrize("n, text", [(0, "0"), (999, "999"), (2_684_702, "2.68M"),
                                      (365_920_256, "366M"), (12_345_678_901, "12.3G")])
-def test_readable_suffix(n, text):
-    assert readable(n) == text
+def test_abbreviated_suffix(n, text):
+    assert abbreviated(n) == text
 
 
 def test_dtypes_other_than_float32_are_shown():

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nnspec.elaborate.shapes import Analysis, Shape
-from nnspec.static.summary import count, table
+from nnspec.static.text import count_text, table
 
 
 @dataclass
@@ -134,6 +134,6 @@ def render(d: Diff) -> str:
         lines.append("  none")
     pa, pb = d.totals["params"]
     ma, mb = d.totals["macs"]
-    lines += ["", f"params: {count(pa)} -> {count(pb)} ({_delta(pa, pb)})",
-              f"MACs:   {count(ma)} -> {count(mb)} ({_delta(ma, mb)})"]
+    lines += ["", f"params: {count_text(pa)} -> {count_text(pb)} ({_delta(pa, pb)})",
+              f"MACs:   {count_text(ma)} -> {count_text(mb)} ({_delta(ma, mb)})"]
     return "\n".join(lines)

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from nnspec.elaborate.shapes import Analysis, shape_of
-from nnspec.static.summary import shape_text
+from nnspec.static.text import shape_text
 
 
 @dataclass

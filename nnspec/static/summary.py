@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from nnspec.catalog.ops import DEFAULT_FLOAT
-from nnspec.elaborate.shapes import UNKNOWN, Analysis, shape_of, tensors_in
+from nnspec.elaborate.shapes import Analysis, shape_of, tensors_in
+from nnspec.static.text import count_text, shape_text, table
 
 
 def as_data(path: str, name: str, analysis: Analysis) -> dict[str, Any]:
@@ -50,48 +51,6 @@ def _with_dtype(text: str, dtype: str | None) -> str:
     return f"{text} {dtype}" if dtype not in (None, DEFAULT_FLOAT) else text
 
 
-def readable(n: int | None) -> str:
-    """3 significant digits with a K/M/G/T suffix: 2684702 -> 2.68M."""
-    if n is None:
-        return "?"
-    for suffix, scale in (("T", 10**12), ("G", 10**9), ("M", 10**6), ("K", 10**3)):
-        if abs(n) >= scale:
-            value = n / scale
-            digits = 2 if abs(value) < 10 else 1 if abs(value) < 100 else 0
-            return f"{value:.{digits}f}{suffix}"
-    return str(n)
-
-
-def count(n: int | None) -> str:
-    """The exact integer, with the readable form beside it when it differs."""
-    if n is None:
-        return "?"
-    short = readable(n)
-    return f"{n:,}" if short == str(n) else f"{n:,} ({short})"
-
-
-def shape_text(shape: Any) -> str:
-    if shape is None:
-        return "-"
-    if shape is UNKNOWN:
-        return "?"
-    if shape and all(isinstance(s, list) or s is None for s in shape):
-        return "(" + ", ".join(shape_text(s) for s in shape) + ")"
-    return "[" + ", ".join(map(str, shape)) + "]"
-
-
-def table(rows: list[list[str]], right: set[int]) -> list[str]:
-    """Aligned columns, a rule under the header; columns in `right` align right."""
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-
-    def line(row: list[str]) -> str:
-        cells = [c.rjust(w) if i in right else c.ljust(w)
-                 for i, (c, w) in enumerate(zip(row, widths))]
-        return "  ".join(cells).rstrip()
-
-    return [line(rows[0]), line(["-" * w for w in widths]), *map(line, rows[1:])]
-
-
 def render(data: dict[str, Any]) -> str:
     """One spec's table and totals. A module called more than once shows its last output."""
     rows = [["path", "type", "output", "params", "MACs"]]
@@ -106,9 +65,9 @@ def render(data: dict[str, Any]) -> str:
     lines = [f"{data['spec']}: {data['model']}", "", *table(rows, {3, 4}), "",
              f"inputs:  {shown_in}",
              f"outputs: {', '.join(shape_text(s) for s in data['outputs'])}",
-             f"params:  {count(data['params'])}",
-             f"MACs:    {count(data['macs'])}",
-             f"FLOPs:   {count(data['flops'])}"]
+             f"params:  {count_text(data['params'])}",
+             f"MACs:    {count_text(data['macs'])}",
+             f"FLOPs:   {count_text(data['flops'])}"]
     return "\n".join(lines)
 
 
@@ -123,7 +82,7 @@ def compare(datas: list[dict[str, Any]]) -> str:
 
     rows = [["spec", "params", "ratio", "MACs", "ratio", "output"]]
     for d in datas:
-        rows.append([d["spec"], count(d["params"]), ratio(d["params"], first["params"]),
-                     count(d["macs"]), ratio(d["macs"], first["macs"]),
+        rows.append([d["spec"], count_text(d["params"]), ratio(d["params"], first["params"]),
+                     count_text(d["macs"]), ratio(d["macs"], first["macs"]),
                      ", ".join(shape_text(s) for s in d["outputs"])])
     return "\n".join(table(rows, {1, 2, 3, 4}))
