@@ -21,7 +21,7 @@ from typing import Any
 from nnspec.catalog import LAYERS, LayerDef
 from nnspec.catalog.types import Arg
 from nnspec.elaborate.user_layers import IMPORT_PATH
-from nnspec.formatter.pysrc import literal
+from nnspec.formatter import literal
 from nnspec.frontend.load import TYPE_NAMES
 from nnspec.frontend.validate import FORMAT_VERSIONS, SpecFile
 

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from nnspec.catalog import REQUIRED
-from nnspec.formatter.pysrc import literal
+from nnspec.formatter import literal
 from nnspec.frontend.load import TYPE_NAMES
 from nnspec.importers.fold import DraftChild, DraftClass
 
