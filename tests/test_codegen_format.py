@@ -203,6 +203,40 @@ def test_no_parentheses_beyond_what_the_plain_source_needs(corpus):
         assert flat.count("(") - extra <= _source(stmt).count("("), flat
 
 
+def test_headers_are_compound_statements_with_an_empty_body():
+    """`if`/`elif`, `for`, `def` and `class` headers come from the same entry point."""
+    test = ast.Compare(ast.Name("x"), [ast.IsNot()], [ast.Constant(None)])
+    assert format_statement(ast.If(test, [], []), 1) == ["    if x is not None:"]
+    assert format_statement(ast.If(test, [], []), 0, elif_=True) == ["elif x is not None:"]
+    loop = ast.For(ast.Name("i"), nodes.call("range", ast.Name("n")), [], [])
+    assert format_statement(loop, 2) == ["        for i in range(n):"]
+    fn = nodes.function_def("f", [("self", None, None), ("k", ast.Name("int"), ast.Constant(3)),
+                                  ("*args", None, None), ("**kwargs", None, None)],
+                            ast.Constant(None))
+    assert format_statement(fn, 1) == ["    def f(self, k: int = 3, *args, **kwargs) -> None:"]
+    cls = nodes.class_def("Net", [nodes.name("nn.Module")])
+    assert format_statement(cls, 0) == ["class Net(nn.Module):"]
+
+
+@pytest.mark.parametrize("node", [
+    ast.If(ast.Name("x"), [ast.Pass()], []),
+    ast.If(ast.Name("x"), [], [ast.Pass()]),
+    ast.For(ast.Name("i"), ast.Name("xs"), [ast.Pass()], []),
+    ast.For(ast.Tuple([ast.Name("i"), ast.Name("j")]), ast.Name("xs"), [], []),
+    ast.Pass(),
+    ast.Import([ast.alias("os")]),
+])
+def test_bodies_and_unsupported_statements_are_refused(node):
+    """A body is formatted statement by statement by the caller, never silently dropped."""
+    with pytest.raises((TypeError, ValueError)):
+        format_statement(node, 0, elif_=isinstance(node, ast.Pass))
+
+
+def test_function_def_refuses_a_required_parameter_after_a_default():
+    with pytest.raises(ValueError):
+        nodes.function_def("f", [("a", None, ast.Constant(1)), ("b", None, None)], None)
+
+
 @pytest.mark.parametrize("value", [
     "plain", "it's", 'say "hi"', "both ' and \"", "back\\slash", "new\nline\ttab\r",
     "\u202egnp.exe", "\u2028", "\x00", "caf\u00e9", "\U0001f600", "__import__('os')", "",

@@ -34,7 +34,6 @@ IF_EXPANDS, TO_FIT = "if-expands", "to-fit"
 class StatementLayout(ExpressionLayout):
     """Builds the document for one statement, following ruff's rules node by node."""
 
-
     def needs_parentheses(self, node: ast.expr) -> str:
         """How a statement's value may be parenthesized: IF_EXPANDS, TO_FIT or NEVER (ruff's
         OptionalParentheses: Multiline, BestFit, Never)."""
@@ -55,7 +54,7 @@ class StatementLayout(ExpressionLayout):
         return NEVER  # lists and tuples bring their own brackets
 
     def maybe_parenthesize(self, node: ast.expr) -> None:
-        """The value of `return`, `=` and `if` (Parenthesize::IfBreaks)."""
+        """The value of `return`, `=`, `if` and `for` (ruff's Parenthesize::IfBreaks)."""
         needs = self.needs_parentheses(node)
         if self.in_brackets():
             self.expr(node, NEVER)
@@ -175,10 +174,10 @@ class StatementLayout(ExpressionLayout):
         """`target = value` for targets with brackets of their own (tuples, subscripts):
         ruff's best-fitting choice between splitting the value and splitting the target."""
         inline = isinstance(value, (ast.Name, ast.Constant))
-        best_fit = isinstance(value, (ast.Attribute, ast.Call, ast.Subscript)) and \
+        to_fit = isinstance(value, (ast.Attribute, ast.Call, ast.Subscript)) and \
             self.needs_parentheses(value) == TO_FIT
         before = self.capture(lambda: self.expr(target, NEVER))
-        if not inline and not best_fit:
+        if not inline and not to_fit:
             self.doc.items += before
             self.text(" = ")
             self.maybe_parenthesize(value)
