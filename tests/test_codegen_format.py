@@ -17,6 +17,7 @@ import textwrap
 import pytest
 from codegen_util import ruff
 
+from nnspec.codegen.generate import docstring
 from nnspec.formatter import _printer, format_statement, literal, nodes
 
 SEED, COUNT = 20240611, 700
@@ -268,8 +269,6 @@ DOC_WORDS = ["a", "model", '"quoted"', "back\\slash", "'''", '"""', "中文", "\
 
 def test_docstrings_are_ruff_formatted_and_read_back(tmp_path):
     """Spec docs become docstrings: quotes, backslashes and controls can never end them."""
-    from nnspec.codegen.generate import docstring
-
     r = random.Random(SEED)
     docs, out = [], ["class A:"]
     for i in range(250):
