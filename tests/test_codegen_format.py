@@ -1,10 +1,10 @@
-"""pysrc lays out statements exactly as `ruff format` does, so generated files need no ruff.
+"""format_statement lays out statements exactly as `ruff format` does: generated files need no ruff.
 
 Random statements of the shapes code generation emits (assignments, tuple unpacking, augmented
 assignments, returns, calls, `if` headers, `def` and `class` headers) over long and short names,
 call chains, slices, operators of every precedence and literals, at several indentations, are
-formatted by pysrc; ruff must leave all of them alone, they must parse back to the same trees,
-and they must not carry parentheses the plain source would not need.
+formatted by nnspec.formatter; ruff must leave all of them alone, they must parse back to the
+same trees, and they must not carry parentheses the plain source would not need.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import textwrap
 import pytest
 from codegen_util import ruff
 
-from nnspec.formatter import layout, pysrc
+from nnspec.codegen.generate import docstring
+from nnspec.formatter import _printer, format_statement, literal, nodes
 
 SEED, COUNT = 20240611, 700
 
@@ -45,7 +46,7 @@ class Statements:
     def leaf(self) -> ast.expr:
         if self.r.random() < 0.6:
             return ast.Name(self.name())
-        return pysrc.literal_node(self.r.choice(LITERALS))
+        return nodes.literal_node(self.r.choice(LITERALS))
 
     def expr(self, depth: int = 0) -> ast.expr:
         r = self.r
@@ -58,7 +59,7 @@ class Statements:
         if c < 0.36:
             keywords = {k: sub() for k in r.sample(["dim", "padding", "stride", "inplace"],
                                                    r.randint(0, 2))}
-            return pysrc.call(r.choice(FUNCS), *[sub() for _ in range(r.randint(0, 4))],
+            return nodes.call(r.choice(FUNCS), *[sub() for _ in range(r.randint(0, 4))],
                               **keywords)
         if c < 0.46:
             node: ast.expr = ast.Name(self.name())
@@ -104,7 +105,7 @@ class Statements:
             targets = ast.Tuple([ast.Name(self.name()) for _ in range(r.randint(2, 3))])
             return ast.Assign([targets], self.expr())
         if c < 0.42:
-            key = ast.Subscript(ast.Name("layers"), pysrc.literal_node(self.name()))
+            key = ast.Subscript(ast.Name("layers"), nodes.literal_node(self.name()))
             return ast.Assign([key], self.expr())
         if c < 0.52:
             return ast.AugAssign(ast.Name(self.name()), r.choice(BINOPS)(), self.expr())
@@ -116,7 +117,7 @@ class Statements:
         args = [self.expr() for _ in range(r.randint(1, 3))]
         if r.random() < 0.2:
             args.append(ast.Starred(ast.Name(self.name())))
-        return ast.Expr(pysrc.call(r.choice(["layers.append", "f", "self.register"]), *args))
+        return ast.Expr(nodes.call(r.choice(["layers.append", "f", "self.register"]), *args))
 
     def parameters(self) -> list:
         params = [("self", None, None)]
@@ -133,12 +134,12 @@ def _source(node: ast.stmt) -> str:
 
 
 def _flat(node: ast.stmt) -> str:
-    """pysrc's rendering with no line-length limit."""
-    saved, layout.LINE_WIDTH = layout.LINE_WIDTH, 10**9
+    """The formatter's rendering with no line-length limit (the printer's private width)."""
+    saved, _printer.LINE_WIDTH = _printer.LINE_WIDTH, 10**9
     try:
-        return pysrc.statement(node, 0)[0]
+        return format_statement(node, 0)[0]
     finally:
-        layout.LINE_WIDTH = saved
+        _printer.LINE_WIDTH = saved
 
 
 @pytest.fixture(scope="module")
@@ -149,20 +150,21 @@ def corpus():
         indent = gen.r.choice([2, 2, 3, 4])
         kind = gen.r.random()
         if kind < 0.08:
-            lines = pysrc.if_header(gen.expr(), indent) + ["    " * (indent + 1) + "pass"]
+            header = format_statement(ast.If(gen.expr(), [], []), indent)
+            lines = header + ["    " * (indent + 1) + "pass"]
             cases.append((None, _nest(lines, indent)))
         elif kind < 0.12:
             returns = gen.r.choice([None, ast.Constant(None)])
             fn = gen.r.choice(["__init__", "forward", "f" * gen.r.randint(1, 60)])
-            cases.append((None, pysrc.def_header(fn, gen.parameters(), returns, 1)
-                          + ["        pass"]))
+            header = format_statement(nodes.function_def(fn, gen.parameters(), returns), 1)
+            cases.append((None, header + ["        pass"]))
         elif kind < 0.14:
             name = gen.r.choice(["Net", "FP_Conv2d", "X" * gen.r.randint(1, 85)])
-            cases.append((None, pysrc.class_header(name, [pysrc.name("nn.Module")], 1)
-                          + ["        pass"]))
+            header = format_statement(nodes.class_def(name, [nodes.name("nn.Module")]), 1)
+            cases.append((None, header + ["        pass"]))
         else:
             stmt = gen.statement()
-            cases.append((stmt, _nest(pysrc.statement(stmt, indent), indent)))
+            cases.append((stmt, _nest(format_statement(stmt, indent), indent)))
     return cases
 
 
@@ -202,13 +204,47 @@ def test_no_parentheses_beyond_what_the_plain_source_needs(corpus):
         assert flat.count("(") - extra <= _source(stmt).count("("), flat
 
 
+def test_headers_are_compound_statements_with_an_empty_body():
+    """`if`/`elif`, `for`, `def` and `class` headers come from the same entry point."""
+    test = ast.Compare(ast.Name("x"), [ast.IsNot()], [ast.Constant(None)])
+    assert format_statement(ast.If(test, [], []), 1) == ["    if x is not None:"]
+    assert format_statement(ast.If(test, [], []), 0, elif_=True) == ["elif x is not None:"]
+    loop = ast.For(ast.Name("i"), nodes.call("range", ast.Name("n")), [], [])
+    assert format_statement(loop, 2) == ["        for i in range(n):"]
+    fn = nodes.function_def("f", [("self", None, None), ("k", ast.Name("int"), ast.Constant(3)),
+                                  ("*args", None, None), ("**kwargs", None, None)],
+                            ast.Constant(None))
+    assert format_statement(fn, 1) == ["    def f(self, k: int = 3, *args, **kwargs) -> None:"]
+    cls = nodes.class_def("Net", [nodes.name("nn.Module")])
+    assert format_statement(cls, 0) == ["class Net(nn.Module):"]
+
+
+@pytest.mark.parametrize("node", [
+    ast.If(ast.Name("x"), [ast.Pass()], []),
+    ast.If(ast.Name("x"), [], [ast.Pass()]),
+    ast.For(ast.Name("i"), ast.Name("xs"), [ast.Pass()], []),
+    ast.For(ast.Tuple([ast.Name("i"), ast.Name("j")]), ast.Name("xs"), [], []),
+    ast.Pass(),
+    ast.Import([ast.alias("os")]),
+])
+def test_bodies_and_unsupported_statements_are_refused(node):
+    """A body is formatted statement by statement by the caller, never silently dropped."""
+    with pytest.raises((TypeError, ValueError)):
+        format_statement(node, 0, elif_=isinstance(node, ast.Pass))
+
+
+def test_function_def_refuses_a_required_parameter_after_a_default():
+    with pytest.raises(ValueError):
+        nodes.function_def("f", [("a", None, ast.Constant(1)), ("b", None, None)], None)
+
+
 @pytest.mark.parametrize("value", [
     "plain", "it's", 'say "hi"', "both ' and \"", "back\\slash", "new\nline\ttab\r",
     "\u202egnp.exe", "\u2028", "\x00", "caf\u00e9", "\U0001f600", "__import__('os')", "",
     0, -7, 2**70, 0.1, -0.0, 1e16, 1e-5, 2.5e300, True, None, [1, "a"], (1,), (),
 ])
 def test_literal_is_ascii_and_reads_back(value):
-    text = pysrc.literal(value)
+    text = literal(value)
     assert text.isascii() and text.isprintable()
     assert ast.literal_eval(text) == value
     assert type(ast.literal_eval(text)) is type(value)
@@ -217,14 +253,14 @@ def test_literal_is_ascii_and_reads_back(value):
 def test_strings_are_quoted_as_ruff_quotes_them(tmp_path):
     values = ["plain", "it's", 'say "hi"', 'more "double" than \'single\'', "\\", "a\nb"]
     path = tmp_path / "strings.py"
-    path.write_text("".join(f"x = {pysrc.literal(v)}\n" for v in values), encoding="utf-8")
+    path.write_text("".join(f"x = {literal(v)}\n" for v in values), encoding="utf-8")
     assert ruff("format", "--check", path).returncode == 0
 
 
 @pytest.mark.parametrize("value", [float("inf"), float("nan"), object(), b"bytes", 1j])
 def test_non_literals_are_refused(value):
     with pytest.raises((TypeError, ValueError)):
-        pysrc.literal(value)
+        literal(value)
 
 
 DOC_WORDS = ["a", "model", '"quoted"', "back\\slash", "'''", '"""', "中文", "\u202e", "tab\there",
@@ -233,8 +269,6 @@ DOC_WORDS = ["a", "model", '"quoted"', "back\\slash", "'''", '"""', "中文", "\
 
 def test_docstrings_are_ruff_formatted_and_read_back(tmp_path):
     """Spec docs become docstrings: quotes, backslashes and controls can never end them."""
-    from nnspec.codegen.generate import docstring
-
     r = random.Random(SEED)
     docs, out = [], ["class A:"]
     for i in range(250):

@@ -3,10 +3,10 @@
 Python here decides what each statement says, as syntax trees built from validated identifiers,
 the spec's checked expressions and literal values: calls name only arguments that differ from
 the defaults, keyword arguments where the spec used them, children as `self.<name>` in
-`forward`. `pysrc` lays each statement out exactly as `ruff format` would. The templates in
-`templates/` decide the file's layout, header and self-check, and a user can override any of
-them by name (`--templates DIR`). Nothing from a spec reaches the output except through
-`pysrc`, which writes identifiers and literal reprs only.
+`forward`. `nnspec.formatter` lays each statement out exactly as `ruff format` would. The
+templates in `templates/` decide the file's layout, header and self-check, and a user can
+override any of them by name (`--templates DIR`). Nothing from a spec reaches the output except through
+`nnspec.formatter`, which writes identifiers and literal reprs only.
 """
 
 from __future__ import annotations
@@ -25,8 +25,7 @@ import jinja2
 
 from nnspec.catalog import LAYERS, REQUIRED
 from nnspec.catalog.init_functions import TRIL
-from nnspec.formatter import pysrc
-from nnspec.formatter.layout import INDENT_WIDTH, LINE_WIDTH
+from nnspec.formatter import INDENT, INDENT_WIDTH, LINE_WIDTH, format_statement, literal, nodes
 from nnspec.ir.program import (
     Call,
     Child,
@@ -128,7 +127,7 @@ def describe(program: Program, spec_label: str | None = None,
     classes = [_ClassWriter(cls, program, usage).write() for cls in program.classes.values()]
     self_check = _self_check(program, usage)
     label = spec_label if spec_label is not None else program.source
-    sets = [f"{name}={pysrc.literal(value)}" for name, value in (overrides or {}).items()]
+    sets = [f"{name}={literal(value)}" for name, value in (overrides or {}).items()]
     allow = [a for p in program.allow_import for a in ("--allow-import", p)]
     command = " ".join(shlex.quote(arg) for arg in [label, *(a for s in sets
                                                               for a in ("--set", s)), *allow])
@@ -244,7 +243,7 @@ def _self(attr: str) -> ast.expr:
 
 
 def _method_call(obj: str, method: str, *args: ast.expr) -> ast.Expr:
-    return ast.Expr(pysrc.call(f"{obj}.{method}", *args))
+    return ast.Expr(nodes.call(f"{obj}.{method}", *args))
 
 
 class _ClassWriter:
@@ -256,20 +255,20 @@ class _ClassWriter:
 
     def emit(self, node: ast.stmt, indent: int) -> list[str]:
         self.usage.note(node)
-        return pysrc.statement(node, indent)
+        return format_statement(node, indent)
 
     def write(self) -> ClassSource:
         cls = self.cls
         base = {"Sequential": "nn.Sequential", "ModuleList": "nn.ModuleList"}.get(
             cls.base, "nn.Module")
-        header = pysrc.class_header(cls.name, [pysrc.name(base)], 0)
+        header = format_statement(nodes.class_def(cls.name, [nodes.name(base)]), 0)
         signature = self.signature()
-        init = pysrc.def_header("__init__", [("self", None, None), *signature],
-                                ast.Constant(None), 1)
+        init = format_statement(nodes.function_def(
+            "__init__", [("self", None, None), *signature], ast.Constant(None)), 1)
         if cls.base != "Module":
             init += self.sequential_body()
         else:
-            init += self.emit(ast.Expr(pysrc.call(ast.Attribute(pysrc.call("super"),
+            init += self.emit(ast.Expr(nodes.call(ast.Attribute(nodes.call("super"),
                                                                  "__init__"))), 2)
             for name in self.forward_params():
                 init += self.emit(_assign(_self(name), ast.Name(name)), 2)
@@ -282,15 +281,15 @@ class _ClassWriter:
         init += self.init_rules(cls.init)
         forward: list[str] = []
         if cls.forward_unknown:  # imported from a printed tree, which cannot show forward
-            forward = pysrc.def_header("forward", [("self", None, None), ("*args", None, None),
-                                                   ("**kwargs", None, None)], None, 1)
+            forward = format_statement(nodes.function_def("forward", [
+                ("self", None, None), ("*args", None, None), ("**kwargs", None, None)], None), 1)
             message = f"{cls.name}: forward is unknown (imported from a printed tree); " \
                 "write it in the spec"
-            forward += self.emit(ast.Raise(pysrc.call("NotImplementedError",
+            forward += self.emit(ast.Raise(nodes.call("NotImplementedError",
                                                       ast.Constant(message))), 2)
         elif cls.base == "Module":
-            forward = pysrc.def_header("forward", [("self", None, None)]
-                                       + [(i, None, None) for i in cls.inputs], None, 1)
+            forward = format_statement(nodes.function_def("forward", [("self", None, None)]
+                                       + [(i, None, None) for i in cls.inputs], None), 1)
             forward += self.steps(cls.forward, 2)
         return ClassSource(cls.name, header, docstring(cls.doc, 1), init, forward)
 
@@ -303,9 +302,9 @@ class _ClassWriter:
                 hint = ast.Subscript(ast.Name("list"), ast.Name(p.type[5:-1]))
             else:
                 hint = ast.Name("object")
-            default = None if p.default is REQUIRED else pysrc.literal_node(p.default)
+            default = None if p.default is REQUIRED else nodes.literal_node(p.default)
             if isinstance(p.default, list):  # a list default would be shared between calls
-                default = pysrc.literal_node(tuple(p.default))
+                default = nodes.literal_node(tuple(p.default))
                 hint = ast.Subscript(ast.Name("tuple"), ast.Tuple([hint.slice, ast.Constant(...)])
                                      ) if isinstance(hint, ast.Subscript) else ast.Name("tuple")
             out.append((p.name, hint, default))
@@ -336,10 +335,11 @@ class _ClassWriter:
             types = [self.class_name(n, kind) for n, kind in rule.types]
             kinds = types[0] if len(types) == 1 else ast.Tuple(types)
             if not chained:
-                lines += pysrc.for_header(m, pysrc.call("self.modules"), indent)
-            test = pysrc.call("isinstance", ast.Name(m), kinds)
+                lines += format_statement(ast.For(ast.Name(m), nodes.call("self.modules"), [],
+                                                  []), indent)
+            test = nodes.call("isinstance", ast.Name(m), kinds)
             self.usage.note(test)
-            lines += pysrc.if_header(test, indent + 1, "elif" if chained else "if")
+            lines += format_statement(ast.If(test, [], []), indent + 1, elif_=chained)
             owner = ast.Attribute(ast.Name(m), rule.child) if rule.child else ast.Name(m)
             lines += self.init_tensors(rule, owner, indent + 2)
         return lines
@@ -349,7 +349,7 @@ class _ClassWriter:
         if kind == "user":
             self.usage.user_layers.add(name)
             return ast.Name(self.usage.user_names[name])
-        return pysrc.name(f"{LAYERS[name].module}.{name}" if kind == "layer" else name)
+        return nodes.name(f"{LAYERS[name].module}.{name}" if kind == "layer" else name)
 
     def init_tensors(self, rule: InitRule, owner: ast.expr, indent: int) -> list[str]:
         lines: list[str] = []
@@ -358,8 +358,8 @@ class _ClassWriter:
             target = ast.Attribute(owner, tensor)
             # a norm layer without affine, or a layer built with bias=False, has None here
             if tensor == "bias" or any("Norm" in n for n, _ in rule.types):
-                lines += pysrc.if_header(ast.Compare(target, [ast.IsNot()],
-                                                     [ast.Constant(None)]), inner)
+                lines += format_statement(ast.If(ast.Compare(target, [ast.IsNot()],
+                                                             [ast.Constant(None)]), [], []), inner)
                 inner += 1
             lines += self.emit(ast.Expr(_init_call(fn, target, args)), inner)
         return lines
@@ -367,17 +367,17 @@ class _ClassWriter:
     def sequential_body(self) -> list[str]:
         children = self.cls.children
         named = bool(children) and not children[0].name.isdigit()
-        init = ast.Attribute(pysrc.call("super"), "__init__")
+        init = ast.Attribute(nodes.call("super"), "__init__")
         if self.cls.base == "ModuleList":  # nn.ModuleList takes one iterable
             name = self.fresh("layers")
             lines = self.collect(name, children, False, 2)
-            return lines + self.emit(ast.Expr(pysrc.call(init, ast.Name(name))), 2)
+            return lines + self.emit(ast.Expr(nodes.call(init, ast.Name(name))), 2)
         if _has_conditions(children):
             name = self.fresh("layers")
             lines = self.collect(name, children, named, 2)
             arg = ast.Name(name) if named else ast.Starred(ast.Name(name))
-            return lines + self.emit(ast.Expr(pysrc.call(init, arg)), 2)
-        return self.emit(ast.Expr(pysrc.call(init, *self.items(children, named))), 2)
+            return lines + self.emit(ast.Expr(nodes.call(init, arg)), 2)
+        return self.emit(ast.Expr(nodes.call(init, *self.items(children, named))), 2)
 
     def child(self, child: Child, indent: int) -> list[str]:
         target = _self(child.name)
@@ -387,24 +387,24 @@ class _ClassWriter:
             name = self.fresh(child.name)
             lines = self.collect(name, child.value.items, child.value.named, body)
             arg = ast.Name(name) if child.value.named else ast.Starred(ast.Name(name))
-            lines += self.emit(_assign(target, pysrc.call("nn.Sequential", arg)), body)
+            lines += self.emit(_assign(target, nodes.call("nn.Sequential", arg)), body)
         else:
             lines = self.emit(_assign(target, self.value(child.value)), body)
         if child.cond is None:
             return lines
         lines = self.condition(child.cond, indent) + lines
         if child.orelse is not None:  # `else:` in the spec
-            lines += [pysrc.INDENT * indent + "else:", *self.child(child.orelse, indent + 1)]
+            lines += [INDENT * indent + "else:", *self.child(child.orelse, indent + 1)]
         return lines
 
     def condition(self, cond: Expr, indent: int) -> list[str]:
         self.usage.note(cond.node)
-        return pysrc.if_header(cond.node, indent)
+        return format_statement(ast.If(cond.node, [], []), indent)
 
     def collect(self, name: str, items: list[Child], named: bool, indent: int) -> list[str]:
         """Build a list (or OrderedDict) of layers where some are conditional; the numbering
         of what is present shifts, as in the spec. Layers are built in tree order."""
-        empty = pysrc.call("OrderedDict") if named else ast.List([])
+        empty = nodes.call("OrderedDict") if named else ast.List([])
         return self.emit(_assign(ast.Name(name), empty), indent) + self.append(
             name, items, named, indent)
 
@@ -422,12 +422,13 @@ class _ClassWriter:
                 var = rep.var if rep.var in used else "_"
                 self.locals.take(var)
                 self.usage.note(rep.count.node)
-                lines += pysrc.for_header(var, pysrc.call("range", rep.count.node), body)
+                lines += format_statement(ast.For(ast.Name(var), nodes.call(
+                    "range", rep.count.node), [], []), body)
                 lines += self.append(name, rep.items, named, body + 1)
                 continue
             lines += self.append_one(name, item, named, body)
             if item.orelse is not None:
-                lines.append(pysrc.INDENT * indent + "else:")
+                lines.append(INDENT * indent + "else:")
                 lines += self.append_one(name, item.orelse, named, body)
         return lines
 
@@ -438,7 +439,7 @@ class _ClassWriter:
             inner = self.fresh(f"{name}_{item.name}")
             lines += self.collect(inner, value.items, value.named, indent)
             arg = ast.Name(inner) if value.named else ast.Starred(ast.Name(inner))
-            built: ast.expr = pysrc.call("nn.Sequential", arg)
+            built: ast.expr = nodes.call("nn.Sequential", arg)
         else:
             built = self.value(value)
         if named:
@@ -453,11 +454,11 @@ class _ClassWriter:
         values = [self.value(item.value) for item in items]
         if not named:
             return values
-        return [pysrc.call("OrderedDict", **{i.name: v for i, v in zip(items, values)})]
+        return [nodes.call("OrderedDict", **{i.name: v for i, v in zip(items, values)})]
 
     def value(self, value: Call | Seq) -> ast.expr:
         if isinstance(value, Seq):
-            return pysrc.call("nn.Sequential", *self.items(value.items, value.named))
+            return nodes.call("nn.Sequential", *self.items(value.items, value.named))
         return self.call(value)
 
     def call(self, call: Call) -> ast.Call:
@@ -490,7 +491,7 @@ class _ClassWriter:
             in_order = False
             if positional or not _is_default(expr, default):
                 keywords[name] = expr.node
-        return pysrc.call(func, *args, **keywords)
+        return nodes.call(func, *args, **keywords)
 
     # --- forward ----------------------------------------------------------------------------
 
@@ -507,7 +508,7 @@ class _ClassWriter:
                 lines += self.steps(step.then, indent + 1, renamer) or self.emit(
                     ast.Pass(), indent + 1)
                 if step.orelse:
-                    lines.append(pysrc.INDENT * indent + "else:")
+                    lines.append(INDENT * indent + "else:")
                     lines += self.steps(step.orelse, indent + 1, renamer)
             else:
                 lines += self.emit(renamer.visit(copy.deepcopy(step.node)), indent)
@@ -547,14 +548,14 @@ def _member(path: str) -> ast.expr:
 
 def _arg(value: Any) -> ast.expr:
     """An init function's argument: a checked expression over the parameters, or a literal."""
-    return value.node if isinstance(value, Expr) else pysrc.literal_node(value)
+    return value.node if isinstance(value, Expr) else nodes.literal_node(value)
 
 
 def _init_call(fn: str, tensor: ast.expr, args: dict[str, Any]) -> ast.Call:
     """`nn.init.<fn>_(tensor, ...)`, `constant`'s value positional as torch's docs write it."""
     positional = [_arg(args["val"])] if "val" in args else []
     keywords = {a: _arg(v) for a, v in args.items() if a != "val"}
-    return pysrc.call(f"nn.init.{fn}_", tensor, *positional, **keywords)
+    return nodes.call(f"nn.init.{fn}_", tensor, *positional, **keywords)
 
 
 def _own_tensor(tensor: RawTensor) -> ast.stmt:
@@ -562,23 +563,23 @@ def _own_tensor(tensor: RawTensor) -> ast.stmt:
     torchvision writes it (so a seeded build draws the same numbers), or
     `self.register_buffer("mask", torch.tril(torch.ones(1, 1, n, n)), persistent=False)`."""
     dims = [dim.node for dim in tensor.shape] or [ast.Tuple([])]  # a scalar: torch.ones(())
-    dtype = {"dtype": pysrc.name(f"torch.{tensor.dtype}")} if tensor.dtype else {}
+    dtype = {"dtype": nodes.name(f"torch.{tensor.dtype}")} if tensor.dtype else {}
     fn, args = tensor.init, tensor.args
     if fn in ("zeros", "ones"):
-        value: ast.expr = pysrc.call(f"torch.{fn}", *dims, **dtype)
+        value: ast.expr = nodes.call(f"torch.{fn}", *dims, **dtype)
     elif fn == TRIL:
-        value = pysrc.call("torch.tril", pysrc.call("torch.ones", *dims, **dtype))
+        value = nodes.call("torch.tril", nodes.call("torch.ones", *dims, **dtype))
     else:
-        empty = pysrc.call("torch.empty", *dims, **dtype)
+        empty = nodes.call("torch.empty", *dims, **dtype)
         if fn == "normal":
-            value = pysrc.call(ast.Attribute(empty, "normal_"),
+            value = nodes.call(ast.Attribute(empty, "normal_"),
                                **{a: _arg(v) for a, v in args.items()})
         else:
             value = _init_call(fn, empty, args)
     if tensor.is_param:
-        return _assign(_self(tensor.name), pysrc.call("nn.Parameter", value))
+        return _assign(_self(tensor.name), nodes.call("nn.Parameter", value))
     persistent = {} if tensor.persistent else {"persistent": ast.Constant(False)}
-    return ast.Expr(pysrc.call("self.register_buffer", ast.Constant(tensor.name), value,
+    return ast.Expr(nodes.call("self.register_buffer", ast.Constant(tensor.name), value,
                                **persistent))
 
 
@@ -600,7 +601,7 @@ def _name_key(name: str) -> ast.expr:
     template (`f"encoder_layer_{i}"`)."""
     parts = TEMPLATE_FIELD.split(name)
     if len(parts) == 1:
-        return pysrc.literal_node(name)
+        return nodes.literal_node(name)
     values: list[ast.expr] = [
         ast.FormattedValue(ast.Name(part), -1, None) if i % 2 else ast.Constant(part)
         for i, part in enumerate(parts) if part]
@@ -641,7 +642,7 @@ def docstring(text: str | None, indent: int) -> list[str]:
     if not words:
         return []
     body = _docstring_body(" ".join(words))
-    pad = pysrc.INDENT * indent
+    pad = INDENT * indent
     if len(pad) + 6 + len(body) <= LINE_WIDTH:  # ruff counts characters here, not columns
         return [f'{pad}"""{body}"""']
     lines, current = [], '"""'
@@ -687,13 +688,13 @@ def _self_check(program: Program, usage: _Usage) -> list[str]:
         taken.add(name)
         names.append(name)
     float_dtypes = {i.dtype for i in program.inputs if i.dtype.startswith(("float", "bfloat"))}
-    model: ast.expr = pysrc.call(program.root)
+    model: ast.expr = nodes.call(program.root)
     if len(float_dtypes) == 1 and float_dtypes != {"float32"}:
-        model = pysrc.call(ast.Attribute(model, "to"), pysrc.name(f"torch.{float_dtypes.pop()}"))
+        model = nodes.call(ast.Attribute(model, "to"), nodes.name(f"torch.{float_dtypes.pop()}"))
     stmts: list[ast.stmt] = [_assign(ast.Name("model"),
-                                     pysrc.call(ast.Attribute(model, "eval")))]
+                                     nodes.call(ast.Attribute(model, "eval")))]
     stmts += [_assign(ast.Name(name), _example(inp)) for name, inp in zip(names, program.inputs)]
-    output = pysrc.call("model", *[ast.Name(n) for n in names])
+    output = nodes.call("model", *[ast.Name(n) for n in names])
     root = program.classes[program.root]
     returned = root.forward[-1].node.value if root.forward and isinstance(
         root.forward[-1], Stmt) and isinstance(root.forward[-1].node, ast.Return) else None
@@ -701,30 +702,30 @@ def _self_check(program: Program, usage: _Usage) -> list[str]:
         stmts.append(_assign(ast.Name("output"), output))
         shapes = [_shape(ast.Subscript(ast.Name("output"), ast.Constant(i)))
                   for i in range(len(returned.elts))]
-        stmts.append(ast.Expr(pysrc.call("print", *shapes)))
+        stmts.append(ast.Expr(nodes.call("print", *shapes)))
     else:
-        stmts.append(ast.Expr(pysrc.call("print", _shape(output))))
+        stmts.append(ast.Expr(nodes.call("print", _shape(output))))
     lines: list[str] = []
     for stmt in stmts:
         usage.note(stmt)
-        lines += pysrc.statement(stmt, 1)
+        lines += format_statement(stmt, 1)
     return lines
 
 
 def _shape(tensor: ast.expr) -> ast.expr:
-    return pysrc.call("tuple", ast.Attribute(tensor, "shape"))
+    return nodes.call("tuple", ast.Attribute(tensor, "shape"))
 
 
 def _example(inp: Input) -> ast.expr:
     """A batch of two random inputs of the declared shape and dtype."""
     dims = [ast.Constant(d) for d in (2, *inp.shape)]
-    dtype = pysrc.name(f"torch.{inp.dtype}")
+    dtype = nodes.name(f"torch.{inp.dtype}")
     if inp.dtype == "bool":
-        return ast.Compare(pysrc.call("torch.rand", *dims), [ast.Gt()], [ast.Constant(0.5)])
+        return ast.Compare(nodes.call("torch.rand", *dims), [ast.Gt()], [ast.Constant(0.5)])
     if inp.dtype.startswith(("int", "uint")):
         low, high = inp.range or (0, 2)
         kw = {} if inp.dtype == "int64" else {"dtype": dtype}
-        return pysrc.call("torch.randint", pysrc.literal_node(low), pysrc.literal_node(high),
+        return nodes.call("torch.randint", nodes.literal_node(low), nodes.literal_node(high),
                           ast.Tuple(dims), **kw)
     kw = {} if inp.dtype == "float32" else {"dtype": dtype}
-    return pysrc.call("torch.randn", *dims, **kw)
+    return nodes.call("torch.randn", *dims, **kw)

@@ -20,7 +20,7 @@ from typing import Any
 
 from nnspec.catalog import LAYERS, LayerDef
 from nnspec.catalog.types import Arg
-from nnspec.formatter.pysrc import literal
+from nnspec.formatter import literal
 from nnspec.frontend.validate import FORMAT_VERSIONS, SpecFile
 from nnspec.language.names import IMPORT_PATH
 from nnspec.language.types import TYPE_NAMES

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from nnspec.catalog import LAYERS
 from nnspec.diagnostics import Collector, Diagnostic, Pos, SpecError
-from nnspec.formatter.pysrc import literal
+from nnspec.formatter import literal
 from nnspec.importers.classify import Instance, Item, Layer, Seq, Use
 from nnspec.importers.fold import DraftClass
 from nnspec.importers.layers import normalise_repr

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from nnspec.catalog import REQUIRED
-from nnspec.formatter.pysrc import literal
+from nnspec.formatter import literal
 from nnspec.importers.fold import DraftChild, DraftClass
 from nnspec.language.types import TYPE_NAMES
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from nnspec.catalog import LAYERS, REQUIRED
 from nnspec.diagnostics import Collector, Pos
-from nnspec.formatter.pysrc import literal
+from nnspec.formatter import literal
 from nnspec.importers.classify import Classifier, Instance, Item, Layer, Seq, Use
 from nnspec.importers.layers import Unprinted
 from nnspec.language.names import Namespace

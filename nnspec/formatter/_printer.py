@@ -1,132 +1,49 @@
-"""A line-fitting document printer with ruff's semantics, so generated code is already formatted.
+"""The printer: lays a document out in lines of at most 88 characters, as ruff's printer does.
 
-Generated modules must pass `ruff format --check` without ruff at run time. Ruff lays code out
-by building a document of groups, soft line breaks and conditional content, then printing each
-group flat when it fits in the line width and broken otherwise; `pysrc` builds documents the
-way ruff's Python rules do, and this module prints them the way ruff's printer does (groups,
-ids, conditional groups, `fits_expanded`, best-fitting variants and best-fit parentheses, each
-measured up to the next line break). Documents are flat lists of elements: text, lines, and
-start/end tags, exactly as the printer consumes them.
+Each group is printed flat if its content fits up to the next line break (or, by measure, on
+all of its lines), else broken; conditional content follows the mode of the group it names;
+best-fitting variants are tried in order; content to parenthesize to fit gets parentheses and
+its own lines only when it does not fit flat but fits that way.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+
+from nnspec.formatter._document import (
+    ALL_LINES,
+    ALL_LINES_OVERFLOW,
+    EXPANDED,
+    FIRST_LINE,
+    FLAT,
+    HARD,
+    SOFT,
+    SOFT_OR_SPACE,
+    Element,
+    Tag,
+    propagate_expands,
+)
 
 LINE_WIDTH = 88
 INDENT_WIDTH = 4
 
-FLAT, EXPANDED = "flat", "expanded"
-FIRST_LINE, ALL_LINES, ALL_LINES_OVERFLOW = "first", "all", "all-overflow"
-
-# Line modes
-SOFT, SOFT_OR_SPACE, HARD = "soft", "soft_or_space", "hard"
-
-# ("text", str) | ("line", mode) | ("start", _Tag) | ("end", kind) | ("best", variants, mode)
-Element = tuple
-
-
-@dataclass
-class _Tag:
-    """Mutable state of a start tag: a group's mode can be raised to expanded by propagation."""
-
-    kind: str
-    id: int | None = None
-    expand: bool = False  # should_expand, or propagated from an expanding child
-    cond_id: int | None = None  # for conditional groups, content and fits_expanded
-    cond_mode: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-# --- building documents -----------------------------------------------------------------------
-
-
-class Doc:
-    """An element list under construction, with a counter for group ids."""
-
-    def __init__(self) -> None:
-        self.items: list[Element] = []
-        self._ids = 0
-
-    def new_id(self) -> int:
-        self._ids += 1
-        return self._ids
-
-    def text(self, s: str) -> None:
-        self.items.append(("text", s))
-
-    def line(self, mode: str) -> None:
-        self.items.append(("line", mode))
-
-    def start(self, kind: str, **kw: Any) -> None:
-        self.items.append(("start", _Tag(kind, **kw)))
-
-    def end(self, kind: str) -> None:
-        self.items.append(("end", kind))
-
-    def best_fitting(self, variants: list[list[Element]], mode: str = FIRST_LINE) -> None:
-        self.items.append(("best", variants, mode))
-
-
-def propagate_expands(items: list[Element]) -> None:
-    """Mark every group that contains an expanded group (or a hard line) as expanded.
-
-    Best-fitting elements and `fits_expanded` are boundaries, as in ruff.
-    """
-    stack: list[_Tag] = []
-
-    def walk(elements: list[Element]) -> bool:
-        expands = False
-        for el in elements:
-            child = False
-            if el[0] == "start":
-                tag = el[1]
-                if tag.kind == "fits_expanded":
-                    tag.extra["before"] = expands
-                stack.append(tag)
-            elif el[0] == "end":
-                tag = stack.pop()
-                if tag.kind in ("group", "cond_group"):
-                    child = tag.expand
-                elif tag.kind == "fits_expanded":
-                    expands = tag.extra.pop("before")
-                    continue
-            elif el[0] == "best":
-                stack.append(_Tag("best"))
-                for variant in el[1]:
-                    walk(variant)
-                stack.pop()
-                expands = False
-                continue
-            elif el == ("line", HARD):
-                child = True
-            if child:
-                expands = True
-                if stack and stack[-1].kind in ("group", "cond_group", "fits_expanded"):
-                    stack[-1].expand = True
-        return expands
-
-    walk(items)
-
-
-# --- printing ---------------------------------------------------------------------------------
-
 
 @dataclass(frozen=True)
-class _Args:
+class _Context:
+    """How the elements under a tag print: indentation, flat or expanded, how far to measure."""
+
     indent: int = 0
     mode: str = EXPANDED
     measure: str = FIRST_LINE
 
-    def with_mode(self, mode: str) -> _Args:
-        return _Args(self.indent, mode, self.measure)
+    def with_mode(self, mode: str) -> _Context:
+        return _Context(self.indent, mode, self.measure)
 
-    def with_measure(self, measure: str) -> _Args:
-        return _Args(self.indent, self.mode, measure)
+    def with_measure(self, measure: str) -> _Context:
+        return _Context(self.indent, self.mode, measure)
 
-    def indented(self) -> _Args:
-        return _Args(self.indent + 1, self.mode, self.measure)
+    def indented(self) -> _Context:
+        return _Context(self.indent + 1, self.mode, self.measure)
 
 
 class _Queue:
@@ -186,7 +103,7 @@ class Printer:
         propagate_expands(items)
         queue = _Queue()
         queue.push(items)
-        stack: list[tuple[str, _Args]] = [("root", _Args(self.indent))]
+        stack: list[tuple[str, _Context]] = [("root", _Context(self.indent))]
         while (el := queue.pop()) is not None:
             self._element(el, queue, stack)
         return "".join(self.out)
@@ -199,7 +116,7 @@ class Printer:
         self.out.append(s)
         self.line_width += len(s)
 
-    def _newline(self, args: _Args) -> None:
+    def _newline(self, args: _Context) -> None:
         if self.line_width > 0:
             self.out.append("\n")
         self.line_width = 0
@@ -224,7 +141,7 @@ class Printer:
         elif kind == "end":
             self._end(el[1], args, queue, stack)
 
-    def _start(self, tag: _Tag, args: _Args, queue: _Queue, stack: list) -> None:
+    def _start(self, tag: Tag, args: _Context, queue: _Queue, stack: list) -> None:
         k = tag.kind
         if k == "group":
             mode = EXPANDED if tag.expand else self._flat_group_mode(k, tag.id, args, queue, stack)
@@ -250,12 +167,12 @@ class Printer:
         elif k == "indent_if_breaks":
             mode = self.group_modes[tag.cond_id]
             stack.append((k, args.indented() if mode == EXPANDED else args))
-        elif k == "fits_expanded":
+        elif k == "first_line_fits":
             mode = args.mode if tag.cond_id is None else self.group_modes[tag.cond_id]
             if tag.cond_mode is None or mode == tag.cond_mode:
                 self.measured_group_fits = False
             stack.append((k, args))
-        elif k == "bfp":  # best_fit_parenthesize
+        elif k == "parenthesize_to_fit":  # ruff's best_fit_parenthesize
             fits_flat = self._flat_group_mode(k, tag.id, args, queue, stack) == FLAT
             if fits_flat:
                 mode = FLAT
@@ -263,30 +180,30 @@ class Printer:
                 if tag.id is not None:
                     self.group_modes[tag.id] = EXPANDED
                 stack.append((k, args.with_measure(ALL_LINES)))
-                queue.push([("text", "("), ("start", _Tag("indent")), ("line", HARD)])
-                fits_expanded = self._fits(queue, stack)
+                queue.push([("text", "("), ("start", Tag("indent")), ("line", HARD)])
+                fits_parenthesized = self._fits(queue, stack)
                 queue.frames.pop()
                 stack.pop()
-                mode = EXPANDED if fits_expanded else FLAT
+                mode = EXPANDED if fits_parenthesized else FLAT
             if tag.id is not None:
                 self.group_modes[tag.id] = mode
             if mode == EXPANDED:
-                queue.push([("text", "("), ("start", _Tag("indent")), ("line", HARD)])
+                queue.push([("text", "("), ("start", Tag("indent")), ("line", HARD)])
             stack.append((k, args.with_mode(mode)))
         elif k == "entry":
             stack.append((k, args))
         else:
             raise ValueError(f"unknown tag {k}")
 
-    def _end(self, kind: str, args: _Args, queue: _Queue, stack: list) -> None:
-        if kind == "bfp" and args.mode == EXPANDED:
+    def _end(self, kind: str, args: _Context, queue: _Queue, stack: list) -> None:
+        if kind == "parenthesize_to_fit" and args.mode == EXPANDED:
             popped = stack.pop()
             assert popped[0] == "indent", popped
             queue.push([("line", HARD), ("text", ")")])
         popped = stack.pop()
         assert popped[0] == kind, (popped, kind)
 
-    def _flat_group_mode(self, kind: str, gid: int | None, args: _Args, queue: _Queue,
+    def _flat_group_mode(self, kind: str, gid: int | None, args: _Context, queue: _Queue,
                          stack: list) -> str:
         if args.mode == FLAT and self.measured_group_fits:
             return FLAT
@@ -317,7 +234,7 @@ class Printer:
         self._enter(variants[-1], args.with_mode(EXPANDED), queue, stack)
 
     @staticmethod
-    def _enter(variant: list[Element], args: _Args, queue: _Queue, stack: list) -> None:
+    def _enter(variant: list[Element], args: _Context, queue: _Queue, stack: list) -> None:
         """Print `variant` next, in `args`; its end tag pops the frame."""
         queue.push(variant + [("end", "entry")])
         stack.append(("entry", args))
@@ -335,7 +252,7 @@ class _Measurer:
         self.p, self.queue, self.stack = printer, queue, stack
         self.line_width = printer.line_width
         self.pending_indent = printer.pending_indent
-        # Inside `fits_expanded`, lines may overflow, but not the line it starts on (ruff
+        # Inside `first_line_fits`, lines may overflow, but not the line it starts on (ruff
         # measures the text before the first line break, such as an opening bracket, strictly).
         self.overflow_line = False
 
@@ -346,7 +263,7 @@ class _Measurer:
                 return result
         return True
 
-    def _text(self, s: str, args: _Args) -> bool | None:
+    def _text(self, s: str, args: _Context) -> bool | None:
         if self.pending_indent is not None:
             self.line_width += INDENT_WIDTH * self.pending_indent
             self.pending_indent = None
@@ -387,7 +304,8 @@ class _Measurer:
             return self._start(el[1], args)
         # end tags
         tag_kind = el[1]
-        if tag_kind == "bfp" and args.mode == EXPANDED and self.stack[-1][0] == "indent":
+        if tag_kind == "parenthesize_to_fit" and args.mode == EXPANDED and \
+                self.stack[-1][0] == "indent":
             self.stack.pop()
             unindented = self.stack.pop()[1]
             self.line_width = 0
@@ -397,7 +315,7 @@ class _Measurer:
         assert popped[0] == tag_kind, (popped, tag_kind)
         return None
 
-    def _start(self, tag: _Tag, args: _Args) -> bool | None:
+    def _start(self, tag: Tag, args: _Context) -> bool | None:
         k = tag.kind
         modes = self.p.group_modes
         if k == "group":
@@ -423,7 +341,7 @@ class _Measurer:
         elif k == "indent_if_breaks":
             mode = modes.get(tag.cond_id, args.mode)
             self.stack.append((k, args.indented() if mode == EXPANDED else args))
-        elif k == "fits_expanded":
+        elif k == "first_line_fits":
             if args.mode == EXPANDED:
                 self.stack.append((k, args))
             else:
@@ -436,7 +354,7 @@ class _Measurer:
                     if tag.expand:
                         return False
                     self.stack.append((k, args))
-        elif k == "bfp":
+        elif k == "parenthesize_to_fit":
             if tag.id is not None:
                 modes[tag.id] = args.mode
             self.stack.append((k, args))
