@@ -5,8 +5,8 @@ the spec's checked expressions and literal values: calls name only arguments tha
 the defaults, keyword arguments where the spec used them, children as `self.<name>` in
 `forward`. `nnspec.formatter` lays each statement out exactly as `ruff format` would. The
 templates in `templates/` decide the file's layout, header and self-check, and a user can
-override any of them by name (`--templates DIR`). Nothing from a spec reaches the output except through
-`nnspec.formatter`, which writes identifiers and literal reprs only.
+override any of them by name (`--templates DIR`). Nothing from a spec reaches the output
+except through `nnspec.formatter`, which writes identifiers and literal reprs only.
 """
 
 from __future__ import annotations
