@@ -113,7 +113,7 @@ CASES: dict[str, Case] = {
                            _cifar_resnet20),
     "nin": Case("nin", ROOT / "specs" / "nin.yaml", _nin),
     "unet": Case("unet", ROOT / "specs" / "unet.yaml", _unet),
-    # issue #8; token inputs (int64) come from the spec's declared inputs
+    # transformers; token inputs (int64) come from the spec's declared inputs
     "vit_b_16": Case("vit_b_16", ROOT / "specs" / "vit_b_16.yaml", _vit_b_16, (3, 224, 224)),
     "gpt_mini": Case("gpt_mini", ROOT / "specs" / "gpt_mini.yaml", _gpt_mini),
     "lstm_classifier": Case("lstm_classifier", ROOT / "specs" / "lstm_classifier.yaml",

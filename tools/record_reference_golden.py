@@ -8,7 +8,7 @@ format of ``tools/record_torchvision_golden.py``:
 - ``state_dict.txt``: ``key<TAB>shape (comma-separated, empty for scalars)<TAB>dtype`` per
   state_dict entry, in order (both keys of a tied weight).
 
-The specs of issue #8 are compared against these files; tests/test_reference_transformers.py
+The transformer specs are compared against these files; tests/test_reference_transformers.py
 checks that they still match the references. Run from the repository root with the project's
 torch (the printed tree can change between torch releases)::
 

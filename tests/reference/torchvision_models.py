@@ -1,6 +1,6 @@
 """Hand-written, torchvision-faithful ResNet and MobileNetV2 (torch only).
 
-torchvision is never a dependency of nnspec, yet issue #5's specs must reproduce its models
+torchvision is never a dependency of nnspec, yet the CNN specs must reproduce its models
 exactly: the printed tree, the state_dict, the forward pass and, with a fixed seed, the
 initial weights. These classes follow torchvision 0.29's `models/resnet.py`,
 `models/mobilenetv2.py` and `ops/misc.py` in class names, attribute names, construction order

@@ -1,7 +1,7 @@
 """Hand-written, torchvision-faithful VisionTransformer (torch only).
 
 A copy of torchvision 0.29.1's `models/vision_transformer.py` (and the `ops.misc.MLP` that
-`MLPBlock` subclasses, folded into it) for issue #8's `specs/vit_b_16.yaml`: same class and
+`MLPBlock` subclasses, folded into it) for `specs/vit_b_16.yaml`: same class and
 attribute names, same construction order (which fixes the RNG stream), same init, checked
 against data recorded from the real torchvision in tests/golden/torchvision/vit_b_16/
 (tests/test_reference_golden.py). Left out, as the issue does not need them: the conv stem
