@@ -15,10 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from nnspec.diagnostics import Diagnostic, Pos, SpecError
 from nnspec.elaborate.elaborator import elaborate
-from nnspec.elaborate.shapes import Analysis, analyze
+from nnspec.elaborate.infer import apply_inferred
+from nnspec.elaborate.shapes import analyze
 from nnspec.frontend.load import Document, apply_overrides, load_resolved
 from nnspec.frontend.validate import validate
+from nnspec.ir.analysis import Analysis
 from nnspec.ir.program import Instance, Program
+from nnspec.language.guards import spec_work
 
 if TYPE_CHECKING:
     import torch
@@ -88,9 +91,12 @@ def compile_data(data: Any, source: str, allow_import: Sequence[str] = ()) -> Sp
 
 
 def _compile(doc: Document, source: str, allow_import: tuple[str, ...] = ()) -> Spec:
-    spec = validate(doc)
-    program, tree = elaborate(doc, spec, source, allow_import)
-    return Spec(source, doc, program, tree, analyze(program, tree))
+    with spec_work():
+        spec = validate(doc)
+        program, tree = elaborate(doc, spec, source, allow_import)
+        analysis = analyze(program, tree)
+        apply_inferred(program, analysis)
+    return Spec(source, doc, program, tree, analysis)
 
 
 def _spec(path_or_spec: Any, params: dict[str, Any], allow_import: Sequence[str] = ()) -> Spec:

@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from nnspec.catalog.ops import DEFAULT_FLOAT
-from nnspec.elaborate.shapes import UNKNOWN, Analysis, Shape, analyze, shape_of, tensors_in
+from nnspec.elaborate.shapes import analyze
+from nnspec.ir.analysis import UNKNOWN, Analysis, Shape, shape_of, tensors_in
 
 if TYPE_CHECKING:
     from nnspec.api import Spec
