@@ -42,6 +42,12 @@ def statement(walker: Any, stmt: Stmt, frame: Frame) -> Any:
     """Run one forward statement for `walker` (the shape pass, which runs child calls and
     keeps the graph); its result, or NO_RETURN."""
     evaluator = Step(walker, frame, stmt)
+    result = _run(evaluator, stmt, frame)
+    evaluator.guarded(lambda: evaluator.work.settle(stmt.node))
+    return result
+
+
+def _run(evaluator: Step, stmt: Stmt, frame: Frame) -> Any:
     node = stmt.node
     if isinstance(node, ast.Return):
         return evaluator.value(node.value)

@@ -150,7 +150,10 @@ _ALLOWED = (
 
 def evaluate(node: ast.expr, env: dict[str, Any], work: Work | None = None) -> Any:
     """Evaluate a checked expression with Python's semantics, under the guards' bounds."""
-    return guards.result(_eval(node, env, work or Work()), node)
+    work = work or Work()
+    value = guards.result(_eval(node, env, work), node)
+    work.settle(node)
+    return value
 
 
 def _eval(node: ast.expr, env: dict[str, Any], work: Work) -> Any:

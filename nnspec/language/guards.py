@@ -25,7 +25,7 @@ MAX_INT = 2**63  # integer results: int64, as torch stores them
 MAX_LIST = 100_000  # elements in a sequence, those of nested sequences included
 MAX_ROUND_DIGITS = 308  # round(x, n): 10 ** |n| stays a float's range
 MAX_WORK = 1_000_000  # steps of one expression or forward step
-MAX_SPEC_WORK = 20_000_000  # steps of all expressions of one spec
+MAX_SPEC_WORK = 5_000_000  # steps of all expressions of one spec
 
 _SEQUENCES = (list, tuple, str)
 
@@ -39,9 +39,10 @@ _SPEC: contextvars.ContextVar[_Spent | None] = contextvars.ContextVar("spec_work
 
 
 @contextlib.contextmanager
-def spec_work(limit: int = MAX_SPEC_WORK) -> Iterator[None]:
-    """Count the work of every expression evaluated inside, against one spec's budget."""
-    token = _SPEC.set(_Spent(limit))
+def spec_work(limit: int | None = None) -> Iterator[None]:
+    """Count the work of every expression evaluated inside, against one spec's budget
+    (`MAX_SPEC_WORK` unless `limit` is given)."""
+    token = _SPEC.set(_Spent(MAX_SPEC_WORK if limit is None else limit))
     try:
         yield
     finally:
@@ -61,9 +62,15 @@ class Work:
         if own.spent > own.limit:
             raise ExprError("too-complex", f"expression needs more than {own.limit:,} steps "
                             "of work", node)
-        spec = self.spec
+        if self.spec is not None and self.spec.spent > self.spec.limit:
+            self.settle(node)  # spent already: the spec's next expressions stop at once
+
+    def settle(self, node: ast.AST) -> None:
+        """Add the finished expression's work (`node`, the whole of it) to its spec's."""
+        spec, spent = self.spec, self.own.spent
+        self.own.spent = 0
         if spec is not None:
-            spec.spent += steps
+            spec.spent += spent
             if spec.spent > spec.limit:
                 raise ExprError("too-complex", f"the spec's expressions need more than "
                                 f"{spec.limit:,} steps of work in all", node)
