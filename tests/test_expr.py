@@ -4,6 +4,7 @@ as the oracle; nnspec never evaluates spec text with it."""
 
 from __future__ import annotations
 
+import builtins
 import json
 import math
 
@@ -215,8 +216,6 @@ def test_short_circuit_skips_the_dead_operand():
 
 
 def test_evaluation_never_uses_python_eval(monkeypatch):
-    import builtins
-
     def forbidden(*args, **kwargs):
         raise AssertionError("nnspec called eval/exec on spec text")
 
@@ -446,3 +445,12 @@ def test_budgets_leave_real_work_alone():
     with guards.spec_work(limit=1_000):
         for _ in range(10):
             assert ev("[1, 2, 3][0] + 1", {}) == 2
+
+
+def test_identity_tests_in_a_forward_are_known_only_against_none(write_spec, capsys):
+    """`x.dtype is torch.float32` is True in torch (dtypes are singletons) but not something
+    the static pass can know: refused where it stands, where it used to be an internal error."""
+    text = FORWARD.format(steps="    - n = x.dtype is torch.float32")
+    refused_at(write_spec, capsys, text, "unsupported", "x.dtype is torch.float32")
+    text = FORWARD.format(steps="    - n = x.shape[1] is not None\n    - k = x.shape[1] << 2")
+    assert validate(write_spec, capsys, text) == (0, [])

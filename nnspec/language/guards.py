@@ -196,6 +196,9 @@ def compare(node: ast.Compare, op: ast.cmpop, left: Any, right: Any, work: Work)
     """One link of a comparison chain; comparing sequences costs their elements."""
     if isinstance(left, _SEQUENCES) or isinstance(right, _SEQUENCES):
         work.charge(size(left) + size(right), node)
+    if isinstance(op, (ast.Is, ast.IsNot)) and left is not None and right is not None:
+        raise ExprError("unsupported", "'is' compares identity, which is known statically only "
+                        "against None", node, "use '==' or '!='")
     try:
         return operators.COMPARE[type(op)].function(left, right)
     except TypeError:
