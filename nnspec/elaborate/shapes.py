@@ -28,7 +28,7 @@ from nnspec.elaborate import forward
 from nnspec.elaborate.forward import NO_RETURN, Abort, Frame, has_unknown
 from nnspec.elaborate.symbolic import Seen, common_expr, layer_sym, rescoped, unscoped
 from nnspec.ir.analysis import UNKNOWN, Analysis, Inferred, ModuleInfo, Node, Shape, tensors_in
-from nnspec.ir.program import Call, If, Instance, Program, Tie
+from nnspec.ir.program import Call, If, Instance, Program, Stmt, Tie
 from nnspec.language.expr import Expr, ExprError, evaluate
 
 
@@ -252,7 +252,7 @@ class _Walker:
             self.error(err.code, err.message, cond.error_pos(err), frame.inst.path)
             raise Abort from None
 
-    def statement(self, stmt, frame: Frame) -> Any:
+    def statement(self, stmt: Stmt, frame: Frame) -> Any:
         return forward.statement(self, stmt, frame)
 
     # --- layers -----------------------------------------------------------------------------
