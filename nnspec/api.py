@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from nnspec.diagnostics import Diagnostic, Pos, SpecError
 from nnspec.elaborate.compile import compile_document, gc_paused
-from nnspec.elaborate.shapes import Analysis, analyze
+from nnspec.elaborate.shapes.walker import analyze
 from nnspec.frontend.document import Document
 from nnspec.frontend.extends import load_resolved
 from nnspec.frontend.overrides import apply_overrides
+from nnspec.ir.analysis import Analysis
 from nnspec.ir.program import Instance, Program
 from nnspec.static import budget
 from nnspec.static.summary import as_data

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from nnspec.catalog import LAYERS, REQUIRED, LayerDef, check_kind
-from nnspec.catalog.types import KINDS
+from nnspec.language.types import KINDS
 
 Args = dict[str, Any]
 

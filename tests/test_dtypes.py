@@ -14,7 +14,7 @@ import torch.nn.functional as F  # noqa: N812
 import nnspec
 from nnspec.catalog.ops import Tensor, promote_types, result_type
 from nnspec.diagnostics import SpecError
-from nnspec.elaborate.shapes import shape_of
+from nnspec.ir.analysis import shape_of
 
 INPUTS = """\
   f: [4, 6]

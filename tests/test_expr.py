@@ -4,13 +4,18 @@ as the oracle; nnspec never evaluates spec text with it."""
 
 from __future__ import annotations
 
+import builtins
+import json
 import math
 
 import pytest
+from hang_guard import hang_guard
 from hypothesis import given
 from hypothesis import strategies as st
 
 import nnspec
+from nnspec.cli.main import main
+from nnspec.language import guards
 from nnspec.language.expr import ExprError, check, evaluate, make_divisible, parse
 
 ENV = {"cin": 64, "cout": 128, "widen": 2, "width": 0.75, "cfg": [16, 32, 64, 128, 256],
@@ -148,6 +153,11 @@ REFUSED = [
     ("[0] * 10 ** 6", "out-of-range", 0),
     ("'ab' * 10 ** 6", "out-of-range", 0),
     ("[0] * 1000 * 1000", "out-of-range", 0),
+    ("2 ** 2 ** 36", "out-of-range", 0),
+    ("[0] * 60000 + [0] * 60000", "out-of-range", 0),
+    ("max([[0] * 100000] * 100000)", "out-of-range", 4),
+    ("round(1, -10 ** 8)", "out-of-range", 0),
+    ("round(2.5, 10 ** 8)", "out-of-range", 0),
     ("cin // 0", "division-by-zero", 7),
     ("cin % (k - 3)", "division-by-zero", 7),
     ("cin / 0.0", "division-by-zero", 6),
@@ -206,8 +216,6 @@ def test_short_circuit_skips_the_dead_operand():
 
 
 def test_evaluation_never_uses_python_eval(monkeypatch):
-    import builtins
-
     def forbidden(*args, **kwargs):
         raise AssertionError("nnspec called eval/exec on spec text")
 
@@ -276,3 +284,173 @@ def test_quoted_expression_columns_line_up(write_spec):
         nnspec.load(path)
     [diag] = info.value.diagnostics
     assert diag.pos.col == text.splitlines()[7].index("widn") + 1
+
+
+# --- resource bounds: one guarded evaluator for spec expressions and forward steps -----------
+
+FORWARD = """\
+nnspec: 1
+inputs:
+  x: [3, 8, 8]
+model:
+  children:
+    conv: Conv2d(3, 4, 3)
+  forward:
+    - x = conv(x)
+{steps}
+    - return x
+"""
+
+ARGUMENT = """\
+nnspec: 1
+inputs:
+  x: [3, 8, 8]
+model:
+  children:
+    conv: Conv2d(3, {arg}, 3)
+"""
+
+
+def validate(write_spec, capsys, text: str) -> tuple[int, list[dict]]:
+    """`nnspec validate` in-process, guarded against a hang; its exit code and diagnostics."""
+    capsys.readouterr()
+    path = write_spec(text)
+    with hang_guard(60):
+        code = main(["validate", "--error-format", "json", path])
+    return code, json.loads(capsys.readouterr().err)
+
+
+def where(text: str, part: str, nth: int = 1) -> tuple[int, int]:
+    """(line, column) of the `nth` occurrence of `part` in `text`, both from 1."""
+    at = -1
+    for _ in range(nth):
+        at = text.index(part, at + 1)
+    line = text.count("\n", 0, at) + 1
+    return line, at - (text.rfind("\n", 0, at) + 1) + 1
+
+
+def refused_at(write_spec, capsys, text: str, code: str, part: str, nth: int = 1) -> dict:
+    status, diags = validate(write_spec, capsys, text)
+    assert status == 1
+    first = diags[0]
+    assert (first["code"], first["line"], first["column"]) == (code, *where(text, part, nth)), \
+        first["message"]
+    return first
+
+
+def test_forward_power_tower_is_refused_at_once(write_spec, capsys):
+    """`2 ** 2 ** 36` used to hang `nnspec validate`: the exponent is judged before computing."""
+    text = FORWARD.format(steps="    - n = 2 ** 2 ** 36")
+    diag = refused_at(write_spec, capsys, text, "out-of-range", "2 ** 2 ** 36")
+    assert diag["end_column"] - diag["column"] == len("2 ** 2 ** 36")
+
+
+def test_forward_huge_list_is_refused_at_once(write_spec, capsys):
+    """`[0] * 10 ** 10` used to exhaust memory: the length is judged before building it."""
+    text = FORWARD.format(steps="    - n = [0] * 10 ** 10")
+    diag = refused_at(write_spec, capsys, text, "out-of-range", "[0] * 10 ** 10")
+    assert "100,000" in diag["message"]
+
+
+# (forward step or steps, layer argument, code, the part each points at; None: no such form)
+BOUNDS = {
+    "exponent": ("n = 2 ** 2 ** 36", "2 ** 2 ** 36", "out-of-range", "2 ** 2 ** 36"),
+    "shift": ("n = 1 << 10 ** 9", None, "out-of-range", "1 << 10 ** 9"),
+    "repeat": ("n = [0] * 10 ** 10", "len([0] * 10 ** 10)", "out-of-range", "[0] * 10 ** 10"),
+    "concatenate": ("n = [0] * 60000 + [0] * 60000", "len([0] * 60000 + [0] * 60000)",
+                    "out-of-range", "[0] * 60000 + [0] * 60000"),
+    "nested": ("n = [[0] * 100000] * 100000", "max([[0] * 100000] * 100000)[0]",
+               "out-of-range", "[[0] * 100000] * 100000"),
+    "round": (None, "round(1, -10 ** 8)", "out-of-range", "round(1, -10 ** 8)"),
+}
+
+
+@pytest.mark.parametrize("bound", BOUNDS)
+def test_bound_in_a_forward_step(write_spec, capsys, bound):
+    step, _, code, part = BOUNDS[bound]
+    if step is None:
+        pytest.skip("a forward cannot call round(); only spec expressions can")
+    refused_at(write_spec, capsys, FORWARD.format(steps=f"    - {step}"), code, part)
+
+
+@pytest.mark.parametrize("bound", BOUNDS)
+def test_bound_in_a_layer_argument(write_spec, capsys, bound):
+    _, arg, code, part = BOUNDS[bound]
+    if arg is None:  # spec expressions refuse the operator outright: nothing is evaluated
+        arg, code, part = "1 << 70", "bad-expression", "1 << 70"
+    refused_at(write_spec, capsys, ARGUMENT.format(arg=arg), code, part)
+
+
+LONG_CHAIN = "a == a == a == a == a == a"
+
+
+def test_comparing_long_sequences_costs_their_length_forward(write_spec, capsys):
+    """Each comparison of two 100,000-element lists costs 200,000 steps: five of them are
+    over one step's budget."""
+    text = FORWARD.format(steps=f"    - a = [0] * 100000\n    - n = {LONG_CHAIN}")
+    diag = refused_at(write_spec, capsys, text, "too-complex", LONG_CHAIN)
+    assert f"{guards.MAX_WORK:,}" in diag["message"]
+
+
+def test_comparing_long_sequences_costs_their_length_argument(write_spec, capsys):
+    chain = " == ".join(["[0] * 90000"] * 5)
+    text = ARGUMENT.format(arg=f"4 if {chain} else 5")
+    refused_at(write_spec, capsys, text, "too-complex", chain)
+
+
+def test_membership_in_a_long_sequence_costs_its_length_forward(write_spec, capsys):
+    """Ten tests of membership in a 100,000-element list: the tenth is over the budget."""
+    text = FORWARD.format(steps="    - a = [0] * 100000\n    - n = " + " + ".join(
+        ["(-1 in a)"] * 12))
+    refused_at(write_spec, capsys, text, "too-complex", "-1 in a", nth=10)
+
+
+def test_membership_in_a_long_sequence_costs_its_length_argument(write_spec, capsys):
+    """Building the list and searching it cost 200,000 steps each time: the fifth is over."""
+    text = ARGUMENT.format(arg="4 + " + " + ".join(["(-1 in [0] * 100000)"] * 6))
+    refused_at(write_spec, capsys, text, "too-complex", "-1 in [0] * 100000", nth=5)
+
+
+CHEAP = "[" + ", ".join(["k"] * 300) + "][0] < 0"
+
+
+def test_spec_budget_stops_many_repeats_of_a_cheap_expression(write_spec, capsys,
+                                                              monkeypatch):
+    """100,000 instances of a cheap argument: the spec's budget (lowered here, to keep the
+    test quick) stops them, at the expression."""
+    monkeypatch.setattr(guards, "MAX_SPEC_WORK", 200_000)
+    text = ARGUMENT.replace("conv: Conv2d(3, {arg}, 3)", "body:\n      - {{repeat: 100000, "
+                            "as: k, call: \"ReLU(inplace=" + CHEAP + ")\"}}").format()
+    diag = refused_at(write_spec, capsys, text, "too-complex", CHEAP)
+    assert "200,000" in diag["message"]
+
+
+def test_spec_budget_counts_forward_steps(write_spec, capsys, monkeypatch):
+    """The forward's steps share the spec's budget: the step that crosses it is refused."""
+    monkeypatch.setattr(guards, "MAX_SPEC_WORK", 10_000)
+    step = "n = [" + ", ".join(["1"] * 300) + "][0]"
+    text = FORWARD.format(steps="\n".join([f"    - {step}"] * 40))
+    status, diags = validate(write_spec, capsys, text)
+    assert status == 1
+    [diag] = diags
+    first, _ = where(text, step)
+    assert diag["code"] == "too-complex"
+    assert first < diag["line"] < first + 40 and diag["column"] == where(text, step)[1]
+
+
+def test_budgets_leave_real_work_alone():
+    """A wide but legitimate expression evaluates, and fresh budgets start from zero."""
+    env = {"cfg": list(range(50_000))}
+    assert ev("len(cfg + cfg) + max(cfg) + (49_999 in cfg)", env) == 100_000 + 49_999 + 1
+    with guards.spec_work(limit=1_000):
+        for _ in range(10):
+            assert ev("[1, 2, 3][0] + 1", {}) == 2
+
+
+def test_identity_tests_in_a_forward_are_known_only_against_none(write_spec, capsys):
+    """`x.dtype is torch.float32` is True in torch (dtypes are singletons) but not something
+    the static pass can know: refused where it stands, where it used to be an internal error."""
+    text = FORWARD.format(steps="    - n = x.dtype is torch.float32")
+    refused_at(write_spec, capsys, text, "unsupported", "x.dtype is torch.float32")
+    text = FORWARD.format(steps="    - n = x.shape[1] is not None\n    - k = x.shape[1] << 2")
+    assert validate(write_spec, capsys, text) == (0, [])

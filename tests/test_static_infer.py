@@ -4,10 +4,17 @@ the same model as a spec that writes them explicitly."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from conftest import ROOT
 
 import nnspec
+from nnspec.codegen.generate import generate
+from nnspec.elaborate.elaborator import elaborate
+from nnspec.elaborate.infer import apply_inferred
+from nnspec.elaborate.shapes.walker import analyze
+from nnspec.frontend.extends import load_resolved
+from nnspec.frontend.validate import validate
 
 INFERRED = """nnspec: 1
 inputs:
@@ -136,3 +143,42 @@ def test_set_override_infers_again(write_spec):
     assert "nn.BatchNorm2d(w)," in source
     model = nnspec.build(path, w=16)
     assert nnspec.load(path, w=16).analysis.params == sum(p.numel() for p in model.parameters())
+
+
+def _analyzed(path: str):
+    doc = load_resolved(path)
+    program, tree = elaborate(doc, validate(doc), path)
+    return program, tree, analyze(program, tree)
+
+
+def test_analysis_records_inferences_without_touching_the_ir(write_spec):
+    program, tree, analysis = _analyzed(write_spec(INFERRED))
+    bn = program.classes["Inner"].children[1].value
+    assert "num_features" not in bn.args and bn.inferred is None
+    found = {(item.call.target, item.name, item.expr.text) for item in analysis.inferred}
+    assert ("BatchNorm2d", "num_features", "c") in found
+    apply_inferred(program, analysis)
+    assert bn.args["num_features"].text == "c" and bn.inferred == {"num_features"}
+    inner = next(i for i in tree.children[0].children if i.type == "Outer").children[0]
+    assert inner.children[1].args["num_features"] == 8  # Outer(8, 4): Inner(8, 4 * 2)
+
+
+def test_codegen_refuses_a_program_whose_inference_was_skipped(write_spec):
+    """Without the inference pass, `nn.Conv2d(out_channels=c, kernel_size=1)` would build
+    another model (or none): generation raises instead of emitting it."""
+    program, _, analysis = _analyzed(write_spec(INFERRED))
+    with pytest.raises(AssertionError, match="inference was skipped"):
+        generate(program)
+    apply_inferred(program, analysis)
+    assert "self.bn = nn.BatchNorm2d(c)" in generate(program)
+
+
+def test_a_call_never_instantiated_is_emitted_as_written(write_spec):
+    """A layer whose condition is false has no instance to infer from; its code never runs
+    for these parameters, so the inference pass leaves it (and codegen emits it) as is."""
+    text = INFERRED.replace("model:\n", "model:\n  params: {with_head: false}\n")
+    path = write_spec(text.replace(
+        "    head: Linear(out_features=10)", "    head: {call: Linear(out_features=10), "
+        "if: with_head}").replace("return head(x.mean((2, 3)))", "return x.mean((2, 3))"))
+    source = nnspec.generate(path)
+    assert "nn.Linear(out_features=10)" in source

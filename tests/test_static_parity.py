@@ -10,7 +10,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import nnspec
 from nnspec.catalog.ops import Tensor
-from nnspec.elaborate.shapes import shape_of
+from nnspec.ir.analysis import shape_of
 
 # every spec of the project, and ours that exercise functional ops and inferred arguments
 SPECS = spec_files() + sorted((ROOT / "tests" / "specs" / "static").glob("*.yaml"))

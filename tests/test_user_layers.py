@@ -23,8 +23,8 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import nnspec
-from nnspec.elaborate.shapes import shape_of
 from nnspec.elaborate.user_layers import allowed
+from nnspec.ir.analysis import shape_of
 
 USERPKG = ROOT / "tests" / "userpkg"
 SE_NET = USERPKG / "se_net.yaml"

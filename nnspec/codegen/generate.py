@@ -467,6 +467,10 @@ class _ClassWriter:
         if call.kind == "layer":
             layer = LAYERS[call.target]
             sig = [(a.name, a.required and not a.kwonly, a.default) for a in layer.args]
+            missing = [a.name for a in layer.args if a.required and a.name not in call.args]
+            if missing and call.inferred is None:  # a defect: elaborate.infer did not run
+                raise AssertionError(f"{call.target}() at {call.pos} lacks the required "
+                                     f"argument(s) {', '.join(missing)}: inference was skipped")
             func = f"{layer.module}.{call.target}"
             if call.target in self.usage.user_names:  # from the user's module, by name
                 func = self.usage.user_names[call.target]

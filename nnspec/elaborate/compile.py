@@ -1,8 +1,9 @@
 """The front half of the compiler in one call: a resolved document to the checked IR.
 
-Validation, elaboration and the shape pass, in order. The API, the runtime (rebuilding classes
-when a model is unpickled) and the importers (checking what they write) all compile through
-here, so there is one path from spec data to a program.
+Validation, elaboration, the shape pass and the inference pass, in order, under one work
+budget for the spec's expressions. The API, the runtime (rebuilding classes when a model is
+unpickled) and the importers (checking what they write) all compile through here, so there is
+one path from spec data to a program.
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from nnspec.elaborate.elaborator import elaborate
-from nnspec.elaborate.shapes import Analysis, analyze
+from nnspec.elaborate.infer import apply_inferred
+from nnspec.elaborate.shapes.walker import analyze
 from nnspec.frontend.document import Document
 from nnspec.frontend.validate import validate
+from nnspec.ir.analysis import Analysis
 from nnspec.ir.program import Instance, Program
+from nnspec.language.guards import spec_work
 
 
 @dataclass
@@ -33,10 +37,12 @@ class Compiled:
 
 def compile_document(doc: Document, source: str, allow_import: Sequence[str] = ()) -> Compiled:
     """Validate and elaborate `doc`; raise SpecError with every diagnostic."""
-    with gc_paused():
+    with gc_paused(), spec_work():
         spec = validate(doc)
         program, tree = elaborate(doc, spec, source, tuple(allow_import))
-        return Compiled(doc, program, tree, analyze(program, tree))
+        analysis = analyze(program, tree)
+        apply_inferred(program, analysis)
+        return Compiled(doc, program, tree, analysis)
 
 
 def compile_data(data: Any, source: str, allow_import: Sequence[str] = ()) -> Compiled:

@@ -35,6 +35,8 @@ class Call:
     args: dict[str, Expr]
     pos: Pos
     keywords: frozenset[str] = frozenset()  # arguments the spec passed by name
+    # arguments the inference pass (elaborate.infer) filled in; None until it has run
+    inferred: frozenset[str] | None = None
 
 
 @dataclass

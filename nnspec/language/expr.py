@@ -10,29 +10,14 @@ from __future__ import annotations
 
 import ast
 import math
-import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from nnspec.diagnostics import Pos, did_you_mean
-
-MAX_INT = 2**63
-MAX_LIST = 100_000
-
-
-class ExprError(Exception):
-    """An error at `offset` (length `length`) inside the expression text."""
-
-    def __init__(self, code: str, message: str, node: ast.AST | None = None,
-                 hint: str | None = None):
-        super().__init__(message)
-        self.code, self.message, self.hint = code, message, hint
-        self.offset = getattr(node, "col_offset", 0) if node is not None else 0
-        end = getattr(node, "end_col_offset", None) if node is not None else None
-        same_line = node is not None and getattr(node, "end_lineno", 1) == getattr(
-            node, "lineno", 1)
-        self.length = (end - self.offset) if end is not None and same_line else 1
+from nnspec.language import guards, operators
+from nnspec.language.errors import ExprError
+from nnspec.language.guards import Work
 
 
 def make_divisible(v: float, divisor: int, min_value: int | None = None) -> int:
@@ -65,32 +50,6 @@ MATH_FUNCTIONS: dict[str, Callable[..., Any]] = {
 }
 # names an expression reads as functions, never as parameters (all of them reserved names)
 FUNCTION_NAMES = frozenset(FUNCTIONS) | {"math"}
-
-_BINOPS: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv,
-    ast.Mod: operator.mod,
-    ast.Pow: operator.pow,
-}
-_CMPOPS: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Eq: operator.eq,
-    ast.NotEq: operator.ne,
-    ast.Lt: operator.lt,
-    ast.LtE: operator.le,
-    ast.Gt: operator.gt,
-    ast.GtE: operator.ge,
-    ast.In: lambda a, b: a in b,
-    ast.NotIn: lambda a, b: a not in b,
-}
-_UNARY = (ast.Not, ast.USub, ast.UAdd)
-_OPSYM = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//",
-          ast.Mod: "%", ast.Pow: "**", ast.MatMult: "@", ast.BitOr: "|", ast.BitXor: "^",
-          ast.BitAnd: "&", ast.LShift: "<<", ast.RShift: ">>", ast.Invert: "~", ast.Is: "is",
-          ast.IsNot: "is not"}
-
 
 MAX_TEXT = 2_000  # characters in one expression or forward step
 MAX_NESTING = 64  # levels of syntax tree: evaluation and rendering recurse once per level
@@ -154,26 +113,19 @@ def check(node: ast.expr, names: set[str] | None = None) -> None:
         elif isinstance(sub, ast.Name):
             if names is not None and sub.id not in names and sub.id not in FUNCTIONS:
                 raise unknown_name(sub, names)
-        elif type(getattr(sub, "op", None)) in _UNSUPPORTED or isinstance(sub, ast.Compare) \
-                and any(type(op) in _UNSUPPORTED for op in sub.ops):
-            op = getattr(sub, "op", None) or next(o for o in sub.ops if type(o) in _UNSUPPORTED)
-            symbol, hint = _UNSUPPORTED[type(op)]
-            raise ExprError("bad-expression", f"operator '{symbol}' is not supported in an "
-                            "expression", sub, hint)
+        elif _refused_operator(sub) is not None:
+            entry = operators.of(_refused_operator(sub))
+            raise ExprError("bad-expression", f"operator '{entry.symbol}' is not supported in "
+                            "an expression", sub, entry.refused or None)
         elif not isinstance(sub, _ALLOWED):
             raise ExprError("bad-expression",
                             f"{type(sub).__name__} is not allowed in an expression", sub)
 
 
-# Operators Python has but the evaluator does not: refused, so that evaluation and the
-# generated code can never disagree.
-_UNSUPPORTED: dict[type, tuple[str, str | None]] = {
-    ast.BitAnd: ("&", "use 'and' for conditions"), ast.BitOr: ("|", "use 'or' for conditions"),
-    ast.BitXor: ("^", "use '**' for powers"), ast.LShift: ("<<", "use '* 2 ** n'"),
-    ast.RShift: (">>", "use '// 2 ** n'"), ast.MatMult: ("@", None),
-    ast.Invert: ("~", "use 'not' for conditions"), ast.Is: ("is", "use '=='"),
-    ast.IsNot: ("is not", "use '!='"),
-}
+def _refused_operator(node: ast.AST) -> ast.AST | None:
+    """The operator of `node` that spec expressions refuse (see `operators`), if any."""
+    ops = [node.op] if hasattr(node, "op") else getattr(node, "ops", [])
+    return next((op for op in ops if operators.refused(op)), None)
 
 
 def _math_name(func: ast.expr) -> str | None:
@@ -196,25 +148,16 @@ _ALLOWED = (
 )
 
 
-def evaluate(node: ast.expr, env: dict[str, Any]) -> Any:
-    """Evaluate a checked expression with Python's semantics and a few size guards."""
-    value = _eval(node, env)
-    _guard(value, node)
+def evaluate(node: ast.expr, env: dict[str, Any], work: Work | None = None) -> Any:
+    """Evaluate a checked expression with Python's semantics, under the guards' bounds."""
+    work = work or Work()
+    value = guards.result(_eval(node, env, work), node)
+    work.settle(node)
     return value
 
 
-def _guard(value: Any, node: ast.AST) -> None:
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= MAX_INT:
-        raise ExprError("out-of-range", "integer result is too large", node)
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ExprError("out-of-range", f"result is {value}", node)
-    if isinstance(value, (list, tuple, str)) and len(value) > MAX_LIST:
-        raise ExprError("out-of-range", "result is too long", node)
-    if isinstance(value, complex):
-        raise ExprError("type-error", f"result is a complex number {value!r}", node)
-
-
-def _eval(node: ast.expr, env: dict[str, Any]) -> Any:
+def _eval(node: ast.expr, env: dict[str, Any], work: Work) -> Any:
+    work.charge(1, node)
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, ast.Name):
@@ -222,128 +165,48 @@ def _eval(node: ast.expr, env: dict[str, Any]) -> Any:
             raise unknown_name(node, env)
         return env[node.id]
     if isinstance(node, ast.BinOp):
-        left, right = _eval(node.left, env), _eval(node.right, env)
-        value = _binop(node, left, right)
-        _guard(value, node)  # every step, so `((2**60)**60)**60` stops before it explodes
-        return value
+        left, right = _eval(node.left, env, work), _eval(node.right, env, work)
+        # checked every step, so `((2**60)**60)**60` stops before it explodes
+        return guards.binary(node, node.op, left, right, work)
     if isinstance(node, ast.UnaryOp):
-        operand = _eval(node.operand, env)
-        if isinstance(node.op, ast.Not):
-            return not operand
-        _need_number(operand, node.operand)
-        return -operand if isinstance(node.op, ast.USub) else +operand
+        return guards.unary(node, _eval(node.operand, env, work), work)
     if isinstance(node, ast.BoolOp):
         is_and = isinstance(node.op, ast.And)
         value: Any = None
         for sub in node.values:
-            value = _eval(sub, env)
+            value = _eval(sub, env, work)
             if bool(value) != is_and:
                 return value
         return value
     if isinstance(node, ast.Compare):
-        left = _eval(node.left, env)
+        left = _eval(node.left, env, work)
         for op, comp in zip(node.ops, node.comparators):
-            right = _eval(comp, env)
-            try:
-                ok = _CMPOPS[type(op)](left, right)
-            except TypeError:
-                raise ExprError("type-error", f"cannot compare {_tname(left)} with "
-                                f"{_tname(right)}", node) from None
-            if not ok:
+            right = _eval(comp, env, work)
+            if not guards.compare(node, op, left, right, work):
                 return False
             left = right
         return True
     if isinstance(node, ast.IfExp):
-        return _eval(node.body if _eval(node.test, env) else node.orelse, env)
+        return _eval(node.body if _eval(node.test, env, work) else node.orelse, env, work)
     if isinstance(node, (ast.List, ast.Tuple)):
-        items = [_eval(e, env) for e in node.elts]
-        return items if isinstance(node, ast.List) else tuple(items)
+        return guards.sequence([_eval(e, env, work) for e in node.elts], node, work)
     if isinstance(node, ast.Subscript):
-        return _subscript(node, env)
+        value = _eval(node.value, env, work)
+        if isinstance(node.slice, ast.Slice):
+            index: Any = slice(*(None if p is None else _eval(p, env, work) for p in (
+                node.slice.lower, node.slice.upper, node.slice.step)))
+        else:
+            index = _eval(node.slice, env, work)
+        return guards.subscript(node, value, index, work)
     if isinstance(node, ast.Call):
-        value = _call(node, env)
-        _guard(value, node)
-        return value
+        attr = _math_name(node.func)
+        # check() allowed only plain function names and math.<name>
+        name = f"math.{attr}" if attr else node.func.id  # type: ignore[attr-defined]
+        function = MATH_FUNCTIONS[attr] if attr else FUNCTIONS[name]
+        args = [_eval(a, env, work) for a in node.args]
+        kwargs = {k.arg: _eval(k.value, env, work) for k in node.keywords}
+        return guards.call(node, name, function, args, kwargs, work)  # type: ignore[arg-type]
     raise ExprError("bad-expression", f"{type(node).__name__} is not allowed", node)
-
-
-def _int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _tname(value: Any) -> str:
-    return type(value).__name__
-
-
-def _need_number(value: Any, node: ast.AST) -> None:
-    if not isinstance(value, (int, float)):
-        raise ExprError("type-error", f"expected a number, got {_tname(value)} {value!r}", node)
-
-
-def _binop(node: ast.BinOp, left: Any, right: Any) -> Any:
-    op = type(node.op)
-    if op in (ast.Div, ast.FloorDiv, ast.Mod) and isinstance(right, (int, float)) and right == 0:
-        raise ExprError("division-by-zero", "division by zero", node.right)
-    if op is ast.Pow and _int(left) and _int(right) and abs(left) >= 2 and \
-            (abs(left).bit_length() - 1) * right >= 63:  # decided before computing it
-        raise ExprError("out-of-range", "integer result is too large", node)
-    if op is ast.Mult:
-        seq, count = (left, right) if isinstance(left, (list, tuple, str)) else (right, left)
-        if isinstance(seq, (list, tuple, str)) and isinstance(count, int) and \
-                count * max(1, len(seq)) > MAX_LIST:
-            raise ExprError("out-of-range", "list is too long", node)
-    try:
-        return _BINOPS[op](left, right)
-    except TypeError:
-        raise ExprError("type-error", f"unsupported operand types for "
-                        f"{_OPSYM.get(op, '?')}: {_tname(left)} and {_tname(right)}",
-                        node) from None
-    except OverflowError:
-        raise ExprError("out-of-range", "result is too large", node) from None
-    except ZeroDivisionError:  # 0 ** -1
-        raise ExprError("division-by-zero", f"{left!r} ** {right!r}: division by zero",
-                        node) from None
-
-
-
-
-def _subscript(node: ast.Subscript, env: dict[str, Any]) -> Any:
-    value = _eval(node.value, env)
-    if not isinstance(value, (list, tuple, str)):
-        raise ExprError("type-error", f"{_tname(value)} cannot be indexed", node.value)
-    if isinstance(node.slice, ast.Slice):
-        parts = [None if p is None else _eval(p, env)
-                 for p in (node.slice.lower, node.slice.upper, node.slice.step)]
-        if any(p is not None and (not isinstance(p, int) or isinstance(p, bool))
-               for p in parts):
-            raise ExprError("type-error", "slice bounds must be ints", node.slice)
-        if parts[2] == 0:
-            raise ExprError("out-of-range", "slice step cannot be zero", node.slice)
-        return value[slice(*parts)]
-    index = _eval(node.slice, env)
-    if not isinstance(index, int) or isinstance(index, bool):
-        raise ExprError("type-error", f"index must be an int, got {_tname(index)}", node.slice)
-    if not -len(value) <= index < len(value):
-        raise ExprError("index-error", f"index {index} is out of range for a list of "
-                        f"{len(value)}", node.slice)
-    return value[index]
-
-
-def _call(node: ast.Call, env: dict[str, Any]) -> Any:
-    attr = _math_name(node.func)
-    # check() allowed only plain function names and math.<name>
-    name = f"math.{attr}" if attr else node.func.id  # type: ignore[attr-defined]
-    function = MATH_FUNCTIONS[attr] if attr else FUNCTIONS[name]
-    args = [_eval(a, env) for a in node.args]
-    kwargs = {k.arg: _eval(k.value, env) for k in node.keywords}
-    try:
-        return function(*args, **kwargs)
-    except (TypeError, ValueError) as exc:
-        raise ExprError("type-error", f"{name}(): {exc}", node) from None
-    except OverflowError as exc:
-        raise ExprError("out-of-range", f"{name}(): {exc}", node) from None
-    except ZeroDivisionError:
-        raise ExprError("division-by-zero", f"{name}(): division by zero", node) from None
 
 
 @dataclass(frozen=True)

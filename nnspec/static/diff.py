@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from nnspec.elaborate.shapes import Analysis, Shape
+from nnspec.ir.analysis import Analysis, Shape
 from nnspec.static.text import count_text, table
 
 

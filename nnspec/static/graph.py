@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from nnspec.elaborate.shapes import Analysis, shape_of
+from nnspec.ir.analysis import Analysis, shape_of
 from nnspec.static.text import shape_text
 
 

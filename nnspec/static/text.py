@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nnspec.elaborate.shapes import UNKNOWN
+from nnspec.ir.analysis import UNKNOWN
 
 
 def abbreviated(n: int | None) -> str:

@@ -1,0 +1,313 @@
+"""Forward steps over shapes: one statement of a class's forward evaluated the way torch would
+run it. Tensor operations go to the ops' shape rules and become graph nodes; every operation on
+plain values goes through the guarded evaluator (`nnspec.language.guards`), under the same
+bounds as spec expressions.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+from nnspec.catalog import ops
+from nnspec.catalog.ops import Counted, OpError, Tensor
+from nnspec.elaborate.shapes.symbolic import op_sym
+from nnspec.ir.analysis import UNKNOWN, tensors_in
+from nnspec.ir.program import Instance, Stmt
+from nnspec.language import guards, operators
+from nnspec.language.errors import ExprError
+from nnspec.language.expr import Expr
+from nnspec.language.guards import Work
+
+
+class Abort(Exception):
+    """Stops the walk of one forward after an error has been reported."""
+
+
+@dataclass
+class Frame:
+    """One running forward: its module, parameter values, children, and named values."""
+
+    inst: Instance
+    env: dict[str, Any]  # the class's parameter values
+    children: dict[str, Instance]
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+NO_RETURN: Any = object()  # a step's result when it is not a `return`
+
+
+def statement(walker: Any, stmt: Stmt, frame: Frame) -> Any:
+    """Run one forward statement for `walker` (the shape pass, which runs child calls and
+    keeps the graph); its result, or NO_RETURN."""
+    evaluator = Step(walker, frame, stmt)
+    result = _run(evaluator, stmt, frame)
+    evaluator.guarded(lambda: evaluator.work.settle(stmt.node))
+    return result
+
+
+def _run(evaluator: Step, stmt: Stmt, frame: Frame) -> Any:
+    node = stmt.node
+    if isinstance(node, ast.Return):
+        return evaluator.value(node.value)
+    if isinstance(node, ast.AugAssign):
+        target = evaluator.value(node.target)
+        value = evaluator.binop(node, node.op, target, evaluator.value(node.value))
+        if isinstance(target, Tensor) and isinstance(value, Tensor) and \
+                value.shape != target.shape:
+            evaluator.fail(OpError(f"in-place update of {list(target.shape)} would make "
+                                   f"it {list(value.shape)}", target), node)
+        if isinstance(target, Tensor) and isinstance(value, Tensor):
+            if _category(value.dtype) > _category(target.dtype):
+                evaluator.fail(OpError(f"in-place update of an {target.dtype} tensor with "
+                                       f"a {value.dtype} result: torch cannot cast it back"
+                                       if target.dtype != "bool" else
+                                       f"in-place update of a bool tensor with a "
+                                       f"{value.dtype} result: torch cannot cast it back",
+                                       target, code="dtype-mismatch"), node)
+            value.dtype = target.dtype
+        frame.values[node.target.id] = value  # type: ignore[attr-defined]
+        return NO_RETURN
+    value = evaluator.value(node.value)
+    for target in node.targets:
+        evaluator.bind(target, value)
+    return NO_RETURN
+
+
+def _category(dtype: str) -> int:
+    """bool < integer < floating: torch casts a result back in place only downwards."""
+    return 2 if ops.is_floating(dtype) else 0 if dtype == "bool" else 1
+
+
+class Step:
+    """Evaluates one forward statement over shapes."""
+
+    def __init__(self, walker: Any, frame: Frame, stmt: Stmt):
+        self.walker, self.frame, self.stmt = walker, frame, stmt
+        self.expr = Expr(stmt.node, stmt.pos)  # type: ignore[arg-type]  # for sub-positions
+        self.work = Work()
+
+    def fail(self, err: OpError, node: ast.AST) -> None:
+        self.walker.error(err.code, err.message, self.expr.at(node), self.frame.inst.path,
+                          *err.tensors)
+        raise Abort
+
+    def bind(self, target: ast.expr, value: Any) -> None:
+        if isinstance(target, ast.Name):
+            self.frame.values[target.id] = value
+            return
+        elts = target.elts  # type: ignore[attr-defined]
+        if value is UNKNOWN:
+            for elt in elts:
+                self.bind(elt, UNKNOWN)
+            return
+        if not isinstance(value, (tuple, list)) or len(value) != len(elts):
+            count = len(value) if isinstance(value, (tuple, list)) else "1"
+            self.fail(OpError(f"cannot unpack {count} value(s) into {len(elts)} names",
+                              code="bad-unpack"), target)
+        for elt, v in zip(elts, value):
+            self.bind(elt, v)
+
+    def value(self, node: ast.AST) -> Any:
+        try:
+            self.work.charge(1, node)
+        except ExprError as err:
+            self.report(err)
+        if isinstance(node, ast.Name):
+            if node.id in self.frame.values:
+                return self.frame.values[node.id]
+            return self.frame.env[node.id]
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, (ast.Tuple, ast.List)):
+            items = [self.value(e) for e in node.elts]
+            return self.guarded(lambda: guards.sequence(items, node, self.work))
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        if isinstance(node, ast.Attribute):
+            if _is_namespace(node.value, "torch", self.frame.values):
+                return ops.DTYPES[node.attr]  # elaboration allowed only dtype names here
+            base = self.value(node.value)
+            if base is UNKNOWN:
+                return UNKNOWN
+            if not isinstance(base, Tensor):
+                self.fail(OpError(f"'.{node.attr}' needs a tensor, got "
+                                  f"{type(base).__name__}", code="type-error"), node)
+            return self.op(f".{node.attr}", ops.ATTRIBUTES[node.attr], [base], {}, node)
+        if isinstance(node, ast.BinOp):
+            return self.binop(node, node.op, self.value(node.left), self.value(node.right))
+        if isinstance(node, ast.UnaryOp):
+            operand = self.value(node.operand)
+            if isinstance(operand, Tensor) or operand is UNKNOWN:
+                return operand
+            return self.guarded(lambda: guards.unary(node, operand, self.work))
+        if isinstance(node, ast.BoolOp):
+            values = [self.value(v) for v in node.values]
+            if any(isinstance(v, Tensor) or v is UNKNOWN for v in values):
+                return UNKNOWN
+            out = values[0]
+            for v in values[1:]:
+                out = (out and v) if isinstance(node.op, ast.And) else (out or v)
+            return out
+        if isinstance(node, ast.Compare):
+            return self.compare(node)
+        if isinstance(node, ast.IfExp):
+            test = self.value(node.test)
+            if isinstance(test, Tensor) or test is UNKNOWN:
+                return UNKNOWN
+            return self.value(node.body if test else node.orelse)
+        if isinstance(node, ast.Subscript):
+            return self.subscript(node)
+        if isinstance(node, ast.Slice):
+            parts = [None if p is None else self.value(p)
+                     for p in (node.lower, node.upper, node.step)]
+            return slice(*parts)
+        raise AssertionError(f"unchecked forward node {type(node).__name__}")
+
+    def guarded(self, fn) -> Any:
+        """A guarded operation on plain values; its error reported where it points."""
+        try:
+            return fn()
+        except ExprError as err:
+            self.report(err)
+
+    def report(self, err: ExprError) -> NoReturn:
+        self.walker.error(err.code, err.message, self.expr.error_pos(err),
+                          self.frame.inst.path, hint=err.hint)
+        raise Abort from None
+
+    def compare(self, node: ast.Compare) -> Any:
+        left = self.value(node.left)
+        result: Any = True
+        for op, comp in zip(node.ops, node.comparators):
+            right = self.value(comp)
+            if any(isinstance(v, Tensor) or v is UNKNOWN for v in (left, right)):
+                return self.op("compare", ops.compare, [left, right], {}, node)
+            ok = self.guarded(lambda: guards.compare(node, op, left, right, self.work))
+            if not ok:
+                return False
+            result, left = ok, right
+        return result
+
+    def binop(self, node: ast.AST, op: ast.operator, left: Any, right: Any) -> Any:
+        if isinstance(op, ast.MatMult):
+            return self.op("matmul", ops.TORCH_FUNCTIONS["matmul"], [left, right], {}, node)
+        if isinstance(left, Tensor) or isinstance(right, Tensor):
+            name = operators.BINARY[type(op)].graph
+            rule = ops.true_divide if name == "div" else ops.elementwise
+            return self.op(name, rule, [left, right], {}, node)
+        if left is UNKNOWN or right is UNKNOWN:
+            return UNKNOWN
+        return self.guarded(lambda: guards.binary(node, op, left, right, self.work))
+
+    def subscript(self, node: ast.Subscript) -> Any:
+        base = self.value(node.value)
+        index = self.value(node.slice)
+        if base is UNKNOWN or index is UNKNOWN:
+            return UNKNOWN
+        if isinstance(base, Tensor):
+            return self.op("index", _index, [base, index], {}, node)
+        return self.guarded(lambda: guards.subscript(node, base, index, self.work))
+
+    def call(self, node: ast.Call) -> Any:
+        args = [self.value(a) for a in node.args]
+        kwargs = {k.arg: self.value(k.value) for k in node.keywords}
+        func = node.func
+        if isinstance(func, ast.Name):
+            child = self.frame.children.get(func.id)
+            if child is None:
+                self.fail(OpError(f"child '{func.id}' is absent here (its 'if' is false)",
+                                  code="absent-child"), func)
+            return self.walker.module(child, args, kwargs, self.frame)
+        assert isinstance(func, ast.Attribute)
+        base = func.value
+        if isinstance(base, ast.Name) and base.id in ops.NAMESPACES and \
+                base.id not in self.frame.values:
+            return self.op(f"{base.id}.{func.attr}", ops.NAMESPACES[base.id][func.attr], args,
+                           kwargs, node)
+        this = self.value(base)
+        return self.op(f".{func.attr}", ops.METHODS[func.attr], [this, *args], kwargs, node)
+
+    def op(self, name: str, rule, args: list[Any], kwargs: dict[str, Any], node: ast.AST
+           ) -> Any:
+        """Apply an op's shape rule, then record its graph node and MACs."""
+        flat = [*args, *kwargs.values()]
+        if any(v is UNKNOWN or has_unknown(v) for v in flat):
+            return UNKNOWN
+        shown = name.lstrip(".")
+        try:
+            result = rule(*args, **kwargs)
+        except OpError as err:
+            self.fail(err, node)
+        except TypeError as exc:  # Python's binding of the call: torch's own signature
+            message = str(exc).replace(f"{rule.__name__}() ", "")
+            self.fail(OpError(f"{shown}(): {message}", code="bad-op-argument"), node)
+        except (ValueError, IndexError, AttributeError, ZeroDivisionError) as exc:
+            self.fail(OpError(f"{shown}() cannot take these arguments ({exc})",
+                              code="bad-op-argument"), node)
+        macs = 0
+        if isinstance(result, Counted):
+            result, macs = result.value, result.macs
+        created = [t for t in tensors_in(result) if t.origin is None]
+        if not created:
+            return result
+        origin = self.expr.at(node)
+        inputs = [t.node for t in tensors_in(flat) if t.node is not None]
+        path = self.frame.inst.path
+        chain = (*path.split("."), name) if path else (name,)
+        graph_node = self.walker.node("op", shown, chain, inputs, result)
+        for t in created:
+            t.origin, t.node = origin, graph_node.id
+        if macs:
+            self.walker.add_macs(path, macs)
+        if isinstance(result, Tensor):
+            result.sym = op_sym(name, args, kwargs, result)
+        return result
+
+
+
+def _is_namespace(node: ast.AST, name: str, values: dict[str, Any]) -> bool:
+    """`node` is the bare name of an op namespace (`torch`), not a value of that name."""
+    return isinstance(node, ast.Name) and node.id == name and name not in values
+
+
+
+def has_unknown(value: Any) -> bool:
+    if isinstance(value, (list, tuple)):
+        return any(v is UNKNOWN or has_unknown(v) for v in value)
+    return False
+
+
+
+def _index(input: Tensor, index: Any) -> Tensor:
+    """Basic indexing: ints drop a dim, slices shrink it, None adds one, ... skips."""
+    items = list(index) if isinstance(index, tuple) else [index]
+    if any(isinstance(i, (Tensor, list)) for i in items):
+        raise OpError("indexing with tensors or lists is not supported statically",
+                      input, code="unsupported")
+    if items.count(...) > 1:
+        raise OpError("an index can have only one '...'", input, code="bad-op-argument")
+    used = sum(1 for i in items if i is not None and i is not ...)
+    if used > len(input.shape):
+        raise OpError(f"too many indices for {list(input.shape)}", input, code="bad-dim")
+    if ... in items:
+        at = items.index(...)
+        items[at:at + 1] = [slice(None)] * (len(input.shape) - used)
+    out: list[int] = []
+    dims = iter(input.shape)
+    for item in items:
+        if item is None:
+            out.append(1)
+            continue
+        size = next(dims)
+        if isinstance(item, bool) or not isinstance(item, (int, slice)):
+            raise OpError(f"cannot index with {item!r}", input, code="type-error")
+        if isinstance(item, int):
+            if not -size <= item < size:
+                raise OpError(f"index {item} is out of range for size {size}", input,
+                              code="bad-dim")
+            continue
+        out.append(len(range(*item.indices(size))))
+    out.extend(dims)
+    return ops.like(input, tuple(out))
