@@ -118,7 +118,7 @@ def generate(path_or_spec: Any, *, spec_label: str | None = None,
     `spec_label` is how the header names the spec (the CLI passes its path relative to the
     output file); by default, its path relative to the working directory.
     """
-    from nnspec.codegen import generate as codegen
+    from nnspec.codegen import generate as codegen  # the module: generate(), spec_label()
 
     spec = _spec(path_or_spec, params, allow_import)
     label = spec_label if spec_label is not None else codegen.spec_label(spec.path)

@@ -17,7 +17,7 @@ import textwrap
 import pytest
 from codegen_util import ruff
 
-from nnspec.codegen.generate import docstring
+from nnspec.codegen.docstrings import docstring
 from nnspec.formatter import _printer, format_statement, literal, nodes
 
 SEED, COUNT = 20240611, 700

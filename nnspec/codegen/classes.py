@@ -1,0 +1,440 @@
+"""One generated class: its constructor (children, own tensors, ties, init rules) and its forward,
+as statements the formatter lays out."""
+
+from __future__ import annotations
+
+import ast
+import copy
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from nnspec.catalog import LAYERS, REQUIRED
+from nnspec.catalog.init_functions import TRIL
+from nnspec.codegen.docstrings import docstring
+from nnspec.codegen.imports import ANNOTATIONS, Usage
+from nnspec.formatter import INDENT, format_statement, nodes
+from nnspec.ir.program import (
+    Call,
+    Child,
+    If,
+    InitRule,
+    ModuleClass,
+    Program,
+    RawTensor,
+    Repeat,
+    Seq,
+    names_in,
+)
+from nnspec.language.expr import Expr
+from nnspec.language.names import RESERVED, TEMPLATE_FIELD, Namespace
+
+
+@dataclass
+class ClassSource:
+    """One generated class, as the templates see it: lines already indented and formatted."""
+
+    name: str
+    header: list[str]
+    doc: list[str]
+    init: list[str]
+    forward: list[str]
+
+
+
+def assign(target: ast.expr, value: ast.expr) -> ast.Assign:
+    return ast.Assign([target], value)
+
+
+def _self(attr: str) -> ast.expr:
+    return ast.Attribute(ast.Name("self"), attr)
+
+
+def _method_call(obj: str, method: str, *args: ast.expr) -> ast.Expr:
+    return ast.Expr(nodes.call(f"{obj}.{method}", *args))
+
+
+class ClassWriter:
+    def __init__(self, cls: ModuleClass, program: Program, usage: Usage):
+        self.cls, self.program, self.usage = cls, program, usage
+        self.param_names = {p.name for p in cls.params}
+        self.locals = Namespace(self.param_names | set(program.classes) | set(
+            usage.user_names.values()), separator="_", refused=RESERVED)
+
+    def emit(self, node: ast.stmt, indent: int) -> list[str]:
+        self.usage.note(node)
+        return format_statement(node, indent)
+
+    def write(self) -> ClassSource:
+        cls = self.cls
+        base = {"Sequential": "nn.Sequential", "ModuleList": "nn.ModuleList"}.get(
+            cls.base, "nn.Module")
+        header = format_statement(nodes.class_def(cls.name, [nodes.name(base)]), 0)
+        signature = self.signature()
+        init = format_statement(nodes.function_def(
+            "__init__", [("self", None, None), *signature], ast.Constant(None)), 1)
+        if cls.base != "Module":
+            init += self.sequential_body()
+        else:
+            init += self.emit(ast.Expr(nodes.call(ast.Attribute(nodes.call("super"),
+                                                                 "__init__"))), 2)
+            for name in self.forward_params():
+                init += self.emit(assign(_self(name), ast.Name(name)), 2)
+            for tensor in cls.tensors:
+                init += self.emit(_own_tensor(tensor), 2)
+            for child in cls.children:
+                init += self.child(child, 2)
+        for tie in cls.ties:
+            init += self.emit(assign(_member(tie.target), _member(tie.source)), 2)
+        init += self.init_rules(cls.init)
+        forward: list[str] = []
+        if cls.forward_unknown:  # imported from a printed tree, which cannot show forward
+            forward = format_statement(nodes.function_def("forward", [
+                ("self", None, None), ("*args", None, None), ("**kwargs", None, None)], None), 1)
+            message = f"{cls.name}: forward is unknown (imported from a printed tree); " \
+                "write it in the spec"
+            forward += self.emit(ast.Raise(nodes.call("NotImplementedError",
+                                                      ast.Constant(message))), 2)
+        elif cls.base == "Module":
+            forward = format_statement(nodes.function_def("forward", [("self", None, None)]
+                                       + [(i, None, None) for i in cls.inputs], None), 1)
+            forward += self.steps(cls.forward, 2)
+        return ClassSource(cls.name, header, docstring(cls.doc, 1), init, forward)
+
+    def signature(self) -> list[tuple[str, ast.expr, ast.expr | None]]:
+        out = []
+        for p in self.cls.params:
+            if p.type in ANNOTATIONS:
+                hint: ast.expr = ast.Name(p.type)
+            elif p.type.startswith("list[") and p.type[5:-1] in ANNOTATIONS:
+                hint = ast.Subscript(ast.Name("list"), ast.Name(p.type[5:-1]))
+            else:
+                hint = ast.Name("object")
+            default = None if p.default is REQUIRED else nodes.literal_node(p.default)
+            if isinstance(p.default, list):  # a list default would be shared between calls
+                default = nodes.literal_node(tuple(p.default))
+                hint = ast.Subscript(ast.Name("tuple"), ast.Tuple([hint.slice, ast.Constant(...)])
+                                     ) if isinstance(hint, ast.Subscript) else ast.Name("tuple")
+            out.append((p.name, hint, default))
+        return out
+
+    def forward_params(self) -> list[str]:
+        """Parameters the forward reads (elaboration found them): kept as attributes, in
+        declaration order."""
+        used = set(self.cls.forward_params)
+        return [p.name for p in self.cls.params if p.name in used]
+
+    # --- __init__ ---------------------------------------------------------------------------
+
+    def init_rules(self, rules: list[InitRule]) -> list[str]:
+        """Each rule with types one loop over `self.modules()`, as torchvision writes its init;
+        a rule without, statements on the one child it names."""
+        lines: list[str] = []
+        m = self.fresh("m") if any(rule.types for rule in rules) else "m"
+        for i, rule in enumerate(rules):
+            chained = rule.group is not None and i > 0 and rules[i - 1].group == rule.group
+            indent = 2
+            if rule.cond is not None:
+                lines += self.condition(rule.cond, indent)
+                indent += 1
+            if not rule.types:
+                lines += self.init_tensors(rule, _member(rule.child or ""), indent)
+                continue
+            types = [self.class_name(n, kind) for n, kind in rule.types]
+            kinds = types[0] if len(types) == 1 else ast.Tuple(types)
+            if not chained:
+                lines += format_statement(ast.For(ast.Name(m), nodes.call("self.modules"), [],
+                                                  []), indent)
+            test = nodes.call("isinstance", ast.Name(m), kinds)
+            self.usage.note(test)
+            lines += format_statement(ast.If(test, [], []), indent + 1, elif_=chained)
+            owner = ast.Attribute(ast.Name(m), rule.child) if rule.child else ast.Name(m)
+            lines += self.init_tensors(rule, owner, indent + 2)
+        return lines
+
+    def class_name(self, name: str, kind: str) -> ast.expr:
+        """`nn.Conv2d`, a block's class, or a user layer's class as the file imports it."""
+        if kind == "user":
+            self.usage.user_layers.add(name)
+            return ast.Name(self.usage.user_names[name])
+        return nodes.name(f"{LAYERS[name].module}.{name}" if kind == "layer" else name)
+
+    def init_tensors(self, rule: InitRule, owner: ast.expr, indent: int) -> list[str]:
+        lines: list[str] = []
+        for tensor, fn, args in rule.tensors:
+            inner = indent
+            target = ast.Attribute(owner, tensor)
+            # a norm layer without affine, or a layer built with bias=False, has None here
+            if tensor == "bias" or any("Norm" in n for n, _ in rule.types):
+                lines += format_statement(ast.If(ast.Compare(target, [ast.IsNot()],
+                                                             [ast.Constant(None)]), [], []), inner)
+                inner += 1
+            lines += self.emit(ast.Expr(_init_call(fn, target, args)), inner)
+        return lines
+
+    def sequential_body(self) -> list[str]:
+        children = self.cls.children
+        named = bool(children) and not children[0].name.isdigit()
+        init = ast.Attribute(nodes.call("super"), "__init__")
+        if self.cls.base == "ModuleList":  # nn.ModuleList takes one iterable
+            name = self.fresh("layers")
+            lines = self.collect(name, children, False, 2)
+            return lines + self.emit(ast.Expr(nodes.call(init, ast.Name(name))), 2)
+        if _has_conditions(children):
+            name = self.fresh("layers")
+            lines = self.collect(name, children, named, 2)
+            arg = ast.Name(name) if named else ast.Starred(ast.Name(name))
+            return lines + self.emit(ast.Expr(nodes.call(init, arg)), 2)
+        return self.emit(ast.Expr(nodes.call(init, *self.items(children, named))), 2)
+
+    def child(self, child: Child, indent: int) -> list[str]:
+        target = _self(child.name)
+        lines: list[str] = []
+        body = indent + (1 if child.cond is not None else 0)
+        if isinstance(child.value, Seq) and _has_conditions(child.value.items):
+            name = self.fresh(child.name)
+            lines = self.collect(name, child.value.items, child.value.named, body)
+            arg = ast.Name(name) if child.value.named else ast.Starred(ast.Name(name))
+            lines += self.emit(assign(target, nodes.call("nn.Sequential", arg)), body)
+        else:
+            lines = self.emit(assign(target, self.value(child.value)), body)
+        if child.cond is None:
+            return lines
+        lines = self.condition(child.cond, indent) + lines
+        if child.orelse is not None:  # `else:` in the spec
+            lines += [INDENT * indent + "else:", *self.child(child.orelse, indent + 1)]
+        return lines
+
+    def condition(self, cond: Expr, indent: int) -> list[str]:
+        self.usage.note(cond.node)
+        return format_statement(ast.If(cond.node, [], []), indent)
+
+    def collect(self, name: str, items: list[Child], named: bool, indent: int) -> list[str]:
+        """Build a list (or OrderedDict) of layers where some are conditional; the numbering
+        of what is present shifts, as in the spec. Layers are built in tree order."""
+        empty = nodes.call("OrderedDict") if named else ast.List([])
+        return self.emit(assign(ast.Name(name), empty), indent) + self.append(
+            name, items, named, indent)
+
+    def append(self, name: str, items: list[Child], named: bool, indent: int) -> list[str]:
+        """The lines adding `items` to the list `name`; a repeat is a `for` loop."""
+        lines: list[str] = []
+        for item in items:
+            body = indent + (1 if item.cond is not None else 0)
+            if item.cond is not None:
+                lines += self.condition(item.cond, indent)
+            if isinstance(item.value, Repeat):
+                rep = item.value
+                used = names_in(rep.items) | {
+                    m for item in rep.items for m in TEMPLATE_FIELD.findall(item.name)}
+                var = rep.var if rep.var in used else "_"
+                self.locals.take(var)
+                self.usage.note(rep.count.node)
+                lines += format_statement(ast.For(ast.Name(var), nodes.call(
+                    "range", rep.count.node), [], []), body)
+                lines += self.append(name, rep.items, named, body + 1)
+                continue
+            lines += self.append_one(name, item, named, body)
+            if item.orelse is not None:
+                lines.append(INDENT * indent + "else:")
+                lines += self.append_one(name, item.orelse, named, body)
+        return lines
+
+    def append_one(self, name: str, item: Child, named: bool, indent: int) -> list[str]:
+        lines: list[str] = []
+        value = item.value
+        if isinstance(value, Seq) and _has_conditions(value.items):
+            inner = self.fresh(f"{name}_{item.name}")
+            lines += self.collect(inner, value.items, value.named, indent)
+            arg = ast.Name(inner) if value.named else ast.Starred(ast.Name(inner))
+            built: ast.expr = nodes.call("nn.Sequential", arg)
+        else:
+            built = self.value(value)
+        if named:
+            key = ast.Subscript(ast.Name(name), _name_key(item.name))
+            return lines + self.emit(assign(key, built), indent)
+        return lines + self.emit(_method_call(name, "append", built), indent)
+
+    def fresh(self, name: str) -> str:
+        return self.locals.fresh(name)
+
+    def items(self, items: list[Child], named: bool) -> list[ast.expr]:
+        values = [self.value(item.value) for item in items]
+        if not named:
+            return values
+        return [nodes.call("OrderedDict", **{i.name: v for i, v in zip(items, values)})]
+
+    def value(self, value: Call | Seq) -> ast.expr:
+        if isinstance(value, Seq):
+            return nodes.call("nn.Sequential", *self.items(value.items, value.named))
+        return self.call(value)
+
+    def call(self, call: Call) -> ast.Call:
+        """A layer or block call: required arguments positionally (unless the spec named
+        them), others by keyword, and only where they differ from the default."""
+        if call.kind == "layer":
+            layer = LAYERS[call.target]
+            sig = [(a.name, a.required and not a.kwonly, a.default) for a in layer.args]
+            missing = [a.name for a in layer.args if a.required and a.name not in call.args]
+            if missing and call.inferred is None:  # a defect: elaborate.infer did not run
+                raise AssertionError(f"{call.target}() at {call.pos} lacks the required "
+                                     f"argument(s) {', '.join(missing)}: inference was skipped")
+            func = f"{layer.module}.{call.target}"
+            if call.target in self.usage.user_names:  # from the user's module, by name
+                func = self.usage.user_names[call.target]
+                self.usage.user_layers.add(call.target)
+            elif layer.module != "nn":
+                self.usage.modules.add(layer.module)
+        else:
+            cls = self.program.classes[call.target]
+            sig = [(p.name, p.default is REQUIRED, p.default) for p in cls.params]
+            func = call.target
+        args: list[ast.expr] = []
+        keywords: dict[str, ast.expr] = {}
+        in_order = True  # positional only while no argument before was left out or named
+        for name, positional, default in sig:
+            if name not in call.args:
+                in_order = False
+                continue
+            expr = call.args[name]
+            if positional and in_order and name not in call.keywords:
+                args.append(expr.node)
+                continue
+            in_order = False
+            if positional or not _is_default(expr, default):
+                keywords[name] = expr.node
+        return nodes.call(func, *args, **keywords)
+
+    # --- forward ----------------------------------------------------------------------------
+
+    def steps(self, steps: list, indent: int, renamer: _Renamer | None = None) -> list[str]:
+        if renamer is None:
+            renamer = _Renamer({c.name for c in self.cls.children} | self.param_names
+                               | {t.name for t in self.cls.tensors}, set(self.cls.inputs),
+                               _unused_unpacked(steps))
+        lines: list[str] = []
+        for step in steps:
+            if isinstance(step, If):
+                lines += self.condition(Expr(renamer.visit(copy.deepcopy(step.cond.node)),
+                                             step.cond.pos), indent)
+                lines += self.steps(step.then, indent + 1, renamer) or self.emit(
+                    ast.Pass(), indent + 1)
+                if step.orelse:
+                    lines.append(INDENT * indent + "else:")
+                    lines += self.steps(step.orelse, indent + 1, renamer)
+            else:
+                lines += self.emit(renamer.visit(copy.deepcopy(step.node)), indent)
+        return lines
+
+
+def _nodes(steps: list) -> Iterator[ast.AST]:
+    """Every AST node of the forward steps, conditions included."""
+    for step in steps:
+        if isinstance(step, If):
+            yield from ast.walk(step.cond.node)
+            yield from _nodes(step.then)
+            yield from _nodes(step.orelse)
+        else:
+            yield from ast.walk(step.node)
+
+
+def _unused_unpacked(steps: list) -> dict[str, str]:
+    """Names unpacked from a tuple and never read (`out, (h, c) = lstm(x)` reading only `h`),
+    to their dummy names: `_`, as ruff expects of unused unpacked values (RUF059)."""
+    nodes = list(_nodes(steps))
+    loaded = {n.id for n in nodes if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    unpacked = {n.id for t in nodes if isinstance(t, ast.Tuple) and isinstance(t.ctx, ast.Store)
+                for n in ast.walk(t) if isinstance(n, ast.Name)}
+    return {name: "_" if "_" not in loaded else f"_{name}"
+            for name in unpacked - loaded if not name.startswith("_")}
+
+
+def _member(path: str) -> ast.expr:
+    """`self.heads.head`, `self.features[0]`: a dotted path of children (and a tensor)."""
+    node: ast.expr = ast.Name("self")
+    for part in path.split("."):
+        node = ast.Subscript(node, ast.Constant(int(part))) if part.isdigit() \
+            else ast.Attribute(node, part)
+    return node
+
+
+def _arg(value: Any) -> ast.expr:
+    """An init function's argument: a checked expression over the parameters, or a literal."""
+    return value.node if isinstance(value, Expr) else nodes.literal_node(value)
+
+
+def _init_call(fn: str, tensor: ast.expr, args: dict[str, Any]) -> ast.Call:
+    """`nn.init.<fn>_(tensor, ...)`, `constant`'s value positional as torch's docs write it."""
+    positional = [_arg(args["val"])] if "val" in args else []
+    keywords = {a: _arg(v) for a, v in args.items() if a != "val"}
+    return nodes.call(f"nn.init.{fn}_", tensor, *positional, **keywords)
+
+
+def _own_tensor(tensor: RawTensor) -> ast.stmt:
+    """`self.pos_embedding = nn.Parameter(torch.empty(1, n, d).normal_(std=0.02))`, as
+    torchvision writes it (so a seeded build draws the same numbers), or
+    `self.register_buffer("mask", torch.tril(torch.ones(1, 1, n, n)), persistent=False)`."""
+    dims = [dim.node for dim in tensor.shape] or [ast.Tuple([])]  # a scalar: torch.ones(())
+    dtype = {"dtype": nodes.name(f"torch.{tensor.dtype}")} if tensor.dtype else {}
+    fn, args = tensor.init, tensor.args
+    if fn in ("zeros", "ones"):
+        value: ast.expr = nodes.call(f"torch.{fn}", *dims, **dtype)
+    elif fn == TRIL:
+        value = nodes.call("torch.tril", nodes.call("torch.ones", *dims, **dtype))
+    else:
+        empty = nodes.call("torch.empty", *dims, **dtype)
+        if fn == "normal":
+            value = nodes.call(ast.Attribute(empty, "normal_"),
+                               **{a: _arg(v) for a, v in args.items()})
+        else:
+            value = _init_call(fn, empty, args)
+    if tensor.is_param:
+        return assign(_self(tensor.name), nodes.call("nn.Parameter", value))
+    persistent = {} if tensor.persistent else {"persistent": ast.Constant(False)}
+    return ast.Expr(nodes.call("self.register_buffer", ast.Constant(tensor.name), value,
+                               **persistent))
+
+
+class _Renamer(ast.NodeTransformer):
+    """Children and parameters become `self.<name>` in forward (inputs shadow parameters)."""
+
+    def __init__(self, members: set[str], inputs: set[str], dummies: dict[str, str]):
+        self.members = members - inputs
+        self.dummies = dummies
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        if isinstance(node.ctx, ast.Store) and node.id in self.dummies:
+            return ast.Name(self.dummies[node.id], ast.Store())
+        return _self(node.id) if node.id in self.members else node
+
+
+def _name_key(name: str) -> ast.expr:
+    """A child's key in an OrderedDict: its name, or an f-string for a named repeat's
+    template (`f"encoder_layer_{i}"`)."""
+    parts = TEMPLATE_FIELD.split(name)
+    if len(parts) == 1:
+        return nodes.literal_node(name)
+    values: list[ast.expr] = [
+        ast.FormattedValue(ast.Name(part), -1, None) if i % 2 else ast.Constant(part)
+        for i, part in enumerate(parts) if part]
+    return ast.JoinedStr(values)
+
+
+def _has_conditions(items: list[Child]) -> bool:
+    return any(item.cond is not None or isinstance(item.value, Repeat)
+               or (isinstance(item.value, Seq) and _has_conditions(item.value.items))
+               for item in items)
+
+
+# Locals the generated __init__ must not take: module globals and the builtins it calls.
+
+
+def _is_default(expr: Expr, default: object) -> bool:
+    """True when the argument is a constant equal (same type too) to the default."""
+    if default is REQUIRED:
+        return False
+    try:
+        constant, value = expr.constant()
+    except Exception:  # an expression error is reported elsewhere; keep the argument
+        return False
+    return constant and type(value) is type(default) and value == default
