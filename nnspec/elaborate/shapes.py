@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from nnspec.catalog import LAYERS, ops
-from nnspec.catalog.ops import Counted, OpError, Tensor
 from nnspec.catalog.types import SpatialCollapse
+from nnspec.catalog.values import Counted, OpError, Tensor
 from nnspec.diagnostics import Collector, Pos
 from nnspec.ir.program import Call, If, Instance, ModuleClass, Program, Stmt, Tie
 from nnspec.language.expr import Expr, ExprError, evaluate

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from nnspec.catalog.ops import DEFAULT_FLOAT
+from nnspec.catalog.values import DEFAULT_FLOAT
 from nnspec.elaborate.shapes import UNKNOWN, Analysis, Shape, analyze, shape_of, tensors_in
 
 if TYPE_CHECKING:
