@@ -72,8 +72,10 @@ def conv_transpose(n: int) -> Case:
                 {"kernel_size": _ints(n, 3, 2, 1), "stride": _ints(n, 2, 1, 3),
                  "output_padding": _ints(n, 1, 0, 2)}),
         # the only padding_mode torch accepts for these is the default
+        # torch checks output_padding per dimension: here the second one is too large
         bad=({"padding_mode": "reflect"}, {"output_padding": 1}, {"groups": 3},
-             {"in_channels": 0}),
+             {"in_channels": 0},
+             *(({"output_padding": 1, "dilation": _ints(n, 2, 1, 1)},) if n > 1 else ())),
     )
 
 
@@ -81,7 +83,8 @@ def batchnorm() -> Case:
     return Case(base={"num_features": 4},
                 each={"eps": 1e-3, "momentum": None, "affine": False,
                       "track_running_stats": False, "bias": False},
-                combos=({"momentum": 0.2},), bad=({"num_features": 0},))
+                # torch refuses eps <= 0 when training
+                combos=({"momentum": 0.2},), bad=({"num_features": 0}, {"eps": 0.0}))
 
 
 def instancenorm() -> Case:

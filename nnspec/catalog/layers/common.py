@@ -72,13 +72,14 @@ def divides(args: Args, groups: str, *names: str) -> Problems:
             yield groups, f"{groups}={count} does not divide {name}={value}"
 
 
-def int_pairs(args: Args, first: str, second: str) -> list[tuple[int, int]]:
-    """Per-dimension pairs of two int-or-tuple arguments; empty when either is not numeric."""
-    a, b = args.get(first), args.get(second)
-    n = max(len(v) if isinstance(v, (list, tuple)) else 1 for v in (a, b))
-    pairs = list(zip(as_tuple(a, n), as_tuple(b, n)))
-    numeric = all(isinstance(x, int) for pair in pairs for x in pair)
-    return pairs if numeric else []
+def per_dim(args: Args, *names: str) -> list[tuple[int, ...]]:
+    """The int-or-tuple arguments side by side, one tuple per dimension (a bare int counts for
+    every dimension); empty when any of them is not numeric."""
+    values = [args.get(name) for name in names]
+    n = max(len(v) if isinstance(v, (list, tuple)) else 1 for v in values)
+    rows = list(zip(*(as_tuple(v, n) for v in values)))
+    numeric = all(isinstance(x, int) for row in rows for x in row)
+    return rows if numeric else []
 
 
 # --- shape rules -----------------------------------------------------------------------------

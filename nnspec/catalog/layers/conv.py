@@ -12,9 +12,9 @@ from nnspec.catalog.layers.common import (
     divides,
     expect_rank,
     expect_size,
-    int_pairs,
     non_negative,
     numbers,
+    per_dim,
     positive,
     with_sizes,
 )
@@ -127,9 +127,9 @@ def _conv(n: int) -> LayerDef:
 def _conv_transpose_checks(args: Args) -> Problems:
     yield from _conv_checks(args)
     yield from non_negative(args, "output_padding")
-    strides = int_pairs(args, "output_padding", "stride")
-    dilations = int_pairs(args, "output_padding", "dilation")
-    if any(op >= s and op >= d for (op, s), (_, d) in zip(strides, dilations)):
+    # per dimension, as torch checks it: a bare int counts for every dimension
+    dims = per_dim(args, "output_padding", "stride", "dilation")
+    if any(op >= s and op >= d for op, s, d in dims):
         yield "output_padding", "output_padding must be smaller than either stride or dilation"
     if args.get("padding_mode", "zeros") != "zeros":
         yield "padding_mode", "transposed convolutions only support padding_mode='zeros'"

@@ -58,6 +58,13 @@ def _norm_state(channels: str, affine: str = "affine", running: bool = True):
     return rule
 
 
+def _batchnorm_checks(args: Args) -> Problems:
+    yield from positive(args, "num_features")
+    eps = args.get("eps")
+    if isinstance(eps, (int, float)) and not isinstance(eps, bool) and eps <= 0:
+        yield "eps", f"eps must be positive: torch refuses {eps!r} when training"
+
+
 def _batchnorm(n: int) -> LayerDef:
     return register(LayerDef(
         f"BatchNorm{n}d",
@@ -69,7 +76,7 @@ def _batchnorm(n: int) -> LayerDef:
             Arg("track_running_stats", "bool", True),
             Arg("bias", "bool", True, kwonly=True),
         ),
-        checks=lambda a: positive(a, "num_features"),
+        checks=_batchnorm_checks,
         shape=_channel_norm_shape("num_features", (2, 3) if n == 1 else (n + 2,)),
         params=lambda a: affine_params(a["num_features"], a["affine"], a["bias"]),
         macs=no_macs,

@@ -6,10 +6,10 @@ from nnspec.catalog.layers.common import (
     Family,
     Problems,
     expect_rank,
-    int_pairs,
     no_macs,
     no_params,
     non_negative,
+    per_dim,
     positive,
     with_sizes,
 )
@@ -50,7 +50,7 @@ def _pool_shape(n: int, dilation: bool, kernel_fits_input: bool = False):
 def _pool_checks(args: Args) -> Problems:
     yield from positive(args, "kernel_size", "stride", "dilation")
     yield from non_negative(args, "padding")
-    if any(p > k // 2 for k, p in int_pairs(args, "kernel_size", "padding")):
+    if any(p > k // 2 for k, p in per_dim(args, "kernel_size", "padding")):
         yield "padding", (f"padding={args['padding']!r} must be at most half of "
                           f"kernel_size={args['kernel_size']!r}")
     if args.get("divisor_override") == 0:
