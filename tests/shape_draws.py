@@ -16,6 +16,7 @@ from typing import Any
 
 from nnspec.catalog import LAYERS
 from nnspec.catalog.types import as_tuple
+from nnspec.catalog.values import Tensor
 
 Args = dict[str, Any]
 Shape = tuple[int, ...]
@@ -465,3 +466,21 @@ def cases(name: str, count: int) -> list[tuple[Args, list[Any]]]:
                 call = bend_input(g, call)
         out.append((args, call))
     return out
+
+
+def static_value(value: Any) -> Any:
+    """A drawn value as nnspec's forward rules see it."""
+    if isinstance(value, Mask):
+        return Tensor(value.shape)
+    if is_shape(value):
+        return Tensor(value)
+    if isinstance(value, tuple):
+        return tuple(static_value(v) for v in value)
+    return value
+
+
+def split_call(call: list[Any]) -> tuple[list[Any], Args]:
+    """A drawn call: positional values, then a dict of keyword values for forward layers."""
+    if call and isinstance(call[-1], dict):
+        return call[:-1], call[-1]
+    return call, {}

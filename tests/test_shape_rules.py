@@ -26,11 +26,19 @@ from typing import Any
 
 import pytest
 from conftest import torch_math_paths
-from shape_draws import DRAWS, ELEMENTWISE, Mask, cases, is_shape, is_size
+from shape_draws import (
+    DRAWS,
+    ELEMENTWISE,
+    Mask,
+    cases,
+    is_shape,
+    is_size,
+    split_call,
+    static_value,
+)
 
 from nnspec.catalog import LAYERS, LayerDef
 from nnspec.catalog.types import as_tuple
-from nnspec.catalog.values import Tensor
 
 with warnings.catch_warnings():  # torch warns at import when numpy is absent
     warnings.simplefilter("ignore")
@@ -57,13 +65,6 @@ class Verdict:
     error: str | None = None
 
 
-def _split(call: list[Any]) -> tuple[list[Any], Args]:
-    """A drawn call: positional values, then a dict of keyword values for forward layers."""
-    if call and isinstance(call[-1], dict):
-        return call[:-1], call[-1]
-    return call, {}
-
-
 def _torch_value(value: Any, ids: bool = False) -> Any:
     if isinstance(value, Mask):
         if value.causal:
@@ -73,16 +74,6 @@ def _torch_value(value: Any, ids: bool = False) -> Any:
         return torch.zeros(value, dtype=torch.long) if ids else torch.randn(value)
     if isinstance(value, tuple):
         return tuple(_torch_value(v) for v in value)
-    return value
-
-
-def _static_value(value: Any) -> Any:
-    if isinstance(value, Mask):
-        return Tensor(value.shape)
-    if is_shape(value):
-        return Tensor(value)
-    if isinstance(value, tuple):
-        return tuple(_static_value(v) for v in value)
     return value
 
 
@@ -101,7 +92,7 @@ def _out_shapes(value: Any) -> Any:
 
 def torch_verdict(name: str, args: Args, call: list[Any]) -> Verdict:
     """Build the layer and run it on tiny real tensors; anything torch raises is a refusal."""
-    positional, kwargs = _split(call)
+    positional, kwargs = split_call(call)
     torch.manual_seed(0)
     try:
         with warnings.catch_warnings():
@@ -121,11 +112,11 @@ def nnspec_verdict(layer: LayerDef, args: Args, call: list[Any]) -> Verdict:
     problems = list(layer.checks(bound)) if layer.checks else []
     if problems:
         return Verdict(error=problems[0][1])
-    positional, kwargs = _split(call)
+    positional, kwargs = split_call(call)
     try:
         if layer.forward:
-            out, _ = layer.forward(bound, *map(_static_value, positional),
-                                   **{k: _static_value(v) for k, v in kwargs.items()})
+            out, _ = layer.forward(bound, *map(static_value, positional),
+                                   **{k: static_value(v) for k, v in kwargs.items()})
         else:
             out = layer.shape(bound, positional)
     except ValueError as error:
@@ -460,8 +451,8 @@ def test_forward_rule_matches_torch(name: str, args: Args, inputs: list[Any],
         out = module(*call_args, **call_kwargs)
     layer = LAYERS[name]
     bound = layer.bind_defaults(args)
-    raw, macs = layer.forward(bound, *(_static_value(v) for v in inputs),
-                              **{k: _static_value(v) for k, v in kwargs.items()})
+    raw, macs = layer.forward(bound, *(static_value(v) for v in inputs),
+                              **{k: static_value(v) for k, v in kwargs.items()})
     assert raw == _out_shapes(out)
     assert 2 * macs == counter.get_total_flops()
     assert layer.params(bound) == sum(p.numel() for p in module.parameters())
@@ -499,8 +490,8 @@ def test_forward_rule_refuses_what_torch_refuses(name: str, args: Args, inputs: 
                                                       for k, v in kwargs.items()})
     layer = LAYERS[name]
     with pytest.raises(ValueError):
-        layer.forward(layer.bind_defaults(args), *(_static_value(v) for v in inputs),
-                      **{k: _static_value(v) for k, v in kwargs.items()})
+        layer.forward(layer.bind_defaults(args), *(static_value(v) for v in inputs),
+                      **{k: static_value(v) for k, v in kwargs.items()})
 
 
 def test_every_forward_rule_has_a_case() -> None:
