@@ -403,12 +403,15 @@ def _bend_value(g: Gen, value: int) -> int:
 
 
 def bend_args(g: Gen, args: Args) -> Args:
-    """One int argument, or one item of an int tuple, set to another size (0 and -1 too)."""
-    names = [k for k, v in args.items() if is_size(v) or is_shape(v)]
+    """One int argument, or one item of an int tuple, set to another size (0 and -1 too); or
+    one float argument (a probability, eps, a scale) set to 0, a negative value or above 1."""
+    names = [k for k, v in args.items() if is_size(v) or is_shape(v) or isinstance(v, float)]
     if not names:
         return args
     name = g.pick(names)
     value = args[name]
+    if isinstance(value, float):
+        return {**args, name: g.pick([0.0, -0.5, 1.5, 2 * value])}
     if is_size(value):
         return {**args, name: _bend_value(g, value)}
     i = g.int(0, len(value) - 1)
