@@ -17,8 +17,13 @@ from typing import Any
 
 import pytest
 
+import nnspec
 from nnspec.catalog import LAYERS, REQUIRED, LayerDef, check_kind
 from nnspec.catalog.types import KINDS
+
+with warnings.catch_warnings():  # torch warns at import when numpy is absent
+    warnings.simplefilter("ignore")
+    import torch
 
 Args = dict[str, Any]
 
@@ -249,8 +254,6 @@ def render(name: str, values: list[Any], keywords: Args) -> str:
 def build_through_spec(call: str, tmp_path: Path) -> Any:
     """The layer as a spec builds it. The forward is left unknown: this test is about
     construction, and no one input shape suits every argument variant."""
-    import nnspec
-
     path = tmp_path / "s.yaml"
     path.write_text(f"""nnspec: 1
 inputs:
@@ -289,7 +292,6 @@ def _build_params() -> list[Any]:
 @pytest.mark.parametrize(("name", "variant", "args", "form"), _build_params())
 def test_spec_builds_the_torch_layer(name: str, variant: str, args: Args, form: str,
                                      tmp_path: Path) -> None:
-    torch = pytest.importorskip("torch")
     assert name in CASES, f"add a Case for catalog entry {name} to tests/test_catalog.py"
     values, keywords = FORMS[form](LAYERS[name], args)
     torch.manual_seed(0)
@@ -321,7 +323,6 @@ def _spelled(default: Any) -> Any:
 def test_signature_is_torchs(name: str) -> None:
     """Order, defaults and keyword-only marks: a wrong default would silently change a layer,
     because generated code leaves out arguments equal to the catalog's default."""
-    torch = pytest.importorskip("torch")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         init = getattr(torch.nn, name).__init__
