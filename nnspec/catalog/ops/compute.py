@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from nnspec.catalog.layers.pooling import POOLS
-from nnspec.catalog.ops.tensors import _dims, _tensors, broadcast
+from nnspec.catalog.ops.tensors import broadcast, dim_args, tensors_in
 from nnspec.catalog.values import (
     DEFAULT_FLOAT,
     INTEGRAL,
@@ -28,7 +28,7 @@ from nnspec.catalog.values import (
 # --- products --------------------------------------------------------------------------------
 
 
-def _matmul(input: Tensor, other: Tensor) -> Counted:
+def matmul_rule(input: Tensor, other: Tensor) -> Counted:
     a, b = input.shape, other.shape
     if not a or not b:
         raise OpError("matmul() needs tensors of at least one dim", input, other)
@@ -44,7 +44,7 @@ def _matmul(input: Tensor, other: Tensor) -> Counted:
     return Counted(Tensor(out, dtype=same_dtypes("matmul", input, other)), macs)
 
 
-def _bmm(input: Tensor, mat2: Tensor) -> Counted:
+def bmm_rule(input: Tensor, mat2: Tensor) -> Counted:
     a, b = input.shape, mat2.shape
     if len(a) != 3 or len(b) != 3 or a[0] != b[0] or a[2] != b[1]:
         raise OpError(f"bmm of {list(a)} and {list(b)}: expected [b, n, m] and [b, m, p]",
@@ -53,17 +53,17 @@ def _bmm(input: Tensor, mat2: Tensor) -> Counted:
                    a[0] * a[1] * a[2] * b[2])
 
 
-def _linear(input: Tensor, weight: Tensor, bias: Any = None) -> Counted:
+def linear_rule(input: Tensor, weight: Tensor, bias: Any = None) -> Counted:
     if len(weight.shape) != 2 or input.shape[-1:] != weight.shape[1:]:
         raise OpError(f"linear of {list(input.shape)} with weight {list(weight.shape)}: "
                       "in_features differ", input, weight)
     out = (*input.shape[:-1], weight.shape[0])
-    dtype = same_dtypes("linear", input, weight, *_tensors(bias))
+    dtype = same_dtypes("linear", input, weight, *tensors_in(bias))
     return Counted(Tensor(out, dtype=dtype), math.prod(out) * weight.shape[1])
 
 
-def _einsum(equation: str, *operands: Any) -> Counted:
-    operands = _dims(operands)
+def einsum_rule(equation: str, *operands: Any) -> Counted:
+    operands = dim_args(operands)
     if not isinstance(equation, str) or "..." in equation or "->" not in equation:
         raise OpError("einsum() needs an explicit equation like 'bij,bjk->bik' (no '...')",
                       code="bad-op-argument")
@@ -90,7 +90,7 @@ def _einsum(equation: str, *operands: Any) -> Counted:
     return Counted(out, math.prod(sizes[c] for c in kept))
 
 
-def _sdpa(query: Tensor, key: Tensor, value: Tensor, attn_mask: Any = None,
+def sdpa_rule(query: Tensor, key: Tensor, value: Tensor, attn_mask: Any = None,
           dropout_p: float = 0.0, is_causal: bool = False, scale: Any = None,
           enable_gqa: bool = False) -> Counted:
     q, k, v = query.shape, key.shape, value.shape
@@ -114,7 +114,7 @@ def _sdpa(query: Tensor, key: Tensor, value: Tensor, attn_mask: Any = None,
 # --- functional layers -----------------------------------------------------------------------
 
 
-def _adaptive(n: int) -> Callable[..., Tensor]:
+def adaptive_rule(n: int) -> Callable[..., Tensor]:
     def rule(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
         if len(input.shape) not in (n + 1, n + 2):
             raise OpError(f"adaptive pool{n}d takes a {n + 1}-d or {n + 2}-d input, got "
@@ -131,7 +131,7 @@ def _adaptive(n: int) -> Callable[..., Tensor]:
 _MAX_POOL_ORDER = ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices")
 
 
-def _pool(layer: str) -> Callable[..., Any]:
+def pool_rule(layer: str) -> Callable[..., Any]:
     """F.max_pool2d / F.avg_pool2d: the catalog layer's own shape rule."""
     layer_def = POOLS[layer]
     names = list(_MAX_POOL_ORDER if layer.startswith("Max") else layer_def.arg_names)
@@ -153,9 +153,9 @@ def _pool(layer: str) -> Callable[..., Any]:
     return rule
 
 
-def _interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
-                 align_corners: Any = None, recompute_scale_factor: Any = None,
-                 antialias: bool = False) -> Tensor:
+def interpolate_rule(input: Tensor, size: Any = None, scale_factor: Any = None,
+                     mode: str = "nearest", align_corners: Any = None,
+                     recompute_scale_factor: Any = None, antialias: bool = False) -> Tensor:
     n = len(input.shape) - 2
     if n < 1 or (size is None) == (scale_factor is None):
         raise OpError("interpolate() needs a batched input and one of size and scale_factor",
@@ -169,7 +169,7 @@ def _interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode
     return Tensor((*input.shape[:2], *spatial), dtype=input.dtype)
 
 
-def _layer_norm(input: Tensor, normalized_shape: Any, weight: Any = None, bias: Any = None,
+def layer_norm_rule(input: Tensor, normalized_shape: Any, weight: Any = None, bias: Any = None,
                 eps: float = 1e-5) -> Tensor:
     norm = tuple(normalized_shape) if isinstance(normalized_shape, (list, tuple)) else (
         normalized_shape,)
@@ -180,7 +180,8 @@ def _layer_norm(input: Tensor, normalized_shape: Any, weight: Any = None, bias: 
     return Tensor(input.shape, dtype=input.dtype)
 
 
-def _pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: Any = None) -> Tensor:
+def pad_rule(input: Tensor, pad: Sequence[int], mode: str = "constant", value: Any = None
+             ) -> Tensor:
     if len(pad) % 2 or len(pad) // 2 > len(input.shape):
         raise OpError(f"pad {list(pad)} does not fit {list(input.shape)}", input,
                       code="bad-op-argument")
@@ -220,19 +221,19 @@ def _converted(input: Tensor, dtype: str) -> Tensor:
     return Tensor(input.shape, dtype=dtype, bounds=input.bounds if keep else None)
 
 
-def _cast(dtype: str) -> Callable[..., Tensor]:
+def cast_rule(dtype: str) -> Callable[..., Tensor]:
     def rule(input: Tensor, memory_format: Any = None) -> Tensor:
         return _converted(input, dtype)
     return rule
 
 
-def _type_as(input: Tensor, other: Tensor) -> Tensor:
+def type_as_rule(input: Tensor, other: Tensor) -> Tensor:
     if not isinstance(other, Tensor):
         raise OpError("type_as() takes a tensor", code="bad-op-argument")
     return _converted(input, other.dtype)
 
 
-def _to(input: Tensor, *args: Any, dtype: Any = None, device: Any = None,
+def to_rule(input: Tensor, *args: Any, dtype: Any = None, device: Any = None,
         non_blocking: bool = False, copy: bool = False, memory_format: Any = None) -> Tensor:
     """`.to(dtype)`, `.to(device[, dtype])`, `.to(other)`, and the keyword forms."""
     target = dtype_arg(dtype, "to")
@@ -247,14 +248,14 @@ def _to(input: Tensor, *args: Any, dtype: Any = None, device: Any = None,
 
 
 def _sizes(size: Any, op: str) -> Shape:
-    size = _dims(size)
+    size = dim_args(size)
     if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in size):
         raise OpError(f"{op}() takes sizes as non-negative ints, got {list(size)}",
                       code="bad-op-argument")
     return tuple(size)
 
 
-def _filled(op: str) -> Callable[..., Tensor]:
+def filled_rule(op: str) -> Callable[..., Tensor]:
     """torch.zeros / torch.ones: float32 unless dtype= says otherwise."""
     def rule(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
              ) -> Tensor:
@@ -262,7 +263,7 @@ def _filled(op: str) -> Callable[..., Tensor]:
     return rule
 
 
-def _filled_like(input: Tensor, *, dtype: Any = None, device: Any = None,
+def filled_like_rule(input: Tensor, *, dtype: Any = None, device: Any = None,
                  requires_grad: bool = False, memory_format: Any = None) -> Tensor:
     return Tensor(input.shape, dtype=dtype_arg(dtype, "zeros_like") or input.dtype)
 
@@ -271,7 +272,7 @@ def _number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def _arange(*args: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+def arange_rule(*args: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
             ) -> Tensor:
     """`torch.arange(end)` / `(start, end[, step])`: int64 for ints, else float32. An
     integer range knows its values' bounds (an Embedding checks them)."""

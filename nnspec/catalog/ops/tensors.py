@@ -28,7 +28,7 @@ def _dim(d: int, rank: int, t: Tensor | None = None) -> int:
     return d % max(rank, 1)
 
 
-def _dims(dims: Any) -> tuple:
+def dim_args(dims: Any) -> tuple:
     """`f(x, 0, 2, 1)` and `f(x, (0, 2, 1))` mean the same, as in torch."""
     if len(dims) == 1 and isinstance(dims[0], (list, tuple)):
         return tuple(dims[0])
@@ -50,18 +50,18 @@ def broadcast(*tensors: Tensor) -> Shape:
     return tuple(out)
 
 
-def _tensors(*values: Any) -> list[Tensor]:
+def tensors_in(*values: Any) -> list[Tensor]:
     return [v for v in values if isinstance(v, Tensor)]
 
 
 # --- elementwise -----------------------------------------------------------------------------
 
 
-def _same(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+def same_rule(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     return like(input, input.shape)
 
 
-def _unary(name: str, accepts: str) -> Callable[..., Tensor]:
+def unary_rule(name: str, accepts: str) -> Callable[..., Tensor]:
     """An elementwise function; `accepts` as the catalog's `input_dtype` (float, number,
     promote, any)."""
     def rule(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
@@ -77,7 +77,7 @@ def _unary(name: str, accepts: str) -> Callable[..., Tensor]:
 
 def elementwise(*operands: Any) -> Tensor:
     """`a + b`, `a * 2`: the operands broadcast together, their dtypes promote."""
-    return Tensor(broadcast(*_tensors(*operands)), dtype=result_type(*operands))
+    return Tensor(broadcast(*tensors_in(*operands)), dtype=result_type(*operands))
 
 
 def true_divide(*operands: Any) -> Tensor:
@@ -90,25 +90,25 @@ def true_divide(*operands: Any) -> Tensor:
 
 def compare(*operands: Any) -> Tensor:
     """`a < b`: a bool tensor of the broadcast shape."""
-    return Tensor(broadcast(*_tensors(*operands)), dtype="bool")
+    return Tensor(broadcast(*tensors_in(*operands)), dtype="bool")
 
 
-def _binary(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
+def binary_rule(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
     return elementwise(input, other)
 
 
-def _where(condition: Any, input: Any, other: Any) -> Tensor:
+def where_rule(condition: Any, input: Any, other: Any) -> Tensor:
     if not isinstance(condition, Tensor) or condition.dtype != "bool":
         got = condition.dtype if isinstance(condition, Tensor) else type(condition).__name__
-        raise OpError(f"where() needs a bool condition, got {got}", *_tensors(condition),
+        raise OpError(f"where() needs a bool condition, got {got}", *tensors_in(condition),
                       code="dtype-mismatch")
-    return Tensor(broadcast(*_tensors(condition, input, other)), dtype=result_type(input, other))
+    return Tensor(broadcast(*tensors_in(condition, input, other)), dtype=result_type(input, other))
 
 
-def _masked_fill(input: Tensor, mask: Tensor, value: Any) -> Tensor:
+def masked_fill_rule(input: Tensor, mask: Tensor, value: Any) -> Tensor:
     if not isinstance(mask, Tensor) or mask.dtype != "bool":
         got = mask.dtype if isinstance(mask, Tensor) else type(mask).__name__
-        raise OpError(f"masked_fill() needs a bool mask, got {got}", *_tensors(mask),
+        raise OpError(f"masked_fill() needs a bool mask, got {got}", *tensors_in(mask),
                       code="dtype-mismatch")
     if broadcast(input, mask) != input.shape:
         raise OpError(f"masked_fill() mask {list(mask.shape)} does not broadcast to "
@@ -116,7 +116,7 @@ def _masked_fill(input: Tensor, mask: Tensor, value: Any) -> Tensor:
     return Tensor(input.shape, dtype=input.dtype)
 
 
-def _triangle(input: Tensor, diagonal: int = 0) -> Tensor:
+def triangle_rule(input: Tensor, diagonal: int = 0) -> Tensor:
     """torch.tril / torch.triu: the last two dims keep their shape."""
     if len(input.shape) < 2:
         raise OpError(f"tril()/triu() need at least 2 dims, got {list(input.shape)}", input,
@@ -127,7 +127,7 @@ def _triangle(input: Tensor, diagonal: int = 0) -> Tensor:
 # --- joining and splitting -------------------------------------------------------------------
 
 
-def _cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+def cat_rule(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     tensors = _tensor_list(tensors, "cat")
     first = tensors[0]
     d = _dim(dim, len(first.shape), first)
@@ -144,7 +144,7 @@ def _cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     return Tensor(tuple(out), dtype=result_type(*tensors))
 
 
-def _stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+def stack_rule(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     tensors = _tensor_list(tensors, "stack")
     first = tensors[0]
     for t in tensors[1:]:
@@ -167,7 +167,7 @@ def _with_size(t: Tensor, d: int, size: int) -> Tensor:
     return like(t, (*t.shape[:d], size, *t.shape[d + 1:]))
 
 
-def _chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+def chunk_rule(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     if not isinstance(chunks, int) or chunks <= 0:
         raise OpError(f"chunk() needs a positive number of chunks, got {chunks!r}",
                       code="bad-op-argument")
@@ -177,7 +177,7 @@ def _chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     return tuple(_with_size(input, d, min(step, size - i)) for i in range(0, size, step))
 
 
-def _split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+def split_rule(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
     d = _dim(dim, len(tensor.shape), tensor)
     size = tensor.shape[d]
     sections = split_size_or_sections
@@ -192,13 +192,13 @@ def _split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[T
     return tuple(_with_size(tensor, d, s) for s in sections)
 
 
-def _unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
+def unbind_rule(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
     d = _dim(dim, len(input.shape), input)
     rest = (*input.shape[:d], *input.shape[d + 1:])
     return tuple(like(input, rest) for _ in range(input.shape[d]))
 
 
-def _narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
+def narrow_rule(input: Tensor, dim: int, start: int, length: int) -> Tensor:
     d = _dim(dim, len(input.shape), input)
     size = input.shape[d]
     begin = start + size if start < 0 else start
@@ -211,8 +211,8 @@ def _narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
 # --- reshaping -------------------------------------------------------------------------------
 
 
-def _reshape(input: Tensor, *shape: Any) -> Tensor:
-    wanted = list(_dims(shape))
+def reshape_rule(input: Tensor, *shape: Any) -> Tensor:
+    wanted = list(dim_args(shape))
     total = math.prod(input.shape)
     if wanted.count(-1) > 1:
         raise OpError("only one dimension can be -1", code="bad-op-argument")
@@ -228,7 +228,7 @@ def _reshape(input: Tensor, *shape: Any) -> Tensor:
     return like(input, tuple(wanted))
 
 
-def _flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+def flatten_rule(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     rank = len(input.shape)
     if rank == 0:
         return like(input, (1,))
@@ -239,22 +239,22 @@ def _flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
                         *input.shape[b + 1:]))
 
 
-def _permute(input: Tensor, *dims: Any) -> Tensor:
-    order = [_dim(d, len(input.shape), input) for d in _dims(dims)]
+def permute_rule(input: Tensor, *dims: Any) -> Tensor:
+    order = [_dim(d, len(input.shape), input) for d in dim_args(dims)]
     if sorted(order) != list(range(len(input.shape))):
-        raise OpError(f"permute{tuple(_dims(dims))} is not a permutation of the dims of "
+        raise OpError(f"permute{tuple(dim_args(dims))} is not a permutation of the dims of "
                       f"{list(input.shape)}", input, code="bad-op-argument")
     return like(input, tuple(input.shape[d] for d in order))
 
 
-def _transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
+def transpose_rule(input: Tensor, dim0: int, dim1: int) -> Tensor:
     a, b = _dim(dim0, len(input.shape), input), _dim(dim1, len(input.shape), input)
     out = list(input.shape)
     out[a], out[b] = out[b], out[a]
     return like(input, tuple(out))
 
 
-def _squeeze(input: Tensor, dim: Any = None) -> Tensor:
+def squeeze_rule(input: Tensor, dim: Any = None) -> Tensor:
     rank = len(input.shape)
     if dim is None:
         drop = {i for i, s in enumerate(input.shape) if s == 1}
@@ -264,13 +264,13 @@ def _squeeze(input: Tensor, dim: Any = None) -> Tensor:
     return like(input, tuple(s for i, s in enumerate(input.shape) if i not in drop))
 
 
-def _unsqueeze(input: Tensor, dim: int) -> Tensor:
+def unsqueeze_rule(input: Tensor, dim: int) -> Tensor:
     d = _dim(dim, len(input.shape) + 1, input)
     return like(input, (*input.shape[:d], 1, *input.shape[d:]))
 
 
-def _expand(input: Tensor, *sizes: Any) -> Tensor:
-    sizes = _dims(sizes)
+def expand_rule(input: Tensor, *sizes: Any) -> Tensor:
+    sizes = dim_args(sizes)
     lead = len(sizes) - len(input.shape)
     if lead < 0:
         raise OpError(f"expand{tuple(sizes)} has fewer dims than {list(input.shape)}", input)
@@ -282,8 +282,8 @@ def _expand(input: Tensor, *sizes: Any) -> Tensor:
     return like(input, tuple(out))
 
 
-def _repeat(input: Tensor, *repeats: Any) -> Tensor:
-    repeats = _dims(repeats)
+def repeat_rule(input: Tensor, *repeats: Any) -> Tensor:
+    repeats = dim_args(repeats)
     lead = len(repeats) - len(input.shape)
     if lead < 0:
         raise OpError(f"repeat{tuple(repeats)} has fewer dims than {list(input.shape)}",
@@ -301,7 +301,7 @@ def _reduced(input: Tensor, dim: Any, keepdim: bool) -> Shape:
                  if keepdim or i not in dims)
 
 
-def _mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None
+def mean_rule(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None
           ) -> Tensor:
     dtype = dtype_arg(dtype, "mean") or input.dtype
     if not is_floating(dtype):
@@ -310,24 +310,24 @@ def _mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any =
     return Tensor(_reduced(input, dim, keepdim), dtype=dtype)
 
 
-def _sum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None
+def sum_rule(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None
          ) -> Tensor:
     """Integers and bool sum to int64."""
     dtype = dtype_arg(dtype, "sum") or (input.dtype if is_floating(input.dtype) else "int64")
     return Tensor(_reduced(input, dim, keepdim), dtype=dtype)
 
 
-def _size(input: Tensor, dim: int | None = None) -> Any:
+def size_rule(input: Tensor, dim: int | None = None) -> Any:
     if dim is None:
         return tuple(input.shape)
     return input.shape[_dim(dim, len(input.shape), input)]
 
 
-def _ndim(input: Tensor) -> int:
+def ndim_rule(input: Tensor) -> int:
     return len(input.shape)
 
 
-def _softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None
+def softmax_rule(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None
              ) -> Tensor:
     """F.softmax's signature; torch.softmax and the method take (dim, dtype) as keywords."""
     if dim is not None:
