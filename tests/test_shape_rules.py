@@ -100,7 +100,7 @@ def torch_verdict(name: str, args: Args, call: list[Any]) -> Verdict:
             module = getattr(torch.nn, name)(**args)
             out = module(*(_torch_value(v, name in INT_INPUTS) for v in positional),
                          **{k: _torch_value(v) for k, v in kwargs.items()})
-    except Exception as error:  # noqa: BLE001 - every refusal counts
+    except Exception as error:  # whatever torch raises is a refusal
         return Verdict(error=f"{type(error).__name__}: {error}".splitlines()[0])
     shapes = _out_shapes(out) if LAYERS[name].forward else tuple(_first(out).shape)
     return Verdict(shapes, sum(p.numel() for p in module.parameters()))
@@ -250,7 +250,7 @@ BATCH_OF_ONE = "Expected more than 1 value per channel when training"
 
 def disagreements(name: str, count: int) -> list[str]:
     """Every drawn case where nnspec's verdict is not torch's, described."""
-    assert name in DRAWS, f"add a draw for catalog entry {name} to tests/test_shape_rules.py"
+    assert name in DRAWS, f"add a draw for catalog entry {name} to tests/shape_draws.py"
     layer = LAYERS[name]
     found = []
     for args, call in cases(name, count):
@@ -271,7 +271,8 @@ def disagreements(name: str, count: int) -> list[str]:
 
 @pytest.mark.parametrize("name", SHAPED)
 def test_rules_agree_with_torch(name: str) -> None:
-    """Fewer draws for the elementwise layers: their shape rule is the identity."""
+    """nnspec refuses what torch refuses and accepts the rest (but the STRICTER cases), with
+    torch's shapes and parameter counts. Fewer draws where the shape rule is the identity."""
     found = disagreements(name, 8 if name in ELEMENTWISE else 24)
     assert not found, "\n".join(found)
 
