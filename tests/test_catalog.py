@@ -17,8 +17,13 @@ from typing import Any
 
 import pytest
 
+import nnspec
 from nnspec.catalog import LAYERS, REQUIRED, LayerDef, check_kind
 from nnspec.language.types import KINDS
+
+with warnings.catch_warnings():  # torch warns at import when numpy is absent
+    warnings.simplefilter("ignore")
+    import torch
 
 Args = dict[str, Any]
 
@@ -72,8 +77,10 @@ def conv_transpose(n: int) -> Case:
                 {"kernel_size": _ints(n, 3, 2, 1), "stride": _ints(n, 2, 1, 3),
                  "output_padding": _ints(n, 1, 0, 2)}),
         # the only padding_mode torch accepts for these is the default
+        # torch checks output_padding per dimension: here the second one is too large
         bad=({"padding_mode": "reflect"}, {"output_padding": 1}, {"groups": 3},
-             {"in_channels": 0}),
+             {"in_channels": 0},
+             *(({"output_padding": 1, "dilation": _ints(n, 2, 1, 1)},) if n > 1 else ())),
     )
 
 
@@ -81,7 +88,8 @@ def batchnorm() -> Case:
     return Case(base={"num_features": 4},
                 each={"eps": 1e-3, "momentum": None, "affine": False,
                       "track_running_stats": False, "bias": False},
-                combos=({"momentum": 0.2},), bad=({"num_features": 0},))
+                # torch refuses eps <= 0 when training
+                combos=({"momentum": 0.2},), bad=({"num_features": 0}, {"eps": 0.0}))
 
 
 def instancenorm() -> Case:
@@ -246,8 +254,6 @@ def render(name: str, values: list[Any], keywords: Args) -> str:
 def build_through_spec(call: str, tmp_path: Path) -> Any:
     """The layer as a spec builds it. The forward is left unknown: this test is about
     construction, and no one input shape suits every argument variant."""
-    import nnspec
-
     path = tmp_path / "s.yaml"
     path.write_text(f"""nnspec: 1
 inputs:
@@ -286,7 +292,6 @@ def _build_params() -> list[Any]:
 @pytest.mark.parametrize(("name", "variant", "args", "form"), _build_params())
 def test_spec_builds_the_torch_layer(name: str, variant: str, args: Args, form: str,
                                      tmp_path: Path) -> None:
-    torch = pytest.importorskip("torch")
     assert name in CASES, f"add a Case for catalog entry {name} to tests/test_catalog.py"
     values, keywords = FORMS[form](LAYERS[name], args)
     torch.manual_seed(0)
@@ -318,7 +323,6 @@ def _spelled(default: Any) -> Any:
 def test_signature_is_torchs(name: str) -> None:
     """Order, defaults and keyword-only marks: a wrong default would silently change a layer,
     because generated code leaves out arguments equal to the catalog's default."""
-    torch = pytest.importorskip("torch")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         init = getattr(torch.nn, name).__init__

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 
 import nnspec
-from nnspec.catalog.ops import Tensor, promote_types, result_type
+from nnspec.catalog.values import Tensor, promote_types, result_type
 from nnspec.diagnostics import SpecError
 from nnspec.ir.analysis import shape_of
 

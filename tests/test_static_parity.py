@@ -9,7 +9,7 @@ from conftest import ROOT, spec_files, suite_params, torch_math_paths
 from torch.utils.flop_counter import FlopCounterMode
 
 import nnspec
-from nnspec.catalog.ops import Tensor
+from nnspec.catalog.values import Tensor
 from nnspec.ir.analysis import shape_of
 
 # every spec of the project, and ours that exercise functional ops and inferred arguments

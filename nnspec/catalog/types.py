@@ -89,10 +89,10 @@ class LayerDef:
     # for a layer whose call is more than one input tensor in and one out (attention's query,
     # key, value and masks; an RNN's initial state; flags such as need_weights; tuple outputs):
     # `forward(args, *call_args, **call_kwargs)` takes the bound arguments, then the call's own
-    # values with torch's forward signature (tensors as `nnspec.ops.Tensor`), and gives the raw
-    # output (a shape, None, or nested tuples of them) and its MACs. Used instead of `shape` and
-    # `macs`; raises TypeError where Python would not bind the call, ValueError where torch
-    # would refuse the input.
+    # values with torch's forward signature (tensors as `nnspec.catalog.values.Tensor`), and
+    # gives the raw output (a shape, None, or nested tuples of them) and its MACs. Used instead
+    # of `shape` and `macs`; raises TypeError where Python would not bind the call, ValueError
+    # where torch would refuse the input.
     forward: Callable[..., tuple[Any, int]] | None = None
     # the input dtypes torch accepts (see INPUT_DTYPES); the output keeps a floating input's
     # dtype (the parameters must share it), except "promote", which makes integers float32

@@ -7,7 +7,7 @@ import ast
 import re
 from typing import Any
 
-from nnspec.catalog import ops
+from nnspec.catalog import ops, values
 from nnspec.diagnostics import did_you_mean
 from nnspec.elaborate.context import Context
 from nnspec.frontend.document import PathKey
@@ -151,12 +151,12 @@ class Scope:
         if isinstance(node, ast.Attribute):
             base = node.value
             if isinstance(base, ast.Name) and base.id == "torch" and base.id not in self.values:
-                if node.attr in ops.DTYPES:  # `torch.long`: only dtype names are values
+                if node.attr in values.DTYPES:  # `torch.long`: only dtype names are values
                     return
                 raise ExprError("unknown-op", f"'torch.{node.attr}' is not a dtype; the only "
                                 "torch attributes a forward may read are dtypes", node,
                                 did_you_mean(f"torch.{node.attr}",
-                                             [f"torch.{n}" for n in sorted(ops.DTYPES)]))
+                                             [f"torch.{n}" for n in sorted(values.DTYPES)]))
             if node.attr not in ops.ATTRIBUTES:
                 raise ExprError("unknown-op", f"attribute '{node.attr}' is not allowed", node,
                                 did_you_mean(node.attr, sorted(ops.ATTRIBUTES)))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nnspec.catalog import LAYERS
-from nnspec.catalog.ops import FLOATING
+from nnspec.catalog.values import FLOATING
 from nnspec.diagnostics import Collector, Diagnostic, Pos, SpecError
 from nnspec.frontend.validate import DType
 from nnspec.importers.classify import Instance, Item, Layer, Seq, Use

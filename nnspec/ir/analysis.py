@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from nnspec.catalog.ops import Tensor
+from nnspec.catalog.values import Tensor
 from nnspec.ir.program import Call, Instance
 from nnspec.language.expr import Expr
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nnspec.catalog.ops import DEFAULT_FLOAT
+from nnspec.catalog.values import DEFAULT_FLOAT
 from nnspec.ir.analysis import Analysis, shape_of, tensors_in
 from nnspec.static.text import count_text, shape_text, table
 

@@ -10,8 +10,8 @@ import ast
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from nnspec.catalog import ops
-from nnspec.catalog.ops import Counted, OpError, Tensor
+from nnspec.catalog import ops, values
+from nnspec.catalog.values import Counted, OpError, Tensor
 from nnspec.elaborate.shapes.symbolic import op_sym
 from nnspec.ir.analysis import UNKNOWN, tensors_in
 from nnspec.ir.program import Instance, Stmt
@@ -77,7 +77,7 @@ def _run(evaluator: Step, stmt: Stmt, frame: Frame) -> Any:
 
 def _category(dtype: str) -> int:
     """bool < integer < floating: torch casts a result back in place only downwards."""
-    return 2 if ops.is_floating(dtype) else 0 if dtype == "bool" else 1
+    return 2 if values.is_floating(dtype) else 0 if dtype == "bool" else 1
 
 
 class Step:
@@ -127,7 +127,7 @@ class Step:
             return self.call(node)
         if isinstance(node, ast.Attribute):
             if _is_namespace(node.value, "torch", self.frame.values):
-                return ops.DTYPES[node.attr]  # elaboration allowed only dtype names here
+                return values.DTYPES[node.attr]  # elaboration allowed only dtype names here
             base = self.value(node.value)
             if base is UNKNOWN:
                 return UNKNOWN
@@ -143,11 +143,11 @@ class Step:
                 return operand
             return self.guarded(lambda: guards.unary(node, operand, self.work))
         if isinstance(node, ast.BoolOp):
-            values = [self.value(v) for v in node.values]
-            if any(isinstance(v, Tensor) or v is UNKNOWN for v in values):
+            operands = [self.value(v) for v in node.values]
+            if any(isinstance(v, Tensor) or v is UNKNOWN for v in operands):
                 return UNKNOWN
-            out = values[0]
-            for v in values[1:]:
+            out = operands[0]
+            for v in operands[1:]:
                 out = (out and v) if isinstance(node.op, ast.And) else (out or v)
             return out
         if isinstance(node, ast.Compare):
@@ -310,4 +310,4 @@ def _index(input: Tensor, index: Any) -> Tensor:
             continue
         out.append(len(range(*item.indices(size))))
     out.extend(dims)
-    return ops.like(input, tuple(out))
+    return values.like(input, tuple(out))

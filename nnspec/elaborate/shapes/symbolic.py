@@ -9,7 +9,7 @@ import ast
 from dataclasses import dataclass
 from typing import Any
 
-from nnspec.catalog.ops import Tensor
+from nnspec.catalog.values import Tensor
 from nnspec.ir.analysis import tensors_in
 from nnspec.ir.program import Call, Instance, ModuleClass
 from nnspec.language.expr import Expr, ExprError, evaluate

@@ -20,9 +20,9 @@ import itertools
 from collections.abc import Iterator
 from typing import Any, NoReturn
 
-from nnspec.catalog import LAYERS, ops
-from nnspec.catalog.ops import OpError, Tensor
+from nnspec.catalog import LAYERS, ops, values
 from nnspec.catalog.types import SpatialCollapse
+from nnspec.catalog.values import OpError, Tensor
 from nnspec.diagnostics import Collector, Pos
 from nnspec.elaborate.shapes import steps as forward
 from nnspec.elaborate.shapes.steps import NO_RETURN, Abort, Frame, has_unknown
@@ -229,7 +229,7 @@ class _Walker:
                 raise Abort
             frame.values = dict(zip(cls.inputs, scoped))
             frame.values.update({t.name: Tensor(inst.tensors[t.name], t.pos,
-                                        dtype=t.dtype or ops.DEFAULT_FLOAT)
+                                        dtype=t.dtype or values.DEFAULT_FLOAT)
                                  for t in cls.tensors if t.name in inst.tensors})
             out = self.steps(cls.forward, frame)
         return rescoped(out, inst.call, cls)
