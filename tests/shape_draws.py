@@ -157,7 +157,7 @@ def draw_elementwise(name: str) -> Draw:
         for arg in LAYERS[name].args:
             if arg.choices:
                 args[arg.name] = g.pick(arg.choices)
-            elif arg.kind == "bool":
+            elif arg.accepts == "bool":
                 args[arg.name] = g.flag()
             else:
                 args[arg.name] = g.pick([g.float(-2.0, 2.0), 0.0])

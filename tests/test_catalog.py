@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 import nnspec
-from nnspec.catalog import LAYERS, REQUIRED, LayerDef, check_kind
-from nnspec.language.types import KINDS
+from nnspec.catalog import LAYERS, REQUIRED, LayerDef, check_accepts
+from nnspec.language.types import VALUE_KINDS
 
 with warnings.catch_warnings():  # torch warns at import when numpy is absent
     warnings.simplefilter("ignore")
@@ -367,14 +367,14 @@ def test_checks_pass_valid_and_report_bad_values(name: str) -> None:
 
 @pytest.mark.parametrize("name", list(LAYERS))
 def test_entry_is_well_formed(name: str) -> None:
-    """Known kinds (check_kind passes an unknown one silently), defaults of their own kind,
+    """Known kinds (check_accepts passes an unknown one silently), defaults of their own kind,
     and `infer` naming required arguments."""
     layer = LAYERS[name]
     for arg in layer.args:
-        assert arg.kind in KINDS, f"{name}.{arg.name}: unknown kind {arg.kind}"
+        assert arg.accepts in VALUE_KINDS, f"{name}.{arg.name}: unknown kind {arg.accepts}"
         if arg.required or (arg.default is None and arg.nullable):
             continue
-        assert check_kind(arg.kind, arg.default) is None, f"{name}.{arg.name}"
+        assert check_accepts(arg.accepts, arg.default) is None, f"{name}.{arg.name}"
         assert arg.choices is None or arg.default in arg.choices
     for arg_name in layer.infer:
         assert layer.arg(arg_name) is not None and layer.arg(arg_name).required
@@ -389,7 +389,7 @@ def test_entry_is_well_formed(name: str) -> None:
     ("any", object()),
 ])
 def test_check_kind_accepts(kind: str, value: Any) -> None:
-    assert check_kind(kind, value) is None
+    assert check_accepts(kind, value) is None
 
 
 @pytest.mark.parametrize(("kind", "value"), [
@@ -401,4 +401,4 @@ def test_check_kind_accepts(kind: str, value: Any) -> None:
     ("float_or_floats", "2"), ("float_or_floats", [2.0, None]), ("float_or_floats", True),
 ])
 def test_check_kind_rejects(kind: str, value: Any) -> None:
-    assert isinstance(check_kind(kind, value), str)
+    assert isinstance(check_accepts(kind, value), str)

@@ -10,7 +10,7 @@ _NONLINEARITIES = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
                    "conv_transpose2d", "conv_transpose3d", "sigmoid", "tanh", "relu",
                    "leaky_relu", "selu")
 
-# name -> {argument: (kind, default, choices)}; defaults are torch.nn.init's own
+# name -> {argument: (accepts, default, choices)}; defaults are torch.nn.init's own
 FUNCTIONS: dict[str, dict[str, tuple[str, Any, tuple | None]]] = {
     "zeros": {},
     "ones": {},

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from nnspec.language.types import check_kind  # noqa: F401  (catalog entries are checked by it)
+from nnspec.language.types import check_accepts  # noqa: F401  (catalog entries are checked by it)
 
 
 class _Required:
@@ -47,11 +47,11 @@ INPUT_DTYPES = ("float", "number", "promote", "any")
 @dataclass(frozen=True)
 class Arg:
     name: str
-    kind: str
+    accepts: str  # the kind of value it takes, one of language.types.VALUE_KINDS
     default: Any = REQUIRED
     kwonly: bool = False
     choices: tuple[Any, ...] | None = None
-    nullable: bool = False  # None is accepted besides `kind`
+    nullable: bool = False  # None is accepted besides `accepts`
 
     @property
     def required(self) -> bool:

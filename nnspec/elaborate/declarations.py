@@ -97,36 +97,36 @@ class Declarations(Context):
                 taken: dict[str, str]) -> list[RawTensor]:
         """The parameters and buffers the class creates itself, parameters first."""
         out = []
-        for kind, section in (("parameter", block.parameters), ("buffer", block.buffers)):
+        for registered_as, section in (("parameter", block.parameters), ("buffer", block.buffers)):
             for name, decl in section.items():
-                at = (*path, f"{kind}s", name)
+                at = (*path, f"{registered_as}s", name)
                 pos = self.where(at, key=True)
-                if not name_ok(name, f"{kind} name", pos, self.errors):
+                if not name_ok(name, f"{registered_as} name", pos, self.errors):
                     continue
                 if name in taken:
-                    self.errors.error("name-clash", f"{kind} '{name}' has the name of "
+                    self.errors.error("name-clash", f"{registered_as} '{name}' has the name of "
                                       f"{taken[name]}", pos, "rename one of them")
                     continue
-                taken[name] = f"a {kind}"
+                taken[name] = f"a {registered_as}"
                 if block.base != "Module":
                     self.errors.error("bad-tensor", f"a {block.base} block cannot create "
-                                      f"{kind}s: nothing would read them",
+                                      f"{registered_as}s: nothing would read them",
                                       self.where((*path, "base")), "use `base: Module`")
                     continue
-                tensor = self.tensor(name, kind, decl, at, params)
+                tensor = self.tensor(name, registered_as, decl, at, params)
                 if tensor is not None:
                     out.append(tensor)
         return out
 
-    def tensor(self, name: str, kind: str, decl: Any, at: PathKey,
+    def tensor(self, name: str, registered_as: str, decl: Any, at: PathKey,
                params: set[str]) -> RawTensor | None:
         shape = [self.expr(str(d), (*at, "shape", i), params) for i, d in enumerate(decl.shape)]
         fn = initrules.function(decl.init, (*at, "init"), self.doc, self.errors,
                                 self.parser(params),
-                                (TRIL,) if kind == "buffer" else ())
+                                (TRIL,) if registered_as == "buffer" else ())
         dtype = decl.dtype
         floating = dtype is None or dtype.startswith(("float", "bfloat"))
-        if not floating and kind == "parameter":
+        if not floating and registered_as == "parameter":
             self.errors.error("wrong-type", f"parameter '{name}' has dtype {dtype}: only "
                               "floating point tensors can require gradients",
                               self.where((*at, "dtype")))
@@ -141,7 +141,7 @@ class Declarations(Context):
             self.errors.error("wrong-type", f"init '{fn[0]}' draws random floats; buffer "
                               f"'{name}' has dtype {dtype}", self.where((*at, "init")))
             return None
-        return RawTensor(name, kind, shape, fn[0], fn[1], self.where(at, key=True), dtype,
+        return RawTensor(name, registered_as, shape, fn[0], fn[1], self.where(at, key=True), dtype,
                          getattr(decl, "persistent", True))
 
     def ties(self, block: BlockSpec, path: PathKey) -> list[Tie]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from nnspec.catalog import LAYERS, check_kind
+from nnspec.catalog import LAYERS, check_accepts
 from nnspec.catalog.init_functions import FUNCTIONS, TENSORS, TRIL
 from nnspec.diagnostics import Collector, did_you_mean
 from nnspec.frontend.document import Document, PathKey
@@ -157,13 +157,13 @@ def function(value: Any, path: PathKey, doc: Document, errors: Collector, expr: 
                          did_you_mean(arg, sorted(known[name])))
             ok = False
             continue
-        kind, _, choices = spec
-        if kind == "float" and isinstance(given, str):  # an expression, checked per instance
+        accepts, _, choices = spec
+        if accepts == "float" and isinstance(given, str):  # an expression, checked per instance
             parsed = expr(given, args_path + (arg,))
             ok = ok and parsed is not None
             out[arg] = parsed
             continue
-        expected = check_kind(kind, given)
+        expected = check_accepts(accepts, given)
         if expected is None and choices and given not in choices:
             expected = "one of " + ", ".join(map(repr, choices))
         if expected:

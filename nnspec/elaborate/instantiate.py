@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from nnspec.catalog import LAYERS, REQUIRED, LayerDef, check_kind
+from nnspec.catalog import LAYERS, REQUIRED, LayerDef, check_accepts
 from nnspec.diagnostics import Collector, Pos, did_you_mean
 from nnspec.elaborate.children import child_name
 from nnspec.ir.program import (
@@ -89,8 +89,8 @@ class _Instantiator:
             for dim in tensor.shape:
                 ok, value = self.value(dim, env, path)
                 if ok and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-                    self.error("bad-value", f"{tensor.kind} '{tensor.name}': a dimension is "
-                               f"an int >= 0, got {value!r}", dim.where, path,
+                    self.error("bad-value", f"{tensor.registered_as} '{tensor.name}': a "
+                               f"dimension is an int >= 0, got {value!r}", dim.where, path,
                                _division_hint(value, "an int"))
                     ok = False
                 if not ok:
@@ -123,7 +123,7 @@ class _Instantiator:
         for name, arg in args.items():
             if isinstance(arg, Expr):
                 ok, value = self.value(arg, env, path)
-                if ok and check_kind("float", value):
+                if ok and check_accepts("float", value):
                     self.error("wrong-type", f"{fn}() argument '{name}' should be a number, "
                                f"got {value!r}", arg.where, path)
 
@@ -240,7 +240,7 @@ class _Instantiator:
             arg = layer.arg(name)
             if value is None and arg.nullable:
                 continue
-            expected = check_kind(arg.kind, value)
+            expected = check_accepts(arg.accepts, value)
             if expected is None and arg.choices and value not in arg.choices:
                 expected = "one of " + ", ".join(map(repr, arg.choices))
             if expected:

@@ -25,7 +25,7 @@ from nnspec.catalog.types import Args, Shape
 from nnspec.catalog.user import DECLARED
 from nnspec.diagnostics import Collector, Pos, did_you_mean
 from nnspec.language.names import IMPORT_PATH, identifier_problem
-from nnspec.language.types import KINDS
+from nnspec.language.types import VALUE_KINDS
 
 DECLARATIONS = "nnspec_layers"  # the module, in a package, that declares its layers
 _PATH = re.compile(IMPORT_PATH)
@@ -43,7 +43,7 @@ def declare_layer(path: str, args: Sequence[Arg] = (), *,
                   inputs: int = 1, ranks: tuple[int, ...] = ()) -> LayerDef:
     """Declare the layer class at `path` ('package.module:Class') for specs to call.
 
-    `args` are the constructor's arguments in its own order, with defaults (`Arg(name, kind,
+    `args` are the constructor's arguments in its own order, with defaults (`Arg(name, accepts,
     default)`, kinds as in the catalog: "int", "float", "bool", "int2", "any", ...). The rules
     see arguments by name, torch defaults filled in, and input shapes with the batch dimension:
     `shape(args, input_shapes) -> output shape` (raise ValueError for an input the layer
@@ -60,9 +60,9 @@ def declare_layer(path: str, args: Sequence[Arg] = (), *,
             raise TypeError(f"{path}: arguments are nnspec.Arg, got {arg!r}")
         if not arg.name.isidentifier() or keyword.iskeyword(arg.name):
             raise ValueError(f"{path}: argument name {arg.name!r} is not an identifier")
-        if arg.kind not in KINDS:
-            raise ValueError(f"{path}: argument {arg.name!r} has unknown kind {arg.kind!r} "
-                             f"(kinds: {', '.join(KINDS)})")
+        if arg.accepts not in VALUE_KINDS:
+            raise ValueError(f"{path}: argument {arg.name!r} has unknown kind {arg.accepts!r} "
+                             f"(kinds: {', '.join(VALUE_KINDS)})")
     if len(set(names)) != len(names):
         raise ValueError(f"{path}: duplicate argument names")
     module, name = path.split(":")

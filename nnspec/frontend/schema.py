@@ -29,7 +29,7 @@ MODELINE = "# yaml-language-server: $schema=../schema/nnspec.schema.json"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
-_KIND_TYPES = {
+_ACCEPTS_TYPES = {
     "int": "int", "float": "float", "bool": "bool", "str": "str", "any": "any",
     "int1": "int | [int]", "int2": "int | [int, int]", "int3": "int | [int, int, int]",
     "pad1": "int | [int] | 'same' | 'valid'", "pad2": "int | [int, int] | 'same' | 'valid'",
@@ -168,10 +168,10 @@ def signature(layer: LayerDef) -> str:
 
 
 def _describe(arg: Arg) -> str:
-    kind = " | ".join(map(repr, arg.choices)) if arg.choices else _KIND_TYPES.get(arg.kind,
-                                                                                 arg.kind)
-    kind += " | None" if arg.nullable else ""
-    text = f"{arg.name}: {kind}"
+    shown = " | ".join(map(repr, arg.choices)) if arg.choices else _ACCEPTS_TYPES.get(arg.accepts,
+                                                                                 arg.accepts)
+    shown += " | None" if arg.nullable else ""
+    text = f"{arg.name}: {shown}"
     text = f"*, {text}" if arg.kwonly else text
     return text if arg.required else f"{text} = {literal(arg.default)}"
 

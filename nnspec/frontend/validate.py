@@ -217,14 +217,14 @@ def validate(doc: Document) -> SpecFile:
 
 def _report(err: dict, doc: Document, errors: Collector) -> None:
     path = _data_path(doc.data, err["loc"])
-    kind = err["type"]
-    if kind == "extra_forbidden":
+    error_type = err["type"]
+    if error_type == "extra_forbidden":
         key = str(path[-1])
         known = _keys_at(path[:-1])
         errors.error("unknown-key", f"unknown key '{key}'", doc.where(path, key=True),
                      did_you_mean(key, known) or (f"keys here: {', '.join(known)}"
                                                   if known else None))
-    elif kind == "missing":
+    elif error_type == "missing":
         missing = str(err["loc"][-1])
         errors.error("missing-key", f"missing required key '{missing}'", doc.where(path))
     else:
@@ -234,9 +234,10 @@ def _report(err: dict, doc: Document, errors: Collector) -> None:
         errors.error("wrong-type", f"{where}: {err['msg']}{shown}", doc.where(path))
 
 
-# What each part of a spec is, from its parent's kind and its key: a small state machine over a
-# data path, so that an unknown key is compared with the keys valid in its own mapping.
-_KINDS = {
+# What section of a spec each part is, from its parent's section and its key: a small state
+# machine over a data path, so that an unknown key is compared with the keys valid in its own
+# mapping.
+_SECTIONS = {
     "spec": {"inputs": "inputs", "blocks": "blocks", "model": "model", "layers": "layers"},
     "inputs": "input", "blocks": "block",
     "block": {"params": "params", "children": "children", "forward": "steps", "init": "inits",
@@ -246,26 +247,26 @@ _KINDS = {
     "child": {"seq": "children", "do": "children", "else": "child"},
     "step": {"then": "steps", "else": "steps"},
 }
-_KIND_MODELS = {"spec": SpecFile, "input": InputSpec, "block": BlockSpec, "model": ModelSpec,
+_SECTION_MODELS = {"spec": SpecFile, "input": InputSpec, "block": BlockSpec, "model": ModelSpec,
                 "param": ParamSpec, "child": ChildSpec, "step": IfStep, "init": InitRule,
                 "parameter": ParameterSpec, "buffer": BufferSpec}
 
 
 def _keys_at(path: tuple) -> list[str]:
     """The keys allowed in the mapping at `path` (empty when unsure)."""
-    kind: str | None = "spec"
+    section: str | None = "spec"
     for part in path:
-        if kind == "model":
-            kind = "block"
-        if kind == "child" and isinstance(part, int):
+        if section == "model":
+            section = "block"
+        if section == "child" and isinstance(part, int):
             continue  # a list child: its items are children too
-        rule = _KINDS.get(kind or "")
-        kind = rule.get(part) if isinstance(rule, dict) else rule
-    model = _KIND_MODELS.get(kind or "")
+        rule = _SECTIONS.get(section or "")
+        section = rule.get(part) if isinstance(rule, dict) else rule
+    model = _SECTION_MODELS.get(section or "")
     if model is None:
         return []
     keys = [f.alias or name for name, f in model.model_fields.items()]
-    return keys + (["extends"] if kind == "spec" else [])
+    return keys + (["extends"] if section == "spec" else [])
 
 
 def _data_path(data: Any, loc: tuple) -> tuple:

@@ -17,7 +17,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from nnspec.catalog import LAYERS, Arg, LayerDef, check_kind
+from nnspec.catalog import LAYERS, Arg, LayerDef, check_accepts
 from nnspec.diagnostics import Diagnostic, Pos
 
 # torch >= 2.13 prints `bias=True` in normalisation layers; older trees lack it. A printed
@@ -84,7 +84,7 @@ def _acceptable(arg: Arg | None, value: Any) -> bool:
         return False
     if value is None:
         return arg.nullable or arg.default is None
-    return check_kind(arg.kind, value) is None and (not arg.choices or value in arg.choices)
+    return check_accepts(arg.accepts, value) is None and (not arg.choices or value in arg.choices)
 
 
 def _bind(layer: LayerDef, text: str, pos: Pos) -> dict[str, Any]:
@@ -124,7 +124,7 @@ def _version_noise(name: str, keyword: str, node: ast.expr) -> bool:
 
 def _value(node: ast.expr, arg: Arg, layer: LayerDef, problem) -> Any:
     """A printed value: a Python literal, or a bare word for a string (`padding_mode=zeros`)."""
-    if isinstance(node, ast.Name) and (arg.kind == "str" or arg.choices):
+    if isinstance(node, ast.Name) and (arg.accepts == "str" or arg.choices):
         value: Any = node.id
     else:
         try:
@@ -192,11 +192,11 @@ def _alternatives(arg: Arg) -> list[Any]:
     if isinstance(default, float):
         return [default * 2 + 0.5, default + 0.25]
     if default is None:  # nullable: Upsample's align_corners, AvgPool2d's divisor_override
-        if arg.kind == "bool":
+        if arg.accepts == "bool":
             return [True, False]
-        if arg.kind in ("int", "int1", "int2", "int3", "ints", "int_or_ints"):
+        if arg.accepts in ("int", "int1", "int2", "int3", "ints", "int_or_ints"):
             return [2, 3]
-        if arg.kind in ("float", "float_or_floats"):
+        if arg.accepts in ("float", "float_or_floats"):
             return [0.5, 2.0]
     return []
 

@@ -46,7 +46,7 @@ class Node:
     """A step of the dataflow graph: an input, a layer call, an op, or the output."""
 
     id: int
-    kind: str  # "input", "layer", "op", "output"
+    role: str  # "input", "layer", "op", "output"
     label: str
     chain: tuple[str, ...]  # module path parts, then the op's own name for ops
     inputs: list[int]
@@ -74,7 +74,7 @@ class Analysis:
 
     @property
     def input_dtypes(self) -> dict[str, str]:
-        return {n.label: n.output.dtype for n in self.nodes if n.kind == "input"}
+        return {n.label: n.output.dtype for n in self.nodes if n.role == "input"}
 
     @property
     def root(self) -> ModuleInfo:

@@ -28,7 +28,9 @@ class Param:
 
 @dataclass
 class Call:
-    """A catalog layer (`kind="layer"`) or a block (`kind="block"`), arguments bound by name."""
+    """A catalog layer (`kind="layer"`) or a block (`kind="block"`), arguments bound by name.
+
+    `kind` means one thing throughout the IR: what a module is, `layer`, `block` or `seq`."""
 
     target: str
     kind: str
@@ -102,7 +104,7 @@ class RawTensor:
     or `register_buffer(...)`; forward reads it by name."""
 
     name: str
-    kind: str  # "parameter" or "buffer"
+    registered_as: str  # "parameter" or "buffer"
     shape: list[Expr]
     init: str  # an init function (nnspec.catalog.init_functions.FUNCTIONS) or "tril"
     args: dict[str, Any]  # the init function's arguments: literals, or Exprs for numbers
@@ -112,7 +114,7 @@ class RawTensor:
 
     @property
     def is_param(self) -> bool:
-        return self.kind == "parameter"
+        return self.registered_as == "parameter"
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Any
 TYPE_NAMES = {"int", "float", "bool", "str", "list[int]", "list[float]", "list[bool]",
               "list[str]", "list"}
 
-# Value kinds an argument accepts. Each maps to a checker in `check_kind`.
+# Value kinds an argument accepts. Each maps to a checker in `check_accepts`.
 #   int, float, bool, str         a plain value of that type
 #   int1, int2, int3              an int or a tuple of 1/2/3 ints (kernel_size, stride, ...)
 #   int4, int6                    an int or a tuple of 4/6 ints (ZeroPad2d/3d's padding)
@@ -24,7 +24,7 @@ TYPE_NAMES = {"int", "float", "bool", "str", "list[int]", "list[float]", "list[b
 #   int_list                      a list or tuple of ints, never a bare int (Unflatten's sizes)
 #   float_or_floats               a float or a tuple of floats (Upsample's scale_factor)
 #   any                           no check beyond being a literal
-KINDS = ("int", "float", "bool", "str", "int1", "int2", "int3", "int4", "int6", "pad1",
+VALUE_KINDS = ("int", "float", "bool", "str", "int1", "int2", "int3", "int4", "int6", "pad1",
          "pad2", "pad3", "opt_int2", "opt_int3", "ints", "int_list", "float_or_floats",
          "int_or_ints", "any")
 
@@ -38,7 +38,7 @@ def param_type_problem(type_name: str, value: Any) -> str | None:
         return next((f"a {type_name}, got item {v!r}" for v in value
                      if inner and param_type_problem(inner, v)), None)
     kind = {"int": "int", "float": "float", "bool": "bool", "str": "str"}[type_name]
-    expected = check_kind(kind, value)
+    expected = check_accepts(kind, value)
     return f"{expected}, got {type(value).__name__} {value!r}" if expected else None
 
 
@@ -57,7 +57,7 @@ def infer_type(value: Any) -> str:
     return "str"
 
 
-def check_kind(kind: str, value: Any) -> str | None:
+def check_accepts(kind: str, value: Any) -> str | None:
     """None when `value` is acceptable for `kind`, else what was expected."""
     def is_int(v: Any) -> bool:
         return isinstance(v, int) and not isinstance(v, bool)

@@ -38,7 +38,7 @@ def build(name: str, analysis: Analysis, depth: int | None = None) -> Graph:
     homes: dict[str, tuple[str, ...]] = {}  # node key -> its enclosing module path parts
     for node in analysis.nodes:
         chain = node.chain
-        if node.kind in ("input", "output"):
+        if node.role in ("input", "output"):
             key, label, home = f"n{node.id}", f"{node.label}\n{_shape(node.output)}", ()
         elif depth is not None and len(chain) > depth:
             path = ".".join(chain[:depth])
@@ -49,7 +49,7 @@ def build(name: str, analysis: Analysis, depth: int | None = None) -> Graph:
             home = chain[:depth - 1] if depth else ()
         else:
             key = f"n{node.id}"
-            title = f"{'.'.join(chain)}: {node.label}" if node.kind == "layer" else node.label
+            title = f"{'.'.join(chain)}: {node.label}" if node.role == "layer" else node.label
             label, home = f"{title}\n{_shape(node.output)}", chain[:-1]
         keys[node.id] = key
         labels.setdefault(key, label)

@@ -99,16 +99,16 @@ def _conv_state(n: int, transposed: bool):
 
 
 def _conv(n: int) -> LayerDef:
-    kind, pad = f"int{n}", f"pad{n}"
+    ints, pad = f"int{n}", f"pad{n}"
     return register(LayerDef(
         f"Conv{n}d",
         (
             Arg("in_channels", "int"),
             Arg("out_channels", "int"),
-            Arg("kernel_size", kind),
-            Arg("stride", kind, 1),
+            Arg("kernel_size", ints),
+            Arg("stride", ints, 1),
             Arg("padding", pad, 0),
-            Arg("dilation", kind, 1),
+            Arg("dilation", ints, 1),
             Arg("groups", "int", 1),
             Arg("bias", "bool", True),
             Arg("padding_mode", "str", "zeros", choices=_PADDING_MODES),
@@ -157,19 +157,19 @@ def _conv_transpose_macs(n: int):
 
 
 def _conv_transpose(n: int) -> LayerDef:
-    kind = f"int{n}"
+    ints = f"int{n}"
     return register(LayerDef(
         f"ConvTranspose{n}d",
         (
             Arg("in_channels", "int"),
             Arg("out_channels", "int"),
-            Arg("kernel_size", kind),
-            Arg("stride", kind, 1),
-            Arg("padding", kind, 0),
-            Arg("output_padding", kind, 0),
+            Arg("kernel_size", ints),
+            Arg("stride", ints, 1),
+            Arg("padding", ints, 0),
+            Arg("output_padding", ints, 0),
             Arg("groups", "int", 1),
             Arg("bias", "bool", True),
-            Arg("dilation", kind, 1),
+            Arg("dilation", ints, 1),
             Arg("padding_mode", "str", "zeros", choices=_PADDING_MODES),
         ),
         checks=_conv_transpose_checks,

@@ -58,14 +58,14 @@ def _pool_checks(args: Args) -> Problems:
 
 
 def _maxpool(n: int) -> LayerDef:
-    kind = f"int{n}"
+    ints = f"int{n}"
     return register(LayerDef(
         f"MaxPool{n}d",
         (
-            Arg("kernel_size", kind),
-            Arg("stride", kind, None, nullable=True),
-            Arg("padding", kind, 0),
-            Arg("dilation", kind, 1),
+            Arg("kernel_size", ints),
+            Arg("stride", ints, None, nullable=True),
+            Arg("padding", ints, 0),
+            Arg("dilation", ints, 1),
             Arg("return_indices", "bool", False),
             Arg("ceil_mode", "bool", False),
         ),
@@ -78,14 +78,14 @@ def _maxpool(n: int) -> LayerDef:
 
 
 def _avgpool(n: int) -> LayerDef:
-    kind = f"int{n}"
+    ints = f"int{n}"
     extra = (Arg("divisor_override", "int", None, nullable=True),) if n > 1 else ()
     return register(LayerDef(
         f"AvgPool{n}d",
         (
-            Arg("kernel_size", kind),
-            Arg("stride", kind, None, nullable=True),
-            Arg("padding", kind, 0),
+            Arg("kernel_size", ints),
+            Arg("stride", ints, None, nullable=True),
+            Arg("padding", ints, 0),
             Arg("ceil_mode", "bool", False),
             Arg("count_include_pad", "bool", True),
             *extra,

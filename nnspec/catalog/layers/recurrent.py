@@ -21,7 +21,7 @@ from nnspec.catalog.types import Arg, Args, LayerDef
 FAMILY = Family()
 register = FAMILY.add
 
-# recurrent layers: gates per cell kind
+# recurrent layers: gates per cell type
 _GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
 
 
@@ -40,11 +40,11 @@ def _rnn_dims(args: Args) -> tuple[int, int, int]:
     return 1 + args["bidirectional"], hidden, args.get("proj_size", 0) or hidden
 
 
-def _rnn_state(kind: str):
+def _rnn_state(cell: str):
     """Per layer, per direction: weight_ih, weight_hh, the two biases, weight_hr (LSTM proj)."""
     def rule(args: Args) -> State:
         dirs, hidden, out = _rnn_dims(args)
-        gates = _GATES[kind] * hidden
+        gates = _GATES[cell] * hidden
         state: State = {}
         for layer in range(args["num_layers"]):
             size = args["input_size"] if layer == 0 else out * dirs
@@ -61,7 +61,7 @@ def _rnn_state(kind: str):
     return rule
 
 
-def _rnn_forward(kind: str):
+def _rnn_forward(cell: str):
     """`rnn(input, hx=None)`: (output, h_n), or (output, (h_n, c_n)) for an LSTM."""
     def rule(args: Args, input: Any, hx: Any = None) -> tuple[Any, int]:
         x = tensor_shape(input, "input")
@@ -71,9 +71,9 @@ def _rnn_forward(kind: str):
         steps, batch = ((x[1], x[0]) if first else (x[0], x[1])) if batched else (x[0], 1)
         dirs, hidden, out = _rnn_dims(args)
         lead = (dirs * args["num_layers"], *((batch,) if batched else ()))
-        states = ((*lead, out), (*lead, hidden)) if kind == "LSTM" else ((*lead, out),)
+        states = ((*lead, out), (*lead, hidden)) if cell == "LSTM" else ((*lead, out),)
         if hx is not None:
-            given = hx if kind == "LSTM" else (hx,)
+            given = hx if cell == "LSTM" else (hx,)
             if not isinstance(given, tuple) or len(given) != len(states):
                 raise ValueError("an LSTM's hx is a tuple (h_0, c_0)")
             for name, value, want in zip(("h_0", "c_0"), given, states):
@@ -84,33 +84,33 @@ def _rnn_forward(kind: str):
         macs = 0
         for layer in range(args["num_layers"]):
             size = args["input_size"] if layer == 0 else out * dirs
-            gates = _GATES[kind] * hidden
+            gates = _GATES[cell] * hidden
             per_step = gates * (size + out) + (hidden * out if out != hidden else 0)
             macs += dirs * steps * batch * per_step
-        final = states if kind == "LSTM" else states[0]
+        final = states if cell == "LSTM" else states[0]
         return ((*output, dirs * out), final), macs
     return rule
 
 
-def _rnn(kind: str) -> LayerDef:
+def _rnn(cell: str) -> LayerDef:
     extra = {"RNN": (Arg("nonlinearity", "str", "tanh", choices=("tanh", "relu")),)}
-    state = _rnn_state(kind)
+    state = _rnn_state(cell)
     return register(LayerDef(
-        kind,
+        cell,
         (
             Arg("input_size", "int"),
             Arg("hidden_size", "int"),
             Arg("num_layers", "int", 1),
-            *extra.get(kind, ()),
+            *extra.get(cell, ()),
             Arg("bias", "bool", True),
             Arg("batch_first", "bool", False),
             Arg("dropout", "float", 0.0),
             Arg("bidirectional", "bool", False),
-            *((Arg("proj_size", "int", 0),) if kind == "LSTM" else ()),
+            *((Arg("proj_size", "int", 0),) if cell == "LSTM" else ()),
         ),
         checks=_rnn_checks,
         params=state_params(state),
-        forward=_rnn_forward(kind),
+        forward=_rnn_forward(cell),
         infer={"input_size": -1},
         ranks=(2, 3),
         state=state,

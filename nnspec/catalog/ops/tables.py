@@ -86,9 +86,9 @@ F_FUNCTIONS: dict[str, Callable[..., Any]] = {
     **_unaries("number", "relu", "relu6"), **_unaries("promote", "sigmoid", "tanh"),
     **_unaries("float", *_FLOAT_ONLY), **_unaries("any", "dropout"),
     "softmax": softmax_rule, "log_softmax": softmax_rule,
-    **{f"adaptive_{kind}_pool{n}d": adaptive_rule(n) for kind in ("avg", "max")
+    **{f"adaptive_{pool}_pool{n}d": adaptive_rule(n) for pool in ("avg", "max")
        for n in (1, 2, 3)},
-    **{f"{kind}_pool{n}d": pool_rule(f"{kind.title()}Pool{n}d") for kind in ("avg", "max")
+    **{f"{pool}_pool{n}d": pool_rule(f"{pool.title()}Pool{n}d") for pool in ("avg", "max")
        for n in (1, 2, 3)},
     "interpolate": interpolate_rule, "layer_norm": layer_norm_rule, "pad": pad_rule,
     "linear": linear_rule,

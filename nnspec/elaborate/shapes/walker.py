@@ -186,9 +186,9 @@ class _Walker:
             return None
         return shapes[0]
 
-    def node(self, kind: str, label: str, chain: tuple[str, ...], inputs: list[int],
+    def node(self, role: str, label: str, chain: tuple[str, ...], inputs: list[int],
              output: Any) -> Node:
-        node = Node(len(self.nodes), kind, label, chain, inputs, output)
+        node = Node(len(self.nodes), role, label, chain, inputs, output)
         self.nodes.append(node)
         return node
 
@@ -369,7 +369,7 @@ class _Walker:
     def source(self, t: Tensor) -> str:
         """" from input 'idx'" when a model input produced `t`, for messages."""
         node = self.nodes[t.node] if t.node is not None else None
-        return f" from input '{node.label}'" if node is not None and node.kind == "input" else ""
+        return f" from input '{node.label}'" if node is not None and node.role == "input" else ""
 
     def check_indices(self, inst: Instance, size_arg: str, bound: dict[str, Any],
                       x: Tensor) -> None:
