@@ -42,6 +42,15 @@ def suite_params(path: Path) -> dict:
     return SUITE_PARAMS.get(path.stem, {})
 
 
+# Run first: the wheel test spends most of its time installing torch into a fresh venv (disk,
+# not CPU); started first under `-n 2`, it overlaps the rest instead of trailing after it.
+RUN_FIRST = ("tests/test_wheel.py::",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: not item.nodeid.startswith(RUN_FIRST))  # stable: rest in order
+
+
 def seed_trees() -> dict[str, str]:
     """The three printed trees of the seed document, by spec name, text between the fences."""
     text = SEED.read_text(encoding="utf-8")
