@@ -12,7 +12,8 @@ generated module exports and compiles without graph breaks.
 One representative each, where the rest follows from the construction:
 - overridden root parameters: one case per kind of use of a parameter (see OVERRIDES), not
   every parameter of every spec;
-- export and compile: on the generated module only, not again on the runtime one (same code);
+- export and compile: on the generated module only, not again on the runtime one (same code),
+  and not for a spec whose code is another's but for a default (SAME_CODE_AS);
 - the `python FILE.py` self-check: one spec per kind of declared input (SELF_CHECK), in process,
   and nin once in a fresh interpreter.
 """
@@ -180,8 +181,26 @@ def test_nin_dw_expand_two_is_nin_dw_x2(tmp_path):
 # --- export and compile ----------------------------------------------------------------------
 
 
-def test_export_and_compile_without_graph_breaks(pair):
+# A spec whose generated code is another's but for a default (checked below) is exported
+# through that other spec only.
+SAME_CODE_AS = {"nin_dw_x2": "nin_dw"}  # extends nin_dw, setting expand's default to 2
+EXPORTED = [p for p in SPECS if p.stem not in SAME_CODE_AS]
+
+
+def test_nin_dw_x2_is_nin_dws_code_but_for_the_default_of_expand():
+    def body(name: str) -> list[str]:
+        return [line for line in nnspec.generate(_spec_path(name)).splitlines()
+                if not line.startswith("#")]
+
+    changed = [(x, y) for x, y in zip(body("nin_dw_x2"), body("nin_dw"), strict=True) if x != y]
+    assert changed == [("    def __init__(self, expand: int = 2) -> None:",
+                        "    def __init__(self, expand: int = 1) -> None:")]
+
+
+@pytest.mark.parametrize("path", EXPORTED, ids=[p.stem for p in EXPORTED])
+def test_export_and_compile_without_graph_breaks(path, tmp_path):
     """On the generated module only: the runtime model runs the same source."""
+    pair = Pair(path, tmp_path)
     model = pair.generated().eval()
     inputs = pair.inputs(batch=1)
     # export traces MultiheadAttention's reference path, not the fused eval fast path (one ulp
