@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import warnings
@@ -10,6 +11,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+# Each pytest-xdist worker computes on one thread (unless told otherwise): with torch's default
+# of one thread per core in each, two workers on two cores spend about half their CPU time
+# spinning for each other. Set before any test imports torch; subprocesses inherit it.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"

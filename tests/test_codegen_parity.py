@@ -20,6 +20,7 @@ One representative each, where the rest follows from the construction:
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import runpy
@@ -57,9 +58,10 @@ class Pair:
         self.cls = getattr(module, self.spec.name)
         self.dtype = _dtype(self.spec)
 
-    def generated(self, seed: int = 0, **params) -> torch.nn.Module:
+    def generated(self, seed: int = 0, device: str | None = None, **params) -> torch.nn.Module:
         torch.manual_seed(seed)
-        return self.cls(**{**self.base, **params}).to(self.dtype)
+        with torch.device(device) if device else contextlib.nullcontext():
+            return self.cls(**{**self.base, **params}).to(self.dtype)
 
     def runtime(self, seed: int = 0, **params) -> torch.nn.Module:
         torch.manual_seed(seed)
@@ -80,7 +82,9 @@ def _flat(value) -> list[torch.Tensor]:
     return list(value) if isinstance(value, (tuple, list)) else [value]
 
 
-def assert_same_model(pair: Pair, **params) -> None:
+def assert_same_model(pair: Pair, **params) -> torch.nn.Module:
+    """Compare the two models built after `torch.manual_seed(0)`; return the generated one
+    (parameters as built: gradients are computed, never applied)."""
     ours, theirs = pair.generated(**params), pair.runtime(**params)
     assert str(ours) == str(theirs)
     a, b = ours.state_dict(), theirs.state_dict()
@@ -103,16 +107,17 @@ def assert_same_model(pair: Pair, **params) -> None:
     # running statistics moved identically in train mode
     assert all(torch.equal(x, y) for x, y in zip(ours.state_dict().values(),
                                                  theirs.state_dict().values()))
+    return ours
 
 
 def test_generated_file_is_the_runtime_model(pair):
     """The one check per spec of the construction: same tree, state_dict, seeded parameters,
     outputs (train and eval), gradients and running statistics."""
-    assert_same_model(pair)
+    seed0 = assert_same_model(pair)
     # the seeded comparison says something: some parameter is random (a model's first may be
     # all zeros, like ViT's class token)
     assert not all(torch.equal(p, q) for p, q in zip(pair.generated(seed=1).parameters(),
-                                                     pair.runtime(seed=0).parameters()))
+                                                     seed0.parameters()))
 
 
 # Overrides: `Net(expand=2)` from the generated file evaluates the root parameters in Python,
@@ -121,8 +126,9 @@ def test_generated_file_is_the_runtime_model(pair):
 # (resnet18), a float through make_divisible (mobilenet_v2), a named repeat's count
 # (named_repeat), int arithmetic and bools in `if:` (layout_stress), a bool that drops a child
 # and a forward branch (defaults_and_inputs), repeats, a division in attention and an input
-# shape that follows a parameter (gpt_mini). Every other spec is left out on purpose, by name
-# (nothing is skipped at run time); nin_dw's `Net(expand=2)` is checked against nin_dw_x2 below.
+# shape that follows a parameter (gpt_mini). Each changes the printed tree, so that the test
+# sees it took effect. Every other spec is left out on purpose, by name (nothing is skipped at
+# run time); nin_dw's `Net(expand=2)` is checked against nin_dw_x2 below.
 OVERRIDES: dict[str, dict] = {
     "resnet18": dict(layers=[1, 1, 1, 1], zero_init_residual=True, num_classes=10),
     "mobilenet_v2": dict(width_mult=0.5),
@@ -142,13 +148,7 @@ def _spec_path(name: str) -> Path:
 def test_overridden_root_parameters_match(name, tmp_path):
     pair = Pair(_spec_path(name), tmp_path)
     params = OVERRIDES[name]
-    assert_same_model(pair, **params)
-
-    def seen(model: torch.nn.Module) -> tuple:
-        return str(model), [t.sum().item() for t in model.state_dict().values()]
-
-    # the override took effect: in the tree, or in the weights (an init rule's condition)
-    assert seen(pair.generated(**params)) != seen(pair.generated())
+    assert str(assert_same_model(pair, **params)) != str(pair.generated(device="meta"))
 
 
 def test_root_parameters_default_to_the_spec(pair):
