@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import warnings
@@ -10,6 +11,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+# Each pytest-xdist worker computes on one thread (unless told otherwise): with torch's default
+# of one thread per core in each, two workers on two cores spend about half their CPU time
+# spinning for each other. Set before any test imports torch; subprocesses inherit it.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
@@ -40,6 +47,15 @@ SUITE_PARAMS: dict[str, dict] = {
 
 def suite_params(path: Path) -> dict:
     return SUITE_PARAMS.get(path.stem, {})
+
+
+# Run first: the wheel test spends most of its time installing torch into a fresh venv (disk,
+# not CPU); started first under `-n 2`, it overlaps the rest instead of trailing after it.
+RUN_FIRST = ("tests/test_wheel.py::",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: not item.nodeid.startswith(RUN_FIRST))  # stable: rest in order
 
 
 def seed_trees() -> dict[str, str]:

@@ -90,12 +90,13 @@ def test_token_inputs_come_from_the_spec(write_spec, capsys):
     assert "tokens: input (1, 8), 15 rounds x 1 forwards" in capsys.readouterr().out
 
 
-def test_issue_8_cases():
-    """Skipped with a message until specs/<name>.yaml lands; then timed like the others."""
+def test_transformer_cases_compare_against_their_references():
+    """ViT, GPT and the LSTM classifier are timed like the others, on their specs' inputs."""
     want = {"vit_b_16": ("VisionTransformer", (3, 224, 224)), "gpt_mini": ("GPT", None),
             "lstm_classifier": ("LSTMClassifier", None)}
     for name, (cls, shape) in want.items():
         case = CASES[name]
         assert case.spec.name == f"{name}.yaml" and case.input_shape == shape
+        assert case.spec.is_file()  # timed, not skipped
         with torch.device("meta"):
             assert type(case.reference()).__name__ == cls

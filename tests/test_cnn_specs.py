@@ -1,6 +1,6 @@
 """The CNN specs beyond the golden checks of tests/test_reference_golden.py (which run every
 torchvision-layout spec against recorded torchvision data): static FLOPs at 224, ResNet-20
-against its reference, else-children."""
+against its reference and its option A shortcut against akamaster's lambda, else-children."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 
 import pytest
 import torch
+import torch.nn.functional as F
 from conftest import ROOT
 from test_reference_golden import golden
 
@@ -28,6 +29,22 @@ def test_resnet20_cifar_is_the_reference_model():
     assert sum(p.numel() for p in model.parameters()) == 269_722
     same_model(model, resnet20(), torch.randn(2, 3, 32, 32))
     same_init(lambda: nnspec.build(path), resnet20)
+
+
+@pytest.mark.parametrize("block, planes", [("layer2", 32), ("layer3", 64)])
+def test_option_a_shortcut_is_akamasters_lambda(block, planes):
+    """The spec's parameter-free shortcut does what akamaster's lambda does: every other
+    pixel, channels zero-padded by planes // 4 on each side."""
+    def upstream(x):
+        return F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, planes // 4, planes // 4), "constant", 0)
+
+    shortcut = getattr(nnspec.build(ROOT / "specs" / "resnet20_cifar.yaml"), block)[0].shortcut
+    assert list(shortcut.parameters()) == []
+    x = torch.randn(2, planes // 2, 16, 16)
+    with torch.no_grad():
+        y = shortcut(x)
+    assert y.shape == (2, planes, 8, 8)
+    torch.testing.assert_close(y, upstream(x), rtol=0, atol=0)
 
 
 def test_else_child_errors(write_spec):

@@ -1,11 +1,15 @@
 """The libyaml composer (used for speed) gives exactly the reference loader's data and
-positions; errors still come from the reference loader."""
+positions; errors still come from the reference loader.
+
+PyYAML's wheels ship libyaml, so this environment has it: the comparison is always the C
+composer against the pure-Python one, never a loader against itself."""
 
 from __future__ import annotations
 
 import importlib
 
 import pytest
+import yaml
 from conftest import ROOT
 
 import nnspec
@@ -22,19 +26,28 @@ SAMPLES = [
 FILES = sorted((ROOT / "specs").glob("*.yaml")) + sorted((ROOT / "tests").rglob("*.yaml"))
 
 
-def _both(text: str):
+def test_libyaml_is_present_and_the_fast_loader_uses_it():
+    assert yaml.__with_libyaml__
+    assert issubclass(load._FastLoader, yaml.CSafeLoader)
+    assert issubclass(load._Loader, yaml.SafeLoader)
+    assert not issubclass(load._Loader, yaml.CSafeLoader)
+
+
+def _both(text: str, monkeypatch):
+    # parse_document composes with libyaml when the text has no tab and libyaml accepts it
+    assert "\t" not in text
+    c_node = yaml.compose(text, Loader=load._FastLoader)
+    assert type(c_node) is type(yaml.compose(text, Loader=load._Loader))
     fast = load.parse_document(text, "s.yaml")
-    saved, load._FastLoader = load._FastLoader, load._Loader
-    try:
+    with monkeypatch.context() as m:
+        m.setattr(load, "_FastLoader", load._Loader)  # the pure-Python path only
         ref = load.parse_document(text, "s.yaml")
-    finally:
-        load._FastLoader = saved
     return fast, ref
 
 
 @pytest.mark.parametrize("text", SAMPLES + [f.read_text(encoding="utf-8") for f in FILES])
-def test_same_data_and_positions(text):
-    fast, ref = _both(text)
+def test_same_data_and_positions(text, monkeypatch):
+    fast, ref = _both(text, monkeypatch)
     assert (fast.data, fast.pos, fast.keypos) == (ref.data, ref.pos, ref.keypos)
     assert {k: p.segments for k, p in fast.pos.items()} == \
         {k: p.segments for k, p in ref.pos.items()}

@@ -1,7 +1,8 @@
-"""Issue #8's specs against their references: specs/vit_b_16.yaml against data recorded from
-torchvision (in tests/test_reference_golden.py), and at a small size against
+"""The transformer and sequence specs against their references: specs/vit_b_16.yaml against
+data recorded from torchvision (in tests/test_reference_golden.py), and at a small size against
 tests/reference/vit.py; gpt_mini.yaml and lstm_classifier.yaml against the hand-written classes
-in tests/reference/: printed tree, state_dict, strict load, outputs, seeded init."""
+in tests/reference/: printed tree, state_dict, parameter count, strict load, outputs, seeded
+init."""
 
 from __future__ import annotations
 
@@ -13,14 +14,11 @@ from reference.lstm_classifier import LSTMClassifier
 from reference.vit import vit_mini
 from test_language import same_init, same_model
 from test_reference_golden import state_dict_lines
-from test_reference_transformers import GOLDEN, tokens
+from test_reference_transformers import GOLDEN, VIT_MINI, tokens
 
 import nnspec
 
 SPECS = ROOT / "specs"
-# vit_mini's sizes, as root parameters of specs/vit_b_16.yaml
-VIT_MINI = dict(image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=32,
-                mlp_dim=64, num_classes=10)
 
 
 def test_vit_at_a_small_size_is_the_reference():
@@ -37,13 +35,15 @@ def test_vit_at_a_small_size_is_the_reference():
     same_init(lambda: nnspec.build(path, **VIT_MINI), vit_mini)
 
 
-@pytest.mark.parametrize("name, reference, x", [
-    ("gpt_mini", GPT, tokens((2, 64), 512)),
-    ("lstm_classifier", LSTMClassifier, tokens((2, 32), 1000)),
+@pytest.mark.parametrize("name, reference, x, params", [
+    ("gpt_mini", GPT, tokens((2, 64), 512), 867_072),
+    ("lstm_classifier", LSTMClassifier, tokens((2, 32), 1000), 658_948),
 ])
-def test_spec_is_the_reference(name, reference, x):
+def test_spec_is_the_reference(name, reference, x, params):
+    """tools/record_reference_golden.py writes the golden layouts from the references."""
     path = SPECS / f"{name}.yaml"
     model = nnspec.build(path)
+    assert sum(p.numel() for p in model.parameters()) == params
     assert str(model) + "\n" == (GOLDEN / name / "tree.txt").read_text(encoding="utf-8")
     assert state_dict_lines(model) == (GOLDEN / name / "state_dict.txt").read_text(
         encoding="utf-8").splitlines()

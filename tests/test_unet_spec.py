@@ -41,8 +41,8 @@ def test_parameter_count(pair):
     assert sum(p.numel() for p in built.parameters()) == 31_037_698
 
 
-@pytest.mark.parametrize("side", [64, 36])
-@pytest.mark.parametrize("train", [False, True])
+# train mode (BatchNorm on batch statistics, updating its buffers) once, at the side that pads
+@pytest.mark.parametrize("side, train", [(64, False), (36, False), (36, True)])
 def test_outputs_match_reference(pair, side, train):
     built, ref = pair
     built.train(train)

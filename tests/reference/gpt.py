@@ -1,4 +1,4 @@
-"""A GPT-style decoder (nanoGPT's layout, smaller), hand-written for
+"""A GPT-style decoder (nanoGPT's layout, smaller), hand-written as the reference for
 `specs/gpt_mini.yaml`.
 
 Token + position embeddings, `n_layer` pre-LayerNorm blocks of causal self-attention and a GELU

@@ -1,4 +1,4 @@
-"""A bidirectional-LSTM text classifier, hand-written for
+"""A bidirectional-LSTM text classifier, hand-written as the reference for
 `specs/lstm_classifier.yaml`.
 
 Embedding (row `padding_idx` zero) -> 2-layer bidirectional LSTM (batch_first) -> the final

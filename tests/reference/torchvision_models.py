@@ -1,12 +1,13 @@
 """Hand-written, torchvision-faithful ResNet and MobileNetV2 (torch only).
 
-torchvision is never a dependency of nnspec, yet the CNN specs must reproduce its models
-exactly: the printed tree, the state_dict, the forward pass and, with a fixed seed, the
-initial weights. These classes follow torchvision 0.29's `models/resnet.py`,
+torchvision is never a dependency of nnspec, yet the ResNet and MobileNetV2 specs must
+reproduce its models exactly: the printed tree, the state_dict, the forward pass and, with a
+fixed seed, the initial weights. These classes follow torchvision 0.29's `models/resnet.py`,
 `models/mobilenetv2.py` and `ops/misc.py` in class names, attribute names, construction order
-(which fixes the RNG stream) and init loops, and are checked against data recorded from the
-real torchvision in tests/golden/torchvision/ (tests/test_reference_golden.py). Options the
-issue does not need (groups, dilation, norm_layer, custom block settings) are left out.
+(which fixes the RNG stream) and init loops. The specs are checked against data recorded from
+the real torchvision in tests/golden/torchvision/, and against these where the data does not
+reach (tests/test_reference_golden.py). Options the specs do not need (groups, dilation,
+norm_layer, custom block settings) are left out.
 """
 
 from __future__ import annotations

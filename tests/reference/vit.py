@@ -1,10 +1,11 @@
 """Hand-written, torchvision-faithful VisionTransformer (torch only).
 
 A copy of torchvision 0.29.1's `models/vision_transformer.py` (and the `ops.misc.MLP` that
-`MLPBlock` subclasses, folded into it) for `specs/vit_b_16.yaml`: same class and
-attribute names, same construction order (which fixes the RNG stream), same init, checked
+`MLPBlock` subclasses, folded into it) for `specs/vit_b_16.yaml`: same class and attribute
+names, same construction order (which fixes the RNG stream), same init. The spec is checked
 against data recorded from the real torchvision in tests/golden/torchvision/vit_b_16/
-(tests/test_reference_golden.py). Left out, as the issue does not need them: the conv stem
+(tests/test_reference_golden.py), and at vit_mini's size against this class
+(tests/test_transformer_specs.py). Left out, as the spec does not need them: the conv stem
 (`conv_stem_configs`), `representation_size` (pre_logits + Tanh), custom `norm_layer`, weights,
 and MLPBlock's `_load_from_state_dict` shim for version-1 checkpoints.
 """
