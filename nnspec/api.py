@@ -73,7 +73,7 @@ def _packages(allow_import: Sequence[str]) -> tuple[str, ...]:
 
 def _compile(doc: Document, source: str, allow_import: tuple[str, ...] = ()) -> Spec:
     compiled = compile_document(doc, source, allow_import)
-    budget.check(compiled.tree)
+    budget.check(compiled.analysis, compiled.tree)
     return Spec(source, doc, compiled.program, compiled.tree, compiled.analysis)
 
 

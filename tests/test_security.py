@@ -13,10 +13,9 @@ import pytest
 from hang_guard import hang_guard
 
 import nnspec
-from nnspec.catalog import LAYERS, LayerDef
 from nnspec.cli.main import main
 from nnspec.diagnostics import SpecError
-from nnspec.ir.program import Instance
+from nnspec.ir.analysis import Analysis, ModuleInfo
 from nnspec.static import budget
 
 GUARD_S = 10
@@ -352,10 +351,9 @@ def test_max_params_must_be_a_positive_count(value, write_spec, capsys):
 
 
 def test_layers_without_a_rule_are_skipped_and_named(monkeypatch):
-    monkeypatch.setitem(LAYERS, "Mystery", LayerDef("Mystery", ()))
-    tree = Instance("", "Net", "block", {}, [
-        Instance("a", "Linear", "layer", {"in_features": 10, "out_features": 10}, [], None),
-        Instance("b", "Mystery", "layer", {}, [], None),
-    ], None)
-    counted = budget.count(tree)
+    modules = {"": ModuleInfo("", "Net", "block", 110),
+               "a": ModuleInfo("a", "Linear", "layer", 110, own_params=110),
+               "b": ModuleInfo("b", "Mystery", "layer", None, own_params=None)}
+    counted = budget.count(Analysis({}, None, modules, []))
     assert counted.total == 110 and counted.uncounted == {"Mystery"}
+    assert counted.largest is modules["a"]

@@ -35,8 +35,11 @@ class ModuleInfo:
     path: str
     type: str
     kind: str  # "layer", "block" or "seq"
-    params: int | None  # None: the catalog has no parameter rule for this layer
+    params: int | None  # its subtree's, as torch counts them; None: a layer has no rule
     macs: int = 0
+    # the parameters it allocates itself: a layer's by its catalog rule, a block's own tensors
+    # (tied ones too: each is allocated before the tie replaces it); None: no rule
+    own_params: int | None = 0
     outputs: list[Any] = field(default_factory=list)  # one per call: Tensor, tuple, UNKNOWN
     state: dict[str, tuple[Shape, bool]] | None = field(default_factory=dict)
 

@@ -107,8 +107,8 @@ class _Walker:
             tensors = self.program.classes[inst.type].tensors
             info.state = {t.name: (inst.tensors[t.name], t.is_param) for t in tensors
                           if t.persistent and t.name in inst.tensors}
-            info.params = sum(_numel(inst.tensors[t.name]) for t in tensors
-                              if t.is_param and t.name in inst.tensors)
+            info.params = info.own_params = sum(_numel(inst.tensors[t.name]) for t in tensors
+                                                if t.is_param and t.name in inst.tensors)
         for child in inst.children:
             self.register(child)
 
@@ -122,7 +122,7 @@ class _Walker:
         if _missing(inst.type, self.args(inst)):
             return
         bound = layer.bind_defaults(self.args(inst))
-        info.params = layer.params(bound) if layer.params else None
+        info.params = info.own_params = layer.params(bound) if layer.params else None
         info.state = layer.state(bound) if layer.state else None
 
     def total_params(self, inst: Instance, complete: bool) -> int | None:
