@@ -1,8 +1,8 @@
 """User layers as the catalog sees them: declared `LayerDef`s keyed by 'package.module:Class'.
 
-Declarations come from `nnspec.extend.declare_layer`. The key holds a ':' that no torch layer
-name has, so lookups by key never meet a catalog entry; iterating the catalog (the schema, "did
-you mean" lists) still lists torch layers only.
+Declarations come from `nnspec.declare_layer` (nnspec/elaborate/user_layers.py). The key holds
+a ':' that no torch layer name has, so lookups by key never meet a catalog entry; iterating the
+catalog (the schema, "did you mean" lists) still lists torch layers only.
 """
 
 from __future__ import annotations

@@ -155,7 +155,7 @@ class Classifier:
         what = "torch layer" if torch_layer else "layer"
         self.errors.error("unknown-layer", f"{what} '{node.cls}' is not in nnspec's layer "
                           "catalog, so this line cannot be rebuilt", node.pos,
-                          "add it to nnspec/catalog/layers.py, or replace it in the tree")
+                          "add it to nnspec/catalog/layers/, or replace it in the tree")
         return None
 
     def layer_with_children(self, node: Node) -> Layer | None:

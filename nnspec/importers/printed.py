@@ -24,7 +24,7 @@ def import_tree(text: str, source: str = "<tree>", first_line: int = 1,
                 inputs: dict[str, list[int]] | None = None,
                 state_dict: str | os.PathLike | None = None) -> Imported:
     """The spec for a printed tree; SpecError naming each line that cannot be rebuilt.
-    `state_dict`: a file with the model's state_dict layout (see nnspec.importer.state), for
+    `state_dict`: a file with the model's state_dict layout (see nnspec.importers.state), for
     the tensors classes hold themselves, which no printed tree shows."""
     node = parse_tree(text, source, first_line)
     errors = Collector()

@@ -166,7 +166,8 @@ class Program:
     resolved: Any  # the resolved spec data, to rebuild runtime classes after unpickling
     # user layers ('module:Class') -> position of their `layers:` entry, for import errors
     user_layers: dict[str, Pos] = field(default_factory=dict)
-    allow_import: tuple[str, ...] = ()  # packages a rebuild may import (see nnspec.extend)
+    # packages a rebuild may import (see nnspec.elaborate.user_layers)
+    allow_import: tuple[str, ...] = ()
 
 
 @dataclass

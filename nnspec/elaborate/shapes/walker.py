@@ -2,7 +2,7 @@
 
 The pass runs each class's forward over concrete shapes (batch included), the way torch would
 run it: child calls go to the catalog's shape rules, Sequentials run in order, functional ops
-and tensor methods use the rules in `nnspec.ops` (one statement at a time, in
+and tensor methods use the rules in `nnspec.catalog.ops` (one statement at a time, in
 `nnspec.elaborate.shapes.steps`). Where torch would raise (a channel count that does not match, a
 kernel larger than its input, an add of shapes that do not broadcast) the pass reports a
 positioned compile-time error instead, naming the producer of the operand too.
