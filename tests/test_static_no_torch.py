@@ -1,5 +1,6 @@
-"""validate, summary, diff, graph and code generation never import torch: each runs in a
-process where `import torch` raises (a sitecustomize meta-path finder)."""
+"""validate, summary, diff, graph, schema and code generation (`build -o`, `--check`) never
+import torch: each runs in a process where `import torch` raises (a sitecustomize meta-path
+finder)."""
 
 from __future__ import annotations
 
@@ -34,3 +35,17 @@ def test_code_generation_runs_without_torch(tmp_path):
 def test_the_blocker_blocks(tmp_path):
     result = run("--debug", "build", "specs/nin.yaml", block_torch=True, tmp=tmp_path)
     assert result.returncode == 3 and "import of torch is blocked" in result.stderr
+
+
+def test_schema_and_build_to_a_file_and_its_check_run_without_torch(tmp_path):
+    out = tmp_path / "nin.py"
+    assert run("schema", block_torch=True, tmp=tmp_path).returncode == 0
+    written = run("build", "specs/nin.yaml", "-o", str(out), block_torch=True, tmp=tmp_path)
+    assert written.returncode == 0, written.stderr
+    checked = run("build", "specs/nin.yaml", "-o", str(out), "--check", block_torch=True,
+                  tmp=tmp_path)
+    assert checked.returncode == 0, checked.stderr
+    out.write_text(out.read_text() + "# edited\n")
+    stale = run("build", "specs/nin.yaml", "-o", str(out), "--check", block_torch=True,
+                tmp=tmp_path)
+    assert stale.returncode == 1 and "is stale" in stale.stderr
