@@ -365,11 +365,10 @@ BOUNDS = {
 }
 
 
-@pytest.mark.parametrize("bound", BOUNDS)
+# a forward cannot call round(); only spec expressions can
+@pytest.mark.parametrize("bound", [name for name, (step, *_) in BOUNDS.items() if step])
 def test_bound_in_a_forward_step(write_spec, capsys, bound):
     step, _, code, part = BOUNDS[bound]
-    if step is None:
-        pytest.skip("a forward cannot call round(); only spec expressions can")
     refused_at(write_spec, capsys, FORWARD.format(steps=f"    - {step}"), code, part)
 
 
