@@ -44,7 +44,7 @@ def sources() -> dict[Path, str]:
             for path in all_specs()}
 
 
-# --- item 1: what the module contains ---------------------------------------------------------
+# --- what the module contains ----------------------------------------------------------------
 
 
 def test_imports_only_torch_and_the_standard_library(sources):
@@ -195,7 +195,7 @@ def test_output_is_byte_identical_across_hash_seeds(sources):
         assert result.stdout == expected
 
 
-# --- item 3: ruff ----------------------------------------------------------------------------
+# --- ruff -----------------------------------------------------------------------------------
 
 
 def test_ruff_check_and_format_accept_every_generated_module(sources, tmp_path):
@@ -210,7 +210,7 @@ def test_ruff_check_and_format_accept_every_generated_module(sources, tmp_path):
     assert fmt.returncode == 0, fmt.stdout
 
 
-# --- item 8: golden files --------------------------------------------------------------------
+# --- golden files ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", SEED_SPECS)
@@ -227,7 +227,7 @@ def test_golden_files_cover_the_seed_specs():
     assert {p.stem for p in spec_files()} >= set(SEED_SPECS)
 
 
-# --- item 2: templates -----------------------------------------------------------------------
+# --- templates ------------------------------------------------------------------------------
 
 
 def test_user_templates_replace_packaged_ones_by_name(tmp_path):
