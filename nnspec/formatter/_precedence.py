@@ -11,18 +11,11 @@ from __future__ import annotations
 
 import ast
 
-OPERATORS = {
-    ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%",
-    ast.MatMult: "@", ast.Pow: "**", ast.BitOr: "|", ast.BitXor: "^", ast.BitAnd: "&",
-    ast.LShift: "<<", ast.RShift: ">>", ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<",
-    ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.In: "in", ast.NotIn: "not in",
-    ast.Is: "is", ast.IsNot: "is not", ast.USub: "-", ast.UAdd: "+", ast.Invert: "~",
-    ast.Not: "not", ast.And: "and", ast.Or: "or",
-}
+from nnspec.language.operators import symbol
 
 
 def operator(op: ast.AST) -> str:
-    return OPERATORS[type(op)]
+    return symbol(op)
 
 
 # Python's binding strength, for the parentheses the unformatted source needs.

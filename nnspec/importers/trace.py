@@ -13,20 +13,16 @@ import operator
 from typing import Any
 
 from nnspec.catalog import ops
+from nnspec.language import operators
 from nnspec.language.names import Namespace
 
-_BINARY = {
-    operator.add: ast.Add, operator.sub: ast.Sub, operator.mul: ast.Mult,
-    operator.truediv: ast.Div, operator.floordiv: ast.FloorDiv, operator.mod: ast.Mod,
-    operator.pow: ast.Pow, operator.matmul: ast.MatMult, operator.and_: ast.BitAnd,
-    operator.or_: ast.BitOr, operator.xor: ast.BitXor, operator.lshift: ast.LShift,
-    operator.rshift: ast.RShift, operator.iadd: ast.Add, operator.isub: ast.Sub,
-    operator.imul: ast.Mult, operator.itruediv: ast.Div,
-}
-_UNARY = {operator.neg: ast.USub, operator.pos: ast.UAdd, operator.invert: ast.Invert,
-          operator.not_: ast.Not}
-_COMPARE = {operator.eq: ast.Eq, operator.ne: ast.NotEq, operator.lt: ast.Lt,
-            operator.le: ast.LtE, operator.gt: ast.Gt, operator.ge: ast.GtE}
+# torch.fx call targets back to the `ast` operators of the one operator table
+_BINARY = {entry.function: op for op, entry in operators.BINARY.items()} | {
+    operator.iadd: ast.Add, operator.isub: ast.Sub, operator.imul: ast.Mult,
+    operator.itruediv: ast.Div}
+_UNARY = {entry.function: op for op, entry in operators.UNARY.items()}
+_COMPARE = {entry.function: op for op, entry in operators.COMPARE.items()
+            if op not in (ast.Is, ast.IsNot)}
 
 
 class Untraceable(Exception):

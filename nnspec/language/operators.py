@@ -70,3 +70,11 @@ def refused(op: ast.AST) -> bool:
     """Whether spec expressions refuse this operator."""
     entry = BINARY.get(type(op)) or UNARY.get(type(op)) or COMPARE.get(type(op))
     return entry is not None and entry.refused is not None
+
+
+_BOOLEAN = {ast.And: "and", ast.Or: "or"}
+
+
+def symbol(op: ast.AST) -> str:
+    """How Python spells an operator node, boolean `and`/`or` included."""
+    return _BOOLEAN.get(type(op)) or of(op).symbol
