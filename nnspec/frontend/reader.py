@@ -19,6 +19,7 @@ import yaml
 from nnspec.diagnostics import Collector, Diagnostic, Pos, SpecError
 from nnspec.frontend.document import Document, PathKey
 from nnspec.frontend.nesting import MAX_DEPTH, nesting_problem
+from nnspec.frontend.paths import SpecPathError, read_limited
 
 MAX_FILE_BYTES = 2_000_000
 MAX_NODES = 200_000
@@ -49,8 +50,6 @@ _RESOLVERS = {
 _FastLoader = (type("_FastLoader", (yaml.CSafeLoader,), {}) if hasattr(yaml, "CSafeLoader")
                else _Loader)
 
-YAML_LOADER = _Loader  # the pure-Python loader, for `--set` values too
-
 for _cls in {_Loader, _FastLoader}:
     _cls.yaml_implicit_resolvers = {k: list(v) for k, v in _RESOLVERS.items()}
     _cls.add_implicit_resolver(
@@ -61,21 +60,31 @@ for _cls in {_Loader, _FastLoader}:
 
 
 def read_document(path: str | Path) -> Document:
-    """Load one YAML file into a Document, or raise SpecError with positioned diagnostics."""
+    """Load one YAML file into a Document, or raise SpecError with positioned diagnostics.
+
+    The size limit is checked before the bytes are read (see `paths.read_limited`).
+    """
     name = str(path)
     try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise SpecError([Diagnostic("io", f"cannot read spec: {exc.strerror}", Pos(name, 1, 1))])
-    if len(raw) > MAX_FILE_BYTES:
-        raise SpecError([Diagnostic("too-large", f"spec file is {len(raw):,} bytes, over the "
-                                    f"{MAX_FILE_BYTES:,}-byte limit", Pos(name, 1, 1))])
+        raw = read_limited(path, MAX_FILE_BYTES)
+    except SpecPathError as exc:
+        code = "too-large" if exc.too_large else "io"
+        raise SpecError([Diagnostic(code, f"cannot read spec: {exc}", Pos(name, 1, 1))])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise SpecError([Diagnostic("encoding", f"spec is not UTF-8: {exc.reason}",
-                                    Pos(name, 1, 1))])
+        raise SpecError([_encoding_diagnostic(raw, exc, name)])
     return parse_document(text, name)
+
+
+def _encoding_diagnostic(raw: bytes, exc: UnicodeDecodeError, name: str) -> Diagnostic:
+    """The first byte that is not UTF-8, at its line and column (in characters)."""
+    line_start = raw.rfind(b"\n", 0, exc.start) + 1
+    line = raw.count(b"\n", 0, exc.start) + 1
+    col = len(raw[line_start:exc.start].decode("utf-8", "replace")) + 1
+    return Diagnostic("encoding", f"spec is not UTF-8: byte 0x{raw[exc.start]:02x} is "
+                      f"{exc.reason}", Pos(name, line, col),
+                      "save the file as UTF-8")
 
 
 def parse_document(text: str, name: str = "<spec>") -> Document:
@@ -239,11 +248,26 @@ class _Converter:
                     if i not in skip]
         if node.tag not in _SAFE_SCALAR_TAGS:
             return self._bad_tag(node, pos)
-        value = self.scalars.construct_object(node, deep=True)
+        try:
+            value = self.scalars.construct_object(node, deep=True)
+        except (ValueError, KeyError, TypeError, OverflowError, yaml.YAMLError):
+            return self._bad_scalar(node, pos)
         if isinstance(value, float) and not math.isfinite(value):
             self.errors.error("bad-value", f"'{node.value}' is not a finite number", pos,
                               "specs hold finite numbers only")
         return value
+
+    def _bad_scalar(self, node: yaml.ScalarNode, pos: Pos) -> None:
+        """A scalar its tag cannot read: `!!int "abc"`, `!!bool maybe`, an int too long."""
+        kind = node.tag.rpartition(":")[2]
+        shown = node.value if len(node.value) <= 40 else node.value[:37] + "..."
+        if kind == "int" and node.value.lstrip("+-").replace("_", "").isdigit():
+            self.errors.error("out-of-range", f"integer of {len(node.value):,} digits is too "
+                              "long", pos, "specs hold ints below 2**63")
+        else:
+            self.errors.error("bad-value", f"'{shown}' is not a valid {kind}", pos,
+                              f"write a valid {kind}, or drop the tag to keep a string")
+        return None
 
     def _bad_tag(self, node: yaml.Node, pos: Pos) -> None:
         mark = node.start_mark  # the tag itself, before any quote
