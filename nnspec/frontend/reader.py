@@ -20,6 +20,7 @@ from nnspec.diagnostics import Collector, Diagnostic, Pos, SpecError
 from nnspec.frontend.document import Document, PathKey
 from nnspec.frontend.nesting import MAX_DEPTH, nesting_problem
 from nnspec.frontend.paths import SpecPathError, read_limited
+from nnspec.language.guards import MAX_INT
 
 MAX_FILE_BYTES = 2_000_000
 MAX_NODES = 200_000
@@ -252,6 +253,9 @@ class _Converter:
             value = self.scalars.construct_object(node, deep=True)
         except (ValueError, KeyError, TypeError, OverflowError, yaml.YAMLError):
             return self._bad_scalar(node, pos)
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= MAX_INT:
+            self._too_large_int(pos)
+            return None
         if isinstance(value, float) and not math.isfinite(value):
             self.errors.error("bad-value", f"'{node.value}' is not a finite number", pos,
                               "specs hold finite numbers only")
@@ -259,15 +263,21 @@ class _Converter:
 
     def _bad_scalar(self, node: yaml.ScalarNode, pos: Pos) -> None:
         """A scalar its tag cannot read: `!!int "abc"`, `!!bool maybe`, an int too long."""
+        mark = node.start_mark  # the tag, before any quote
+        pos = Pos(self.name, mark.line + 1, mark.column + 1, pos.length)
         kind = node.tag.rpartition(":")[2]
         shown = node.value if len(node.value) <= 40 else node.value[:37] + "..."
         if kind == "int" and node.value.lstrip("+-").replace("_", "").isdigit():
-            self.errors.error("out-of-range", f"integer of {len(node.value):,} digits is too "
-                              "long", pos, "specs hold ints below 2**63")
+            self._too_large_int(pos)  # over Python's 4,300-digit limit on int() of a string
         else:
             self.errors.error("bad-value", f"'{shown}' is not a valid {kind}", pos,
                               f"write a valid {kind}, or drop the tag to keep a string")
         return None
+
+    def _too_large_int(self, pos: Pos) -> None:
+        # never formats the value: a huge int cannot even be turned into a string
+        self.errors.error("out-of-range", "integer is too large (2**63 or more)", pos,
+                          "specs hold ints below 2**63, as torch's int64 does")
 
     def _bad_tag(self, node: yaml.Node, pos: Pos) -> None:
         mark = node.start_mark  # the tag itself, before any quote
