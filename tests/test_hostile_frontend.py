@@ -18,7 +18,7 @@ import pytest
 from conftest import ROOT
 
 from nnspec.cli.main import main
-from nnspec.diagnostics import did_you_mean
+from nnspec.diagnostics import did_you_mean, reset_hint_budget
 from nnspec.frontend import nesting
 from nnspec.frontend.extends import MAX_EXTENDS, load_resolved
 from nnspec.frontend.reader import MAX_FILE_BYTES, parse_document
@@ -176,11 +176,14 @@ def test_extends_with_20000_parameters_is_fast(tmp_path):
 
 def test_did_you_mean_work_is_capped():
     choices = [f"{a}{b}{c}layer" for a in "abcdefgh" for b in "abcdefgh" for c in "abcd"]
+    reset_hint_budget()
     start = time.process_time()
     for i in range(10_000):
         did_you_mean(f"{'abcdefgh'[i % 8]}xq{i}layr", choices)
     assert time.process_time() - start < 1.5
-    assert did_you_mean("Conv2D", ["Conv2d", "Linear"]) == "did you mean 'Conv2d'?"
+    assert did_you_mean("Conv2D", ["Conv2d", "Linear"]) == "did you mean 'Conv2d'?"  # case only
+    assert did_you_mean("chidlren", ["children", "forward"]) is None  # over the budget
+    reset_hint_budget()
     assert did_you_mean("chidlren", ["children", "forward"]) == "did you mean 'children'?"
 
 

@@ -260,9 +260,11 @@ def extends_notes(file: str, origins: dict[str, Pos]) -> tuple[str, ...]:
 def did_you_mean(name: str, choices: list[str] | tuple[str, ...] | set[str]) -> str | None:
     """A hint naming the closest known spelling, or None when nothing is close.
 
-    The work per call is capped, so ten thousand misspellings stay fast: the choices are indexed
-    by length once (per set of choices), and only the `_MAX_HINT_COMPARED` nearest in length
-    (within the lengths that could reach difflib's 0.6 ratio) are compared.
+    The closest is difflib's (ratio at least 0.6, ties to the greater name). The work is capped,
+    so ten thousand misspellings stay fast: choices are indexed by length once per set of
+    choices, only lengths that could reach the ratio are compared, and after
+    `MAX_HINT_SEARCHES` searches (counted from the last `reset_hint_budget`, which the reader
+    calls for each spec) only a different-case spelling is hinted.
     """
     if not isinstance(name, str) or len(name) > _MAX_HINT_NAME:
         return None
@@ -270,39 +272,36 @@ def did_you_mean(name: str, choices: list[str] | tuple[str, ...] | set[str]) -> 
     same = lowered.get(name.lower())
     if same is not None and same != name:
         return f"did you mean '{same}'?"
+    _hint_searches[0] += 1
+    if _hint_searches[0] > MAX_HINT_SEARCHES:
+        return None
     matcher = difflib.SequenceMatcher()
     matcher.set_seq2(name)
     best: tuple[float, str] | None = None
-    for choice in _nearest_in_length(by_length, len(name)):
-        matcher.set_seq1(choice)
-        if matcher.real_quick_ratio() >= 0.6 and matcher.quick_ratio() >= 0.6:
-            score = matcher.ratio()
-            if score >= 0.6 and (best is None or (score, choice) > best):
-                best = (score, choice)
+    n = len(name)
+    for length in range((3 * n + 6) // 7, (7 * n) // 3 + 1):  # a ratio of 0.6 is reachable
+        for choice in by_length.get(length, ()):
+            matcher.set_seq1(choice)
+            if matcher.real_quick_ratio() >= 0.6 and matcher.quick_ratio() >= 0.6:
+                score = matcher.ratio()
+                if score >= 0.6 and (best is None or (score, choice) > best):
+                    best = (score, choice)
     return f"did you mean '{best[1]}'?" if best else None
 
 
-_MAX_HINT_COMPARED = 8  # did-you-mean compares at most this many choices per name
+MAX_HINT_SEARCHES = 200  # did-you-mean searches per spec; later errors get no spelling hint
+_hint_searches = [0]
+
+
+def reset_hint_budget() -> None:
+    """Start a new count of did-you-mean searches (the reader calls it once per spec)."""
+    _hint_searches[0] = 0
 
 
 @functools.lru_cache(maxsize=64)
 def _hint_index(choices: tuple[str, ...]) -> tuple[dict[str, str], dict[int, list[str]]]:
-    """The choices by lower-cased spelling, and by length (each length's names sorted)."""
+    """The choices by lower-cased spelling, and by length."""
     by_length: dict[int, list[str]] = {}
-    for choice in sorted(set(choices)):
+    for choice in set(choices):
         by_length.setdefault(len(choice), []).append(choice)
     return {c.lower(): c for c in choices}, by_length
-
-
-def _nearest_in_length(by_length: dict[int, list[str]], n: int) -> list[str]:
-    """Up to `_MAX_HINT_COMPARED` choices of length n, then n-1 and n+1, and so on, within
-    the lengths whose ratio with n could reach 0.6 (the shorter at least 3/7 of the longer)."""
-    out: list[str] = []
-    low, high = (3 * n + 6) // 7, (7 * n) // 3
-    for step in range(max(n - low, high - n) + 1):
-        for length in ((n,) if step == 0 else (n - step, n + step)):
-            if low <= length <= high:
-                out.extend(by_length.get(length, ()))
-        if len(out) >= _MAX_HINT_COMPARED:
-            break
-    return out[:_MAX_HINT_COMPARED]

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from nnspec.diagnostics import Collector, Diagnostic, Pos, SpecError
+from nnspec.diagnostics import Collector, Diagnostic, Pos, SpecError, reset_hint_budget
 from nnspec.frontend.document import Document, PathKey
 from nnspec.frontend.nesting import MAX_DEPTH, nesting_problem
 from nnspec.frontend.paths import SpecPathError, read_limited
@@ -66,6 +66,7 @@ def read_document(path: str | Path) -> Document:
     The size limit is checked before the bytes are read (see `paths.read_limited`).
     """
     name = str(path)
+    reset_hint_budget()  # each spec gets its own did-you-mean budget
     try:
         raw = read_limited(path, MAX_FILE_BYTES)
     except SpecPathError as exc:
