@@ -83,6 +83,18 @@ def test_nesting_scan_is_linear(name):
     _assert_linear(nesting.block_scalar_header, make)
 
 
+HOSTILE_SCALARS = {  # through the YAML resolvers (PyYAML's and the reader's float pattern)
+    "digits_then_junk": lambda n: "a: " + "1" * n + "e1x\n",
+    "underscores": lambda n: "a: " + "1_" * (n // 2) + ".e+x\n",
+    "sexagesimal": lambda n: "a: 1" + ":5" * (n // 2) + "x\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_SCALARS))
+def test_scalar_resolution_is_linear(name):
+    _assert_linear(lambda text: parse_document(text, "s"), HOSTILE_SCALARS[name])
+
+
 def test_the_47_byte_line_is_quick(capsys, tmp_path):
     spec = tmp_path / "s.yaml"
     spec.write_text("doc: " + "&" * 39 + " x[\n")
@@ -110,7 +122,8 @@ def test_huge_file_refused_before_reading(capsys, tmp_path):
     rc, diags, _ = _validate(capsys, str(spec))
     assert time.process_time() - start < 1
     assert rc == 1 and _where(diags[0]) == ("too-large", 1, 1)
-    assert f"{MAX_FILE_BYTES:,}" in diags[0]["message"]
+    assert diags[0]["message"] == (f"spec file is {3 * 1024**3:,} bytes, over the "
+                                   f"{MAX_FILE_BYTES:,}-byte limit")
 
 
 def test_huge_extends_parent_refused_before_reading(capsys, tmp_path):
@@ -132,6 +145,7 @@ SET_CASES = {
     "bad_float": ('widen=!!float "abc"', "bad-value", 7),
     "bad_bool": ("widen=!!bool maybe", "bad-value", 7),
     "unsafe_tag": ("widen=!!python/name:os.system", "unsafe-tag", 7),
+    "huge_int": ("widen=" + "9" * 5000, "out-of-range", 7),
 }
 
 
@@ -246,6 +260,12 @@ def test_extends_directory(capsys, tmp_path):
     (tmp_path / "sub").mkdir()
     d = _extends_error(capsys, tmp_path, "sub")
     assert d["code"] == "bad-extends" and "directory" in d["message"]
+
+
+def test_extends_fifo_is_never_opened(capsys, tmp_path):
+    os.mkfifo(tmp_path / "pipe.yaml")
+    d = _extends_error(capsys, tmp_path, "pipe.yaml")
+    assert d["code"] == "bad-extends" and "FIFO" in d["message"]
 
 
 def test_extends_chain_is_bounded(capsys, tmp_path):

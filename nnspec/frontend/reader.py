@@ -70,8 +70,10 @@ def read_document(path: str | Path) -> Document:
     try:
         raw = read_limited(path, MAX_FILE_BYTES)
     except SpecPathError as exc:
-        code = "too-large" if exc.too_large else "io"
-        raise SpecError([Diagnostic(code, f"cannot read spec: {exc}", Pos(name, 1, 1))])
+        if exc.too_large:  # "the file is N bytes, over the ...-byte limit"
+            raise SpecError([Diagnostic("too-large", f"spec {str(exc).removeprefix('the ')}",
+                                        Pos(name, 1, 1))])
+        raise SpecError([Diagnostic("io", f"cannot read spec: {exc}", Pos(name, 1, 1))])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
