@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 
@@ -23,7 +22,8 @@ def add_allow_import(p: argparse.ArgumentParser) -> None:
 
 
 def overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """The --set values, parsed as YAML scalars or flow lists."""
+    """The --set values, parsed as YAML scalars or flow lists by the spec reader, under its
+    bounds: a hostile value raises SpecError (exit 1) positioned at `--set:1:COL`."""
     from nnspec.cli.errors import UsageError
     from nnspec.frontend.overrides import parse_override
 
@@ -38,11 +38,27 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def existing(path: str) -> str:
-    from nnspec.cli.errors import UsageError
+    """`path`, checked to be a regular file nnspec can open: a usage error (exit 2) otherwise,
+    saying why (no such file, a directory, a FIFO, permission denied, a name too long).
 
-    if not Path(path).is_file():
-        raise UsageError(f"no such spec file: {path}")
+    Checked without reading, and a FIFO is never opened, so nothing here can block.
+    """
+    from nnspec.cli.errors import UsageError
+    from nnspec.frontend.paths import SpecPathError, check_readable
+
+    try:
+        check_readable(path)
+    except SpecPathError as exc:
+        if exc.missing:
+            raise UsageError(f"no such spec file: {_shown(path)}") from None
+        raise UsageError(f"cannot read spec file {_shown(path)}: {exc}") from None
     return path
+
+
+def _shown(path: str) -> str:
+    """A path for a message: odd characters escaped, a very long name cut short."""
+    text = path if path.isprintable() else ascii(path)
+    return text if len(text) <= 120 else text[:60] + "..." + text[-40:]
 
 
 def add_check_args(p: argparse.ArgumentParser) -> None:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import json
+import os
+import stat
 import unicodedata
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from nnspec.diagnostics import codes
 
@@ -180,12 +182,23 @@ class SpecError(Exception):
         return render(self.diagnostics, json_format)
 
 
+_MAX_SOURCE_BYTES = 2_000_000  # source lines are shown only from regular files up to this size
+
+
 def _source_lines(path: str, cache: dict[str, list[str] | None]) -> list[str] | None:
+    """The lines of the file a diagnostic points into, to quote; None for a file too large
+    (checked before reading) or that is not a regular file (a FIFO is never opened)."""
     if path not in cache:
+        cache[path] = None
         try:
-            cache[path] = Path(path).read_text(encoding="utf-8").splitlines()
+            info = os.stat(path)
+            if stat.S_ISREG(info.st_mode) and info.st_size <= _MAX_SOURCE_BYTES:
+                with open(path, "rb") as f:
+                    raw = f.read(_MAX_SOURCE_BYTES + 1)
+                if len(raw) <= _MAX_SOURCE_BYTES:
+                    cache[path] = raw.decode("utf-8").splitlines()
         except (OSError, UnicodeDecodeError, ValueError):
-            cache[path] = None
+            pass
     return cache[path]
 
 
@@ -245,11 +258,50 @@ def extends_notes(file: str, origins: dict[str, Pos]) -> tuple[str, ...]:
 
 
 def did_you_mean(name: str, choices: list[str] | tuple[str, ...] | set[str]) -> str | None:
-    """A hint naming the closest known spelling, or None when nothing is close."""
+    """A hint naming the closest known spelling, or None when nothing is close.
+
+    The closest is difflib's (ratio at least 0.6, ties to the greater name). The work is capped,
+    so ten thousand misspellings stay fast: choices are indexed by length once per set of
+    choices, only lengths that could reach the ratio are compared, and after
+    `MAX_HINT_SEARCHES` searches (counted from the last `reset_hint_budget`, which the reader
+    calls for each spec) only a different-case spelling is hinted.
+    """
     if not isinstance(name, str) or len(name) > _MAX_HINT_NAME:
         return None
-    lowered = {c.lower(): c for c in choices}
-    if name.lower() in lowered and lowered[name.lower()] != name:
-        return f"did you mean '{lowered[name.lower()]}'?"
-    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
-    return f"did you mean '{close[0]}'?" if close else None
+    lowered, by_length = _hint_index(tuple(c for c in choices if isinstance(c, str)))
+    same = lowered.get(name.lower())
+    if same is not None and same != name:
+        return f"did you mean '{same}'?"
+    _hint_searches[0] += 1
+    if _hint_searches[0] > MAX_HINT_SEARCHES:
+        return None
+    matcher = difflib.SequenceMatcher()
+    matcher.set_seq2(name)
+    best: tuple[float, str] | None = None
+    n = len(name)
+    for length in range((3 * n + 6) // 7, (7 * n) // 3 + 1):  # a ratio of 0.6 is reachable
+        for choice in by_length.get(length, ()):
+            matcher.set_seq1(choice)
+            if matcher.real_quick_ratio() >= 0.6 and matcher.quick_ratio() >= 0.6:
+                score = matcher.ratio()
+                if score >= 0.6 and (best is None or (score, choice) > best):
+                    best = (score, choice)
+    return f"did you mean '{best[1]}'?" if best else None
+
+
+MAX_HINT_SEARCHES = 200  # did-you-mean searches per spec; later errors get no spelling hint
+_hint_searches = [0]
+
+
+def reset_hint_budget() -> None:
+    """Start a new count of did-you-mean searches (the reader calls it once per spec)."""
+    _hint_searches[0] = 0
+
+
+@functools.lru_cache(maxsize=64)
+def _hint_index(choices: tuple[str, ...]) -> tuple[dict[str, str], dict[int, list[str]]]:
+    """The choices by lower-cased spelling, and by length."""
+    by_length: dict[int, list[str]] = {}
+    for choice in set(choices):
+        by_length.setdefault(len(choice), []).append(choice)
+    return {c.lower(): c for c in choices}, by_length

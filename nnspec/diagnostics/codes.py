@@ -33,6 +33,9 @@ CODES: dict[str, str] = {
     "unsupported-version": "the `nnspec:` format version is not one this nnspec reads",
     "extends-missing": "the parent spec named by `extends` is not found",
     "extends-cycle": "specs `extends` each other in a cycle",
+    "bad-extends": "`extends` names something that cannot be a parent spec: a directory, an "
+                   "unreadable file, a symbolic link loop, a path with a NUL byte, a parent that "
+                   "is not a mapping, or a chain over 64 specs long",
     "unknown-param": "a `--set` override names a parameter the model does not have",
     "bad-value": "a value of the right type that is not allowed, such as a layer argument the "
                  "layer refuses",

@@ -6,27 +6,49 @@ edited.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
-import yaml
-
-from nnspec.diagnostics import Collector, Pos, did_you_mean
+from nnspec.diagnostics import Collector, Diagnostic, Pos, SpecError, did_you_mean
 from nnspec.frontend.document import Document
-from nnspec.frontend.reader import YAML_LOADER
+from nnspec.frontend.reader import parse_document
 from nnspec.language.types import TYPE_NAMES, infer_type, param_type_problem
 
 
 def parse_override(text: str) -> tuple[str, Any]:
-    """`NAME=VALUE` with VALUE read as a YAML scalar or flow list: `widen=2`, `cfg=[1, 2]`."""
+    """`NAME=VALUE` with VALUE read as a YAML scalar or flow list: `widen=2`, `cfg=[1, 2]`.
+
+    VALUE goes through the same bounded reader as a spec file (nesting, alias and node limits,
+    tags), so a hostile value is a SpecError positioned at `--set:1:COL`, COL counted in the
+    whole `NAME=VALUE` argument. A value that is not valid YAML stays the string it is.
+    """
     name, sep, value = text.partition("=")
     if not sep or not name.strip():
         raise ValueError(f"--set takes NAME=VALUE, got '{text}'")
+    if not value.strip():
+        return name.strip(), ""
     try:
-        parsed = yaml.load(value, Loader=YAML_LOADER) if value.strip() else ""
-    except yaml.YAMLError:
-        parsed = value
-    return name.strip(), parsed
+        doc = parse_document(value, SET_SOURCE)
+    except SpecError as exc:
+        if all(d.code == "empty" for d in exc.diagnostics):
+            return name.strip(), None  # only a comment: YAML's null
+        if all(d.code in _NOT_YAML for d in exc.diagnostics):
+            return name.strip(), value
+        raise SpecError([_shifted(d, len(name) + 1) for d in exc.diagnostics]) from None
+    return name.strip(), doc.data
+
+
+SET_SOURCE = "--set"
+_NOT_YAML = {"yaml-syntax", "yaml-tab", "flow-split"}
+
+
+def _shifted(d: Diagnostic, offset: int) -> Diagnostic:
+    """`d` with its first-line columns moved past the `NAME=` before the value."""
+    pos = d.pos
+    if pos.line == 1:
+        pos = dataclasses.replace(pos, col=pos.col + offset)
+    return dataclasses.replace(d, pos=pos)
 
 
 def apply_overrides(doc: Document, overrides: dict[str, Any]) -> None:

@@ -16,9 +16,11 @@ from typing import Any
 
 import yaml
 
-from nnspec.diagnostics import Collector, Diagnostic, Pos, SpecError
+from nnspec.diagnostics import Collector, Diagnostic, Pos, SpecError, reset_hint_budget
 from nnspec.frontend.document import Document, PathKey
 from nnspec.frontend.nesting import MAX_DEPTH, nesting_problem
+from nnspec.frontend.paths import SpecPathError, read_limited
+from nnspec.language.guards import MAX_INT
 
 MAX_FILE_BYTES = 2_000_000
 MAX_NODES = 200_000
@@ -49,8 +51,6 @@ _RESOLVERS = {
 _FastLoader = (type("_FastLoader", (yaml.CSafeLoader,), {}) if hasattr(yaml, "CSafeLoader")
                else _Loader)
 
-YAML_LOADER = _Loader  # the pure-Python loader, for `--set` values too
-
 for _cls in {_Loader, _FastLoader}:
     _cls.yaml_implicit_resolvers = {k: list(v) for k, v in _RESOLVERS.items()}
     _cls.add_implicit_resolver(
@@ -61,21 +61,34 @@ for _cls in {_Loader, _FastLoader}:
 
 
 def read_document(path: str | Path) -> Document:
-    """Load one YAML file into a Document, or raise SpecError with positioned diagnostics."""
+    """Load one YAML file into a Document, or raise SpecError with positioned diagnostics.
+
+    The size limit is checked before the bytes are read (see `paths.read_limited`).
+    """
     name = str(path)
+    reset_hint_budget()  # each spec gets its own did-you-mean budget
     try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise SpecError([Diagnostic("io", f"cannot read spec: {exc.strerror}", Pos(name, 1, 1))])
-    if len(raw) > MAX_FILE_BYTES:
-        raise SpecError([Diagnostic("too-large", f"spec file is {len(raw):,} bytes, over the "
-                                    f"{MAX_FILE_BYTES:,}-byte limit", Pos(name, 1, 1))])
+        raw = read_limited(path, MAX_FILE_BYTES)
+    except SpecPathError as exc:
+        if exc.too_large:  # "the file is N bytes, over the ...-byte limit"
+            raise SpecError([Diagnostic("too-large", f"spec {str(exc).removeprefix('the ')}",
+                                        Pos(name, 1, 1))])
+        raise SpecError([Diagnostic("io", f"cannot read spec: {exc}", Pos(name, 1, 1))])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise SpecError([Diagnostic("encoding", f"spec is not UTF-8: {exc.reason}",
-                                    Pos(name, 1, 1))])
+        raise SpecError([_encoding_diagnostic(raw, exc, name)])
     return parse_document(text, name)
+
+
+def _encoding_diagnostic(raw: bytes, exc: UnicodeDecodeError, name: str) -> Diagnostic:
+    """The first byte that is not UTF-8, at its line and column (in characters)."""
+    line_start = raw.rfind(b"\n", 0, exc.start) + 1
+    line = raw.count(b"\n", 0, exc.start) + 1
+    col = len(raw[line_start:exc.start].decode("utf-8", "replace")) + 1
+    return Diagnostic("encoding", f"spec is not UTF-8: byte 0x{raw[exc.start]:02x} is "
+                      f"{exc.reason}", Pos(name, line, col),
+                      "save the file as UTF-8")
 
 
 def parse_document(text: str, name: str = "<spec>") -> Document:
@@ -239,11 +252,35 @@ class _Converter:
                     if i not in skip]
         if node.tag not in _SAFE_SCALAR_TAGS:
             return self._bad_tag(node, pos)
-        value = self.scalars.construct_object(node, deep=True)
+        try:
+            value = self.scalars.construct_object(node, deep=True)
+        except (ValueError, KeyError, TypeError, OverflowError, yaml.YAMLError):
+            return self._bad_scalar(node, pos)
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= MAX_INT:
+            self._too_large_int(pos)
+            return None
         if isinstance(value, float) and not math.isfinite(value):
             self.errors.error("bad-value", f"'{node.value}' is not a finite number", pos,
                               "specs hold finite numbers only")
         return value
+
+    def _bad_scalar(self, node: yaml.ScalarNode, pos: Pos) -> None:
+        """A scalar its tag cannot read: `!!int "abc"`, `!!bool maybe`, an int too long."""
+        mark = node.start_mark  # the tag, before any quote
+        pos = Pos(self.name, mark.line + 1, mark.column + 1, pos.length)
+        kind = node.tag.rpartition(":")[2]
+        shown = node.value if len(node.value) <= 40 else node.value[:37] + "..."
+        if kind == "int" and node.value.lstrip("+-").replace("_", "").isdigit():
+            self._too_large_int(pos)  # over Python's 4,300-digit limit on int() of a string
+        else:
+            self.errors.error("bad-value", f"'{shown}' is not a valid {kind}", pos,
+                              f"write a valid {kind}, or drop the tag to keep a string")
+        return None
+
+    def _too_large_int(self, pos: Pos) -> None:
+        # never formats the value: a huge int cannot even be turned into a string
+        self.errors.error("out-of-range", "integer is too large (2**63 or more)", pos,
+                          "specs hold ints below 2**63, as torch's int64 does")
 
     def _bad_tag(self, node: yaml.Node, pos: Pos) -> None:
         mark = node.start_mark  # the tag itself, before any quote
