@@ -316,3 +316,20 @@ def test_an_unwritable_directory_is_a_usage_error():
         assert list(locked.iterdir()) == []
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_import_module_refuses_the_module_it_imports(tmp_path):
+    module = tmp_path / "tinymodel.py"
+    source = "from torch import nn\n\n\ndef net():\n    return nn.Sequential(nn.Linear(4, 2))\n"
+    module.write_text(source, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}"}
+    run = [sys.executable, "-m", "nnspec", "import", "module", "tinymodel:net", "--input", "x=4"]
+    refused = subprocess.run([*run, "-o", str(module), "--force"], cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "input of this command" in refused.stderr, refused.stderr
+    assert module.read_text(encoding="utf-8") == source
+    out = tmp_path / "spec.yaml"
+    done = subprocess.run([*run, "-o", str(out)], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert markers.read_marker(out.read_text(encoding="utf-8")).intact

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         if done.returncode:
             raise UsageError(f"Graphviz's `dot` failed: "
                              f"{done.stderr.decode('utf-8', 'replace').strip()}")
-        text, fmt = done.stdout.decode("utf-8"), "svg"
+        text, fmt = done.stdout.decode("utf-8", "replace"), "svg"
     from nnspec.output import write
 
     try:

@@ -57,6 +57,8 @@ def inspect(path: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str
     shown = os.fspath(path)
     if not shown:
         raise WriteError("the output path is empty")
+    if shown.endswith(("/", os.sep) + ((os.altsep,) if os.altsep else ())):
+        raise WriteError(f"cannot write {shown}: it names a directory, not a file")
     try:
         info = os.stat(shown)
     except FileNotFoundError:
