@@ -1,7 +1,8 @@
 """`nnspec build SPEC`: print the module tree, or with `-o FILE` write standalone source.
 
-`-o FILE` writes the generated module atomically and refuses to replace a file nnspec did not
-write, or one edited by hand since, unless `--force`. `--check` writes nothing: like
+`-o FILE` writes the generated module through the one write path (`nnspec.output.write`):
+atomically, never over the spec, its `extends` parents or a template, and never over a file
+nnspec did not write, or one edited by hand since, unless `--force`. `--check` writes nothing: like
 `black --check` it exits 0 when FILE is byte-for-byte what nnspec would write, and 1 with a
 unified diff when FILE is stale or missing.
 """
@@ -59,26 +60,30 @@ def run(args: argparse.Namespace) -> int:
 
 
 def write_source(args: argparse.Namespace) -> int:
-    from nnspec.api import generate
+    from nnspec.api import load
     from nnspec.cli.errors import UsageError
-    from nnspec.codegen.generate import TemplateError, spec_label
+    from nnspec.codegen.generate import TemplateError, generate, spec_label
     from nnspec.output import write
 
-    spec = existing(args.spec)
+    spec_path = existing(args.spec)
     if args.templates and not Path(args.templates).is_dir():
         raise UsageError(f"no such template directory: {args.templates}")
     if args.output == "-" and (args.check or args.force):
         raise UsageError("--check and --force need a file, not '-'")
+    to_file = args.output != "-"
     try:
-        text = generate(spec, spec_label=spec_label(spec, args.output),
-                        templates=args.templates, allow_import=args.allow_import,
-                        **overrides(args))
-    except TemplateError as exc:
-        raise UsageError(str(exc)) from None
-    if args.output == "-":
-        sys.stdout.write(text)
-        return 0
-    try:
+        if to_file and not args.check:
+            write.check_target(args.output, [spec_path, *_templates(args.templates)])
+        params = overrides(args)
+        spec = load(spec_path, allow_import=args.allow_import, **params)
+        try:
+            text = generate(spec.program, spec_label(spec_path, args.output), args.templates,
+                            overrides=params)
+        except TemplateError as exc:
+            raise UsageError(str(exc)) from None
+        if not to_file:
+            sys.stdout.write(text)
+            return 0
         if args.check:
             current = write.read_existing(Path(args.output))
             if current == text:
@@ -88,11 +93,19 @@ def write_source(args: argparse.Namespace) -> int:
             print(f"nnspec: {args.output} is {state}; regenerate it with "
                   f"`nnspec build {' '.join(_command(args))}`", file=sys.stderr)
             return 1
-        changed = write.write_generated(args.output, text, force=args.force)
+        inputs = [*spec.document.files, *_templates(args.templates)]
+        changed = write.write_output(args.output, text, force=args.force, inputs=inputs)
     except write.WriteError as exc:
         raise UsageError(str(exc)) from None
     print(f"{'wrote' if changed else 'unchanged'} {args.output}", file=sys.stderr)
     return 0
+
+
+def _templates(directory: str | None) -> list[Path]:
+    """The template files of --templates DIR: inputs, never outputs."""
+    if not directory:
+        return []
+    return [p for p in Path(directory).iterdir() if p.is_file()]
 
 
 def _command(args: argparse.Namespace) -> list[str]:

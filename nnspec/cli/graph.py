@@ -6,7 +6,6 @@ import argparse
 import gc
 import shutil
 import subprocess
-from pathlib import Path
 
 from nnspec.cli.common import add_spec_args, existing, overrides
 
@@ -24,6 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "all; 1 shows the model's direct children only)")
     p.add_argument("-o", "--output", metavar="FILE",
                    help="write to FILE instead of stdout; FILE.svg is rendered by `dot`")
+    p.add_argument("--force", action="store_true",
+                   help="with -o: replace FILE even if nnspec did not write it or it was edited")
     p.set_defaults(run=run)
 
 
@@ -33,6 +34,8 @@ def run(args: argparse.Namespace) -> int:
     from nnspec.cli.errors import UsageError
     from nnspec.static.graph import build, dot, mermaid
 
+    if args.force and not args.output:
+        raise UsageError("--force needs -o FILE")
     if args.depth is not None and args.depth < 0:
         raise UsageError("--depth must be 0 or more")
     svg = bool(args.output) and args.output.lower().endswith(".svg")
@@ -40,18 +43,41 @@ def run(args: argparse.Namespace) -> int:
                           else "mermaid")
     if svg and fmt != "dot":
         raise UsageError("SVG is rendered from DOT: use --format dot (or leave it out)")
-    spec = load(existing(args.spec), allow_import=args.allow_import, **overrides(args))
+    spec_path = existing(args.spec)
+    if args.output:
+        _check(args.output, [spec_path])
+    spec = load(spec_path, allow_import=args.allow_import, **overrides(args))
     graph = build(spec.name, spec.analysis, args.depth)
     text = dot(graph) if fmt == "dot" else mermaid(graph)
+    if not args.output:
+        print(text, end="")
+        return 0
     if svg:
         program = shutil.which("dot")
         if program is None:
             raise UsageError("rendering SVG needs Graphviz's `dot` program, which is not "
                              "installed; write DOT text with -o FILE.dot instead")
-        subprocess.run([program, "-Tsvg", "-o", args.output], input=text, text=True,
-                       check=True)
-    elif args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
-    else:
-        print(text, end="")
+        done = subprocess.run([program, "-Tsvg"], input=text.encode("utf-8"),
+                              capture_output=True, check=False)
+        if done.returncode:
+            raise UsageError(f"Graphviz's `dot` failed: "
+                             f"{done.stderr.decode('utf-8', 'replace').strip()}")
+        text, fmt = done.stdout.decode("utf-8", "replace"), "svg"
+    from nnspec.output import write
+
+    try:
+        write.write_output(args.output, write.mark(text, fmt), force=args.force,
+                                     inputs=spec.document.files)
+    except write.WriteError as exc:
+        raise UsageError(str(exc)) from None
     return 0
+
+
+def _check(output: str, inputs: list[str]) -> None:
+    from nnspec.cli.errors import UsageError
+    from nnspec.output import write
+
+    try:
+        write.check_target(output, inputs)
+    except write.WriteError as exc:
+        raise UsageError(str(exc)) from None

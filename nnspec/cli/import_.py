@@ -48,6 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", metavar="SPEC", help="write the spec here (default: "
                    "print it)")
+    p.add_argument("--force", action="store_true",
+                   help="with -o: replace SPEC even if nnspec did not write it or it was edited")
     p.add_argument("--input", dest="inputs", action="append", default=[], metavar="NAME=SHAPE",
                    help="a model input and its shape without the batch dimension, e.g. "
                    "x=3,224,224 (repeatable); default: guessed from the first layer")
@@ -62,6 +64,8 @@ def run_tree(args: argparse.Namespace) -> int:
     path = Path(args.file)
     if not path.is_file():
         raise UsageError(f"no such file: {args.file}")
+    inputs = [args.file] + ([args.state_dict] if args.state_dict else [])
+    _check(args, inputs)
     text = path.read_text(encoding="utf-8")
     first_line = 1
     fenced = fenced_trees(text)
@@ -81,28 +85,62 @@ def run_tree(args: argparse.Namespace) -> int:
     check_rebuild(result.text, text, args.file, first_line, result.keys)
     for warning in result.warnings:
         print(f"nnspec: warning: {warning}", file=sys.stderr)
-    return _write(result.text, args.output)
+    return _write(args, result.text, inputs)
 
 
 def run_module(args: argparse.Namespace) -> int:
     from nnspec.cli.errors import UsageError
     from nnspec.importers.live import import_module
 
+    _check(args, [])
     try:
         result = import_module(args.target, _factory_args(args.args), _inputs(args))
     except (ValueError, ImportError, AttributeError) as exc:
         raise UsageError(f"cannot import {args.target}: {exc}") from None
     for warning in result.warnings:
         print(f"nnspec: warning: forward unknown in {warning}", file=sys.stderr)
-    return _write(result.text, args.output)
+    return _write(args, result.text, _module_files(args.target))
 
 
-def _write(text: str, output: str | None) -> int:
-    if output:
-        Path(output).write_text(text, encoding="utf-8")
-    else:
+def _check(args: argparse.Namespace, inputs: list[str]) -> None:
+    """Fail fast, before importing, on an output that could never be written."""
+    from nnspec.cli.errors import UsageError
+    from nnspec.output import write
+
+    if args.force and not args.output:
+        raise UsageError("--force needs -o SPEC")
+    if args.output:
+        try:
+            write.check_target(args.output, inputs)
+        except write.WriteError as exc:
+            raise UsageError(str(exc)) from None
+
+
+def _write(args: argparse.Namespace, text: str, inputs: list[str]) -> int:
+    from nnspec.cli.errors import UsageError
+    from nnspec.output import write
+
+    if not args.output:
         print(text, end="")
+        return 0
+    try:
+        write.write_output(args.output, text, force=args.force, inputs=inputs)
+    except write.WriteError as exc:
+        raise UsageError(str(exc)) from None
     return 0
+
+
+def _module_files(target: str) -> list[str]:
+    """The source file of the imported module (and its package's), never to be written."""
+    module = sys.modules.get(target.partition(":")[0])
+    files = []
+    while module is not None:
+        path = getattr(module, "__file__", None)
+        if path:
+            files.append(path)
+        parent = module.__name__.rpartition(".")[0]
+        module = sys.modules.get(parent) if parent else None
+    return files
 
 
 def _factory_args(items: list[str]) -> dict:

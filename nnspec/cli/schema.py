@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -14,28 +13,36 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "Regenerate the committed copy with: "
                        "nnspec schema -o schema/nnspec.schema.json")
     p.add_argument("-o", "--output", metavar="FILE", help="write the schema to FILE")
-    p.add_argument("--check", action="store_true",
-                   help="with -o: exit 1 if FILE is not up to date, writing nothing")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true",
+                      help="with -o: exit 1 if FILE's bytes differ from the schema, writing "
+                      "nothing")
+    mode.add_argument("--force", action="store_true",
+                      help="replace FILE even if nnspec did not write it or it was edited")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from nnspec.cli.errors import UsageError
     from nnspec.frontend.schema import render
+    from nnspec.output import write
 
-    text = render()
     if args.check and not args.output:
         raise UsageError("--check needs -o FILE")
+    if args.force and not args.output:
+        raise UsageError("--force needs -o FILE")
+    text = render()
     if not args.output:
         sys.stdout.write(text)
         return 0
-    path = Path(args.output)
-    if args.check:
-        current = path.read_text(encoding="utf-8") if path.is_file() else None
-        if current != text:
-            print(f"{path}: stale; regenerate with: nnspec schema -o {path}", file=sys.stderr)
-            return 1
-        return 0
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    try:
+        if args.check:  # bytes, exactly: a copy with CRLF line ends is stale
+            if write.read_for_check(args.output) != text.encode("utf-8"):
+                print(f"{args.output}: stale; regenerate with: nnspec schema -o "
+                      f"{args.output}", file=sys.stderr)
+                return 1
+            return 0
+        write.write_output(args.output, text, force=args.force)
+    except write.WriteError as exc:
+        raise UsageError(str(exc)) from None
     return 0

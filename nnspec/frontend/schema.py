@@ -24,6 +24,7 @@ from nnspec.formatter import literal
 from nnspec.frontend.validate import FORMAT_VERSIONS, SpecFile
 from nnspec.language.names import IMPORT_PATH
 from nnspec.language.types import TYPE_NAMES
+from nnspec.output import markers
 
 MODELINE = "# yaml-language-server: $schema=../schema/nnspec.schema.json"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -102,6 +103,7 @@ def spec_schema() -> dict[str, Any]:
         defs[name + "Overlay"] = _overlay(defs[name])
     return {
         "$schema": DIALECT,
+        "$comment": markers.SCHEMA_COMMENT + markers.PLACEHOLDER,
         "title": "nnspec spec",
         "description": "A neural network architecture, compiled to PyTorch by nnspec. Generated "
                        "by `nnspec schema`; do not edit by hand.",
@@ -228,5 +230,7 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def render() -> str:
-    """The schema file's text: stable key order, two-space indent, a final newline."""
-    return json.dumps(copy.deepcopy(spec_schema()), indent=2, ensure_ascii=False) + "\n"
+    """The schema file's text: stable key order, two-space indent, a final newline; its
+    `$comment` carries the digest by which nnspec recognises the file as its own."""
+    text = json.dumps(copy.deepcopy(spec_schema()), indent=2, ensure_ascii=False) + "\n"
+    return markers.seal(text)

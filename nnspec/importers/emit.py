@@ -1,5 +1,6 @@
 """Folded classes to spec YAML text, written by hand so that it reads like a hand-written spec:
 calls as plain scalars, short parameter lists on one line, comments where something is assumed.
+The header ends with the marker line by which `-o` recognises a spec nnspec wrote.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from nnspec.catalog import REQUIRED
 from nnspec.formatter import literal
 from nnspec.importers.fold import DraftChild, DraftClass
 from nnspec.language.types import TYPE_NAMES
+from nnspec.output import markers
 
 WIDTH = 100
 
@@ -25,6 +27,7 @@ def render(classes: list[DraftClass], inputs: dict[str, tuple[list[int], str | N
            for part in textwrap.wrap(line, WIDTH - 2, subsequent_indent="  ",
                                      break_on_hyphens=False, break_long_words=False,
                                      drop_whitespace=not line.startswith(" ")) or [""]]
+    out.append(markers.FORMATS["yaml"].format(markers.PLACEHOLDER))  # nnspec wrote this file
     out += ["nnspec: 1", "inputs:"]
     for name, (shape, comment) in inputs.items():
         out.append(_comment(f"  {name}: {_flow(shape)}", comment))
@@ -36,7 +39,7 @@ def render(classes: list[DraftClass], inputs: dict[str, tuple[list[int], str | N
             out += _body(cls, 4)
     out += ["", "model:", f"  name: {root.name}"]
     out += _body(root, 2)
-    return "\n".join(out) + "\n"
+    return markers.seal("\n".join(out) + "\n")
 
 
 def _body(cls: DraftClass, indent: int) -> list[str]:

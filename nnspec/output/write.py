@@ -1,79 +1,121 @@
-"""Writing generated modules safely: the header markers, atomic replacement, and refusals.
+"""The one write path: every verb that writes a file (`build`, `schema`, `graph`, `import`)
+calls `write_output`, and every `--check` calls `read_for_check`.
 
-A generated file starts with comment lines that carry two markers: the digest of the resolved
-spec, and the digest of everything after the body marker line. The markers tell nnspec that a
-file is its own (so `-o` may replace it) and whether its body was edited by hand since (so
-`-o` refuses to destroy the edits without `--force`). Files are replaced atomically: a
-temporary file in the same directory, then `os.replace`, so a failed write leaves nothing
-partial behind.
+`write_output(path, text, force=..., inputs=...)`:
+
+- refuses (WriteError, exit 2 in the CLI) a target that is not a regular file (a directory,
+  FIFO, device or socket), without opening it; a missing or unwritable directory, a name too
+  long; and any input of the command (the spec and its `extends` parents, an imported file),
+  even with `--force`;
+- refuses, unless `force`, a file without nnspec's marker (not nnspec's) or with a marker whose
+  digest no longer matches (edited by hand, header included); see `markers.py`;
+- leaves an identical file untouched, and otherwise replaces the file atomically (`atomic.py`).
 """
 
 from __future__ import annotations
 
 import difflib
-import hashlib
 import os
-import re
-import tempfile
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
 
-SPEC_MARKER = "# nnspec-spec-sha256: "
-BODY_MARKER = "# nnspec-body-sha256: "
-_DIGEST = re.compile(r"[0-9a-f]{64}")
+from nnspec.output import atomic, markers, target
+from nnspec.output.markers import (  # noqa: F401  (the names codegen and tests use)
+    BODY_MARKER,
+    SPEC_MARKER,
+    Header,
+    mark,
+    read_header,
+    read_marker,
+)
+from nnspec.output.target import WriteError
 
+__all__ = ["BODY_MARKER", "SPEC_MARKER", "Header", "WriteError", "check_target", "mark",
+           "read_existing", "read_for_check", "read_header", "read_marker", "seal",
+           "unified_diff", "write_generated", "write_output"]
 
-class WriteError(Exception):
-    """The output cannot or must not be written; the message says why and what to do."""
-
-
-@dataclass(frozen=True)
-class Header:
-    spec_digest: str
-    body_digest: str
-    body_matches: bool  # False: the body was edited after generation
-
-
-def body_digest(body: str) -> str:
-    return hashlib.sha256(body.encode("utf-8")).hexdigest()
-
-
-def _marker_lines(text: str) -> tuple[dict[str, str], int | None]:
-    """Marker values from the leading comment block, and where the body starts."""
-    values: dict[str, str] = {}
-    body_start = None
-    offset = 0
-    for line in text.splitlines(keepends=True):
-        if not line.startswith("#"):
-            break
-        offset += len(line)
-        for marker in (SPEC_MARKER, BODY_MARKER):
-            if line.startswith(marker) and marker not in values:
-                values[marker] = line[len(marker):].rstrip("\r\n")
-                if marker == BODY_MARKER:
-                    body_start = offset
-    return values, body_start
+PathLike = str | os.PathLike[str]
 
 
 def seal(text: str) -> str:
-    """Fill in the body digest of freshly rendered text (the body marker holds a placeholder)."""
-    values, body_start = _marker_lines(text)
-    if SPEC_MARKER not in values or body_start is None:
-        raise ValueError("the rendered module lacks the nnspec marker lines; templates must "
-                         "include markers.jinja in the leading comment block")
-    line_start = text.rindex(BODY_MARKER, 0, body_start)
-    return (text[:line_start] + BODY_MARKER + body_digest(text[body_start:]) + "\n"
-            + text[body_start:])
+    """Fill in the digest of a freshly rendered Python module (its markers hold placeholders)."""
+    return markers.seal_python(text)
 
 
-def read_header(text: str) -> Header | None:
-    """The markers of a file nnspec generated, or None for any other file."""
-    values, body_start = _marker_lines(text)
-    spec, body = values.get(SPEC_MARKER), values.get(BODY_MARKER)
-    if spec is None or body is None or body_start is None or not _DIGEST.fullmatch(spec) \
-            or not _DIGEST.fullmatch(body):
+def check_target(path: PathLike, inputs: Iterable[PathLike] = ()) -> None:
+    """The refusals that need no content, for a verb to fail fast before its real work."""
+    target.inspect(path, list(inputs))
+
+
+def read_for_check(path: PathLike) -> bytes | None:
+    """The current bytes of `--check`'s FILE (None: missing); never blocks on a FIFO or device."""
+    info = _stat(path)
+    if info is not None and target.kind(info.st_mode) is not None:
+        raise WriteError(f"cannot check {os.fspath(path)}: it is "
+                         f"{target.kind(info.st_mode)}, not a regular file")
+    return target.read_current(path)
+
+
+def _stat(path: PathLike) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except FileNotFoundError:
         return None
-    return Header(spec, body, body_digest(text[body_start:]) == body)
+    except OSError as exc:
+        raise WriteError(f"cannot read {os.fspath(path)}: {target.reason(exc)}") from None
+
+
+def write_output(path: PathLike, text: str, *, force: bool = False,
+                 inputs: Iterable[PathLike] = ()) -> bool:
+    """Write `text` (UTF-8, line ends as given) to `path`; True if the file changed.
+
+    Raises WriteError for every refusal and failure; the old file is then as it was.
+    """
+    shown = os.fspath(path)
+    info = target.inspect(path, list(inputs))
+    data = text.encode("utf-8")
+    if info is not None:
+        current = target.read_current(path)
+        if current == data:
+            return False
+        if not force:
+            _refuse_foreign(shown, current)
+    real = target.resolve(path)
+    atomic.replace(real, data, atomic.default_mode(real))
+    return True
+
+
+def _refuse_foreign(shown: str, current: bytes | None) -> None:
+    if current is None:
+        return
+    try:
+        found = markers.read_marker(current.decode("utf-8")) \
+            if len(current) <= target.READ_LIMIT else None
+    except UnicodeDecodeError:
+        found = None
+    if found is None:
+        raise WriteError(f"refusing to overwrite {shown}: it was not generated by nnspec "
+                         "(it has no nnspec marker); use --force to replace it")
+    if not found.intact:
+        raise WriteError(f"refusing to overwrite {shown}: it was edited by hand since nnspec "
+                         "wrote it; use --force to discard the edits")
+
+
+def write_generated(path: PathLike, text: str, force: bool = False,
+                    inputs: Iterable[PathLike] = ()) -> bool:
+    """`write_output` under the name `build -o` has always used."""
+    return write_output(path, text, force=force, inputs=inputs)
+
+
+def read_existing(path: Path) -> str | None:
+    """The text of `--check`'s FILE, or None if it is missing ("\\ufffd" if not UTF-8)."""
+    data = read_for_check(path)
+    if data is None:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "\ufffd"  # not text nnspec wrote: compares unequal
 
 
 def unified_diff(path: str, old: str | None, new: str) -> str:
@@ -81,72 +123,3 @@ def unified_diff(path: str, old: str | None, new: str) -> str:
     return "".join(difflib.unified_diff(
         (old or "").splitlines(keepends=True), new.splitlines(keepends=True),
         fromfile=path if old is not None else "/dev/null", tofile=path))
-
-
-def read_existing(path: Path) -> str | None:
-    try:
-        return path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        return None
-    except UnicodeDecodeError:
-        return "\ufffd"  # not text nnspec wrote: compares unequal, has no header
-    except OSError as exc:
-        raise WriteError(f"cannot read {path}: {exc.strerror}") from None
-
-
-def write_generated(path: str | os.PathLike[str], text: str, force: bool = False) -> bool:
-    """Write `text` to `path` unless it would destroy someone's work; True if it changed.
-
-    Refuses (WriteError) to replace a file without nnspec's header, or a generated file whose
-    body no longer matches its recorded digest (edited by hand), unless `force`.
-    """
-    target = Path(path)
-    existing = read_existing(target)
-    if existing == text:
-        return False
-    if existing is not None and not force:
-        header = read_header(existing)
-        if header is None:
-            raise WriteError(f"refusing to overwrite {target}: it was not generated by nnspec "
-                             "(no nnspec header); use --force to replace it")
-        if not header.body_matches:
-            raise WriteError(f"refusing to overwrite {target}: it was edited by hand since "
-                             "nnspec generated it; use --force to discard the edits")
-    write_atomic(target, text)
-    return True
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Replace `path` with `text` in one step; on any error the old file stays as it was."""
-    directory = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise WriteError(f"cannot write {path}: it is a directory")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise WriteError(f"cannot write {path}: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(text.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, _mode(path))
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise WriteError(f"cannot write {path}: {exc.strerror}") from None
-        raise
-
-
-def _mode(path: Path) -> int:
-    """Keep an existing file's permissions; a new file gets the usual 0o666 less the umask."""
-    try:
-        return path.stat().st_mode & 0o7777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask

@@ -2,7 +2,7 @@
 # To regenerate, run this in the file's directory:
 #     nnspec build ../../../specs/nin.yaml -o <this file>
 # nnspec-spec-sha256: 8559d3ba485893a6b83a2a7ccd9e6ba9161ee2c1c4388d7efd819700cf090f6c
-# nnspec-body-sha256: b9d079c0f0f59cdfdd5430874c97d2010b0830fe71ceb0658384b2cd33a640ac
+# nnspec-body-sha256: dbbd3c85f44a9ab465f69872d681caf9d4ef1e4fb60a74c71f1008f7d1c06533
 
 import torch
 from torch import nn

@@ -2,7 +2,7 @@
 # To regenerate, run this in the file's directory:
 #     nnspec build ../../../specs/nin_dw.yaml -o <this file>
 # nnspec-spec-sha256: 2b8ca36a99c0ce9ef6dac5d6833cdece541483b4baa53f2ba765d74b133a6944
-# nnspec-body-sha256: e93c73437f6ff1f77a4f47d466491bddb3fb0f9f8eff47da38014f681daae562
+# nnspec-body-sha256: ff649913bfc0a60cb8015b2e8151279b8b728332294d6f10100056219e19bb35
 
 import torch
 from torch import nn

@@ -2,7 +2,7 @@
 # To regenerate, run this in the file's directory:
 #     nnspec build ../../../specs/nin_dw_x2.yaml -o <this file>
 # nnspec-spec-sha256: e7f14361810c20617115aa7f969795205eb436f054a3883ae81081210d2b7b1e
-# nnspec-body-sha256: bc6f8638bcde5ac7e5a2ec0ac98211ecb4bb472ca8ce5d81bd989385dbd47975
+# nnspec-body-sha256: b3adecd86b641aa8cca24e7b4ea8e1a8e42d284ee8c019d37866450758a543ea
 
 import torch
 from torch import nn
