@@ -8,7 +8,7 @@ directory, a null device, a path in a missing directory, the spec itself). Each 
 fresh folder holding copies of its inputs, under a memory limit and a timeout, and must:
 
 - exit 0, 1 or 2 (3 is a defect in nnspec; a signal or the timeout is a crash or a hang);
-- print no Python traceback;
+- print no Python traceback (it runs with --debug, so an internal error shows one);
 - change no file outside its output folder (the repository's specs, its copied inputs, the
   foreign file it was told to write over) and leave no temporary file behind.
 
@@ -336,7 +336,8 @@ def run_case(case: Case, folder: Path, template: Path) -> None:
     before_repo, before = _snapshot(WATCHED), _snapshot(watched)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
     try:
-        done = subprocess.run([sys.executable, "-m", "nnspec", *argv], cwd=folder, env=env,
+        done = subprocess.run([sys.executable, "-m", "nnspec", "--debug", *argv], cwd=folder,
+                              env=env,
                               capture_output=True, timeout=TIMEOUT_S, preexec_fn=_limit)
         code, text = done.returncode, (done.stdout + done.stderr).decode("utf-8", "replace")
     except subprocess.TimeoutExpired as exc:
