@@ -471,6 +471,17 @@ def test_spec_errors_are_json_in_every_verb(capsys, tmp_path):
         assert [d["code"] for d in json.loads(err)] == ["unknown-layer"], argv
 
 
+@pytest.mark.parametrize("verb", [["build", "specs/nin.yaml"], ["schema"]])
+def test_a_stale_check_is_json(capsys, monkeypatch, tmp_path, verb):
+    """A stale or missing --check target is a failure (exit 1) like any other: in JSON too."""
+    monkeypatch.chdir(ROOT)
+    code, err = _run(capsys, *verb, "--check", "-o", str(tmp_path / "missing.py"),
+                     "--error-format", "json")
+    assert code == 1
+    found = json.loads(err)
+    assert isinstance(found, list) and found and all(d["severity"] == "error" for d in found)
+
+
 @pytest.mark.parametrize("argv,expected", [
     (["validate", "a", "--error-format", "json"], "json"),
     (["validate", "a", "--error-format=json"], "json"),
