@@ -28,7 +28,8 @@ EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a process killed by SIGP
 COMMANDS = [build, validate, summary, diff, graph, schema, import_]
 
 APOLOGY = ("internal error: this is a bug in nnspec, sorry. Please report it with the spec and "
-           "command that caused it; rerun with --debug for the traceback.")
+           "command that caused it")
+RERUN = "rerun with --debug for the traceback"
 # where a usage or internal error points in JSON: no spec position, line and column 0
 COMMAND_LINE = Pos("<command line>", 0, 0, 0)
 NNSPEC = Pos("<nnspec>", 0, 0, 0)
@@ -148,12 +149,12 @@ def _internal(exc: BaseException, debug: bool, json_format: bool) -> int:
             notes = [f"{type(exc).__name__}: {str(exc)[:_MAX_NOTE]}"]
             if debug:
                 notes.append("".join(traceback.format_exception(exc)))
-            _print_json(Diagnostic("internal", APOLOGY, NNSPEC, notes=tuple(notes),
-                                   hint="rerun with --debug for the traceback"))
+            _print_json(Diagnostic("internal", f"{APOLOGY}.", NNSPEC, notes=tuple(notes),
+                                   hint=None if debug else RERUN))
         elif debug:
             traceback.print_exception(exc)
         else:
-            print(f"nnspec: {APOLOGY}", file=sys.stderr)
+            print(f"nnspec: {APOLOGY}; {RERUN}.", file=sys.stderr)
     except Exception:  # noqa: BLE001, S110 - stderr itself is failing: the exit code still says it
         pass
     return EXIT_INTERNAL
