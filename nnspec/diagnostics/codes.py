@@ -110,6 +110,10 @@ CODES: dict[str, str] = {
     "not-rebuilt": "the imported spec does not rebuild the original model exactly",
     "no-input": "the model's input shape cannot be told from the tree: pass `--input`",
     "bad-input": "the model does not take the given inputs",
+    # the command itself (JSON error reports only: text prints these without a code)
+    "usage": "wrong usage of the command: an unknown option, a missing file, a malformed `--set` "
+             "(exit 2)",
+    "internal": "a defect in nnspec, not in the spec: please report it (exit 3)",
 }
 
 # Codes that reach a Diagnostic only through a variable, never as a string literal at a call
