@@ -20,6 +20,7 @@ from nnspec.cli.common import (
     load_checked,
     overrides,
     report,
+    stale,
 )
 from nnspec.diagnostics import SpecError
 
@@ -89,10 +90,8 @@ def write_source(args: argparse.Namespace) -> int:
             if current == text:
                 return 0
             sys.stdout.write(write.unified_diff(args.output, current, text))
-            state = "missing" if current is None else "stale"
-            print(f"nnspec: {args.output} is {state}; regenerate it with "
-                  f"`nnspec build {' '.join(_command(args))}`", file=sys.stderr)
-            return 1
+            raise stale(args.output, current is None,
+                        f"nnspec build {' '.join(_command(args))}")
         inputs = [*spec.document.files, *_templates(args.templates)]
         changed = write.write_output(args.output, text, force=args.force, inputs=inputs)
     except write.WriteError as exc:

@@ -139,3 +139,13 @@ def parse_inputs(texts: list[str], named: bool = False) -> dict[str, tuple[int, 
                              "x=3,224,224")
         out[name.strip()] = shape
     return out or None
+
+
+def stale(path: str, missing: bool, command: str):
+    """The failure of a `--check` (exit 1): the file is missing or differs from what nnspec
+    would write now. A diagnostic, so `--error-format json` reports it as JSON too."""
+    from nnspec.diagnostics import Diagnostic, Pos, SpecError
+
+    state = "missing" if missing else "stale: it differs from what nnspec would write now"
+    return SpecError([Diagnostic("stale-output", f"{path} is {state}", Pos(path, 1, 1),
+                                 f"regenerate it with `{command}`")])

@@ -23,6 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from nnspec.cli.common import stale
     from nnspec.cli.errors import UsageError
     from nnspec.frontend.schema import render
     from nnspec.output import write
@@ -37,10 +38,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     try:
         if args.check:  # bytes, exactly: a copy with CRLF line ends is stale
-            if write.read_for_check(args.output) != text.encode("utf-8"):
-                print(f"{args.output}: stale; regenerate with: nnspec schema -o "
-                      f"{args.output}", file=sys.stderr)
-                return 1
+            current = write.read_for_check(args.output)
+            if current != text.encode("utf-8"):
+                raise stale(args.output, current is None, f"nnspec schema -o {args.output}")
             return 0
         write.write_output(args.output, text, force=args.force)
     except write.WriteError as exc:

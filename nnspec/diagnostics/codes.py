@@ -114,6 +114,7 @@ CODES: dict[str, str] = {
     "usage": "wrong usage of the command: an unknown option, a missing file, a malformed `--set` "
              "(exit 2)",
     "internal": "a defect in nnspec, not in the spec: please report it (exit 3)",
+    "stale-output": "`--check`: the file differs from what nnspec would write now, or is missing",
 }
 
 # Codes that reach a Diagnostic only through a variable, never as a string literal at a call
