@@ -73,7 +73,7 @@ class Declarations(Context):
         out = []
         for name, decl in block.params.items():
             pos = self.where(path + ("params", name), key=True)
-            name_ok(name, "parameter name", pos, self.errors)
+            self.local_name_ok(name, "parameter name", pos)
             if isinstance(decl, str) and decl in TYPE_NAMES:
                 type_name, default = decl, REQUIRED
             elif hasattr(decl, "type"):
