@@ -3,6 +3,8 @@ buffers it holds itself, and its ties."""
 
 from __future__ import annotations
 
+import math
+
 from typing import Any
 
 from nnspec.catalog import REQUIRED
@@ -22,6 +24,23 @@ from nnspec.language.expr import ExprError, evaluate
 from nnspec.language.types import TYPE_NAMES, infer_type, param_type_problem
 
 
+# elements in one sample of a declared input: building makes an example of it (and runs the
+# forward on it), so a larger one would exhaust memory rather than say why
+MAX_INPUT_ELEMENTS = 10**9
+# [low, high) of the values each input dtype holds: a declared range must lie within
+DTYPE_BOUNDS: dict[str, tuple[float, float]] = {
+    "bool": (0, 2), "uint8": (0, 2**8), "int8": (-2**7, 2**7), "int16": (-2**15, 2**15),
+    "int32": (-2**31, 2**31), "int64": (-2**63, 2**63), "float16": (-65504, 65504),
+    "bfloat16": (-3.3895e38, 3.3895e38), "float32": (-3.4028e38, 3.4028e38),
+    "float64": (-1.7976e308, 1.7976e308),
+}
+
+
+def _fits(bounds: tuple[int, ...], dtype: str) -> bool:
+    low, high = DTYPE_BOUNDS.get(dtype, (-math.inf, math.inf))
+    return low <= bounds[0] and bounds[1] <= high
+
+
 class Declarations(Context):
     """Inputs, parameters, own tensors and ties, checked."""
 
@@ -39,10 +58,20 @@ class Declarations(Context):
             if any(d <= 0 for d in shape):
                 self.errors.error("bad-value", f"input '{name}' has a non-positive dimension "
                                   f"{shape}", self.where(("inputs", name)))
+            elif math.prod(shape) > MAX_INPUT_ELEMENTS:
+                self.errors.error("out-of-range", f"input '{name}' has {math.prod(shape):,} "
+                                  f"elements per sample; the limit is {MAX_INPUT_ELEMENTS:,}",
+                                  self.where(("inputs", name)),
+                                  "building runs the forward on an example of this shape")
             bounds = tuple(self.input_size(v, ("inputs", name, "range", i), root, "a range bound")
                            for i, v in enumerate(spec.range or ()))
             if bounds and bounds[0] >= bounds[1]:
                 self.errors.error("bad-value", f"input '{name}': range {list(bounds)} is empty",
+                                  self.where(("inputs", name, "range")))
+            elif bounds and not _fits(bounds, spec.dtype):
+                low, high = DTYPE_BOUNDS[spec.dtype]
+                self.errors.error("out-of-range", f"input '{name}': range {list(bounds)} does "
+                                  f"not fit {spec.dtype}, whose values lie in [{low}, {high})",
                                   self.where(("inputs", name, "range")))
             out.append(Input(name, tuple(shape), spec.dtype, bounds or None))
         return out
