@@ -36,6 +36,22 @@ DTYPE_BOUNDS: dict[str, tuple[float, float]] = {
 }
 
 
+# levels of lists in a parameter's value (its default, or a `--set` value): generated code
+# writes the value as a literal, and formatting and compiling a literal recurse once per level
+MAX_VALUE_NESTING = 32
+
+
+def _nesting(value: Any) -> int:
+    """Levels of lists and tuples in `value` (0 for a scalar), counted without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (list, tuple)):
+            stack.extend((v, level + 1) for v in item)
+            deepest = max(deepest, level + 1)
+    return deepest
+
+
 def _fits(bounds: tuple[int, ...], dtype: str) -> bool:
     low, high = DTYPE_BOUNDS.get(dtype, (-math.inf, math.inf))
     return low <= bounds[0] and bounds[1] <= high
@@ -110,7 +126,11 @@ class Declarations(Context):
                 default = REQUIRED if decl.default is None else decl.default
             else:
                 type_name, default = infer_type(decl), decl
-            if default is not REQUIRED:
+            if default is not REQUIRED and _nesting(default) > MAX_VALUE_NESTING:
+                self.errors.error("too-complex", f"the value of '{name}' nests "
+                                  f"{_nesting(default)} levels of lists deep; the limit is "
+                                  f"{MAX_VALUE_NESTING}", self.where(path + ("params", name)))
+            elif default is not REQUIRED:
                 problem = param_type_problem(type_name, default)
                 if problem:
                     self.errors.error("wrong-type", f"default of '{name}' should be {problem}",
