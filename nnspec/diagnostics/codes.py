@@ -91,6 +91,8 @@ CODES: dict[str, str] = {
     # user layers
     "import-not-allowed": "a user layer comes from a package that is not allowed to be imported",
     "import-failed": "importing a user layer's package or class fails",
+    "user-layer-failed": "a rule a user layer's package declares raises or returns a malformed "
+                         "value",
     # budget and building
     "too-many-params": "the model would have more parameters than the budget allows",
     "out-of-memory": "the model would not fit in the memory available to allocate it",
