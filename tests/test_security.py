@@ -303,14 +303,14 @@ def test_repeat_counts_are_bounded(write_spec):
 
 
 def test_exponential_module_tree_is_refused(write_spec):
-    """Ten blocks that each hold ten of the next: 10**10 modules, refused at 200,000."""
+    """Ten blocks that each hold ten of the next: 10**10 modules, refused at 50,000."""
     blocks = [f"  B{i}:\n    children: [" + ", ".join([f"B{i + 1}()"] * 10) + "]\n"
               "    base: Sequential\n" for i in range(10)]
     blocks.append("  B10:\n    children: {relu: ReLU()}\n")
     path = write_spec("nnspec: 1\ninputs: {x: [3, 8, 8]}\nblocks:\n" + "".join(blocks)
                       + "model:\n  children: {b: B0()}\n")
     d = only(errors_of(path), "too-large")
-    assert "over 200,000 modules" in d.message
+    assert "over 50,000 modules" in d.message
 
 
 # --- the parameter budget ------------------------------------------------------------------------
