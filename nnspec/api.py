@@ -121,9 +121,10 @@ def generate(path_or_spec: Any, *, spec_label: str | None = None,
     """
     from nnspec.codegen import generate as codegen  # the module: generate(), spec_label()
 
-    spec = _spec(path_or_spec, params, allow_import)
-    label = spec_label if spec_label is not None else codegen.spec_label(spec.path)
-    return codegen.generate(spec.program, label, templates, overrides=params)
+    with gc_paused():  # like compiling, generating makes many objects and no cycles
+        spec = _spec(path_or_spec, params, allow_import)
+        label = spec_label if spec_label is not None else codegen.spec_label(spec.path)
+        return codegen.generate(spec.program, label, templates, overrides=params)
 
 
 def summary(path_or_spec: Any, *, inputs: dict[str, tuple[int, ...]] | None = None,

@@ -84,7 +84,8 @@ def generate(program: Program, spec_label: str | None = None,
     except jinja2.TemplateNotFound as exc:
         raise TemplateError(f"template not found: {exc.name}") from None
     except jinja2.TemplateError as exc:
-        where = f" ({exc.filename}:{exc.lineno})" if getattr(exc, "filename", None) else ""
+        where = f" ({exc.filename}:{exc.lineno})" if getattr(exc, "filename", None) else \
+            _template_frame(exc)
         raise TemplateError(f"template error{where}: {exc.message}") from None
     except ValueError as exc:
         raise TemplateError(str(exc)) from None
