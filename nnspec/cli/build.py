@@ -107,8 +107,8 @@ def _command(args: argparse.Namespace) -> list[str]:
 
 def summary_text(spec) -> str:
     """The printed tree, then `Net: N parameters; x [1, 3, 32, 32] float32 -> [1, 10] float32`."""
-    from nnspec.runtime.failures import forward_error
     from nnspec.api import build
+    from nnspec.runtime.failures import forward_error
     from nnspec.runtime.model import example_inputs
     from nnspec.runtime.torchlib import torch
 

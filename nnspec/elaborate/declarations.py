@@ -4,7 +4,6 @@ buffers it holds itself, and its ties."""
 from __future__ import annotations
 
 import math
-
 from typing import Any
 
 from nnspec.catalog import REQUIRED
@@ -22,7 +21,6 @@ from nnspec.ir.program import (
 )
 from nnspec.language.expr import ExprError, evaluate
 from nnspec.language.types import TYPE_NAMES, infer_type, param_type_problem
-
 
 # elements in one sample of a declared input: building makes an example of it (and runs the
 # forward on it), so a larger one would exhaust memory rather than say why
