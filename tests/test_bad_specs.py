@@ -14,8 +14,8 @@ A `.test` file holds cases, mypy-style:
 `-- warning: ...` one warning. `-- hint:` / `-- note:` lines check the hint / a note of the
 expectation above them. `-- args: ...` adds CLI arguments, `-- exit: N` changes the expected
 exit code (default 1), `-- verb: build` runs another verb than `validate` (the build budget is
-checked only when building). Directive lines do not count as spec lines. Every diagnostic printed must
-be expected and every expectation printed: nothing missing, nothing extra.
+checked only when building). Directive lines do not count as spec lines. Every diagnostic
+printed must be expected and every expectation printed: nothing missing, nothing extra.
 """
 
 from __future__ import annotations

@@ -346,3 +346,22 @@ def test_the_verbs_scale_linearly_with_children(write_spec, capsys):
     with pytest.raises(SpecError) as caught:
         nnspec.load(write_spec(_children(100000), "huge.yaml"))
     assert {d.code for d in caught.value.diagnostics} <= {"too-large"}
+
+
+def test_a_loop_variable_named_like_a_user_layers_class(write_spec):
+    """The generated file imports a user layer's class under a name no constructor local has."""
+    from conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "tests" / "userpkg"))
+    try:
+        path = write_spec("nnspec: 1\ninputs: {x: [4, 8, 8]}\n"
+                          "layers: {SE: 'nnspec_demo.blocks:SqueezeExcite'}\n"
+                          "model:\n  children:\n    body:\n      - {repeat: 2, as: "
+                          "SqueezeExcite, call: 'SE(4 + 0 * SqueezeExcite)'}\n"
+                          "  forward: [return body(x)]\n")
+        model = nnspec.build(path, allow_import=["nnspec_demo"])
+        assert "import SqueezeExcite as SqueezeExcite_2" in nnspec.generate(
+            path, allow_import=["nnspec_demo"])
+        assert len(model.body) == 2
+    finally:
+        sys.path.remove(str(ROOT / "tests" / "userpkg"))

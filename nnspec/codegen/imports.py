@@ -8,6 +8,8 @@ import ast
 from nnspec.formatter import LINE_WIDTH
 from nnspec.ir.program import (
     Program,
+    Repeat,
+    Seq,
 )
 from nnspec.language.names import RESERVED, Namespace
 
@@ -73,8 +75,24 @@ def _from_import(module: str, members: list[tuple[str, str]]) -> str:
 
 def user_names(program: Program) -> dict[str, str]:
     """The name each user layer's class has in the generated file: its own, unless another
-    class, a parameter or a name the file uses has it (then `Class as Class_2`)."""
+    class, a parameter, a loop variable or a name the file uses has it (then
+    `Class as Class_2`)."""
     names = Namespace(set(program.classes) | {p.name for cls in program.classes.values()
-                                              for p in cls.params},
+                                              for p in cls.params} | _loop_variables(program),
                       separator="_", refused=RESERVED)
     return {path: names.fresh(path.split(":")[1]) for path in sorted(program.user_layers)}
+
+
+def _loop_variables(program: Program) -> set[str]:
+    """The repeats' loop variables: constructor locals, like parameters."""
+    out: set[str] = set()
+    stack = [c for cls in program.classes.values() for c in cls.children]
+    while stack:
+        child = stack.pop()
+        if child.orelse is not None:
+            stack.append(child.orelse)
+        if isinstance(child.value, Repeat) and child.value.var:
+            out.add(child.value.var)
+        if isinstance(child.value, (Seq, Repeat)):
+            stack.extend(child.value.items)
+    return out
