@@ -97,7 +97,9 @@ def build(path_or_spec: Any, *, device: Any = None, dtype: Any = None,
     spec = _spec(path_or_spec, params, allow_import)
     if device is not None and str(device).split(":")[0] == "meta":
         return instantiate(spec.program, device=device, dtype=dtype)
-    budget.check_build(spec.analysis, spec.tree, dtype)
+    # memory is the host's: other devices' memory is for torch to report
+    host = device is None or str(device).split(":")[0] == "cpu"
+    budget.check_build(spec.analysis, spec.tree, dtype, memory=host)
     with budget.allocating(spec.analysis, spec.tree, dtype):
         return instantiate(spec.program, device=device, dtype=dtype)
 

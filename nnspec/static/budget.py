@@ -172,10 +172,13 @@ def memory_error(analysis: Analysis, tree: Instance, dtype: object = None,
         "free memory, build in a smaller dtype, or build on the meta device")])
 
 
-def check_build(analysis: Analysis, tree: Instance, dtype: object = None) -> None:
-    """Before allocating: the parameter budget, then the estimate in bytes against the memory
-    available. Raises SpecError."""
+def check_build(analysis: Analysis, tree: Instance, dtype: object = None,
+                memory: bool = True) -> None:
+    """Before allocating: the parameter budget, then (with `memory`: a build in host memory)
+    the estimate in bytes against the memory available. Raises SpecError."""
     check(analysis, tree)
+    if not memory:
+        return
     params, buffers = elements(analysis)
     available = available_memory()
     if available is not None and (params + buffers) * dtype_bytes(dtype) > available:
