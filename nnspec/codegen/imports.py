@@ -78,15 +78,17 @@ def user_names(program: Program) -> dict[str, str]:
     class, a parameter, a loop variable or a name the file uses has it (then
     `Class as Class_2`)."""
     names = Namespace(set(program.classes) | {p.name for cls in program.classes.values()
-                                              for p in cls.params} | _loop_variables(program),
+                                              for p in cls.params} | loop_variables(
+                          [c for cls in program.classes.values() for c in cls.children]),
                       separator="_", refused=RESERVED)
     return {path: names.fresh(path.split(":")[1]) for path in sorted(program.user_layers)}
 
 
-def _loop_variables(program: Program) -> set[str]:
-    """The repeats' loop variables: constructor locals, like parameters."""
+def loop_variables(children: list) -> set[str]:
+    """The loop variables of the repeats among `children`: constructor locals, like
+    parameters, so no name the generator invents may take one."""
     out: set[str] = set()
-    stack = [c for cls in program.classes.values() for c in cls.children]
+    stack = list(children)
     while stack:
         child = stack.pop()
         if child.orelse is not None:
