@@ -369,3 +369,25 @@ def test_a_loop_variable_named_like_a_user_layers_class(write_spec):
         assert len(model.body) == 2
     finally:
         sys.path.remove(str(ROOT / "tests" / "userpkg"))
+
+
+def test_a_rule_faulty_only_at_other_input_shapes(write_spec, tmp_path, monkeypatch):
+    """`summary --input` runs the shape pass again: a faulty rule there is the same diagnostic."""
+    pkg = "hostile_decl_late"
+    (tmp_path / pkg).mkdir()
+    (tmp_path / pkg / "__init__.py").write_text("")
+    (tmp_path / pkg / "nnspec_layers.py").write_text(
+        "from nnspec import Arg, declare_layer\n"
+        f'declare_layer("{pkg}.m:L", [Arg("c", "int")], '
+        'shape=lambda a, i: i[0] if i[0][-1] == 4 else "x")\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    path = write_spec(LAYER_SPEC.format(pkg=pkg))
+    try:
+        assert nnspec.summary(path, allow_import=[pkg])["params"] is None
+        with pytest.raises(SpecError) as caught:
+            nnspec.summary(path, inputs={"x": (8,)}, allow_import=[pkg])
+    finally:
+        for name in [m for m in sys.modules if m.startswith(pkg)]:
+            del sys.modules[name]
+    [d] = caught.value.diagnostics
+    assert d.code == "user-layer-failed" and pkg in d.message and d.pos.line == 5

@@ -15,11 +15,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from nnspec.diagnostics import Diagnostic, SpecError
+from nnspec.diagnostics import SpecError
 from nnspec.elaborate.elaborator import elaborate
 from nnspec.elaborate.infer import apply_inferred
 from nnspec.elaborate.shapes.walker import analyze
-from nnspec.elaborate.user_layers import UserRuleError
+from nnspec.elaborate.user_layers import UserRuleError, rule_error
 from nnspec.frontend.document import Document
 from nnspec.frontend.validate import validate
 from nnspec.ir.analysis import Analysis
@@ -43,9 +43,9 @@ def compile_document(doc: Document, source: str, allow_import: Sequence[str] = (
         spec = validate(doc)
         try:
             program, tree = elaborate(doc, spec, source, tuple(allow_import))
-            analysis = analyze(program, tree)
         except UserRuleError as exc:
             raise _user_rule_error(doc, spec, exc) from None
+        analysis = analyze(program, tree)
         apply_inferred(program, analysis)
         return Compiled(doc, program, tree, analysis)
 
@@ -53,10 +53,8 @@ def compile_document(doc: Document, source: str, allow_import: Sequence[str] = (
 def _user_rule_error(doc: Document, spec: Any, exc: UserRuleError) -> SpecError:
     """A user layer's faulty declaration, at the spec's `layers:` entry that names it."""
     names = [name for name, path in spec.layers.items() if path == exc.path]
-    pos = doc.where(("layers", names[0])) if names else doc.where(("layers",), key=True)
-    return SpecError([Diagnostic("user-layer-failed", exc.message, pos,
-                                 "the declaration is in the user's package (its "
-                                 "nnspec_layers module): fix it there")])
+    return rule_error(exc, doc.where(("layers", names[0])) if names else doc.where(
+        ("layers",), key=True))
 
 
 def compile_data(data: Any, source: str, allow_import: Sequence[str] = ()) -> Compiled:

@@ -23,7 +23,7 @@ from typing import Any
 from nnspec.catalog import LAYERS, Arg, LayerDef
 from nnspec.catalog.types import Args, Shape
 from nnspec.catalog.user import DECLARED
-from nnspec.diagnostics import Collector, Pos, did_you_mean
+from nnspec.diagnostics import Collector, Diagnostic, Pos, SpecError, did_you_mean
 from nnspec.language.names import IMPORT_PATH, identifier_problem
 from nnspec.language.types import VALUE_KINDS
 
@@ -95,6 +95,14 @@ class UserRuleError(Exception):
     def __init__(self, path: str, message: str) -> None:
         super().__init__(message)
         self.path, self.message = path, message
+
+
+def rule_error(exc: UserRuleError, pos: Pos) -> SpecError:
+    """The one diagnostic for a faulty declared rule, at `pos` (the spec's `layers:` entry)."""
+    return SpecError([Diagnostic("user-layer-failed", exc.message, pos,
+                                 "the declaration is in the user's package (its "
+                                 f"{DECLARATIONS} module, or the code that declared it): "
+                                 "fix it there")])
 
 
 def _guarded(path: str, rule: str, fn: Callable[..., Any] | None) -> Callable[..., Any] | None:

@@ -27,7 +27,7 @@ from nnspec.diagnostics import Collector, Pos
 from nnspec.elaborate.shapes import steps as forward
 from nnspec.elaborate.shapes.steps import NO_RETURN, Abort, Frame, has_unknown
 from nnspec.elaborate.shapes.symbolic import Seen, common_expr, layer_sym, rescoped, unscoped
-from nnspec.elaborate.user_layers import UserRuleError
+from nnspec.elaborate.user_layers import UserRuleError, rule_error
 from nnspec.ir.analysis import UNKNOWN, Analysis, Inferred, ModuleInfo, Node, Shape, tensors_in
 from nnspec.ir.program import Call, If, Instance, Program, Stmt, Tie
 from nnspec.language.expr import Expr, ExprError, evaluate
@@ -41,9 +41,13 @@ def analyze(program: Program, tree: Instance,
     until `nnspec.elaborate.infer.apply` writes them in."""
     errors = Collector()
     walker = _Walker(program, errors)
-    analysis = walker.run(tree, input_shapes or {})
-    errors.check()
-    analysis.inferred = walker.settle_inferred()
+    try:
+        analysis = walker.run(tree, input_shapes or {})
+        errors.check()
+        analysis.inferred = walker.settle_inferred()
+    except UserRuleError as exc:  # at the spec's `layers:` entry for the faulty layer
+        raise rule_error(exc, program.user_layers.get(
+            exc.path, program.classes[program.root].pos)) from None
     errors.check()
     return analysis
 
