@@ -125,16 +125,18 @@ def elements(analysis: Analysis) -> tuple[int, int]:
 
 
 def available_memory() -> int | None:
-    """Bytes this process could allocate now: the physical memory available (sysconf, else
-    /proc/meminfo's MemAvailable), capped by RLIMIT_AS less what is mapped already. None
-    when the system says nothing."""
-    found: list[int] = []
+    """Bytes this process could allocate now: the physical memory available (the larger of
+    /proc/meminfo's MemAvailable, which counts reclaimable caches, and sysconf's free pages),
+    capped by RLIMIT_AS less what is mapped already. None when the system says nothing."""
+    physical: list[int] = []
+    kib = _proc_field("/proc/meminfo", "MemAvailable:")
+    if kib is not None:
+        physical.append(kib * 1024)
     try:
-        found.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+        physical.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
     except (ValueError, OSError, AttributeError):
-        kib = _proc_field("/proc/meminfo", "MemAvailable:")
-        if kib is not None:
-            found.append(kib * 1024)
+        pass
+    found = [max(physical)] if physical else []
     try:
         import resource
 
