@@ -4,7 +4,6 @@ and `example_inputs`, so validating and generating stay fast.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import os
 from collections.abc import Sequence
@@ -73,7 +72,6 @@ def _packages(allow_import: Sequence[str]) -> tuple[str, ...]:
 
 def _compile(doc: Document, source: str, allow_import: tuple[str, ...] = ()) -> Spec:
     compiled = compile_document(doc, source, allow_import)
-    budget.check(compiled.analysis, compiled.tree)
     return Spec(source, doc, compiled.program, compiled.tree, compiled.analysis)
 
 
@@ -90,15 +88,20 @@ def _spec(path_or_spec: Any, params: dict[str, Any], allow_import: Sequence[str]
 
 def build(path_or_spec: Any, *, device: Any = None, dtype: Any = None,
           allow_import: Sequence[str] = (), **params: Any) -> torch.nn.Module:
-    """The spec's model as a real `torch.nn.Module`. `device="meta"` allocates nothing, so
-    the parameter budget (a guard on memory) does not apply to it. User layers' modules are
-    imported here, from the packages `allow_import` names."""
+    """The spec's model as a real `torch.nn.Module`. Before allocating, the build budget
+    (`nnspec.static.budget`: the parameter budget, and the estimate in bytes against the memory
+    available) is checked; `device="meta"` allocates nothing, so it is not. User layers'
+    modules are imported here, from the packages `allow_import` names."""
     from nnspec.runtime.model import instantiate
 
-    meta = device is not None and str(device).split(":")[0] == "meta"
-    with budget.limit(None) if meta else contextlib.nullcontext():
-        spec = _spec(path_or_spec, params, allow_import)
-    return instantiate(spec.program, device=device, dtype=dtype)
+    spec = _spec(path_or_spec, params, allow_import)
+    if device is not None and str(device).split(":")[0] == "meta":
+        return instantiate(spec.program, device=device, dtype=dtype)
+    # memory is the host's: other devices' memory is for torch to report
+    host = device is None or str(device).split(":")[0] == "cpu"
+    budget.check_build(spec.analysis, spec.tree, dtype, memory=host)
+    with budget.allocating(spec.analysis, spec.tree, dtype):
+        return instantiate(spec.program, device=device, dtype=dtype)
 
 
 def example_inputs(path_or_spec: Any, batch: int = 2, seed: int = 0,
@@ -120,9 +123,10 @@ def generate(path_or_spec: Any, *, spec_label: str | None = None,
     """
     from nnspec.codegen import generate as codegen  # the module: generate(), spec_label()
 
-    spec = _spec(path_or_spec, params, allow_import)
-    label = spec_label if spec_label is not None else codegen.spec_label(spec.path)
-    return codegen.generate(spec.program, label, templates, overrides=params)
+    with gc_paused():  # like compiling, generating makes many objects and no cycles
+        spec = _spec(path_or_spec, params, allow_import)
+        label = spec_label if spec_label is not None else codegen.spec_label(spec.path)
+        return codegen.generate(spec.program, label, templates, overrides=params)
 
 
 def summary(path_or_spec: Any, *, inputs: dict[str, tuple[int, ...]] | None = None,

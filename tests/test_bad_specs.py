@@ -13,8 +13,9 @@ A `.test` file holds cases, mypy-style:
 `-- expect: CODE [FILE:]LINE:COL FRAGMENT` is one error (FILE defaults to spec.yaml);
 `-- warning: ...` one warning. `-- hint:` / `-- note:` lines check the hint / a note of the
 expectation above them. `-- args: ...` adds CLI arguments, `-- exit: N` changes the expected
-exit code (default 1). Directive lines do not count as spec lines. Every diagnostic printed must
-be expected and every expectation printed: nothing missing, nothing extra.
+exit code (default 1), `-- verb: build` runs another verb than `validate` (the build budget is
+checked only when building). Directive lines do not count as spec lines. Every diagnostic
+printed must be expected and every expectation printed: nothing missing, nothing extra.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class Case:
     expected: list[Expected] = field(default_factory=list)
     args: list[str] = field(default_factory=list)
     exit: int = 1
+    verb: str = "validate"
 
 
 def parse_corpus(path: Path) -> list[Case]:
@@ -92,6 +94,8 @@ def _directive(case: Case, text: str, where: str) -> None:
         case.args += shlex.split(value)
     elif kind == "exit":
         case.exit = int(value)
+    elif kind == "verb":
+        case.verb = value
     else:
         raise AssertionError(f"{where}: unknown directive '{kind}'")
 
@@ -153,7 +157,7 @@ def test_bad_spec(case: Case, tmp_path, monkeypatch, capsys):
     for name, lines in case.files.items():
         (tmp_path / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
-    code = main(["validate", *case.args, MAIN_FILE])
+    code = main([case.verb, *case.args, MAIN_FILE])
     err = capsys.readouterr().err
     assert "Traceback" not in err and "internal error" not in err, err
     reported = parse_output(err)

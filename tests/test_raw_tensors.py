@@ -161,7 +161,7 @@ def test_own_parameters_count_against_the_budget(write_spec):
                       "  parameters:\n    w: {shape: [n, n], init: zeros}\n"
                       "  forward: [return x]\n")
     with budget.limit(10**5), pytest.raises(SpecError) as info:
-        nnspec.load(path)
+        nnspec.build(path)
     [diagnostic] = info.value.diagnostics
     assert diagnostic.code == "too-many-params" and "1,000,000 parameters" in diagnostic.message
 

@@ -141,11 +141,11 @@ def test_save_and_pickle_load_in_a_new_process(tmp_path, write_spec):
 
 def test_meta_device_allocates_nothing(write_spec):
     """10^10 parameters (40 GB in float32) build on the meta device: the parameter budget
-    guards memory, which meta does not use, while compiling for real is refused."""
+    guards memory, which meta does not use, while building for real is refused."""
     path = write_spec("nnspec: 1\ninputs:\n  x: [100000]\nmodel:\n  children:\n"
                       "    fc: Linear(100000, 100000)\n")
     with pytest.raises(nnspec.SpecError) as info:
-        nnspec.load(path)
+        nnspec.build(path)
     assert info.value.diagnostics[0].code == "too-many-params"
     model = nnspec.build(path, device="meta")
     assert sum(p.numel() for p in model.parameters()) == 100_000 * 100_000 + 100_000

@@ -303,14 +303,14 @@ def test_repeat_counts_are_bounded(write_spec):
 
 
 def test_exponential_module_tree_is_refused(write_spec):
-    """Ten blocks that each hold ten of the next: 10**10 modules, refused at 200,000."""
+    """Ten blocks that each hold ten of the next: 10**10 modules, refused at 50,000."""
     blocks = [f"  B{i}:\n    children: [" + ", ".join([f"B{i + 1}()"] * 10) + "]\n"
               "    base: Sequential\n" for i in range(10)]
     blocks.append("  B10:\n    children: {relu: ReLU()}\n")
     path = write_spec("nnspec: 1\ninputs: {x: [3, 8, 8]}\nblocks:\n" + "".join(blocks)
                       + "model:\n  children: {b: B0()}\n")
     d = only(errors_of(path), "too-large")
-    assert "over 200,000 modules" in d.message
+    assert "over 50,000 modules" in d.message
 
 
 # --- the parameter budget ------------------------------------------------------------------------
@@ -334,13 +334,17 @@ def test_a_trillion_parameters_are_refused_before_building(write_spec):
 
 
 def test_max_params_raises_the_budget(write_spec, capsys):
+    """The budget guards allocation: static verbs pass; building is refused by the parameter
+    budget, then, with it raised, by the memory check (1 TB is not available)."""
     path = write_spec(HUGE)
-    assert run("validate", path, capsys=capsys)[0] == 1
-    assert run("validate", "--max-params", "1e13", path, capsys=capsys)[0] == 0
-    code, err = run("validate", "--max-params", "1e11", path, capsys=capsys)
+    assert run("validate", path, capsys=capsys)[0] == 0
+    code, err = run("build", path, capsys=capsys)
+    assert code == 1 and "too-many-params" in err
+    code, err = run("build", "--max-params", "1e11", path, capsys=capsys)
     assert code == 1 and "over the budget of 100,000,000,000" in err
-    with budget.limit(10**13):
-        assert nnspec.load(path).name == "Net"
+    code, err = run("build", "--max-params", "1e13", path, capsys=capsys)
+    assert code == 1 and "out-of-memory" in err and "4,000,004,000,000 bytes" in err
+    assert nnspec.load(path).name == "Net"
 
 
 @pytest.mark.parametrize("value", ["0", "-5", "1.5", "lots", "1e"])

@@ -23,6 +23,7 @@ from nnspec.cli.common import (
     stale,
 )
 from nnspec.diagnostics import SpecError
+from nnspec.static import budget
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -55,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
         if spec is None:
             raise SpecError(diagnostics)
         report(args, diagnostics)
-        print(summary_text(spec))
+        with budget.limit(args.max_params):
+            print(summary_text(spec))
         return 0
     return write_source(args)
 
@@ -117,11 +119,12 @@ def _command(args: argparse.Namespace) -> list[str]:
 
 def summary_text(spec) -> str:
     """The printed tree, then `Net: N parameters; x [1, 3, 32, 32] float32 -> [1, 10] float32`."""
+    from nnspec.api import build
     from nnspec.runtime.failures import forward_error
-    from nnspec.runtime.model import example_inputs, instantiate
+    from nnspec.runtime.model import example_inputs
     from nnspec.runtime.torchlib import torch
 
-    model = instantiate(spec.program)
+    model = build(spec)  # the build budget checked before allocating
     params = sum(p.numel() for p in model.parameters())
     unknown = [c.name for c in spec.program.classes.values() if c.forward_unknown]
     if unknown:  # an imported printed tree: no forward pass to run

@@ -70,8 +70,10 @@ def add_check_args(p: argparse.ArgumentParser) -> None:
                    help="print diagnostics (on stderr) as text, or as a JSON array for editors "
                    "and CI")
     p.add_argument("--max-params", type=_count, default=DEFAULT_MAX_PARAMS, metavar="N",
-                   help="refuse a model with more parameters than N, before building it "
-                   f"(default {DEFAULT_MAX_PARAMS:.0e}; accepts 1e12)")
+                   help="when building the model (`nnspec build` printing its tree), refuse one "
+                   f"with more parameters than N before allocating (default "
+                   f"{DEFAULT_MAX_PARAMS:.0e}; accepts 1e12); static checks allocate nothing "
+                   "and ignore it")
 
 
 def _count(text: str) -> int:
@@ -85,17 +87,16 @@ def _count(text: str) -> int:
 
 
 def load_checked(args: argparse.Namespace, path: str, params: dict[str, Any]):
-    """Compile one spec under the --max-params budget; warnings become errors with --strict.
+    """Compile one spec; warnings become errors with --strict. Compiling allocates nothing, so
+    the build budget (--max-params) is not checked here: building checks it.
 
     Returns (spec or None, diagnostics): the spec is None when it has errors.
     """
     from nnspec.api import load
     from nnspec.diagnostics import SpecError
-    from nnspec.static import budget
 
     try:
-        with budget.limit(args.max_params):
-            spec = load(path, allow_import=args.allow_import, **params)
+        spec = load(path, allow_import=args.allow_import, **params)
     except SpecError as exc:
         return None, exc.diagnostics
     warnings = spec.document.warnings

@@ -12,7 +12,7 @@ from typing import Any
 from nnspec.catalog import LAYERS, REQUIRED
 from nnspec.catalog.init_functions import TRIL
 from nnspec.codegen.docstrings import docstring
-from nnspec.codegen.imports import ANNOTATIONS, Usage
+from nnspec.codegen.imports import ANNOTATIONS, Usage, loop_variables
 from nnspec.formatter import INDENT, format_statement, nodes
 from nnspec.ir.program import (
     Call,
@@ -59,7 +59,8 @@ class ClassWriter:
         self.cls, self.program, self.usage = cls, program, usage
         self.param_names = {p.name for p in cls.params}
         self.locals = Namespace(self.param_names | set(program.classes) | set(
-            usage.user_names.values()), separator="_", refused=RESERVED)
+            usage.user_names.values()) | loop_variables(cls.children), separator="_",
+            refused=RESERVED)
 
     def emit(self, node: ast.stmt, indent: int) -> list[str]:
         self.usage.note(node)

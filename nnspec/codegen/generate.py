@@ -84,16 +84,32 @@ def generate(program: Program, spec_label: str | None = None,
     except jinja2.TemplateNotFound as exc:
         raise TemplateError(f"template not found: {exc.name}") from None
     except jinja2.TemplateError as exc:
-        where = f" ({exc.filename}:{exc.lineno})" if getattr(exc, "filename", None) else ""
+        where = f" ({exc.filename}:{exc.lineno})" if getattr(exc, "filename", None) else \
+            _template_frame(exc)
         raise TemplateError(f"template error{where}: {exc.message}") from None
     except ValueError as exc:
         raise TemplateError(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - a user template's own failure is the user's
+        if templates is None:  # the packaged templates: nnspec's bug
+            raise
+        raise TemplateError(f"template error{_template_frame(exc)}: {type(exc).__name__}: "
+                            f"{exc}") from None
     try:
         ast.parse(text)
     except SyntaxError as exc:
         raise TemplateError(f"the templates produced invalid Python (line {exc.lineno}): "
                             f"{exc.msg}") from None
     return text
+
+
+def _template_frame(exc: BaseException) -> str:
+    """` (FILE:LINE)` of the innermost template line in `exc`'s traceback (jinja2 rewrites
+    frames to point at templates), or ""."""
+    import traceback
+
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if f.filename.endswith(".jinja")]
+    return f" ({frames[-1].filename}:{frames[-1].lineno})" if frames else ""
 
 
 def describe(program: Program, spec_label: str | None = None,

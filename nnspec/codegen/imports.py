@@ -8,6 +8,8 @@ import ast
 from nnspec.formatter import LINE_WIDTH
 from nnspec.ir.program import (
     Program,
+    Repeat,
+    Seq,
 )
 from nnspec.language.names import RESERVED, Namespace
 
@@ -73,8 +75,26 @@ def _from_import(module: str, members: list[tuple[str, str]]) -> str:
 
 def user_names(program: Program) -> dict[str, str]:
     """The name each user layer's class has in the generated file: its own, unless another
-    class, a parameter or a name the file uses has it (then `Class as Class_2`)."""
+    class, a parameter, a loop variable or a name the file uses has it (then
+    `Class as Class_2`)."""
     names = Namespace(set(program.classes) | {p.name for cls in program.classes.values()
-                                              for p in cls.params},
+                                              for p in cls.params} | loop_variables(
+                          [c for cls in program.classes.values() for c in cls.children]),
                       separator="_", refused=RESERVED)
     return {path: names.fresh(path.split(":")[1]) for path in sorted(program.user_layers)}
+
+
+def loop_variables(children: list) -> set[str]:
+    """The loop variables of the repeats among `children`: constructor locals, like
+    parameters, so no name the generator invents may take one."""
+    out: set[str] = set()
+    stack = list(children)
+    while stack:
+        child = stack.pop()
+        if child.orelse is not None:
+            stack.append(child.orelse)
+        if isinstance(child.value, Repeat) and child.value.var:
+            out.add(child.value.var)
+        if isinstance(child.value, (Seq, Repeat)):
+            stack.extend(child.value.items)
+    return out

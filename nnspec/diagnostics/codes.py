@@ -16,6 +16,7 @@ CODES: dict[str, str] = {
     "too-large": "over a size limit: the file's bytes, its YAML nodes after aliases and merges, "
                  "or the model's modules",
     "too-deep": "the YAML nests deeper than the limit",
+    "too-deep-modules": "the module tree the blocks build nests deeper than the limit",
     # YAML
     "yaml-syntax": "the file is not valid YAML, holds a control character, or holds more than "
                    "one document",
@@ -93,8 +94,11 @@ CODES: dict[str, str] = {
     # user layers
     "import-not-allowed": "a user layer comes from a package that is not allowed to be imported",
     "import-failed": "importing a user layer's package or class fails",
+    "user-layer-failed": "a rule a user layer's package declares raises or returns a malformed "
+                         "value",
     # budget and building
     "too-many-params": "the model would have more parameters than the budget allows",
+    "out-of-memory": "the model would not fit in the memory available to allocate it",
     "build-failed": "building the model with torch fails",
     "forward-failed": "running the forward on the declared inputs fails in torch",
     # warnings (errors under --strict)

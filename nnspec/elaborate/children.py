@@ -102,7 +102,7 @@ class Children(Context):
         var = value.as_
         if var is not None:
             var_pos = self.where(path + ("as",))
-            if not name_ok(var, "loop variable", var_pos, self.errors):
+            if not self.local_name_ok(var, "loop variable", var_pos):
                 return None
             if var in params:
                 self.errors.error("name-clash", f"loop variable '{var}' hides a parameter",

@@ -15,9 +15,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from nnspec.diagnostics import SpecError
 from nnspec.elaborate.elaborator import elaborate
 from nnspec.elaborate.infer import apply_inferred
 from nnspec.elaborate.shapes.walker import analyze
+from nnspec.elaborate.user_layers import UserRuleError, rule_error
 from nnspec.frontend.document import Document
 from nnspec.frontend.validate import validate
 from nnspec.ir.analysis import Analysis
@@ -39,10 +41,20 @@ def compile_document(doc: Document, source: str, allow_import: Sequence[str] = (
     """Validate and elaborate `doc`; raise SpecError with every diagnostic."""
     with gc_paused(), spec_work():
         spec = validate(doc)
-        program, tree = elaborate(doc, spec, source, tuple(allow_import))
+        try:
+            program, tree = elaborate(doc, spec, source, tuple(allow_import))
+        except UserRuleError as exc:
+            raise _user_rule_error(doc, spec, exc) from None
         analysis = analyze(program, tree)
         apply_inferred(program, analysis)
         return Compiled(doc, program, tree, analysis)
+
+
+def _user_rule_error(doc: Document, spec: Any, exc: UserRuleError) -> SpecError:
+    """A user layer's faulty declaration, at the spec's `layers:` entry that names it."""
+    names = [name for name, path in spec.layers.items() if path == exc.path]
+    return rule_error(exc, doc.where(("layers", names[0])) if names else doc.where(
+        ("layers",), key=True))
 
 
 def compile_data(data: Any, source: str, allow_import: Sequence[str] = ()) -> Compiled:

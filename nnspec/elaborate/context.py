@@ -30,9 +30,25 @@ class Context:
         # call name -> 'module:Class', and the names whose entry failed (already reported)
         self.user_layers, self.broken_layers = extend.resolve(spec.layers, doc, errors,
                                                               allow_import, taken)
+        # names the generated module binds at top level for this spec: the classes it defines
+        # and the user layers it imports; a parameter or loop variable of such a name would
+        # shadow the class in the constructor that builds it
+        self.module_names = set(taken) | set(self.user_layers)
         self.tainted: set[str] = set()  # classes whose parameters are in error: not built
         self.unused_children: list[tuple[str, str, Pos]] = []  # (class, child, position)
         self.input_reads: set[str] = set()  # root parameters read by input sizes and ranges
+
+    def local_name_ok(self, name: str, what: str, pos: Pos) -> bool:
+        """`name_ok` for a constructor's local name (a parameter or loop variable): also not the
+        name of a class or user layer the generated module defines or imports."""
+        if not name_ok(name, what, pos, self.errors):
+            return False
+        if name in self.module_names:
+            self.errors.error("name-clash", f"invalid {what}: '{name}' is the name of a block, "
+                              "the model or a user layer, which it would hide in generated code",
+                              pos, "choose another name")
+            return False
+        return True
 
     def where(self, path: PathKey, key: bool = False) -> Pos:
         return self.doc.where(path, key)

@@ -3,6 +3,7 @@ buffers it holds itself, and its ties."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from nnspec.catalog import REQUIRED
@@ -20,6 +21,38 @@ from nnspec.ir.program import (
 )
 from nnspec.language.expr import ExprError, evaluate
 from nnspec.language.types import TYPE_NAMES, infer_type, param_type_problem
+
+# elements in one sample of a declared input: building makes an example of it (and runs the
+# forward on it), so a larger one would exhaust memory rather than say why
+MAX_INPUT_ELEMENTS = 10**9
+# [low, high) of the values each input dtype holds: a declared range must lie within
+DTYPE_BOUNDS: dict[str, tuple[float, float]] = {
+    "bool": (0, 2), "uint8": (0, 2**8), "int8": (-2**7, 2**7), "int16": (-2**15, 2**15),
+    "int32": (-2**31, 2**31), "int64": (-2**63, 2**63), "float16": (-65504, 65504),
+    "bfloat16": (-3.3895e38, 3.3895e38), "float32": (-3.4028e38, 3.4028e38),
+    "float64": (-1.7976e308, 1.7976e308),
+}
+
+
+# levels of lists in a parameter's value (its default, or a `--set` value): generated code
+# writes the value as a literal, and formatting and compiling a literal recurse once per level
+MAX_VALUE_NESTING = 32
+
+
+def _nesting(value: Any) -> int:
+    """Levels of lists and tuples in `value` (0 for a scalar), counted without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (list, tuple)):
+            stack.extend((v, level + 1) for v in item)
+            deepest = max(deepest, level + 1)
+    return deepest
+
+
+def _fits(bounds: tuple[int, ...], dtype: str) -> bool:
+    low, high = DTYPE_BOUNDS.get(dtype, (-math.inf, math.inf))
+    return low <= bounds[0] and bounds[1] <= high
 
 
 class Declarations(Context):
@@ -39,10 +72,20 @@ class Declarations(Context):
             if any(d <= 0 for d in shape):
                 self.errors.error("bad-value", f"input '{name}' has a non-positive dimension "
                                   f"{shape}", self.where(("inputs", name)))
+            elif math.prod(shape) > MAX_INPUT_ELEMENTS:
+                self.errors.error("out-of-range", f"input '{name}' has {math.prod(shape):,} "
+                                  f"elements per sample; the limit is {MAX_INPUT_ELEMENTS:,}",
+                                  self.where(("inputs", name)),
+                                  "building runs the forward on an example of this shape")
             bounds = tuple(self.input_size(v, ("inputs", name, "range", i), root, "a range bound")
                            for i, v in enumerate(spec.range or ()))
             if bounds and bounds[0] >= bounds[1]:
                 self.errors.error("bad-value", f"input '{name}': range {list(bounds)} is empty",
+                                  self.where(("inputs", name, "range")))
+            elif bounds and not _fits(bounds, spec.dtype):
+                low, high = DTYPE_BOUNDS[spec.dtype]
+                self.errors.error("out-of-range", f"input '{name}': range {list(bounds)} does "
+                                  f"not fit {spec.dtype}, whose values lie in [{low}, {high})",
                                   self.where(("inputs", name, "range")))
             out.append(Input(name, tuple(shape), spec.dtype, bounds or None))
         return out
@@ -73,7 +116,7 @@ class Declarations(Context):
         out = []
         for name, decl in block.params.items():
             pos = self.where(path + ("params", name), key=True)
-            name_ok(name, "parameter name", pos, self.errors)
+            self.local_name_ok(name, "parameter name", pos)
             if isinstance(decl, str) and decl in TYPE_NAMES:
                 type_name, default = decl, REQUIRED
             elif hasattr(decl, "type"):
@@ -81,7 +124,11 @@ class Declarations(Context):
                 default = REQUIRED if decl.default is None else decl.default
             else:
                 type_name, default = infer_type(decl), decl
-            if default is not REQUIRED:
+            if default is not REQUIRED and _nesting(default) > MAX_VALUE_NESTING:
+                self.errors.error("too-complex", f"the value of '{name}' nests "
+                                  f"{_nesting(default)} levels of lists deep; the limit is "
+                                  f"{MAX_VALUE_NESTING}", self.where(path + ("params", name)))
+            elif default is not REQUIRED:
                 problem = param_type_problem(type_name, default)
                 if problem:
                     self.errors.error("wrong-type", f"default of '{name}' should be {problem}",

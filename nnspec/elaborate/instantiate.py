@@ -23,7 +23,9 @@ from nnspec.ir.program import (
 from nnspec.language.expr import Expr, ExprError, evaluate
 from nnspec.language.types import param_type_problem
 
-MAX_INSTANCES = 200_000
+# modules in one model: every verb walks the tree at least once, and building allocates each;
+# real networks have a few thousand, so a spec over this is refused before anything is built
+MAX_INSTANCES = 50_000
 
 
 def instantiate(program: Program, errors: Collector, skip: set[str] = frozenset()) -> Instance:

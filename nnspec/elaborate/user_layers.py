@@ -23,7 +23,7 @@ from typing import Any
 from nnspec.catalog import LAYERS, Arg, LayerDef
 from nnspec.catalog.types import Args, Shape
 from nnspec.catalog.user import DECLARED
-from nnspec.diagnostics import Collector, Pos, did_you_mean
+from nnspec.diagnostics import Collector, Diagnostic, Pos, SpecError, did_you_mean
 from nnspec.language.names import IMPORT_PATH, identifier_problem
 from nnspec.language.types import VALUE_KINDS
 
@@ -54,24 +54,104 @@ def declare_layer(path: str, args: Sequence[Arg] = (), *,
     """
     if not isinstance(path, str) or not _PATH.fullmatch(path):
         raise ValueError(f"a layer path is 'package.module:Class', got {path!r}")
-    names = [a.name for a in args]
+    if not isinstance(args, (list, tuple)):
+        raise TypeError(f"{path}: args must be a list of nnspec.Arg, got {args!r}")
     for arg in args:
         if not isinstance(arg, Arg):
             raise TypeError(f"{path}: arguments are nnspec.Arg, got {arg!r}")
-        if not arg.name.isidentifier() or keyword.iskeyword(arg.name):
+        if not isinstance(arg.name, str) or not arg.name.isidentifier() or keyword.iskeyword(
+                arg.name):
             raise ValueError(f"{path}: argument name {arg.name!r} is not an identifier")
         if arg.accepts not in VALUE_KINDS:
             raise ValueError(f"{path}: argument {arg.name!r} has unknown kind {arg.accepts!r} "
                              f"(kinds: {', '.join(VALUE_KINDS)})")
+    names = [a.name for a in args]
     if len(set(names)) != len(names):
         raise ValueError(f"{path}: duplicate argument names")
+    for rule, value in (("shape", shape), ("params", params), ("macs", macs), ("state", state),
+                        ("checks", checks)):
+        if value is not None and not callable(value):
+            raise TypeError(f"{path}: {rule} must be a function, got {value!r}")
+    if isinstance(inputs, bool) or not isinstance(inputs, int) or inputs < 0:
+        raise TypeError(f"{path}: inputs must be a count of inputs, got {inputs!r}")
+    if not isinstance(ranks, (tuple, list)) or not all(
+            isinstance(r, int) and not isinstance(r, bool) and r >= 0 for r in ranks):
+        raise TypeError(f"{path}: ranks must be a tuple of tensor ranks, got {ranks!r}")
     module, name = path.split(":")
-    layer = LayerDef(name, tuple(args), module=module, checks=checks, shape=shape,
-                     params=params, macs=macs, inputs=inputs, ranks=tuple(ranks), state=state)
+    layer = LayerDef(name, tuple(args), module=module, checks=_guarded(path, "checks", checks),
+                     shape=_guarded(path, "shape", shape), params=_guarded(path, "params", params),
+                     macs=_guarded(path, "macs", macs), inputs=inputs, ranks=tuple(ranks),
+                     state=_guarded(path, "state", state))
     DECLARED[path] = layer
     if not _by_nnspec:
         _explicit.add(path)
     return layer
+
+
+class UserRuleError(Exception):
+    """A user layer's declared rule raised or returned something it must not: the bug is in
+    the user's package, reported at the spec's `layers:` entry for `path`."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(message)
+        self.path, self.message = path, message
+
+
+def rule_error(exc: UserRuleError, pos: Pos) -> SpecError:
+    """The one diagnostic for a faulty declared rule, at `pos` (the spec's `layers:` entry)."""
+    return SpecError([Diagnostic("user-layer-failed", exc.message, pos,
+                                 "the declaration is in the user's package (its "
+                                 f"{DECLARATIONS} module, or the code that declared it): "
+                                 "fix it there")])
+
+
+def _guarded(path: str, rule: str, fn: Callable[..., Any] | None) -> Callable[..., Any] | None:
+    """`fn`, the user's `rule` for the layer at `path`, with its failures and malformed
+    results raised as UserRuleError. A shape rule's ValueError is its documented refusal of
+    an input, and passes through."""
+    if fn is None:
+        return None
+    package = path.split(".")[0].split(":")[0]
+
+    def guarded(*args: Any) -> Any:
+        try:
+            result = fn(*args)
+            if rule == "checks":
+                result = list(result or ())
+        except Exception as exc:
+            if rule == "shape" and isinstance(exc, ValueError):
+                raise  # the rule refuses this input: a shape error at the call
+            problem: str | None = f"raised {type(exc).__name__}: {exc}"
+        else:
+            problem = _result_problem(rule, result)
+        if problem:
+            raise UserRuleError(path, f"the {rule} rule that package '{package}' declares for "
+                                f"{path} {problem}")
+        return result
+    return guarded
+
+
+def _result_problem(rule: str, result: Any) -> str | None:
+    """Why `result` is not what a `rule` must return, or None."""
+    def count(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+    def shape(v: Any) -> bool:
+        return isinstance(v, (tuple, list)) and all(count(d) for d in v)
+
+    if rule in ("params", "macs"):
+        ok = count(result)
+    elif rule == "shape":
+        ok = shape(result) or (isinstance(result, (tuple, list)) and bool(result)
+                               and all(shape(s) for s in result))
+    elif rule == "state":
+        ok = isinstance(result, dict) and all(
+            isinstance(k, str) and isinstance(v, tuple) and len(v) == 2 and shape(v[0])
+            and isinstance(v[1], bool) for k, v in result.items())
+    else:  # checks: (argument, message) pairs
+        ok = all(isinstance(c, tuple) and len(c) == 2 and all(isinstance(x, str) for x in c)
+                 for c in result)
+    return None if ok else f"returned {result!r:.80}, which is not what a {rule} rule returns"
 
 
 def allowed(module: str, allow: Iterable[str]) -> bool:
@@ -166,9 +246,11 @@ def _import_declarations(path: str, allow: Sequence[str], pos: Pos,
                 continue
             with _importing():
                 importlib.import_module(name)
-        except Exception as exc:  # the user's code failed: a diagnostic, not a traceback
+        except (Exception, SystemExit) as exc:  # the user's code failed: a diagnostic
             errors.error("import-failed", f"importing {package}.{DECLARATIONS} failed: "
-                         f"{type(exc).__name__}: {exc}", pos, notes=_where(exc))
+                         f"{type(exc).__name__}: {exc}", pos,
+                         f"the fault is in package '{package}' (its layer declarations), "
+                         "not in the spec", notes=_where(exc))
             return None
         imported.append(name)
     return imported
@@ -188,7 +270,11 @@ def _where(exc: BaseException) -> list[str]:
     """Where in the user's code an import failed, as a note."""
     if isinstance(exc, SyntaxError) and exc.filename:
         return [f"at {exc.filename}:{exc.lineno}"]
-    frames = traceback.extract_tb(exc.__traceback__)
+    import os
+
+    ours = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # nnspec itself
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if not os.path.abspath(f.filename).startswith(ours + os.sep)]
     return [f"at {frames[-1].filename}:{frames[-1].lineno}"] if frames else []
 
 

@@ -43,15 +43,21 @@ MODULE_ATTRIBUTES = frozenset({
     'training', 'type', 'xpu', 'zero_grad'
 })
 
-# The one set of reserved names: what the generated module binds at top level or in methods,
-# the builtins it calls or uses as annotations, and the functions an expression may call
-# (`nnspec.language.expr.FUNCTIONS`, `math.*`). A parameter, block, child or input of such a
-# name would shadow them, so validation refuses it and generation never has to rename it.
-RESERVED = frozenset({
-    "self", "nn", "torch", "F", "OrderedDict", "make_divisible", "super", "math",
-    "abs", "bool", "float", "int", "len", "list", "max", "min", "object", "print", "round",
-    "str", "tuple",
+# The one set of reserved names: every name the generated module can reference that a spec name
+# could shadow. The module's imports (`torch`, `nn`, `F`, `math`, `OrderedDict`) and helper
+# (`make_divisible`); the builtins its code calls (`super`, `range` for repeats, `isinstance`
+# for init rules, `NotImplementedError` for a forward left unknown, `print` and `tuple` in the
+# self-check, `object` and `list` in signatures); and the functions an expression may call
+# (`nnspec.language.expr.FUNCTIONS`). `self` is every method's receiver. A parameter, block,
+# child, input or loop variable of such a name would shadow them, so validation refuses it and
+# generation never has to rename it. `tests/test_hostile_build.py` derives the builtins and
+# module names the generated code of every shipped spec reads and checks they are all here.
+GENERATED_MODULES = frozenset({"torch", "nn", "F", "math", "OrderedDict", "make_divisible"})
+GENERATED_BUILTINS = frozenset({
+    "super", "range", "isinstance", "NotImplementedError", "print", "tuple", "object", "list",
+    "abs", "bool", "float", "int", "len", "max", "min", "round", "str",
 })
+RESERVED = frozenset({"self"}) | GENERATED_MODULES | GENERATED_BUILTINS
 
 
 def identifier_problem(name: str) -> str | None:

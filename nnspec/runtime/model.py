@@ -18,6 +18,8 @@ def instantiate(program: Program, device: Any = None, dtype: Any = None) -> torc
     with torch.device(device) if device is not None else contextlib.nullcontext():
         try:
             model = cls()
+        except MemoryError:
+            raise  # the build budget's to report, user layers or not
         except Exception as exc:
             if not program.user_layers:  # then generated code failed: nnspec's bug
                 raise

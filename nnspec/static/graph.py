@@ -55,14 +55,13 @@ def build(name: str, analysis: Analysis, depth: int | None = None) -> Graph:
         labels.setdefault(key, label)
         homes.setdefault(key, home)
     order = {key: n for n, key in enumerate(labels)}
-    edges: list[tuple[str, str, bool]] = []
+    edges: dict[tuple[str, str, bool], None] = {}  # ordered, each edge once in O(1)
     for node in analysis.nodes:
         dst = keys[node.id]
         sources = list(dict.fromkeys(keys[i] for i in node.inputs if keys[i] != dst))
         for src in sources:  # into a merge (add, cat, ...), a non-adjacent source is a skip
             edge = (src, dst, len(sources) > 1 and order[dst] - order[src] > 1)
-            if edge not in edges:
-                edges.append(edge)
+            edges[edge] = None
     root = Cluster("", name)
     for key in labels:
         cluster = root
@@ -72,7 +71,7 @@ def build(name: str, analysis: Analysis, depth: int | None = None) -> Graph:
                 cluster.clusters[path] = Cluster(path, f"{path}: {analysis.modules[path].type}")
             cluster = cluster.clusters[path]
         cluster.nodes.append(key)
-    return Graph(name, labels, edges, root)
+    return Graph(name, labels, list(edges), root)
 
 
 def _shape(value) -> str:

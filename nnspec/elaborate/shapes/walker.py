@@ -27,6 +27,7 @@ from nnspec.diagnostics import Collector, Pos
 from nnspec.elaborate.shapes import steps as forward
 from nnspec.elaborate.shapes.steps import NO_RETURN, Abort, Frame, has_unknown
 from nnspec.elaborate.shapes.symbolic import Seen, common_expr, layer_sym, rescoped, unscoped
+from nnspec.elaborate.user_layers import UserRuleError, rule_error
 from nnspec.ir.analysis import UNKNOWN, Analysis, Inferred, ModuleInfo, Node, Shape, tensors_in
 from nnspec.ir.program import Call, If, Instance, Program, Stmt, Tie
 from nnspec.language.expr import Expr, ExprError, evaluate
@@ -40,9 +41,13 @@ def analyze(program: Program, tree: Instance,
     until `nnspec.elaborate.infer.apply` writes them in."""
     errors = Collector()
     walker = _Walker(program, errors)
-    analysis = walker.run(tree, input_shapes or {})
-    errors.check()
-    analysis.inferred = walker.settle_inferred()
+    try:
+        analysis = walker.run(tree, input_shapes or {})
+        errors.check()
+        analysis.inferred = walker.settle_inferred()
+    except UserRuleError as exc:  # at the spec's `layers:` entry for the faulty layer
+        raise rule_error(exc, program.user_layers.get(
+            exc.path, program.classes[program.root].pos)) from None
     errors.check()
     return analysis
 
@@ -330,6 +335,8 @@ class _Walker:
                 raw = layer.shape(bound, shapes)
             except SpatialCollapse as exc:
                 self.collapse(inst, x, exc.shape)
+            except UserRuleError:
+                raise  # the user's package's bug, not this input's
             except Exception as exc:  # a rule that cannot take this input: torch would raise
                 self.error("shape-mismatch", f"{inst.type} cannot take an input of shape "
                            f"{list(x.shape)} ({type(exc).__name__}: {exc})", inst.pos,
