@@ -179,9 +179,12 @@ def test_a_deeply_nested_list_default_is_refused(write_spec, capsys):
 
 def test_a_deeply_nested_set_value_is_refused(write_spec, tmp_path, capsys):
     path = write_spec(named().replace("  name: Net", "  name: Net\n  params:\n    v: list"))
-    deep = "[" * 200 + "1" + "]" * 200
+    deep = "[" * 50 + "1" + "]" * 50  # within the YAML reader's depth, over the value's
     code, err = run(capsys, "build", path, "--set", f"v={deep}", "-o", str(tmp_path / "m.py"))
     assert code == 1 and "too-complex" in err
+    deeper = "[" * 200 + "1" + "]" * 200  # refused by the reader, as in a spec file
+    code, err = run(capsys, "build", path, "--set", f"v={deeper}", "-o", str(tmp_path / "m.py"))
+    assert code == 1 and "--set:1:" in err and "too-deep" in err
     ok = "[" * 32 + "1" + "]" * 32
     assert run(capsys, "build", path, "--set", f"v={ok}", "-o", str(tmp_path / "m.py"))[0] == 0
 
