@@ -57,12 +57,12 @@ def run_tree(args: argparse.Namespace) -> int:
     from nnspec.cli.errors import UsageError
     from nnspec.importers.draft import check_rebuild
     from nnspec.importers.printed import import_tree
-    from nnspec.importers.tree import fenced_trees
+    from nnspec.importers.tree import fenced_trees, read_tree_file
 
     path = Path(args.file)
     if not path.is_file():
         raise UsageError(f"no such file: {args.file}")
-    text = path.read_text(encoding="utf-8")
+    text = read_tree_file(path)
     first_line = 1
     fenced = fenced_trees(text)
     if fenced:

@@ -14,8 +14,8 @@ CODES: dict[str, str] = {
     "encoding": "the spec file is not UTF-8 text",
     "empty": "the spec file is empty",
     "too-large": "over a size limit: the file's bytes, its YAML nodes after aliases and merges, "
-                 "or the model's modules",
-    "too-deep": "the YAML nests deeper than the limit",
+                 "the model's modules, or a printed tree's bytes or modules",
+    "too-deep": "the YAML, or a printed tree, nests deeper than the limit",
     # YAML
     "yaml-syntax": "the file is not valid YAML, holds a control character, or holds more than "
                    "one document",
