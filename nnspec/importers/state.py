@@ -99,11 +99,11 @@ def _reason(exc: Exception) -> str:
     its advice to load with weights_only=False, which would run the file's code)."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     if lines and lines[0].startswith("Weights only load failed"):
-        detail = lines[2] if len(lines) > 2 else lines[-1]
+        detail = lines[1] if len(lines) > 1 else lines[0]
         detail = detail.removeprefix("WeightsUnpickler error:").strip()
         return (f"it holds objects other than tensors, which are refused, not run: "
                 f"{detail}")[:300]
-    first = lines[0] if lines else ""
+    first = lines[0].split(". ")[0] if lines else ""
     return (f"{type(exc).__name__}: {first}" if len(first) < 40 else first)[:300]
 
 
