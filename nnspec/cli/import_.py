@@ -86,11 +86,11 @@ def run_tree(args: argparse.Namespace) -> int:
 
 def run_module(args: argparse.Namespace) -> int:
     from nnspec.cli.errors import UsageError
-    from nnspec.importers.live import import_module
+    from nnspec.importers.live import TargetError, import_module
 
-    try:
+    try:  # what the user's code raises comes back as a SpecError (exit 1), named as theirs
         result = import_module(args.target, _factory_args(args.args), _inputs(args))
-    except (ValueError, ImportError, AttributeError) as exc:
+    except TargetError as exc:  # the name itself: malformed, or nothing there
         raise UsageError(f"cannot import {args.target}: {exc}") from None
     for warning in result.warnings:
         print(f"nnspec: warning: forward unknown in {warning}", file=sys.stderr)

@@ -107,6 +107,9 @@ CODES: dict[str, str] = {
     "not-rebuilt": "the imported spec does not rebuild the original model exactly",
     "no-input": "the model's input shape cannot be told from the tree: pass `--input`",
     "bad-input": "the model does not take the given inputs",
+    "user-code-failed": "`import module`: the user's code raised (importing their module, "
+                        "calling the factory, printing the model)",
+    "not-a-module": "`import module`: the factory returned something other than an nn.Module",
 }
 
 # Codes that reach a Diagnostic only through a variable, never as a string literal at a call
