@@ -166,7 +166,8 @@ class _Parser:
             return 1
         digits = len(str(MAX_TREE_MODULES))
         if any(len(part.lstrip("0")) > digits for part in [*key.split("-"), count or ""]):
-            raise self.fail(f"the collapsed repeat ({key}) is over the limit of "
+            short = key if len(key) <= 40 else key[:20] + "..." + key[-10:]
+            raise self.fail(f"the collapsed repeat ({short}) is over the limit of "
                             f"{MAX_TREE_MODULES:,} modules", i, col, code="too-large")
         first, last = map(int, key.split("-"))
         if last < first:
