@@ -59,14 +59,14 @@ def run_tree(args: argparse.Namespace) -> int:
     from nnspec.cli.errors import UsageError
     from nnspec.importers.draft import check_rebuild
     from nnspec.importers.printed import import_tree
-    from nnspec.importers.tree import fenced_trees
+    from nnspec.importers.tree import fenced_trees, read_tree_file
 
     path = Path(args.file)
     if not path.is_file():
         raise UsageError(f"no such file: {args.file}")
     inputs = [args.file] + ([args.state_dict] if args.state_dict else [])
     _check(args, inputs)
-    text = path.read_text(encoding="utf-8")
+    text = read_tree_file(path)
     first_line = 1
     fenced = fenced_trees(text)
     if fenced:
@@ -90,12 +90,12 @@ def run_tree(args: argparse.Namespace) -> int:
 
 def run_module(args: argparse.Namespace) -> int:
     from nnspec.cli.errors import UsageError
-    from nnspec.importers.live import import_module
+    from nnspec.importers.live import TargetError, import_module
 
     _check(args, [])
-    try:
+    try:  # what the user's code raises comes back as a SpecError (exit 1), named as theirs
         result = import_module(args.target, _factory_args(args.args), _inputs(args))
-    except (ValueError, ImportError, AttributeError) as exc:
+    except TargetError as exc:  # the name itself: malformed, or nothing there
         raise UsageError(f"cannot import {args.target}: {exc}") from None
     for warning in result.warnings:
         print(f"nnspec: warning: forward unknown in {warning}", file=sys.stderr)

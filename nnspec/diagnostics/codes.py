@@ -14,8 +14,8 @@ CODES: dict[str, str] = {
     "encoding": "the spec file is not UTF-8 text",
     "empty": "the spec file is empty",
     "too-large": "over a size limit: the file's bytes, its YAML nodes after aliases and merges, "
-                 "or the model's modules",
-    "too-deep": "the YAML nests deeper than the limit",
+                 "the model's modules, or a printed tree's bytes or modules",
+    "too-deep": "the YAML, or a printed tree, nests deeper than the limit",
     "too-deep-modules": "the module tree the blocks build nests deeper than the limit",
     # YAML
     "yaml-syntax": "the file is not valid YAML, holds a control character, or holds more than "
@@ -114,6 +114,9 @@ CODES: dict[str, str] = {
     "not-rebuilt": "the imported spec does not rebuild the original model exactly",
     "no-input": "the model's input shape cannot be told from the tree: pass `--input`",
     "bad-input": "the model does not take the given inputs",
+    "user-code-failed": "`import module`: the user's code raised (importing their module, "
+                        "calling the factory, printing the model)",
+    "not-a-module": "`import module`: the factory returned something other than an nn.Module",
     # the command itself (JSON error reports only: text prints these without a code)
     "usage": "wrong usage of the command: an unknown option, a missing file, a malformed `--set` "
              "(exit 2)",

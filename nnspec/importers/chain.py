@@ -42,20 +42,44 @@ def _only_order(inst: Instance, known: dict[str, bool]) -> bool:
     effects = [_effect(item, known) for _, item in inst.items]
     if len(effects) < 2 or not all(isinstance(e, Features) for e in effects):
         return False
-    return _orders(effects, limit=2) == 1 and _connects(effects)
+    return _connects(effects) and _only_connecting_order(effects)
 
 
 def _connects(effects: list[Features]) -> bool:
     return all(a.n_out == b.n_in for a, b in zip(effects, effects[1:]))
 
 
+def _only_connecting_order(effects: list[Features]) -> bool:
+    """Whether the printed order (which connects) is the only order of all the children that
+    connects. Decided without search when it can be: two equal children swap, a chain that
+    ends at its own start rotates, a chain through distinct widths is the only one. Otherwise
+    a bounded search; a long chain, or one the search cannot settle within `MAX_SEARCH` steps,
+    is taken as not unique (its forward stays unknown, the safe answer)."""
+    if len(set(effects)) < len(effects):
+        return False
+    widths = [effects[0].n_in] + [e.n_out for e in effects]
+    if widths[0] == widths[-1]:
+        return False
+    if len(set(widths)) == len(widths):
+        return True
+    return len(effects) <= MAX_SEARCHED_CHILDREN and _orders(effects, limit=2) == 1
+
+
+MAX_SEARCHED_CHILDREN = 64
+MAX_SEARCH = 100_000
+
+
 def _orders(effects: list[Features], limit: int) -> int:
-    """How many orders of all the children connect, counting up to `limit`."""
-    found = 0
+    """How many orders of all the children connect, counting up to `limit`; `limit` as well
+    when the search takes over MAX_SEARCH steps."""
+    found, steps = 0, 0
     used = [False] * len(effects)
 
     def extend(depth: int, n_out: int | None) -> None:
-        nonlocal found
+        nonlocal found, steps
+        steps += 1
+        if steps > MAX_SEARCH:
+            found = limit
         if found >= limit:
             return
         if depth == len(effects):

@@ -40,9 +40,10 @@ def layers(items: list[tuple[str, Item]], seen: set[int] | None = None):
 def assumed_defaults(instances: dict[str, list[Instance]]) -> list[str]:
     """Comment lines naming, per layer, the arguments no printed repr showed."""
     hidden: dict[str, dict[str, str]] = {}
+    every = {id(i) for g in instances.values() for i in g}  # each instance's own layers only
     for group in instances.values():
         for inst in group:
-            for layer in layers(inst.items, {id(i) for g in instances.values() for i in g}):
+            for layer in layers(inst.items, every):
                 for name in layer.call.assumed:
                     default = LAYERS[layer.call.target].arg(name).default
                     hidden.setdefault(layer.call.target, {})[name] = literal(default)

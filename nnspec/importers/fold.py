@@ -197,17 +197,25 @@ class Folder:
 
     def merge_named(self, groups, where: str) -> list[_Slot]:
         order: list[str] = []
-        for _, items in groups:
+        index: dict[str, int] = {}  # key -> its place in order
+        by_key: dict[str, dict] = {}  # key -> {instance: item}
+        for i, items in groups:
             at = -1
-            for key, _ in items:
-                if key in order:
-                    at = order.index(key)
-                else:
-                    at += 1
+            for key, item in items:
+                by_key.setdefault(key, {})[i] = item
+                if key in index:
+                    at = index[key]
+                    continue
+                at += 1
+                if at == len(order):
+                    order.append(key)
+                    index[key] = at
+                else:  # a key some instances lack, placed among the others: renumber
                     order.insert(at, key)
+                    index = {k: n for n, k in enumerate(order)}
         slots = []
         for key in order:
-            uses = {i: item for i, items in groups for k, item in items if k == key}
+            uses = by_key[key]
             kinds = {_sig(item): item for item in uses.values()}
             if len(kinds) > 1:
                 a, b = list(kinds.values())[:2]

@@ -31,22 +31,77 @@ INIT_NOTE = ["Initialisation the code applies (weights set in __init__ or later)
              "initialisation. Load the model's", "state_dict for its weights."]
 
 
+class TargetError(ValueError):
+    """The MODULE:FACTORY named is malformed or not there (a usage error, not the code's)."""
+
+
 def import_module(target: str, kwargs: dict[str, Any] | None = None,
                   inputs: dict[str, list[int]] | None = None) -> Imported:
     """Import the module the user named (that runs its code), call the factory, import the
-    model it returns."""
+    model it returns. TargetError when the name is malformed or names nothing; SpecError
+    (`user-code-failed`, at the raising line of their code) when their code raises."""
     module_name, sep, attr = target.partition(":")
     if not sep or not module_name or not attr:
-        raise ValueError(f"expected MODULE:FACTORY such as 'mypkg.models:resnet18', got "
-                         f"'{target}'")
+        raise TargetError(f"expected MODULE:FACTORY such as 'mypkg.models:resnet18', got "
+                          f"'{target}'")
     from nnspec.runtime import torchlib  # noqa: F401 - torch first, imported quietly
 
     if os.getcwd() not in sys.path:  # as `python -m` does, so the user's own package is found
         sys.path.insert(0, os.getcwd())
-    factory: Any = importlib.import_module(module_name)
+    try:
+        factory: Any = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and (module_name + ".").startswith(exc.name + "."):  # the named one
+            raise TargetError(str(exc)) from None
+        raise _user_error(exc, f"importing {module_name}") from None
+    except (Exception, SystemExit) as exc:  # their module's code raised: theirs to fix
+        raise _user_error(exc, f"importing {module_name}") from None
     for part in attr.split("."):
+        if not hasattr(factory, part):
+            raise TargetError(f"{module_name} has no attribute '{attr}'")
         factory = getattr(factory, part)
-    return import_model(factory(**(kwargs or {})), target, inputs)
+    if not callable(factory):
+        raise TargetError(f"{target} is of type {type(factory).__name__}, not a factory to "
+                          "call")
+    try:
+        model = factory(**(kwargs or {}))
+    except (Exception, SystemExit) as exc:
+        raise _user_error(exc, f"calling {target}", "check --args against the factory's "
+                          "signature" if isinstance(exc, TypeError) else None) from None
+    from nnspec.runtime.torchlib import torch
+
+    if not isinstance(model, torch.nn.Module):
+        raise SpecError([Diagnostic("not-a-module", f"{target} returned a value of type "
+                                    f"{type(model).__name__}, not an nn.Module",
+                                    _factory_pos(factory, target),
+                                    "name a factory (or class) that returns the model")])
+    try:
+        str(model)
+    except (Exception, SystemExit) as exc:
+        raise _user_error(exc, f"printing the model from {target}") from None
+    return import_model(model, target, inputs)
+
+
+def _user_error(exc: BaseException, doing: str, hint: str | None = None) -> SpecError:
+    """The user's exception as theirs: a diagnostic at the line of their code that raised."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    theirs = [f for f in frames if not os.path.abspath(f.filename).startswith(here)]
+    pos = (Pos(theirs[-1].filename, theirs[-1].lineno or 1, 1) if theirs
+           else Pos(f"<{doing}>", 1, 1))
+    text = str(exc).strip().splitlines()
+    detail = f"{type(exc).__name__}: {text[0][:300]}" if text else type(exc).__name__
+    return SpecError([Diagnostic("user-code-failed", f"{doing} raised {detail} (in your code, "
+                                 "not in nnspec)", pos, hint)])
+
+
+def _factory_pos(factory: Any, target: str) -> Pos:
+    code = getattr(factory, "__code__", None)
+    if code is not None:
+        return Pos(code.co_filename, code.co_firstlineno, 1)
+    return Pos(f"<{target}>", 1, 1)
 
 
 def import_model(model: Any, source: str = "model",
@@ -55,7 +110,9 @@ def import_model(model: Any, source: str = "model",
     from nnspec.runtime.torchlib import torch
 
     if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"{source} gave {type(model).__name__}, not an nn.Module")
+        raise SpecError([Diagnostic("not-a-module", f"{source} gave "
+                                    f"{type(model).__name__}, not an nn.Module",
+                                    Pos(f"<{source}>", 1, 1))])
     printed = str(model)
     label = f"<print(model) of {source}>"
     node = parse_tree(printed, label)

@@ -45,8 +45,17 @@ def read_state_dict(path: str | Path) -> list[Key]:
     path = Path(path)
     if path.suffix in (".pt", ".pth"):
         return _read_checkpoint(path)
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise SpecError([Diagnostic("bad-state-dict", f"{path} is not UTF-8 text (byte "
+                                    f"0x{raw[exc.start]:02x} at offset {exc.start:,}): give "
+                                    "`key<TAB>shape<TAB>dtype` lines, or a .pt checkpoint",
+                                    Pos(str(path), line, 1))]) from None
     keys, problems = [], []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         parts = line.split("\t")
@@ -70,12 +79,32 @@ def read_state_dict(path: str | Path) -> list[Key]:
 def _read_checkpoint(path: Path) -> list[Key]:
     from nnspec.runtime.torchlib import torch
 
-    data = torch.load(path, map_location="meta", weights_only=True)
+    try:
+        data = torch.load(path, map_location="meta", weights_only=True)
+    except Exception as exc:  # the file is the user's: whatever torch's loader refuses in it
+        raise SpecError([Diagnostic("bad-state-dict", f"{path} cannot be read as a torch "
+                                    f"checkpoint with weights_only=True: {_reason(exc)}",
+                                    Pos(str(path), 1, 1), "give a file saved with "
+                                    "torch.save(model.state_dict(), ...), or the text layout "
+                                    "`key<TAB>shape<TAB>dtype`")]) from None
     if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
         raise SpecError([Diagnostic("bad-state-dict", "not a state_dict: a mapping of names to "
                                     "tensors", Pos(str(path), 1, 1))])
     return [Key(k, tuple(v.shape), str(v.dtype).removeprefix("torch."), Pos(str(path), 1, 1))
             for k, v in data.items()]
+
+
+def _reason(exc: Exception) -> str:
+    """torch.load's refusal in one line: the unpickler's own reason where it gives one (not
+    its advice to load with weights_only=False, which would run the file's code)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if lines and lines[0].startswith("Weights only load failed"):
+        detail = lines[1] if len(lines) > 1 else lines[0]
+        detail = detail.removeprefix("WeightsUnpickler error:").strip()
+        return (f"it holds objects other than tensors, which are refused, not run: "
+                f"{detail}")[:300]
+    first = lines[0].split(". ")[0] if lines else ""
+    return (f"{type(exc).__name__}: {first}" if len(first) < 40 else first)[:300]
 
 
 def assign_own(root: Instance, keys: list[Key], errors: Collector) -> None:
