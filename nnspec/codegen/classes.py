@@ -54,13 +54,19 @@ def _method_call(obj: str, method: str, *args: ast.expr) -> ast.Expr:
     return ast.Expr(nodes.call(f"{obj}.{method}", *args))
 
 
+def module_names(program: Program, usage: Usage) -> frozenset[str]:
+    """The names every class's locals must avoid: classes, imported user layers, reserved
+    names. Computed once per module, so writing N classes stays linear."""
+    return frozenset(program.classes) | frozenset(usage.user_names.values()) | RESERVED
+
+
 class ClassWriter:
-    def __init__(self, cls: ModuleClass, program: Program, usage: Usage):
+    def __init__(self, cls: ModuleClass, program: Program, usage: Usage,
+                 taken: frozenset[str]):
         self.cls, self.program, self.usage = cls, program, usage
         self.param_names = {p.name for p in cls.params}
-        self.locals = Namespace(self.param_names | set(program.classes) | set(
-            usage.user_names.values()) | loop_variables(cls.children), separator="_",
-            refused=RESERVED)
+        self.locals = Namespace(self.param_names | loop_variables(cls.children),
+                                separator="_", refused=taken)
 
     def emit(self, node: ast.stmt, indent: int) -> list[str]:
         self.usage.note(node)

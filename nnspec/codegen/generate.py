@@ -21,7 +21,7 @@ from typing import Any
 
 import jinja2
 
-from nnspec.codegen.classes import ClassSource, ClassWriter
+from nnspec.codegen.classes import ClassSource, ClassWriter, module_names
 from nnspec.codegen.imports import Usage, user_names
 from nnspec.codegen.selfcheck import self_check
 from nnspec.formatter import literal
@@ -116,7 +116,9 @@ def describe(program: Program, spec_label: str | None = None,
              overrides: dict[str, Any] | None = None) -> ModuleSource:
     """Everything the templates need, as plain strings and lists."""
     usage = Usage(user_names(program))
-    classes = [ClassWriter(cls, program, usage).write() for cls in program.classes.values()]
+    taken = module_names(program, usage)
+    classes = [ClassWriter(cls, program, usage, taken).write()
+               for cls in program.classes.values()]
     check = self_check(program, usage)
     label = spec_label if spec_label is not None else program.source
     sets = [f"{name}={literal(value)}" for name, value in (overrides or {}).items()]
