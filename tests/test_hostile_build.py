@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import gc
 import pickle
 import sys
 import time
@@ -332,24 +331,9 @@ def _children(n: int) -> str:
             + "      - ReLU()\n" * n + "  forward: [return body(x)]\n")
 
 
-def test_the_verbs_scale_linearly_with_children(write_spec, capsys):
-    small, large = write_spec(_children(4000), "small.yaml"), write_spec(_children(8000),
-                                                                         "large.yaml")
-
-    def timed(path: str, verb: list[str]) -> float:  # CPU time: other workers are not ours
-        gc.collect()  # not the garbage of the tests before
-        start = time.process_time()
-        assert run(capsys, *verb, path)[0] == 0
-        return time.process_time() - start
-
-    for verb in (["validate"], ["graph"], ["build", "-o", "-"]):
-        timed(small, verb)  # warm: imports and caches
-        times = {small: [], large: []}
-        for _ in range(5):  # interleaved, the best of each: other work on the machine is noise
-            for path in times:
-                times[path].append(timed(path, verb))
-        ratio = min(times[large]) / min(times[small])
-        assert ratio < 2.3, (verb, ratio)
+def test_a_hundred_thousand_children_are_refused_at_once(write_spec, capsys):
+    """How the verbs' cost grows is bench/scaling.py's to show (timings are never asserted in
+    a test); here: a model over the module bound is refused, not built."""
     with pytest.raises(SpecError) as caught:
         nnspec.load(write_spec(_children(100000), "huge.yaml"))
     assert {d.code for d in caught.value.diagnostics} <= {"too-large"}

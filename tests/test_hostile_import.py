@@ -5,7 +5,6 @@ Each must end in exit 1 (a positioned diagnostic) or 2 (usage), quickly, never 3
 
 from __future__ import annotations
 
-import gc
 import pickle
 import time
 from pathlib import Path
@@ -17,7 +16,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nnspec.cli.main import main
-from nnspec.importers.draft import check_rebuild
 from nnspec.importers.printed import import_tree
 from nnspec.importers.tree import MAX_TREE_BYTES, MAX_TREE_DEPTH, MAX_TREE_MODULES
 
@@ -93,33 +91,7 @@ def test_a_tree_over_the_module_bound_is_refused_at_the_line_over_it(tmp_path, c
     assert f":{MAX_TREE_MODULES + 1}:3: error[too-large]" in err
 
 
-def _import_and_check(text: str) -> float:
-    gc.collect()
-    gc.disable()  # a full collection's cost grows with the heap, not with the import's work
-    try:
-        start = time.process_time()  # this process's CPU time: other processes add less noise
-        result = import_tree(text, "t", 1, {"x": [4]})
-        check_rebuild(result.text, text, "t")
-        return time.process_time() - start
-    finally:
-        gc.enable()
-
-
-def _instances(n: int, first: int) -> str:
-    """n instances of one class with a differing argument (widths from `first`, so no layer
-    built before is reused from the importer's cache)."""
-    lines = ["Net("]
-    for i in range(first, first + n):
-        lines += [f"  (b{i}): Blk(", f"    (l): Linear(in_features=4, out_features={i}, "
-                  "bias=True)", "    (r): ReLU()", "  )"]
-    return "\n".join(lines + [")"])
-
-
-def test_importing_scales_near_linearly():
-    _import_and_check(_instances(100, 10_000))  # warm up
-    small = min(_import_and_check(_instances(500, first)) for first in (20_000, 21_000))
-    large = min(_import_and_check(_instances(1000, first)) for first in (30_000, 32_000))
-    assert large / small < 2.6, (small, large)  # linear is 2; shared CPUs add noise
+# How importing's cost grows with the tree is bench/scaling.py's to show (`import tree`).
 
 
 def test_a_long_chain_of_layers_is_not_searched_exhaustively():
