@@ -25,9 +25,6 @@ from nnspec.static.summary import as_data
 if TYPE_CHECKING:
     import torch
 
-PathOrSpec = "str | os.PathLike[str] | Spec"
-
-
 @dataclass
 class Spec:
     """A compiled spec: the IR, the instance tree, and the resolved document it came from."""

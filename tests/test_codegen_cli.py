@@ -131,7 +131,7 @@ def test_an_invalid_spec_writes_nothing(tmp_path, write_spec):
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
     out = tmp_path / "model.py"
     text = nnspec.generate(NIN)
-    write.write_generated(out, text)
+    write.write_output(out, text)
     old = out.read_bytes()
 
     def fail(*args):
@@ -139,17 +139,17 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypat
 
     monkeypatch.setattr(os, "replace", fail)
     with pytest.raises(write.WriteError, match="No space left"):
-        write.write_generated(out, nnspec.generate(NIN_DW))
+        write.write_output(out, nnspec.generate(NIN_DW))
     assert out.read_bytes() == old
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.py"]
 
 
 def test_writes_are_atomic_replacements_that_keep_permissions(tmp_path):
     out = tmp_path / "model.py"
-    write.write_generated(out, nnspec.generate(NIN))
+    write.write_output(out, nnspec.generate(NIN))
     out.chmod(0o640)
     inode = out.stat().st_ino
-    assert write.write_generated(out, nnspec.generate(NIN_DW))
+    assert write.write_output(out, nnspec.generate(NIN_DW))
     assert out.stat().st_ino != inode  # a new file was renamed over the old one
     assert out.stat().st_mode & 0o777 == 0o640
 

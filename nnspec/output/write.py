@@ -32,7 +32,7 @@ from nnspec.output.target import WriteError
 
 __all__ = ["BODY_MARKER", "SPEC_MARKER", "Header", "WriteError", "check_target", "mark",
            "read_existing", "read_for_check", "read_header", "read_marker", "seal",
-           "unified_diff", "write_generated", "write_output"]
+           "unified_diff", "write_output"]
 
 PathLike = str | os.PathLike[str]
 
@@ -99,12 +99,6 @@ def _refuse_foreign(shown: str, current: bytes | None) -> None:
     if not found.intact:
         raise WriteError(f"refusing to overwrite {shown}: it was edited by hand since nnspec "
                          "wrote it; use --force to discard the edits")
-
-
-def write_generated(path: PathLike, text: str, force: bool = False,
-                    inputs: Iterable[PathLike] = ()) -> bool:
-    """`write_output` under the name `build -o` has always used."""
-    return write_output(path, text, force=force, inputs=inputs)
 
 
 def read_existing(path: Path) -> str | None:
