@@ -135,22 +135,18 @@ class DocumentBuilder:
         """Parentheses added only if the content breaks; operators inside break with them."""
         gid = self.doc.new_id()
         with self.at(expression_level(gid)):
-            self.group(lambda: (
-                self.if_breaks(lambda: self.text("(")),
-                self.wrap("indent_if_breaks", lambda: (self.line(SOFT), content()),
-                          cond_id=gid),
-                self.line(SOFT),
-                self.if_breaks(lambda: self.text(")")),
-            ), gid=gid)
+            self._parentheses_if_breaks(content, gid)
 
     def parenthesize_if_expands(self, content: Callable[[], None]) -> None:
         """Parentheses added only if the content breaks, which breaks as in brackets."""
         with self.at(BRACKETED):
-            gid = self.doc.new_id()
-            self.group(lambda: (
-                self.if_breaks(lambda: self.text("(")),
-                self.wrap("indent_if_breaks", lambda: (self.line(SOFT), content()),
-                          cond_id=gid),
-                self.line(SOFT),
-                self.if_breaks(lambda: self.text(")")),
-            ), gid=gid)
+            self._parentheses_if_breaks(content, self.doc.new_id())
+
+    def _parentheses_if_breaks(self, content: Callable[[], None], gid: int) -> None:
+        """A group `gid` that shows parentheses, and indents the content, only if it breaks."""
+        self.group(lambda: (
+            self.if_breaks(lambda: self.text("(")),
+            self.wrap("indent_if_breaks", lambda: (self.line(SOFT), content()), cond_id=gid),
+            self.line(SOFT),
+            self.if_breaks(lambda: self.text(")")),
+        ), gid=gid)
