@@ -8,8 +8,8 @@ see `Tensor`s (shapes, batch included, and dtypes) and plain Python values; they
 where torch would raise. Dtypes follow torch's type promotion (`result_type`), reduced to the
 real dtypes a spec can declare. Pure Python: no torch import.
 
-This module is the package's public face: the tables, the operator rules the static pass calls
-directly, and the value domain (`nnspec.catalog.values`) that the rules see, re-exported.
+This module is the package's public face: the tables and the operator rules the static pass
+calls directly. The values the rules see live in `nnspec.catalog.values`.
 """
 
 from __future__ import annotations
@@ -24,27 +24,8 @@ from nnspec.catalog.ops.tables import (
     all_names,
 )
 from nnspec.catalog.ops.tensors import broadcast, compare, elementwise, true_divide
-from nnspec.catalog.values import (
-    DEFAULT_FLOAT,
-    DEVICE,
-    DTYPES,
-    FLOATING,
-    INTEGRAL,
-    Counted,
-    Device,
-    DType,
-    OpError,
-    Tensor,
-    is_floating,
-    like,
-    promote_types,
-    require_floating,
-    result_type,
-)
 
 __all__ = [
-    "ATTRIBUTES", "DEFAULT_FLOAT", "DEVICE", "DTYPES", "FLOATING", "F_FUNCTIONS", "INTEGRAL",
-    "METHODS", "NAMESPACES", "TORCH_FUNCTIONS", "Counted", "DType", "Device", "OpError", "Tensor",
-    "all_names", "broadcast", "compare", "elementwise", "is_floating", "layer_output_dtype",
-    "like", "promote_types", "require_floating", "result_type", "true_divide",
+    "ATTRIBUTES", "F_FUNCTIONS", "METHODS", "NAMESPACES", "TORCH_FUNCTIONS", "all_names",
+    "broadcast", "compare", "elementwise", "layer_output_dtype", "true_divide",
 ]
