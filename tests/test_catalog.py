@@ -3,13 +3,11 @@
 Every entry needs a `Case` here (a new entry without one fails): its arguments built through a
 spec must give the very layer torch builds from the same arguments, as keywords and in
 positional form, and its out-of-range examples must be caught by the entry's `checks` without
-torch. The catalog's signatures are compared with torch's own.
+torch. The catalog's signatures are compared with torch's own in test_catalog_coverage.py.
 """
 
 from __future__ import annotations
 
-import inspect
-import typing
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +16,7 @@ from typing import Any
 import pytest
 
 import nnspec
-from nnspec.catalog import LAYERS, REQUIRED, LayerDef, check_accepts
+from nnspec.catalog import LAYERS, LayerDef, check_accepts
 from nnspec.language.types import VALUE_KINDS
 
 with warnings.catch_warnings():  # torch warns at import when numpy is absent
@@ -26,10 +24,6 @@ with warnings.catch_warnings():  # torch warns at import when numpy is absent
     import torch
 
 Args = dict[str, Any]
-
-# torch arguments the catalog leaves out on purpose: placement, and Embedding's internals
-LEFT_OUT = {"device", "dtype", "_weight", "_freeze"}
-
 
 @dataclass(frozen=True)
 class Case:
@@ -311,31 +305,6 @@ def test_spec_builds_the_torch_layer(name: str, variant: str, args: Args, form: 
         (k, tuple(t.shape)) for k, t in expected.state_dict().items()]
     assert [k for k, (_, is_param) in layer.state(bound).items() if is_param] == [
         k for k, _ in expected.named_parameters()]
-
-
-def _spelled(default: Any) -> Any:
-    """A default torch gives as a function (TransformerEncoderLayer's activation=F.relu) is
-    the string a spec names it by, which torch also accepts."""
-    return default.__name__ if callable(default) else default
-
-
-@pytest.mark.parametrize("name", list(LAYERS))
-def test_signature_is_torchs(name: str) -> None:
-    """Order, defaults and keyword-only marks: a wrong default would silently change a layer,
-    because generated code leaves out arguments equal to the catalog's default."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        init = getattr(torch.nn, name).__init__
-        # RNN, LSTM and GRU take (*args, **kwargs) and spell their signature as an overload
-        overloads = [o for o in typing.get_overloads(init)
-                     if "input_size" in inspect.signature(o).parameters]
-        params = list(inspect.signature(overloads[0] if overloads else init).parameters.values())
-    expected = [(p.name, REQUIRED if p.default is p.empty else _spelled(p.default),
-                 p.kind is p.KEYWORD_ONLY) for p in params[1:]
-                if p.name not in LEFT_OUT and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-    got = [(a.name, a.default, a.kwonly) for a in LAYERS[name].args]
-    assert got == expected
-    assert all(type(a.default) is type(d) for a, (_, d, _) in zip(LAYERS[name].args, expected))
 
 
 @pytest.mark.parametrize("name", list(LAYERS))
