@@ -101,7 +101,8 @@ def _hardtanh_checks(args: Args) -> Problems:
     low = args.get("min_val") if args.get("min_value") is None else args["min_value"]
     high = args.get("max_val") if args.get("max_value") is None else args["max_value"]
     if all(isinstance(v, (int, float)) for v in (low, high)) and high <= low:
-        yield "max_val", f"max_val ({high!r}) must be greater than min_val ({low!r})"
+        name = "max_val" if args.get("max_value") is None else "max_value"
+        yield name, f"max_val ({high!r}) must be greater than min_val ({low!r})"
 
 
 def _softshrink_checks(args: Args) -> Problems:

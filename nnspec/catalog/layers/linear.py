@@ -148,8 +148,9 @@ register(LayerDef(
         Arg("scale_grad_by_freq", "bool", False),
         Arg("mode", "str", "mean", choices=("sum", "mean", "max")),
         Arg("sparse", "bool", False),
-        Arg("include_last_offset", "bool", False),
-        Arg("padding_idx", "int", None, nullable=True),
+        # after torch's private _weight, so a spec passes them by keyword only
+        Arg("include_last_offset", "bool", False, kwonly=True),
+        Arg("padding_idx", "int", None, nullable=True, kwonly=True),
     ),
     checks=_embedding_checks,
     params=lambda a: a["num_embeddings"] * a["embedding_dim"],
