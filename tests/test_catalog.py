@@ -253,11 +253,13 @@ CASES |= {
        for kind in ("Constant", "Reflection", "Replication", "Circular")},
     **{f"LPPool{n}d": Case(base={"norm_type": 2.0, "kernel_size": 3},
                            each={"stride": 2, "ceil_mode": True},
-                           combos=({"norm_type": 1, "kernel_size": _ints(n, 3, 2, 1)},),
-                           bad=({"kernel_size": 0}, {"stride": 0})) for n in (1, 2, 3)},
+                           combos=({"norm_type": 1, "kernel_size": (
+                               _ints(n, 3, 2, 1) if n > 1 else 2), "stride": _ints(n, 1, 2, 3)},),
+                           bad=({"kernel_size": 0}, {"stride": 0}, {"norm_type": 0.0}))
+       for n in (1, 2, 3)},
     **{f"MaxUnpool{n}d": Case(base={"kernel_size": 2}, each={"stride": 3, "padding": 1},
                               combos=({"kernel_size": _ints(n, 2, 3, 1)},),
-                              bad=({"kernel_size": 0}, {"padding": -1})) for n in (1, 2, 3)},
+                              bad=({"kernel_size": 0}, {"stride": 0})) for n in (1, 2, 3)},
     **{f"FractionalMaxPool{n}d": Case(
         base={"kernel_size": 2, "output_ratio": 0.5},
         each={"return_indices": True},

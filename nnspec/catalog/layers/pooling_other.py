@@ -10,7 +10,6 @@ from nnspec.catalog.layers.common import (
     expect_rank,
     no_macs,
     no_params,
-    non_negative,
     numbers,
     positive,
     tensor_shape,
@@ -32,16 +31,23 @@ def _lp_shape(n: int):
     return shape
 
 
+def _lp_checks(args: Args) -> Problems:
+    yield from positive(args, "kernel_size", "stride")
+    if args.get("norm_type") == 0:
+        yield "norm_type", "norm_type must not be 0 (the pool takes the 1/norm_type power)"
+
+
 for _n in (1, 2, 3):
     register(LayerDef(
         f"LPPool{_n}d",
         (
             Arg("norm_type", "float"),
-            Arg("kernel_size", f"int{_n}"),
+            # LPPool1d multiplies by kernel_size itself: torch fails on a tuple there
+            Arg("kernel_size", "int" if _n == 1 else f"int{_n}"),
             Arg("stride", f"int{_n}", None, nullable=True),
             Arg("ceil_mode", "bool", False),
         ),
-        checks=lambda a: positive(a, "kernel_size", "stride"),
+        checks=_lp_checks,
         shape=_lp_shape(_n),
         params=no_params,
         macs=no_macs,
@@ -62,7 +68,7 @@ def _fractional_checks(args: Args) -> Problems:
 
 def _fractional_shape(n: int):
     """Each output size is given, or the input's size times the ratio, truncated; the windows
-    (one kernel each) must fit in the input."""
+    (one kernel each) must fit in the input, with room to spare in 3-d (torch's own checks)."""
     def rule(args: Args, inputs: list[Shape]) -> Shape:
         x = inputs[0]
         expect_rank(x, n + 1, n + 2)
@@ -72,7 +78,8 @@ def _fractional_shape(n: int):
         else:
             ratio = as_tuple(args["output_ratio"], n)
             sizes = tuple(int(s * r) for s, r in zip(x[-n:], ratio))
-        if any(o + k - 1 > s for o, k, s in zip(sizes, kernel, x[-n:])):
+        spare = n == 3
+        if any(o + k - 1 + spare > s for o, k, s in zip(sizes, kernel, x[-n:])):
             raise SpatialCollapse(f"output size {list(sizes)} with kernel_size "
                                   f"{args['kernel_size']!r} is too large for input {list(x)}")
         return with_sizes(x[:-n], sizes, x)
@@ -135,7 +142,8 @@ for _n in (1, 2, 3):
             Arg("stride", f"int{_n}", None, nullable=True),
             Arg("padding", f"int{_n}", 0),
         ),
-        checks=lambda a: [*positive(a, "kernel_size", "stride"), *non_negative(a, "padding")],
+        # negative padding is allowed: torch makes the output larger
+        checks=lambda a: positive(a, "kernel_size", "stride"),
         params=no_params,
         forward=_unpool_forward(_n),
         ranks=(_n + 1, _n + 2),
