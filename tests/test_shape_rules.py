@@ -8,9 +8,10 @@ output shape and parameter count, and refuse what torch refuses. The only except
 cases in `STRICTER`, where nnspec refuses on purpose what torch accepts; each is listed, with its
 reason, in docs/spec.md ("Where nnspec is stricter than torch"), and the two lists must agree.
 
-The draws (tests/shape_draws.py) start from valid arguments and inputs, then bend two in three
-of them one way (an argument, an input dimension or rank), so both verdicts get exercised; they
-are deterministic, one seeded generator per entry. Every entry needs a draw; a new entry without
+The draws (tests/shape_draws.py, and tests/shape_draws_more.py for the rest of torch.nn) start
+from valid arguments and inputs, then bend two in three of them one way (an argument, an input
+dimension or rank), so both verdicts get exercised; they are deterministic, one seeded generator
+per entry. Every entry needs a draw; a new entry without
 one fails. Multiply-accumulates are checked against FlopCounterMode on a few small inputs per
 family, and forward rules on hand-picked calls (both in tests/shape_cases.py).
 """
