@@ -212,6 +212,7 @@ FORWARD_REFUSED: list[tuple[str, Args, list[Any], Args]] = [
      [Indices((BATCH, 4)), Indices((BATCH,))], {}),
     ("MaxUnpool2d", {"kernel_size": 2}, [(BATCH, 3, 4, 4), Indices((BATCH, 3, 4, 4))],
      {"output_size": [10, 8]}),
+    ("MaxUnpool1d", {"kernel_size": 2}, [(BATCH, 3, 4), (BATCH, 3, 4)], {}),
     ("TransformerDecoderLayer", {"d_model": 16, "nhead": 4},
      [(SEQ, BATCH, 16), (7, 3, 16)], {}),
     ("Transformer", {"d_model": 16, "nhead": 4, "num_encoder_layers": 1,

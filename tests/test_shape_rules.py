@@ -42,6 +42,7 @@ from shape_draws_more import MORE_ELEMENTWISE, Indices
 
 from nnspec.catalog import LAYERS, LayerDef
 from nnspec.catalog.types import as_tuple
+from nnspec.catalog.values import Tensor
 
 with warnings.catch_warnings():  # torch warns at import when numpy is absent
     warnings.simplefilter("ignore")
@@ -82,6 +83,13 @@ def _torch_value(value: Any, ids: bool = False) -> Any:
     return value
 
 
+def _static(value: Any) -> Any:
+    """A drawn value as nnspec's forward rules see it; indices are int64."""
+    if isinstance(value, Indices):
+        return Tensor(value.shape, dtype="int64")
+    return static_value(value)
+
+
 def _first(out: Any) -> torch.Tensor:
     """A pool with return_indices gives (values, indices); the rule describes the values."""
     return out[0] if isinstance(out, tuple) else out
@@ -120,8 +128,8 @@ def nnspec_verdict(layer: LayerDef, args: Args, call: list[Any]) -> Verdict:
     positional, kwargs = split_call(call)
     try:
         if layer.forward:
-            out, _ = layer.forward(bound, *map(static_value, positional),
-                                   **{k: static_value(v) for k, v in kwargs.items()})
+            out, _ = layer.forward(bound, *map(_static, positional),
+                                   **{k: _static(v) for k, v in kwargs.items()})
         else:
             out = layer.shape(bound, positional)
     except ValueError as error:
@@ -345,8 +353,8 @@ def test_forward_rule_matches_torch(name: str, args: Args, inputs: list[Any],
         out = module(*call_args, **call_kwargs)
     layer = LAYERS[name]
     bound = layer.bind_defaults(args)
-    raw, macs = layer.forward(bound, *(static_value(v) for v in inputs),
-                              **{k: static_value(v) for k, v in kwargs.items()})
+    raw, macs = layer.forward(bound, *(_static(v) for v in inputs),
+                              **{k: _static(v) for k, v in kwargs.items()})
     assert raw == _out_shapes(out)
     assert 2 * macs == counter.get_total_flops()
     assert layer.params(bound) == sum(p.numel() for p in module.parameters())
@@ -363,8 +371,8 @@ def test_forward_rule_refuses_what_torch_refuses(name: str, args: Args, inputs: 
                                                       for k, v in kwargs.items()})
     layer = LAYERS[name]
     with pytest.raises(ValueError):
-        layer.forward(layer.bind_defaults(args), *(static_value(v) for v in inputs),
-                      **{k: static_value(v) for k, v in kwargs.items()})
+        layer.forward(layer.bind_defaults(args), *(_static(v) for v in inputs),
+                      **{k: _static(v) for k, v in kwargs.items()})
 
 
 def test_every_forward_rule_has_a_case() -> None:

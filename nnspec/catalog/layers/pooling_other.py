@@ -115,6 +115,9 @@ def _unpool_forward(n: int):
         if tensor_shape(indices, "indices") != x:
             raise ValueError(f"indices {list(indices.shape)} must have the input's shape "
                              f"{list(x)}")
+        if indices.dtype != "int64":
+            raise ValueError(f"indices must be int64, as max pooling's return_indices gives "
+                             f"them, got {indices.dtype}")
         k, p = as_tuple(args["kernel_size"], n), as_tuple(args["padding"], n)
         s = as_tuple(args["stride"] if args["stride"] is not None else args["kernel_size"], n)
         default = [(x[-n + i] - 1) * s[i] - 2 * p[i] + k[i] for i in range(n)]
