@@ -208,6 +208,7 @@ FORWARD_REFUSED: list[tuple[str, Args, list[Any], Args]] = [
     ("LSTMCell", {"input_size": 6, "hidden_size": 8}, [(BATCH, 5)], {}),
     ("GRUCell", {"input_size": 6, "hidden_size": 8}, [(BATCH, 6), (BATCH, 7)], {}),
     ("EmbeddingBag", {"num_embeddings": 10, "embedding_dim": 3}, [Indices((6,))], {}),
+    ("EmbeddingBag", {"num_embeddings": 10, "embedding_dim": 3}, [Indices((6,)), (3,)], {}),
     ("EmbeddingBag", {"num_embeddings": 10, "embedding_dim": 3},
      [Indices((BATCH, 4)), Indices((BATCH,))], {}),
     ("MaxUnpool2d", {"kernel_size": 2}, [(BATCH, 3, 4, 4), Indices((BATCH, 3, 4, 4))],

@@ -165,7 +165,7 @@ def draw_bag(g: Gen) -> tuple[Args, list[Any]]:
     if g.flag():
         return args, [(g.batch(), g.int(1, 4))]
     # torch 2.13 crashes (a segfault) on a single offset with include_last_offset: no bags
-    return args, [(g.int(1, 6),), (g.int(1 + args["include_last_offset"], 4),)]
+    return args, [(g.int(1, 6),), Indices((g.int(1 + args["include_last_offset"], 4),))]
 
 
 def draw_cell(kind: str) -> Draw:

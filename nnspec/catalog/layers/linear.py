@@ -20,6 +20,7 @@ from nnspec.catalog.layers.common import (
     tensor_shape,
 )
 from nnspec.catalog.types import Arg, Args, LayerDef, Shape
+from nnspec.catalog.values import is_floating
 
 FAMILY = Family()
 register = FAMILY.add
@@ -128,6 +129,8 @@ def _bag_forward(args: Args, input: Any, offsets: Any = None, per_sample_weights
     else:
         if offsets is None or len(tensor_shape(offsets, "offsets")) != 1:
             raise ValueError("a 1-d input needs 1-d offsets, where each bag starts")
+        if offsets.dtype not in ("int64", "int32"):
+            raise ValueError(f"offsets must be int64 or int32, got {offsets.dtype}")
         bags = offsets.shape[0] - args["include_last_offset"]
     if per_sample_weights is not None:
         if args["mode"] != "sum":
@@ -135,6 +138,9 @@ def _bag_forward(args: Args, input: Any, offsets: Any = None, per_sample_weights
         if tensor_shape(per_sample_weights, "per_sample_weights") != x:
             raise ValueError(f"per_sample_weights {list(per_sample_weights.shape)} must have "
                              f"the input's shape {list(x)}")
+        if not is_floating(per_sample_weights.dtype):
+            raise ValueError("per_sample_weights must be floating point, got "
+                             f"{per_sample_weights.dtype}")
     return (bags, args["embedding_dim"]), 0
 
 
