@@ -291,13 +291,13 @@ def errors_of(tree: str) -> list[tuple[int, int, str, str]]:
 def test_unknown_layers_are_reported_with_their_lines():
     found = errors_of("""\
         Net(
-          (a): Softmax2d()
+          (a): CrossEntropyLoss()
           (b): Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1))
           (c): StochasticDepth(p=0.1, mode=row)
         )
         """)
     assert found == [
-        (2, 8, "unknown-layer", "torch layer 'Softmax2d' is not in nnspec's layer catalog, "
+        (2, 8, "unknown-layer", "torch layer 'CrossEntropyLoss' is not in nnspec's layer catalog, "
          "so this line cannot be rebuilt"),
         (4, 8, "unknown-layer", "layer 'StochasticDepth' is not in nnspec's layer catalog, so "
          "this line cannot be rebuilt"),
@@ -495,12 +495,12 @@ def test_cli_needs_a_fence_number_for_several_trees():
 
 def test_cli_reports_unknown_layers_with_positions(tmp_path):
     path = tmp_path / "t.txt"
-    path.write_text("Net(\n  (a): Softmax2d()\n)\n", encoding="utf-8")
+    path.write_text("Net(\n  (a): CrossEntropyLoss()\n)\n", encoding="utf-8")
     result = run_cli("import", "tree", str(path))
     assert result.returncode == 1
     assert result.stderr.startswith(f"{path}:2:8: error[unknown-layer]: torch layer "
-                                    "'Softmax2d' is not in nnspec's layer catalog")
-    assert "    2 |   (a): Softmax2d()\n" in result.stderr
+                                    "'CrossEntropyLoss' is not in nnspec's layer catalog")
+    assert "    2 |   (a): CrossEntropyLoss()\n" in result.stderr
 
 
 def test_rebuild_check_names_the_first_line_that_differs():

@@ -10,6 +10,7 @@ from nnspec.catalog.layers.common import (
     Problems,
     dim_index,
     expect_min_rank,
+    expect_rank,
     expect_size,
     no_macs,
     no_params,
@@ -91,3 +92,47 @@ register(LayerDef(
     state=lambda a: {"weight": ((a["num_parameters"],), True)},
     macs=no_macs,
 ))
+
+
+# --- shrinks, clamps and the rest of torch's activations ------------------------------------
+
+
+def _hardtanh_checks(args: Args) -> Problems:
+    low = args.get("min_val") if args.get("min_value") is None else args["min_value"]
+    high = args.get("max_val") if args.get("max_value") is None else args["max_value"]
+    if all(isinstance(v, (int, float)) for v in (low, high)) and high <= low:
+        name = "max_val" if args.get("max_value") is None else "max_value"
+        yield name, f"max_val ({high!r}) must be greater than min_val ({low!r})"
+
+
+def _softshrink_checks(args: Args) -> Problems:
+    if isinstance(args.get("lambd"), (int, float)) and args["lambd"] < 0:
+        yield "lambd", f"lambd must not be negative, got {args['lambd']!r}"
+
+
+def _rrelu_checks(args: Args) -> Problems:
+    low, high = args.get("lower"), args.get("upper")
+    if isinstance(low, (int, float)) and isinstance(high, (int, float)) and low > high:
+        yield "lower", f"lower={low!r} must not be above upper={high!r}"
+
+
+_elementwise("Hardshrink", Arg("lambd", "float", 0.5))
+_elementwise("Softshrink", Arg("lambd", "float", 0.5), checks=_softshrink_checks)
+_elementwise("Hardtanh", Arg("min_val", "float", -1.0), Arg("max_val", "float", 1.0), INPLACE,
+             Arg("min_value", "float", None, nullable=True),
+             Arg("max_value", "float", None, nullable=True), checks=_hardtanh_checks)
+_elementwise("RReLU", Arg("lower", "float", 1.0 / 8), Arg("upper", "float", 1.0 / 3), INPLACE,
+             checks=_rrelu_checks)
+_elementwise("Threshold", Arg("threshold", "float"), Arg("value", "float"), INPLACE)
+for _name in ("Softsign", "Tanhshrink"):
+    _elementwise(_name)
+_elementwise("Softmin", Arg("dim", "int", None, nullable=True), shape=_softmax_shape)
+
+
+def _softmax2d_shape(args: Args, inputs: list[Shape]) -> Shape:
+    """A softmax over the channels of (N, C, H, W) or (C, H, W) inputs."""
+    expect_rank(inputs[0], 3, 4)
+    return inputs[0]
+
+
+_elementwise("Softmax2d", shape=_softmax2d_shape)

@@ -1,4 +1,5 @@
-"""MultiheadAttention and TransformerEncoderLayer, with their forward rules."""
+"""MultiheadAttention and TransformerEncoderLayer, with their forward rules, and the pieces the
+decoder layer and the whole Transformer reuse."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def _mha_checks(args: Args) -> Problems:
     yield from dropout_check(args)
 
 
-def _mha_state(args: Args) -> State:
+def mha_state(args: Args) -> State:
     """One packed in_proj_weight, or q/k/v weights when key or value sizes differ; bias_k and
     bias_v; then the out_proj Linear."""
     e = args["embed_dim"]
@@ -48,10 +49,10 @@ def _mha_state(args: Args) -> State:
     return state
 
 
-def _mha_forward(args: Args, query: Any, key: Any, value: Any, key_padding_mask: Any = None,
-                 need_weights: bool = True, attn_mask: Any = None,
-                 average_attn_weights: bool = True, is_causal: bool = False
-                 ) -> tuple[Any, int]:
+def mha_forward(args: Args, query: Any, key: Any, value: Any, key_padding_mask: Any = None,
+                need_weights: bool = True, attn_mask: Any = None,
+                average_attn_weights: bool = True, is_causal: bool = False
+                ) -> tuple[Any, int]:
     """(attn_output, attn_weights or None). Sequence first, (L, N, E), unless batch_first."""
     q, k, v = (tensor_shape(t, n) for t, n in ((query, "query"), (key, "key"),
                                                  (value, "value")))
@@ -105,68 +106,78 @@ MULTIHEAD_ATTENTION = register(LayerDef(
         Arg("batch_first", "bool", False),
     ),
     checks=_mha_checks,
-    params=state_params(_mha_state),
-    forward=_mha_forward,
+    params=state_params(mha_state),
+    forward=mha_forward,
     infer={"embed_dim": -1},
     ranks=(2, 3),
-    state=_mha_state,
+    state=mha_state,
 ))
 
 
-def _encoder_checks(args: Args) -> Problems:
+def encoder_checks(args: Args) -> Problems:
     yield from positive(args, "d_model", "nhead", "dim_feedforward")
     yield from divides(args, "nhead", "d_model")
     yield from dropout_check(args)
 
 
-def _encoder_attention(args: Args) -> Args:
+def encoder_attention(args: Args) -> Args:
     """The self_attn MultiheadAttention a TransformerEncoderLayer builds."""
     return MULTIHEAD_ATTENTION.bind_defaults(
         {"embed_dim": args["d_model"], "num_heads": args["nhead"], "bias": args["bias"],
          "batch_first": args["batch_first"]})
 
 
-def _encoder_state(args: Args) -> State:
+def encoder_state(args: Args) -> State:
+    """self_attn, then the feed-forward Linears and the two LayerNorms."""
+    state = {f"self_attn.{k}": v for k, v in mha_state(encoder_attention(args)).items()}
+    return {**state, **feed_forward_state(args, 2)}
+
+
+def feed_forward_state(args: Args, norms: int) -> State:
+    """linear1, linear2, then norm1 to norm{norms}: weights, with biases unless bias=False."""
     e, f = args["d_model"], args["dim_feedforward"]
-    state = {f"self_attn.{k}": v for k, v in _mha_state(_encoder_attention(args)).items()}
-    for name, shape in (("linear1", (f, e)), ("linear2", (e, f)), ("norm1", (e,)),
-                        ("norm2", (e,))):
+    state: State = {}
+    for name, shape in (("linear1", (f, e)), ("linear2", (e, f)),
+                        *((f"norm{i}", (e,)) for i in range(1, norms + 1))):
         state[f"{name}.weight"] = (shape, True)
         if args["bias"]:
             state[f"{name}.bias"] = ((shape[0],), True)
     return state
 
 
-def _encoder_forward(args: Args, src: Any, src_mask: Any = None,
-                     src_key_padding_mask: Any = None, is_causal: bool = False
-                     ) -> tuple[Any, int]:
+def encoder_forward(args: Args, src: Any, src_mask: Any = None,
+                    src_key_padding_mask: Any = None, is_causal: bool = False
+                    ) -> tuple[Any, int]:
     """Self-attention, then the feed-forward block (two Linears); the output is src's shape."""
-    (out, _), attention = _mha_forward(
-        _encoder_attention(args), src, src, src, key_padding_mask=src_key_padding_mask,
+    (out, _), attention = mha_forward(
+        encoder_attention(args), src, src, src, key_padding_mask=src_key_padding_mask,
         need_weights=False, attn_mask=src_mask, is_causal=is_causal)
     tokens = math.prod(out[:-1])
     return out, attention + 2 * tokens * args["d_model"] * args["dim_feedforward"]
 
 
+# TransformerEncoderLayer's arguments, which TransformerDecoderLayer shares
+LAYER_ARGS = (
+    Arg("d_model", "int"),
+    Arg("nhead", "int"),
+    Arg("dim_feedforward", "int", 2048),
+    Arg("dropout", "float", 0.1),
+    # torch also takes a function; a spec names one of the two torch accepts as strings
+    Arg("activation", "str", "relu", choices=("relu", "gelu")),
+    Arg("layer_norm_eps", "float", 1e-5),
+    Arg("batch_first", "bool", False),
+    Arg("norm_first", "bool", False),
+    Arg("bias", "bool", True),
+)
+
 register(LayerDef(
     "TransformerEncoderLayer",
-    (
-        Arg("d_model", "int"),
-        Arg("nhead", "int"),
-        Arg("dim_feedforward", "int", 2048),
-        Arg("dropout", "float", 0.1),
-        # torch also takes a function; a spec names one of the two torch accepts as strings
-        Arg("activation", "str", "relu", choices=("relu", "gelu")),
-        Arg("layer_norm_eps", "float", 1e-5),
-        Arg("batch_first", "bool", False),
-        Arg("norm_first", "bool", False),
-        Arg("bias", "bool", True),
-    ),
-    checks=_encoder_checks,
-    params=state_params(_encoder_state),
-    forward=_encoder_forward,
+    LAYER_ARGS,
+    checks=encoder_checks,
+    params=state_params(encoder_state),
+    forward=encoder_forward,
     infer={"d_model": -1},
     ranks=(2, 3),
     out_dims={-1: "d_model"},
-    state=_encoder_state,
+    state=encoder_state,
 ))

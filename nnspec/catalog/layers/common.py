@@ -167,3 +167,16 @@ def dropout_check(args: Args, name: str = "dropout") -> Problems:
     if any(not 0 <= v <= 1 for v in numbers(args.get(name))):
         yield name, f"{name} is a probability between 0 and 1, got {args[name]!r}"
 
+
+
+def broadcast_shapes(*shapes: Shape) -> Shape:
+    """The shape torch broadcasts the operands to; ValueError where a dim differs."""
+    rank = max(len(s) for s in shapes)
+    out = []
+    for i in range(rank):
+        sizes = {s[i - rank + len(s)] for s in shapes if i - rank + len(s) >= 0} - {1}
+        if len(sizes) > 1:
+            raise ValueError(f"inputs {' and '.join(str(list(s)) for s in shapes)} do not "
+                             f"broadcast (dim {i} differs)")
+        out.append(sizes.pop() if sizes else 1)
+    return tuple(out)

@@ -1,10 +1,12 @@
-"""Dropout and the channel-wise Dropout1d/2d/3d."""
+"""Dropout, the channel-wise Dropout1d/2d/3d, and the alpha dropouts that keep SELU's
+self-normalising statistics."""
 
 from __future__ import annotations
 
 from nnspec.catalog.layers.common import (
     INPLACE,
     Family,
+    expect_min_rank,
     expect_rank,
     no_macs,
     no_params,
@@ -38,3 +40,15 @@ for _n in (0, 1, 2, 3):
         macs=no_macs,
         input_dtype="any",
     ))
+
+
+def _feature_alpha_shape(args: Args, inputs: list[Shape]) -> Shape:
+    """FeatureAlphaDropout drops whole channels: torch wants at least (N, C)."""
+    expect_min_rank(inputs[0], 2)
+    return inputs[0]
+
+
+for _name, _shape in (("AlphaDropout", _dropout_shape(0)),
+                      ("FeatureAlphaDropout", _feature_alpha_shape)):
+    register(LayerDef(_name, (Arg("p", "float", 0.5), INPLACE), checks=probability,
+                      shape=_shape, params=no_params, macs=no_macs))

@@ -1,4 +1,5 @@
-"""The normalisation layers: batch, instance, group, layer and RMS norms."""
+"""The normalisation layers: batch (and synchronised batch), instance, group, layer and RMS
+norms, and the local response norms."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from nnspec.catalog.layers.common import (
     expect_rank,
     expect_size,
     no_macs,
+    no_params,
     positive,
 )
 from nnspec.catalog.types import Arg, Args, LayerDef, Shape, as_tuple
@@ -175,3 +177,57 @@ register(LayerDef(
     state=lambda a: {"weight": (_normalized_shape(a), True)} if a["elementwise_affine"] else {},
     macs=no_macs,
 ))
+
+
+def _sync_checks(args: Args) -> Problems:
+    yield from _batchnorm_checks(args)
+    if args.get("process_group") is not None:
+        yield "process_group", ("process_group is a runtime object a spec cannot name: nnspec "
+                                "builds SyncBatchNorm with the default group (None)")
+
+
+register(LayerDef(
+    "SyncBatchNorm",
+    (
+        Arg("num_features", "int"),
+        Arg("eps", "float", 1e-5),
+        Arg("momentum", "float", 0.1, nullable=True),
+        Arg("affine", "bool", True),
+        Arg("track_running_stats", "bool", True),
+        Arg("process_group", "any", None, nullable=True),
+        Arg("bias", "bool", True, kwonly=True),
+    ),
+    checks=_sync_checks,
+    shape=_channel_norm_shape("num_features"),
+    params=lambda a: affine_params(a["num_features"], a["affine"], a["bias"]),
+    macs=no_macs,
+    infer={"num_features": 1},
+    state=_norm_state("num_features"),
+))
+
+
+def _lrn_shape(rank: int | None):
+    """LocalResponseNorm takes (N, C, ...) of 3 dims or more; CrossMapLRN2d only 4-d."""
+    def rule(args: Args, inputs: list[Shape]) -> Shape:
+        if rank is None:
+            expect_min_rank(inputs[0], 3)
+        else:
+            expect_rank(inputs[0], rank)
+        return inputs[0]
+    return rule
+
+
+for _name, _k, _rank in (("LocalResponseNorm", 1.0, None), ("CrossMapLRN2d", 1, 4)):
+    register(LayerDef(
+        _name,
+        (
+            Arg("size", "int"),
+            Arg("alpha", "float", 1e-4),
+            Arg("beta", "float", 0.75),
+            Arg("k", "float", _k),
+        ),
+        checks=lambda a: positive(a, "size"),
+        shape=_lrn_shape(_rank),
+        params=no_params,
+        macs=no_macs,
+    ))

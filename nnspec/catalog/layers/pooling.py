@@ -21,7 +21,7 @@ register = FAMILY.add
 # --- pooling ---------------------------------------------------------------------------------
 
 
-def _pool_shape(n: int, dilation: bool, kernel_fits_input: bool = False):
+def pool_shape(n: int, dilation: bool, kernel_fits_input: bool = False):
     """kernel_fits_input: torch's avg_pool3d wants each input size, padding aside, to hold the
     kernel, where the other pools only need the padded input to."""
     def rule(args: Args, inputs: list[Shape]) -> Shape:
@@ -70,7 +70,7 @@ def _maxpool(n: int) -> LayerDef:
             Arg("ceil_mode", "bool", False),
         ),
         checks=_pool_checks,
-        shape=_pool_shape(n, dilation=True),
+        shape=pool_shape(n, dilation=True),
         params=no_params,
         macs=no_macs,
         input_dtype="number",
@@ -91,7 +91,7 @@ def _avgpool(n: int) -> LayerDef:
             *extra,
         ),
         checks=_pool_checks,
-        shape=_pool_shape(n, dilation=False, kernel_fits_input=n == 3),
+        shape=pool_shape(n, dilation=False, kernel_fits_input=n == 3),
         params=no_params,
         macs=no_macs,
         input_dtype="number",

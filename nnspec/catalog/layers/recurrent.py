@@ -1,4 +1,4 @@
-"""The recurrent layers RNN, LSTM and GRU, with their forward rules."""
+"""The recurrent layers RNN, LSTM and GRU and their one-step cells, with their forward rules."""
 
 from __future__ import annotations
 
@@ -119,3 +119,60 @@ def _rnn(cell: str) -> LayerDef:
 
 for _kind in _GATES:
     _rnn(_kind)
+
+
+# --- the cells: one time step ------------------------------------------------------------------
+
+
+def _cell_state(cell: str):
+    def rule(args: Args) -> State:
+        gates, size = _GATES[cell] * args["hidden_size"], args["input_size"]
+        state: State = {"weight_ih": ((gates, size), True),
+                        "weight_hh": ((gates, args["hidden_size"]), True)}
+        if args["bias"]:
+            state.update(bias_ih=((gates,), True), bias_hh=((gates,), True))
+        return state
+    return rule
+
+
+def _cell_forward(cell: str):
+    """`cell(input, hx=None)` on (N, input_size) or (input_size,): h', or (h', c') for an
+    LSTMCell, each (N, hidden_size) or (hidden_size,)."""
+    def rule(args: Args, input: Any, hx: Any = None) -> tuple[Any, int]:
+        x = tensor_shape(input, "input")
+        expect_rank(x, 1, 2)
+        expect_size(x, -1, args["input_size"], "input_size")
+        h = (*x[:-1], args["hidden_size"])
+        if hx is not None:
+            given = hx if cell == "LSTM" else (hx,)
+            count = 2 if cell == "LSTM" else 1
+            if not isinstance(given, tuple) or len(given) != count:
+                raise ValueError("an LSTMCell's hx is a tuple (h_0, c_0)")
+            for name, value in zip(("h_0", "c_0"), given):
+                if tensor_shape(value, name) != h:
+                    raise ValueError(f"{name} should be {list(h)}, got {list(value.shape)}")
+        batch = x[0] if len(x) == 2 else 1
+        gates = _GATES[cell] * args["hidden_size"]
+        macs = batch * gates * (args["input_size"] + args["hidden_size"])
+        return ((h, h) if cell == "LSTM" else h), macs
+    return rule
+
+
+for _kind in _GATES:
+    _state = _cell_state(_kind)
+    register(LayerDef(
+        f"{_kind}Cell",
+        (
+            Arg("input_size", "int"),
+            Arg("hidden_size", "int"),
+            Arg("bias", "bool", True),
+            *((Arg("nonlinearity", "str", "tanh", choices=("tanh", "relu")),)
+              if _kind == "RNN" else ()),
+        ),
+        checks=lambda a: positive(a, "input_size", "hidden_size"),
+        params=state_params(_state),
+        forward=_cell_forward(_kind),
+        infer={"input_size": -1},
+        ranks=(1, 2),
+        state=_state,
+    ))

@@ -1,4 +1,5 @@
-"""Layers that move values around: flattening, resampling, pixel shuffles, padding, Identity."""
+"""Layers that move values around: flattening, resampling, pixel and channel shuffles, zero
+padding, sliding blocks (Fold, Unfold), Identity."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ from nnspec.catalog.layers.common import (
     expect_rank,
     no_macs,
     no_params,
+    non_negative,
     positive,
     same_shape,
     with_sizes,
 )
-from nnspec.catalog.types import Arg, Args, LayerDef, Shape, as_tuple
+from nnspec.catalog.types import Arg, Args, LayerDef, Shape, SpatialCollapse, as_tuple
 
 FAMILY = Family()
 register = FAMILY.add
@@ -151,7 +153,7 @@ for _name, _arg, _shape in (("PixelShuffle", "upscale_factor", _pixel_shuffle_sh
                       shape=_shape, params=no_params, macs=no_macs, input_dtype="any"))
 
 
-def _zeropad_shape(n: int):
+def zeropad_shape(n: int):
     """padding runs (left, right, top, bottom, front, back): from the last dim backwards.
     Negative padding crops."""
     def rule(args: Args, inputs: list[Shape]) -> Shape:
@@ -169,5 +171,80 @@ def _zeropad_shape(n: int):
 
 for _n in (1, 2, 3):
     register(LayerDef(f"ZeroPad{_n}d", (Arg("padding", f"int{2 * _n}"),),
-                      shape=_zeropad_shape(_n), params=no_params, macs=no_macs,
+                      shape=zeropad_shape(_n), params=no_params, macs=no_macs,
                       input_dtype="any"))
+
+
+# UpsamplingNearest2d and UpsamplingBilinear2d: Upsample with a fixed mode (bilinear with
+# align_corners=True), despite the name any rank the mode takes
+for _name, _mode in (("UpsamplingNearest2d", "nearest"), ("UpsamplingBilinear2d", "bilinear")):
+    register(LayerDef(
+        _name,
+        (Arg("size", "ints", None, nullable=True),
+         Arg("scale_factor", "float_or_floats", None, nullable=True)),
+        checks=lambda a, mode=_mode: _upsample_checks({**a, "mode": mode}),
+        shape=lambda a, x, mode=_mode: _upsample_shape(
+            {**a, "mode": mode, "align_corners": None, "recompute_scale_factor": None}, x),
+        params=no_params,
+        macs=no_macs,
+    ))
+
+
+def _channel_shuffle_shape(args: Args, inputs: list[Shape]) -> Shape:
+    x, groups = inputs[0], args["groups"]
+    expect_min_rank(x, 3)
+    if x[1] % groups:
+        raise ValueError(f"input {list(x)} has {x[1]} channels, not divisible by "
+                         f"groups={groups}")
+    return x
+
+
+register(LayerDef("ChannelShuffle", (Arg("groups", "int"),),
+                  checks=lambda a: positive(a, "groups"), shape=_channel_shuffle_shape,
+                  params=no_params, macs=no_macs, input_dtype="any"))
+
+
+# --- sliding blocks: Unfold cuts (N, C, H, W) into columns, Fold sums them back --------------
+
+
+def _fold_checks(args: Args) -> Problems:
+    yield from positive(args, "output_size", "kernel_size", "dilation", "stride")
+    yield from non_negative(args, "padding")
+
+
+def _blocks(args: Args, sizes: Shape, x: Shape) -> int:
+    """How many sliding blocks fit in `sizes`: torch refuses none along a dim."""
+    k, d, p, s = (as_tuple(args[a], 2) for a in ("kernel_size", "dilation", "padding",
+                                                  "stride"))
+    counts = [(sizes[i] + 2 * p[i] - d[i] * (k[i] - 1) - 1) // s[i] + 1 for i in range(2)]
+    if any(c < 1 for c in counts):
+        raise SpatialCollapse(f"{list(sizes)} holds no sliding block of kernel_size "
+                              f"{args['kernel_size']!r} (input {list(x)})")
+    return math.prod(counts)
+
+
+def _unfold_shape(args: Args, inputs: list[Shape]) -> Shape:
+    x = inputs[0]
+    expect_rank(x, 4)
+    kernel = math.prod(as_tuple(args["kernel_size"], 2))
+    return (x[0], x[1] * kernel, _blocks(args, x[2:], x))
+
+
+def _fold_shape(args: Args, inputs: list[Shape]) -> Shape:
+    x = inputs[0]
+    expect_rank(x, 3)
+    kernel, sizes = math.prod(as_tuple(args["kernel_size"], 2)), as_tuple(args["output_size"], 2)
+    if x[1] % kernel:
+        raise ValueError(f"input {list(x)}: dim 1 must be a multiple of the kernel's "
+                         f"{kernel} values")
+    if x[2] != _blocks(args, sizes, x):
+        raise ValueError(f"input {list(x)} should have {_blocks(args, sizes, x)} blocks in "
+                         f"dim 2 for output_size {args['output_size']!r}")
+    return (x[0], x[1] // kernel, *sizes)
+
+
+_BLOCK_ARGS = (Arg("dilation", "int2", 1), Arg("padding", "int2", 0), Arg("stride", "int2", 1))
+register(LayerDef("Fold", (Arg("output_size", "int2"), Arg("kernel_size", "int2"), *_BLOCK_ARGS),
+                  checks=_fold_checks, shape=_fold_shape, params=no_params, macs=no_macs))
+register(LayerDef("Unfold", (Arg("kernel_size", "int2"), *_BLOCK_ARGS), checks=_fold_checks,
+                  shape=_unfold_shape, params=no_params, macs=no_macs))
