@@ -23,7 +23,10 @@ DType = Literal["float32", "float64", "float16", "bfloat16", "int64", "int32", "
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+    # defer_build: each model's validator is built once, on first use, with its forward
+    # references ("Child", "Step") resolved then; not at import, where most still dangle
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True,
+                              defer_build=True)
 
 
 def _by_python_type(value: Any) -> str | None:
@@ -186,10 +189,6 @@ class SpecFile(_Model):
     model: ModelSpec
     blocks: dict[str, BlockSpec] = {}
     layers: dict[str, str] = {}  # user layers: call name -> 'package.module:Class'
-
-
-for _cls in (ChildSpec, IfStep, InitRule, BlockSpec, ModelSpec, SpecFile):
-    _cls.model_rebuild()
 
 
 def validate(doc: Document) -> SpecFile:
