@@ -5,7 +5,8 @@ The header of a generated module says how to regenerate it, from the file's own 
 `#     nnspec build SPEC [--set N=V]... [--allow-import P]... -o <this file>` (see
 templates/header.jinja). Each FILE is checked with exactly those arguments, the spec's path
 taken relative to FILE's directory. Files that nnspec did not generate (no nnspec header) are
-skipped, so a hook can pass every changed Python file. A header's `--allow-import` is honoured
+skipped, so a hook can pass every changed Python file; a directory stands for the `*.py` files
+under it. A header's `--allow-import` is honoured
 only for packages this command line allows too: a file's header never makes nnspec import
 anything on its own.
 """
@@ -35,7 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "--check`: exit 0 when every file is what nnspec would write now, 1 "
                        "with a diff for each stale one. Files without an nnspec header are "
                        "skipped.")
-    p.add_argument("files", nargs="+", metavar="FILE", help="generated Python file(s)")
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="generated Python file(s), or directories to search for them")
     add_allow_import(p)
     p.add_argument("--templates", metavar="DIR",
                    help="the templates the files were generated with (as in `nnspec build`)")
@@ -47,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     diagnostics = []
-    for path in args.files:
+    for path in _python_files(args.files):
         words = regenerate_args(path)
         if words is None:
             continue
@@ -58,6 +60,17 @@ def run(args: argparse.Namespace) -> int:
     if diagnostics:
         raise SpecError(diagnostics)
     return 0
+
+
+def _python_files(paths: list[str]) -> list[str]:
+    """`paths`, each directory replaced by the `*.py` files under it, in order."""
+    found = []
+    for path in paths:
+        if os.path.isdir(path):
+            found += sorted(str(p) for p in Path(path).rglob("*.py") if p.is_file())
+        else:
+            found.append(path)
+    return found
 
 
 def regenerate_args(path: str) -> list[str] | None:
