@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT, SPECS
+from static_cli import nnspec
 
 from nnspec.cli.main import main
 
@@ -129,6 +130,13 @@ def test_check_generated_finds_the_spec_and_set_values_from_any_directory(projec
     text = variant.read_text()  # without the --set it records, the spec gives another model
     variant.write_text(text.replace(" --set expand=2 -o", " -o"))
     assert main(["check-generated", "gen/nin_dw_x2.py"]) == 1
+
+
+def test_check_generated_runs_without_torch(project):
+    (project / "blocker").mkdir()
+    done = nnspec("check-generated", str(project / "gen"), block_torch=True,
+                  tmp=project / "blocker")
+    assert done.returncode == 0, done.stderr
 
 
 def test_check_generated_usage_errors(project, capsys):
