@@ -15,10 +15,8 @@ one object of code `usage` (exit 2, argparse's own errors included) or `internal
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from importlib import import_module
 from typing import NoReturn
@@ -179,6 +177,8 @@ def _failure(exc: Exception, debug: bool, json_format: bool) -> int:
 def _internal(exc: BaseException, debug: bool, json_format: bool) -> int:
     """Exit 3: one line of apology, or the traceback with --debug; in JSON, one object of code
     `internal` whose notes name the exception (and hold the traceback with --debug)."""
+    import traceback
+
     try:
         if json_format:
             notes = [f"{type(exc).__name__}: {str(exc)[:_MAX_NOTE]}"]
@@ -196,6 +196,8 @@ def _internal(exc: BaseException, debug: bool, json_format: bool) -> int:
 
 
 def _json(diagnostic: Diagnostic) -> str:
+    import json
+
     return json.dumps([diagnostic.as_json()], indent=2, ensure_ascii=True)
 
 
