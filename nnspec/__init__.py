@@ -27,11 +27,18 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module 'nnspec' has no attribute {name!r}")
-    value = getattr(import_module(_HOMES[name]), name)
-    globals()[name] = value  # once loaded, a plain module attribute
-    return value
+    """A public name, loaded now; or, as when this file imported them all up front, a
+    subpackage they load (`nnspec.static.budget.limit` after `import nnspec`)."""
+    if name in _HOMES:
+        value = getattr(import_module(_HOMES[name]), name)
+        globals()[name] = value  # once loaded, a plain module attribute
+        return value
+    if not name.startswith("_"):
+        for home in sorted(set(_HOMES.values())):
+            import_module(home)  # each sets its packages as attributes here
+        if name in globals():
+            return globals()[name]
+    raise AttributeError(f"module 'nnspec' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
