@@ -21,8 +21,14 @@ GIT = shutil.which("git")
 pytestmark = pytest.mark.skipif(GIT is None, reason="needs git")
 
 
+def _outside_git() -> dict[str, str]:
+    """The environment without git's repository variables (set when pytest runs in a hook)."""
+    return {k: v for k, v in os.environ.items()
+            if k not in ("GIT_DIR", "GIT_INDEX_FILE", "GIT_WORK_TREE", "GIT_OBJECT_DIRECTORY")}
+
+
 def git(cwd: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+    env = {**_outside_git(), "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
     return subprocess.run([GIT, *args], cwd=cwd, env=env, check=True, capture_output=True,
                           text=True).stdout.strip()
@@ -50,7 +56,7 @@ def env(tmp_path_factory) -> dict[str, str]:
     shim = bin_dir / "nnspec"
     shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m nnspec "$@"\n')
     shim.chmod(0o755)
-    return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+    return {**_outside_git(), "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
             "PYTHONPATH": str(ROOT), "PRE_COMMIT_HOME": str(home / "cache"),
             "OMP_NUM_THREADS": "1"}
 
