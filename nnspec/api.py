@@ -20,7 +20,6 @@ from nnspec.frontend.overrides import apply_overrides
 from nnspec.ir.analysis import Analysis
 from nnspec.ir.program import Instance, Program
 from nnspec.static import budget
-from nnspec.static.summary import as_data
 
 if TYPE_CHECKING:
     import torch
@@ -133,6 +132,8 @@ def summary(path_or_spec: Any, *, inputs: dict[str, tuple[int, ...]] | None = No
 
     `inputs` overrides declared input shapes (without batch), by input name; the key ""
     names the only input."""
+    from nnspec.static.summary import as_data  # only here: `load` needs no summary tables
+
     spec = _spec(path_or_spec, params, allow_import)
     shapes = _input_shapes(spec, inputs)
     analysis = analyze(spec.program, spec.tree, shapes) if shapes else spec.analysis

@@ -369,12 +369,12 @@ def test_make_divisible_helper_is_ruff_clean_and_matches_the_evaluator(tmp_path)
     from nnspec.language.expr import make_divisible
 
     namespace: dict = {}
-    exec(codegen._MAKE_DIVISIBLE, namespace)  # nnspec's own helper source
+    exec(codegen.make_divisible_source(), namespace)  # nnspec's own helper source
     for v in [1, 7.5, 8, 15.9, 31, 100.0, 0.3]:
         for d in [1, 3, 8]:
             assert namespace["make_divisible"](v, d) == make_divisible(v, d)
     path = tmp_path / "helper.py"
-    path.write_text(codegen._MAKE_DIVISIBLE + "\n", encoding="utf-8")
+    path.write_text(codegen.make_divisible_source() + "\n", encoding="utf-8")
     assert ruff("format", "--check", path).returncode == 0
 
 

@@ -1,6 +1,10 @@
 """The `nnspec` command: one subcommand per module of `nnspec.cli`; it parses the arguments and
 maps every outcome to an exit code and an error report.
 
+A verb's module is imported only when that verb runs (`VERBS`), so `nnspec validate` starts
+without the code generator, the summary tables or the importers; `nnspec --help` imports them
+all, for their help lines.
+
 Exit codes, for every verb: 0 success; 1 invalid spec (diagnostics printed) or a stale
 `--check`; 2 wrong usage; 3 internal error (a bug in nnspec: the traceback shows with --debug);
 141 (as a process killed by SIGPIPE) when the reader of stdout went away (`nnspec diff | head`).
@@ -11,21 +15,22 @@ one object of code `usage` (exit 2, argparse's own errors included) or `internal
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import traceback
 from collections.abc import Sequence
+from importlib import import_module
 from typing import NoReturn
 
-from nnspec.cli import build, diff, graph, import_, schema, summary, validate
 from nnspec.cli.errors import UsageError
 from nnspec.diagnostics import Diagnostic, Pos, SpecError
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a process killed by SIGPIPE
 
-COMMANDS = [build, validate, summary, diff, graph, schema, import_]
+# each verb and its module in nnspec.cli (with `register(sub)`), in the order --help lists them
+VERBS = {"build": "build", "validate": "validate", "check-generated": "check_generated",
+         "summary": "summary", "diff": "diff", "graph": "graph", "schema": "schema",
+         "import": "import_"}
 
 APOLOGY = ("internal error: this is a bug in nnspec, sorry. Please report it with the spec and "
            "command that caused it")
@@ -50,21 +55,40 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE)
 
 
-def parser(error_format: str = "text") -> argparse.ArgumentParser:
-    """The whole command line; `error_format` "json" makes argparse's own errors JSON."""
+def parser(error_format: str = "text", argv: Sequence[str] | None = None
+           ) -> argparse.ArgumentParser:
+    """The whole command line; `error_format` "json" makes argparse's own errors JSON. With
+    `argv`, only the verb it names is registered in full (the others by name, enough for
+    argparse to accept it and to list the choices); without, or naming none, every verb."""
     cls = type("Parser", (_Parser,), {"error_format": error_format})
     top = cls(
         prog="nnspec",
         description="Compile YAML architecture specs to PyTorch modules.",
         epilog="Run 'nnspec COMMAND --help' for a command's options. Exit codes: 0 ok, "
         "1 invalid spec, 2 wrong usage, 3 internal error.",
+        formatter_class=_VerbsFormatter,
     )
     top.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     sub = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command in COMMANDS:
-        command.register(sub)
+    wanted = chosen_verb(argv)
+    for verb, module in VERBS.items():
+        if wanted in (None, verb):
+            import_module(f"nnspec.cli.{module}").register(sub)
+        else:
+            sub.add_parser(verb)  # never parsed: `wanted` is the verb on this command line
     _add_common(sub)  # `nnspec build SPEC --debug` works, as does `nnspec import tree F --debug`
     return top
+
+
+class _VerbsFormatter(argparse.HelpFormatter):
+    """argparse's formatter, its help column right of the longest verb (`check-generated`):
+    argparse measures the verbs at the indent of the options, not at their own, deeper one."""
+
+    def add_argument(self, action: argparse.Action) -> None:
+        super().add_argument(action)
+        if isinstance(action, argparse._SubParsersAction) and action.choices:
+            longest = max(map(len, action.choices)) + self._current_indent + self._indent_increment
+            self._action_max_length = max(self._action_max_length, longest)
 
 
 def _add_common(sub: argparse._SubParsersAction) -> None:
@@ -79,6 +103,15 @@ def _add_common(sub: argparse._SubParsersAction) -> None:
         for action in verb._actions:
             if isinstance(action, argparse._SubParsersAction):
                 _add_common(action)
+
+
+def chosen_verb(argv: Sequence[str] | None) -> str | None:
+    """The verb a command line names: its first word, after the top-level `--debug`; None when
+    there is no command line, or it asks for the top-level help or names no verb."""
+    for word in argv or ():
+        if word != "--debug":
+            return word if word in VERBS else None
+    return None
 
 
 def requested_format(argv: Sequence[str]) -> str:
@@ -104,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     wanted = requested_format(argv)
     debug = "--debug" in argv[:argv.index("--")] if "--" in argv else "--debug" in argv
     try:
-        args = parser(wanted).parse_args(argv)
+        args = parser(wanted, argv).parse_args(argv)
     except SystemExit:
         raise  # --help (exit 0), or argparse's usage error, already printed (exit 2)
     except Exception as exc:  # noqa: BLE001 - any failure while parsing is nnspec's defect
@@ -144,6 +177,8 @@ def _failure(exc: Exception, debug: bool, json_format: bool) -> int:
 def _internal(exc: BaseException, debug: bool, json_format: bool) -> int:
     """Exit 3: one line of apology, or the traceback with --debug; in JSON, one object of code
     `internal` whose notes name the exception (and hold the traceback with --debug)."""
+    import traceback
+
     try:
         if json_format:
             notes = [f"{type(exc).__name__}: {str(exc)[:_MAX_NOTE]}"]
@@ -161,6 +196,8 @@ def _internal(exc: BaseException, debug: bool, json_format: bool) -> int:
 
 
 def _json(diagnostic: Diagnostic) -> str:
+    import json
+
     return json.dumps([diagnostic.as_json()], indent=2, ensure_ascii=True)
 
 

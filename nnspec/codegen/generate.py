@@ -12,6 +12,7 @@ except through `nnspec.formatter`, which writes identifiers and literal reprs on
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import os
 import shlex
@@ -132,7 +133,7 @@ def describe(program: Program, spec_label: str | None = None,
         body_sha256="0" * 64,
         root=program.root,
         imports=usage.imports(),
-        helpers=[_MAKE_DIVISIBLE] if usage.make_divisible else [],
+        helpers=[make_divisible_source()] if usage.make_divisible else [],
         classes=classes,
         self_check=check,
     )
@@ -154,5 +155,8 @@ def comment_safe(text: str) -> str:
     return text if text.isprintable() else ascii(text)[1:-1]
 
 
-# The generated file carries the same helper the evaluator uses, so both round alike.
-_MAKE_DIVISIBLE = inspect.getsource(make_divisible).rstrip()
+@functools.cache
+def make_divisible_source() -> str:
+    """The generated file carries the same helper the evaluator uses, so both round alike
+    (read from its source when a spec needs it: reading it costs more than most specs)."""
+    return inspect.getsource(make_divisible).rstrip()

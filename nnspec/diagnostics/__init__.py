@@ -9,7 +9,6 @@ notes, then a hint. Warnings (`warning[code]`) travel beside a valid spec in `Do
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 import json
 import os
@@ -275,6 +274,8 @@ def did_you_mean(name: str, choices: list[str] | tuple[str, ...] | set[str]) -> 
     _hint_searches[0] += 1
     if _hint_searches[0] > MAX_HINT_SEARCHES:
         return None
+    import difflib
+
     matcher = difflib.SequenceMatcher()
     matcher.set_seq2(name)
     best: tuple[float, str] | None = None

@@ -16,7 +16,6 @@ import importlib
 import importlib.util
 import keyword
 import re
-import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -271,6 +270,7 @@ def _where(exc: BaseException) -> list[str]:
     if isinstance(exc, SyntaxError) and exc.filename:
         return [f"at {exc.filename}:{exc.lineno}"]
     import os
+    import traceback
 
     ours = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # nnspec itself
     frames = [f for f in traceback.extract_tb(exc.__traceback__)

@@ -21,7 +21,8 @@ from typing import Any
 from nnspec.catalog import LAYERS, LayerDef
 from nnspec.catalog.types import Arg
 from nnspec.formatter import literal
-from nnspec.frontend.validate import FORMAT_VERSIONS, SpecFile
+from nnspec.frontend.models import SpecFile
+from nnspec.frontend.spec import FORMAT_VERSIONS
 from nnspec.language.names import IMPORT_PATH
 from nnspec.language.types import TYPE_NAMES
 from nnspec.output import markers

@@ -14,7 +14,6 @@ calls `write_output`, and every `--check` calls `read_for_check`.
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -114,6 +113,8 @@ def read_existing(path: Path) -> str | None:
 
 def unified_diff(path: str, old: str | None, new: str) -> str:
     """The change from `old` (None: the file is missing) to `new`, as `diff -u` shows it."""
+    import difflib
+
     return "".join(difflib.unified_diff(
         (old or "").splitlines(keepends=True), new.splitlines(keepends=True),
         fromfile=path if old is not None else "/dev/null", tofile=path))
