@@ -18,14 +18,14 @@ import traceback
 from collections.abc import Sequence
 from typing import NoReturn
 
-from nnspec.cli import build, diff, graph, import_, schema, summary, validate
+from nnspec.cli import build, diff, graph, import_, lsp, schema, summary, validate
 from nnspec.cli.errors import UsageError
 from nnspec.diagnostics import Diagnostic, Pos, SpecError
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a process killed by SIGPIPE
 
-COMMANDS = [build, validate, summary, diff, graph, schema, import_]
+COMMANDS = [build, validate, summary, diff, graph, schema, import_, lsp]
 
 APOLOGY = ("internal error: this is a bug in nnspec, sorry. Please report it with the spec and "
            "command that caused it")
