@@ -16,6 +16,7 @@ from nnspec.lsp.hints import output_text
 from nnspec.lsp.locate import (
     block_names,
     class_data,
+    context,
     layer_signature,
     params_of,
     word_at,
@@ -30,6 +31,8 @@ def hover(check: Check, line: int, col: int) -> str | None:
     """Markdown for the 0-based position, or None when there is nothing to say."""
     found = word_at(check.line(line), col)
     word = found[0] if found else ""
+    if word in _root_params(check) and context(check, line).owner[:1] != ("blocks",):
+        return _root_param(check, word)
     parts = []
     instances = check.instances_at(line)
     if instances:
@@ -38,8 +41,6 @@ def hover(check: Check, line: int, col: int) -> str | None:
         parts.append(block_hover(check, word))
     elif word in LAYERS:
         parts.append(f"```python\nnn.{layer_signature(LAYERS[word])}\n```")
-    elif word and word in _root_params(check) and not instances:
-        parts.append(_root_param(check, word))
     return "\n\n---\n\n".join(parts) if parts else None
 
 

@@ -248,5 +248,6 @@ def on_symbols(ls: SpecServer, params: types.DocumentSymbolParams
 
 
 def main() -> None:
-    """Serve over stdin and stdout until the client says exit."""
-    server.start_io()
+    """Serve over stdin and stdout until the client says exit. pygls closes the streams it
+    is given when it stops, so it gets duplicates: the process's own stay open for the CLI."""
+    server.start_io(os.fdopen(os.dup(0), "rb"), os.fdopen(os.dup(1), "wb"))
