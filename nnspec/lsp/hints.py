@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nnspec.ir.analysis import UNKNOWN, shape_of
+from nnspec.catalog.values import Tensor
+from nnspec.ir.analysis import UNKNOWN, ModuleInfo, shape_of
 from nnspec.ir.program import Instance
 from nnspec.lsp.workspace import Check
 from nnspec.static.text import shape_text
@@ -27,20 +28,20 @@ def hints(check: Check, first: int = 0, last: int | None = None) -> list[Hint]:
     """The hints on 0-based lines `first` to `last` (inclusive; None: to the end)."""
     if check.compiled is None:
         return []
-    end = len(check.lines) - 1 if last is None else last
+    lines = check.lines
+    end = len(lines) - 1 if last is None else min(last, len(lines) - 1)
+    modules = check.compiled.analysis.modules
     out = []
     for line, instances in sorted(check.instance_lines.items()):
         if first <= line <= end:
-            label = shapes_label(check, instances)
+            label = shapes_label(modules, instances)
             if label:
-                out.append(Hint(line, len(check.line(line).rstrip()), f" → {label}"))
+                out.append(Hint(line, len(lines[line].rstrip()), f" → {label}"))
     return out
 
 
-def shapes_label(check: Check, instances: list[Instance]) -> str | None:
+def shapes_label(modules: dict[str, ModuleInfo], instances: list[Instance]) -> str | None:
     """The distinct output shapes of these instances: `[1, 64]` or `[1, 64] | [1, 128]`."""
-    assert check.compiled is not None
-    modules = check.compiled.analysis.modules
     shapes: list[str] = []
     for inst in instances:
         info = modules.get(inst.path)
@@ -56,4 +57,6 @@ def shapes_label(check: Check, instances: list[Instance]) -> str | None:
 
 def output_text(value: object) -> str:
     """One output as the summary prints it: `[1, 64]`, `([1, 8], [1, 8])` or `?`."""
+    if isinstance(value, Tensor):  # the common case, without the general walk
+        return "[" + ", ".join(map(str, value.shape)) + "]"
     return shape_text(UNKNOWN if value is UNKNOWN else shape_of(value))

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from nnspec.diagnostics import Diagnostic, Pos, SpecError, reset_hint_budget
-from nnspec.elaborate.compile import Compiled, compile_document
+from nnspec.elaborate.compile import Compiled, compile_document, gc_paused
 from nnspec.frontend.document import Document, PathKey
 from nnspec.frontend.extends import load_resolved
 from nnspec.frontend.reader import parse_document, read_document
@@ -49,14 +49,14 @@ class Check:
     def instances_at(self, line: int) -> list[Instance]:
         """The modules called on a 0-based line of this file: one per instance of the call
         (a block's child has one per use of the block)."""
-        if self._by_line is None:
-            self._by_line = _instances_by_line(self)
-        return self._by_line.get(line, [])
+        return self.instance_lines.get(line, [])
 
     @property
     def instance_lines(self) -> dict[int, list[Instance]]:
+        """0-based line -> the instances called there."""
         if self._by_line is None:
-            self._by_line = _instances_by_line(self)
+            with gc_paused():
+                self._by_line = _instances_by_line(self)
         return self._by_line
 
     def paths_at(self, line: int) -> list[tuple[int, int, PathKey, bool]]:
@@ -155,7 +155,8 @@ class Workspace:
         self._editing = (path, text)
         doc = compiled = None
         try:
-            doc = load_resolved(path, read=self._read)
+            with gc_paused():  # reading makes many objects and no cycles, as compiling does
+                doc = load_resolved(path, read=self._read)
             compiled = compile_document(doc, path)
             diagnostics = list(compiled.document.warnings)
         except SpecError as exc:
