@@ -251,3 +251,16 @@ def test_without_the_extra_the_verb_says_how_to_install_it():
                           cwd=ROOT, timeout=60)
     assert done.returncode == 2
     assert "pip install 'nnspec[lsp]'" in done.stderr
+
+
+def test_the_server_checks_specs_without_torch():
+    """Run in a process where importing torch fails: the server's modules, a check, hints."""
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "from nnspec.lsp import server\n"
+            "from nnspec.lsp.hints import hints\n"
+            "check = server.server.specs.check(sys.argv[1])\n"
+            "print(check.diagnostics, [h.label for h in hints(check)][-1])\n")
+    done = subprocess.run([sys.executable, "-c", code, str(SPECS / "good.yaml")],
+                          capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]  → [1, 10]"

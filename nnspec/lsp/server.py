@@ -25,6 +25,7 @@ from nnspec.lsp.symbols import Symbol, symbols
 from nnspec.lsp.workspace import Check, Workspace
 
 DEBOUNCE_S = 0.1  # a check starts this long after the last change (the window ends here)
+IDLE_S = 5.0  # the collector runs (see workspace.Workspace.collect) after this long idle
 VERSION = "0.1.0"
 
 _SEVERITY = {"error": types.DiagnosticSeverity.Error,
@@ -51,6 +52,7 @@ class SpecServer(LanguageServer):
         self.versions: dict[str, int | None] = {}
         self.pending: dict[str, asyncio.TimerHandle] = {}
         self.published: dict[str, dict[str, list[Problem]]] = {}  # target -> source -> list
+        self.idle: asyncio.TimerHandle | None = None
 
     def schedule(self, uri: str, delay: float = DEBOUNCE_S) -> None:
         if uri in self.pending:
@@ -71,6 +73,9 @@ class SpecServer(LanguageServer):
             return
         check = self.specs.check(path)
         self.checks[uri] = check
+        if self.idle is not None:
+            self.idle.cancel()
+        self.idle = asyncio.get_running_loop().call_later(IDLE_S, self.specs.collect)
         found = {from_fs_path(target) or target: items
                  for target, items in problems(check).items()}
         for target in set(found) | {t for t, by in self.published.items() if uri in by}:
