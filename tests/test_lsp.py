@@ -14,6 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from nnspec.lsp.diagnostics import problems
+from nnspec.lsp.hints import hints
+from nnspec.lsp.workspace import Workspace
+
 pytest_lsp = pytest.importorskip("pytest_lsp")
 from lsprotocol import types  # noqa: E402 - after the skip above
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities  # noqa: E402
@@ -264,3 +268,25 @@ def test_the_server_checks_specs_without_torch():
                           capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]  → [1, 10]"
+
+
+def test_a_workspace_that_reuses_its_checks_answers_as_a_fresh_one():
+    """Edits checked one after another (parents, bound calls and collector state reused) give
+    the diagnostics and hints of each text checked from scratch."""
+    text = (SPECS / "good.yaml").read_text()
+    edits = [text, text.replace("width: 16", "width: 8"),
+             text.replace("head: Linear(64 * 16 * 16, 10)", "head: Linear(64, 10)"),
+             text.replace("k: 3", "k: 5"), text]
+    path = str(SPECS / "good.yaml")
+    reused = Workspace()
+    seen = []
+    for edited in edits:
+        again, fresh = reused.check(path, edited), Workspace().check(path, edited)
+        assert problems(again) == problems(fresh)
+        assert hints(again) == hints(fresh)
+        seen.append((len(problems(again)[path]), hints(again)[-1].label if hints(again) else ""))
+    assert seen == [(0, " → [1, 10]"), (0, " → [1, 10]"), (1, ""), (0, " → [1, 10]"),
+                    (0, " → [1, 10]")]
+    child = str(SPECS / "broken_child.yaml")
+    first, second = reused.check(child), reused.check(child)
+    assert problems(first) == problems(second) and len(problems(first)) == 2
