@@ -4,13 +4,12 @@ signature, Sequentials, conditions and `else:` alternatives, repeats and named r
 from __future__ import annotations
 
 import ast
-import contextlib
 import re
-from collections.abc import Iterator
 from typing import Any
 
 from nnspec.catalog import LAYERS
 from nnspec.diagnostics import did_you_mean
+from nnspec.elaborate import reuse
 from nnspec.elaborate.context import Context, name_ok
 from nnspec.frontend.document import PathKey
 from nnspec.frontend.validate import ChildSpec
@@ -142,11 +141,11 @@ class Children(Context):
         return True
 
     def call(self, text: str, path: PathKey, params: set[str]) -> Call | None:
-        memo = _MEMO[0]
+        memo = reuse.active()
         if memo is None:
             return self.bound_call(text, path, params)
         key = (text, frozenset(params))
-        hit = memo.get(key)
+        hit = memo.calls.get(key)
         if hit is not None and self.catalog_layer(hit[0]):
             pos = self.where(path)
             return Call(hit[0], "layer", {k: Expr(node, pos) for k, node in hit[1].items()},
@@ -155,9 +154,8 @@ class Children(Context):
         call = self.bound_call(text, path, params)
         if call is not None and len(self.errors.items) == before and \
                 self.catalog_layer(call.target):
-            if len(memo) >= MEMO_SIZE:
-                memo.clear()
-            memo[key] = (call.target, {k: e.node for k, e in call.args.items()}, call.keywords)
+            reuse.bounded(memo.calls)[key] = (call.target, {k: e.node for k, e in
+                                                            call.args.items()}, call.keywords)
         return call
 
     def catalog_layer(self, target: str) -> bool:
@@ -248,25 +246,6 @@ class Children(Context):
                     ok = False
                 bound[name] = Expr(given[name], whole.pos)
         return bound if ok else None
-
-
-MEMO_SIZE = 100_000  # layer calls remembered while reusing; then the memo starts afresh
-_MEMO: list[dict[tuple[str, frozenset[str]], tuple[str, dict[str, ast.expr], frozenset[str]]]
-            | None] = [None]
-
-
-@contextlib.contextmanager
-def reusing_calls(memo: dict) -> Iterator[None]:
-    """Within, a catalog layer's call whose text and class parameters were seen before (in
-    `memo`, kept by the caller from one compile to the next) reuses that parse and binding:
-    the language server re-checks a spec after each edit, and most lines are unchanged. The
-    syntax trees are shared, so only callers that never rewrite them (no code generation)
-    may reuse; calls that reported anything are never remembered."""
-    _MEMO[0] = memo
-    try:
-        yield
-    finally:
-        _MEMO[0] = None
 
 
 def is_name_template(name: str, value: Any) -> bool:

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from nnspec.diagnostics import Diagnostic, Pos, SpecError, reset_hint_budget
-from nnspec.elaborate.children import reusing_calls
 from nnspec.elaborate.compile import Compiled, compile_document, gc_paused
+from nnspec.elaborate.reuse import Memo, reusing
 from nnspec.frontend.document import Document, PathKey
 from nnspec.frontend.extends import load_resolved
 from nnspec.frontend.reader import parse_document, read_document
@@ -146,7 +146,7 @@ class Workspace:
         self.texts: dict[str, str] = {}  # absolute path -> the editor's text
         self._parents: dict[str, tuple[Any, Document | SpecError]] = {}
         self._editing: tuple[str, str] | None = None
-        self._calls: dict = {}  # layer calls bound so far (elaborate.children.reusing_calls)
+        self._memo = Memo()  # what each compile may reuse of the last (elaborate.reuse)
 
     def open(self, path: str, text: str) -> None:
         self.texts[os.path.abspath(path)] = text
@@ -166,7 +166,7 @@ class Workspace:
         try:
             with gc_paused():  # reading makes many objects and no cycles, as compiling does
                 doc = load_resolved(path, read=self._read)
-            with reusing_calls(self._calls):
+            with reusing(self._memo):
                 compiled = compile_document(doc, path)
             diagnostics = list(compiled.document.warnings)
         except SpecError as exc:
