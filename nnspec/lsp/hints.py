@@ -31,12 +31,13 @@ def hints(check: Check, first: int = 0, last: int | None = None) -> list[Hint]:
     lines = check.lines
     end = len(lines) - 1 if last is None else min(last, len(lines) - 1)
     modules = check.compiled.analysis.modules
+    by_line = check.instance_lines
     out = []
-    for line, instances in sorted(check.instance_lines.items()):
-        if first <= line <= end:
-            label = shapes_label(modules, instances)
-            if label:
-                out.append(Hint(line, len(lines[line].rstrip()), f" → {label}"))
+    for line in range(max(first, 0), end + 1):
+        instances = by_line.get(line)
+        label = shapes_label(modules, instances) if instances else None
+        if label:
+            out.append(Hint(line, len(lines[line].rstrip()), f" → {label}"))
     return out
 
 
