@@ -208,6 +208,23 @@ async def test_completion(client: LanguageClient):
     assert {"features", "head", "width", "x", "torch", "F"} <= set(steps)
 
 
+@pytest.mark.asyncio(loop_scope="module")
+async def test_completion_on_text_yaml_cannot_read_yet_uses_the_last_readable(
+        client: LanguageClient):
+    text = (SPECS / "good.yaml").read_text()
+    target = open_doc(client, "unreadable.yaml", text)
+    assert await diagnostics_for(client, target) == []
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        types.VersionedTextDocumentIdentifier(version=2, uri=target),
+        [types.TextDocumentContentChangeWholeDocument(text.replace("[3, 32, 32]",
+                                                                   "[3, 32, 32"))]))
+    names = await completions(client, "unreadable.yaml", 28, 10)  # head: |
+    found = await diagnostics_for(client, target)
+    close_doc(client, "unreadable.yaml")
+    assert [d.code for d in found] == ["yaml-syntax"]
+    assert names["ConvBN"] == "block ConvBN(cin: int, cout: int, k=3)" and "Linear" in names
+
+
 async def definition_of(client: LanguageClient, name: str, line: int, col: int
                         ) -> tuple[str, int, int]:
     result = await client.text_document_definition_async(types.DefinitionParams(

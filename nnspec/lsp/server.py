@@ -16,6 +16,7 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
+from nnspec.frontend.document import Document
 from nnspec.lsp.completion import complete
 from nnspec.lsp.definition import definition
 from nnspec.lsp.diagnostics import Problem, problems
@@ -53,6 +54,7 @@ class SpecServer(LanguageServer):
         self.pending: dict[str, asyncio.TimerHandle] = {}
         self.published: dict[str, dict[str, list[Problem]]] = {}  # target -> source -> list
         self.idle: asyncio.TimerHandle | None = None
+        self.readable: dict[str, Document] = {}  # uri -> its last text that could be read
 
     def schedule(self, uri: str, delay: float = DEBOUNCE_S) -> None:
         if uri in self.pending:
@@ -73,6 +75,8 @@ class SpecServer(LanguageServer):
             return
         check = self.specs.check(path)
         self.checks[uri] = check
+        if check.doc is not None:
+            self.readable[uri] = check.doc
         if self.idle is not None:
             self.idle.cancel()
         self.idle = asyncio.get_running_loop().call_later(IDLE_S, self.specs.collect)
@@ -90,6 +94,7 @@ class SpecServer(LanguageServer):
         if uri in self.pending:
             self.pending.pop(uri).cancel()
         self.checks.pop(uri, None)
+        self.readable.pop(uri, None)
         for target, by in list(self.published.items()):
             if by.pop(uri, None) is not None:
                 self.publish(target)
@@ -221,7 +226,11 @@ def on_inlay_hint(ls: SpecServer, params: types.InlayHintParams) -> list[types.I
 @server.feature(types.TEXT_DOCUMENT_COMPLETION,
                 types.CompletionOptions(trigger_characters=["(", ",", ".", " "]))
 def on_completion(ls: SpecServer, params: types.CompletionParams) -> types.CompletionList:
-    check = ls.current(params.text_document.uri)
+    uri = params.text_document.uri
+    check = ls.current(uri)
+    if check is not None and check.doc is None and uri in ls.readable:
+        # a line being typed that YAML cannot read yet: names from the last text it could
+        check = Check(check.path, check.text, ls.readable[uri], None, [])
     items = [] if check is None else complete(check, params.position.line,
                                               ls.column(check, params.position))
     return types.CompletionList(False, [
