@@ -74,6 +74,8 @@ class SpecServer(LanguageServer):
         if path is None:
             return
         check = self.specs.check(path)
+        # the previous check is freed after publishing: its millions of objects take a while
+        asyncio.get_running_loop().call_soon(_drop, self.checks.get(uri))
         self.checks[uri] = check
         if check.doc is not None:
             self.readable[uri] = check.doc
@@ -158,6 +160,10 @@ class SpecServer(LanguageServer):
             s.name, _SYMBOL_KIND[s.kind], self.range(lines, s.line, s.col, s.end_line, end),
             self.range(lines, s.line, s.col, s.line, s.end_col), detail=s.detail or None,
             children=[self.symbol(c, lines) for c in s.children])
+
+
+def _drop(check: Check | None) -> None:
+    """Nothing: the check passed in is freed when this call lets go of it."""
 
 
 server = SpecServer()
