@@ -15,19 +15,24 @@ the steadier figure):
   (`nnspec.lsp.server.DEBOUNCE_S` after the last change) to publication. Goal: under 100 ms.
 
 Each edit alternates one line between two valid spellings, so each check sees new text.
-Nothing asserts a timing.
+With `--server`, the same edits also go to a real `nnspec lsp` process over stdio (pygls's
+client), timed from sending the change to receiving its diagnostics (and, for the big spec,
+the inlay hints in view), less the debounce window. Nothing asserts a timing.
 
     python bench/lsp_speed.py
+    python bench/lsp_speed.py --server                # and end to end, through the protocol
     python bench/lsp_speed.py --repeat 20 --profile   # and the hot spots of one big check
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import cProfile
 import pstats
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -119,6 +124,51 @@ def with_diagnostics(ws: Workspace, path: str, text: str) -> object:
     return check, problems(check)
 
 
+async def through_server(cases: dict[str, tuple[str, int, tuple[str, str]]], repeat: int,
+                         folder: Path) -> dict[str, list[float]]:
+    """Wall seconds from each change sent to its answer received, less the debounce window."""
+    from lsprotocol import types
+    from pygls.lsp.client import LanguageClient
+
+    client = LanguageClient("lsp-speed", "1")
+    published: dict[str, asyncio.Queue] = {}
+
+    @client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    def on_diagnostics(params: types.PublishDiagnosticsParams) -> None:
+        published.setdefault(params.uri, asyncio.Queue()).put_nowait(params)
+
+    await client.start_io(sys.executable, "-m", "nnspec", "lsp")
+    await client.initialize_async(types.InitializeParams(capabilities=types.ClientCapabilities()))
+    out = {}
+    for name, (text, line, variants) in cases.items():
+        path = folder / f"{len(out)}.yaml"
+        uri = path.as_uri()
+        queue = published.setdefault(uri, asyncio.Queue())
+        client.text_document_did_open(types.DidOpenTextDocumentParams(
+            types.TextDocumentItem(uri, "yaml", 1, text)))
+        await queue.get()
+        lines, times = text.split("\n"), []
+        for i in range(repeat):
+            lines[line] = variants[i % 2]
+            start = time.perf_counter()
+            client.text_document_did_change(types.DidChangeTextDocumentParams(
+                types.VersionedTextDocumentIdentifier(version=i + 2, uri=uri),
+                [types.TextDocumentContentChangeWholeDocument("\n".join(lines))]))
+            got = await queue.get()
+            assert not got.diagnostics, got.diagnostics[:3]
+            if name != MEDIUM:
+                view = types.Range(types.Position(line - VIEW // 2, 0),
+                                   types.Position(line + VIEW // 2, 0))
+                await client.text_document_inlay_hint_async(types.InlayHintParams(
+                    types.TextDocumentIdentifier(uri), view))
+            times.append(time.perf_counter() - start - DEBOUNCE_S)
+        out[name] = times
+    await client.shutdown_async(None)
+    client.exit(None)
+    await client.stop()
+    return out
+
+
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f}ms"
 
@@ -126,6 +176,8 @@ def _ms(seconds: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--server", action="store_true",
+                        help="also time the edits end to end through a real server process")
     parser.add_argument("--profile", action="store_true",
                         help="also print cProfile's top functions for one big check")
     args = parser.parse_args()
@@ -153,6 +205,16 @@ def main() -> None:
               f"{_ms(min(cpu)):>10} {_ms(statistics.median(cpu)):>7} {_ms(GOALS[name]):>6}")
     print(f"(debounce window: {DEBOUNCE_S * 1000:.0f} ms after the last change; the 500-line "
           f"figure is measured from its end)")
+    if args.server:
+        cases = {BIG: (big, big_line, ("      - ReLU(inplace=True)", "      - ReLU()")),
+                 MEDIUM: (medium, med_line, ("      - Dropout(0.2)", "      - Dropout(0.1)"))}
+        with tempfile.TemporaryDirectory() as folder:
+            ends = asyncio.run(through_server(cases, args.repeat, Path(folder)))
+        print("through `nnspec lsp` over stdio, from the end of the debounce window to the "
+              "answer (wall)")
+        for name, wall in ends.items():
+            print(f"{name:<50} {_ms(min(wall)):>10} {_ms(statistics.median(wall)):>7} "
+                  f"{'':>10} {'':>7} {_ms(GOALS[name]):>6}")
     if args.profile:
         ws = Workspace()
         with_hints(ws, "big.yaml", big)
