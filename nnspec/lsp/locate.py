@@ -10,7 +10,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from nnspec.catalog.layers import LAYERS
 from nnspec.catalog.types import REQUIRED, LayerDef
 from nnspec.lsp.workspace import Check
 
@@ -102,7 +101,3 @@ def layer_signature(layer: LayerDef) -> str:
 def block_names(check: Check) -> list[str]:
     blocks = check.value(("blocks",))
     return [str(name) for name in blocks] if isinstance(blocks, dict) else []
-
-
-def is_layer(name: str) -> bool:
-    return name in LAYERS

@@ -41,8 +41,6 @@ class Check:
     diagnostics: list[Diagnostic]
     _lines: list[str] | None = field(default=None, repr=False)
     _by_line: dict[int, list[Instance]] | None = field(default=None, repr=False)
-    _paths: dict[int, list[tuple[int, int, PathKey, bool]]] | None = field(default=None,
-                                                                            repr=False)
 
     @property
     def lines(self) -> list[str]:
@@ -66,21 +64,6 @@ class Check:
             with gc_paused():
                 self._by_line = _instances_by_line(self)
         return self._by_line
-
-    def paths_at(self, line: int) -> list[tuple[int, int, PathKey, bool]]:
-        """(start column, end column, document path, is a key) of each value and key of the
-        document on a 0-based line of this file, 0-based columns."""
-        if self._paths is None:
-            self._paths = _paths_by_line(self)
-        return self._paths.get(line, [])
-
-    def path_at(self, line: int, col: int) -> tuple[PathKey, bool] | None:
-        """The innermost document path whose key or value spans the 0-based position."""
-        best: tuple[int, PathKey, bool] | None = None
-        for start, end, path, key in self.paths_at(line):
-            if start <= col <= end and (best is None or len(path) > len(best[1])):
-                best = (start, path, key)
-        return (best[1], best[2]) if best else None
 
     def value(self, path: PathKey) -> Any:
         """The resolved data at `path`, or None."""
@@ -124,18 +107,6 @@ def _seq_key_lines(check: Check) -> dict[tuple[int, int], int]:
             key = doc.keypos[path]
             if key.file == check.path and key.line != pos.line:
                 out[(pos.line, pos.col)] = key.line
-    return out
-
-
-def _paths_by_line(check: Check) -> dict[int, list[tuple[int, int, PathKey, bool]]]:
-    out: dict[int, list[tuple[int, int, PathKey, bool]]] = {}
-    if check.doc is None:
-        return out
-    for table, key in ((check.doc.pos, False), (check.doc.keypos, True)):
-        for path, pos in table.items():
-            if pos.file == check.path and pos.line > 0:
-                start = pos.col - 1
-                out.setdefault(pos.line - 1, []).append((start, start + pos.length, path, key))
     return out
 
 
