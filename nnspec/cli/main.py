@@ -30,7 +30,7 @@ EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a process killed by SIGP
 # each verb and its module in nnspec.cli (with `register(sub)`), in the order --help lists them
 VERBS = {"build": "build", "validate": "validate", "check-generated": "check_generated",
          "summary": "summary", "diff": "diff", "graph": "graph", "schema": "schema",
-         "import": "import_"}
+         "import": "import_", "lsp": "lsp"}
 
 APOLOGY = ("internal error: this is a bug in nnspec, sorry. Please report it with the spec and "
            "command that caused it")

@@ -9,6 +9,7 @@ from typing import Any
 
 from nnspec.catalog import LAYERS
 from nnspec.diagnostics import did_you_mean
+from nnspec.elaborate import reuse
 from nnspec.elaborate.context import Context, name_ok
 from nnspec.frontend.document import PathKey
 from nnspec.frontend.validate import ChildSpec
@@ -140,6 +141,29 @@ class Children(Context):
         return True
 
     def call(self, text: str, path: PathKey, params: set[str]) -> Call | None:
+        memo = reuse.active()
+        if memo is None:
+            return self.bound_call(text, path, params)
+        key = (text, frozenset(params))
+        hit = memo.calls.get(key)
+        if hit is not None and self.catalog_layer(hit[0]):
+            pos = self.where(path)
+            return Call(hit[0], "layer", {k: Expr(node, pos) for k, node in hit[1].items()},
+                        pos, hit[2])
+        before = len(self.errors.items)
+        call = self.bound_call(text, path, params)
+        if call is not None and len(self.errors.items) == before and \
+                self.catalog_layer(call.target):
+            reuse.bounded(memo.calls)[key] = (call.target, {k: e.node for k, e in
+                                                            call.args.items()}, call.keywords)
+        return call
+
+    def catalog_layer(self, target: str) -> bool:
+        """Whether `target` names a catalog layer here (not a block or a user layer)."""
+        return target in LAYERS and target not in self.blocks and \
+            target not in self.user_layers and target not in self.broken_layers
+
+    def bound_call(self, text: str, path: PathKey, params: set[str]) -> Call | None:
         pos = self.where(path)
         try:
             node = parse(text, "layer call")

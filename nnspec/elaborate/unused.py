@@ -26,6 +26,8 @@ def warnings(doc: Document, spec: SpecFile, program: Program,
                           doc.where(("blocks", name), key=True),
                           f"call it from a child, as in 'b: {name}(...)', or delete it")
     for cls in program.classes.values():
+        if not cls.params:  # nothing to find unused: spare reading every expression
+            continue
         used = set(cls.forward_params) | names_in(cls.children) | {
             name for rule in cls.init if rule.cond for name in rule.cond.names()} | {
             name for expr in _init_exprs(cls) for name in expr.names()}

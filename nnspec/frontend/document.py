@@ -32,7 +32,10 @@ class Document:
     def where(self, path: PathKey, key: bool = False) -> Pos:
         """The position of `path`, or of its nearest ancestor that has one."""
         table = self.keypos if key and path in self.keypos else self.pos
-        for n in range(len(path), -1, -1):
+        found = table.get(path)
+        if found is not None:
+            return found
+        for n in range(len(path) - 1, -1, -1):
             if path[:n] in table:
                 return table[path[:n]]
         return Pos(self.files[0] if self.files else "<spec>", 1, 1)

@@ -6,6 +6,7 @@ it came from, and each parent file remembers which `extends` pulled it in (for n
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,16 @@ from nnspec.frontend.reader import read_document
 MAX_EXTENDS = 64  # specs in one `extends` chain, the first child included
 
 
-def load_resolved(path: str | Path, _chain: tuple[str, ...] = ()) -> Document:
-    """Read a spec and merge the chain of `extends` parents beneath it."""
-    doc = read_document(path)
+Reader = Callable[[str | Path], Document]
+
+
+def load_resolved(path: str | Path, _chain: tuple[str, ...] = (),
+                  read: Reader = read_document) -> Document:
+    """Read a spec and merge the chain of `extends` parents beneath it.
+
+    `read` reads each file of the chain; the language server passes one that serves the
+    editor's unsaved text and parents it has already read."""
+    doc = read(path)
     parent_ref = doc.data.get("extends") if isinstance(doc.data, dict) else None
     if parent_ref is None:
         return doc
@@ -51,7 +59,7 @@ def load_resolved(path: str | Path, _chain: tuple[str, ...] = ()) -> Document:
                                     f"{exc}", ref_pos)])
     parent_name = _display_path(parent_path)
     try:
-        parent = load_resolved(parent_name, chain)
+        parent = load_resolved(parent_name, chain, read)
     except SpecError as exc:
         note = extends_notes(parent_name, {parent_name: ref_pos})
         raise SpecError([Diagnostic(d.code, d.message, d.pos, d.hint, d.severity,

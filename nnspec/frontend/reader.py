@@ -252,6 +252,8 @@ class _Converter:
                     if i not in skip]
         if node.tag not in _SAFE_SCALAR_TAGS:
             return self._bad_tag(node, pos)
+        if node.tag == "tag:yaml.org,2002:str":  # what the constructor would return
+            return node.value
         try:
             value = self.scalars.construct_object(node, deep=True)
         except (ValueError, KeyError, TypeError, OverflowError, yaml.YAMLError):

@@ -55,6 +55,15 @@ MAX_TEXT = 2_000  # characters in one expression or forward step
 MAX_NESTING = 64  # levels of syntax tree: evaluation and rendering recurse once per level
 
 
+# Along any path down a syntax tree, each node's source span strictly contains its child's,
+# except for the wrappers (the root Expression or Module, an Expr statement), a last node that
+# spans no text (a context such as Load, an operator), and a node sharing its parent's span (a
+# lambda's lone argument, an f-string format spec's lone part, each costing characters
+# around it). So a tree is at most its text's length plus a few levels deep; this leaves twice
+# the slack needed, and shorter texts skip the depth walk.
+_WRAPPERS = 8
+
+
 def parse(text: str, what: str = "expression") -> ast.expr:
     """Parse `text` as one Python expression, or raise ExprError at the syntax error."""
     return _parse(text.replace("\n", " "), what, "eval").body  # type: ignore[attr-defined]
@@ -78,6 +87,8 @@ def _parse(text: str, what: str, mode: str) -> ast.AST:
         raise err from None
     except (RecursionError, MemoryError):
         raise ExprError("too-complex", f"{what} nests too deeply") from None
+    if len(text) + _WRAPPERS < MAX_NESTING:
+        return tree  # too short to nest too deeply (see _WRAPPERS)
     stack = [(tree, 0)]
     while stack:
         node, depth = stack.pop()
@@ -91,9 +102,10 @@ def _parse(text: str, what: str, mode: str) -> ast.AST:
 
 def check(node: ast.expr, names: set[str] | None = None) -> None:
     """Refuse every construct outside the whitelist, and unknown names if `names` is given."""
-    math_callees = {id(part) for sub in ast.walk(node) if isinstance(sub, ast.Call)
+    subs = walk(node)
+    math_callees = {id(part) for sub in subs if isinstance(sub, ast.Call)
                     and _math_name(sub.func) for part in (sub.func, sub.func.value)}
-    for sub in ast.walk(node):
+    for sub in subs:
         if id(sub) in math_callees:
             continue
         if isinstance(sub, ast.Call):
@@ -120,6 +132,23 @@ def check(node: ast.expr, names: set[str] | None = None) -> None:
         elif not isinstance(sub, _ALLOWED):
             raise ExprError("bad-expression",
                             f"{type(sub).__name__} is not allowed in an expression", sub)
+
+
+def walk(node: ast.AST) -> list[ast.AST]:
+    """Every node of the tree, in `ast.walk`'s order (breadth first, `node` first), as a list:
+    several times faster than `ast.walk` on the small trees of spec expressions."""
+    out = [node]
+    i = 0
+    while i < len(out):
+        current = out[i]
+        i += 1
+        for field in current._fields:
+            value = getattr(current, field, None)
+            if isinstance(value, ast.AST):
+                out.append(value)
+            elif isinstance(value, list):
+                out.extend(v for v in value if isinstance(v, ast.AST))
+    return out
 
 
 def _refused_operator(node: ast.AST) -> ast.AST | None:
@@ -235,7 +264,7 @@ class Expr:
         return self.pos.shifted(err.offset, err.length)
 
     def names(self) -> set[str]:
-        return {n.id for n in ast.walk(self.node) if isinstance(n, ast.Name)} - FUNCTION_NAMES
+        return {n.id for n in walk(self.node) if isinstance(n, ast.Name)} - FUNCTION_NAMES
 
     def constant(self) -> tuple[bool, Any]:
         """(True, value) when the expression needs no parameters."""

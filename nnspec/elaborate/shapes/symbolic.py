@@ -79,17 +79,26 @@ def unscoped(value: Any) -> Any:
     return value
 
 
-def rescoped(value: Any, call: Call | None, cls: ModuleClass) -> Any:
+def rescoped(value: Any, call: Call | None, cls: ModuleClass,
+             memo: dict[tuple[int, int], tuple[Expr, Call, Expr | None]] | None = None) -> Any:
     """A block's result, its expressions rewritten from the block's parameters to the call's
-    arguments, so the caller can copy them."""
+    arguments, so the caller can copy them. `memo` (by the ids of the expression and the call,
+    which it keeps alive) spares rewriting the same pair again: every instance of a repeated
+    call returns the same expressions."""
     if isinstance(value, (tuple, list)):
-        return type(value)(rescoped(v, call, cls) for v in value)
+        return type(value)(rescoped(v, call, cls, memo) for v in value)
     if not isinstance(value, Tensor):
         return value
     out = Tensor(value.shape, value.origin, value.node, dtype=value.dtype, bounds=value.bounds)
     if call is not None and value.sym:
-        out.sym = tuple(_substitute(s, call, cls) if s is not None else None
-                        for s in value.sym)
+        memo = {} if memo is None else memo
+        syms = []
+        for s in value.sym:
+            key = (id(s), id(call))
+            if s is not None and key not in memo:  # the pair is kept: its ids stay unique
+                memo[key] = (s, call, _substitute(s, call, cls))
+            syms.append(memo[key][2] if s is not None else None)
+        out.sym = tuple(syms)
     return out
 
 
@@ -102,13 +111,18 @@ def _substitute(expr: Expr, call: Call, cls: ModuleClass) -> Expr | None:
             args[param.name] = ast.Constant(param.default)
     if not expr.names() <= set(args):
         return None
-
-    class Rewrite(ast.NodeTransformer):
-        def visit_Name(self, node: ast.Name) -> ast.expr:
-            return args.get(node.id, node)
-
-    node = Rewrite().visit(_copy(expr.node))
+    node = _Rewrite(args).visit(_copy(expr.node))
     return Expr(node, call.pos)
+
+
+class _Rewrite(ast.NodeTransformer):
+    """Names replaced by the expressions `args` gives for them."""
+
+    def __init__(self, args: dict[str, ast.expr]):
+        self.args = args
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        return self.args.get(node.id, node)
 
 
 def _copy(node: ast.expr) -> ast.expr:

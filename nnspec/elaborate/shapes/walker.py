@@ -62,6 +62,7 @@ class _Walker:
         self.filled: dict[int, dict[str, Any]] = {}  # id(layer instance) -> args, inferred too
         self.calls: dict[int, Call] = {}
         self.shared: dict[str, int | None] = {}  # module path -> tied parameters counted twice
+        self.rescoped: dict[tuple[int, int], Any] = {}  # see symbolic.rescoped
 
     # --- reporting --------------------------------------------------------------------------
 
@@ -237,7 +238,7 @@ class _Walker:
                                         dtype=t.dtype or values.DEFAULT_FLOAT)
                                  for t in cls.tensors if t.name in inst.tensors})
             out = self.steps(cls.forward, frame)
-        return rescoped(out, inst.call, cls)
+        return rescoped(out, inst.call, cls, self.rescoped)
 
     def steps(self, steps: list, frame: Frame) -> Any:
         for step in steps:
