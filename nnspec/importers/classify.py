@@ -30,7 +30,8 @@ class Instance:
     items: list[tuple[str, Item]]
     numbered: bool
     listed: bool = False  # an nn.ModuleList, or a subclass of it
-    # tensors it holds itself, as a recorded state_dict shows them: (name, state.Key)
+    # tensors it holds itself, as a recorded state_dict or the live module shows them:
+    # (name, state.Key)
     own: list[tuple[str, Any]] = field(default_factory=list)
 
 
@@ -79,6 +80,17 @@ class Classifier:
             return self.is_torch_layer(node.cls)
         return type(module).__module__.startswith("torch.")
 
+    def impostor(self, node: Node) -> str | None:
+        """The class printed under a catalog layer's name when it is not torch's own class of
+        that name (timm's `GELU`, DistilBERT's `Transformer`): known only from a live module."""
+        module = self.live.get(id(node))
+        if node.cls not in LAYERS or module is None:
+            return None
+        cls = type(module)
+        if cls.__module__.startswith("torch.nn.") and cls.__name__ == node.cls:
+            return None
+        return f"{cls.__module__}.{cls.__qualname__}"
+
     def root(self, node: Node) -> Instance | None:
         if node.cls in LAYERS or node.args not in (None, ""):
             self.errors.error("bad-tree", f"the tree's root '{node.cls}' is a layer, not a "
@@ -107,11 +119,6 @@ class Classifier:
             self.notes.append(f"{node.cls} printed as '{node.cls}()' (line {node.pos.line}): "
                               "rebuilt as a module without children; parameters it holds "
                               "itself, if any, do not show in a printed tree")
-        own = [*getattr(module, "_parameters", {}), *getattr(module, "_buffers", {})]
-        if own:
-            self.errors.error("not-rebuildable", f"'{node.cls}' holds '{own[0]}' itself; a "
-                              "spec block holds parameters and buffers only through layers",
-                              node.pos)
         listed = node.cls == "ModuleList" or node.collapsed or any(
             c.__name__ == "ModuleList" and c.__module__.startswith("torch.")
             for c in type(module).__mro__)
@@ -139,6 +146,12 @@ class Classifier:
         if node.cls in UNSUPPORTED_CONTAINERS:
             self.errors.error("not-rebuildable", f"'{node.cls}' is not in the spec language",
                               node.pos, "a spec block holds parameters only through layers")
+            return None
+        impostor = self.impostor(node)
+        if impostor:
+            self.errors.error("not-rebuildable", f"'{node.cls}' here is {impostor}, not torch's "
+                              f"{node.cls}; a spec block cannot take a torch layer's name",
+                              node.pos, "rename the class, or reference it as a layer")
             return None
         if node.cls in LAYERS:
             try:

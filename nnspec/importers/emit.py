@@ -54,10 +54,14 @@ def _body(cls: DraftClass, indent: int) -> list[str]:
     for buffer, key in ((False, "parameters"), (True, "buffers")):
         tensors = [t for t in cls.tensors if t.buffer is buffer]
         if tensors:
-            out.append(f"{pad}{key}:  # from the state_dict; init unknown: zeros assumed")
+            note = "from the state_dict; init unknown: zeros assumed" if any(
+                t.recorded for t in tensors) else "init unknown where zeros: the state_dict " \
+                "holds the values"
+            out.append(f"{pad}{key}:  # {note}")
             out += [f"{pad}  {t.name}: {{shape: [{', '.join(t.shape)}], "
-                    + ("" if t.dtype == "float32" else f"dtype: {t.dtype}, ") + "init: zeros}"
-                    for t in tensors]
+                    + ("" if t.dtype == "float32" else f"dtype: {t.dtype}, ")
+                    + f"init: {_init(t.init)}" + ("" if t.persistent else ", persistent: false")
+                    + "}" for t in tensors]
     if cls.children:
         out.append(f"{pad}children:")
         for child in cls.children:
@@ -159,6 +163,13 @@ def _flow(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_flow(v) for v in value) + "]"
     return literal(value)
+
+
+def _init(value: Any) -> str:
+    """An init function as a spec writes it: `zeros`, `{constant: {val: 0.5}}`."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_init(v)}" for k, v in value.items()) + "}"
+    return value if isinstance(value, str) else _flow(value)
 
 
 def _comment(line: str, comment: str | None) -> str:

@@ -50,6 +50,9 @@ class DraftTensor:
     shape: list[str]  # literals or parameters
     dtype: str
     buffer: bool
+    persistent: bool = True
+    init: Any = "zeros"
+    recorded: bool = True  # from a recorded layout (its init unknown), not a live module
 
 
 @dataclass
@@ -162,8 +165,8 @@ class Folder:
     def tensors(self, name: str, instances: list[Instance], params: Params) -> list[DraftTensor]:
         """The tensors the instances hold themselves: the same names, ranks and dtypes in
         each; a dimension that differs between them is a parameter."""
-        def layout(inst: Instance) -> list[tuple[str, int, str]]:
-            return [(n, len(k.shape), k.dtype) for n, k in inst.own]
+        def layout(inst: Instance) -> list[tuple[str, int, str, bool, bool]]:
+            return [(n, len(k.shape), k.dtype, k.buffer, k.persistent) for n, k in inst.own]
 
         first = instances[0]
         for inst in instances[1:]:
@@ -179,7 +182,15 @@ class Folder:
                 vector = {i: inst.own[j][1].shape[d] for i, inst in enumerate(instances)}
                 text = params.express(vector, f"{tensor}_size{d}", f"{tensor}_size{d}")
                 shape.append(text if text is not None else literal(key.shape[d]))
-            out.append(DraftTensor(tensor, shape, key.dtype, key.buffer))
+            inits = {repr(inst.own[j][1].init) for inst in instances}
+            if len(inits) > 1 and not key.persistent:
+                self.errors.error("not-rebuildable", f"instances of '{name}' hold different "
+                                  f"values in the non-persistent buffer '{tensor}'",
+                                  first.node.pos, "make it persistent, so that the state_dict "
+                                  "carries it")
+            init = key.init if len(inits) == 1 else "zeros"
+            out.append(DraftTensor(tensor, shape, key.dtype, key.buffer, key.persistent, init,
+                                   not key.kind))
         return out
 
     # --- template ----------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from nnspec.importers.draft import Imported, assumed_defaults, check_rebuild, gu
 from nnspec.importers.emit import render
 from nnspec.importers.fold import DraftClass, Folder, Params
 from nnspec.importers.printed import is_torch_layer
+from nnspec.importers.state import assign_live
 from nnspec.importers.trace import Untraceable, runs_children_in_order, trace_steps
 from nnspec.importers.tree import Node, parse_tree
 
@@ -121,6 +122,7 @@ def import_model(model: Any, source: str = "model",
     errors = Collector()
     classifier = Classifier(errors, is_torch_layer, live)
     root = classifier.root(node)
+    assign_live(classifier.instances, live, errors)
     errors.check()
     forwards = _Forwards(live, node)
     classes = Folder(classifier, errors, forwards).fold_all(root)

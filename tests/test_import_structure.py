@@ -1,0 +1,145 @@
+"""`nnspec import module` on what real models hold: tensors any class owns, shared submodules,
+different classes at one child, nested ModuleLists, unusual child names, library classes named
+like torch layers. Each construct is reproduced by a small model here (as torchvision, timm and
+Hugging Face models hold it) and checked by rebuilding: same print, strict state_dict load,
+the same values where the state_dict does not carry them."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from test_import_tree import build_text
+from torch import nn
+
+from nnspec.diagnostics import SpecError
+from nnspec.importers.live import import_model
+
+
+def rebuilt_from(model: nn.Module, tmp_path, inputs=None) -> tuple[str, nn.Module]:
+    """The imported spec and its model, checked against `model`: same print, strict load."""
+    text = import_model(model, "model", inputs).text
+    rebuilt = build_text(text, tmp_path)
+    assert str(rebuilt) == str(model)
+    rebuilt.load_state_dict(model.state_dict(), strict=True)
+    assert [k for k in rebuilt.state_dict()] == [k for k in model.state_dict()]
+    return text, rebuilt
+
+
+def refusal(model: nn.Module, inputs=None) -> str:
+    with pytest.raises(SpecError) as info:
+        import_model(model, "model", inputs)
+    return "\n".join(f"[{d.code}] {d.message}" for d in info.value.diagnostics)
+
+
+# --- tensors a class holds itself ---------------------------------------------------------------
+
+
+class Embed(nn.Module):
+    """ViT's class token and position embedding, BERT's position ids (persistent, int64), a
+    GPT-style causal mask and rotary-style constants (non-persistent, recreated by an init)."""
+
+    def __init__(self, width: int = 8, length: int = 5):
+        super().__init__()
+        self.class_token = nn.Parameter(torch.randn(1, 1, width))
+        self.register_buffer("position_ids", torch.arange(length).expand((1, -1)).clone())
+        self.register_buffer("mask", torch.tril(torch.ones(length, length)), persistent=False)
+        self.register_buffer("scale", torch.full((width,), 0.125), persistent=False)
+        self.register_buffer("offset", torch.zeros(width), persistent=False)
+        self.proj = nn.Linear(width, width)
+
+    def forward(self, x):
+        return self.proj(x)
+
+
+class T5LayerNorm(nn.Module):
+    """T5LayerNorm: a class whose only state is its own `weight` (ones)."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(width))
+
+    def forward(self, x):
+        return x * self.weight
+
+
+class Scaled(nn.Module):
+    """ConvNeXt's layer_scale, different sizes in different instances."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.layer_scale = nn.Parameter(torch.rand(width, 1, 1))
+        self.conv = nn.Conv2d(width, width, 1)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+class Holds(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = Embed()
+        self.norm = T5LayerNorm(8)
+        self.stages = nn.Sequential(Scaled(4), Scaled(6))
+        self.pos_embedding = nn.Parameter(torch.randn(1, 5, 8))
+
+    def forward(self, x):
+        return self.norm(self.embed(x)) + self.pos_embedding
+
+
+def test_parameters_and_buffers_of_any_class_round_trip(tmp_path):
+    torch.manual_seed(0)
+    model = Holds()
+    text, rebuilt = rebuilt_from(model, tmp_path, {"x": [5, 8]})
+    assert "      class_token: {shape: [1, 1, 8], init: zeros}\n" in text
+    assert "position_ids: {shape: [1, 5], dtype: int64, init: zeros}" in text
+    assert "mask: {shape: [5, 5], init: tril, persistent: false}" in text
+    assert "scale: {shape: [8], init: {constant: {val: 0.125}}, persistent: false}" in text
+    assert "weight: {shape: [8], init: ones}" in text  # T5LayerNorm's: its init is recovered
+    # the non-persistent buffers are not in the state_dict: the spec recreates them
+    for name in ("mask", "scale", "offset"):
+        assert torch.equal(getattr(rebuilt.embed, name), getattr(model.embed, name))
+        assert f"embed.{name}" not in rebuilt.state_dict()
+    assert sum(p.numel() for p in rebuilt.parameters()) == \
+        sum(p.numel() for p in model.parameters())
+    assert rebuilt.stages[0].layer_scale.shape == (4, 1, 1)
+    assert rebuilt.stages[1].layer_scale.shape == (6, 1, 1)
+
+
+class Rotary(nn.Module):
+    """A rotary embedding's inv_freq: non-persistent, values no spec init recreates."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("inv_freq", 1.0 / (10000 ** (torch.arange(0, 8, 2) / 8)),
+                             persistent=False)
+        self.proj = nn.Linear(8, 8)
+
+    def forward(self, x):
+        return self.proj(x)
+
+
+def test_a_non_persistent_buffer_no_init_recreates_is_refused_by_name():
+    message = refusal(nn.Sequential(Rotary()), {"x": [8]})
+    assert "'Rotary.inv_freq' is a non-persistent buffer" in message
+    assert "[4]" in message
+
+
+def test_a_parameter_that_does_not_train_is_refused():
+    model = T5LayerNorm(4)
+    model.weight.requires_grad_(False)
+    assert "requires_grad=False" in refusal(nn.Sequential(model), {"x": [4]})
+
+
+# --- a library class named like a torch layer ---------------------------------------------------
+
+
+class GELU(nn.Module):
+    """timm's own GELU: a class of a library, named as torch's layer is."""
+
+    def forward(self, x):
+        return nn.functional.gelu(x)
+
+
+def test_a_class_named_like_a_torch_layer_is_not_taken_for_it():
+    message = refusal(nn.Sequential(nn.Linear(4, 4), GELU()), {"x": [4]})
+    assert f"'GELU' here is {__name__}.GELU, not torch's GELU" in message
