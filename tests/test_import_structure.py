@@ -11,6 +11,7 @@ import torch
 from test_import_tree import build_text
 from torch import nn
 
+import nnspec
 from nnspec.diagnostics import SpecError
 from nnspec.importers.live import import_model
 
@@ -143,3 +144,82 @@ class GELU(nn.Module):
 def test_a_class_named_like_a_torch_layer_is_not_taken_for_it():
     message = refusal(nn.Sequential(nn.Linear(4, 4), GELU()), {"x": [4]})
     assert f"'GELU' here is {__name__}.GELU, not torch's GELU" in message
+
+
+# --- shared submodules and parameters -----------------------------------------------------------
+
+
+class Stack(nn.Module):
+    def __init__(self, embed: nn.Linear):
+        super().__init__()
+        self.embed_tokens = embed
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x):
+        return self.fc(self.embed_tokens(x))
+
+
+class EncoderDecoder(nn.Module):
+    """T5's layout: one embedding registered at the root and in both stacks; an LM head whose
+    weight is the embedding's (GPT-2's `lm_head.weight = wte.weight`)."""
+
+    def __init__(self):
+        super().__init__()
+        self.shared = nn.Linear(8, 8)
+        self.encoder = Stack(self.shared)
+        self.decoder = Stack(self.shared)
+        self.lm_head = nn.Linear(8, 8, bias=False)
+        self.lm_head.weight = self.shared.weight
+
+    def forward(self, x):
+        return self.lm_head(self.decoder(x) + self.encoder(x))
+
+
+def test_a_module_registered_twice_is_one_module_and_a_shared_parameter_a_tie(tmp_path):
+    model = EncoderDecoder()
+    text, rebuilt = rebuilt_from(model, tmp_path, {"x": [8]})
+    assert "  tie:  # registered in both places: one module or parameter\n" \
+        "    encoder.embed_tokens: shared\n    decoder.embed_tokens: shared\n" \
+        "    lm_head.weight: shared.weight\n" in text
+    assert rebuilt.encoder.embed_tokens is rebuilt.shared
+    assert rebuilt.decoder.embed_tokens is rebuilt.shared
+    assert rebuilt.lm_head.weight is rebuilt.shared.weight
+    count = sum(p.numel() for p in model.parameters())
+    assert count == 3 * (8 * 8 + 8)
+    assert sum(p.numel() for p in rebuilt.parameters()) == count
+    assert nnspec.summary(tmp_path / "imported.yaml")["params"] == count
+
+
+# --- an unknown forward feeding a known one -----------------------------------------------------
+
+
+class Branchy(nn.Module):
+    """A forward torch.fx cannot trace (control flow on a value)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x):
+        return self.fc(x) if x.sum() > 0 else x
+
+
+class Mixer(nn.Module):
+    """timm's Mixer: a known forward whose input comes from a class with an unknown one."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = Branchy()
+        self.norm = nn.LayerNorm(8)
+        self.head = nn.Linear(8, 2)
+
+    def forward(self, x):
+        return self.head(self.norm(self.stem(x)).mean(1))
+
+
+def test_an_unknown_forward_feeding_a_known_one_gives_a_spec_that_checks(tmp_path):
+    text, rebuilt = rebuilt_from(Mixer(), tmp_path, {"x": [4, 8]})
+    assert "  Branchy:\n" in text and "    forward: unknown\n" in text
+    assert "    - x = norm(x)\n    - x = head(x.mean(1))\n" in text
+    summary = nnspec.summary(tmp_path / "imported.yaml")
+    assert summary["params"] == sum(p.numel() for p in Mixer().parameters())

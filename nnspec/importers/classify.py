@@ -33,6 +33,8 @@ class Instance:
     # tensors it holds itself, as a recorded state_dict or the live module shows them:
     # (name, state.Key)
     own: list[tuple[str, Any]] = field(default_factory=list)
+    # (target, source) paths below it of a module or parameter registered in both places
+    ties: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass(eq=False)

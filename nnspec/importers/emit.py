@@ -66,6 +66,9 @@ def _body(cls: DraftClass, indent: int) -> list[str]:
         out.append(f"{pad}children:")
         for child in cls.children:
             out += _child(child, indent + 2, numbered=cls.numbered)
+    if cls.ties:
+        out.append(f"{pad}tie:  # registered in both places: one module or parameter")
+        out += [f"{pad}  {_scalar(t)}: {_scalar(s)}" for t, s in cls.ties]
     if isinstance(cls.forward, list):
         out += [f"{pad}forward:"] + _steps(cls.forward, indent + 2)
     elif cls.forward is not None:

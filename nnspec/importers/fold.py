@@ -67,6 +67,7 @@ class DraftClass:
     forward: str | list | None = "unknown"
     inputs: list[str] | None = None  # forward arguments, when not [x]
     tensors: list[DraftTensor] = field(default_factory=list)
+    ties: list[tuple[str, str]] = field(default_factory=list)  # (target, source) paths
 
 
 @dataclass
@@ -155,6 +156,12 @@ class Folder:
             inst.listed for inst in instances) else "Sequential"
         draft = DraftClass(name, base, [], children, numbered, first.node.pos,
                            tensors=self.tensors(name, instances, params))
+        draft.ties = first.ties
+        for inst in instances[1:]:
+            if inst.ties != first.ties:
+                self.errors.error("not-rebuildable", f"instances of '{name}' share submodules "
+                                  f"differently: {_ties(first)} (line {first.node.pos.line}) "
+                                  f"and {_ties(inst)}", inst.node.pos)
         if self.forwards is not None:
             self.forwards(draft, instances, params)
         draft.params = params.drafts()
@@ -473,6 +480,10 @@ def _named_repeats(items: list[DraftChild], taken: set[str]) -> list[DraftChild]
 
 def _tensors(inst: Instance) -> str:
     return "[" + ", ".join(f"{n}: {k.dtype}{list(k.shape)}" for n, k in inst.own) + "]"
+
+
+def _ties(inst: Instance) -> str:
+    return "{" + ", ".join(f"{t}: {s}" for t, s in inst.ties) + "}"
 
 
 def _pos(item: Item) -> Pos:

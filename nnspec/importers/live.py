@@ -24,6 +24,7 @@ from nnspec.importers.emit import render
 from nnspec.importers.fold import DraftClass, Folder, Params
 from nnspec.importers.printed import is_torch_layer
 from nnspec.importers.state import assign_live
+from nnspec.importers.ties import assign_ties
 from nnspec.importers.trace import Untraceable, runs_children_in_order, trace_steps
 from nnspec.importers.tree import Node, parse_tree
 
@@ -123,6 +124,8 @@ def import_model(model: Any, source: str = "model",
     classifier = Classifier(errors, is_torch_layer, live)
     root = classifier.root(node)
     assign_live(classifier.instances, live, errors)
+    if root is not None:
+        assign_ties(model, root, errors)
     errors.check()
     forwards = _Forwards(live, node)
     classes = Folder(classifier, errors, forwards).fold_all(root)
