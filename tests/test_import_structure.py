@@ -14,6 +14,7 @@ from torch import nn
 import nnspec
 from nnspec.diagnostics import SpecError
 from nnspec.importers.live import import_model
+from nnspec.importers.printed import import_tree
 
 
 def rebuilt_from(model: nn.Module, tmp_path, inputs=None) -> tuple[str, nn.Module]:
@@ -24,6 +25,10 @@ def rebuilt_from(model: nn.Module, tmp_path, inputs=None) -> tuple[str, nn.Modul
     rebuilt.load_state_dict(model.state_dict(), strict=True)
     assert [k for k in rebuilt.state_dict()] == [k for k in model.state_dict()]
     return text, rebuilt
+
+
+def import_tree_text(tree: str) -> str:
+    return import_tree(tree, "tree.txt", inputs={"x": [4]}).text
 
 
 def refusal(model: nn.Module, inputs=None) -> str:
@@ -223,3 +228,82 @@ def test_an_unknown_forward_feeding_a_known_one_gives_a_spec_that_checks(tmp_pat
     assert "    - x = norm(x)\n    - x = head(x.mean(1))\n" in text
     summary = nnspec.summary(tmp_path / "imported.yaml")
     assert summary["params"] == sum(p.numel() for p in Mixer().parameters())
+
+
+# --- child names: `-`, `self` -------------------------------------------------------------------
+
+
+class AnyStage(nn.Sequential):
+    """torchvision's RegNet stage: a Sequential whose children are named `block1-0`, ..."""
+
+    def __init__(self, width: int, depth: int, index: int):
+        super().__init__()
+        for i in range(depth):
+            self.add_module(f"block{index}-{i}", nn.Linear(width, width))
+
+
+class SelfOutput(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.dense = nn.Linear(8, 8)
+
+    def forward(self, x):
+        return self.dense(x)
+
+
+class Attention(nn.Module):
+    """Hugging Face's BertAttention: a child named `self`."""
+
+    def __init__(self):
+        super().__init__()
+        self.self = SelfOutput()
+        self.output = nn.Linear(8, 8)
+
+    def forward(self, x):
+        return self.output(self.self(x))
+
+
+class Dashed(nn.Module):
+    """A Module (not a Sequential) with a child named with `-`: reached by get_submodule."""
+
+    def __init__(self):
+        super().__init__()
+        self.add_module("conv-1", nn.Linear(8, 8))
+
+    def forward(self, x):
+        return self.get_submodule("conv-1")(x)
+
+
+class Named(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.trunk = nn.Sequential(AnyStage(8, 2, 1), AnyStage(8, 3, 2))
+        self.attention = Attention()
+        self.dashed = Dashed()
+
+    def forward(self, x):
+        return self.attention(self.trunk(x)) + self.dashed(x)
+
+
+def test_children_named_with_a_dash_or_self_round_trip(tmp_path):
+    model = Named()
+    text, rebuilt = rebuilt_from(model, tmp_path, {"x": [8]})
+    assert "(block2-1): Linear(in_features=8, out_features=8, bias=True)" in str(rebuilt)
+    assert "  AnyStage:\n    base: Sequential\n" in text  # runs its children in order
+    assert isinstance(rebuilt.attention.self, SelfOutput.__base__) and \
+        type(rebuilt.attention.self).__name__ == "SelfOutput"
+    assert "    - x = self(x)\n" in text  # the child `self`, called in a forward step
+    assert "Dashed: a forward step cannot call its child 'conv-1' by name" in text
+    code = nnspec.generate(tmp_path / "imported.yaml")
+    compile(code, "generated.py", "exec")  # valid Python
+    assert 'self.add_module("conv-1", nn.Linear(8, 8))' in code
+    assert 'layers["block1-0"] = nn.Linear(8, 8)' in code or '"block1-0"' in code
+    x = torch.randn(2, 8)
+    with torch.no_grad():  # the rebuilt forward runs up to the class whose forward is unknown
+        assert torch.equal(rebuilt.attention(rebuilt.trunk(x)), model.attention(model.trunk(x)))
+
+
+def test_a_printed_child_named_with_a_dash_is_a_child_not_the_parent_s_arguments(tmp_path):
+    tree = str(nn.Sequential(AnyStage(4, 2, 1)))
+    result = import_tree_text(tree)
+    assert "(block1-1)" in str(build_text(result, tmp_path))

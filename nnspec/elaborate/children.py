@@ -9,7 +9,7 @@ from typing import Any
 
 from nnspec.catalog import LAYERS
 from nnspec.diagnostics import did_you_mean
-from nnspec.elaborate.context import Context, name_ok
+from nnspec.elaborate.context import Context
 from nnspec.frontend.document import PathKey
 from nnspec.frontend.validate import ChildSpec
 from nnspec.ir.program import (
@@ -19,7 +19,7 @@ from nnspec.ir.program import (
     Seq,
 )
 from nnspec.language.expr import Expr, ExprError, check, parse
-from nnspec.language.names import TEMPLATE_FIELD, identifier_problem
+from nnspec.language.names import TEMPLATE_FIELD, child_name_problem, identifier_problem
 from nnspec.language.types import TYPE_NAMES
 
 
@@ -34,7 +34,10 @@ class Children(Context):
         for key, value in items:
             name = str(key)
             if not numbered and not (isinstance(value, ChildSpec) and value.repeat is not None):
-                name_ok(name, "child name", self.where(path + (key,), key=True), self.errors)
+                problem = child_name_problem(name)
+                if problem:
+                    self.errors.error("bad-name", f"invalid child name: {problem}",
+                                      self.where(path + (key,), key=True))
             child = self.child(name, value, path + (key,), params, numbered)
             if child is not None:
                 out.append(child)

@@ -12,7 +12,7 @@ from nnspec.catalog import LAYERS
 from nnspec.diagnostics import Collector
 from nnspec.importers.layers import LayerCall, LayerProblem, Unprinted, read_attention, read_layer
 from nnspec.importers.tree import Node
-from nnspec.language.names import identifier_problem
+from nnspec.language.names import child_name_problem, identifier_problem
 
 
 @dataclass(eq=False)
@@ -30,6 +30,7 @@ class Instance:
     items: list[tuple[str, Item]]
     numbered: bool
     listed: bool = False  # an nn.ModuleList, or a subclass of it
+    sequential: bool = False  # a subclass of nn.Sequential (known from a live module only)
     # tensors it holds itself, as a recorded state_dict or the live module shows them:
     # (name, state.Key)
     own: list[tuple[str, Any]] = field(default_factory=list)
@@ -121,10 +122,9 @@ class Classifier:
             self.notes.append(f"{node.cls} printed as '{node.cls}()' (line {node.pos.line}): "
                               "rebuilt as a module without children; parameters it holds "
                               "itself, if any, do not show in a printed tree")
-        listed = node.cls == "ModuleList" or node.collapsed or any(
-            c.__name__ == "ModuleList" and c.__module__.startswith("torch.")
-            for c in type(module).__mro__)
-        inst = Instance(node.cls, node, self.items(node), numbered, listed)
+        listed = node.cls == "ModuleList" or node.collapsed or _subclass(module, "ModuleList")
+        inst = Instance(node.cls, node, self.items(node), numbered, listed,
+                        sequential=_subclass(module, "Sequential"))
         self.memo[id(node)] = inst
         self.instances.setdefault(node.cls, []).append(inst)
         return inst
@@ -132,7 +132,7 @@ class Classifier:
     def items(self, node: Node) -> list[tuple[str, Item]]:
         out = []
         for key, child in node.children:
-            problem = None if key.isdigit() else identifier_problem(key)
+            problem = None if key.isdigit() else child_name_problem(key)
             if problem:
                 self.errors.error("not-rebuildable", f"child '{key}' of '{node.cls}' cannot be "
                                   f"named in a spec: {problem}", child.pos)
@@ -189,3 +189,9 @@ class Classifier:
         if any(isinstance(v, Unprinted) for v in call.args.values()):
             self.unprinted.append(node.pos.line)
         return Layer(call, node)
+
+
+def _subclass(module: Any, torch_class: str) -> bool:
+    """Whether a live module is torch's `torch_class` or a subclass of it."""
+    return any(c.__name__ == torch_class and c.__module__.startswith("torch.")
+               for c in type(module).__mro__)

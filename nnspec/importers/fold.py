@@ -152,8 +152,9 @@ class Folder:
         everyone = set(range(len(instances)))
         children = [self.child(s, f"layer{i}" if numbered else s.key, params, everyone)
                     for i, s in enumerate(template)]
-        base = "Module" if not numbered else "ModuleList" if any(
-            inst.listed for inst in instances) else "Sequential"
+        base = "ModuleList" if numbered and any(inst.listed for inst in instances) else \
+            "Sequential" if numbered or all(i.sequential and i.items for i in instances) \
+            else "Module"
         draft = DraftClass(name, base, [], children, numbered, first.node.pos,
                            tensors=self.tensors(name, instances, params))
         draft.ties = first.ties
@@ -371,7 +372,9 @@ class Params:
         return param.name
 
     def fresh(self, name: str, alt: str) -> str:
-        return self.names.fresh(name, alt)
+        """A new parameter name: `name`, else `alt` (made of a child's name, whose `-` an
+        identifier cannot hold), else `alt` numbered."""
+        return self.names.fresh(name, re.sub(r"\W", "_", alt))
 
     def drafts(self) -> list[DraftParam]:
         """Required parameters first, then those with a default; values filled in."""

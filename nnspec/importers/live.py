@@ -27,6 +27,7 @@ from nnspec.importers.state import assign_live
 from nnspec.importers.ties import assign_ties
 from nnspec.importers.trace import Untraceable, runs_children_in_order, trace_steps
 from nnspec.importers.tree import Node, parse_tree
+from nnspec.language.names import DASHED
 
 INIT_NOTE = ["Initialisation the code applies (weights set in __init__ or later) cannot be "
              "recovered", "from a module: the spec builds with torch's default "
@@ -171,12 +172,16 @@ class _Forwards:
             draft.forward = None if draft.name == "ModuleList" and inside else "unknown"
             return
         try:
-            if draft.numbered:
+            if draft.base == "Sequential":
                 if all(runs_children_in_order(m) for m in modules):
                     draft.forward = None
                     return
                 raise Untraceable("its forward is not nn.Sequential's, and a Sequential block "
                                   "cannot have its own")
+            dashed = next((k for inst in instances for k, _ in inst.items
+                           if DASHED.fullmatch(k)), None)
+            if dashed:
+                raise Untraceable(f"a forward step cannot call its child '{dashed}' by name")
             traced = [trace_steps(m) for m in modules]
         except Untraceable as reason:
             self.reports.append(f"{draft.name}: {reason}")

@@ -254,7 +254,7 @@ def assign_live(instances: dict[str, list[Instance]], live: dict[int, Any],
                 if key is not None:
                     own.append((name, key))
             inst.own = own
-            if own and inst.numbered:
+            if own and (inst.numbered or inst.sequential):
                 errors.error("not-rebuildable", f"'{inst.cls}' holds '{own[0][0]}' itself, but "
                              "has numbered children; a Sequential or ModuleList block cannot "
                              "hold tensors", inst.node.pos)
