@@ -307,3 +307,52 @@ def test_a_printed_child_named_with_a_dash_is_a_child_not_the_parent_s_arguments
     tree = str(nn.Sequential(AnyStage(4, 2, 1)))
     result = import_tree_text(tree)
     assert "(block1-1)" in str(build_text(result, tmp_path))
+
+
+# --- different classes at one child -------------------------------------------------------------
+
+
+class Subsample(nn.Module):
+    def __init__(self, width: int):
+        super().__init__()
+        self.proj = nn.Linear(width, width)
+
+    def forward(self, x):
+        return self.proj(x)
+
+
+class Stage(nn.Module):
+    """LeViT's stage: `downsample` is Identity in the first stage and a block in the others."""
+
+    def __init__(self, width: int, first: bool, pool: bool = False):
+        super().__init__()
+        self.downsample = nn.Identity() if first else Subsample(width)
+        self.pool = nn.Sequential(nn.Linear(width, width), nn.ReLU()) if pool else \
+            nn.Linear(width, width)
+        self.fc = nn.Linear(width, width)
+
+    def forward(self, x):
+        return self.fc(self.pool(self.downsample(x)))
+
+
+class LeViT(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stages = nn.Sequential(Stage(8, True), Stage(8, False, pool=True),
+                                    Stage(8, False))
+
+    def forward(self, x):
+        return self.stages(x)
+
+
+def test_different_classes_at_one_child_become_if_else(tmp_path):
+    torch.manual_seed(0)
+    model = LeViT().eval()
+    text, rebuilt = rebuilt_from(model, tmp_path, {"x": [8]})
+    assert "      downsample: {if: \"downsample_is_subsample\", call: \"Subsample()\", else: " \
+        "{call: \"Identity()\"}}\n" in text
+    assert "      pool: {if: \"pool_is_linear\", call: \"Linear(8, 8)\", else: {seq: " \
+        "[\"Linear(8, 8)\", \"ReLU()\"]}}\n" in text
+    x = torch.randn(2, 8)
+    with torch.no_grad():
+        assert torch.equal(rebuilt.eval()(x), model(x))

@@ -334,7 +334,7 @@ def test_malformed_trees_are_reported_with_their_lines():
         assert (diag.pos.line, diag.message) == (line, message), tree
 
 
-def test_instances_that_differ_in_a_child_class_are_reported():
+def test_instances_with_three_classes_at_one_child_are_reported():
     found = errors_of("""\
         Net(
           (a): Block(
@@ -343,10 +343,31 @@ def test_instances_that_differ_in_a_child_class_are_reported():
           (b): Block(
             (act): Identity()
           )
+          (c): Block(
+            (act): GELU(approximate='none')
+          )
         )
         """)
     assert found == [(6, 12, "not-rebuildable", "instances of 'Block' differ at child 'act': "
                       "ReLU (line 3) and Identity (line 6)")]
+
+
+def test_instances_with_two_classes_at_one_child_choose_one_with_if_else(tmp_path):
+    tree = """\
+Net(
+  (a): Block(
+    (act): ReLU()
+  )
+  (b): Block(
+    (act): Identity()
+  )
+  (c): Block(
+    (act): ReLU()
+  )
+)"""
+    text = import_tree(tree, "t.txt", inputs={"x": [4]}).text
+    assert '    act: {if: "act_is_relu", call: "ReLU()", else: {call: "Identity()"}}\n' in text
+    assert str(build_text(text, tmp_path)) == tree
 
 
 class Attention(torch.nn.Module):

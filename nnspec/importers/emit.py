@@ -123,7 +123,10 @@ def _child(child: DraftChild, indent: int, numbered: bool) -> list[str]:
     if isinstance(child.value, str):
         if child.cond is None:
             return [lead + _scalar(child.value)]
-        return [f"{lead}{{call: {json.dumps(child.value)}, if: {json.dumps(child.cond)}}}"]
+        if child.orelse is None:
+            return [f"{lead}{{call: {json.dumps(child.value)}, if: {json.dumps(child.cond)}}}"]
+        return [f"{lead}{{if: {json.dumps(child.cond)}, call: {json.dumps(child.value)},"
+                f" else: {_else(child.orelse)}}}"]
     empty = "{}" if child.named else "[]"
     if child.cond is None and not child.named:  # a plain list is a Sequential
         items = _items(child, indent + 2)
@@ -135,11 +138,25 @@ def _child(child: DraftChild, indent: int, numbered: bool) -> list[str]:
     keys = [f"if: {_scalar(child.cond)}"] if child.cond is not None else []
     items = _items(child, indent + 4)
     keys.append("seq:" + ("" if items else f" {empty}"))
+    if child.orelse is not None:  # after the items, which belong to `seq:`
+        items.append(f"{pad}  else: {_else(child.orelse)}")
     if numbered:
         head = [f"{pad}- {keys[0]}"] + [f"{pad}  {k}" for k in keys[1:]]
     else:
         head = [lead.rstrip()] + [f"{pad}  {k}" for k in keys]
     return head + items
+
+
+def _else(child: DraftChild) -> str:
+    """The `else` child in flow style: `{call: "Identity()"}`, `{seq: [...]}`."""
+    if isinstance(child.value, str):
+        return f"{{call: {json.dumps(child.value)}}}"
+    items = [json.dumps(item.value) if isinstance(item.value, str) else _else(item)
+             for item in child.value]
+    if child.named:
+        return "{seq: {" + ", ".join(f"{json.dumps(item.key)}: {text}" for item, text in
+                                     zip(child.value, items)) + "}}"
+    return "{seq: [" + ", ".join(items) + "]}"
 
 
 def _items(seq: DraftChild, indent: int) -> list[str]:

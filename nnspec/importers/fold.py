@@ -40,6 +40,7 @@ class DraftChild:
     named: bool = False  # a Sequential with named items
     cond: str | None = None
     repeat: tuple[int, str] | None = None  # (count, loop variable): `key` holds `{variable}`
+    orelse: DraftChild | None = None  # the child built when `cond` is false
 
 
 @dataclass
@@ -79,6 +80,7 @@ class _Slot:
     uses: dict[int, Item]
     sub: list[_Slot] = field(default_factory=list)
     shape: tuple = ()  # numbered items only: the shape they align on
+    alt: _Slot | None = None  # the instances with another class here: the `else` child
 
 
 def _sig(item: Item) -> tuple:
@@ -206,7 +208,7 @@ class Folder:
     def merge(self, groups: list[tuple[int, list[tuple[str, Item]]]], named: bool,
               where: str) -> list[_Slot]:
         slots = self.merge_named(groups, where) if named else self.merge_numbered(groups)
-        for slot in slots:
+        for slot in slots + [s.alt for s in slots if s.alt is not None]:
             seqs = {i: item for i, item in slot.uses.items() if isinstance(item, Seq)}
             if seqs:
                 label = f"{where}.{slot.key}" if slot.key else where
@@ -236,12 +238,20 @@ class Folder:
         for key in order:
             uses = by_key[key]
             kinds = {_sig(item): item for item in uses.values()}
+            if len(kinds) == 2 and len(uses) == len(groups):  # one class or the other
+                counts = Counter(_sig(item) for item in uses.values())
+                main, other = sorted(kinds, key=lambda sig: -counts[sig])
+                slot = _Slot(key, main, {i: x for i, x in uses.items() if _sig(x) == main})
+                slot.alt = _Slot(key, other, {i: x for i, x in uses.items() if _sig(x) == other})
+                slots.append(slot)
+                continue
             if len(kinds) > 1:
                 a, b = list(kinds.values())[:2]
                 self.errors.error("not-rebuildable", f"instances of '{where}' differ at child "
                                   f"'{key}': {_describe(a)} (line {_line(a)}) and "
                                   f"{_describe(b)} (line {_line(b)})", _pos(b),
-                                  "a block cannot choose a child's class; split the class")
+                                  "a child is one class or another (if/else), not three, and "
+                                  "not both and absent")
                 continue
             slots.append(_Slot(key, next(iter(kinds)), uses))
         return slots
@@ -281,6 +291,14 @@ class Folder:
 
     def child(self, slot: _Slot, label: str, params: Params, scope: set[int]) -> DraftChild:
         """One template child; `scope` holds the instances that have its parent."""
+        if slot.alt is not None:  # `if: cond`, one class; `else:` the other
+            split = {i: i in slot.uses for i in sorted(scope)}
+            chosen = self.child(_Slot(slot.key, slot.sig, slot.uses, slot.sub), label, params,
+                                set(slot.uses))
+            chosen.orelse = self.child(slot.alt, label, params, set(slot.alt.uses))
+            what = _describe(next(iter(slot.uses.values()))).lower()
+            chosen.cond = params.express(split, f"{label}_is_{what}", f"{label}_is_{what}")
+            return chosen
         cond = None
         if len(slot.uses) < len(scope):
             present = {i: i in slot.uses for i in sorted(scope)}
