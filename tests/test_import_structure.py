@@ -356,3 +356,55 @@ def test_different_classes_at_one_child_become_if_else(tmp_path):
     x = torch.randn(2, 8)
     with torch.no_grad():
         assert torch.equal(rebuilt.eval()(x), model(x))
+
+
+# --- one parameter for values of different types -------------------------------------------------
+
+
+class BasicConv2d(nn.Module):
+    def __init__(self, cin: int, cout: int, **kwargs):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, bias=False, **kwargs)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+class InceptionC(nn.Module):
+    """Inception v3: BasicConv2d with kernel_size 3 in one place, (1, 7) and (7, 1) in others."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = BasicConv2d(3, 4, kernel_size=3, padding=1)
+        self.b = BasicConv2d(4, 4, kernel_size=(1, 7), padding=(0, 3))
+        self.c = BasicConv2d(4, 4, kernel_size=(7, 1), padding=(3, 0))
+
+    def forward(self, x):
+        return self.c(self.b(self.a(x)))
+
+
+def test_an_int_and_a_tuple_for_one_argument_fold_into_one_list_parameter(tmp_path):
+    model = InceptionC().eval()
+    text, rebuilt = rebuilt_from(model, tmp_path, {"x": [3, 9, 9]})
+    assert "    params: {kernel_size: \"list[int]\", padding: \"list[int]\", in_channels: 4}\n" \
+        in text
+    assert "    a: BasicConv2d([3, 3], [1, 1], in_channels=3)\n" in text
+    x = torch.randn(1, 3, 9, 9)
+    with torch.no_grad():
+        assert torch.equal(rebuilt.eval()(x), model(x))
+
+
+class Up(nn.Module):
+    def __init__(self, scale):
+        super().__init__()
+        self.up = nn.Upsample(scale_factor=scale)
+
+    def forward(self, x):
+        return self.up(x)
+
+
+def test_values_no_one_parameter_type_takes_are_refused_not_folded_wrongly():
+    model = nn.Sequential(Up(2.0), Up((2.0, 1.0)))
+    message = refusal(model, {"x": [3, 8, 8]})
+    assert "instances of 'Up' give 'scale_factor' values of different types (2.0 and " \
+        "[2.0, 1.0]); no one block parameter takes them all" in message

@@ -99,8 +99,8 @@ def _params(cls: DraftClass, pad: str) -> list[str]:
     entries = []
     comments = [p.comment for p in cls.params]
     for p in cls.params:
-        if p.default is REQUIRED:
-            entries.append((p.name, p.type))
+        if p.default is REQUIRED:  # `list[int]` is quoted: a flow mapping cannot hold `[`
+            entries.append((p.name, json.dumps(p.type) if "[" in p.type else p.type))
         elif isinstance(p.default, str) and p.default in TYPE_NAMES:
             entries.append((p.name, f"{{type: str, default: {json.dumps(p.default)}}}"))
         else:

@@ -28,7 +28,7 @@ from nnspec.language.names import Namespace
 @dataclass
 class DraftParam:
     name: str
-    type: str
+    type: str | None  # None: the values have no one type (reported)
     default: Any  # REQUIRED when callers must pass it
     comment: str | None = None
 
@@ -168,6 +168,12 @@ class Folder:
         if self.forwards is not None:
             self.forwards(draft, instances, params)
         draft.params = params.drafts()
+        for param, p in zip(params.items, draft.params):
+            if p.type is None:
+                shown = " and ".join(dict.fromkeys(literal(v) for v in param.defined.values()))
+                self.errors.error("not-rebuildable", f"instances of '{name}' give '{p.name}' "
+                                  f"values of different types ({shown}); no one block "
+                                  "parameter takes them all", first.node.pos)
         for i, inst in enumerate(instances):
             self.values[id(inst)] = {p.name: p.values[i] for p in params.items}
         return draft
@@ -329,6 +335,7 @@ class Folder:
                 args, full = item.call.args, item.call.full
                 fallback = full.get(arg.name) if arg.default is None else arg.default
                 vector[i] = args.get(arg.name, fallback)
+            vector = _widened(vector, arg.accepts)
             text = params.express(vector, arg.name, f"{label}_{arg.name}", arg.default)
             if text is None:  # a literal equal to torch's default
                 continue
@@ -449,7 +456,22 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-def _type(values) -> str:
+def _widened(vector: dict[int, Any], accepts: str) -> dict[int, Any]:
+    """An argument that takes an int or a tuple of n ints (kernel_size), given both (Inception's
+    `3` and `(1, 7)`): each int as its n-tuple, the same layer to torch, so that one list
+    parameter takes them all."""
+    match = re.fullmatch(r"(?:int|pad|opt_int)([1-6])", accepts)
+    values = list(vector.values())
+    lists = [v for v in values if isinstance(v, (list, tuple))]
+    if not match or not lists or len(lists) == len(values) or not all(
+            _is_int(v) or isinstance(v, (list, tuple)) for v in values):
+        return vector
+    n = len(lists[0])
+    return {i: [v] * n if _is_int(v) else v for i, v in vector.items()}
+
+
+def _type(values) -> str | None:
+    """The parameter type that takes every value; None when none does."""
     kinds = {type(v) for v in values}
     if kinds == {bool}:
         return "bool"
@@ -461,7 +483,7 @@ def _type(values) -> str:
         return "str"
     if kinds == {list} and all(_is_int(x) for v in values for x in v):
         return "list[int]"
-    return "list"
+    return "list" if kinds == {list} else None
 
 
 def _uses(items: list[tuple[str, Item]]):
