@@ -21,7 +21,8 @@ from nnspec.diagnostics import Collector, Diagnostic, Pos, SpecError
 from nnspec.importers.classify import Classifier, Instance
 from nnspec.importers.draft import Imported, assumed_defaults, check_rebuild, guess_inputs
 from nnspec.importers.emit import render
-from nnspec.importers.fold import DraftClass, Folder, Params
+from nnspec.importers.fold import DraftClass, Folder
+from nnspec.importers.params import Params
 from nnspec.importers.printed import is_torch_layer
 from nnspec.importers.state import assign_live
 from nnspec.importers.ties import assign_ties
