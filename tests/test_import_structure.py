@@ -408,3 +408,39 @@ def test_values_no_one_parameter_type_takes_are_refused_not_folded_wrongly():
     message = refusal(model, {"x": [3, 8, 8]})
     assert "instances of 'Up' give 'scale_factor' values of different types (2.0 and " \
         "[2.0, 1.0]); no one block parameter takes them all" in message
+
+
+# --- what an importer writes passes nnspec's own checks, or is not written ---------------------
+
+
+def broken(render):
+    """The emitter with a slip: every spec it writes calls its first Linear with an argument
+    Linear does not take."""
+    def wrapped(*args, **kwargs):
+        return render(*args, **kwargs).replace("Linear(", "Linear(2, 3, 4, 5, ", 1)
+    return wrapped
+
+
+def test_a_spec_that_fails_its_own_checks_is_a_defect_never_output(monkeypatch, tmp_path,
+                                                                   capsys):
+    from nnspec.cli.main import main
+    from nnspec.importers import live, printed
+    from nnspec.importers.draft import ImportDefect
+
+    monkeypatch.setattr(live, "render", broken(live.render))
+    monkeypatch.setattr(printed, "render", broken(printed.render))
+    with pytest.raises(ImportDefect, match="too-many-arguments"):
+        import_model(Mixer(), "model", {"x": [4, 8]})
+    out = tmp_path / "spec.yaml"
+    code = main(["import", "module", "test_import_structure:Mixer", "--input", "x=4,8", "-o",
+                 str(out)])
+    assert code == 3 and not out.exists()  # nnspec's own bug: exit 3, nothing written
+    assert "internal error" in capsys.readouterr().err
+    # a tree file may hold values torch refuses: the same check reports them as the file's
+    tree = "Net(\n  (a): Linear(in_features=4, out_features=8, bias=True)\n" \
+        "  (b): Linear(in_features=8, out_features=2, bias=True)\n)"
+    path = tmp_path / "t.txt"
+    path.write_text(tree, encoding="utf-8")
+    assert main(["import", "tree", str(path), "-o", str(out)]) == 1
+    assert not out.exists()
+    assert "too-many-arguments" in capsys.readouterr().err

@@ -19,7 +19,14 @@ from typing import Any
 
 from nnspec.diagnostics import Collector, Diagnostic, Pos, SpecError
 from nnspec.importers.classify import Classifier, Instance
-from nnspec.importers.draft import Imported, assumed_defaults, check_rebuild, guess_inputs
+from nnspec.importers.draft import (
+    ImportDefect,
+    Imported,
+    assumed_defaults,
+    built,
+    check_rebuild,
+    guess_inputs,
+)
 from nnspec.importers.emit import render
 from nnspec.importers.fold import DraftClass, Folder
 from nnspec.importers.params import Params
@@ -146,7 +153,7 @@ def import_model(model: Any, source: str = "model",
               *INIT_NOTE, *(f"Forward unknown: {r}" for r in forwards.reports),
               *assumed_defaults(classifier.instances), *(f"Note: {n}" for n in classifier.notes)]
     text = render(classes, shapes, header)
-    check_rebuild(text, printed, label)
+    check_rebuild(text, printed, label, defect=True)
     _check_against(text, model, classes, {k: v[0] for k, v in shapes.items()}, label)
     return Imported(text, classes, forwards.reports)
 
@@ -265,15 +272,15 @@ def _check_against(text: str, model: Any, classes: list[DraftClass],
                    shapes: dict[str, list[int]], label: str) -> None:
     """The spec's model loads the original state_dict strictly; with every forward known, it
     gives identical outputs on the declared inputs."""
-    from nnspec.elaborate.compile import compile_data
-    from nnspec.frontend.reader import parse_document
-    from nnspec.runtime.model import instantiate
     from nnspec.runtime.torchlib import torch
 
-    program = compile_data(parse_document(text, "<imported spec>").data, "<imported spec>") \
-        .program
-    rebuilt = instantiate(program)
-    rebuilt.load_state_dict(model.state_dict(), strict=True)
+    rebuilt = built(text)
+    try:
+        rebuilt.load_state_dict(model.state_dict(), strict=True)
+    except RuntimeError as exc:
+        raise ImportDefect([Diagnostic("not-rebuilt", "the imported spec's model does not load "
+                                       f"the model's state_dict: {str(exc)[:500]}",
+                                       Pos(label, 1, 1))]) from None
     if any(c.forward == "unknown" for c in classes):
         return
     gen = torch.Generator().manual_seed(0)
@@ -293,7 +300,7 @@ def _check_against(text: str, model: Any, classes: list[DraftClass],
     finally:
         model.train(was_training)
     if not _same(want, got, torch):
-        raise SpecError([Diagnostic("not-rebuilt", "the imported spec's forward gives different "
+        raise ImportDefect([Diagnostic("not-rebuilt", "the imported spec's forward gives different "
                                     "outputs from the model's", Pos(label, 1, 1),
                                     "this is a bug in nnspec import; please report it")])
 

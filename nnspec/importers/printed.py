@@ -13,7 +13,7 @@ from nnspec.catalog import REQUIRED
 from nnspec.diagnostics import Collector
 from nnspec.importers import chain
 from nnspec.importers.classify import Classifier
-from nnspec.importers.draft import Imported, assumed_defaults, guess_inputs
+from nnspec.importers.draft import Imported, assumed_defaults, check_rebuild, guess_inputs
 from nnspec.importers.emit import render
 from nnspec.importers.fold import DraftClass, Folder
 from nnspec.importers.state import assign_own, read_state_dict
@@ -26,6 +26,7 @@ def import_tree(text: str, source: str = "<tree>", first_line: int = 1,
     """The spec for a printed tree; SpecError naming each line that cannot be rebuilt.
     `state_dict`: a file with the model's state_dict layout (see nnspec.importers.state), for
     the tensors classes hold themselves, which no printed tree shows."""
+    text_of_tree = text
     node = parse_tree(text, source, first_line)
     errors = Collector()
     classifier = Classifier(errors, is_torch_layer)
@@ -62,7 +63,9 @@ def import_tree(text: str, source: str = "<tree>", first_line: int = 1,
                       "parameters, others buffers; their init is unknown.")
     header += assumed_defaults(classifier.instances) + [
         f"Note: {n}" for n in classifier.notes + warnings]
-    return Imported(render(classes, shapes, header), classes, warnings, keys)
+    text = render(classes, shapes, header)
+    check_rebuild(text, text_of_tree, source, first_line, keys)
+    return Imported(text, classes, warnings, keys)
 
 
 def unprinted_roots(root: DraftClass, lines: list[int]) -> list[str]:
