@@ -444,3 +444,33 @@ def test_a_spec_that_fails_its_own_checks_is_a_defect_never_output(monkeypatch, 
     assert main(["import", "tree", str(path), "-o", str(out)]) == 1
     assert not out.exists()
     assert "too-many-arguments" in capsys.readouterr().err
+
+
+# --- a torch layer subclass with children --------------------------------------------------------
+
+
+class BatchNormAct2d(nn.BatchNorm2d):
+    """timm's BatchNormAct2d: a BatchNorm2d that holds an activation child."""
+
+    def __init__(self, width: int):
+        super().__init__(width)
+        self.act = nn.ReLU()
+
+    def forward(self, x):
+        return self.act(super().forward(x))
+
+
+def test_a_torch_layer_subclass_with_children_is_refused_by_name():
+    message = refusal(nn.Sequential(nn.Conv2d(3, 4, 1), BatchNormAct2d(4)), {"x": [3, 8, 8]})
+    assert "'BatchNormAct2d' is a subclass of torch's BatchNorm2d with children of its own" \
+        in message
+    assert "prints its own arguments" not in message  # one diagnostic for it, the first cause
+
+
+def test_a_printed_layer_subclass_with_children_is_refused_by_name():
+    tree = str(nn.Sequential(nn.Conv2d(3, 4, 1), BatchNormAct2d(4)))
+    with pytest.raises(SpecError) as info:
+        import_tree(tree, "tree.txt", inputs={"x": [3, 8, 8]})
+    [diag] = info.value.diagnostics
+    assert (diag.pos.line, diag.code) == (3, "not-rebuildable")
+    assert diag.message.startswith("'BatchNormAct2d' prints its own arguments ('4, eps=1e-05")

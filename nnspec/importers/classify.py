@@ -113,11 +113,16 @@ class Classifier:
         if problem:
             self.errors.error("not-rebuildable", f"class '{node.cls}' cannot be a spec block: "
                               f"{problem}", node.pos)
-        if node.extra:
+        module = self.live.get(id(node))
+        layer = _torch_layer_base(module)
+        if layer is not None:
+            self.errors.error("not-rebuildable", f"'{node.cls}' is a subclass of torch's "
+                              f"{layer} with children of its own; a spec block cannot be a "
+                              "layer", node.pos, "reference the class as a layer")
+        elif node.extra:
             self.errors.error("not-rebuildable", f"'{node.cls}' prints its own arguments "
                               f"('{node.extra[0]}') besides its children; a spec block cannot "
                               "hold those", node.pos)
-        module = self.live.get(id(node))
         if node.args == "" and module is None:
             self.notes.append(f"{node.cls} printed as '{node.cls}()' (line {node.pos.line}): "
                               "rebuilt as a module without children; parameters it holds "
@@ -195,3 +200,13 @@ def _subclass(module: Any, torch_class: str) -> bool:
     """Whether a live module is torch's `torch_class` or a subclass of it."""
     return any(c.__name__ == torch_class and c.__module__.startswith("torch.")
                for c in type(module).__mro__)
+
+
+def _torch_layer_base(module: Any) -> str | None:
+    """The torch layer a user's class derives from (timm's BatchNormAct2d: BatchNorm2d), or
+    None: torch's containers and Module are not layers."""
+    for cls in type(module).__mro__[1:]:
+        if cls.__module__.startswith("torch.nn.modules.") and cls.__name__ not in (
+                *CONTAINERS, *REBUILT_AS_BLOCKS, *UNSUPPORTED_CONTAINERS):
+            return cls.__name__
+    return None
