@@ -474,3 +474,17 @@ def test_a_printed_layer_subclass_with_children_is_refused_by_name():
     [diag] = info.value.diagnostics
     assert (diag.pos.line, diag.code) == (3, "not-rebuildable")
     assert diag.message.startswith("'BatchNormAct2d' prints its own arguments ('4, eps=1e-05")
+
+
+class LayerNorm(nn.LayerNorm):
+    """timm's LayerNorm: a subclass of torch's, with a forward of its own."""
+
+    def forward(self, x):
+        return nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias,
+                                        self.eps)
+
+
+def test_a_subclass_named_as_its_torch_layer_is_not_taken_for_it():
+    message = refusal(nn.Sequential(nn.Linear(4, 4), LayerNorm(4)), {"x": [4]})
+    assert f"'LayerNorm' here is {__name__}.LayerNorm (a subclass of torch's LayerNorm), not " \
+        "torch's LayerNorm" in message

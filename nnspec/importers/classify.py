@@ -92,7 +92,10 @@ class Classifier:
         cls = type(module)
         if cls.__module__.startswith("torch.nn.") and cls.__name__ == node.cls:
             return None
-        return f"{cls.__module__}.{cls.__qualname__}"
+        sub = any(c.__name__ == node.cls and c.__module__.startswith("torch.nn.")
+                  for c in cls.__mro__[1:])
+        return f"{cls.__module__}.{cls.__qualname__}" + (
+            f" (a subclass of torch's {node.cls})" if sub else "")
 
     def root(self, node: Node) -> Instance | None:
         if node.cls in LAYERS or node.args not in (None, ""):
