@@ -488,3 +488,36 @@ def test_a_subclass_named_as_its_torch_layer_is_not_taken_for_it():
     message = refusal(nn.Sequential(nn.Linear(4, 4), LayerNorm(4)), {"x": [4]})
     assert f"'LayerNorm' here is {__name__}.LayerNorm (a subclass of torch's LayerNorm), not " \
         "torch's LayerNorm" in message
+
+
+class TiedHead(nn.Module):
+    """A module that ties its own parameters, itself registered in two places."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Linear(8, 8, bias=False)
+        self.head = nn.Linear(8, 8, bias=False)
+        self.head.weight = self.embed.weight
+
+    def forward(self, x):
+        return self.head(self.embed(x))
+
+
+class TwoPaths(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = TiedHead()
+        self.b = nn.Sequential(self.a, nn.ReLU())
+
+    def forward(self, x):
+        return self.b(self.a(x))
+
+
+def test_a_shared_module_with_ties_of_its_own_keeps_them_at_each_path(tmp_path):
+    model = TwoPaths()
+    text, rebuilt = rebuilt_from(model, tmp_path, {"x": [8]})
+    assert "    tie:  # registered in both places: one module or parameter\n" \
+        "      head.weight: embed.weight\n" in text
+    assert "    b.0: a\n" in text
+    assert rebuilt.b[0] is rebuilt.a and rebuilt.a.head.weight is rebuilt.a.embed.weight
+    assert sum(p.numel() for p in rebuilt.parameters()) == 64

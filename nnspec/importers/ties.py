@@ -38,6 +38,7 @@ def assign_ties(model: Any, root: Instance, errors: Collector) -> None:
             pairs.append((path, first[id(param)]))
         else:
             first[id(param)] = path
+    copies = [(t, s) for t, s in pairs if t in holders or s in holders]  # modules, not params
     for target, source in pairs:
         holder, at = _holder(target, source, holders)
         if holder is None:
@@ -45,8 +46,13 @@ def assign_ties(model: Any, root: Instance, errors: Collector) -> None:
                          "parameter registered twice), and no class holds both paths",
                          root.node.pos)
             continue
-        holder.ties.append((target[len(at) + 1 if at else 0:],
-                            source[len(at) + 1 if at else 0:]))
+        tie = (target[len(at) + 1 if at else 0:], source[len(at) + 1 if at else 0:])
+        holder.ties.append(tie)
+        for copy, original in copies:  # the same class at a shared module's other paths
+            if at == original or at.startswith(original + "."):
+                twin = holders.get(copy + at[len(original):])
+                if twin is not None and twin is not holder:
+                    twin.ties.append(tie)
 
 
 def _holder(target: str, source: str, holders: dict[str, Instance]
