@@ -521,3 +521,30 @@ def test_a_shared_module_with_ties_of_its_own_keeps_them_at_each_path(tmp_path):
     assert "    b.0: a\n" in text
     assert rebuilt.b[0] is rebuilt.a and rebuilt.a.head.weight is rebuilt.a.embed.weight
     assert sum(p.numel() for p in rebuilt.parameters()) == 64
+
+
+def test_a_module_tie_between_two_classes_or_a_module_and_a_parameter_is_refused(tmp_path):
+    spec = """\
+nnspec: 1
+inputs:
+  x: [8]
+model:
+  name: Net
+  children:
+    a: Linear(8, 8)
+    b: ReLU()
+    c: Linear(8, 8)
+  tie: {TIE}
+  forward:
+    - return c(b(a(x)))
+"""
+    for tie, message in (("{b: a}", "cannot tie b (ReLU) to a (Linear): a shared module has "
+                          "one class"),
+                         ("{c: a.weight}", "a tie joins two parameters or two modules")):
+        path = tmp_path / "net.yaml"
+        path.write_text(spec.replace("{TIE}", tie), encoding="utf-8")
+        with pytest.raises(SpecError, match=message.replace("(", r"\(").replace(")", r"\)")):
+            nnspec.load(path)
+    path.write_text(spec.replace("{TIE}", "{c: a}"), encoding="utf-8")
+    model = nnspec.build(path)
+    assert model.c is model.a and nnspec.summary(path)["params"] == 72
