@@ -548,3 +548,37 @@ model:
     path.write_text(spec.replace("{TIE}", "{c: a}"), encoding="utf-8")
     model = nnspec.build(path)
     assert model.c is model.a and nnspec.summary(path)["params"] == 72
+
+
+# --- nested ModuleLists: refused, and said so ----------------------------------------------------
+
+
+class T5Block(nn.Module):
+    """T5's block: a ModuleList of layers, inside the stack's ModuleList of blocks."""
+
+    def __init__(self):
+        super().__init__()
+        self.layer = nn.ModuleList([nn.Linear(4, 4), nn.Linear(4, 4)])
+
+    def forward(self, x):
+        for layer in self.layer:
+            x = layer(x)
+        return x
+
+
+class T5Stack(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.block = nn.ModuleList([T5Block(), T5Block()])
+
+    def forward(self, x):
+        for block in self.block:
+            x = block(x)
+        return x
+
+
+def test_nested_module_lists_are_refused_naming_the_construct():
+    message = refusal(T5Stack(), {"x": [4]})
+    assert "an nn.ModuleList holds another ModuleList in its subtree (here, in 'T5Block')" \
+        in message
+    assert "contains itself" not in message

@@ -114,7 +114,13 @@ class Folder:
             state[name] = "active"
             for inst in self.instances[name]:
                 for dep in _uses(inst.items):
-                    if state.get(dep) == "active":
+                    if state.get(dep) == "active" and dep in ("ModuleList", "ModuleDict"):
+                        self.errors.error("not-rebuildable", f"an nn.{dep} holds another "
+                                          f"{dep} in its subtree (here, in '{name}'): every "
+                                          f"nn.{dep} folds into one block named {dep}, which "
+                                          "cannot hold itself", inst.node.pos,
+                                          f"nested {dep}s are not in the spec language yet")
+                    elif state.get(dep) == "active":
                         self.errors.error("not-rebuildable", f"class '{dep}' contains itself",
                                           inst.node.pos)
                     elif dep not in state:
