@@ -677,3 +677,20 @@ def test_cli_takes_a_state_dict_and_warns_of_num_heads(tmp_path):
     assert result.returncode == 1
     assert result.stderr.startswith(f"{bad}:1:1: error[bad-state-dict]: expected "
                                     "`key<TAB>shape<TAB>dtype`")
+
+
+def test_children_named_self_or_with_a_dash_are_children(tmp_path):
+    tree = """\
+Net(
+  (self): Attention(
+    (dense): Linear(in_features=4, out_features=4, bias=True)
+  )
+  (block1-0): Linear(in_features=4, out_features=4, bias=True)
+  (0-1): 2 x ReLU()
+)"""
+    with pytest.raises(SpecError, match="'Net' mixes numbered and named children"):
+        import_tree(tree, "t.txt", inputs={"x": [4]})
+    tree = tree.replace("  (0-1): 2 x ReLU()\n", "")
+    text = import_tree(tree, "t.txt", inputs={"x": [4]}).text
+    assert "    self: Attention()\n    block1-0: Linear(4, 4)\n" in text
+    assert str(build_text(text, tmp_path)) == tree
