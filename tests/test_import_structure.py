@@ -577,8 +577,30 @@ class T5Stack(nn.Module):
         return x
 
 
-def test_nested_module_lists_are_refused_naming_the_construct():
-    message = refusal(T5Stack(), {"x": [4]})
-    assert "an nn.ModuleList holds another ModuleList in its subtree (here, in 'T5Block')" \
-        in message
-    assert "contains itself" not in message
+def test_nested_module_lists_are_module_list_children(tmp_path):
+    model = T5Stack()
+    text, rebuilt = rebuilt_from(model, tmp_path, {"x": [4]})
+    assert "  T5Block:\n    children:\n      layer:\n        modules:\n" \
+        "          - Linear(4, 4)\n          - Linear(4, 4)\n    forward: unknown\n" in text
+    assert "    block:\n      modules:\n        - T5Block()\n        - T5Block()\n" in text
+    assert type(rebuilt.block) is nn.ModuleList and type(rebuilt.block[0].layer) is nn.ModuleList
+    tree_text = import_tree(str(model), "tree.txt", inputs={"x": [4]}).text
+    assert str(build_text(tree_text, tmp_path, "tree.yaml")) == str(model)
+
+
+def test_a_module_list_child_cannot_be_called(tmp_path):
+    spec = """\
+nnspec: 1
+inputs:
+  x: [4]
+model:
+  name: Net
+  children:
+    layers: {modules: ["Linear(4, 4)"]}
+  forward:
+    - return layers(x)
+"""
+    path = tmp_path / "net.yaml"
+    path.write_text(spec, encoding="utf-8")
+    with pytest.raises(SpecError, match="an nn.ModuleList has no forward: call its items"):
+        nnspec.load(path)

@@ -217,8 +217,7 @@ class ClassWriter:
         if isinstance(child.value, Seq) and _has_conditions(child.value.items):
             name = self.fresh(child.name)
             lines = self.collect(name, child.value.items, child.value.named, body)
-            arg = ast.Name(name) if child.value.named else ast.Starred(ast.Name(name))
-            lines += self.emit(_store(target, nodes.call("nn.Sequential", arg)), body)
+            lines += self.emit(_store(target, _container(child.value, name)), body)
         else:
             lines = self.emit(_store(target, self.value(child.value)), body)
         if child.cond is None:
@@ -269,8 +268,7 @@ class ClassWriter:
         if isinstance(value, Seq) and _has_conditions(value.items):
             inner = self.fresh(f"{name}_{item.name}")
             lines += self.collect(inner, value.items, value.named, indent)
-            arg = ast.Name(inner) if value.named else ast.Starred(ast.Name(inner))
-            built: ast.expr = nodes.call("nn.Sequential", arg)
+            built: ast.expr = _container(value, inner)
         else:
             built = self.value(value)
         if named:
@@ -289,7 +287,10 @@ class ClassWriter:
 
     def value(self, value: Call | Seq) -> ast.expr:
         if isinstance(value, Seq):
-            return nodes.call("nn.Sequential", *self.items(value.items, value.named))
+            items = self.items(value.items, value.named)
+            if value.container == "ModuleList":
+                return nodes.call("nn.ModuleList", ast.List(items))
+            return nodes.call("nn.Sequential", *items)
         return self.call(value)
 
     def call(self, call: Call) -> ast.Call:
@@ -441,6 +442,15 @@ def _name_key(name: str) -> ast.expr:
         ast.FormattedValue(ast.Name(part), -1, None) if i % 2 else ast.Constant(part)
         for i, part in enumerate(parts) if part]
     return ast.JoinedStr(values)
+
+
+def _container(seq: Seq, name: str) -> ast.expr:
+    """The container of the items collected in the local `name`: `nn.Sequential(*name)` (or
+    of an OrderedDict), `nn.ModuleList(name)`."""
+    if seq.container == "ModuleList":
+        return nodes.call("nn.ModuleList", ast.Name(name))
+    return nodes.call("nn.Sequential", ast.Name(name) if seq.named else
+                      ast.Starred(ast.Name(name)))
 
 
 def _has_conditions(items: list[Child]) -> bool:

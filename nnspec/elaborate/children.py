@@ -47,12 +47,17 @@ class Children(Context):
               numbered: bool = False) -> Child | None:
         pos = self.where(path)
         cond = orelse = None
+        container = "Sequential"
         if isinstance(value, ChildSpec):
             if value.repeat is not None or value.as_ is not None or value.do is not None:
+                if value.modules is not None:
+                    self.errors.error("bad-child", "a repeat takes 'call', 'seq' or 'do', not "
+                                      "'modules'", pos)
+                    return None
                 return self.repeat(name, value, path, params, numbered)
-            if (value.call is None) == (value.seq is None):
-                self.errors.error("bad-child", "a child mapping needs exactly one of 'call' and "
-                                  "'seq'", pos)
+            if [value.call, value.seq, value.modules].count(None) != 2:
+                self.errors.error("bad-child", "a child mapping needs exactly one of 'call', "
+                                  "'seq' and 'modules'", pos)
                 return None
             if value.if_ is not None:
                 cond = self.expr(value.if_, path + ("if",), params)
@@ -71,13 +76,16 @@ class Children(Context):
                     return None
             if value.call is not None:
                 path, value = path + ("call",), value.call
+            elif value.modules is not None:
+                path, value, container = path + ("modules",), value.modules, "ModuleList"
             else:
                 path, value = path + ("seq",), value.seq
         if isinstance(value, str):
             call = self.call(value, path, params)
             return Child(name, call, cond, pos, orelse) if call else None
         named = isinstance(value, dict)
-        seq = Seq(self.children(value, path, params, numbered=not named), named, self.where(path))
+        seq = Seq(self.children(value, path, params, numbered=not named), named, self.where(path),
+                  container)
         return Child(name, seq, cond, pos, orelse)
 
     def repeat(self, name: str, value: ChildSpec, path: PathKey, params: set[str],

@@ -183,7 +183,7 @@ class _Instantiator:
                                child.pos, path)
                 return False
             if isinstance(child.value, Seq):
-                out.append(Instance(sub, "Sequential", "seq", {},
+                out.append(Instance(sub, child.value.container, "seq", {},
                                     self.children(child.value.items, env, sub), child.pos))
             else:
                 inst = self.call(child.value, env, sub)

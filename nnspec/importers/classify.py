@@ -50,6 +50,7 @@ class Seq:
     items: list[tuple[str, Item]]
     named: bool
     node: Node
+    container: str = "Sequential"  # or "ModuleList": torch's own, inside another ModuleList
 
 
 Item = Union[Layer, Use, Seq]
@@ -73,6 +74,7 @@ class Classifier:
         self.memo: dict[int, Instance] = {}
         self.notes: list[str] = []
         self.unprinted: list[int] = []  # lines of layers with an argument no repr shows
+        self.inline: set[int] = set()  # torch's ModuleLists nested in one another: children
 
     def torch_layer(self, node: Node) -> bool:
         """A layer of torch's own (not a user's class): by its module when it is at hand."""
@@ -102,7 +104,28 @@ class Classifier:
             self.errors.error("bad-tree", f"the tree's root '{node.cls}' is a layer, not a "
                               "model", node.pos, "import the printed tree of a whole model")
             return None
+        self.inline = self.nested_lists(node)
         return self.instance(node)
+
+    def nested_lists(self, root: Node) -> set[int]:
+        """The torch ModuleLists (below the root) with another in their subtree or above them:
+        they are children (`modules:`), as one block named ModuleList cannot hold itself."""
+        nested: set[int] = set()
+        stack: list[tuple[Node, tuple[int, ...]]] = [(root, ())]
+        seen: set[tuple[int, tuple[int, ...]]] = set()
+        while stack:
+            node, above = stack.pop()
+            here = above
+            if node is not root and node.cls == "ModuleList" and node.args is None and (
+                    id(node) not in self.live or _exactly(self.live[id(node)], "ModuleList")):
+                if above:
+                    nested.update((*above, id(node)))
+                here = (*above, id(node))
+            if (id(node), here) in seen:
+                continue
+            seen.add((id(node), here))
+            stack.extend((child, here) for _, child in node.children)
+        return nested
 
     def instance(self, node: Node) -> Instance:
         if id(node) in self.memo:
@@ -153,6 +176,8 @@ class Classifier:
         if node.cls in CONTAINERS and node.args in (None, ""):
             keys = [k for k, _ in node.children]
             return Seq(self.items(node), not all(k.isdigit() for k in keys), node)
+        if id(node) in self.inline:
+            return Seq(self.items(node), False, node, "ModuleList")
         if node.cls in UNSUPPORTED_CONTAINERS:
             self.errors.error("not-rebuildable", f"'{node.cls}' is not in the spec language",
                               node.pos, "a spec block holds parameters only through layers")
@@ -213,3 +238,9 @@ def _torch_layer_base(module: Any) -> str | None:
                 *CONTAINERS, *REBUILT_AS_BLOCKS, *UNSUPPORTED_CONTAINERS):
             return cls.__name__
     return None
+
+
+def _exactly(module: Any, torch_class: str) -> bool:
+    """Whether a live module is of torch's class itself, not a subclass."""
+    cls = type(module)
+    return cls.__name__ == torch_class and cls.__module__.startswith("torch.")

@@ -128,7 +128,8 @@ def _child(child: DraftChild, indent: int, numbered: bool) -> list[str]:
         return [f"{lead}{{if: {json.dumps(child.cond)}, call: {json.dumps(child.value)},"
                 f" else: {_else(child.orelse)}}}"]
     empty = "{}" if child.named else "[]"
-    if child.cond is None and not child.named:  # a plain list is a Sequential
+    plain = child.container == "Sequential" and not child.named
+    if child.cond is None and plain:  # a plain list is a Sequential
         items = _items(child, indent + 2)
         if not items:
             return [lead + empty]
@@ -137,7 +138,8 @@ def _child(child: DraftChild, indent: int, numbered: bool) -> list[str]:
         return [lead.rstrip()] + items
     keys = [f"if: {_scalar(child.cond)}"] if child.cond is not None else []
     items = _items(child, indent + 4)
-    keys.append("seq:" + ("" if items else f" {empty}"))
+    key = "modules" if child.container == "ModuleList" else "seq"
+    keys.append(f"{key}:" + ("" if items else f" {empty}"))
     if child.orelse is not None:  # after the items, which belong to `seq:`
         items.append(f"{pad}  else: {_else(child.orelse)}")
     if numbered:
@@ -148,15 +150,31 @@ def _child(child: DraftChild, indent: int, numbered: bool) -> list[str]:
 
 
 def _else(child: DraftChild) -> str:
-    """The `else` child in flow style: `{call: "Identity()"}`, `{seq: [...]}`."""
+    """A child in flow style, as an `else` takes it: `{call: "Identity()"}`, `{seq: [...]}`,
+    its items (conditional ones too) in flow style."""
     if isinstance(child.value, str):
         return f"{{call: {json.dumps(child.value)}}}"
-    items = [json.dumps(item.value) if isinstance(item.value, str) else _else(item)
-             for item in child.value]
+    items = [_flow_item(item) for item in child.value]
+    key = "modules" if child.container == "ModuleList" else "seq"
     if child.named:
-        return "{seq: {" + ", ".join(f"{json.dumps(item.key)}: {text}" for item, text in
-                                     zip(child.value, items)) + "}}"
-    return "{seq: [" + ", ".join(items) + "]}"
+        return f"{{{key}: {{" + ", ".join(f"{json.dumps(item.key)}: {text}" for item, text in
+                                          zip(child.value, items)) + "}}"
+    return f"{{{key}: [" + ", ".join(items) + "]}"
+
+
+def _flow_item(item: DraftChild) -> str:
+    """An item of an `else` child's list: a quoted call, or a mapping."""
+    if item.repeat is not None:
+        count, var = item.repeat
+        return f"{{repeat: {count}, as: {var}, call: {json.dumps(item.value)}}}"
+    if isinstance(item.value, str) and item.cond is None:
+        return json.dumps(item.value)
+    text = _else(item)[1:-1]
+    if item.cond is not None:
+        text = f"if: {json.dumps(item.cond)}, {text}"
+    if item.orelse is not None:
+        text += f", else: {_else(item.orelse)}"
+    return "{" + text + "}"
 
 
 def _items(seq: DraftChild, indent: int) -> list[str]:

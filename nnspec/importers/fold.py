@@ -32,6 +32,7 @@ class DraftChild:
     cond: str | None = None
     repeat: tuple[int, str] | None = None  # (count, loop variable): `key` holds `{variable}`
     orelse: DraftChild | None = None  # the child built when `cond` is false
+    container: str = "Sequential"  # of a list of items: or "ModuleList"
 
 
 @dataclass
@@ -79,7 +80,7 @@ def _sig(item: Item) -> tuple:
         return ("layer", item.call.target)
     if isinstance(item, Use):
         return ("block", item.instance.cls)
-    return ("seq", item.named)
+    return ("seq", (item.named, item.container))
 
 
 def _shape(item: Item) -> tuple:
@@ -91,7 +92,7 @@ def _shape(item: Item) -> tuple:
 
 def _describe(item: Item) -> str:
     kind, what = _sig(item)
-    return {"layer": what, "block": what, "seq": "Sequential"}[kind]
+    return what[1] if kind == "seq" else what
 
 
 class Folder:
@@ -308,12 +309,12 @@ class Folder:
             cond = params.express(present, f"with_{label}", f"with_{label}")
         kind, target = slot.sig
         if kind == "seq":
-            named = target
+            named, container = target
             items = [self.child(s, s.key if named else f"{label}_{i}", params, set(slot.uses))
                      for i, s in enumerate(slot.sub)]
             if named:
                 items = _named_repeats(items, params.names.taken)
-            return DraftChild(slot.key, items, named, cond)
+            return DraftChild(slot.key, items, named, cond, container=container)
         if kind == "layer":
             text = self.layer_call(target, slot, label, params)
         else:

@@ -12,7 +12,7 @@ import os
 from nnspec.catalog import REQUIRED
 from nnspec.diagnostics import Collector
 from nnspec.importers import chain
-from nnspec.importers.classify import Classifier
+from nnspec.importers.classify import Classifier, Instance, Item, Seq, Use
 from nnspec.importers.draft import Imported, assumed_defaults, check_rebuild, guess_inputs
 from nnspec.importers.emit import render
 from nnspec.importers.fold import DraftClass, Folder
@@ -40,6 +40,7 @@ def import_tree(text: str, source: str = "<tree>", first_line: int = 1,
     classes = folder.fold_all(root)
     errors.check()
     known = chain.known_forwards(classifier.instances, [c.name for c in classes])
+    known -= _running_lists(classifier.instances, [c.name for c in classes])
     for cls in classes:  # torch's own containers: nn.Sequential's forward, none for ModuleList
         known_here = cls.name in known or cls.name in ("Sequential", "ModuleList")
         cls.forward = None if known_here else "unknown"
@@ -89,3 +90,18 @@ def is_torch_layer(name: str) -> bool:
 
     value = getattr(torch.nn, name, None)
     return isinstance(value, type) and issubclass(value, torch.nn.Module)
+
+
+def _running_lists(instances: dict[str, list[Instance]], order: list[str]) -> set[str]:
+    """The classes that hold a ModuleList child (`modules:`), or use a class that does: a
+    ModuleList has no forward, so the children in order are not theirs."""
+    out: set[str] = set()
+
+    def holds(items: list[tuple[str, Item]]) -> bool:
+        return any(isinstance(item, Seq) and (item.container == "ModuleList" or holds(item.items))
+                   or isinstance(item, Use) and item.instance.cls in out for _, item in items)
+
+    for name in order:  # dependencies first
+        if any(holds(inst.items) for inst in instances[name]):
+            out.add(name)
+    return out

@@ -231,6 +231,10 @@ class _Walker:
 
     def sequence(self, inst: Instance, args: list[Any], frame: Frame | None) -> Any:
         """nn.Sequential: children in order, in the scope of the class that holds them."""
+        if inst.type == "ModuleList":
+            self.error("bad-call", "an nn.ModuleList has no forward: call its items", inst.pos,
+                       inst.path)
+            raise Abort
         if len(args) != 1:
             self.error("bad-call", f"a Sequential takes one input, got {len(args)}", inst.pos,
                        inst.path)
