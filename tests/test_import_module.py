@@ -13,7 +13,6 @@ from reference.resnet import resnet
 from test_import_tree import build_text, run_cli, spec_lines
 from torch import nn
 
-from nnspec.diagnostics import SpecError
 from nnspec.importers.live import import_model
 
 SHAPES = {"nin": [3, 32, 32], "nin_dw": [3, 32, 32], "nin_dw_x2": [3, 32, 32],
@@ -241,7 +240,7 @@ def test_untraceable_classes_are_reported_with_the_reason(tmp_path):
         rebuilt(torch.randn(1, 4))
 
 
-def test_parameters_held_outside_layers_are_reported():
+def test_parameters_held_outside_layers_import_as_the_class_s_own(tmp_path):
     class Holder(nn.Module):
         def __init__(self):
             super().__init__()
@@ -250,12 +249,15 @@ def test_parameters_held_outside_layers_are_reported():
         def forward(self, x):
             return self.scale(x)
 
-    with pytest.raises(SpecError) as info:
-        import_model(Holder(), "holder", {"x": [4]})
-    [diag] = info.value.diagnostics
-    assert (diag.pos.line, diag.message) == (2, "'Scale' holds 'scale' itself; a spec block "
-                                                "holds parameters and buffers only through "
-                                                "layers")
+    model = Holder()
+    with torch.no_grad():
+        model.scale.scale.uniform_()
+    text = import_model(model, "holder", {"x": [4]}).text
+    assert "    parameters:  # init unknown where zeros: the state_dict holds the values\n" \
+        "      scale: {shape: [4], init: zeros}\n" in text
+    rebuilt = build_text(text, tmp_path)
+    rebuilt.load_state_dict(model.state_dict(), strict=True)
+    assert torch.equal(rebuilt.scale.scale, model.scale.scale)
 
 
 # --- the command --------------------------------------------------------------------------------

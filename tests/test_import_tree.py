@@ -334,7 +334,7 @@ def test_malformed_trees_are_reported_with_their_lines():
         assert (diag.pos.line, diag.message) == (line, message), tree
 
 
-def test_instances_that_differ_in_a_child_class_are_reported():
+def test_instances_with_three_classes_at_one_child_are_reported():
     found = errors_of("""\
         Net(
           (a): Block(
@@ -343,10 +343,31 @@ def test_instances_that_differ_in_a_child_class_are_reported():
           (b): Block(
             (act): Identity()
           )
+          (c): Block(
+            (act): GELU(approximate='none')
+          )
         )
         """)
     assert found == [(6, 12, "not-rebuildable", "instances of 'Block' differ at child 'act': "
                       "ReLU (line 3) and Identity (line 6)")]
+
+
+def test_instances_with_two_classes_at_one_child_choose_one_with_if_else(tmp_path):
+    tree = """\
+Net(
+  (a): Block(
+    (act): ReLU()
+  )
+  (b): Block(
+    (act): Identity()
+  )
+  (c): Block(
+    (act): ReLU()
+  )
+)"""
+    text = import_tree(tree, "t.txt", inputs={"x": [4]}).text
+    assert '    act: {if: "act_is_relu", call: "ReLU()", else: {call: "Identity()"}}\n' in text
+    assert str(build_text(text, tmp_path)) == tree
 
 
 class Attention(torch.nn.Module):
@@ -656,3 +677,20 @@ def test_cli_takes_a_state_dict_and_warns_of_num_heads(tmp_path):
     assert result.returncode == 1
     assert result.stderr.startswith(f"{bad}:1:1: error[bad-state-dict]: expected "
                                     "`key<TAB>shape<TAB>dtype`")
+
+
+def test_children_named_self_or_with_a_dash_are_children(tmp_path):
+    tree = """\
+Net(
+  (self): Attention(
+    (dense): Linear(in_features=4, out_features=4, bias=True)
+  )
+  (block1-0): Linear(in_features=4, out_features=4, bias=True)
+  (0-1): 2 x ReLU()
+)"""
+    with pytest.raises(SpecError, match="'Net' mixes numbered and named children"):
+        import_tree(tree, "t.txt", inputs={"x": [4]})
+    tree = tree.replace("  (0-1): 2 x ReLU()\n", "")
+    text = import_tree(tree, "t.txt", inputs={"x": [4]}).text
+    assert "    self: Attention()\n    block1-0: Linear(4, 4)\n" in text
+    assert str(build_text(text, tmp_path)) == tree

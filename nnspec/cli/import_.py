@@ -57,7 +57,6 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def run_tree(args: argparse.Namespace) -> int:
     from nnspec.cli.errors import UsageError
-    from nnspec.importers.draft import check_rebuild
     from nnspec.importers.printed import import_tree
     from nnspec.importers.tree import fenced_trees, read_tree_file
 
@@ -82,7 +81,6 @@ def run_tree(args: argparse.Namespace) -> int:
     if args.state_dict is not None and not Path(args.state_dict).is_file():
         raise UsageError(f"no such file: {args.state_dict}")
     result = import_tree(text, args.file, first_line, _inputs(args), args.state_dict)
-    check_rebuild(result.text, text, args.file, first_line, result.keys)
     for warning in result.warnings:
         print(f"nnspec: warning: {warning}", file=sys.stderr)
     return _write(args, result.text, inputs)

@@ -27,7 +27,7 @@ from nnspec.ir.program import (
     names_in,
 )
 from nnspec.language.expr import Expr
-from nnspec.language.names import RESERVED, TEMPLATE_FIELD, Namespace
+from nnspec.language.names import DASHED, RESERVED, TEMPLATE_FIELD, Namespace
 
 
 @dataclass
@@ -47,7 +47,23 @@ def assign(target: ast.expr, value: ast.expr) -> ast.Assign:
 
 
 def _self(attr: str) -> ast.expr:
-    return ast.Attribute(ast.Name("self"), attr)
+    return _attribute(ast.Name("self"), attr)
+
+
+def _attribute(node: ast.expr, attr: str) -> ast.expr:
+    """`node.attr`; a child named with `-` (`block1-0`) as `node.get_submodule("block1-0")`."""
+    if DASHED.fullmatch(attr):
+        return ast.Call(ast.Attribute(node, "get_submodule"), [ast.Constant(attr)], [])
+    return ast.Attribute(node, attr)
+
+
+def _store(target: ast.expr, value: ast.expr) -> ast.stmt:
+    """`target = value`; a child named with `-` as `parent.add_module("block1-0", value)`."""
+    if isinstance(target, ast.Call):  # _attribute's get_submodule
+        assert isinstance(target.func, ast.Attribute)
+        return ast.Expr(ast.Call(ast.Attribute(target.func.value, "add_module"),
+                                 [target.args[0], value], []))
+    return assign(target, value)
 
 
 def _method_call(obj: str, method: str, *args: ast.expr) -> ast.Expr:
@@ -92,7 +108,7 @@ class ClassWriter:
             for child in cls.children:
                 init += self.child(child, 2)
         for tie in cls.ties:
-            init += self.emit(assign(_member(tie.target), _member(tie.source)), 2)
+            init += self.emit(_store(_member(tie.target), _member(tie.source)), 2)
         init += self.init_rules(cls.init)
         forward: list[str] = []
         if cls.forward_unknown:  # imported from a printed tree, which cannot show forward
@@ -201,10 +217,9 @@ class ClassWriter:
         if isinstance(child.value, Seq) and _has_conditions(child.value.items):
             name = self.fresh(child.name)
             lines = self.collect(name, child.value.items, child.value.named, body)
-            arg = ast.Name(name) if child.value.named else ast.Starred(ast.Name(name))
-            lines += self.emit(assign(target, nodes.call("nn.Sequential", arg)), body)
+            lines += self.emit(_store(target, _container(child.value, name)), body)
         else:
-            lines = self.emit(assign(target, self.value(child.value)), body)
+            lines = self.emit(_store(target, self.value(child.value)), body)
         if child.cond is None:
             return lines
         lines = self.condition(child.cond, indent) + lines
@@ -253,8 +268,7 @@ class ClassWriter:
         if isinstance(value, Seq) and _has_conditions(value.items):
             inner = self.fresh(f"{name}_{item.name}")
             lines += self.collect(inner, value.items, value.named, indent)
-            arg = ast.Name(inner) if value.named else ast.Starred(ast.Name(inner))
-            built: ast.expr = nodes.call("nn.Sequential", arg)
+            built: ast.expr = _container(value, inner)
         else:
             built = self.value(value)
         if named:
@@ -273,7 +287,10 @@ class ClassWriter:
 
     def value(self, value: Call | Seq) -> ast.expr:
         if isinstance(value, Seq):
-            return nodes.call("nn.Sequential", *self.items(value.items, value.named))
+            items = self.items(value.items, value.named)
+            if value.container == "ModuleList":
+                return nodes.call("nn.ModuleList", ast.List(items))
+            return nodes.call("nn.Sequential", *items)
         return self.call(value)
 
     def call(self, call: Call) -> ast.Call:
@@ -361,7 +378,7 @@ def _member(path: str) -> ast.expr:
     node: ast.expr = ast.Name("self")
     for part in path.split("."):
         node = ast.Subscript(node, ast.Constant(int(part))) if part.isdigit() \
-            else ast.Attribute(node, part)
+            else _attribute(node, part)
     return node
 
 
@@ -425,6 +442,15 @@ def _name_key(name: str) -> ast.expr:
         ast.FormattedValue(ast.Name(part), -1, None) if i % 2 else ast.Constant(part)
         for i, part in enumerate(parts) if part]
     return ast.JoinedStr(values)
+
+
+def _container(seq: Seq, name: str) -> ast.expr:
+    """The container of the items collected in the local `name`: `nn.Sequential(*name)` (or
+    of an OrderedDict), `nn.ModuleList(name)`."""
+    if seq.container == "ModuleList":
+        return nodes.call("nn.ModuleList", ast.Name(name))
+    return nodes.call("nn.Sequential", ast.Name(name) if seq.named else
+                      ast.Starred(ast.Name(name)))
 
 
 def _has_conditions(items: list[Child]) -> bool:

@@ -10,7 +10,7 @@ from typing import Any
 from nnspec.catalog import LAYERS
 from nnspec.diagnostics import did_you_mean
 from nnspec.elaborate import reuse
-from nnspec.elaborate.context import Context, name_ok
+from nnspec.elaborate.context import Context
 from nnspec.frontend.document import PathKey
 from nnspec.frontend.validate import ChildSpec
 from nnspec.ir.program import (
@@ -20,7 +20,7 @@ from nnspec.ir.program import (
     Seq,
 )
 from nnspec.language.expr import Expr, ExprError, check, parse
-from nnspec.language.names import TEMPLATE_FIELD, identifier_problem
+from nnspec.language.names import TEMPLATE_FIELD, child_name_problem, identifier_problem
 from nnspec.language.types import TYPE_NAMES
 
 
@@ -35,7 +35,10 @@ class Children(Context):
         for key, value in items:
             name = str(key)
             if not numbered and not (isinstance(value, ChildSpec) and value.repeat is not None):
-                name_ok(name, "child name", self.where(path + (key,), key=True), self.errors)
+                problem = child_name_problem(name)
+                if problem:
+                    self.errors.error("bad-name", f"invalid child name: {problem}",
+                                      self.where(path + (key,), key=True))
             child = self.child(name, value, path + (key,), params, numbered)
             if child is not None:
                 out.append(child)
@@ -45,12 +48,17 @@ class Children(Context):
               numbered: bool = False) -> Child | None:
         pos = self.where(path)
         cond = orelse = None
+        container = "Sequential"
         if isinstance(value, ChildSpec):
             if value.repeat is not None or value.as_ is not None or value.do is not None:
+                if value.modules is not None:
+                    self.errors.error("bad-child", "a repeat takes 'call', 'seq' or 'do', not "
+                                      "'modules'", pos)
+                    return None
                 return self.repeat(name, value, path, params, numbered)
-            if (value.call is None) == (value.seq is None):
-                self.errors.error("bad-child", "a child mapping needs exactly one of 'call' and "
-                                  "'seq'", pos)
+            if [value.call, value.seq, value.modules].count(None) != 2:
+                self.errors.error("bad-child", "a child mapping needs exactly one of 'call', "
+                                  "'seq' and 'modules'", pos)
                 return None
             if value.if_ is not None:
                 cond = self.expr(value.if_, path + ("if",), params)
@@ -69,13 +77,16 @@ class Children(Context):
                     return None
             if value.call is not None:
                 path, value = path + ("call",), value.call
+            elif value.modules is not None:
+                path, value, container = path + ("modules",), value.modules, "ModuleList"
             else:
                 path, value = path + ("seq",), value.seq
         if isinstance(value, str):
             call = self.call(value, path, params)
             return Child(name, call, cond, pos, orelse) if call else None
         named = isinstance(value, dict)
-        seq = Seq(self.children(value, path, params, numbered=not named), named, self.where(path))
+        seq = Seq(self.children(value, path, params, numbered=not named), named, self.where(path),
+                  container)
         return Child(name, seq, cond, pos, orelse)
 
     def repeat(self, name: str, value: ChildSpec, path: PathKey, params: set[str],

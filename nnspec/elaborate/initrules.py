@@ -21,7 +21,7 @@ from nnspec.diagnostics import Collector, did_you_mean
 from nnspec.frontend.document import Document, PathKey
 from nnspec.ir.program import InitRule
 from nnspec.language.expr import Expr
-from nnspec.language.names import identifier_problem
+from nnspec.language.names import child_name_problem
 
 ExprParser = Callable[[str, PathKey], "Expr | None"]
 
@@ -115,7 +115,7 @@ def _check_rule(rule: Any, at: PathKey, doc: Document, errors: Collector, owner:
 def child_path_problem(path: str) -> str | None:
     """Why `path` is not a dotted path of child names and indexes (`features.0.conv`)."""
     for part in path.split("."):
-        if not part.isdigit() and identifier_problem(part):
+        if not part.isdigit() and child_name_problem(part):
             return f"'{part}' is not a child name"
     return None
 

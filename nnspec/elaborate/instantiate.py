@@ -111,6 +111,13 @@ class _Instantiator:
                            rule.child_pos or rule.pos, path)
         params = {t.name for t in cls.tensors if t.is_param}
         for tie in cls.ties:
+            modules = [_find(inst, text) is not None for text in (tie.target, tie.source)]
+            if modules[0] != modules[1]:
+                self.error("bad-tie", "a tie joins two parameters or two modules, not one of "
+                           "each", tie.pos, path)
+                continue
+            if modules[0]:  # a module registered at both paths, as `self.b = self.a` does
+                continue
             for text, pos in ((tie.target, tie.pos), (tie.source, tie.source_pos)):
                 owner, _, attr = text.rpartition(".")
                 if not owner and attr not in params:
@@ -176,7 +183,7 @@ class _Instantiator:
                                child.pos, path)
                 return False
             if isinstance(child.value, Seq):
-                out.append(Instance(sub, "Sequential", "seq", {},
+                out.append(Instance(sub, child.value.container, "seq", {},
                                     self.children(child.value.items, env, sub), child.pos))
             else:
                 inst = self.call(child.value, env, sub)

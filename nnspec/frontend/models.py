@@ -81,6 +81,7 @@ class ChildSpec(_Model):
     call: str | None = None
     seq: by_type("'seq' is a list or a mapping of children",  # type: ignore[valid-type]
                  list=list["Child"], map=dict[str, "Child"]) | None = None
+    modules: list["Child"] | None = None
     if_: str | None = Field(None, alias="if")
     else_: "Child | None" = Field(None, alias="else")
     repeat: by_type("'repeat' is a count: an int or an expression",  # type: ignore[valid-type]

@@ -70,6 +70,8 @@ _DESCRIPTIONS = {
     ("ModelSpec", "name"): "The generated class name.",
     ("ChildSpec", "call"): "A layer or block call.",
     ("ChildSpec", "seq"): "An nn.Sequential of children (a list, or a mapping of names).",
+    ("ChildSpec", "modules"): "An nn.ModuleList of children (a list): no forward; printed as "
+                              "torch prints one.",
     ("ChildSpec", "if"): "An expression over parameters: the child exists only when it holds.",
     ("ChildSpec", "else"): "With 'if': the child built instead when the condition is false.",
     ("ChildSpec", "repeat"): "In a list: repeat this item (or the items in 'do') N times.",

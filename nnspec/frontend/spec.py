@@ -66,7 +66,7 @@ class ParamSpec(SpecData):
 
 
 class ChildSpec(SpecData):
-    FIELDS = {"call": None, "seq": None, "if_": None, "else_": None, "repeat": None, "as_": None,
+    FIELDS = {"call": None, "seq": None, "modules": None, "if_": None, "else_": None, "repeat": None, "as_": None,
               "do": None, "doc": None}
 
 
@@ -214,6 +214,7 @@ _input_size = _by_type(scalar=_int, str=_str)
 _init_fn = _by_type(str=_str, map=_dict(_any))
 _CHILD = _by_type(str=_str, list=_list(_child), map=_mapping(ChildSpec, {
     "call": _optional(_str), "seq": _optional(_by_type(list=_list(_child), map=_dict(_child))),
+    "modules": _optional(_list(_child)),
     "if": _optional(_str), "else": _optional(_child),
     "repeat": _optional(_by_type(scalar=_int, str=_str)), "as": _optional(_str),
     "do": _optional(_list(_child)), "doc": _optional(_str)}))

@@ -12,7 +12,7 @@ from nnspec.catalog import LAYERS
 from nnspec.diagnostics import Collector
 from nnspec.importers.layers import LayerCall, LayerProblem, Unprinted, read_attention, read_layer
 from nnspec.importers.tree import Node
-from nnspec.language.names import identifier_problem
+from nnspec.language.names import child_name_problem, identifier_problem
 
 
 @dataclass(eq=False)
@@ -30,8 +30,12 @@ class Instance:
     items: list[tuple[str, Item]]
     numbered: bool
     listed: bool = False  # an nn.ModuleList, or a subclass of it
-    # tensors it holds itself, as a recorded state_dict shows them: (name, state.Key)
+    sequential: bool = False  # a subclass of nn.Sequential (known from a live module only)
+    # tensors it holds itself, as a recorded state_dict or the live module shows them:
+    # (name, state.Key)
     own: list[tuple[str, Any]] = field(default_factory=list)
+    # (target, source) paths below it of a module or parameter registered in both places
+    ties: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass(eq=False)
@@ -46,6 +50,7 @@ class Seq:
     items: list[tuple[str, Item]]
     named: bool
     node: Node
+    container: str = "Sequential"  # or "ModuleList": torch's own, inside another ModuleList
 
 
 Item = Union[Layer, Use, Seq]
@@ -69,6 +74,7 @@ class Classifier:
         self.memo: dict[int, Instance] = {}
         self.notes: list[str] = []
         self.unprinted: list[int] = []  # lines of layers with an argument no repr shows
+        self.inline: set[int] = set()  # torch's ModuleLists nested in one another: children
 
     def torch_layer(self, node: Node) -> bool:
         """A layer of torch's own (not a user's class): by its module when it is at hand."""
@@ -79,12 +85,47 @@ class Classifier:
             return self.is_torch_layer(node.cls)
         return type(module).__module__.startswith("torch.")
 
+    def impostor(self, node: Node) -> str | None:
+        """The class printed under a catalog layer's name when it is not torch's own class of
+        that name (timm's `GELU`, DistilBERT's `Transformer`): known only from a live module."""
+        module = self.live.get(id(node))
+        if node.cls not in LAYERS or module is None:
+            return None
+        cls = type(module)
+        if cls.__module__.startswith("torch.nn.") and cls.__name__ == node.cls:
+            return None
+        sub = any(c.__name__ == node.cls and c.__module__.startswith("torch.nn.")
+                  for c in cls.__mro__[1:])
+        return f"{cls.__module__}.{cls.__qualname__}" + (
+            f" (a subclass of torch's {node.cls})" if sub else "")
+
     def root(self, node: Node) -> Instance | None:
         if node.cls in LAYERS or node.args not in (None, ""):
             self.errors.error("bad-tree", f"the tree's root '{node.cls}' is a layer, not a "
                               "model", node.pos, "import the printed tree of a whole model")
             return None
+        self.inline = self.nested_lists(node)
         return self.instance(node)
+
+    def nested_lists(self, root: Node) -> set[int]:
+        """The torch ModuleLists (below the root) with another in their subtree or above them:
+        they are children (`modules:`), as one block named ModuleList cannot hold itself."""
+        nested: set[int] = set()
+        stack: list[tuple[Node, tuple[int, ...]]] = [(root, ())]
+        seen: set[tuple[int, tuple[int, ...]]] = set()
+        while stack:
+            node, above = stack.pop()
+            here = above
+            if node is not root and node.cls == "ModuleList" and node.args is None and (
+                    id(node) not in self.live or _exactly(self.live[id(node)], "ModuleList")):
+                if above:
+                    nested.update((*above, id(node)))
+                here = (*above, id(node))
+            if (id(node), here) in seen:
+                continue
+            seen.add((id(node), here))
+            stack.extend((child, here) for _, child in node.children)
+        return nested
 
     def instance(self, node: Node) -> Instance:
         if id(node) in self.memo:
@@ -98,24 +139,23 @@ class Classifier:
         if problem:
             self.errors.error("not-rebuildable", f"class '{node.cls}' cannot be a spec block: "
                               f"{problem}", node.pos)
-        if node.extra:
+        module = self.live.get(id(node))
+        layer = _torch_layer_base(module)
+        if layer is not None:
+            self.errors.error("not-rebuildable", f"'{node.cls}' is a subclass of torch's "
+                              f"{layer} with children of its own; a spec block cannot be a "
+                              "layer", node.pos, "reference the class as a layer")
+        elif node.extra:
             self.errors.error("not-rebuildable", f"'{node.cls}' prints its own arguments "
                               f"('{node.extra[0]}') besides its children; a spec block cannot "
                               "hold those", node.pos)
-        module = self.live.get(id(node))
         if node.args == "" and module is None:
             self.notes.append(f"{node.cls} printed as '{node.cls}()' (line {node.pos.line}): "
                               "rebuilt as a module without children; parameters it holds "
                               "itself, if any, do not show in a printed tree")
-        own = [*getattr(module, "_parameters", {}), *getattr(module, "_buffers", {})]
-        if own:
-            self.errors.error("not-rebuildable", f"'{node.cls}' holds '{own[0]}' itself; a "
-                              "spec block holds parameters and buffers only through layers",
-                              node.pos)
-        listed = node.cls == "ModuleList" or node.collapsed or any(
-            c.__name__ == "ModuleList" and c.__module__.startswith("torch.")
-            for c in type(module).__mro__)
-        inst = Instance(node.cls, node, self.items(node), numbered, listed)
+        listed = node.cls == "ModuleList" or node.collapsed or _subclass(module, "ModuleList")
+        inst = Instance(node.cls, node, self.items(node), numbered, listed,
+                        sequential=_subclass(module, "Sequential"))
         self.memo[id(node)] = inst
         self.instances.setdefault(node.cls, []).append(inst)
         return inst
@@ -123,7 +163,7 @@ class Classifier:
     def items(self, node: Node) -> list[tuple[str, Item]]:
         out = []
         for key, child in node.children:
-            problem = None if key.isdigit() else identifier_problem(key)
+            problem = None if key.isdigit() else child_name_problem(key)
             if problem:
                 self.errors.error("not-rebuildable", f"child '{key}' of '{node.cls}' cannot be "
                                   f"named in a spec: {problem}", child.pos)
@@ -136,9 +176,17 @@ class Classifier:
         if node.cls in CONTAINERS and node.args in (None, ""):
             keys = [k for k, _ in node.children]
             return Seq(self.items(node), not all(k.isdigit() for k in keys), node)
+        if id(node) in self.inline:
+            return Seq(self.items(node), False, node, "ModuleList")
         if node.cls in UNSUPPORTED_CONTAINERS:
             self.errors.error("not-rebuildable", f"'{node.cls}' is not in the spec language",
                               node.pos, "a spec block holds parameters only through layers")
+            return None
+        impostor = self.impostor(node)
+        if impostor:
+            self.errors.error("not-rebuildable", f"'{node.cls}' here is {impostor}, not torch's "
+                              f"{node.cls}; a spec block cannot take a torch layer's name",
+                              node.pos, "rename the class, or reference it as a layer")
             return None
         if node.cls in LAYERS:
             try:
@@ -174,3 +222,25 @@ class Classifier:
         if any(isinstance(v, Unprinted) for v in call.args.values()):
             self.unprinted.append(node.pos.line)
         return Layer(call, node)
+
+
+def _subclass(module: Any, torch_class: str) -> bool:
+    """Whether a live module is torch's `torch_class` or a subclass of it."""
+    return any(c.__name__ == torch_class and c.__module__.startswith("torch.")
+               for c in type(module).__mro__)
+
+
+def _torch_layer_base(module: Any) -> str | None:
+    """The torch layer a user's class derives from (timm's BatchNormAct2d: BatchNorm2d), or
+    None: torch's containers and Module are not layers."""
+    for cls in type(module).__mro__[1:]:
+        if cls.__module__.startswith("torch.nn.modules.") and cls.__name__ not in (
+                *CONTAINERS, *REBUILT_AS_BLOCKS, *UNSUPPORTED_CONTAINERS):
+            return cls.__name__
+    return None
+
+
+def _exactly(module: Any, torch_class: str) -> bool:
+    """Whether a live module is of torch's class itself, not a subclass."""
+    cls = type(module)
+    return cls.__name__ == torch_class and cls.__module__.startswith("torch.")

@@ -5,15 +5,26 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from nnspec.catalog import LAYERS
-from nnspec.diagnostics import Collector, Diagnostic, Pos, SpecError
+from nnspec.diagnostics import Collector, Diagnostic, Pos, SpecError, render
 from nnspec.formatter import literal
 from nnspec.importers.classify import Instance, Item, Layer, Seq, Use
 from nnspec.importers.fold import DraftClass
 from nnspec.importers.layers import normalise_repr
 
 PLACEHOLDER_SIZE = 32
+
+
+class ImportDefect(Exception):
+    """The spec an importer wrote fails nnspec's own checks (validation, the rebuild, the
+    comparison with the original model): a bug in nnspec, never output. The command reports it
+    as one (exit 3), with the diagnostics."""
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        self.diagnostics = list(diagnostics)
+        super().__init__(render(self.diagnostics))
 
 
 @dataclass
@@ -96,32 +107,51 @@ _LINE_HEAD = re.compile(r"\s*(?:\([\w-]+\): )?(?:\d+ x )?")
 
 
 def check_rebuild(spec_text: str, tree: str, source: str, first_line: int = 1,
-                  keys: list | None = None) -> None:
-    """Build the spec (on the meta device) and raise SpecError at the first tree line it
-    prints differently, or at the first of the recorded state_dict `keys` (state.Key) its
-    state_dict differs at: an importer that got something wrong says so."""
-    from nnspec.elaborate.compile import compile_data
-    from nnspec.frontend.reader import parse_document
-    from nnspec.runtime.model import instantiate
-
-    doc = parse_document(spec_text, "<imported spec>")
-    model = instantiate(compile_data(doc.data, "<imported spec>").program, device="meta")
+                  keys: list | None = None, defect: bool = False) -> None:
+    """Validate and build the spec (on the meta device); raise ImportDefect where it fails
+    that, at the first tree line it prints differently, or at the first of the recorded
+    state_dict `keys` (state.Key) its state_dict differs at: an importer that got something
+    wrong says so, and writes nothing. For a tree file, which may hold what torch never prints
+    (values torch refuses, lines out of place), a failure is a SpecError; for a tree torch
+    printed itself (`defect`), an ImportDefect."""
+    model = (built if defect else compiled)(spec_text, "meta")
+    mismatch = ImportDefect if defect else SpecError
     want, got = tree_lines(tree), tree_lines(str(model))
     for i, (a, b) in enumerate(zip(want + [""] * len(got), got + [""] * len(want))):
         if a != b:
             line = first_line + i + next(n for n, x in enumerate(tree.split("\n")) if x.strip())
-            raise SpecError([Diagnostic("not-rebuilt", f"the imported spec prints this line as "
+            raise mismatch([Diagnostic("not-rebuilt", f"the imported spec prints this line as "
                                         f"'{b.strip()}'", Pos(source, line, 1, len(a) or 1),
                                         "this is a bug in nnspec import; please report it")])
     ours = [(k, tuple(v.shape)) for k, v in model.state_dict().items()]
     for i, key in enumerate(keys or []):
         if i >= len(ours) or ours[i] != (key.name, key.shape):
             got = f"'{ours[i][0]}' {list(ours[i][1])}" if i < len(ours) else "nothing"
-            raise SpecError([Diagnostic("not-rebuilt", f"the imported spec's state_dict has "
+            raise mismatch([Diagnostic("not-rebuilt", f"the imported spec's state_dict has "
                                         f"{got} here", key.pos,
                                         "this is a bug in nnspec import; please report it")])
     if keys is not None and len(ours) > len(keys):
-        raise SpecError([Diagnostic("not-rebuilt", f"the imported spec's state_dict has "
+        raise mismatch([Diagnostic("not-rebuilt", f"the imported spec's state_dict has "
                                     f"'{ours[len(keys)][0]}' after the last recorded key",
                                     keys[-1].pos if keys else Pos(source, 1, 1),
                                     "this is a bug in nnspec import; please report it")])
+
+
+def compiled(spec_text: str, device: Any = None) -> Any:
+    """The model of an imported spec, compiled with every check a spec gets; SpecError where
+    the spec fails one."""
+    from nnspec.elaborate.compile import compile_data
+    from nnspec.frontend.reader import parse_document
+    from nnspec.runtime.model import instantiate
+
+    doc = parse_document(spec_text, "<imported spec>")
+    return instantiate(compile_data(doc.data, "<imported spec>").program, device=device)
+
+
+def built(spec_text: str, device: Any = None) -> Any:
+    """`compiled`, for a spec nnspec made from what torch printed itself: ImportDefect (with
+    its diagnostics) where the spec fails a check."""
+    try:
+        return compiled(spec_text, device)
+    except SpecError as exc:
+        raise ImportDefect(exc.diagnostics) from None

@@ -54,14 +54,21 @@ def _body(cls: DraftClass, indent: int) -> list[str]:
     for buffer, key in ((False, "parameters"), (True, "buffers")):
         tensors = [t for t in cls.tensors if t.buffer is buffer]
         if tensors:
-            out.append(f"{pad}{key}:  # from the state_dict; init unknown: zeros assumed")
+            note = "from the state_dict; init unknown: zeros assumed" if any(
+                t.recorded for t in tensors) else "init unknown where zeros: the state_dict " \
+                "holds the values"
+            out.append(f"{pad}{key}:  # {note}")
             out += [f"{pad}  {t.name}: {{shape: [{', '.join(t.shape)}], "
-                    + ("" if t.dtype == "float32" else f"dtype: {t.dtype}, ") + "init: zeros}"
-                    for t in tensors]
+                    + ("" if t.dtype == "float32" else f"dtype: {t.dtype}, ")
+                    + f"init: {_init(t.init)}" + ("" if t.persistent else ", persistent: false")
+                    + "}" for t in tensors]
     if cls.children:
         out.append(f"{pad}children:")
         for child in cls.children:
             out += _child(child, indent + 2, numbered=cls.numbered)
+    if cls.ties:
+        out.append(f"{pad}tie:  # registered in both places: one module or parameter")
+        out += [f"{pad}  {_scalar(t)}: {_scalar(s)}" for t, s in cls.ties]
     if isinstance(cls.forward, list):
         out += [f"{pad}forward:"] + _steps(cls.forward, indent + 2)
     elif cls.forward is not None:
@@ -92,8 +99,8 @@ def _params(cls: DraftClass, pad: str) -> list[str]:
     entries = []
     comments = [p.comment for p in cls.params]
     for p in cls.params:
-        if p.default is REQUIRED:
-            entries.append((p.name, p.type))
+        if p.default is REQUIRED:  # `list[int]` is quoted: a flow mapping cannot hold `[`
+            entries.append((p.name, json.dumps(p.type) if "[" in p.type else p.type))
         elif isinstance(p.default, str) and p.default in TYPE_NAMES:
             entries.append((p.name, f"{{type: str, default: {json.dumps(p.default)}}}"))
         else:
@@ -116,9 +123,13 @@ def _child(child: DraftChild, indent: int, numbered: bool) -> list[str]:
     if isinstance(child.value, str):
         if child.cond is None:
             return [lead + _scalar(child.value)]
-        return [f"{lead}{{call: {json.dumps(child.value)}, if: {json.dumps(child.cond)}}}"]
+        if child.orelse is None:
+            return [f"{lead}{{call: {json.dumps(child.value)}, if: {json.dumps(child.cond)}}}"]
+        return [f"{lead}{{if: {json.dumps(child.cond)}, call: {json.dumps(child.value)},"
+                f" else: {_else(child.orelse)}}}"]
     empty = "{}" if child.named else "[]"
-    if child.cond is None and not child.named:  # a plain list is a Sequential
+    plain = child.container == "Sequential" and not child.named
+    if child.cond is None and plain:  # a plain list is a Sequential
         items = _items(child, indent + 2)
         if not items:
             return [lead + empty]
@@ -127,12 +138,43 @@ def _child(child: DraftChild, indent: int, numbered: bool) -> list[str]:
         return [lead.rstrip()] + items
     keys = [f"if: {_scalar(child.cond)}"] if child.cond is not None else []
     items = _items(child, indent + 4)
-    keys.append("seq:" + ("" if items else f" {empty}"))
+    key = "modules" if child.container == "ModuleList" else "seq"
+    keys.append(f"{key}:" + ("" if items else f" {empty}"))
+    if child.orelse is not None:  # after the items, which belong to `seq:`
+        items.append(f"{pad}  else: {_else(child.orelse)}")
     if numbered:
         head = [f"{pad}- {keys[0]}"] + [f"{pad}  {k}" for k in keys[1:]]
     else:
         head = [lead.rstrip()] + [f"{pad}  {k}" for k in keys]
     return head + items
+
+
+def _else(child: DraftChild) -> str:
+    """A child in flow style, as an `else` takes it: `{call: "Identity()"}`, `{seq: [...]}`,
+    its items (conditional ones too) in flow style."""
+    if isinstance(child.value, str):
+        return f"{{call: {json.dumps(child.value)}}}"
+    items = [_flow_item(item) for item in child.value]
+    key = "modules" if child.container == "ModuleList" else "seq"
+    if child.named:
+        return f"{{{key}: {{" + ", ".join(f"{json.dumps(item.key)}: {text}" for item, text in
+                                          zip(child.value, items)) + "}}"
+    return f"{{{key}: [" + ", ".join(items) + "]}"
+
+
+def _flow_item(item: DraftChild) -> str:
+    """An item of an `else` child's list: a quoted call, or a mapping."""
+    if item.repeat is not None:
+        count, var = item.repeat
+        return f"{{repeat: {count}, as: {var}, call: {json.dumps(item.value)}}}"
+    if isinstance(item.value, str) and item.cond is None:
+        return json.dumps(item.value)
+    text = _else(item)[1:-1]
+    if item.cond is not None:
+        text = f"if: {json.dumps(item.cond)}, {text}"
+    if item.orelse is not None:
+        text += f", else: {_else(item.orelse)}"
+    return "{" + text + "}"
 
 
 def _items(seq: DraftChild, indent: int) -> list[str]:
@@ -159,6 +201,13 @@ def _flow(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_flow(v) for v in value) + "]"
     return literal(value)
+
+
+def _init(value: Any) -> str:
+    """An init function as a spec writes it: `zeros`, `{constant: {val: 0.5}}`."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_init(v)}" for k, v in value.items()) + "}"
+    return value if isinstance(value, str) else _flow(value)
 
 
 def _comment(line: str, comment: str | None) -> str:

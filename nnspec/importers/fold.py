@@ -19,18 +19,9 @@ from nnspec.catalog import LAYERS, REQUIRED
 from nnspec.diagnostics import Collector, Pos
 from nnspec.formatter import literal
 from nnspec.importers.classify import Classifier, Instance, Item, Layer, Seq, Use
-from nnspec.importers.layers import Unprinted
-from nnspec.language.names import Namespace
+from nnspec.importers.params import DraftParam, Params, widened
 
 # --- the folded classes -----------------------------------------------------------------------
-
-
-@dataclass
-class DraftParam:
-    name: str
-    type: str
-    default: Any  # REQUIRED when callers must pass it
-    comment: str | None = None
 
 
 @dataclass
@@ -40,6 +31,8 @@ class DraftChild:
     named: bool = False  # a Sequential with named items
     cond: str | None = None
     repeat: tuple[int, str] | None = None  # (count, loop variable): `key` holds `{variable}`
+    orelse: DraftChild | None = None  # the child built when `cond` is false
+    container: str = "Sequential"  # of a list of items: or "ModuleList"
 
 
 @dataclass
@@ -50,6 +43,9 @@ class DraftTensor:
     shape: list[str]  # literals or parameters
     dtype: str
     buffer: bool
+    persistent: bool = True
+    init: Any = "zeros"
+    recorded: bool = True  # from a recorded layout (its init unknown), not a live module
 
 
 @dataclass
@@ -64,6 +60,7 @@ class DraftClass:
     forward: str | list | None = "unknown"
     inputs: list[str] | None = None  # forward arguments, when not [x]
     tensors: list[DraftTensor] = field(default_factory=list)
+    ties: list[tuple[str, str]] = field(default_factory=list)  # (target, source) paths
 
 
 @dataclass
@@ -75,6 +72,7 @@ class _Slot:
     uses: dict[int, Item]
     sub: list[_Slot] = field(default_factory=list)
     shape: tuple = ()  # numbered items only: the shape they align on
+    alt: _Slot | None = None  # the instances with another class here: the `else` child
 
 
 def _sig(item: Item) -> tuple:
@@ -82,7 +80,7 @@ def _sig(item: Item) -> tuple:
         return ("layer", item.call.target)
     if isinstance(item, Use):
         return ("block", item.instance.cls)
-    return ("seq", item.named)
+    return ("seq", (item.named, item.container))
 
 
 def _shape(item: Item) -> tuple:
@@ -94,7 +92,7 @@ def _shape(item: Item) -> tuple:
 
 def _describe(item: Item) -> str:
     kind, what = _sig(item)
-    return {"layer": what, "block": what, "seq": "Sequential"}[kind]
+    return what[1] if kind == "seq" else what
 
 
 class Folder:
@@ -117,7 +115,13 @@ class Folder:
             state[name] = "active"
             for inst in self.instances[name]:
                 for dep in _uses(inst.items):
-                    if state.get(dep) == "active":
+                    if state.get(dep) == "active" and dep in ("ModuleList", "ModuleDict"):
+                        self.errors.error("not-rebuildable", f"an nn.{dep} holds another "
+                                          f"{dep} in its subtree (here, in '{name}'): every "
+                                          f"nn.{dep} folds into one block named {dep}, which "
+                                          "cannot hold itself", inst.node.pos,
+                                          f"nested {dep}s are not in the spec language yet")
+                    elif state.get(dep) == "active":
                         self.errors.error("not-rebuildable", f"class '{dep}' contains itself",
                                           inst.node.pos)
                     elif dep not in state:
@@ -148,13 +152,26 @@ class Folder:
         everyone = set(range(len(instances)))
         children = [self.child(s, f"layer{i}" if numbered else s.key, params, everyone)
                     for i, s in enumerate(template)]
-        base = "Module" if not numbered else "ModuleList" if any(
-            inst.listed for inst in instances) else "Sequential"
+        base = "ModuleList" if numbered and any(inst.listed for inst in instances) else \
+            "Sequential" if numbered or all(i.sequential and i.items for i in instances) \
+            else "Module"
         draft = DraftClass(name, base, [], children, numbered, first.node.pos,
                            tensors=self.tensors(name, instances, params))
+        draft.ties = first.ties
+        for inst in instances[1:]:
+            if inst.ties != first.ties:
+                self.errors.error("not-rebuildable", f"instances of '{name}' share submodules "
+                                  f"differently: {_ties(first)} (line {first.node.pos.line}) "
+                                  f"and {_ties(inst)}", inst.node.pos)
         if self.forwards is not None:
             self.forwards(draft, instances, params)
         draft.params = params.drafts()
+        for param, p in zip(params.items, draft.params):
+            if p.type is None:
+                shown = " and ".join(dict.fromkeys(literal(v) for v in param.defined.values()))
+                self.errors.error("not-rebuildable", f"instances of '{name}' give '{p.name}' "
+                                  f"values of different types ({shown}); no one block "
+                                  "parameter takes them all", first.node.pos)
         for i, inst in enumerate(instances):
             self.values[id(inst)] = {p.name: p.values[i] for p in params.items}
         return draft
@@ -162,8 +179,8 @@ class Folder:
     def tensors(self, name: str, instances: list[Instance], params: Params) -> list[DraftTensor]:
         """The tensors the instances hold themselves: the same names, ranks and dtypes in
         each; a dimension that differs between them is a parameter."""
-        def layout(inst: Instance) -> list[tuple[str, int, str]]:
-            return [(n, len(k.shape), k.dtype) for n, k in inst.own]
+        def layout(inst: Instance) -> list[tuple[str, int, str, bool, bool]]:
+            return [(n, len(k.shape), k.dtype, k.buffer, k.persistent) for n, k in inst.own]
 
         first = instances[0]
         for inst in instances[1:]:
@@ -179,7 +196,15 @@ class Folder:
                 vector = {i: inst.own[j][1].shape[d] for i, inst in enumerate(instances)}
                 text = params.express(vector, f"{tensor}_size{d}", f"{tensor}_size{d}")
                 shape.append(text if text is not None else literal(key.shape[d]))
-            out.append(DraftTensor(tensor, shape, key.dtype, key.buffer))
+            inits = {repr(inst.own[j][1].init) for inst in instances}
+            if len(inits) > 1 and not key.persistent:
+                self.errors.error("not-rebuildable", f"instances of '{name}' hold different "
+                                  f"values in the non-persistent buffer '{tensor}'",
+                                  first.node.pos, "make it persistent, so that the state_dict "
+                                  "carries it")
+            init = key.init if len(inits) == 1 else "zeros"
+            out.append(DraftTensor(tensor, shape, key.dtype, key.buffer, key.persistent, init,
+                                   not key.kind))
         return out
 
     # --- template ----------------------------------------------------------------------------
@@ -187,7 +212,7 @@ class Folder:
     def merge(self, groups: list[tuple[int, list[tuple[str, Item]]]], named: bool,
               where: str) -> list[_Slot]:
         slots = self.merge_named(groups, where) if named else self.merge_numbered(groups)
-        for slot in slots:
+        for slot in slots + [s.alt for s in slots if s.alt is not None]:
             seqs = {i: item for i, item in slot.uses.items() if isinstance(item, Seq)}
             if seqs:
                 label = f"{where}.{slot.key}" if slot.key else where
@@ -217,12 +242,20 @@ class Folder:
         for key in order:
             uses = by_key[key]
             kinds = {_sig(item): item for item in uses.values()}
+            if len(kinds) == 2 and len(uses) == len(groups):  # one class or the other
+                counts = Counter(_sig(item) for item in uses.values())
+                main, other = sorted(kinds, key=lambda sig: -counts[sig])
+                slot = _Slot(key, main, {i: x for i, x in uses.items() if _sig(x) == main})
+                slot.alt = _Slot(key, other, {i: x for i, x in uses.items() if _sig(x) == other})
+                slots.append(slot)
+                continue
             if len(kinds) > 1:
                 a, b = list(kinds.values())[:2]
                 self.errors.error("not-rebuildable", f"instances of '{where}' differ at child "
                                   f"'{key}': {_describe(a)} (line {_line(a)}) and "
                                   f"{_describe(b)} (line {_line(b)})", _pos(b),
-                                  "a block cannot choose a child's class; split the class")
+                                  "a child is one class or another (if/else), not three, and "
+                                  "not both and absent")
                 continue
             slots.append(_Slot(key, next(iter(kinds)), uses))
         return slots
@@ -262,18 +295,26 @@ class Folder:
 
     def child(self, slot: _Slot, label: str, params: Params, scope: set[int]) -> DraftChild:
         """One template child; `scope` holds the instances that have its parent."""
+        if slot.alt is not None:  # `if: cond`, one class; `else:` the other
+            split = {i: i in slot.uses for i in sorted(scope)}
+            chosen = self.child(_Slot(slot.key, slot.sig, slot.uses, slot.sub), label, params,
+                                set(slot.uses))
+            chosen.orelse = self.child(slot.alt, label, params, set(slot.alt.uses))
+            what = _describe(next(iter(slot.uses.values()))).lower()
+            chosen.cond = params.express(split, f"{label}_is_{what}", f"{label}_is_{what}")
+            return chosen
         cond = None
         if len(slot.uses) < len(scope):
             present = {i: i in slot.uses for i in sorted(scope)}
             cond = params.express(present, f"with_{label}", f"with_{label}")
         kind, target = slot.sig
         if kind == "seq":
-            named = target
+            named, container = target
             items = [self.child(s, s.key if named else f"{label}_{i}", params, set(slot.uses))
                      for i, s in enumerate(slot.sub)]
             if named:
                 items = _named_repeats(items, params.names.taken)
-            return DraftChild(slot.key, items, named, cond)
+            return DraftChild(slot.key, items, named, cond, container=container)
         if kind == "layer":
             text = self.layer_call(target, slot, label, params)
         else:
@@ -292,6 +333,7 @@ class Folder:
                 args, full = item.call.args, item.call.full
                 fallback = full.get(arg.name) if arg.default is None else arg.default
                 vector[i] = args.get(arg.name, fallback)
+            vector = widened(vector, arg.accepts)
             text = params.express(vector, arg.name, f"{label}_{arg.name}", arg.default)
             if text is None:  # a literal equal to torch's default
                 continue
@@ -309,120 +351,6 @@ class Folder:
             positional = p.default is REQUIRED and len(parts) == cls.params.index(p)
             parts.append(text if positional else f"{p.name}={text}")
         return f"{target}({', '.join(parts)})"
-
-
-class _Param:
-    def __init__(self, name: str, values: dict[int, Any]):
-        self.name = name
-        self.defined = dict(values)
-        self.values: list[Any] = []
-
-
-class Params:
-    """The parameters of one class, made as differing values are met."""
-
-    def __init__(self, count: int, taken: set[str]):
-        self.count = count
-        self.names = Namespace(taken, identifiers=True)
-        self.items: list[_Param] = []
-        self.finished = False
-
-    def express(self, vector: dict[int, Any], name: str, alt: str,
-                default: Any = REQUIRED) -> str | None:
-        """Source for these per-instance values: a literal when they agree (None when that
-        literal is `default`), else a parameter or an expression of one."""
-        values = list(vector.values())
-        mark = next((v for v in values if isinstance(v, Unprinted)), None)
-        if mark is not None:  # one parameter of its name, passed down from the root
-            for param in self.items:
-                if param.defined and all(v == mark for v in param.defined.values()):
-                    return param.name
-            param = _Param(self.fresh(mark.name, alt), vector)
-            self.items.append(param)
-            return param.name
-        if all(_same(v, values[0]) for v in values):
-            return None if _same(values[0], default) else literal(values[0])
-        vector = {i: _plain(v) for i, v in vector.items()}
-        for exact in (True, False):  # a parameter itself before an expression of another
-            for param in self.items:
-                text = _relation(param, vector, exact)
-                if text:
-                    return text
-        param = _Param(self.fresh(name, alt), vector)
-        self.items.append(param)
-        return param.name
-
-    def fresh(self, name: str, alt: str) -> str:
-        return self.names.fresh(name, alt)
-
-    def drafts(self) -> list[DraftParam]:
-        """Required parameters first, then those with a default; values filled in."""
-        required, optional = [], []
-        for param in self.items:
-            mark = next(iter(param.defined.values()))
-            if isinstance(mark, Unprinted):  # required; the root's gets the placeholder
-                param.values = [mark] * self.count
-                required.append((param, DraftParam(param.name, _type([mark.placeholder]),
-                                                   REQUIRED)))
-                continue
-            counts = Counter(literal(v) for v in param.defined.values())
-            top, n = counts.most_common(1)[0]
-            default = next(v for v in param.defined.values() if literal(v) == top) \
-                if n * 2 > len(param.defined) else REQUIRED
-            fill = default if default is not REQUIRED else next(iter(param.defined.values()))
-            param.values = [param.defined.get(i, fill) for i in range(self.count)]
-            draft = DraftParam(param.name, _type(param.defined.values()), default)
-            (required if default is REQUIRED else optional).append((param, draft))
-        self.items = [p for p, _ in required + optional]
-        return [d for _, d in required + optional]
-
-
-def _relation(param: _Param, vector: dict[int, Any], exact: bool) -> str | None:
-    """`param` (`exact`), else `not param`, `param * c` or `param // 2`, when that gives these
-    values."""
-    if not set(vector) <= set(param.defined):
-        return None
-    pairs = [(param.defined[i], v) for i, v in vector.items()]
-    if exact:
-        return param.name if all(_same(p, v) for p, v in pairs) else None
-    if all(isinstance(p, bool) and isinstance(v, bool) and p is not v for p, v in pairs):
-        return f"not {param.name}"
-    if not all(_is_int(p) and _is_int(v) for p, v in pairs):
-        return None
-    for c in range(2, 9):
-        if all(p * c == v for p, v in pairs):
-            return f"{param.name} * {c}"
-    if all(p // 2 == v for p, v in pairs):
-        return f"{param.name} // 2"
-    return None
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _plain(value: Any) -> Any:
-    """Tuples as lists: YAML and block parameters have lists only."""
-    return [_plain(v) for v in value] if isinstance(value, (tuple, list)) else value
-
-
-def _same(a: Any, b: Any) -> bool:
-    return type(a) is type(b) and a == b
-
-
-def _type(values) -> str:
-    kinds = {type(v) for v in values}
-    if kinds == {bool}:
-        return "bool"
-    if kinds == {int}:
-        return "int"
-    if kinds <= {int, float}:
-        return "float"
-    if kinds == {str}:
-        return "str"
-    if kinds == {list} and all(_is_int(x) for v in values for x in v):
-        return "list[int]"
-    return "list"
 
 
 def _uses(items: list[tuple[str, Item]]):
@@ -462,6 +390,10 @@ def _named_repeats(items: list[DraftChild], taken: set[str]) -> list[DraftChild]
 
 def _tensors(inst: Instance) -> str:
     return "[" + ", ".join(f"{n}: {k.dtype}{list(k.shape)}" for n, k in inst.own) + "]"
+
+
+def _ties(inst: Instance) -> str:
+    return "{" + ", ".join(f"{t}: {s}" for t, s in inst.ties) + "}"
 
 
 def _pos(item: Item) -> Pos:

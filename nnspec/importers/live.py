@@ -19,12 +19,23 @@ from typing import Any
 
 from nnspec.diagnostics import Collector, Diagnostic, Pos, SpecError
 from nnspec.importers.classify import Classifier, Instance
-from nnspec.importers.draft import Imported, assumed_defaults, check_rebuild, guess_inputs
+from nnspec.importers.draft import (
+    ImportDefect,
+    Imported,
+    assumed_defaults,
+    built,
+    check_rebuild,
+    guess_inputs,
+)
 from nnspec.importers.emit import render
-from nnspec.importers.fold import DraftClass, Folder, Params
+from nnspec.importers.fold import DraftClass, Folder
+from nnspec.importers.params import Params
 from nnspec.importers.printed import is_torch_layer
+from nnspec.importers.state import assign_live
+from nnspec.importers.ties import assign_ties
 from nnspec.importers.trace import Untraceable, runs_children_in_order, trace_steps
 from nnspec.importers.tree import Node, parse_tree
+from nnspec.language.names import DASHED
 
 INIT_NOTE = ["Initialisation the code applies (weights set in __init__ or later) cannot be "
              "recovered", "from a module: the spec builds with torch's default "
@@ -121,6 +132,9 @@ def import_model(model: Any, source: str = "model",
     errors = Collector()
     classifier = Classifier(errors, is_torch_layer, live)
     root = classifier.root(node)
+    assign_live(classifier.instances, live, errors)
+    if root is not None:
+        assign_ties(model, root, errors)
     errors.check()
     forwards = _Forwards(live, node)
     classes = Folder(classifier, errors, forwards).fold_all(root)
@@ -139,7 +153,7 @@ def import_model(model: Any, source: str = "model",
               *INIT_NOTE, *(f"Forward unknown: {r}" for r in forwards.reports),
               *assumed_defaults(classifier.instances), *(f"Note: {n}" for n in classifier.notes)]
     text = render(classes, shapes, header)
-    check_rebuild(text, printed, label)
+    check_rebuild(text, printed, label, defect=True)
     _check_against(text, model, classes, {k: v[0] for k, v in shapes.items()}, label)
     return Imported(text, classes, forwards.reports)
 
@@ -166,12 +180,16 @@ class _Forwards:
             draft.forward = None if draft.name == "ModuleList" and inside else "unknown"
             return
         try:
-            if draft.numbered:
+            if draft.base == "Sequential":
                 if all(runs_children_in_order(m) for m in modules):
                     draft.forward = None
                     return
                 raise Untraceable("its forward is not nn.Sequential's, and a Sequential block "
                                   "cannot have its own")
+            dashed = next((k for inst in instances for k, _ in inst.items
+                           if DASHED.fullmatch(k)), None)
+            if dashed:
+                raise Untraceable(f"a forward step cannot call its child '{dashed}' by name")
             traced = [trace_steps(m) for m in modules]
         except Untraceable as reason:
             self.reports.append(f"{draft.name}: {reason}")
@@ -254,15 +272,15 @@ def _check_against(text: str, model: Any, classes: list[DraftClass],
                    shapes: dict[str, list[int]], label: str) -> None:
     """The spec's model loads the original state_dict strictly; with every forward known, it
     gives identical outputs on the declared inputs."""
-    from nnspec.elaborate.compile import compile_data
-    from nnspec.frontend.reader import parse_document
-    from nnspec.runtime.model import instantiate
     from nnspec.runtime.torchlib import torch
 
-    program = compile_data(parse_document(text, "<imported spec>").data, "<imported spec>") \
-        .program
-    rebuilt = instantiate(program)
-    rebuilt.load_state_dict(model.state_dict(), strict=True)
+    rebuilt = built(text)
+    try:
+        rebuilt.load_state_dict(model.state_dict(), strict=True)
+    except RuntimeError as exc:
+        raise ImportDefect([Diagnostic("not-rebuilt", "the imported spec's model does not load "
+                                       f"the model's state_dict: {str(exc)[:500]}",
+                                       Pos(label, 1, 1))]) from None
     if any(c.forward == "unknown" for c in classes):
         return
     gen = torch.Generator().manual_seed(0)
@@ -282,7 +300,7 @@ def _check_against(text: str, model: Any, classes: list[DraftClass],
     finally:
         model.train(was_training)
     if not _same(want, got, torch):
-        raise SpecError([Diagnostic("not-rebuilt", "the imported spec's forward gives different "
+        raise ImportDefect([Diagnostic("not-rebuilt", "the imported spec's forward gives different "
                                     "outputs from the model's", Pos(label, 1, 1),
                                     "this is a bug in nnspec import; please report it")])
 

@@ -12,8 +12,8 @@ import os
 from nnspec.catalog import REQUIRED
 from nnspec.diagnostics import Collector
 from nnspec.importers import chain
-from nnspec.importers.classify import Classifier
-from nnspec.importers.draft import Imported, assumed_defaults, guess_inputs
+from nnspec.importers.classify import Classifier, Instance, Item, Seq, Use
+from nnspec.importers.draft import Imported, assumed_defaults, check_rebuild, guess_inputs
 from nnspec.importers.emit import render
 from nnspec.importers.fold import DraftClass, Folder
 from nnspec.importers.state import assign_own, read_state_dict
@@ -26,6 +26,7 @@ def import_tree(text: str, source: str = "<tree>", first_line: int = 1,
     """The spec for a printed tree; SpecError naming each line that cannot be rebuilt.
     `state_dict`: a file with the model's state_dict layout (see nnspec.importers.state), for
     the tensors classes hold themselves, which no printed tree shows."""
+    text_of_tree = text
     node = parse_tree(text, source, first_line)
     errors = Collector()
     classifier = Classifier(errors, is_torch_layer)
@@ -39,6 +40,7 @@ def import_tree(text: str, source: str = "<tree>", first_line: int = 1,
     classes = folder.fold_all(root)
     errors.check()
     known = chain.known_forwards(classifier.instances, [c.name for c in classes])
+    known -= _running_lists(classifier.instances, [c.name for c in classes])
     for cls in classes:  # torch's own containers: nn.Sequential's forward, none for ModuleList
         known_here = cls.name in known or cls.name in ("Sequential", "ModuleList")
         cls.forward = None if known_here else "unknown"
@@ -62,7 +64,9 @@ def import_tree(text: str, source: str = "<tree>", first_line: int = 1,
                       "parameters, others buffers; their init is unknown.")
     header += assumed_defaults(classifier.instances) + [
         f"Note: {n}" for n in classifier.notes + warnings]
-    return Imported(render(classes, shapes, header), classes, warnings, keys)
+    text = render(classes, shapes, header)
+    check_rebuild(text, text_of_tree, source, first_line, keys)
+    return Imported(text, classes, warnings, keys)
 
 
 def unprinted_roots(root: DraftClass, lines: list[int]) -> list[str]:
@@ -86,3 +90,18 @@ def is_torch_layer(name: str) -> bool:
 
     value = getattr(torch.nn, name, None)
     return isinstance(value, type) and issubclass(value, torch.nn.Module)
+
+
+def _running_lists(instances: dict[str, list[Instance]], order: list[str]) -> set[str]:
+    """The classes that hold a ModuleList child (`modules:`), or use a class that does: a
+    ModuleList has no forward, so the children in order are not theirs."""
+    out: set[str] = set()
+
+    def holds(items: list[tuple[str, Item]]) -> bool:
+        return any(isinstance(item, Seq) and (item.container == "ModuleList" or holds(item.items))
+                   or isinstance(item, Use) and item.instance.cls in out for _, item in items)
+
+    for name in order:  # dependencies first
+        if any(holds(inst.items) for inst in instances[name]):
+            out.add(name)
+    return out

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from nnspec.catalog import LAYERS
 from nnspec.catalog.values import FLOATING
@@ -21,22 +22,27 @@ from nnspec.diagnostics import Collector, Diagnostic, Pos, SpecError
 from nnspec.frontend.validate import DType
 from nnspec.importers.classify import Instance, Item, Layer, Seq, Use
 from nnspec.importers.layers import Unprinted, built_state
+from nnspec.language.names import identifier_problem
 
 DTYPES = DType.__args__  # the dtypes a spec's tensors may have
 
 
 @dataclass(frozen=True)
 class Key:
-    """One state_dict entry, where it was recorded."""
+    """One state_dict entry, where it was recorded; read from a live module, also whether it
+    is a buffer, whether the state_dict holds it, and the init that recreates its values."""
 
     name: str
     shape: tuple[int, ...]
     dtype: str
     pos: Pos
+    kind: str = ""  # "parameter" or "buffer" when known; else told by the dtype
+    persistent: bool = True
+    init: Any = "zeros"  # an init function's spec value: the values, or zeros assumed
 
     @property
     def buffer(self) -> bool:
-        return self.dtype not in FLOATING
+        return self.kind == "buffer" if self.kind else self.dtype not in FLOATING
 
 
 def read_state_dict(path: str | Path) -> list[Key]:
@@ -224,3 +230,88 @@ def layer_state(layer: Layer) -> dict[str, tuple[int, ...]] | None:
 
 def _where(key: Key) -> str:
     return f"{key.pos.file} line {key.pos.line}"
+
+
+def assign_live(instances: dict[str, list[Instance]], live: dict[int, Any],
+                errors: Collector) -> None:
+    """Set `own` on each instance from the module it was printed from: its parameters, then its
+    buffers, as its state_dict lists them. Parameters and persistent buffers come back with the
+    state_dict (`init` is what recreates them when it can tell, else zeros); a non-persistent
+    buffer is not in the state_dict, so an init must recreate its values exactly, or the class
+    is refused."""
+    for group in instances.values():
+        for inst in group:
+            module = live.get(id(inst.node))
+            if module is None:
+                continue
+            own = []
+            for name, tensor, kind in [*((n, t, "parameter") for n, t in
+                                         module._parameters.items()),
+                                       *((n, t, "buffer") for n, t in module._buffers.items())]:
+                if tensor is None:
+                    continue
+                key = _live_key(inst, name, tensor, kind, module, errors)
+                if key is not None:
+                    own.append((name, key))
+            inst.own = own
+            if own and (inst.numbered or inst.sequential):
+                errors.error("not-rebuildable", f"'{inst.cls}' holds '{own[0][0]}' itself, but "
+                             "has numbered children; a Sequential or ModuleList block cannot "
+                             "hold tensors", inst.node.pos)
+
+
+def _live_key(inst: Instance, name: str, tensor: Any, kind: str, module: Any,
+              errors: Collector) -> Key | None:
+    """One tensor a module holds itself, or None (reported) when a spec cannot hold it."""
+    where = f"'{inst.cls}.{name}'"
+    dtype = str(tensor.dtype).removeprefix("torch.")
+    persistent = name not in module._non_persistent_buffers_set
+    problem = identifier_problem(name)
+    init = recreating_init(tensor)
+    if problem:
+        errors.error("not-rebuildable", f"{where} cannot be named in a spec: {problem}",
+                     inst.node.pos)
+    elif dtype not in DTYPES:
+        errors.error("not-rebuildable", f"{where} has dtype {dtype}, which a spec's tensors "
+                     f"cannot have ({', '.join(DTYPES)})", inst.node.pos)
+    elif kind == "buffer" and not persistent and init is None:
+        errors.error("not-rebuildable", f"{where} is a non-persistent buffer (not in the "
+                     f"state_dict) of shape {list(tensor.shape)}, and its values are not "
+                     "zeros, ones, one constant or a lower triangle of ones, the inits a spec "
+                     "can recreate them with", inst.node.pos,
+                     "make it persistent (register_buffer(..., persistent=True)) so that the "
+                     "state_dict carries it")
+    elif kind == "parameter" and not tensor.requires_grad:
+        errors.error("not-rebuildable", f"{where} is a parameter with requires_grad=False, "
+                     "which a spec's parameters cannot be", inst.node.pos,
+                     "register it as a buffer")
+    else:
+        return Key(name, tuple(tensor.shape), dtype, inst.node.pos, kind, persistent,
+                   init or "zeros")
+    return None
+
+
+def recreating_init(tensor: Any) -> Any:
+    """The spec init that recreates these values exactly (zeros, ones, one constant, a lower
+    triangle of ones), or None."""
+    from nnspec.runtime.torchlib import torch
+
+    t = tensor.detach()
+    if t.is_meta:
+        return None
+    if t.numel() == 0 or not bool(t.any()):
+        return "zeros"
+    if t.dtype == torch.bool:
+        return "ones" if bool(t.all()) else _tril(t, torch)
+    if bool((t == 1).all()):
+        return "ones"
+    first = t.flatten()[0]
+    if bool((t == first).all()) and bool(torch.isfinite(first.double())):
+        return {"constant": {"val": first.item()}}
+    return _tril(t, torch)
+
+
+def _tril(t: Any, torch: Any) -> str | None:
+    if t.dim() >= 2 and torch.equal(t, torch.tril(torch.ones_like(t))):
+        return "tril"
+    return None

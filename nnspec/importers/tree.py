@@ -24,7 +24,8 @@ MAX_TREE_DEPTH = 100
 MAX_TREE_MODULES = 20_000
 
 _HEADER = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\((.*)$")
-_CHILD = re.compile(r"\((\w+|[0-9]+-[0-9]+)\): (?:([0-9]+) x )?")
+_CHILD = re.compile(r"\(([\w-]+)\): (?:([0-9]+) x )?")
+_RANGE = re.compile(r"[0-9]+-[0-9]+")  # the keys of a collapsed repeat, `(0-2): 3 x ...`
 _FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.S | re.M)
 
 
@@ -160,7 +161,7 @@ class _Parser:
         """How many children a child line stands for: `(3)` one, `(0-2): 3 x ...` three;
         checked (the range against the count, both against MAX_TREE_MODULES) before any key
         is made."""
-        if "-" not in key:
+        if not _RANGE.fullmatch(key):  # one child, its name perhaps with `-` (`block1-0`)
             if count is not None:
                 raise self.fail(f"'{count} x' needs a range of keys such as (0-2)", i, col)
             return 1
@@ -182,7 +183,7 @@ class _Parser:
     @staticmethod
     def keys(key: str) -> list[str]:
         """The keys of a checked child line: `(3)` is 3; `(0-2)` is 0, 1 and 2."""
-        if "-" not in key:
+        if not _RANGE.fullmatch(key):
             return [key]
         first, last = map(int, key.split("-"))
         return [str(n) for n in range(first, last + 1)]

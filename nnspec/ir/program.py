@@ -48,6 +48,7 @@ class Seq:
     items: list[Child]
     named: bool
     pos: Pos
+    container: str = "Sequential"  # or "ModuleList": numbered, no forward
 
 
 @dataclass

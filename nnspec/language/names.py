@@ -79,6 +79,20 @@ def identifier_problem(name: str) -> str | None:
     return None
 
 
+# a child name with `-` (torchvision's RegNet: `block1-0`), which torch's add_module accepts;
+# generated code reaches such a child with add_module and get_submodule, never as an attribute
+DASHED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)+")
+
+
+def child_name_problem(name: str) -> str | None:
+    """Why `name` cannot name a child, or None. Child names are identifiers as other names
+    are, and also `self` (`self.self = ...` is valid Python; HF's `BertAttention.self`) and
+    names with `-` between identifier characters (`block1-0`)."""
+    if name == "self" or (isinstance(name, str) and DASHED.fullmatch(name)):
+        return None
+    return identifier_problem(name)
+
+
 class Namespace:
     """Collision-free names, as torch.fx's `_Namespace` makes them: the one helper for every
     name nnspec invents (generated locals, aliased imports, importers' values and parameters).

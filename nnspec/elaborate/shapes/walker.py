@@ -172,6 +172,10 @@ class _Walker:
     def tie(self, inst: Instance, tie: Tie) -> Shape | None:
         """The shape of a tied parameter, once: torch's `parameters()` yields it once. Errors
         when either end is not a parameter or their shapes differ; None where unknown."""
+        ends = [".".join(p for p in (inst.path, text) if p) for text in (tie.target,
+                                                                          tie.source)]
+        if ends[0] in self.modules and ends[1] in self.modules:
+            return self.module_tie(ends, tie, inst.path)
         shapes = []
         for text, pos in ((tie.target, tie.pos), (tie.source, tie.source_pos)):
             owner, _, attr = text.rpartition(".")
@@ -191,6 +195,22 @@ class _Walker:
                        inst.path)
             return None
         return shapes[0]
+
+    def module_tie(self, ends: list[str], tie: Tie, path: str) -> Shape | None:
+        """A module registered at two paths: both ends of one class, and the parameters below
+        the source counted once (as a flat shape of their total; None where unknown)."""
+        target, source = (self.modules[end] for end in ends)
+        if target.type != source.type:
+            self.error("bad-tie", f"cannot tie {tie.target} ({target.type}) to {tie.source} "
+                       f"({source.type}): a shared module has one class", tie.pos, path)
+            return None
+        total = 0
+        for key, info in self.modules.items():
+            if key == ends[1] or key.startswith(ends[1] + "."):
+                if info.own_params is None:
+                    return None
+                total += info.own_params
+        return (total,)
 
     def node(self, role: str, label: str, chain: tuple[str, ...], inputs: list[int],
              output: Any) -> Node:
@@ -212,6 +232,10 @@ class _Walker:
 
     def sequence(self, inst: Instance, args: list[Any], frame: Frame | None) -> Any:
         """nn.Sequential: children in order, in the scope of the class that holds them."""
+        if inst.type == "ModuleList":
+            self.error("bad-call", "an nn.ModuleList has no forward: call its items", inst.pos,
+                       inst.path)
+            raise Abort
         if len(args) != 1:
             self.error("bad-call", f"a Sequential takes one input, got {len(args)}", inst.pos,
                        inst.path)
@@ -226,6 +250,8 @@ class _Walker:
         frame = Frame(inst, inst.args, {c.path.rsplit(".", 1)[-1]: c
                                               for c in inst.children})
         scoped = [unscoped(a) for a in args]
+        if cls.forward_unknown:  # what it returns is unknown, not an error where it is used
+            return UNKNOWN
         if cls.base == "Sequential":
             out = self.sequence(inst, scoped, frame)
         else:
