@@ -225,7 +225,7 @@ class _Walker:
         frame = Frame(inst, inst.args, {c.path.rsplit(".", 1)[-1]: c
                                               for c in inst.children})
         scoped = [unscoped(a) for a in args]
-        if cls.base == "Sequential":
+        if cls.base == "Sequential" and not cls.forward:
             out = self.sequence(inst, scoped, frame)
         else:
             if len(args) != len(cls.inputs):
