@@ -170,8 +170,8 @@ class _Forwards:
                 if all(runs_children_in_order(m) for m in modules):
                     draft.forward = None
                     return
-                raise Untraceable("its forward is not nn.Sequential's, and a Sequential block "
-                                  "cannot have its own")
+                if draft.base != "Sequential":
+                    raise Untraceable("a ModuleList block cannot have a forward")
             traced = [trace_steps(m) for m in modules]
         except Untraceable as reason:
             self.reports.append(f"{draft.name}: {reason}")
@@ -263,8 +263,8 @@ def _check_against(text: str, model: Any, classes: list[DraftClass],
         .program
     rebuilt = instantiate(program)
     rebuilt.load_state_dict(model.state_dict(), strict=True)
-    if any(c.forward == "unknown" for c in classes):
-        return
+    if any(c.forward == "unknown" and c.name != "ModuleDict" for c in classes):
+        return  # (torch's ModuleDict has no forward either: calling it raises in both)
     gen = torch.Generator().manual_seed(0)
     args = [torch.randn((2, *shape), generator=gen) for shape in shapes.values()]
     was_training = model.training
@@ -288,8 +288,17 @@ def _check_against(text: str, model: Any, classes: list[DraftClass],
 
 
 def _same(a: Any, b: Any, torch: Any) -> bool:
+    """Equal outputs, item by item: a dict, dataclass or Hugging Face `ModelOutput` against
+    the mapping the spec returns, a namedtuple against its tuple."""
+    import dataclasses
+
     if isinstance(a, torch.Tensor):
         return isinstance(b, torch.Tensor) and a.shape == b.shape and torch.equal(a, b)
+    if dataclasses.is_dataclass(a) and not isinstance(a, dict):
+        a = {f.name: getattr(a, f.name) for f in dataclasses.fields(a)}
+    if isinstance(a, dict):
+        return isinstance(b, dict) and list(a) == list(b) and all(
+            _same(a[k], b[k], torch) for k in a)
     if isinstance(a, (tuple, list)):
         return isinstance(b, (tuple, list)) and len(a) == len(b) and all(
             _same(x, y, torch) for x, y in zip(a, b))
