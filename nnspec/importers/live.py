@@ -123,7 +123,13 @@ def import_model(model: Any, source: str = "model",
     root = classifier.root(node)
     errors.check()
     forwards = _Forwards(live, node)
-    classes = Folder(classifier, errors, forwards).fold_all(root)
+    modes = {m: m.training for m in model.modules()}
+    model.eval()  # traced as it is checked and used for inference: `if self.training` is off
+    try:
+        classes = Folder(classifier, errors, forwards).fold_all(root)
+    finally:
+        for m, mode in modes.items():
+            m.training = mode
     errors.check()
     root_inputs = classes[-1].inputs or ["x"]
     if inputs and list(inputs) != root_inputs:
@@ -135,7 +141,8 @@ def import_model(model: Any, source: str = "model",
     if not inputs and len(root_inputs) == 1:
         shapes = {root_inputs[0]: next(iter(shapes.values()))}
     header = [f"Imported from {source} by `nnspec import module`.",
-              "Forward: traced with torch.fx, each class with its children as leaves.",
+              "Forward: traced with torch.fx in eval mode, each class with its children as "
+              "leaves.",
               *INIT_NOTE, *(f"Forward unknown: {r}" for r in forwards.reports),
               *assumed_defaults(classifier.instances), *(f"Note: {n}" for n in classifier.notes)]
     text = render(classes, shapes, header)

@@ -222,6 +222,12 @@ class Step:
             return UNKNOWN
         if isinstance(base, Tensor):
             return self.op("index", _index, [base, index], {}, node)
+        if isinstance(base, dict):  # a mapping a child returned: an item by its key
+            if not isinstance(index, str) or index not in base:
+                self.fail(OpError(f"the mapping has no key {index!r} (its keys: "
+                                  f"{', '.join(map(repr, base))})", code="bad-op-argument"),
+                          node)
+            return base[index]
         return self.guarded(lambda: guards.subscript(node, base, index, self.work))
 
     def call(self, node: ast.Call) -> Any:
