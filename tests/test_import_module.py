@@ -190,10 +190,10 @@ class Gate(nn.Module):
 class Peek(nn.Module):
     def __init__(self):
         super().__init__()
-        self.inner = nn.Sequential(nn.Linear(4, 4))
+        self.inner = nn.Sequential(nn.Sequential(nn.Linear(4, 4)))
 
     def forward(self, x):
-        return self.inner[0](x)  # a grandchild
+        return self.inner[0][0](x)  # an item of an item
 
 
 class Cumulative(nn.Module):
@@ -229,7 +229,8 @@ def test_untraceable_classes_are_reported_with_the_reason(tmp_path):
     assert result.warnings == [
         "Gate: torch.fx cannot trace it: symbolically traced variables cannot be used as "
         "inputs to control flow",
-        "Peek: forward calls 'inner.0', which is not a child of this module",
+        "Peek: forward calls 'inner.0.0', which is neither a child of this module nor an "
+        "item of a container child",
         "Cumulative: forward calls torch.cumsum, which is not among nnspec's ops",
     ]
     text = result.text

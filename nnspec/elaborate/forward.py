@@ -235,6 +235,8 @@ class Scope:
     def check_callee(self, func: ast.expr, expr: Expr) -> None:
         if isinstance(func, ast.Subscript) and self.is_container(func.value):
             key = func.slice
+            if isinstance(key, ast.UnaryOp) and isinstance(key.op, ast.USub):  # `layers[-1]`
+                key = key.operand
             if isinstance(key, ast.Constant) and type(key.value) in (int, str):
                 if func.value.id in self.children:  # type: ignore[attr-defined]
                     self.called.add(func.value.id)  # type: ignore[attr-defined]

@@ -121,10 +121,28 @@ def _trace(module: Any) -> Any:
             return m is not module
 
     try:
-        return ChildrenAsLeaves().trace(module)
+        graph = ChildrenAsLeaves().trace(module)
     except Exception as exc:  # fx says why: data-dependent control flow, unsupported calls
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise Untraceable(f"torch.fx cannot trace it: {message}") from None
+    drop_asserts(graph)
+    return graph
+
+
+def drop_asserts(graph: Any) -> None:
+    """Remove `torch._assert` checks (timm's input-size checks) and what only they used:
+    they return nothing, and for the inputs the model accepts they change nothing."""
+    import torch
+
+    dead = [n for n in graph.nodes if n.op == "call_function" and n.target in (
+        torch._assert, getattr(torch, "_assert_async", None))]
+    while dead:
+        node = dead.pop()
+        inputs = node.all_input_nodes
+        if node.users:
+            continue
+        graph.erase_node(node)
+        dead += [i for i in inputs if not i.users and i.op in ("call_function", "call_method")]
 
 
 class _Writer:

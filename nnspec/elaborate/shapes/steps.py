@@ -269,7 +269,7 @@ class Step:
     def item(self, func: ast.Subscript) -> Instance:
         """`layers[0]`, `heads["aux"]`: the item of a container by position or by name."""
         inst = self.container(func.value)
-        key = func.slice.value  # type: ignore[attr-defined]  # an int or a str (checked)
+        key = ast.literal_eval(func.slice)  # an int or a str (checked)
         items = {c.path.rsplit(".", 1)[-1]: c for c in inst.children}
         found = items.get(str(key)) if isinstance(key, str) or key >= 0 else \
             (inst.children[key] if -len(inst.children) <= key else None)

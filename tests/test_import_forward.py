@@ -1,0 +1,252 @@
+"""Forward recovery on the shapes real code has: dict, dataclass and namedtuple outputs, loops
+over a ModuleList, ModuleDict items, Sequential and ModuleDict subclasses with their own
+forward, checks (`torch._assert`), and the spec language that expresses them. Each import is
+checked here as well as by the importer: same print, strict state_dict load, equal outputs."""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+
+import pytest
+import torch
+from test_import_tree import build_text
+from torch import nn
+
+import nnspec
+from nnspec.importers.live import import_model
+
+Pair = collections.namedtuple("Pair", ["logits", "aux"])
+
+
+@dataclasses.dataclass
+class Output:
+    logits: torch.Tensor
+    aux: torch.Tensor
+
+
+class TwoHeads(nn.Module):
+    def __init__(self, returns: str = "dict"):
+        super().__init__()
+        self.body, self.head, self.aux = nn.Linear(8, 8), nn.Linear(8, 4), nn.Linear(8, 2)
+        self.returns = returns
+
+    def forward(self, x):
+        f = torch.relu(self.body(x))
+        out, aux = self.head(f), self.aux(f)
+        if self.returns == "dict":
+            return {"out": out, "aux": aux}
+        if self.returns == "namedtuple":
+            return Pair(out, aux)
+        return Output(out, aux)
+
+
+class Block(nn.Module):
+    def __init__(self, d: int = 8):
+        super().__init__()
+        self.norm, self.fc = nn.LayerNorm(d), nn.Linear(d, d)
+
+    def forward(self, x):
+        return x + self.fc(self.norm(x))
+
+
+class Stack(nn.Module):
+    def __init__(self, n: int = 6):
+        super().__init__()
+        self.blocks = nn.ModuleList([Block() for _ in range(n)])
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, x):
+        for block in self.blocks:
+            x = block(x)
+            x = torch.relu(x)
+        return self.head(x)
+
+
+class Keyed(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.heads = nn.ModuleDict({"cls": nn.Linear(8, 3), "box": nn.Linear(8, 4)})
+
+    def forward(self, x):
+        return self.heads["cls"](x), self.heads["box"](x)
+
+
+class Residual(nn.Sequential):
+    def __init__(self):
+        super().__init__(nn.Linear(8, 8), nn.ReLU())
+
+    def forward(self, x):
+        y = x
+        for m in self:
+            x = m(x)
+        return x + y
+
+
+class Getter(nn.ModuleDict):
+    """torchvision's IntermediateLayerGetter: runs its items, returns some by name."""
+
+    def __init__(self):
+        super().__init__({"a": nn.Linear(8, 8), "b": nn.ReLU(), "c": nn.Linear(8, 2)})
+
+    def forward(self, x):
+        out = {}
+        for name, m in self.items():
+            x = m(x)
+            if name in ("a", "c"):
+                out[name] = x
+        return out
+
+
+class Segmenter(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.pool, self.backbone = Residual(), Getter()
+
+    def forward(self, x):
+        features = self.backbone(self.pool(x))
+        torch._assert(x.shape[-1] == 8, "eight features")  # a check, not a computation
+        return {"out": features["c"], "low": features["a"]}
+
+
+def same(a, b) -> bool:
+    if dataclasses.is_dataclass(a):
+        a = dataclasses.asdict(a)
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, tuple):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    return torch.equal(a, b)
+
+
+def round_trip(model: nn.Module, tmp_path) -> str:
+    torch.manual_seed(0)
+    result = import_model(model, type(model).__name__, {"x": [8]})
+    assert result.warnings == []
+    rebuilt = build_text(result.text, tmp_path)
+    assert str(rebuilt) == str(model)
+    rebuilt.load_state_dict(model.state_dict(), strict=True)
+    model.eval()
+    x = torch.randn(2, 8)
+    with torch.no_grad():
+        assert same(model(x), rebuilt(x))
+    return result.text
+
+
+def forward_of(text: str, name: str) -> list[str]:
+    """The forward steps of one class of an imported spec, as written."""
+    lines = text.split(f"  name: {name}\n" if "model:\n  name: " + name in text
+                       else f"  {name}:\n", 1)[1].splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == "forward:")
+    steps = []
+    for line in lines[start + 1:]:
+        if not line.strip().startswith("- "):
+            break
+        steps.append(line.strip()[2:])
+    return steps
+
+
+def test_a_returned_dict_is_a_returned_mapping(tmp_path):
+    text = round_trip(TwoHeads("dict"), tmp_path)
+    assert forward_of(text, "TwoHeads")[-1] == "\"return {'out': out, 'aux': x}\""
+
+
+def test_a_dataclass_output_is_a_mapping_of_its_fields(tmp_path):
+    text = round_trip(TwoHeads("dataclass"), tmp_path)
+    assert forward_of(text, "TwoHeads")[-1] == "\"return {'logits': out, 'aux': x}\""
+
+
+def test_a_namedtuple_output_is_a_tuple(tmp_path):
+    text = round_trip(TwoHeads("namedtuple"), tmp_path)
+    assert forward_of(text, "TwoHeads")[-1] == "return (out, x)"
+
+
+def test_a_loop_over_a_module_list_is_one_for_step(tmp_path):
+    text = round_trip(Stack(6), tmp_path)
+    assert forward_of(text, "Stack") == [
+        '"for layer in blocks: x = layer(x); x = torch.relu(x)"', "x = head(x)", "return x"]
+
+
+def test_module_dict_items_are_called_by_key(tmp_path):
+    text = round_trip(Keyed(), tmp_path)
+    assert forward_of(text, "Keyed") == [
+        "out = heads['cls'](x)", "x = heads['box'](x)", "return (out, x)"]
+
+
+def test_sequential_and_module_dict_subclasses_keep_their_forward(tmp_path):
+    text = round_trip(Segmenter(), tmp_path)
+    assert forward_of(text, "Residual") == [
+        "out = self[0](x)", "out = self[1](out)", "return out + x"]
+    assert "base: Sequential" in text
+    assert forward_of(text, "Getter")[-1] == "\"return {'a': x, 'c': out}\""
+    assert "_assert" not in text and "== 8" not in text
+    assert forward_of(text, "Segmenter")[-1] == "\"return {'out': x['c'], 'low': x['a']}\""
+
+
+LANGUAGE = """\
+nnspec: 1
+inputs:
+  x: [8]
+blocks:
+  Layers:
+    base: ModuleList
+    children: ["Linear(8, 8)", "Linear(8, 8)", "Linear(8, 16)"]
+  Named:
+    children: {out: "Linear(16, 4)", aux: "Linear(16, 2)"}
+  Pool:
+    base: Sequential
+    children: ["Linear(16, 16)", ReLU()]
+    forward:
+      - y = self[0](x)
+      - "for m in self: x = m(x)"
+      - return x + y
+model:
+  name: Net
+  children: {layers: Layers(), named: Named(), pool: Pool()}
+  forward:
+    - x = layers[-1](layers[0](x))
+    - |
+      for layer in layers:
+          x = layer(x) if False else x
+    - x = pool(x)
+    - "for head in named: y = head(x)"
+    - 'return {"out": named["out"](x), "aux": named["aux"](x), "last": y}'
+"""
+
+
+def test_the_language_loops_over_containers_and_returns_mappings(tmp_path):
+    path = tmp_path / "lang.yaml"
+    path.write_text(LANGUAGE, encoding="utf-8")
+    summary = nnspec.summary(path)
+    assert summary["outputs"] == [[1, 4], [1, 2], [1, 2]]
+    model = nnspec.build(path).eval()
+    x = torch.randn(2, 8)
+    out = model(x)
+    assert list(out) == ["out", "aux", "last"]
+    h = model.layers[2](model.layers[0](x))
+    h = model.pool[1](model.pool[0](h)) + model.pool[0](h)
+    assert torch.equal(out["out"], model.named.out(h))
+    assert torch.equal(out["last"], model.named.aux(h))
+
+
+@pytest.mark.parametrize("step, message", [
+    ("'for m in x: y = m(x)'", "a loop runs over a child"),
+    ("'for layers in layers: x = layers(x)'", "already a name here"),
+    ("'for m in layers: return m(x)'", "a loop's body is assignments"),
+    ("'x = layers[i](x)'", "picked by an int or a string"),
+    ("'return {1: x}'", "keys are strings"),
+    ("'return {\"a\": x, \"a\": x}'", "returned twice"),
+])
+def test_loops_items_and_mappings_are_checked(step, message, tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(LANGUAGE.replace("    - x = pool(x)\n", f"    - {step}\n    - x = pool(x)\n"),
+                    encoding="utf-8")
+    with pytest.raises(nnspec.SpecError, match=message):
+        nnspec.summary(path)
+
+
+def test_an_item_that_is_not_there_is_a_static_error(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(LANGUAGE.replace("layers[-1]", "layers[7]"), encoding="utf-8")
+    with pytest.raises(nnspec.SpecError, match=r"'layers\[7\]': Layers has no item 7"):
+        nnspec.summary(path)
