@@ -250,3 +250,55 @@ def test_an_item_that_is_not_there_is_a_static_error(tmp_path):
     path.write_text(LANGUAGE.replace("layers[-1]", "layers[7]"), encoding="utf-8")
     with pytest.raises(nnspec.SpecError, match=r"'layers\[7\]': Layers has no item 7"):
         nnspec.summary(path)
+
+
+class Pairwise(nn.Module):
+    """fx cannot trace it (it unpacks an input tuple, takes **kwargs); torch.export can."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc, self.fc2 = nn.Linear(8, 8), nn.Linear(8, 8)
+
+    def forward(self, x, pair, mask=None, **kwargs):
+        a, b = pair
+        h = self.fc(x).view(x.shape[0], -1, 4).transpose(1, 2)
+        h = h.transpose(1, 2).reshape(x.shape[0], 8)
+        return self.fc2(h * a + b)[:, 1:5]
+
+
+class CallsPairwise(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inner = Pairwise()
+
+    def forward(self, x):
+        return self.inner(x, (x, x * 2))
+
+
+class Cumulative(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x, scale=None):
+        return torch.cumsum(self.fc(x), 1)
+
+
+def test_torch_export_traces_what_fx_cannot(tmp_path):
+    text = round_trip(CallsPairwise(), tmp_path)
+    assert "#   torch.export where fx cannot: Pairwise.\n" in text
+    assert forward_of(text, "Pairwise") == [
+        "out = pair[1]", "out2 = out.size(0)", "out3 = pair[0]", "x = fc(x)",
+        "x = fc2(x.view([out2, -1, 4]).transpose(1, 2).transpose(1, 2).reshape([out2, 8]) * "
+        "out3 + out)", "return x[:, 1:5]"]
+    rebuilt = build_text(text, tmp_path)
+    rebuilt.load_state_dict(CallsPairwise().state_dict())  # another batch size works too
+    assert rebuilt(torch.randn(5, 8)).shape == (5, 4)
+
+
+def test_what_neither_tracer_can_write_is_reported_with_both_reasons():
+    result = import_model(Cumulative(), "cumulative", {"x": [8]})
+    assert result.warnings == [
+        "Cumulative: forward argument 'scale' has a default; torch.export traced it, but "
+        "aten.cumsum has no spelling among nnspec's ops"]
+    assert "forward: unknown" in result.text

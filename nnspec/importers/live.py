@@ -21,6 +21,7 @@ from nnspec.diagnostics import Collector, Diagnostic, Pos, SpecError
 from nnspec.importers.classify import Classifier, Instance
 from nnspec.importers.draft import Imported, assumed_defaults, check_rebuild, guess_inputs
 from nnspec.importers.emit import render
+from nnspec.importers.export_trace import export_steps
 from nnspec.importers.fold import DraftClass, Folder, Params
 from nnspec.importers.printed import is_torch_layer
 from nnspec.importers.trace import Untraceable, runs_children_in_order, trace_steps
@@ -122,7 +123,8 @@ def import_model(model: Any, source: str = "model",
     classifier = Classifier(errors, is_torch_layer, live)
     root = classifier.root(node)
     errors.check()
-    forwards = _Forwards(live, node)
+    forwards = _Forwards(live, node, lambda: _record_calls(model, guess_inputs(
+        root, inputs, Collector())))
     modes = {m: m.training for m in model.modules()}
     model.eval()  # traced as it is checked and used for inference: `if self.training` is off
     try:
@@ -140,9 +142,11 @@ def import_model(model: Any, source: str = "model",
     errors.check()
     if not inputs and len(root_inputs) == 1:
         shapes = {root_inputs[0]: next(iter(shapes.values()))}
+    exported = ", ".join(sorted(forwards.exported))
     header = [f"Imported from {source} by `nnspec import module`.",
               "Forward: traced with torch.fx in eval mode, each class with its children as "
-              "leaves.",
+              "leaves" + (f"; with torch.export where fx cannot: {exported}"
+                          if exported else "") + ".",
               *INIT_NOTE, *(f"Forward unknown: {r}" for r in forwards.reports),
               *assumed_defaults(classifier.instances), *(f"Note: {n}" for n in classifier.notes)]
     text = render(classes, shapes, header)
@@ -159,12 +163,61 @@ def _pair(node: Node, module: Any, live: dict[int, Any]) -> None:
         _pair(child_node, child, live)
 
 
-class _Forwards:
-    """Sets each folded class's forward from its traced instances."""
+def _record_calls(model: Any, shapes: dict[str, tuple[list[int], str | None]]
+                  ) -> dict[int, tuple[tuple, dict]]:
+    """The arguments each module received when the model ran once on example inputs (the
+    first call of each): what torch.export traces a module on. Empty if the model does not
+    run on them."""
+    from torch.utils import _pytree
 
-    def __init__(self, live: dict[int, Any], root: Node):
-        self.live, self.root = live, root
+    from nnspec.runtime.torchlib import torch
+
+    calls: dict[int, tuple[tuple, dict]] = {}
+
+    def record(module: Any, args: tuple, kwargs: dict) -> None:
+        if id(module) not in calls:
+            calls[id(module)] = _pytree.tree_map(
+                lambda v: v.clone() if isinstance(v, torch.Tensor) else v, (args, kwargs))
+
+    hooks = [m.register_forward_pre_hook(record, with_kwargs=True) for m in model.modules()]
+    gen = torch.Generator().manual_seed(0)
+    try:
+        with torch.no_grad():
+            model(*[torch.randn((2, *shape), generator=gen) for shape, _ in shapes.values()])
+    except Exception:  # the model's own code failed on the guess: nothing to export with
+        return {}
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return calls
+
+
+class _Forwards:
+    """Sets each folded class's forward from its traced instances: torch.fx first, and
+    torch.export on the arguments the instance received where fx fails."""
+
+    def __init__(self, live: dict[int, Any], root: Node, record: Any):
+        self.live, self.root, self.record = live, root, record
+        self.calls: dict[int, tuple[tuple, dict]] | None = None
         self.reports: list[str] = []
+        self.exported: set[str] = set()  # the classes torch.export traced
+
+    def trace(self, module: Any) -> tuple[list[str], list[str]]:
+        try:
+            return trace_steps(module)
+        except Untraceable as fx_reason:
+            if self.calls is None:
+                self.calls = self.record()
+            call = self.calls.get(id(module))
+            if call is None:
+                raise Untraceable(f"{fx_reason}; torch.export needs it to run on the example "
+                                  "input, and it did not") from None
+            try:
+                steps = export_steps(module, *call)
+                self.exported.add(type(module).__name__)
+                return steps
+            except Untraceable as export_reason:
+                raise Untraceable(f"{fx_reason}; {export_reason}") from None
 
     def __call__(self, draft: DraftClass, instances: list[Instance], params: Params) -> None:
         modules = [self.live[id(inst.node)] for inst in instances]
@@ -179,7 +232,7 @@ class _Forwards:
                     return
                 if draft.base != "Sequential":
                     raise Untraceable("a ModuleList block cannot have a forward")
-            traced = [trace_steps(m) for m in modules]
+            traced = [self.trace(m) for m in modules]
         except Untraceable as reason:
             self.reports.append(f"{draft.name}: {reason}")
             draft.forward = "unknown"

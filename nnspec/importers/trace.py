@@ -38,7 +38,12 @@ def trace_steps(module: Any) -> tuple[list[str], list[str]]:
     """(forward argument names, steps) for one module, its children left opaque. A value
     used once is written where it is used, unless that hides a loop: then every value gets
     its own step, so that the loop's turns look alike."""
-    graph, containers = _trace(module), _containers(module)
+    return write_steps(module, _trace(module))
+
+
+def write_steps(module: Any, graph: Any) -> tuple[list[str], list[str]]:
+    """(forward argument names, steps) from an fx graph of `module`'s own forward."""
+    containers = _containers(module)
     inputs, steps = _Writer(module, graph).write()
     folded = fold_loops(steps, containers)
     if containers and len(folded) == len(steps):
@@ -200,9 +205,14 @@ class _Writer:
         self.exprs[node] = ast.Name(name, ast.Load())
 
     def name_for(self, node: Any) -> str:
-        """The name of the first input value that dies here (`x = conv(x)`), else a new one."""
+        """The name of the first input value that dies here (`x = conv(x)`), else a new one.
+        Not a name that an expression still waiting to be written reads."""
+        inner = self.pending_of(node)
+        waiting = {arg for p in self.pending if p not in inner for arg in self.named_inputs(p)}
         for arg in self.named_inputs(node):
-            if self.last_use.get(arg) is node or self.last_use.get(arg) in self.pending_of(node):
+            if arg in waiting:
+                continue
+            if self.last_use.get(arg) is node or self.last_use.get(arg) in inner:
                 return self.names[arg]
         return self.fresh("out")
 
