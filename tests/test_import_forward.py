@@ -10,7 +10,8 @@ import dataclasses
 
 import pytest
 import torch
-from test_import_tree import build_text
+from reference.untraceable import Cumulative
+from test_import_tree import build_text, run_cli
 from torch import nn
 
 import nnspec
@@ -275,15 +276,6 @@ class CallsPairwise(nn.Module):
         return self.inner(x, (x, x * 2))
 
 
-class Cumulative(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc = nn.Linear(8, 8)
-
-    def forward(self, x, scale=None):
-        return torch.cumsum(self.fc(x), 1)
-
-
 def test_torch_export_traces_what_fx_cannot(tmp_path):
     text = round_trip(CallsPairwise(), tmp_path)
     assert "#   torch.export where fx cannot: Pairwise.\n" in text
@@ -302,3 +294,13 @@ def test_what_neither_tracer_can_write_is_reported_with_both_reasons():
         "Cumulative: forward argument 'scale' has a default; torch.export traced it, but "
         "aten.cumsum has no spelling among nnspec's ops"]
     assert "forward: unknown" in result.text
+
+
+def test_the_cli_warns_with_a_code_for_each_untraceable_class():
+    result = run_cli("import", "module", "tests.reference.untraceable:Cumulative", "--input", "x=8")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith(
+        "<tests.reference.untraceable:Cumulative>:1:1: warning[forward-untraceable]: forward "
+        "unknown in Cumulative: forward argument 'scale' has a default; torch.export traced "
+        "it, but aten.cumsum has no spelling among nnspec's ops\n"
+        "  hint: write its forward in the spec\n")
