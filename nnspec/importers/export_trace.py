@@ -46,7 +46,13 @@ _CHECKS = {"_assert_tensor_metadata", "_assert_scalar", "sym_constrain_range_for
 def export_steps(module: Any, args: tuple, kwargs: dict) -> tuple[list[str], list[str]]:
     """(forward argument names, steps) for one module, exported on the arguments it was
     called with, its children left opaque."""
-    return write_steps(module, _Rebuilder(module, args, kwargs).graph())
+    rebuilder = _Rebuilder(module, args, kwargs)
+    try:
+        graph = rebuilder.graph()
+    except (KeyError, StopIteration, TypeError, ValueError) as exc:
+        raise Untraceable("torch.export traced it, but its graph does not map back onto "
+                          f"this module's own forward ({type(exc).__name__}: {exc})") from None
+    return write_steps(module, graph)
 
 
 def _export(module: Any, args: tuple, kwargs: dict) -> Any:
@@ -62,7 +68,7 @@ def _export(module: Any, args: tuple, kwargs: dict) -> Any:
             return {k: dynamic(v) for k, v in value.items()}
         return None
 
-    children = tuple(name for name, _ in module.named_children())
+    children = tuple(_callables(module))
     bound = inspect.signature(module.forward).bind(*args, **kwargs).arguments
     try:
         return torch.export.export(module, args, kwargs, strict=False,
@@ -84,19 +90,17 @@ class _Rebuilder:
         self.program = _export(module, args, kwargs)
         self.out = fx.Graph()
         self.env: dict[Any, Any] = {}  # exported node -> its value in the new graph
-        self.bound = inspect.signature(module.forward).bind(*args, **kwargs)
+        self.args, self.kwargs = args, kwargs
         self.children = {name for name, _ in module.named_children()}
         self.calls = {entry.fqn: entry.signature for entry in self.program.module_call_graph
-                      if entry.fqn in self.children and entry.signature is not None}
+                      if entry.signature is not None}
 
     def graph(self) -> Any:
         nodes = list(self.program.graph.nodes)
-        user = self.inputs(nodes)
+        self.inputs(nodes)
         done: set[str] = set()
         for node in nodes:
             if node.op == "placeholder":
-                if node.name not in user:
-                    self.env[node] = _Lazy(node.name)  # a parameter or buffer, by its name
                 continue
             if node.op == "output":
                 self.output(node)
@@ -112,29 +116,44 @@ class _Rebuilder:
 
     # --- inputs and outputs --------------------------------------------------------------------
 
-    def inputs(self, nodes: list) -> set[str]:
-        """Placeholders for the forward's arguments, unflattened as the forward takes them."""
+    def inputs(self, nodes: list) -> None:
+        """Placeholders for the forward's arguments that carry tensors, in the forward's
+        order, unflattened as it takes them; `**kwargs` tensors and the module's own
+        parameters and buffers are read only at a cost (see `value`)."""
         from torch.export.graph_signature import InputKind
 
-        specs = [s for s in self.program.graph_signature.input_specs
-                 if s.kind == InputKind.USER_INPUT]
         by_name = {n.name: n for n in nodes if n.op == "placeholder"}
-        flat = iter(specs)
-        names: set[str] = set()
-        for name, value in self.bound.arguments.items():
-            leaves = _leaves(value)
-            if not leaves:
-                continue  # None, a flag: export took its value; the spec forward never sees it
-            arg = self.out.placeholder(name)
-            for path in leaves:
-                spec = next(flat)
-                node = by_name[spec.arg.name]
-                names.add(node.name)
-                value_node = arg
+        user = []
+        for spec in self.program.graph_signature.input_specs:
+            node = by_name[spec.arg.name]
+            if spec.kind == InputKind.USER_INPUT:
+                user.append(node)
+            else:  # a parameter, buffer or constant: by the attribute it is read from
+                self.env[node] = _Lazy(spec.target or node.name)
+        parameters = inspect.signature(self.module.forward).parameters
+        named = [p for p in parameters.values()
+                 if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        values = {p.name: a for p, a in zip(named, self.args)}
+        calls = [(p.name, a) for p, a in zip(named, self.args)]
+        for key, value in self.kwargs.items():  # export flattens keywords in the call's order
+            calls.append((key if key in parameters else f"**{key}", value))
+            values.setdefault(key, value)
+        placeholders = {p.name: self.out.placeholder(p.name) for p in named
+                        if _leaves(values.get(p.name))}
+        flat = iter(user)
+        for name, value in calls:
+            for path, leaf in _flat(value):
+                node = next(flat)
+                if not _leaves(leaf):  # None, a flag: export fixed its value
+                    self.env[node] = leaf
+                    continue
+                if name not in placeholders:
+                    self.env[node] = _Lazy(name)
+                    continue
+                value_node = placeholders[name]
                 for index in path:
                     value_node = self.out.call_function(operator.getitem, (value_node, index))
                 self.env[node] = value_node
-        return names
 
     def output(self, node: Any) -> None:
         from torch.utils import _pytree
@@ -146,12 +165,14 @@ class _Rebuilder:
     # --- children ------------------------------------------------------------------------------
 
     def owner(self, node: Any) -> str | None:
-        """The child whose forward this node ran in, or None for the module's own."""
+        """The child (or item of a container child) whose forward this node ran in, or None
+        for the module's own."""
         stack = node.meta.get("nn_module_stack") or {}
         for path, _ in stack.values():
-            head = path.split(".")[0] if path else ""
-            if head in self.children:
-                return head
+            parts = _fqn(path).split(".")
+            if parts[0] in self.children:
+                item = ".".join(parts[:2])
+                return item if item in self.calls else parts[0]
         return None
 
     def call_child(self, child: str, nodes: list) -> None:
@@ -176,10 +197,12 @@ class _Rebuilder:
 
     def pick(self, result: Any, tree: Any, index: int) -> Any:
         """The part of a child's result that is flat output `index`."""
-        if tree == index:
+        if isinstance(tree, int) and tree == index:
             return result
-        if isinstance(tree, (tuple, list)):
-            for i, sub in enumerate(tree):
+        items = list(tree.items()) if isinstance(tree, dict) else \
+            list(enumerate(tree)) if isinstance(tree, (tuple, list)) else []
+        if items:
+            for i, sub in items:
                 if index in _pytree_leaves(sub):
                     return self.pick(self.out.call_function(operator.getitem, (result, i)),
                                      sub, index)
@@ -192,9 +215,11 @@ class _Rebuilder:
 
         if isinstance(arg, fx.Node):
             value = self.env[arg]
-            if isinstance(value, _Lazy):
-                raise Untraceable(f"forward reads '{value.name}' directly; a spec reaches "
-                                  "parameters only through its children")
+            if isinstance(value, _Lazy) and value.name.startswith("**"):
+                raise Untraceable(f"forward reads '{value.name[2:]}' from its **kwargs, "
+                                  "which a spec forward cannot take")
+            if isinstance(value, _Lazy):  # the fx writer says what it says of a get_attr
+                return self.out.get_attr(value.name)
             return value
         if isinstance(arg, (tuple, list)):
             return type(arg)(self.value(a) for a in arg)
@@ -258,6 +283,27 @@ class _Rebuilder:
         return self.out.call_function(operator.getitem, (x, (slice(None),) * dim + (key,)))
 
 
+def _callables(module: Any) -> list[str]:
+    """The children and the items of container children: what the forward may call."""
+    from torch import nn
+
+    out = []
+    for name, child in module.named_children():
+        out.append(name)
+        if isinstance(child, (nn.ModuleList, nn.ModuleDict, nn.Sequential)):
+            out += [f"{name}.{key}" for key, _ in child.named_children()]
+    return out
+
+
+def _fqn(path: str) -> str:
+    """A module path from `nn_module_stack`, as `named_modules` spells it (export writes
+    items of containers as `L['self'].layers[0]` or `layers.0`, by torch version)."""
+    import re
+
+    path = re.sub(r"^L\['self'\]\.?", "", path)
+    return re.sub(r"\[['\"]?([^\]'\"]+)['\"]?\]", r".\1", path).lstrip(".")
+
+
 class _Lazy:
     """A parameter or buffer placeholder: an error only if the module's own ops read it."""
 
@@ -273,7 +319,19 @@ def _leaves(value: Any, path: tuple = ()) -> list[tuple]:
         return [path]
     if isinstance(value, (tuple, list)):
         return [p for i, v in enumerate(value) for p in _leaves(v, path + (i,))]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _leaves(v, path + (k,))]
     return []
+
+
+def _flat(value: Any) -> list[tuple[tuple, Any]]:
+    """(index path, leaf) for each leaf of an argument, as torch.export flattens it."""
+    from torch.utils import _pytree
+
+    out = []
+    for keys, leaf in _pytree.tree_flatten_with_path(value)[0]:
+        out.append((tuple(getattr(k, "idx", getattr(k, "key", None)) for k in keys), leaf))
+    return out
 
 
 def _pytree_leaves(tree: Any) -> list:
