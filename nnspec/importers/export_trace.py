@@ -185,8 +185,13 @@ class _Rebuilder:
             raise Untraceable(f"torch.export did not keep the call signature of '{child}' "
                               "(called more than once, or not at all)")
         by_name = {n.name: n for n in nodes}
-        flat_in = [self.value(by_name[a.name]) if hasattr(a, "name") and a.name in by_name
-                   else getattr(a, "value", None) for a in signature.inputs]
+        named = [by_name.get(getattr(a, "name", None)) for a in signature.inputs]
+        if any(hasattr(a, "name") and (n is None or isinstance(self.env.get(n), _Lazy))
+               for a, n in zip(signature.inputs, named)):
+            self.call_on_one_input(child, nodes)  # the signature names lifted constants
+            return
+        flat_in = [self.value(n) if n is not None else getattr(a, "value", None)
+                   for a, n in zip(signature.inputs, named)]
         call_args, call_kwargs = _pytree.tree_unflatten(flat_in, signature.in_spec)
         result = self.out.call_module(child, tuple(call_args), dict(call_kwargs))
         outs = [by_name.get(getattr(a, "name", None)) for a in signature.outputs]
@@ -194,6 +199,22 @@ class _Rebuilder:
         for index, node in enumerate(outs):
             if node is not None:
                 self.env[node] = self.pick(result, tree, index)
+
+    def call_on_one_input(self, child: str, nodes: list) -> None:
+        """A child whose recorded signature does not resolve: its call is still plain when
+        its nodes read one value from outside and give one value back."""
+        from torch import fx
+
+        group = [n for n in nodes if n.op == "call_function" and self.owner(n) == child]
+        members = set(group)
+        external = list(dict.fromkeys(
+            i for n in group for i in n.all_input_nodes
+            if i not in members and isinstance(self.env.get(i), fx.Node)))
+        results = [n for n in group if any(u not in members for u in n.users)]
+        if len(external) != 1 or len(results) != 1:
+            raise Untraceable(f"torch.export traced it, but the call of '{child}' cannot be "
+                              f"told apart ({len(external)} inputs, {len(results)} results)")
+        self.env[results[0]] = self.out.call_module(child, (self.value(external[0]),))
 
     def pick(self, result: Any, tree: Any, index: int) -> Any:
         """The part of a child's result that is flat output `index`."""
