@@ -304,3 +304,29 @@ def test_the_cli_warns_with_a_code_for_each_untraceable_class():
         "unknown in Cumulative: forward argument 'scale' has a default; torch.export traced "
         "it, but aten.cumsum has no spelling among nnspec's ops\n"
         "  hint: write its forward in the spec\n")
+
+
+class Cached(nn.Module):
+    """A Hugging Face style signature: optional mask, a cache unless told otherwise."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed, self.fc = nn.Linear(8, 8), nn.Linear(8, 8)
+
+    def forward(self, x, attention_mask=None, use_cache=True, output_attentions=False):
+        h = self.embed(x)
+        if attention_mask is not None:
+            h = h * attention_mask
+        out = self.fc(h)
+        return (out, h) if use_cache else out
+
+
+def test_the_picked_inputs_are_traced_with_defaults_and_no_cache(tmp_path):
+    model = Cached()
+    result = import_model(model, "cached", {"x": [8]})
+    assert result.warnings == []
+    assert forward_of(result.text, "Cached") == ["x = embed(x)", "x = fc(x)", "return x"]
+    rebuilt = build_text(result.text, tmp_path)
+    rebuilt.load_state_dict(model.state_dict(), strict=True)
+    x = torch.randn(3, 8)
+    assert torch.equal(rebuilt(x), model(x, use_cache=False))

@@ -181,15 +181,33 @@ def _record_calls(model: Any, shapes: dict[str, tuple[list[int], str | None]]
 
     hooks = [m.register_forward_pre_hook(record, with_kwargs=True) for m in model.modules()]
     gen = torch.Generator().manual_seed(0)
+    tensors = {name: torch.randn((2, *shape), generator=gen)
+               for name, (shape, _) in shapes.items()}
     try:
         with torch.no_grad():
-            model(*[torch.randn((2, *shape), generator=gen) for shape, _ in shapes.values()])
+            model(**_call_arguments(model, tensors))
     except Exception:  # the model's own code failed on the guess: nothing to export with
         return {}
     finally:
         for hook in hooks:
             hook.remove()
     return calls
+
+
+def _call_arguments(model: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+    """The model's call on the inputs the user picked (`--input input_ids=16`), by name; every
+    other argument keeps its default (a mask of None), except that caches are off
+    (`use_cache=False`, as Hugging Face models take it). Unnamed inputs go by position."""
+    import inspect
+
+    parameters = inspect.signature(model.forward).parameters
+    named = [p.name for p in parameters.values()
+             if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    out = {name if name in parameters else named[i]: t
+           for i, (name, t) in enumerate(tensors.items()) if i < len(named)}
+    if "use_cache" in parameters and "use_cache" not in out:
+        out["use_cache"] = False
+    return out
 
 
 class _Forwards:
@@ -332,7 +350,7 @@ def _check_against(text: str, model: Any, classes: list[DraftClass],
     rebuilt.eval()
     try:
         with torch.no_grad():
-            want = model(*[a.clone() for a in args])
+            want = model(**_call_arguments(model, dict(zip(shapes, [a.clone() for a in args]))))
             got = rebuilt(*[a.clone() for a in args])
     except Exception as exc:  # the model's own code failed: most likely the guessed shape
         shown = ", ".join(f"{k} {v}" for k, v in shapes.items())
