@@ -15,6 +15,7 @@ tracers say the same things the same way. What has no spelling is reported, neve
 from __future__ import annotations
 
 import inspect
+import logging
 import operator
 from typing import Any
 
@@ -70,6 +71,9 @@ def _export(module: Any, args: tuple, kwargs: dict) -> Any:
 
     children = tuple(_callables(module))
     bound = inspect.signature(module.forward).bind(*args, **kwargs).arguments
+    quiet = logging.getLogger("torch")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)  # export logs what it specialises and gives up on
     try:
         return torch.export.export(module, args, kwargs, strict=False,
                                    dynamic_shapes={k: dynamic(v) for k, v in bound.items()},
@@ -77,6 +81,8 @@ def _export(module: Any, args: tuple, kwargs: dict) -> Any:
     except Exception as exc:  # export says why: data-dependent shapes, unsupported code
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise Untraceable(f"torch.export cannot trace it either: {message[:200]}") from None
+    finally:
+        quiet.setLevel(level)
 
 
 class _Rebuilder:
@@ -185,9 +191,11 @@ class _Rebuilder:
             raise Untraceable(f"torch.export did not keep the call signature of '{child}' "
                               "(called more than once, or not at all)")
         by_name = {n.name: n for n in nodes}
-        named = [by_name.get(getattr(a, "name", None)) for a in signature.inputs]
-        if any(hasattr(a, "name") and (n is None or isinstance(self.env.get(n), _Lazy))
-               for a, n in zip(signature.inputs, named)):
+        constant = [hasattr(a, "value") for a in signature.inputs]  # ConstantArgument
+        named = [None if c else by_name.get(getattr(a, "name", None))
+                 for a, c in zip(signature.inputs, constant)]
+        if any(not c and (n is None or isinstance(self.env.get(n), _Lazy))
+               for c, n in zip(constant, named)):
             self.call_on_one_input(child, nodes)  # the signature names lifted constants
             return
         flat_in = [self.value(n) if n is not None else getattr(a, "value", None)
