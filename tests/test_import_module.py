@@ -232,8 +232,10 @@ def test_untraceable_classes_are_reported_with_the_reason(tmp_path):
         "data-dependent expression")
     assert result.warnings[1:] == [
         "Peek: forward calls 'inner.0.0', which is neither a child of this module nor an "
-        "item of a container child",
-        "Cumulative: forward calls torch.cumsum, which is not among nnspec's ops",
+        "item of a container child; torch.export did not keep the call signature of 'inner' "
+        "(called more than once, or not at all)",
+        "Cumulative: forward calls torch.cumsum, which is not among nnspec's ops; "
+        "torch.export traced it, but aten.cumsum has no spelling among nnspec's ops",
     ]
     text = result.text
     assert "# Forward unknown: Gate: torch.fx cannot trace it" in text

@@ -224,8 +224,6 @@ class _Forwards:
         try:
             return trace_steps(module)
         except Untraceable as fx_reason:
-            if not fx_reason.tracer:  # what fx saw has no spelling: export would see it too
-                raise
             if self.calls is None:
                 self.calls = self.record()
             call = self.calls.get(id(module))

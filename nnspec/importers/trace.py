@@ -31,12 +31,7 @@ _COMPARE = {entry.function: op for op, entry in operators.COMPARE.items()
 
 
 class Untraceable(Exception):
-    """Why a module's forward cannot become spec steps. `tracer`: torch.fx itself stopped
-    (another tracer may do better), rather than the graph holding what a spec cannot say."""
-
-    def __init__(self, message: str, tracer: bool = False):
-        super().__init__(message)
-        self.tracer = tracer
+    """Why a module's forward cannot become spec steps."""
 
 
 def trace_steps(module: Any) -> tuple[list[str], list[str]]:
@@ -134,7 +129,7 @@ def _trace(module: Any) -> Any:
         graph = ChildrenAsLeaves().trace(module)
     except Exception as exc:  # fx says why: data-dependent control flow, unsupported calls
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise Untraceable(f"torch.fx cannot trace it: {message}", tracer=True) from None
+        raise Untraceable(f"torch.fx cannot trace it: {message}") from None
     drop_asserts(graph)
     return graph
 
@@ -175,8 +170,7 @@ class _Writer:
         for node in self.graph.nodes:
             if node.op == "placeholder":
                 if node.args:
-                    raise Untraceable(f"forward argument '{node.target}' has a default",
-                                      tracer=True)
+                    raise Untraceable(f"forward argument '{node.target}' has a default")
                 name = self.fresh(node.target)
                 inputs.append(name)
                 self.bind(node, name)
