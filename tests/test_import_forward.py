@@ -17,6 +17,7 @@ from torch import nn
 import nnspec
 from nnspec.cli.main import main
 from nnspec.importers.live import import_model
+from nnspec.importers.trace import fold_loops
 
 Pair = collections.namedtuple("Pair", ["logits", "aux"])
 
@@ -332,3 +333,23 @@ def test_the_picked_inputs_are_traced_with_defaults_and_no_cache(tmp_path):
     rebuilt.load_state_dict(model.state_dict(), strict=True)
     x = torch.randn(3, 8)
     assert torch.equal(rebuilt(x), model(x, use_cache=False))
+
+
+class NamedItems(nn.Module):
+    """An OrderedDict Sequential called item by item."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(collections.OrderedDict(
+            [("fc0", nn.Linear(8, 8)), ("act", nn.ReLU()), ("fc1", nn.Linear(8, 4))]))
+
+    def forward(self, x):
+        return self.features.fc1(self.features.act(self.features[0](x)))
+
+
+def test_named_sequential_items_are_called_by_name(tmp_path):
+    text = round_trip(NamedItems(), tmp_path)
+    assert fold_loops(["x = a[0](x)"], {"a": []}) == ["x = a[0](x)"]  # an empty container
+    assert forward_of(text, "NamedItems") == [
+        "x = features['fc0'](x)", "x = features['act'](x)", "x = features['fc1'](x)",
+        "return x"]

@@ -71,7 +71,8 @@ def _item(name: str, key: str, container: Any) -> ast.expr:
     """`layers[0]`, `heads['aux']`, `self[0]`: an item of a container, by position or name."""
     from torch import nn
 
-    index: object = key if isinstance(container, nn.ModuleDict) else int(key)
+    index: object = int(key) if key.isdigit() and not isinstance(container, nn.ModuleDict) \
+        else key  # a Sequential built from an OrderedDict has named items
     return ast.Subscript(ast.Name(name, ast.Load()), ast.Constant(index), ast.Load())
 
 
@@ -81,8 +82,10 @@ def fold_loops(steps: list[str], containers: dict[str, list[str]]) -> list[str]:
     gives the next run, for every item in order."""
     for name, calls in containers.items():
         n = len(calls)
+        if n < 2:
+            continue
         start = next((i for i, step in enumerate(steps) if calls[0] in step), None)
-        if n < 2 or start is None:
+        if start is None:
             continue
         for k in range(1, (len(steps) - start) // n + 1):
             body = steps[start:start + k]
