@@ -347,9 +347,16 @@ class NamedItems(nn.Module):
         return self.features.fc1(self.features.act(self.features[0](x)))
 
 
+class FirstAndLast(NamedItems):
+    def forward(self, x):
+        return self.features.fc1(self.features[0](x))
+
+
 def test_named_sequential_items_are_called_by_name(tmp_path):
     text = round_trip(NamedItems(), tmp_path)
     assert fold_loops(["x = a[0](x)"], {"a": []}) == ["x = a[0](x)"]  # an empty container
-    assert forward_of(text, "NamedItems") == [
-        "x = features['fc0'](x)", "x = features['act'](x)", "x = features['fc1'](x)",
-        "return x"]
+    assert forward_of(text, "NamedItems") == ['"for layer in features: x = layer(x)"',
+                                              "return x"]  # each item in turn: a loop
+    text = round_trip(FirstAndLast(), tmp_path)
+    assert forward_of(text, "FirstAndLast") == [
+        "x = features['fc0'](x)", "x = features['fc1'](x)", "return x"]
