@@ -271,8 +271,9 @@ class Step:
         inst = self.container(func.value)
         key = ast.literal_eval(func.slice)  # an int or a str (checked)
         items = {c.path.rsplit(".", 1)[-1]: c for c in inst.children}
-        found = items.get(str(key)) if isinstance(key, str) or key >= 0 else \
-            (inst.children[key] if -len(inst.children) <= key else None)
+        count = len(inst.children)
+        found = items.get(key) if isinstance(key, str) else \
+            inst.children[key] if -count <= key < count else None  # by position, as torch
         if found is None:
             self.fail(OpError(f"'{ast.unparse(func)}': {inst.type} has no item {key!r}",
                               code="bad-forward"), func)
