@@ -70,11 +70,11 @@ def _export(module: Any, args: tuple, kwargs: dict) -> Any:
         return None
 
     children = tuple(_callables(module))
-    bound = inspect.signature(module.forward).bind(*args, **kwargs).arguments
     quiet = logging.getLogger("torch")
     level = quiet.level
     quiet.setLevel(logging.CRITICAL)  # export logs what it specialises and gives up on
     try:
+        bound = inspect.signature(module.forward).bind(*args, **kwargs).arguments
         return torch.export.export(module, args, kwargs, strict=False,
                                    dynamic_shapes={k: dynamic(v) for k, v in bound.items()},
                                    preserve_module_call_signature=children)
