@@ -360,3 +360,21 @@ def test_named_sequential_items_are_called_by_name(tmp_path):
     text = round_trip(FirstAndLast(), tmp_path)
     assert forward_of(text, "FirstAndLast") == [
         "x = features['fc0'](x)", "x = features['fc1'](x)", "return x"]
+
+
+class InPlace(nn.Module):
+    """timm's DlaBasic: a default argument stops fx; export shows `out += x` as aten.add_."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x, shortcut=None):
+        out = self.fc(x)
+        out += x
+        return torch.relu(out)
+
+
+def test_in_place_updates_from_torch_export_are_plain_operators(tmp_path):
+    text = round_trip(InPlace(), tmp_path)
+    assert forward_of(text, "InPlace") == ["out = fc(x)", "return torch.relu(out + x)"]

@@ -103,6 +103,7 @@ class _Rebuilder:
 
     def graph(self) -> Any:
         nodes = list(self.program.graph.nodes)
+        self.order = {node: i for i, node in enumerate(nodes)}
         self.inputs(nodes)
         done: set[str] = set()
         for node in nodes:
@@ -270,6 +271,14 @@ class _Rebuilder:
         overload = getattr(target, "_overloadname", "")
         if name in _CHECKS:
             return
+        if name.endswith("_") and not name.startswith("_"):  # `x += y` as aten.add_
+            later = [u for u in node.args[0].users if u is not node and
+                     self.order[u] > self.order[node]] if hasattr(node.args[0], "users") \
+                else []
+            if later:
+                raise Untraceable(f"torch.export traced it, but aten.{name} updates a value "
+                                  "that is read again afterwards")
+            name = name[:-1]
         args = [self.value(a) for a in node.args]
         kwargs = {k: self.value(v) for k, v in node.kwargs.items()
                   if k not in ("device", "pin_memory", "layout")}
