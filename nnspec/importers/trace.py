@@ -45,9 +45,10 @@ def write_steps(module: Any, graph: Any) -> tuple[list[str], list[str]]:
     """(forward argument names, steps) from an fx graph of `module`'s own forward."""
     containers = _containers(module)
     inputs, steps = _Writer(module, graph).write()
-    folded = fold_loops(steps, containers)
+    taken = {name for name, _ in module.named_children()}
+    folded = fold_loops(steps, containers, taken)
     if containers and len(folded) == len(steps):
-        plain = fold_loops(_Writer(module, graph, inline=False).write()[1], containers)
+        plain = fold_loops(_Writer(module, graph, inline=False).write()[1], containers, taken)
         if any(step.startswith("for ") for step in plain):
             return inputs, plain
     return inputs, folded
@@ -76,10 +77,12 @@ def _item(name: str, key: str, container: Any) -> ast.expr:
     return ast.Subscript(ast.Name(name, ast.Load()), ast.Constant(index), ast.Load())
 
 
-def fold_loops(steps: list[str], containers: dict[str, list[str]]) -> list[str]:
+def fold_loops(steps: list[str], containers: dict[str, list[str]],
+               taken: set[str] | None = None) -> list[str]:
     """Unrolled turns of a loop over a container, back into one `for` step: from the first
     step that calls item 0, the shortest run of steps that, with item 0 replaced by item j,
-    gives the next run, for every item in order."""
+    gives the next run, for every item in order. The item's name avoids `taken` (the
+    children) and every name the steps use."""
     for name, calls in containers.items():
         n = len(calls)
         if n < 2:
@@ -95,7 +98,7 @@ def fold_loops(steps: list[str], containers: dict[str, list[str]]) -> list[str]:
                 break
             if all(steps[start + j * k + t] == body[t].replace(calls[0], calls[j])
                    for j in range(1, n) for t in range(k)):
-                var = _loop_name(steps, set(containers))
+                var = _loop_name(steps, set(containers) | (taken or set()))
                 loop = f"for {var} in {name}: " + "; ".join(
                     step.replace(calls[0], f"{var}(") for step in body)
                 steps = steps[:start] + [loop] + steps[start + n * k:]
