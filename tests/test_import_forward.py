@@ -363,18 +363,20 @@ def test_named_sequential_items_are_called_by_name(tmp_path):
 
 
 class InPlace(nn.Module):
-    """timm's DlaBasic: a default argument stops fx; export shows `out += x` as aten.add_."""
+    """timm's DlaBasic: a default argument stops fx; export shows `out += x` as aten.add_,
+    and one in-place ReLU child called twice."""
 
     def __init__(self):
         super().__init__()
-        self.fc = nn.Linear(8, 8)
+        self.fc, self.relu, self.fc2 = nn.Linear(8, 8), nn.ReLU(inplace=True), nn.Linear(8, 8)
 
     def forward(self, x, shortcut=None):
-        out = self.fc(x)
+        out = self.fc2(self.relu(self.fc(x)))
         out += x
-        return torch.relu(out)
+        return self.relu(out)
 
 
-def test_in_place_updates_from_torch_export_are_plain_operators(tmp_path):
+def test_in_place_updates_and_children_called_twice_from_torch_export(tmp_path):
     text = round_trip(InPlace(), tmp_path)
-    assert forward_of(text, "InPlace") == ["out = fc(x)", "return torch.relu(out + x)"]
+    assert forward_of(text, "InPlace") == [
+        "out = fc(x)", "out = relu(out)", "out = fc2(out)", "out = relu(out + x)", "return out"]

@@ -105,6 +105,11 @@ class _Rebuilder:
         nodes = list(self.program.graph.nodes)
         self.order = {node: i for i, node in enumerate(nodes)}
         self.inputs(nodes)
+        keys: dict[str, set[str]] = {}  # child -> its calls (nn_module_stack keys)
+        for node in nodes:
+            found = self.owner(node)
+            if found is not None:
+                keys.setdefault(found[0], set()).add(found[1])
         done: set[str] = set()
         for node in nodes:
             if node.op == "placeholder":
@@ -112,13 +117,15 @@ class _Rebuilder:
             if node.op == "output":
                 self.output(node)
                 continue
-            child = self.owner(node)
-            if child is not None:
-                if child not in done:
-                    done.add(child)
-                    self.call_child(child, nodes)
-                continue
-            self.own(node)
+            found = self.owner(node)
+            if found is None:
+                self.own(node)
+            elif found[1] not in done:
+                done.add(found[1])
+                if len(keys[found[0]]) == 1 and found[0] in self.calls:
+                    self.call_child(found[0], found[1], nodes)
+                else:  # called more than once: export keeps no signature for it
+                    self.call_on_one_input(found[0], found[1], nodes)
         return self.out
 
     # --- inputs and outputs --------------------------------------------------------------------
@@ -171,33 +178,32 @@ class _Rebuilder:
 
     # --- children ------------------------------------------------------------------------------
 
-    def owner(self, node: Any) -> str | None:
-        """The child (or item of a container child) whose forward this node ran in, or None
-        for the module's own."""
+    def owner(self, node: Any) -> tuple[str, str] | None:
+        """The child (or item of a container child) whose forward this node ran in, with
+        the key of that call in `nn_module_stack`; None for the module's own."""
+        if node.op in ("placeholder", "output"):
+            return None
         stack = node.meta.get("nn_module_stack") or {}
-        for path, _ in stack.values():
+        for key, (path, _) in stack.items():
             parts = _fqn(path).split(".")
             if parts[0] in self.children:
                 item = ".".join(parts[:2])
-                return item if item in self.calls else parts[0]
+                return (item if item in self.calls else parts[0]), key
         return None
 
-    def call_child(self, child: str, nodes: list) -> None:
+    def call_child(self, child: str, key: str, nodes: list) -> None:
         """All nodes that ran in `child`, as one call: its arguments as its signature takes
         them, its results where they are used."""
         from torch.utils import _pytree
 
-        signature = self.calls.get(child)
-        if signature is None:
-            raise Untraceable(f"torch.export did not keep the call signature of '{child}' "
-                              "(called more than once, or not at all)")
+        signature = self.calls[child]
         by_name = {n.name: n for n in nodes}
         constant = [hasattr(a, "value") for a in signature.inputs]  # ConstantArgument
         named = [None if c else by_name.get(getattr(a, "name", None))
                  for a, c in zip(signature.inputs, constant)]
         if any(not c and (n is None or isinstance(self.env.get(n), _Lazy))
                for c, n in zip(constant, named)):
-            self.call_on_one_input(child, nodes)  # the signature names lifted constants
+            self.call_on_one_input(child, key, nodes)  # the signature names constants
             return
         flat_in = [self.value(n) if n is not None else getattr(a, "value", None)
                    for a, n in zip(signature.inputs, named)]
@@ -209,12 +215,13 @@ class _Rebuilder:
             if node is not None:
                 self.env[node] = self.pick(result, tree, index)
 
-    def call_on_one_input(self, child: str, nodes: list) -> None:
-        """A child whose recorded signature does not resolve: its call is still plain when
-        its nodes read one value from outside and give one value back."""
+    def call_on_one_input(self, child: str, key: str, nodes: list) -> None:
+        """A call of a child without a signature that resolves (a child called twice, or a
+        signature naming lifted constants) is still plain when its nodes read one value from
+        outside and give one value back."""
         from torch import fx
 
-        group = [n for n in nodes if n.op == "call_function" and self.owner(n) == child]
+        group = [n for n in nodes if n.op == "call_function" and self.owner(n) == (child, key)]
         members = set(group)
         external = list(dict.fromkeys(
             i for n in group for i in n.all_input_nodes
