@@ -291,6 +291,8 @@ class _Rebuilder:
                   if k not in ("device", "pin_memory", "layout")}
         if name in _IDENTITY and len(args) == 1 and not kwargs:
             self.env[node] = args[0]
+        elif name == "split_with_sizes":  # `x.split([2, 3], dim)`
+            self.env[node] = self.out.call_method("split", tuple(args), kwargs)
         elif name == "sym_size":
             self.env[node] = self.out.call_method("size", tuple(args))
         elif name in ("slice", "select"):
