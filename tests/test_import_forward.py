@@ -16,8 +16,9 @@ from torch import nn
 
 import nnspec
 from nnspec.cli.main import main
+from nnspec.importers.export_trace import export_steps
 from nnspec.importers.live import import_model
-from nnspec.importers.trace import fold_loops
+from nnspec.importers.trace import Untraceable, fold_loops
 
 Pair = collections.namedtuple("Pair", ["logits", "aux"])
 
@@ -380,3 +381,27 @@ def test_in_place_updates_and_children_called_twice_from_torch_export(tmp_path):
     text = round_trip(InPlace(), tmp_path)
     assert forward_of(text, "InPlace") == [
         "out = fc(x)", "out = relu(out)", "out = fc2(out)", "out = relu(out + x)", "return out"]
+
+
+class SizeBranch(nn.Module):
+    """fx stops at a branch on a size; export takes the branch the example takes."""
+
+    def __init__(self, on_batch: bool):
+        super().__init__()
+        self.fc, self.on_batch = nn.Linear(4, 4), on_batch
+
+    def forward(self, x):
+        if self.on_batch and x.shape[0] == 2:
+            x = x * 2
+        if x.shape[2] % 2:
+            x = x[:, :, :-1]
+        return self.fc(x.reshape(x.shape[0], x.shape[1], x.shape[2] // 2, x.shape[3] * 2))
+
+
+def test_sizes_stay_sizes_and_a_fixed_batch_is_refused():
+    x = torch.randn(2, 3, 4, 2)
+    assert export_steps(SizeBranch(False), (x,), {}) == (["x"], [
+        "x = fc(x.reshape([x.size(0), x.size(1), x.size(2) // 2, x.size(3) * 2]))",
+        "return x"])
+    with pytest.raises(Untraceable, match="fixed the batch size of 'x' to 2"):
+        export_steps(SizeBranch(True), (x,), {})

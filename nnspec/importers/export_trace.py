@@ -28,6 +28,10 @@ _OPERATORS = {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
               "div": operator.truediv, "pow": operator.pow, "matmul": operator.matmul,
               "neg": operator.neg, "eq": operator.eq, "ne": operator.ne, "lt": operator.lt,
               "le": operator.le, "gt": operator.gt, "ge": operator.ge}
+_PYTHON_OPERATORS = {operator.add, operator.sub, operator.mul, operator.truediv,
+                     operator.floordiv, operator.mod, operator.pow, operator.neg,
+                     operator.eq, operator.ne, operator.lt, operator.le, operator.gt,
+                     operator.ge}
 _METHODS = {"view", "reshape", "transpose", "permute", "unsqueeze", "squeeze", "expand",
             "contiguous", "flatten", "chunk", "split", "mean", "sum", "softmax", "to",
             "masked_fill", "type_as", "narrow", "unbind", "repeat", "tril", "triu", "float"}
@@ -142,6 +146,7 @@ class _Rebuilder:
             node = by_name[spec.arg.name]
             if spec.kind == InputKind.USER_INPUT:
                 user.append(node)
+                _check_batch_free(node)
             else:  # a parameter, buffer or constant: by the attribute it is read from
                 self.env[node] = _Lazy(spec.target or node.name)
         parameters = inspect.signature(self.module.forward).parameters
@@ -273,6 +278,10 @@ class _Rebuilder:
             self.env[node] = self.out.call_function(operator.getitem,
                                                     (self.value(node.args[0]), node.args[1]))
             return
+        if target in _PYTHON_OPERATORS:  # arithmetic on sizes (`H // 2`): as it was written
+            self.env[node] = self.out.call_function(
+                target, tuple(self.value(a) for a in node.args))
+            return
         packet = getattr(target, "_overloadpacket", None)
         name = getattr(packet, "__name__", str(target)).split(".")[-1]
         overload = getattr(target, "_overloadname", "")
@@ -328,6 +337,17 @@ class _Rebuilder:
         if key == slice(None):
             return x
         return self.out.call_function(operator.getitem, (x, (slice(None),) * dim + (key,)))
+
+
+def _check_batch_free(node: Any) -> None:
+    """Export fixes a size the forward branches on; a fixed batch size would bake the
+    example's batch into the steps (a size of 1 is broadcasting, and stays)."""
+    from torch.fx.experimental.symbolic_shapes import is_concrete_int
+
+    shape = getattr(node.meta.get("val"), "shape", None)
+    if shape and is_concrete_int(shape[0]) and int(shape[0]) > 1:
+        raise Untraceable(f"torch.export fixed the batch size of '{node.name}' to "
+                          f"{int(shape[0])}; the steps would hold that number")
 
 
 def _callables(module: Any) -> list[str]:
