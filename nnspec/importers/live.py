@@ -210,6 +210,19 @@ def _call_arguments(model: Any, tensors: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _call_key(value: Any) -> Any:
+    """What torch.export sees of a call's arguments: tensors by shape and dtype."""
+    from nnspec.runtime.torchlib import torch
+
+    if isinstance(value, torch.Tensor):
+        return ("tensor", tuple(value.shape), str(value.dtype))
+    if isinstance(value, (tuple, list)):
+        return tuple(_call_key(v) for v in value)
+    if isinstance(value, dict):
+        return tuple((k, _call_key(v)) for k, v in value.items())
+    return repr(value)
+
+
 class _Forwards:
     """Sets each folded class's forward from its traced instances: torch.fx first, and
     torch.export on the arguments the instance received where fx fails."""
@@ -219,6 +232,7 @@ class _Forwards:
         self.calls: dict[int, tuple[tuple, dict]] | None = None
         self.reports: list[str] = []
         self.exported: set[str] = set()  # the classes torch.export traced
+        self.exports: dict[tuple, tuple[list[str], list[str]]] = {}
 
     def trace(self, module: Any) -> tuple[list[str], list[str]]:
         try:
@@ -230,12 +244,14 @@ class _Forwards:
             if call is None:
                 raise Untraceable(f"{fx_reason}; torch.export needs it to run on the example "
                                   "input, and it did not") from None
-            try:
-                steps = export_steps(module, *call)
-                self.exported.add(type(module).__name__)
-                return steps
-            except Untraceable as export_reason:
-                raise Untraceable(f"{fx_reason}; {export_reason}") from None
+            key = (type(module), str(module), _call_key(call))
+            if key not in self.exports:  # equal instances on equal arguments: export once
+                try:
+                    self.exports[key] = export_steps(module, *call)
+                except Untraceable as export_reason:
+                    raise Untraceable(f"{fx_reason}; {export_reason}") from None
+            self.exported.add(type(module).__name__)
+            return self.exports[key]
 
     def __call__(self, draft: DraftClass, instances: list[Instance], params: Params) -> None:
         modules = [self.live[id(inst.node)] for inst in instances]
