@@ -398,10 +398,13 @@ def test_module_block_with_a_children_list_is_refused(write_spec):
     assert ("wrong-type", 8, 7) in errors(write_spec(text))
 
 
-def test_sequential_block_cannot_have_a_forward(write_spec):
+def test_sequential_block_may_have_its_own_forward(write_spec):
     text = SEQUENTIALS.replace("      act: ReLU()\n", "      act: ReLU()\n    forward:\n"
-                               "      - return x\n")
-    assert errors(write_spec(text)) == [("bad-forward", 18, 5)]
+                               "      - return self[1](self[0](x)) + x\n")
+    model = nnspec.build(write_spec(text))
+    named = model.named.first
+    x = torch.randn(1, 2, 8, 8)
+    assert torch.equal(named(x), named.act(named.conv(x)) + x)
 
 
 # --- torch arguments -------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from nnspec.cli.common import parse_inputs
+from nnspec.diagnostics import Diagnostic, Pos
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -95,8 +96,10 @@ def run_module(args: argparse.Namespace) -> int:
         result = import_module(args.target, _factory_args(args.args), _inputs(args))
     except TargetError as exc:  # the name itself: malformed, or nothing there
         raise UsageError(f"cannot import {args.target}: {exc}") from None
-    for warning in result.warnings:
-        print(f"nnspec: warning: forward unknown in {warning}", file=sys.stderr)
+    for warning in result.warnings:  # neither torch.fx nor torch.export could write it
+        print(Diagnostic("forward-untraceable", f"forward unknown in {warning}",
+                         Pos(f"<{args.target}>", 1, 1), "write its forward in the spec",
+                         severity="warning").render(), file=sys.stderr)
     return _write(args, result.text, _module_files(args.target))
 
 

@@ -118,7 +118,7 @@ class ClassWriter:
                 "write it in the spec"
             forward += self.emit(ast.Raise(nodes.call("NotImplementedError",
                                                       ast.Constant(message))), 2)
-        elif cls.base == "Module":
+        elif cls.base == "Module" or cls.forward:
             forward = format_statement(nodes.function_def("forward", [("self", None, None)]
                                        + [(i, None, None) for i in cls.inputs], None), 1)
             forward += self.steps(cls.forward, 2)
@@ -347,8 +347,37 @@ class ClassWriter:
                     lines.append(INDENT * indent + "else:")
                     lines += self.steps(step.orelse, indent + 1, renamer)
             else:
-                lines += self.emit(renamer.visit(copy.deepcopy(step.node)), indent)
+                lines += self.statement(renamer.visit(copy.deepcopy(step.node)), indent)
         return lines
+
+    def statement(self, node: ast.stmt, indent: int) -> list[str]:
+        """One step; a loop's header, then its body one level deeper. An item picked by name
+        is an attribute (`self.heads.aux`); a loop over a block of named children runs over
+        its `children()`."""
+        for call in ast.walk(node):
+            if isinstance(call, ast.Call) and isinstance(call.func, ast.Subscript):
+                key = call.func.slice
+                if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                    call.func = ast.Attribute(call.func.value, key.value) \
+                        if key.value.isidentifier() else nodes.call("getattr", call.func.value,
+                                                                    key)
+        if not isinstance(node, ast.For):
+            return self.emit(node, indent)
+        if self.named_container(node.iter):
+            node.iter = nodes.call(ast.Attribute(node.iter, "children"))
+        lines = self.emit(ast.For(node.target, node.iter, [], []), indent)
+        for sub in node.body:
+            lines += self.emit(sub, indent + 1)
+        return lines
+
+    def named_container(self, node: ast.expr) -> bool:
+        """Whether a loop's container is a block of named children (not iterable itself)."""
+        if not (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)):
+            return False
+        child = next((c for c in self.cls.children if c.name == node.attr), None)
+        value = child.value if child is not None else None
+        return isinstance(value, Call) and value.kind == "block" and \
+            self.program.classes[value.target].base == "Module"
 
 
 def _nodes(steps: list) -> Iterator[ast.AST]:

@@ -41,6 +41,11 @@ def self_check(program: Program, usage: Usage) -> list[str]:
         shapes = [_shape(ast.Subscript(ast.Name("output"), ast.Constant(i)))
                   for i in range(len(returned.elts))]
         stmts.append(ast.Expr(nodes.call("print", *shapes)))
+    elif isinstance(returned, ast.Dict):  # a mapping: each item's shape, by key
+        stmts.append(assign(ast.Name("output"), output))
+        stmts.append(ast.Expr(nodes.call("print", *[
+            _shape(ast.Subscript(ast.Name("output"), key)) for key in returned.keys
+            if key is not None])))
     else:
         stmts.append(ast.Expr(nodes.call("print", _shape(output))))
     lines: list[str] = []

@@ -117,6 +117,8 @@ CODES: dict[str, str] = {
     "user-code-failed": "`import module`: the user's code raised (importing their module, "
                         "calling the factory, printing the model)",
     "not-a-module": "`import module`: the factory returned something other than an nn.Module",
+    "forward-untraceable": "`import module` (a warning): neither torch.fx nor torch.export "
+                           "gives a class's forward as spec steps; it gets `forward: unknown`",
     # the command itself (JSON error reports only: text prints these without a code)
     "usage": "wrong usage of the command: an unknown option, a missing file, a malformed `--set` "
              "(exit 2)",

@@ -70,18 +70,15 @@ class ClassBuilder(Declarations, Children):
         if block.forward == "unknown":
             cls.forward_unknown = True
             return cls
-        if block.base == "Sequential":
-            if block.forward is not None:
-                self.errors.error("bad-forward", "a Sequential block runs its children in "
-                                  "order; it cannot have a forward",
-                                  self.where(path + ("forward",), key=True))
-            return cls
+        if block.base == "Sequential" and block.forward is None:
+            return cls  # torch's own forward: the children in order
         if block.base == "ModuleList":
             if block.forward is not None:
                 self.errors.error("bad-forward", "a ModuleList block has no forward",
                                   self.where(path + ("forward",), key=True))
             return cls
-        scope = Scope(self, path, param_names, child_names, inputs, declared)
+        scope = Scope(self, path, param_names, child_names, inputs, declared,
+                      container=block.base == "Sequential")
         if block.forward is None:
             cls.forward = self.default_forward(cls, path)
         else:
@@ -90,7 +87,7 @@ class ClassBuilder(Declarations, Children):
                 self.errors.error("missing-return", f"forward of '{name}' does not end with a "
                                   "'return'", self.where(path + ("forward",), key=True),
                                   "add a last step such as 'return x'")
-            self.unused_children += [
+            self.unused_children += [] if block.base == "Sequential" else [
                 (name, c.name, self.where(path + ("children", c.name), key=True))
                 for c in children if c.name not in scope.called]
         # the default forward's `if` steps read parameters too (conditional children)

@@ -1,5 +1,10 @@
 """Forward steps to IR: each statement parsed and checked against the whitelist of what a
-spec's forward may say, its names resolved against inputs, children and earlier values."""
+spec's forward may say, its names resolved against inputs, children and earlier values.
+
+Besides assignments and `return`, a step may be a loop over the items of a container child
+(`for layer in layers: x = layer(x)`), an item of one may be called (`layers[0](x)`,
+`heads["aux"](x)`, `self[0](x)` in a container block), and `return` may give a mapping with
+string keys (`return {"out": x, "aux": a}`)."""
 
 from __future__ import annotations
 
@@ -39,9 +44,11 @@ class Scope:
     """Checks forward steps: which names are values, children and parameters at each point."""
 
     def __init__(self, ctx: Context, path: PathKey, params: set[str], children: set[str],
-                 inputs: list[str], tensors: set[str]):
+                 inputs: list[str], tensors: set[str], container: bool = False):
         self.ctx, self.path = ctx, path
         self.params, self.children, self.tensors = params, children, tensors
+        self.container = container  # a Sequential block: `self[i]` and `for m in self`
+        self.loop_vars: set[str] = set()  # modules bound by an enclosing `for`
         self.values = set(inputs)
         self.used_params: set[str] = set()
         self.called: set[str] = set()
@@ -82,14 +89,31 @@ class Scope:
             self.ctx.errors.error(err.code, err.message, pos.shifted(err.offset, err.length))
             return None
         if len(tree.body) != 1 or not isinstance(tree.body[0], (ast.Assign, ast.AugAssign,
-                                                                ast.Return)):
+                                                                ast.Return, ast.For)):
             self.ctx.errors.error("bad-forward", "a forward step is one assignment "
-                                  "('y = conv(x)') or a 'return'", pos)
+                                  "('y = conv(x)'), a 'return' or a loop over a container "
+                                  "child ('for layer in layers: x = layer(x)')", pos)
             return None
         node = tree.body[0]
         expr = Expr(node, pos)  # type: ignore[arg-type]  # only used for sub-positions
         try:
-            self.check_value(node.value, expr)
+            self.check_statement(node, expr)
+        except ExprError as err:
+            self.ctx.errors.error(err.code, err.message, pos.shifted(err.offset, err.length),
+                                  err.hint)
+            if isinstance(node, ast.Assign):  # later steps may use the names: no cascade
+                self.values |= {n.id for t in node.targets for n in ast.walk(t)
+                                if isinstance(n, ast.Name)}
+            return None
+        return Stmt(node, pos)
+
+    def check_statement(self, node: ast.stmt, expr: Expr) -> None:
+        if isinstance(node, ast.For):
+            self.check_loop(node, expr)
+        elif isinstance(node, ast.Return) and isinstance(node.value, ast.Dict):
+            self.check_mapping(node.value, expr)
+        else:
+            self.check_value(node.value, expr)  # type: ignore[attr-defined]
             if isinstance(node, ast.AugAssign):
                 self.check_value(node.target, expr)
                 if isinstance(node.target, ast.Name) and node.target.id in self.tensors:
@@ -99,14 +123,48 @@ class Scope:
             elif isinstance(node, ast.Assign):
                 for target in node.targets:
                     self.bind_target(target, expr)
-        except ExprError as err:
-            self.ctx.errors.error(err.code, err.message, pos.shifted(err.offset, err.length),
-                                  err.hint)
-            if isinstance(node, ast.Assign):  # later steps may use the names: no cascade
-                self.values |= {n.id for t in node.targets for n in ast.walk(t)
-                                if isinstance(n, ast.Name)}
-            return None
-        return Stmt(node, pos)
+
+    def check_loop(self, node: ast.For, expr: Expr) -> None:
+        """`for layer in layers: <assignments>`: one turn per item of a container child."""
+        if not isinstance(node.target, ast.Name):
+            raise ExprError("bad-forward", "a loop binds one name, the item", node.target)
+        if not self.is_container(node.iter):
+            raise ExprError("bad-forward", "a loop runs over a child (a ModuleList, "
+                            "Sequential or ModuleDict) or, in a Sequential block, 'self'",
+                            node.iter)
+        if node.orelse:
+            raise ExprError("bad-forward", "a loop has no 'else'", node.orelse[0])
+        var = node.target.id
+        problem = identifier_problem(var)
+        if problem or var in self.children | self.params | self.values | self.tensors \
+                | self.loop_vars:
+            raise ExprError("name-clash", problem or f"'{var}' is already a name here; "
+                            "choose another name for the item", node.target)
+        self.called.add(node.iter.id)  # type: ignore[attr-defined]
+        self.loop_vars.add(var)
+        try:
+            for sub in node.body:
+                if not isinstance(sub, (ast.Assign, ast.AugAssign)):
+                    raise ExprError("bad-forward", "a loop's body is assignments", sub)
+                self.check_statement(sub, expr)
+        finally:
+            self.loop_vars.discard(var)
+
+    def is_container(self, node: ast.expr) -> bool:
+        return isinstance(node, ast.Name) and (
+            node.id in self.children or (node.id == "self" and self.container))
+
+    def check_mapping(self, node: ast.Dict, expr: Expr) -> None:
+        """`return {"out": x, "aux": a}`: string keys, each once."""
+        seen: set[str] = set()
+        for key, value in zip(node.keys, node.values):
+            if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
+                raise ExprError("bad-forward", "a returned mapping's keys are strings",
+                                key or value)
+            if key.value in seen:
+                raise ExprError("bad-forward", f"key '{key.value}' is returned twice", key)
+            seen.add(key.value)
+            self.check_value(value, expr)
 
     def bind_target(self, node: ast.expr, expr: Expr) -> None:
         if isinstance(node, (ast.Tuple, ast.List)):
@@ -175,7 +233,19 @@ class Scope:
             self.check_value(sub, expr)
 
     def check_callee(self, func: ast.expr, expr: Expr) -> None:
+        if isinstance(func, ast.Subscript) and self.is_container(func.value):
+            key = func.slice
+            if isinstance(key, ast.UnaryOp) and isinstance(key.op, ast.USub):  # `layers[-1]`
+                key = key.operand
+            if isinstance(key, ast.Constant) and type(key.value) in (int, str):
+                if func.value.id in self.children:  # type: ignore[attr-defined]
+                    self.called.add(func.value.id)  # type: ignore[attr-defined]
+                return
+            raise ExprError("bad-forward", "an item of a container child is picked by an int "
+                            "or a string: 'layers[0](x)', 'heads[\"aux\"](x)'", key)
         if isinstance(func, ast.Name):
+            if func.id in self.loop_vars:
+                return
             if func.id in self.children:
                 self.called.add(func.id)
                 return

@@ -77,6 +77,13 @@ class ExpressionLayout(DocumentBuilder):
                 self.group(lambda: self.text("[]"))
             else:
                 self.bracketed("[", lambda: self.sequence(node.elts), "]")
+        elif isinstance(node, ast.Dict):  # string keys: a forward's returned mapping
+            if not node.keys:
+                self.group(lambda: self.text("{}"))
+            else:
+                self.bracketed("{", lambda: self.join([
+                    lambda k=k, v=v: (self.expr(k), self.text(": "), self.expr(v))
+                    for k, v in zip(node.keys, node.values)]), "}")
         elif isinstance(node, ast.Tuple):
             self.tuple(node)
         elif isinstance(node, ast.Slice):

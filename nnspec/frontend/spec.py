@@ -66,8 +66,8 @@ class ParamSpec(SpecData):
 
 
 class ChildSpec(SpecData):
-    FIELDS = {"call": None, "seq": None, "modules": None, "if_": None, "else_": None, "repeat": None, "as_": None,
-              "do": None, "doc": None}
+    FIELDS = {"call": None, "seq": None, "modules": None, "if_": None, "else_": None,
+              "repeat": None, "as_": None, "do": None, "doc": None}
 
 
 class IfStep(SpecData):

@@ -28,6 +28,7 @@ from nnspec.importers.draft import (
     guess_inputs,
 )
 from nnspec.importers.emit import render
+from nnspec.importers.export_trace import export_steps
 from nnspec.importers.fold import DraftClass, Folder
 from nnspec.importers.params import Params
 from nnspec.importers.printed import is_torch_layer
@@ -136,8 +137,15 @@ def import_model(model: Any, source: str = "model",
     if root is not None:
         assign_ties(model, root, errors)
     errors.check()
-    forwards = _Forwards(live, node)
-    classes = Folder(classifier, errors, forwards).fold_all(root)
+    forwards = _Forwards(live, node, lambda: _record_calls(model, guess_inputs(
+        root, inputs, Collector())))
+    modes = {m: m.training for m in model.modules()}
+    model.eval()  # traced as it is checked and used for inference: `if self.training` is off
+    try:
+        classes = Folder(classifier, errors, forwards).fold_all(root)
+    finally:
+        for m, mode in modes.items():
+            m.training = mode
     errors.check()
     root_inputs = classes[-1].inputs or ["x"]
     if inputs and list(inputs) != root_inputs:
@@ -148,8 +156,11 @@ def import_model(model: Any, source: str = "model",
     errors.check()
     if not inputs and len(root_inputs) == 1:
         shapes = {root_inputs[0]: next(iter(shapes.values()))}
+    exported = ", ".join(sorted(forwards.exported))
     header = [f"Imported from {source} by `nnspec import module`.",
-              "Forward: traced with torch.fx, each class with its children as leaves.",
+              "Forward: traced with torch.fx in eval mode, each class with its children as "
+              "leaves" + (f"; with torch.export where fx cannot: {exported}"
+                          if exported else "") + ".",
               *INIT_NOTE, *(f"Forward unknown: {r}" for r in forwards.reports),
               *assumed_defaults(classifier.instances), *(f"Note: {n}" for n in classifier.notes)]
     text = render(classes, shapes, header)
@@ -166,12 +177,95 @@ def _pair(node: Node, module: Any, live: dict[int, Any]) -> None:
         _pair(child_node, child, live)
 
 
-class _Forwards:
-    """Sets each folded class's forward from its traced instances."""
+def _record_calls(model: Any, shapes: dict[str, tuple[list[int], str | None]]
+                  ) -> dict[int, tuple[tuple, dict]]:
+    """The arguments each module received when the model ran once on example inputs (the
+    first call of each): what torch.export traces a module on. Empty if the model does not
+    run on them."""
+    from torch.utils import _pytree
 
-    def __init__(self, live: dict[int, Any], root: Node):
-        self.live, self.root = live, root
+    from nnspec.runtime.torchlib import torch
+
+    calls: dict[int, tuple[tuple, dict]] = {}
+
+    def record(module: Any, args: tuple, kwargs: dict) -> None:
+        if id(module) not in calls:
+            calls[id(module)] = _pytree.tree_map(
+                lambda v: v.clone() if isinstance(v, torch.Tensor) else v, (args, kwargs))
+
+    hooks = [m.register_forward_pre_hook(record, with_kwargs=True) for m in model.modules()]
+    gen = torch.Generator().manual_seed(0)
+    tensors = {name: torch.randn((2, *shape), generator=gen)
+               for name, (shape, _) in shapes.items()}
+    try:
+        with torch.no_grad():
+            model(**_call_arguments(model, tensors))
+    except Exception:  # the model's own code failed on the guess: nothing to export with
+        return {}
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return calls
+
+
+def _call_arguments(model: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+    """The model's call on the inputs the user picked (`--input input_ids=16`), by name; every
+    other argument keeps its default (a mask of None), except that caches are off
+    (`use_cache=False`, as Hugging Face models take it). Unnamed inputs go by position."""
+    import inspect
+
+    parameters = inspect.signature(model.forward).parameters
+    named = [p.name for p in parameters.values()
+             if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    out = {name if name in parameters else named[i]: t
+           for i, (name, t) in enumerate(tensors.items()) if i < len(named)}
+    if "use_cache" in parameters and "use_cache" not in out:
+        out["use_cache"] = False
+    return out
+
+
+def _call_key(value: Any) -> Any:
+    """What torch.export sees of a call's arguments: tensors by shape and dtype."""
+    from nnspec.runtime.torchlib import torch
+
+    if isinstance(value, torch.Tensor):
+        return ("tensor", tuple(value.shape), str(value.dtype))
+    if isinstance(value, (tuple, list)):
+        return tuple(_call_key(v) for v in value)
+    if isinstance(value, dict):
+        return tuple((k, _call_key(v)) for k, v in value.items())
+    return repr(value)
+
+
+class _Forwards:
+    """Sets each folded class's forward from its traced instances: torch.fx first, and
+    torch.export on the arguments the instance received where fx fails."""
+
+    def __init__(self, live: dict[int, Any], root: Node, record: Any):
+        self.live, self.root, self.record = live, root, record
+        self.calls: dict[int, tuple[tuple, dict]] | None = None
         self.reports: list[str] = []
+        self.exported: set[str] = set()  # the classes torch.export traced
+        self.exports: dict[tuple, tuple[list[str], list[str]]] = {}
+
+    def trace(self, module: Any) -> tuple[list[str], list[str]]:
+        try:
+            return trace_steps(module)
+        except Untraceable as fx_reason:
+            if self.calls is None:
+                self.calls = self.record()
+            call = self.calls.get(id(module))
+            if call is None:
+                raise Untraceable(f"{fx_reason}; torch.export needs it to run on the example "
+                                  "input, and it did not") from None
+            key = (type(module), str(module), _call_key(call))
+            if key not in self.exports:  # equal instances on equal arguments: export once
+                try:
+                    self.exports[key] = export_steps(module, *call)
+                except Untraceable as export_reason:
+                    raise Untraceable(f"{fx_reason}; {export_reason}") from None
+            self.exported.add(type(module).__name__)
+            return self.exports[key]
 
     def __call__(self, draft: DraftClass, instances: list[Instance], params: Params) -> None:
         modules = [self.live[id(inst.node)] for inst in instances]
@@ -180,17 +274,15 @@ class _Forwards:
             draft.forward = None if draft.name == "ModuleList" and inside else "unknown"
             return
         try:
-            if draft.base == "Sequential":
+            if draft.base == "Sequential":  # a Sequential subclass may have its own forward
                 if all(runs_children_in_order(m) for m in modules):
                     draft.forward = None
                     return
-                raise Untraceable("its forward is not nn.Sequential's, and a Sequential block "
-                                  "cannot have its own")
             dashed = next((k for inst in instances for k, _ in inst.items
                            if DASHED.fullmatch(k)), None)
             if dashed:
                 raise Untraceable(f"a forward step cannot call its child '{dashed}' by name")
-            traced = [trace_steps(m) for m in modules]
+            traced = [self.trace(m) for m in modules]
         except Untraceable as reason:
             self.reports.append(f"{draft.name}: {reason}")
             draft.forward = "unknown"
@@ -281,8 +373,8 @@ def _check_against(text: str, model: Any, classes: list[DraftClass],
         raise ImportDefect([Diagnostic("not-rebuilt", "the imported spec's model does not load "
                                        f"the model's state_dict: {str(exc)[:500]}",
                                        Pos(label, 1, 1))]) from None
-    if any(c.forward == "unknown" for c in classes):
-        return
+    if any(c.forward == "unknown" and c.name != "ModuleDict" for c in classes):
+        return  # (torch's ModuleDict has no forward either: calling it raises in both)
     gen = torch.Generator().manual_seed(0)
     args = [torch.randn((2, *shape), generator=gen) for shape in shapes.values()]
     was_training = model.training
@@ -290,7 +382,7 @@ def _check_against(text: str, model: Any, classes: list[DraftClass],
     rebuilt.eval()
     try:
         with torch.no_grad():
-            want = model(*[a.clone() for a in args])
+            want = model(**_call_arguments(model, dict(zip(shapes, [a.clone() for a in args]))))
             got = rebuilt(*[a.clone() for a in args])
     except Exception as exc:  # the model's own code failed: most likely the guessed shape
         shown = ", ".join(f"{k} {v}" for k, v in shapes.items())
@@ -306,8 +398,17 @@ def _check_against(text: str, model: Any, classes: list[DraftClass],
 
 
 def _same(a: Any, b: Any, torch: Any) -> bool:
+    """Equal outputs, item by item: a dict, dataclass or Hugging Face `ModelOutput` against
+    the mapping the spec returns, a namedtuple against its tuple."""
+    import dataclasses
+
     if isinstance(a, torch.Tensor):
         return isinstance(b, torch.Tensor) and a.shape == b.shape and torch.equal(a, b)
+    if dataclasses.is_dataclass(a) and not isinstance(a, dict):
+        a = {f.name: getattr(a, f.name) for f in dataclasses.fields(a)}
+    if isinstance(a, dict):
+        return isinstance(b, dict) and list(a) == list(b) and all(
+            _same(a[k], b[k], torch) for k in a)
     if isinstance(a, (tuple, list)):
         return isinstance(b, (tuple, list)) and len(a) == len(b) and all(
             _same(x, y, torch) for x, y in zip(a, b))

@@ -1,15 +1,20 @@
 """One module's forward, recovered by torch.fx and written as spec forward steps.
 
 Each module is traced on its own with all of its children as leaves, so the graph holds exactly
-what a spec forward can say: calls of children, and torch / F functions, tensor methods and
-operators between them. Everything else (a parameter read directly, a grandchild called, a
-function outside nnspec's ops whitelist) is reported with the reason, never approximated.
+what a spec forward can say: calls of children (or of the items of a container child,
+`layers[0](x)`, `heads['aux'](x)`), and torch / F functions, tensor methods and operators
+between them. A loop over a container, which the trace unrolls, is folded back into one
+`for` step when its turns differ only in the item. A returned dict (or dataclass) becomes a
+returned mapping, a namedtuple a tuple. Everything else (a parameter read directly, a
+grandchild called, a function outside nnspec's ops whitelist) is reported with the reason,
+never approximated.
 """
 
 from __future__ import annotations
 
 import ast
 import operator
+import re
 from typing import Any
 
 from nnspec.catalog import ops
@@ -30,8 +35,81 @@ class Untraceable(Exception):
 
 
 def trace_steps(module: Any) -> tuple[list[str], list[str]]:
-    """(forward argument names, steps) for one module, its children left opaque."""
-    return _Writer(module, _trace(module)).write()
+    """(forward argument names, steps) for one module, its children left opaque. A value
+    used once is written where it is used, unless that hides a loop: then every value gets
+    its own step, so that the loop's turns look alike."""
+    return write_steps(module, _trace(module))
+
+
+def write_steps(module: Any, graph: Any) -> tuple[list[str], list[str]]:
+    """(forward argument names, steps) from an fx graph of `module`'s own forward."""
+    containers = _containers(module)
+    inputs, steps = _Writer(module, graph).write()
+    taken = {name for name, _ in module.named_children()}
+    folded = fold_loops(steps, containers, taken)
+    if containers and len(folded) == len(steps):
+        plain = fold_loops(_Writer(module, graph, inline=False).write()[1], containers, taken)
+        if any(step.startswith("for ") for step in plain):
+            return inputs, plain
+    return inputs, folded
+
+
+def _containers(module: Any) -> dict[str, list[str]]:
+    """Each container the forward may loop over (a child ModuleList, ModuleDict or
+    Sequential, or the module itself when it is one), to the spelling of its items' calls."""
+    from torch import nn
+
+    kinds = (nn.ModuleList, nn.ModuleDict, nn.Sequential)
+    out = {}
+    for name, child in [("self", module), *module.named_children()]:
+        if isinstance(child, kinds):
+            out[name] = [ast.unparse(_item(name, key, child)) + "("
+                         for key, _ in child.named_children()]
+    return out
+
+
+def _item(name: str, key: str, container: Any) -> ast.expr:
+    """`layers[0]`, `heads['aux']`, `self[0]`: an item of a container, by position or name."""
+    from torch import nn
+
+    index: object = int(key) if key.isdigit() and not isinstance(container, nn.ModuleDict) \
+        else key  # a Sequential built from an OrderedDict has named items
+    return ast.Subscript(ast.Name(name, ast.Load()), ast.Constant(index), ast.Load())
+
+
+def fold_loops(steps: list[str], containers: dict[str, list[str]],
+               taken: set[str] | None = None) -> list[str]:
+    """Unrolled turns of a loop over a container, back into one `for` step: from the first
+    step that calls item 0, the shortest run of steps that, with item 0 replaced by item j,
+    gives the next run, for every item in order. The item's name avoids `taken` (the
+    children) and every name the steps use."""
+    for name, calls in containers.items():
+        n = len(calls)
+        if n < 2:
+            continue
+        start = next((i for i, step in enumerate(steps) if calls[0] in step), None)
+        if start is None:
+            continue
+        for k in range(1, (len(steps) - start) // n + 1):
+            body = steps[start:start + k]
+            if any(call in step for step in body for call in calls[1:]):
+                break
+            if any(step.startswith("return ") for step in body):
+                break
+            if all(steps[start + j * k + t] == body[t].replace(calls[0], calls[j])
+                   for j in range(1, n) for t in range(k)):
+                var = _loop_name(steps, set(containers) | (taken or set()))
+                loop = f"for {var} in {name}: " + "; ".join(
+                    step.replace(calls[0], f"{var}(") for step in body)
+                steps = steps[:start] + [loop] + steps[start + n * k:]
+                break
+    return steps
+
+
+def _loop_name(steps: list[str], taken: set[str]) -> str:
+    words = {w for step in steps for w in re.findall(r"\w+", step)} | taken
+    return next(name for name in ("layer", "block", "module") + tuple(
+        f"layer{i}" for i in range(2, 999)) if name not in words)
 
 
 def runs_children_in_order(module: Any) -> bool:
@@ -54,16 +132,34 @@ def _trace(module: Any) -> Any:
             return m is not module
 
     try:
-        return ChildrenAsLeaves().trace(module)
+        graph = ChildrenAsLeaves().trace(module)
     except Exception as exc:  # fx says why: data-dependent control flow, unsupported calls
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise Untraceable(f"torch.fx cannot trace it: {message}") from None
+    drop_asserts(graph)
+    return graph
+
+
+def drop_asserts(graph: Any) -> None:
+    """Remove `torch._assert` checks (timm's input-size checks) and what only they used:
+    they return nothing, and for the inputs the model accepts they change nothing."""
+    import torch
+
+    dead = [n for n in graph.nodes if n.op == "call_function" and n.target in (
+        torch._assert, getattr(torch, "_assert_async", None))]
+    while dead:
+        node = dead.pop()
+        inputs = node.all_input_nodes
+        if node.users:
+            continue
+        graph.erase_node(node)
+        dead += [i for i in inputs if not i.users and i.op in ("call_function", "call_method")]
 
 
 class _Writer:
-    def __init__(self, module: Any, graph: Any):
-        self.module, self.graph = module, graph
-        self.children = {name for name, _ in module.named_children()}
+    def __init__(self, module: Any, graph: Any, inline: bool = True):
+        self.module, self.graph, self.inline = module, graph, inline
+        self.children = dict(module.named_children())
         self.exprs: dict[Any, ast.expr] = {}  # fx node -> its value as an expression
         self.names: dict[Any, str] = {}
         self.pending: list[Any] = []  # values kept as expressions, not yet used
@@ -86,6 +182,9 @@ class _Writer:
                 self.bind(node, name)
             elif node.op == "output":
                 steps.append(f"return {ast.unparse(self.value(node.args[0]))}")
+            elif _is_dataclass_type(node.target):  # a dataclass output: its fields, by name
+                self.exprs[node] = self.mapping(node.kwargs)
+                self.pending.append(node)
             else:
                 value = self.expression(node)
                 if node.op == "call_module":
@@ -93,7 +192,7 @@ class _Writer:
                     for early in self.pending:
                         steps.append(self.statement(early, self.exprs[early]))
                     self.pending = []
-                if node.op == "call_module" or self.uses[node] != 1:
+                if node.op == "call_module" or self.uses[node] != 1 or not self.inline:
                     steps.append(self.statement(node, value))
                 else:
                     self.exprs[node] = value  # used once: written where it is used
@@ -112,9 +211,14 @@ class _Writer:
         self.exprs[node] = ast.Name(name, ast.Load())
 
     def name_for(self, node: Any) -> str:
-        """The name of the first input value that dies here (`x = conv(x)`), else a new one."""
+        """The name of the first input value that dies here (`x = conv(x)`), else a new one.
+        Not a name that an expression still waiting to be written reads."""
+        inner = self.pending_of(node)
+        waiting = {arg for p in self.pending if p not in inner for arg in self.named_inputs(p)}
         for arg in self.named_inputs(node):
-            if self.last_use.get(arg) is node or self.last_use.get(arg) in self.pending_of(node):
+            if arg in waiting:
+                continue
+            if self.last_use.get(arg) is node or self.last_use.get(arg) in inner:
                 return self.names[arg]
         return self.fresh("out")
 
@@ -149,12 +253,19 @@ class _Writer:
             elts = [self.value(a) for a in arg]
             return ast.Tuple(elts, ast.Load()) if isinstance(arg, tuple) else \
                 ast.List(elts, ast.Load())
+        if isinstance(arg, dict):
+            return self.mapping(arg)
         if isinstance(arg, slice):
             return ast.Slice(*(None if v is None else self.value(v)
                                for v in (arg.start, arg.stop, arg.step)))
         if arg is None or arg is ... or isinstance(arg, (bool, int, float, str)):
             return ast.Constant(arg)
         raise Untraceable(f"forward uses the constant {arg!r}, which a spec cannot write")
+
+    def mapping(self, items: dict) -> ast.expr:
+        if not all(isinstance(k, str) for k in items):
+            raise Untraceable("forward returns a dict whose keys are not all strings")
+        return ast.Dict([ast.Constant(k) for k in items], [self.value(v) for v in items.values()])
 
     def call_args(self, node: Any, skip: int = 0) -> tuple[list[ast.expr], list[ast.keyword]]:
         args = [self.value(a) for a in node.args[skip:]]
@@ -163,11 +274,8 @@ class _Writer:
 
     def expression(self, node: Any) -> ast.expr:
         if node.op == "call_module":
-            if node.target not in self.children:
-                raise Untraceable(f"forward calls '{node.target}', which is not a child of "
-                                  "this module")
             args, keywords = self.call_args(node)
-            return ast.Call(ast.Name(node.target, ast.Load()), args, keywords)
+            return ast.Call(self.callee(node.target), args, keywords)
         if node.op == "call_method":
             if node.target not in ops.METHODS:
                 raise Untraceable(f"forward calls the tensor method '{node.target}', which is "
@@ -180,6 +288,22 @@ class _Writer:
         raise Untraceable(f"forward reads '{node.target}' directly; a spec reaches parameters "
                           "only through its children")
 
+    def callee(self, target: str) -> ast.expr:
+        """A child by name, an item of a container child, or one of this container's own."""
+        from torch import nn
+
+        if target in self.children:
+            if target.isidentifier():
+                return ast.Name(target, ast.Load())
+            return _item("self", target, self.module)  # this Sequential's numbered child
+        head, _, key = target.partition(".")
+        container = self.children.get(head)
+        if isinstance(container, (nn.ModuleList, nn.ModuleDict, nn.Sequential)) and \
+                key in dict(container.named_children()):
+            return _item(head, key, container)
+        raise Untraceable(f"forward calls '{target}', which is neither a child of this module "
+                          "nor an item of a container child")
+
     def function(self, node: Any) -> ast.expr:
         target, args = node.target, node.args
         if target in _BINARY and len(args) == 2 and not node.kwargs:
@@ -190,6 +314,11 @@ class _Writer:
             return ast.Compare(self.value(args[0]), [_COMPARE[target]()], [self.value(args[1])])
         if target is operator.getitem and len(args) == 2:
             return ast.Subscript(self.value(args[0]), self.value(args[1]), ast.Load())
+        if isinstance(target, type) and issubclass(target, tuple) and \
+                hasattr(target, "_fields"):  # a namedtuple: its fields in order, as a tuple
+            fields = list(args) + [node.kwargs[f] for f in target._fields[len(args):]
+                                   if f in node.kwargs]
+            return ast.Tuple([self.value(a) for a in fields], ast.Load())
         if target is getattr and len(args) == 2 and args[1] in ops.ATTRIBUTES:
             return ast.Attribute(self.value(args[0]), args[1], ast.Load())
         spelled = _functions().get(target)
@@ -229,3 +358,9 @@ def _spelling(fn: Any) -> str:
     module = getattr(fn, "__module__", None)
     qualname = getattr(fn, "__qualname__", None) or name or repr(fn)
     return f"{module}.{qualname}" if module else qualname
+
+
+def _is_dataclass_type(target: Any) -> bool:
+    import dataclasses
+
+    return isinstance(target, type) and dataclasses.is_dataclass(target)

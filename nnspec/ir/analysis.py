@@ -98,12 +98,14 @@ def shape_of(value: Any) -> Any:
         return list(value.shape)
     if isinstance(value, (tuple, list)):
         return [shape_of(v) for v in value]
+    if isinstance(value, dict):  # a forward that returns a mapping
+        return {k: shape_of(v) for k, v in value.items()}
     return None
 
 
 def tensors_in(value: Any) -> Iterator[Tensor]:
     if isinstance(value, Tensor):
         yield value
-    elif isinstance(value, (tuple, list)):
-        for v in value:
+    elif isinstance(value, (tuple, list, dict)):
+        for v in (value.values() if isinstance(value, dict) else value):
             yield from tensors_in(v)

@@ -18,7 +18,9 @@ from nnspec.static.text import count_text, shape_text, table
 
 def as_data(path: str, name: str, analysis: Analysis) -> dict[str, Any]:
     """The summary data of one spec: totals, input and output shapes, one row per module."""
-    outputs = analysis.output if isinstance(analysis.output, tuple) else (analysis.output,)
+    outputs = analysis.output if isinstance(analysis.output, tuple) else (
+        tuple(analysis.output.values()) if isinstance(analysis.output, dict)
+        else (analysis.output,))
     return {
         "spec": path,
         "model": name,

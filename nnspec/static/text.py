@@ -33,6 +33,8 @@ def shape_text(shape: Any) -> str:
         return "-"
     if shape is UNKNOWN:
         return "?"
+    if isinstance(shape, dict):  # a forward that returns a mapping
+        return "{" + ", ".join(f"{k}: {shape_text(v)}" for k, v in shape.items()) + "}"
     if shape and all(isinstance(s, list) or s is None for s in shape):
         return "(" + ", ".join(shape_text(s) for s in shape) + ")"
     return "[" + ", ".join(map(str, shape)) + "]"

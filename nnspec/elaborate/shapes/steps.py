@@ -48,8 +48,22 @@ def statement(walker: Any, stmt: Stmt, frame: Frame) -> Any:
 
 
 def _run(evaluator: Step, stmt: Stmt, frame: Frame) -> Any:
-    node = stmt.node
+    return _run_node(evaluator, stmt.node, frame)
+
+
+def _run_node(evaluator: Step, node: ast.stmt, frame: Frame) -> Any:
+    if isinstance(node, ast.For):  # one turn per item of a container, the item bound
+        var = node.target.id  # type: ignore[attr-defined]
+        for item in evaluator.container(node.iter).children:
+            frame.children[var] = item
+            for sub in node.body:
+                _run_node(evaluator, sub, frame)
+        frame.children.pop(var, None)
+        return NO_RETURN
     if isinstance(node, ast.Return):
+        if isinstance(node.value, ast.Dict):  # a mapping with string keys (checked)
+            return {key.value: evaluator.value(value)  # type: ignore[union-attr]
+                    for key, value in zip(node.value.keys, node.value.values)}
         return evaluator.value(node.value)
     if isinstance(node, ast.AugAssign):
         target = evaluator.value(node.target)
@@ -69,7 +83,7 @@ def _run(evaluator: Step, stmt: Stmt, frame: Frame) -> Any:
             value.dtype = target.dtype
         frame.values[node.target.id] = value  # type: ignore[attr-defined]
         return NO_RETURN
-    value = evaluator.value(node.value)
+    value = evaluator.value(node.value)  # type: ignore[attr-defined]
     for target in node.targets:
         evaluator.bind(target, value)
     return NO_RETURN
@@ -208,12 +222,20 @@ class Step:
             return UNKNOWN
         if isinstance(base, Tensor):
             return self.op("index", _index, [base, index], {}, node)
+        if isinstance(base, dict):  # a mapping a child returned: an item by its key
+            if not isinstance(index, str) or index not in base:
+                self.fail(OpError(f"the mapping has no key {index!r} (its keys: "
+                                  f"{', '.join(map(repr, base))})", code="bad-op-argument"),
+                          node)
+            return base[index]
         return self.guarded(lambda: guards.subscript(node, base, index, self.work))
 
     def call(self, node: ast.Call) -> Any:
         args = [self.value(a) for a in node.args]
         kwargs = {k.arg: self.value(k.value) for k in node.keywords}
         func = node.func
+        if isinstance(func, ast.Subscript):  # an item of a container: `layers[0](x)`
+            return self.walker.module(self.item(func), args, kwargs, self.frame)
         if isinstance(func, ast.Name):
             child = self.frame.children.get(func.id)
             if child is None:
@@ -228,6 +250,35 @@ class Step:
                            kwargs, node)
         this = self.value(base)
         return self.op(f".{func.attr}", ops.METHODS[func.attr], [this, *args], kwargs, node)
+
+    def container(self, node: ast.expr) -> Instance:
+        """The container a loop runs over or an item is picked from: a child, or `self`."""
+        name = node.id  # type: ignore[attr-defined]
+        inst = self.frame.children.get(name)
+        if inst is None and name == "self":
+            return self.frame.inst
+        if inst is None:
+            self.fail(OpError(f"child '{name}' is absent here (its 'if' is false)",
+                              code="absent-child"), node)
+        assert inst is not None
+        if inst.kind == "layer":
+            self.fail(OpError(f"'{name}' is a {inst.type}, not a container of modules",
+                              code="bad-forward"), node)
+        return inst
+
+    def item(self, func: ast.Subscript) -> Instance:
+        """`layers[0]`, `heads["aux"]`: the item of a container by position or by name."""
+        inst = self.container(func.value)
+        key = ast.literal_eval(func.slice)  # an int or a str (checked)
+        items = {c.path.rsplit(".", 1)[-1]: c for c in inst.children}
+        count = len(inst.children)
+        found = items.get(key) if isinstance(key, str) else \
+            inst.children[key] if -count <= key < count else None  # by position, as torch
+        if found is None:
+            self.fail(OpError(f"'{ast.unparse(func)}': {inst.type} has no item {key!r}",
+                              code="bad-forward"), func)
+        assert found is not None
+        return found
 
     def op(self, name: str, rule, args: list[Any], kwargs: dict[str, Any], node: ast.AST
            ) -> Any:
@@ -274,6 +325,8 @@ def _is_namespace(node: ast.AST, name: str, values: dict[str, Any]) -> bool:
 
 
 def has_unknown(value: Any) -> bool:
+    if isinstance(value, dict):
+        return has_unknown(list(value.values()))
     if isinstance(value, (list, tuple)):
         return any(v is UNKNOWN or has_unknown(v) for v in value)
     return False

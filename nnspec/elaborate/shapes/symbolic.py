@@ -76,6 +76,8 @@ def unscoped(value: Any) -> Any:
                       bounds=value.bounds)
     if isinstance(value, (tuple, list)):
         return type(value)(unscoped(v) for v in value)
+    if isinstance(value, dict):
+        return {k: unscoped(v) for k, v in value.items()}
     return value
 
 
@@ -87,6 +89,8 @@ def rescoped(value: Any, call: Call | None, cls: ModuleClass,
     call returns the same expressions."""
     if isinstance(value, (tuple, list)):
         return type(value)(rescoped(v, call, cls, memo) for v in value)
+    if isinstance(value, dict):
+        return {k: rescoped(v, call, cls, memo) for k, v in value.items()}
     if not isinstance(value, Tensor):
         return value
     out = Tensor(value.shape, value.origin, value.node, dtype=value.dtype, bounds=value.bounds)

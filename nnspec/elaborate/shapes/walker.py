@@ -247,12 +247,12 @@ class _Walker:
 
     def block(self, inst: Instance, args: list[Any]) -> Any:
         cls = self.program.classes[inst.type]
+        if cls.forward_unknown:  # `forward: unknown`: what it gives is unknown, not an error
+            return UNKNOWN
         frame = Frame(inst, inst.args, {c.path.rsplit(".", 1)[-1]: c
                                               for c in inst.children})
         scoped = [unscoped(a) for a in args]
-        if cls.forward_unknown:  # what it returns is unknown, not an error where it is used
-            return UNKNOWN
-        if cls.base == "Sequential":
+        if cls.base == "Sequential" and not cls.forward:
             out = self.sequence(inst, scoped, frame)
         else:
             if len(args) != len(cls.inputs):

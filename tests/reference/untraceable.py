@@ -1,0 +1,16 @@
+"""A model whose forward neither torch.fx nor torch.export gives as spec steps: fx stops at
+the argument with a default, and torch.export's graph holds `cumsum`, outside nnspec's ops."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class Cumulative(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x, scale=None):
+        return torch.cumsum(self.fc(x), 1)
