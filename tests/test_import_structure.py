@@ -581,9 +581,13 @@ def test_nested_module_lists_are_module_list_children(tmp_path):
     model = T5Stack()
     text, rebuilt = rebuilt_from(model, tmp_path, {"x": [4]})
     assert "  T5Block:\n    children:\n      layer:\n        modules:\n" \
-        "          - Linear(4, 4)\n          - Linear(4, 4)\n    forward: unknown\n" in text
+        "          - Linear(4, 4)\n          - Linear(4, 4)\n    forward:\n" \
+        '      - "for block in layer: x = block(x)"\n' in text
     assert "    block:\n      modules:\n        - T5Block()\n        - T5Block()\n" in text
     assert type(rebuilt.block) is nn.ModuleList and type(rebuilt.block[0].layer) is nn.ModuleList
+    rebuilt.load_state_dict(model.state_dict(), strict=True)
+    x = torch.randn(2, 4)
+    assert torch.equal(rebuilt(x), model(x))  # the loops are recovered
     tree_text = import_tree(str(model), "tree.txt", inputs={"x": [4]}).text
     assert str(build_text(tree_text, tmp_path, "tree.yaml")) == str(model)
 
