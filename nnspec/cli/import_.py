@@ -41,6 +41,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="e.g. 'mypkg.models:resnet18' (the module is imported: it runs)")
     module.add_argument("--args", nargs="*", default=[], metavar="NAME=VALUE",
                         help="keyword arguments for the factory, as YAML values")
+    module.add_argument("--reference", action="append", default=[], metavar="PKG",
+                        help="keep PKG's classes opaque: each is written as a layer reference "
+                        "('layers:' in the spec) rather than expanded (repeatable)")
+    module.add_argument("--expand", action="append", default=[], metavar="PKG",
+                        help="expand PKG's classes into blocks, refusing where that is "
+                        "impossible, rather than reference them (repeatable)")
     _common(module)
     module.set_defaults(run=run_module)
 
@@ -94,7 +100,8 @@ def run_module(args: argparse.Namespace) -> int:
 
     _check(args, [])
     try:  # what the user's code raises comes back as a SpecError (exit 1), named as theirs
-        result = import_module(args.target, _factory_args(args.args), _inputs(args))
+        result = import_module(args.target, _factory_args(args.args), _inputs(args),
+                               tuple(args.reference), tuple(args.expand))
     except TargetError as exc:  # the name itself: malformed, or nothing there
         raise UsageError(f"cannot import {args.target}: {exc}") from None
     for warning in result.warnings:

@@ -14,7 +14,7 @@ from typing_extensions import TypeAliasType
 
 from nnspec.diagnostics import Collector, did_you_mean
 from nnspec.frontend.document import Document
-from nnspec.language.types import TYPE_NAMES
+from nnspec.language.types import TYPE_NAMES, VALUE_KINDS
 
 FORMAT_VERSIONS = (1,)
 
@@ -179,16 +179,49 @@ class ModelSpec(BlockSpec):
     inputs: list[str] | None = None  # type: ignore[assignment]  # taken from the top level
 
 
+class LayerArgSpec(_Model):
+    """A referenced layer's constructor argument in long form: `{type: str, default: row}`;
+    without a default it is required."""
+
+    type: Literal[VALUE_KINDS]  # type: ignore[valid-type]
+    default: Any = None
+    doc: str | None = None
+
+
+LayerArg = by_type("a layer argument is a kind such as 'float', a default value, or a mapping "
+                   "with 'type' and 'default'", map=LayerArgSpec, scalar=Union[bool, int, float],
+                   str=str)
+
+
+class LayerRef(_Model):
+    """A layer class by reference, with its constructor's signature written in the spec so
+    that the static verbs need not import it: `{class: "pkg.mod:Class", args: {p: float}}`."""
+
+    class_: str = Field(alias="class")
+    args: dict[str, LayerArg] | None = None  # type: ignore[valid-type]
+    doc: str | None = None
+
+
+LayerEntry = by_type("a layer is an import path 'package.module:Class', or a mapping with "
+                     "'class' and 'args'", str=str, map=LayerRef)
+
+
+def layer_path(entry: str | LayerRef) -> str:
+    """The import path of a `layers:` entry, in either form."""
+    return entry if isinstance(entry, str) else entry.class_
+
+
 class SpecFile(_Model):
     nnspec: int
     doc: str | None = None
     inputs: dict[str, InputDecl] = Field(min_length=1)
     model: ModelSpec
     blocks: dict[str, BlockSpec] = {}
-    layers: dict[str, str] = {}  # user layers: call name -> 'package.module:Class'
+    # user and library layers: call name -> 'package.module:Class' or a LayerRef
+    layers: dict[str, LayerEntry] = {}  # type: ignore[valid-type]
 
 
-for _cls in (ChildSpec, IfStep, InitRule, BlockSpec, ModelSpec, SpecFile):
+for _cls in (ChildSpec, IfStep, InitRule, BlockSpec, ModelSpec, LayerRef, SpecFile):
     _cls.model_rebuild()
 
 
@@ -242,6 +275,7 @@ _SECTIONS = {
     "inputs": "input", "blocks": "block",
     "block": {"params": "params", "children": "children", "forward": "steps", "init": "inits",
               "parameters": "parameters", "buffers": "buffers"},
+    "layers": "layer", "layer": {"args": "layer_args"}, "layer_args": "layer_arg",
     "inits": "init", "parameters": "parameter", "buffers": "buffer",
     "params": "param", "children": "child", "steps": "step",
     "child": {"seq": "children", "do": "children", "else": "child"},
@@ -249,7 +283,8 @@ _SECTIONS = {
 }
 _SECTION_MODELS = {"spec": SpecFile, "input": InputSpec, "block": BlockSpec, "model": ModelSpec,
                 "param": ParamSpec, "child": ChildSpec, "step": IfStep, "init": InitRule,
-                "parameter": ParameterSpec, "buffer": BufferSpec}
+                "parameter": ParameterSpec, "buffer": BufferSpec, "layer": LayerRef,
+                "layer_arg": LayerArgSpec}
 
 
 def _keys_at(path: tuple) -> list[str]:

@@ -96,16 +96,17 @@ _LINE_HEAD = re.compile(r"\s*(?:\([\w-]+\): )?(?:\d+ x )?")
 
 
 def check_rebuild(spec_text: str, tree: str, source: str, first_line: int = 1,
-                  keys: list | None = None) -> None:
+                  keys: list | None = None, allow: tuple[str, ...] = ()) -> None:
     """Build the spec (on the meta device) and raise SpecError at the first tree line it
     prints differently, or at the first of the recorded state_dict `keys` (state.Key) its
-    state_dict differs at: an importer that got something wrong says so."""
+    state_dict differs at: an importer that got something wrong says so. `allow`: the
+    packages of the layer references it imports."""
     from nnspec.elaborate.compile import compile_data
     from nnspec.frontend.reader import parse_document
     from nnspec.runtime.model import instantiate
 
     doc = parse_document(spec_text, "<imported spec>")
-    model = instantiate(compile_data(doc.data, "<imported spec>").program, device="meta")
+    model = instantiate(compile_data(doc.data, "<imported spec>", allow).program, device="meta")
     want, got = tree_lines(tree), tree_lines(str(model))
     for i, (a, b) in enumerate(zip(want + [""] * len(got), got + [""] * len(want))):
         if a != b:

@@ -1,0 +1,427 @@
+"""Layer references: a class `import module` cannot express as a block, written as a layer.
+
+A library leaf (torchvision's `StochasticDepth`), a layer subclass with children (timm's
+`BatchNormAct2d`) or a class whose forward cannot be traced becomes one `layers:` entry, the
+class's import path with its constructor's signature, so that the static verbs need not import
+it. Its call's arguments are recovered from the instance: the `__init__` signature matched
+against the instance's attributes (by name, or a common alias). They are verified by
+rebuilding the class with them: the same repr, the same state_dict layout and, on the input
+the model gives it, the same outputs. What cannot be verified is refused with the class, the
+argument and the reason.
+
+Which classes are referenced: by default those that cannot be expanded and come from a module
+other than the model's own; `reference` packages keep every class of theirs opaque; `expand`
+packages are never referenced (what cannot be expanded is then refused as before).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import re
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+from nnspec.catalog import LAYERS, REQUIRED, Arg
+from nnspec.diagnostics import Diagnostic, Pos
+from nnspec.elaborate.user_layers import allowed, declare_signature
+from nnspec.formatter import literal
+from nnspec.importers.layers import LayerCall
+from nnspec.language.names import IMPORT_PATH
+
+_SKIPPED = ("self", "device", "dtype")
+# other attribute names under which classes keep a constructor argument
+ALIASES: dict[str, tuple[str, ...]] = {
+    "p": ("drop_prob", "prob", "drop_rate"),
+    "drop_prob": ("p", "drop_rate"),
+    "num_features": ("num_channels", "normalized_shape", "hidden_size"),
+    "num_channels": ("num_features", "normalized_shape"),
+    "normalized_shape": ("num_features", "num_channels"),
+    "hidden_size": ("normalized_shape", "num_features"),
+    "eps": ("variance_epsilon", "epsilon"),
+    "affine": ("elementwise_affine",),
+    "elementwise_affine": ("affine",),
+    "in_features": ("nx", "in_channels", "in_chs"),
+    "out_features": ("nf", "out_channels", "out_chs"),
+    "channels": ("in_channels", "num_features", "in_features", "dim"),
+    "dim": ("in_features", "in_channels", "num_features", "embed_dim"),
+    "in_channels": ("in_chs", "in_features"),
+    "out_channels": ("out_chs", "out_features"),
+}
+
+
+class NotReferenceable(Exception):
+    """Why a class cannot stand as a reference: the argument concerned, if any, and why."""
+
+
+@dataclass
+class Reference:
+    """One referenced class: its import path, its name in the spec, its signature."""
+
+    path: str
+    name: str
+    args: list[Arg]
+    why: str
+    modules: list[Any] = field(default_factory=list)  # the instances, to check outputs
+
+    def entry(self) -> list[str]:
+        """The spec's `layers:` lines for it."""
+        parts = []
+        for arg in self.args:
+            if arg.required:
+                parts.append(f"{arg.name}: {arg.accepts}")
+            else:
+                parts.append(f"{arg.name}: {{type: {arg.accepts}, default: "
+                             f"{_flow(arg.default)}}}")
+        one = f"  {self.name}: {{class: \"{self.path}\", args: {{{', '.join(parts)}}}}}"
+        if len(one) <= 100:
+            return [one]
+        return [f"  {self.name}:", f"    class: \"{self.path}\"", "    args:",
+                *(f"      {p}" for p in parts)]
+
+
+class References:
+    """Decides which classes to reference and makes their calls; collects refusals."""
+
+    def __init__(self, model: Any, reference: tuple[str, ...] = (),
+                 expand: tuple[str, ...] = ()) -> None:
+        self.own_module = type(model).__module__
+        self.reference, self.expand = reference, expand
+        self.forced: dict[type, str] = {}  # classes to reference on the next pass, and why
+        self.by_path: dict[str, Reference] = {}
+        self.problems: list[Diagnostic] = []
+        self.verified: dict[int, dict[str, Any]] = {}  # id(instance) -> its rebuilt arguments
+
+    def reset(self) -> None:
+        self.by_path, self.problems, self.verified = {}, [], {}
+
+    def why(self, node: Any, module: Any) -> str | None:
+        """Why this printed module is to be a reference; None to expand it (or refuse it as
+        the classifier does)."""
+        if module is None:
+            return None
+        cls = type(module)
+        if cls.__module__.startswith("torch.") or cls.__module__ == "torch":
+            return None
+        if allowed(cls.__module__, self.expand):
+            return None
+        if allowed(cls.__module__, self.reference):
+            return f"--reference {cls.__module__.split('.')[0]}"
+        if cls in self.forced:
+            return self.forced[cls]
+        if cls.__module__ == self.own_module:
+            return None
+        if node.cls in LAYERS:
+            return "named like a torch layer"
+        if _torch_layer_base(cls) is not None:
+            return "layer subclass with children" if node.args is None else "layer subclass"
+        if node.args not in (None, ""):
+            return "library leaf"
+        if node.extra:
+            return "prints its own settings beside its children"
+        return None
+
+    def call(self, node: Any, module: Any, why: str) -> LayerCall | None:
+        """The call that rebuilds `module`, its class declared as a reference; None after a
+        refusal (in `problems`)."""
+        cls = type(module)
+        path = f"{cls.__module__}:{cls.__qualname__}"
+        try:
+            if not _PATH.fullmatch(path) or _import(path) is not cls:
+                raise NotReferenceable(f"it is not importable as {path}")
+            signature, given = recover(module)
+            verify(cls, module, given)
+            self.verified[id(module)] = given
+        except NotReferenceable as exc:
+            self.problems.append(Diagnostic(
+                "not-referenceable", f"'{node.cls}' ({path}) cannot be written as a layer "
+                f"reference: {exc}", node.pos,
+                f"pass --expand {cls.__module__.split('.')[0]} to expand its classes instead"
+                if why.startswith("--reference") else None))
+            return None
+        ref = self.by_path.get(path)
+        if ref is None:
+            ref = Reference(path, "", signature, why)
+            self.by_path[path] = ref
+            declare_signature(path, signature)
+        ref.modules.append(module)
+        layer = LAYERS[path]
+        full = layer.bind_defaults(given)
+        args = {a.name: full[a.name] for a in layer.args
+                if a.required or not _equal(full[a.name], a.default)}
+        return LayerCall(path, args, full, ())
+
+    def name_all(self, taken: set[str]) -> None:
+        """Give each reference its call name: the class's own, unless a torch layer, a block
+        or another reference has it."""
+        used = set(taken)
+        for ref in self.by_path.values():
+            cls = ref.path.split(":")[1]
+            top = ref.path.split(".")[0].split(":")[0]
+            name = cls
+            if name in LAYERS or name in used:
+                name = f"{top.capitalize()}{cls}"
+            n = 2
+            while name in LAYERS or name in used:
+                name, n = f"{top.capitalize()}{cls}_{n}", n + 1
+            ref.name = name
+            used.add(name)
+
+    def force_untraced(self, classes: list[Any], instances: dict[str, list[Any]],
+                       live: dict[int, Any]) -> bool:
+        """Mark the classes whose forward was not traced, and which would be referenced, for
+        the next pass; whether there are any."""
+        marked = False
+        for draft in classes[:-1]:
+            if draft.forward != "unknown" or draft.name in ("ModuleList", "ModuleDict"):
+                continue
+            group = instances.get(draft.name, [])
+            module = live.get(id(group[0].node)) if group else None
+            cls = type(module)
+            if module is None or cls in self.forced or cls.__module__ == self.own_module \
+                    or cls.__module__.split(".")[0] == "torch" \
+                    or allowed(cls.__module__, self.expand):
+                continue
+            self.forced[cls] = "forward not traced"
+            marked = True
+        return marked
+
+    def call_name(self, target: str) -> str:
+        ref = self.by_path.get(target)
+        return ref.name if ref is not None else target
+
+    def lines(self) -> list[str]:
+        """The spec's `layers:` section."""
+        if not self.by_path:
+            return []
+        return ["", "layers:"] + [line for ref in self.by_path.values() for line in ref.entry()]
+
+    def header(self) -> list[str]:
+        """The import report: how many references, and why each was needed."""
+        if not self.by_path:
+            return []
+        return [f"References: {len(self.by_path)}: " + ", ".join(
+            f"{r.name} ({r.why})" for r in self.by_path.values())]
+
+    def packages(self) -> list[str]:
+        return sorted({p.split(".")[0].split(":")[0] for p in self.by_path})
+
+    def check_outputs(self, model: Any, inputs: list[Any]) -> None:
+        """Each referenced instance rebuilt from its call gives the same outputs as the
+        original on the inputs the model gives it (one run of the model, in eval mode)."""
+        from nnspec.runtime.torchlib import torch
+
+        owner = {id(m): ref for ref in self.by_path.values() for m in ref.modules}
+        seen: set[int] = set()
+
+        def hook(module: Any, args: tuple, kwargs: dict, output: Any) -> None:
+            if id(module) in seen:
+                return
+            seen.add(id(module))
+            ref = owner[id(module)]
+            rebuilt = type(module)(**self.verified[id(module)])
+            rebuilt.load_state_dict(module.state_dict(), strict=True)
+            rebuilt.eval()
+            got = rebuilt(*args, **kwargs)
+            if not _same(output, got, torch):
+                raise _Mismatch(ref, module)
+
+        handles = [m.register_forward_hook(hook, with_kwargs=True)
+                   for ref in self.by_path.values() for m in ref.modules]
+        was = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                model(*inputs)
+        except _Mismatch as exc:
+            self.problems.append(Diagnostic(
+                "not-referenceable", f"'{exc.ref.name}' ({exc.ref.path}) rebuilt from its "
+                "recovered arguments gives different outputs", Pos(f"<{exc.ref.path}>", 1, 1),
+                "an argument is kept where no attribute shows it; pass --expand to expand "
+                "the class instead"))
+        except Exception:  # noqa: BLE001 - the whole model's check reports a failing run
+            pass
+        finally:
+            model.train(was)
+            for handle in handles:
+                handle.remove()
+
+
+class _Mismatch(Exception):
+    def __init__(self, ref: Reference, module: Any):
+        super().__init__(ref.path)
+        self.ref, self.module = ref, module
+
+
+_PATH = re.compile(IMPORT_PATH)
+
+
+def _import(path: str) -> Any:
+    module, name = path.split(":")
+    try:
+        return getattr(importlib.import_module(module), name, None)
+    except Exception:  # noqa: BLE001 - not importable: not referenceable
+        return None
+
+
+def _torch_layer_base(cls: type) -> type | None:
+    """The torch layer class (one in the catalog) that `cls` derives from, if any."""
+    for base in cls.__mro__[1:]:
+        if base.__module__.startswith("torch.nn") and base.__name__ in LAYERS:
+            return base
+    return None
+
+
+def recover(module: Any) -> tuple[list[Arg], dict[str, Any]]:
+    """The constructor's signature as spec arguments, and the values the instance shows for
+    them (arguments left at their default omitted). NotReferenceable when a required
+    argument is not found, or a value found is not one a spec can write."""
+    try:
+        params = list(inspect.signature(type(module).__init__).parameters.values())
+    except (TypeError, ValueError) as exc:
+        raise NotReferenceable(f"its constructor's signature cannot be read: {exc}") from None
+    signature: list[Arg] = []
+    given: dict[str, Any] = {}
+    for p in params:
+        if p.name in _SKIPPED or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        has_default = p.default is not inspect.Parameter.empty
+        found, value = _attribute(module, p.name, p.default if has_default else None)
+        if found and has_default and _equal(value, p.default):
+            found = False
+        if not found and not has_default:
+            raise NotReferenceable(f"argument '{p.name}' is not recovered: the instance has "
+                                   "no attribute of that name or a known alias")
+        if found and not _literal(value):
+            raise NotReferenceable(f"argument '{p.name}' holds {type(value).__name__} "
+                                   f"{value!r:.60}, which a spec cannot write")
+        if has_default and not _literal(p.default):
+            if found:
+                raise NotReferenceable(f"argument '{p.name}' has a default a spec cannot "
+                                       f"write ({p.default!r:.60})")
+            continue  # left at its default: not part of the written signature
+        default = _plain(p.default) if has_default else REQUIRED
+        kind = _kind(default, _plain(value) if found else default)
+        signature.append(Arg(p.name, kind, default, kwonly=p.kind == p.KEYWORD_ONLY,
+                             nullable=default is None))
+        if found:
+            given[p.name] = _plain(value)
+    return signature, given
+
+
+def _attribute(module: Any, name: str, default: Any) -> tuple[bool, Any]:
+    """The instance's value for argument `name`: its attribute or an alias's, else its first
+    child's that has one (a block's width is its first layer's)."""
+    found = _own_attribute(module, name, default)
+    for child in module.children():
+        if found[0]:
+            break
+        found = _own_attribute(child, name, default)
+    return found
+
+
+def _own_attribute(module: Any, name: str, default: Any) -> tuple[bool, Any]:
+    for attr in (name, *ALIASES.get(name, ())):
+        value = vars(module).get(attr, getattr(type(module), attr, _MISSING)
+                                 if not attr.startswith("_") else _MISSING)
+        if value is _MISSING or callable(value):
+            continue
+        if attr != name and isinstance(value, (tuple, list)) and len(value) == 1 and (
+                isinstance(default, int) or default is None) and attr == "normalized_shape":
+            value = value[0]  # LayerNorm's (C,) for a class's channel count
+        return True, value
+    weight = getattr(module, "weight", None)
+    if name in ("hidden_size", "num_features", "num_channels") and weight is not None \
+            and getattr(weight, "dim", lambda: 0)() == 1:
+        return True, int(weight.shape[0])
+    return False, None
+
+
+_MISSING = object()
+
+
+def _literal(value: Any) -> bool:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_literal(v) for v in value)
+    return False
+
+
+def _plain(value: Any) -> Any:
+    """A value as the spec writes it (tuples become lists)."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _kind(default: Any, value: Any) -> str:
+    kinds = {_kind_of(v) for v in (default, value) if v is not REQUIRED and v is not None}
+    return kinds.pop() if len(kinds) == 1 else "any"
+
+
+def _kind_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "str"
+    return "any"
+
+
+def _equal(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b
+
+
+def verify(cls: type, module: Any, given: dict[str, Any]) -> None:
+    """The class rebuilt with `given` prints as the instance does and has its state_dict
+    layout (names, shapes, dtypes). NotReferenceable otherwise."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rebuilt = cls(**given)
+    except Exception as exc:  # noqa: BLE001 - the class refuses the recovered arguments
+        raise NotReferenceable(f"rebuilding it with {_shown(given)} raised "
+                               f"{type(exc).__name__}: {exc}") from None
+    if repr(rebuilt) != repr(module):
+        first = repr(rebuilt).split("\n")[0]
+        raise NotReferenceable(f"rebuilt with {_shown(given)} it prints '{first:.80}', not "
+                               f"'{repr(module).split(chr(10))[0]:.80}' (an argument no "
+                               "attribute shows)")
+    want = [(k, tuple(v.shape), v.dtype) for k, v in module.state_dict().items()]
+    got = [(k, tuple(v.shape), v.dtype) for k, v in rebuilt.state_dict().items()]
+    if want != got:
+        diff = next((w, g) for w, g in zip(want + [None] * len(got), got + [None] * len(want))
+                    if w != g)
+        raise NotReferenceable(f"rebuilt with {_shown(given)} its state_dict has {diff[1]} "
+                               f"where the instance has {diff[0]}")
+
+
+def _shown(given: dict[str, Any]) -> str:
+    return "(" + ", ".join(f"{k}={v!r}" for k, v in given.items()) + ")"
+
+
+def _same(a: Any, b: Any, torch: Any) -> bool:
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and a.shape == b.shape and torch.equal(a, b)
+    if isinstance(a, (tuple, list)):
+        return isinstance(b, (tuple, list)) and len(a) == len(b) and all(
+            _same(x, y, torch) for x, y in zip(a, b))
+    return a == b
+
+
+def _flow(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, list):
+        return "[" + ", ".join(_flow(v) for v in value) + "]"
+    if isinstance(value, str):
+        return json.dumps(value)
+    return literal(value)
