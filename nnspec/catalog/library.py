@@ -10,6 +10,7 @@ the paths `nnspec import module` writes: the class's defining module and its nam
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from nnspec.catalog.layers.common import (
     affine_params,
@@ -23,6 +24,16 @@ from nnspec.catalog.layers.common import (
 from nnspec.catalog.types import Arg, Args, LayerDef, Shape
 
 State = dict[str, tuple[Shape, bool]]
+
+
+class _Unwritten:
+    def __repr__(self) -> str:
+        return "<the class's own default>"
+
+
+# the default of an argument whose default no spec can write (a class, a function): a call
+# that leaves the argument out gets the class's own
+UNWRITTEN: Any = _Unwritten()
 
 
 def _same(args: Args, inputs: list[Shape]) -> Shape:

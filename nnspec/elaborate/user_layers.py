@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from nnspec.catalog import LAYERS, REQUIRED, Arg, LayerDef, check_accepts
-from nnspec.catalog.library import LIBRARY
+from nnspec.catalog.library import LIBRARY, UNWRITTEN
 from nnspec.catalog.types import Args, Shape
 from nnspec.catalog.user import DECLARED
 from nnspec.diagnostics import Collector, Diagnostic, Pos, SpecError, did_you_mean
@@ -34,6 +34,7 @@ _PATH = re.compile(IMPORT_PATH)
 
 _explicit: set[str] = set()  # layers the user's own code declared: usable without allowing
 _from_spec: set[str] = set()  # layers declared by a spec's `args`: replaced by any other
+_real: dict[str, LayerDef] = {}  # every declare_layer declaration, kept while a spec's replaces it
 _by_nnspec = False  # True while nnspec imports a declarations module itself
 
 
@@ -85,7 +86,7 @@ def declare_layer(path: str, args: Sequence[Arg] = (), *,
                      shape=_guarded(path, "shape", shape), params=_guarded(path, "params", params),
                      macs=_guarded(path, "macs", macs), inputs=inputs, ranks=tuple(ranks),
                      state=_guarded(path, "state", state))
-    DECLARED[path] = layer
+    DECLARED[path] = _real[path] = layer
     _from_spec.discard(path)
     if not _by_nnspec:
         _explicit.add(path)
@@ -193,9 +194,13 @@ def resolve(layers: dict[str, Any], doc: Any, errors: Collector, allow: Sequence
         if not _PATH.fullmatch(path):
             errors.error("bad-value", f"layer '{name}': an import path is "
                          f"'package.module:Class', got {path!r}", value)
-        elif _check(name, path, value, errors, allow, _spec_args(name, entry, doc, errors)):
-            usable[name] = path
-            continue
+        else:
+            signature = _spec_args(name, entry, doc, errors)
+            written = not isinstance(entry, str) and entry.args is not None
+            if (signature is not None or not written) and _check(name, path, value, errors,
+                                                                 allow, signature):
+                usable[name] = path
+                continue
         failed.add(name)
     return usable, failed
 
@@ -215,7 +220,7 @@ def _spec_args(name: str, entry: Any, doc: Any, errors: Collector) -> list[Arg] 
         if problem:
             errors.error("bad-value", f"layer '{name}': argument '{arg_name}': {problem}", pos,
                          f"an argument is a kind ({', '.join(VALUE_KINDS)}), a default value, "
-                         "or {type: KIND, default: VALUE}")
+                         "{type: KIND, default: VALUE} or {type: KIND, optional: true}")
             ok = False
             continue
         out.append(arg)
@@ -229,6 +234,10 @@ def _spec_arg(name: str, decl: Any) -> tuple[Arg, str | None]:
             None if decl in VALUE_KINDS else f"unknown kind {decl!r}")
     if isinstance(decl, (bool, int, float)):
         return Arg(name, infer_type(decl), decl), problem
+    if decl.optional:
+        return Arg(name, decl.type, UNWRITTEN), problem or (
+            "'optional' and 'default' exclude each other" if "default" in decl.model_fields_set
+            else None)
     if "default" not in decl.model_fields_set:
         return Arg(name, decl.type), problem
     default = decl.default
@@ -251,19 +260,17 @@ def _check(name: str, path: str, pos: Pos, errors: Collector, allow: Sequence[st
     """Whether the layer at `path` is declared: by the user's code, by the package's
     declarations module (imported only when allowed), by nnspec's library catalog, or by the
     spec's own `args` (the last two need nothing imported until a model is built)."""
-    if path in _explicit:
-        return True
     module = path.split(":")[0]
     top = module.split(".")[0]
     tried: list[str] = []
+    if path in _explicit or (allowed(module, allow) and path in _real):
+        return _reinstall(path)
     if allowed(module, allow):
-        if path in DECLARED and path not in _from_spec:
-            return True
         found = _import_declarations(path, allow, pos, errors)
         if found is None:  # the import failed; its diagnostic is out
             return False
-        if path in DECLARED and path not in _from_spec:
-            return True
+        if path in _real:
+            return _reinstall(path)
         tried = found
     if path in LIBRARY:
         if path in _from_spec:
@@ -289,6 +296,14 @@ def _check(name: str, path: str, pos: Pos, errors: Collector, allow: Sequence[st
     return False
 
 
+def _reinstall(path: str) -> bool:
+    """The package's own declaration of `path` in force again (a spec's may have replaced
+    it)."""
+    DECLARED[path] = _real[path]
+    _from_spec.discard(path)
+    return True
+
+
 def _import_declarations(path: str, allow: Sequence[str], pos: Pos,
                          errors: Collector) -> list[str] | None:
     """Import `P.nnspec_layers` for each allowed package P on the way to the layer's module,
@@ -298,7 +313,7 @@ def _import_declarations(path: str, allow: Sequence[str], pos: Pos,
     parts = path.split(":")[0].split(".")
     imported: list[str] = []
     for n in range(1, len(parts) + 1):
-        if path in DECLARED:
+        if path in _real:
             break
         package = ".".join(parts[:n])
         if not allowed(package, allow):

@@ -185,6 +185,7 @@ class LayerArgSpec(_Model):
 
     type: Literal[VALUE_KINDS]  # type: ignore[valid-type]
     default: Any = None
+    optional: bool = False  # has a default no spec can write (a class): calls may omit it
     doc: str | None = None
 
 

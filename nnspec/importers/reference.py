@@ -9,9 +9,10 @@ rebuilding the class with them: the same repr, the same state_dict layout and, o
 the model gives it, the same outputs. What cannot be verified is refused with the class, the
 argument and the reason.
 
-Which classes are referenced: by default those that cannot be expanded and come from a module
-other than the model's own; `reference` packages keep every class of theirs opaque; `expand`
-packages are never referenced (what cannot be expanded is then refused as before).
+Which classes are referenced: by default those that cannot be expanded (a class whose forward
+is not traced only when it comes from a module other than the model's own: the model's own
+classes keep `forward: unknown`); `reference` packages keep every class of theirs opaque;
+`expand` packages are never referenced (what cannot be expanded is then refused as before).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nnspec.catalog import LAYERS, REQUIRED, Arg
+from nnspec.catalog.library import UNWRITTEN
 from nnspec.diagnostics import Diagnostic, Pos
 from nnspec.elaborate.user_layers import allowed, declare_signature
 from nnspec.formatter import literal
@@ -72,6 +74,8 @@ class Reference:
         for arg in self.args:
             if arg.required:
                 parts.append(f"{arg.name}: {arg.accepts}")
+            elif arg.default is UNWRITTEN:
+                parts.append(f"{arg.name}: {{type: {arg.accepts}, optional: true}}")
             else:
                 parts.append(f"{arg.name}: {{type: {arg.accepts}, default: "
                              f"{_flow(arg.default)}}}")
@@ -111,8 +115,6 @@ class References:
             return f"--reference {cls.__module__.split('.')[0]}"
         if cls in self.forced:
             return self.forced[cls]
-        if cls.__module__ == self.own_module:
-            return None
         if node.cls in LAYERS:
             return "named like a torch layer"
         if _torch_layer_base(cls) is not None:
@@ -289,6 +291,8 @@ def recover(module: Any) -> tuple[list[Arg], dict[str, Any]]:
             continue
         has_default = p.default is not inspect.Parameter.empty
         found, value = _attribute(module, p.name, p.default if has_default else None)
+        if not found and has_default and not _literal(p.default):
+            found, value = _layer_name(module, p.name, p.default)
         if found and has_default and _equal(value, p.default):
             found = False
         if not found and not has_default:
@@ -297,15 +301,15 @@ def recover(module: Any) -> tuple[list[Arg], dict[str, Any]]:
         if found and not _literal(value):
             raise NotReferenceable(f"argument '{p.name}' holds {type(value).__name__} "
                                    f"{value!r:.60}, which a spec cannot write")
-        if has_default and not _literal(p.default):
-            if found:
-                raise NotReferenceable(f"argument '{p.name}' has a default a spec cannot "
-                                       f"write ({p.default!r:.60})")
-            continue  # left at its default: not part of the written signature
-        default = _plain(p.default) if has_default else REQUIRED
+        if not has_default:
+            default = REQUIRED
+        elif _literal(p.default):
+            default = _plain(p.default)
+        else:
+            default = UNWRITTEN
         kind = _kind(default, _plain(value) if found else default)
         signature.append(Arg(p.name, kind, default, kwonly=p.kind == p.KEYWORD_ONLY,
-                             nullable=default is None))
+                             nullable=default is None or default is UNWRITTEN))
         if found:
             given[p.name] = _plain(value)
     return signature, given
@@ -326,6 +330,8 @@ def _own_attribute(module: Any, name: str, default: Any) -> tuple[bool, Any]:
     for attr in (name, *ALIASES.get(name, ())):
         value = vars(module).get(attr, getattr(type(module), attr, _MISSING)
                                  if not attr.startswith("_") else _MISSING)
+        if isinstance(default, bool) and _is_module(value):  # `flatten`: a Flatten or not
+            return True, type(value).__name__ != "Identity"
         if value is _MISSING or callable(value):
             continue
         if attr != name and isinstance(value, (tuple, list)) and len(value) == 1 and (
@@ -340,6 +346,11 @@ def _own_attribute(module: Any, name: str, default: Any) -> tuple[bool, Any]:
 
 
 _MISSING = object()
+
+
+def _is_module(value: Any) -> bool:
+    return any(c.__name__ == "Module" and c.__module__.startswith("torch.nn")
+               for c in type(value).__mro__)
 
 
 def _literal(value: Any) -> bool:
@@ -357,8 +368,20 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _layer_name(module: Any, name: str, default: Any) -> tuple[bool, Any]:
+    """For `act_layer` and the like (a class by default): the name of the class of the child
+    it made (`act`), which libraries such as timm accept in its place. Verified by rebuilding
+    like every recovered value."""
+    child = getattr(module, name.removesuffix("_layer"), None) if name.endswith(
+        "_layer") else None
+    if child is None or not _is_module(child) or type(child) is default:
+        return False, None
+    return True, type(child).__name__.lower()
+
+
 def _kind(default: Any, value: Any) -> str:
-    kinds = {_kind_of(v) for v in (default, value) if v is not REQUIRED and v is not None}
+    kinds = {_kind_of(v) for v in (default, value)
+             if v is not REQUIRED and v is not None and v is not UNWRITTEN}
     return kinds.pop() if len(kinds) == 1 else "any"
 
 
@@ -389,10 +412,11 @@ def verify(cls: type, module: Any, given: dict[str, Any]) -> None:
         raise NotReferenceable(f"rebuilding it with {_shown(given)} raised "
                                f"{type(exc).__name__}: {exc}") from None
     if repr(rebuilt) != repr(module):
-        first = repr(rebuilt).split("\n")[0]
-        raise NotReferenceable(f"rebuilt with {_shown(given)} it prints '{first:.80}', not "
-                               f"'{repr(module).split(chr(10))[0]:.80}' (an argument no "
-                               "attribute shows)")
+        got, want = next((g, w) for g, w in zip(repr(rebuilt).split("\n") + [""],
+                                                repr(module).split("\n") + [""]) if g != w)
+        raise NotReferenceable(f"rebuilt with {_shown(given)} it prints '{got.strip():.80}' "
+                               f"where the instance prints '{want.strip():.80}' (an argument "
+                               "no attribute shows)")
     want = [(k, tuple(v.shape), v.dtype) for k, v in module.state_dict().items()]
     got = [(k, tuple(v.shape), v.dtype) for k, v in rebuilt.state_dict().items()]
     if want != got:

@@ -1,6 +1,6 @@
 """Models that use fakelib's layers, as a user's models use torchvision's and timm's."""
 
-from fakelib.ops import BatchNormAct2d, Gate, Hidden, StochasticDepth
+from fakelib.ops import BatchNormAct2d, ConvAct, Gate, Hidden, StochasticDepth
 from torch import nn
 
 
@@ -19,7 +19,7 @@ class Block(nn.Module):
 class Net(nn.Module):
     def __init__(self, width: int = 8) -> None:
         super().__init__()
-        self.stem = nn.Conv2d(3, width, 3, padding=1)
+        self.stem = ConvAct(3, width)
         self.blocks = nn.Sequential(Block(width, 0.1), Block(width, 0.2))
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(width, 10)

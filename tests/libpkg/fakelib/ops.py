@@ -1,6 +1,6 @@
 """Library layers of the kinds real libraries have: a leaf printing its own arguments, a
-BatchNorm subclass with an activation child, a class whose forward torch.fx cannot trace, and
-one whose constructor argument no attribute keeps."""
+BatchNorm subclass with an activation child, a class whose forward torch.fx cannot trace, an
+ordinary block, and one whose constructor argument no attribute keeps."""
 
 import torch
 from torch import nn
@@ -47,6 +47,18 @@ class Gate(nn.Module):
         if x.mean() > self.threshold:
             return self.proj(x)
         return x
+
+
+class ConvAct(nn.Module):
+    """An ordinary block: nnspec expands it unless told to keep the package opaque."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, 3, padding=1)
+        self.act = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.conv(x))
 
 
 class Hidden(nn.Module):

@@ -1,0 +1,189 @@
+"""Library layers by reference: classes `import module` cannot expand (a library leaf, a layer
+subclass with children, an untraceable forward) are written as `layers:` entries with their
+signature, rebuild the model exactly when their package is allowed, and leave the static verbs
+torch-free. The stand-in library is tests/libpkg/fakelib (CI has no torchvision or timm).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import ROOT
+from static_cli import BLOCKER
+
+import nnspec
+from nnspec.catalog.library import LIBRARY
+from nnspec.diagnostics import SpecError
+from nnspec.importers.live import import_model
+
+LIBPKG = ROOT / "tests" / "libpkg"
+if str(LIBPKG) not in sys.path:
+    sys.path.insert(0, str(LIBPKG))
+
+import libmodels  # noqa: E402
+
+ALLOW = ["fakelib"]
+
+
+def run(*args: str, tmp: Path, block_torch: bool = False) -> subprocess.CompletedProcess:
+    """`python -m nnspec ARGS` with fakelib on the path (and `import torch` blocked)."""
+    path = [str(ROOT), str(LIBPKG)]
+    if block_torch:
+        (tmp / "sitecustomize.py").write_text(BLOCKER, encoding="utf-8")
+        path.insert(0, str(tmp))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path), "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "nnspec", *args], cwd=tmp,
+                          capture_output=True, text=True, env=env, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def imported() -> tuple[torch.nn.Module, str]:
+    torch.manual_seed(0)
+    model = libmodels.net()
+    for m in model.modules():  # batch norm statistics that are not the defaults
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-1, 1)
+            m.running_var.uniform_(0.5, 2)
+    return model, import_model(model, "libmodels:net", {"x": [3, 8, 8]}).text
+
+
+def test_unexpandable_classes_become_references_with_their_signature(imported):
+    text = imported[1]
+    assert "# References: 3: BatchNormAct2d (layer subclass with children), Gate (forward " \
+           "not traced),\n#   StochasticDepth (library leaf)\n" in text
+    assert '  StochasticDepth: {class: "fakelib.ops:StochasticDepth", args: {p: float, ' \
+           'mode: str}}\n' in text
+    assert '  Gate: {class: "fakelib.ops:Gate", args: {channels: int, threshold: {type: ' \
+           'float, default: 0.0}}}\n' in text
+    assert "      act_layer: {type: any, optional: true}\n" in text
+    assert "      bn: BatchNormAct2d(8, eps=0.001)\n" in text
+    assert '      drop: StochasticDepth(p, "row")\n' in text
+    assert "forward: unknown" not in text
+
+
+def test_the_spec_rebuilds_the_model_when_its_package_is_allowed(imported, tmp_path):
+    model, text = imported
+    path = tmp_path / "net.yaml"
+    path.write_text(text, encoding="utf-8")
+    rebuilt = nnspec.build(path, allow_import=ALLOW)
+    assert str(rebuilt) == str(model)
+    rebuilt.load_state_dict(model.state_dict(), strict=True)
+    model.eval()
+    rebuilt.eval()
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(rebuilt(x), model(x))
+    generated = nnspec.generate(path, allow_import=ALLOW)
+    assert "from fakelib.ops import BatchNormAct2d, Gate, StochasticDepth\n" in generated
+
+
+def test_building_needs_the_package_allowed(imported, tmp_path):
+    path = tmp_path / "net.yaml"
+    path.write_text(imported[1], encoding="utf-8")
+    with pytest.raises(SpecError) as info:
+        nnspec.build(path)
+    codes = {(d.code, d.pos.line) for d in info.value.diagnostics}
+    assert {c for c, _ in codes} == {"import-not-allowed"}
+    assert len(codes) == 3
+
+
+def test_validate_and_summary_read_the_signature_without_torch(imported, tmp_path):
+    (tmp_path / "net.yaml").write_text(imported[1], encoding="utf-8")
+    done = run("validate", "net.yaml", tmp=tmp_path, block_torch=True)
+    assert (done.returncode, done.stdout) == (0, "net.yaml: ok (Net)\n"), done.stderr
+    done = run("summary", "net.yaml", "--json", tmp=tmp_path, block_torch=True)
+    assert done.returncode == 0, done.stderr
+    rows = {row["path"]: row for row in json.loads(done.stdout)[0]["layers"]}
+    assert rows["blocks.0.conv"]["output"] == [1, 8, 8, 8]  # before the first reference
+    assert (rows["blocks.0.bn"]["type"], rows["blocks.0.bn"]["output"]) == (
+        "fakelib.ops:BatchNormAct2d", None)
+    assert rows["fc"]["output"] is None  # after it: unknown, never guessed
+
+
+def test_a_declared_shape_rule_is_used_when_the_package_is_allowed(write_spec):
+    spec = write_spec(
+        "nnspec: 1\ninputs:\n  x: [4, 6, 6]\nlayers:\n"
+        "  Drop: {class: \"fakelib.ops:StochasticDepth\", args: {p: float, mode: str}}\n"
+        "model:\n  children:\n    conv: Conv2d(4, 4, 3)\n    drop: Drop(0.1, \"row\")\n"
+        "    pool: AdaptiveAvgPool2d(1)\n")
+    opaque = nnspec.summary(spec)["layers"]
+    assert [r["output"] for r in opaque] == [[1, 4, 4, 4], None, None]
+    declared = nnspec.summary(spec, allow_import=ALLOW)["layers"]  # fakelib declares it
+    assert [r["output"] for r in declared] == [[1, 4, 4, 4], [1, 4, 4, 4], [1, 4, 1, 1]]
+
+
+def test_library_layers_nnspec_declares_give_shapes_without_any_import(write_spec):
+    spec = write_spec(
+        "nnspec: 1\ninputs:\n  x: [8, 6, 6]\nlayers:\n"
+        "  SD: \"torchvision.ops.stochastic_depth:StochasticDepth\"\n"
+        "  LN: \"timm.layers.norm:LayerNorm2d\"\n"
+        "  Pool: \"timm.layers.adaptive_avgmax_pool:SelectAdaptivePool2d\"\n"
+        "  C1D: \"transformers.pytorch_utils:Conv1D\"\n"
+        "model:\n  children:\n    sd: SD(0.1, \"row\")\n    ln: LN(8)\n"
+        "    pool: Pool(pool_type=\"avg\", flatten=True)\n    proj: C1D(5, 8)\n")
+    rows = nnspec.summary(spec)["layers"]
+    assert [r["output"] for r in rows] == [[1, 8, 6, 6], [1, 8, 6, 6], [1, 8], [1, 5]]
+    assert [r["params"] for r in rows] == [0, 16, 0, 45]
+    assert set(LIBRARY) >= {"timm.layers.drop:DropPath",
+                            "torchvision.models.convnext:LayerNorm2d",
+                            "transformers.models.llama.modeling_llama:LlamaRMSNorm",
+                            "transformers.models.t5.modeling_t5:T5LayerNorm"}
+
+
+def test_malformed_layer_entries_are_reported_where_they_are(write_spec):
+    spec = write_spec(
+        "nnspec: 1\ninputs:\n  x: [4]\nlayers:\n"
+        "  A: {class: \"fakelib.ops:Hidden\", args: {size: integer}}\n"
+        "  B: {class: \"fakelib.ops:Gate\", args: {threshold: 0.5, channels: int}}\n"
+        "  C: {class: \"fakelib.ops:Gate\", arguments: {}}\n"
+        "model:\n  children:\n    fc: Linear(4, 4)\n")
+    with pytest.raises(SpecError) as info:
+        nnspec.load(spec)
+    found = sorted((d.pos.line, d.code, d.message) for d in info.value.diagnostics)
+    assert found[0][:2] == (7, "unknown-key")
+    text = Path(spec).read_text().replace('  C: {class: "fakelib.ops:Gate", arguments: {}}\n', "")
+    Path(spec).write_text(text)
+    with pytest.raises(SpecError) as info:
+        nnspec.load(spec)
+    found = sorted((d.pos.line, d.pos.col, d.code, d.message) for d in info.value.diagnostics)
+    assert found == [
+        (5, 49, "bad-value", "layer 'A': argument 'size': unknown kind 'integer'"),
+        (6, 67, "bad-value", "layer 'B': argument 'channels': a required argument follows "
+                             "one with a default")]
+
+
+def test_what_cannot_be_verified_is_refused_with_the_class_and_argument():
+    with pytest.raises(SpecError) as info:
+        import_model(libmodels.with_hidden(), "libmodels:with_hidden", {"x": [4]})
+    [diag] = info.value.diagnostics
+    assert (diag.code, diag.pos.line) == ("not-referenceable", 3)
+    assert diag.message == ("'Hidden' (fakelib.ops:Hidden) cannot be written as a layer "
+                            "reference: argument 'size' is not recovered: the instance has no "
+                            "attribute of that name or a known alias")
+
+
+def test_expand_refuses_what_cannot_be_expanded_and_reference_keeps_classes_opaque():
+    model = libmodels.net()
+    with pytest.raises(SpecError) as info:
+        import_model(model, "libmodels:net", {"x": [3, 8, 8]}, expand=("fakelib",))
+    assert {d.code for d in info.value.diagnostics} == {"unknown-layer", "not-rebuildable"}
+    default = import_model(model, "libmodels:net", {"x": [3, 8, 8]}).text
+    assert "  ConvAct:\n    children:\n" in default  # an ordinary block: expanded
+    opaque = import_model(model, "libmodels:net", {"x": [3, 8, 8]}, reference=("fakelib",))
+    assert '  ConvAct: {class: "fakelib.ops:ConvAct", args: {in_channels: int, ' \
+           'out_channels: int}}\n' in opaque.text
+    assert "    stem: ConvAct(3, 8)\n" in opaque.text
+    assert "ConvAct (--reference fakelib)" in opaque.text
+
+
+def test_the_cli_takes_reference(tmp_path):
+    done = run("import", "module", "libmodels:net", "--input", "x=3,8,8", "--reference",
+               "fakelib", "-o", "net.yaml", tmp=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "# References: 4: ConvAct (--reference fakelib)" in (tmp_path / "net.yaml").read_text()
