@@ -21,6 +21,7 @@ import nnspec
 from nnspec.catalog.library import LIBRARY
 from nnspec.diagnostics import SpecError
 from nnspec.importers.live import import_model
+from nnspec.static.summary import render
 
 LIBPKG = ROOT / "tests" / "libpkg"
 if str(LIBPKG) not in sys.path:
@@ -187,3 +188,26 @@ def test_the_cli_takes_reference(tmp_path):
                "fakelib", "-o", "net.yaml", tmp=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "# References: 4: ConvAct (--reference fakelib)" in (tmp_path / "net.yaml").read_text()
+
+
+def test_summary_measures_undeclared_layers_on_the_meta_device_when_allowed(write_spec):
+    spec = write_spec(
+        "nnspec: 1\ninputs:\n  x: [4, 6, 6]\nlayers:\n"
+        "  BNAct: {class: \"fakelib.ops:BatchNormAct2d\", args: {num_features: int}}\n"
+        "  Gate: {class: \"fakelib.ops:Gate\", args: {channels: int}}\n"
+        "model:\n  children:\n    bn: BNAct(4)\n    pool: AvgPool2d(2)\n    gate: Gate(4)\n"
+        "    fc: Conv2d(4, 2, 1)\n")
+    opaque = nnspec.summary(spec)
+    assert [r["output"] for r in opaque["layers"]] == [None, None, None, None]
+    assert opaque["params"] is None
+    data = nnspec.summary(spec, allow_import=ALLOW)
+    rows = data["layers"]
+    assert [r["output"] for r in rows] == [[1, 4, 6, 6], [1, 4, 3, 3], None, None]
+    assert [r.get("measured", False) for r in rows] == [True, False, True, False]
+    assert [r["params"] for r in rows] == [8, 0, 20, 10]  # torch's count, measured
+    text = render(data)
+    assert "bn    fakelib.ops:BatchNormAct2d  [1, 4, 6, 6] *" in text
+    assert text.endswith(
+        "* output measured by torch on the meta device: the layer declares no shape rule\n"
+        "note: shapes are unknown from gate on: fakelib.ops:Gate torch cannot run it on the "
+        "meta device; MACs shown count only the layers before")

@@ -31,6 +31,11 @@ class _Unwritten:
         return "<the class's own default>"
 
 
+class Unmeasured(Exception):
+    """A shape rule measured by torch (nnspec.runtime.meta) could not run the layer on the
+    meta device (its forward reads values, or returns no tensor): its output is unknown."""
+
+
 # the default of an argument whose default no spec can write (a class, a function): a call
 # that leaves the argument out gets the class's own
 UNWRITTEN: Any = _Unwritten()

@@ -328,8 +328,7 @@ def _attribute(module: Any, name: str, default: Any) -> tuple[bool, Any]:
 
 def _own_attribute(module: Any, name: str, default: Any) -> tuple[bool, Any]:
     for attr in (name, *ALIASES.get(name, ())):
-        value = vars(module).get(attr, getattr(type(module), attr, _MISSING)
-                                 if not attr.startswith("_") else _MISSING)
+        value = getattr(module, attr, _MISSING)
         if isinstance(default, bool) and _is_module(value):  # `flatten`: a Flatten or not
             return True, type(value).__name__ != "Identity"
         if value is _MISSING or callable(value):
