@@ -20,7 +20,9 @@ from static_cli import BLOCKER
 import nnspec
 from nnspec.catalog.library import LIBRARY
 from nnspec.diagnostics import SpecError
+from nnspec.importers.draft import check_rebuild
 from nnspec.importers.live import import_model
+from nnspec.importers.printed import import_tree
 from nnspec.static.summary import render
 
 LIBPKG = ROOT / "tests" / "libpkg"
@@ -211,3 +213,39 @@ def test_summary_measures_undeclared_layers_on_the_meta_device_when_allowed(writ
         "* output measured by torch on the meta device: the layer declares no shape rule\n"
         "note: shapes are unknown from gate on: fakelib.ops:Gate torch cannot run it on the "
         "meta device; MACs shown count only the layers before")
+
+
+TREE = """Net(
+  (conv): Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))
+  (bn): BatchNormAct2d(
+    8, eps=0.001, momentum=0.1, affine=True, bias=True, track_running_stats=True
+    (act): ReLU()
+  )
+  (drop): StochasticDepth(p=0.1, mode=row)
+)
+"""
+TREE_LAYERS = {"StochasticDepth": "fakelib.ops:StochasticDepth",
+               "BatchNormAct2d": "fakelib.ops:BatchNormAct2d"}
+
+
+def test_import_tree_reads_referenced_arguments_from_the_printed_repr(tmp_path):
+    result = import_tree(TREE, "tree.txt", layers=TREE_LAYERS)
+    assert "# References: 2: BatchNormAct2d (--layer), StochasticDepth (--layer)\n" \
+        in result.text
+    assert "    bn: BatchNormAct2d(8, eps=0.001)\n" in result.text
+    assert '    drop: StochasticDepth(0.1, "row")\n' in result.text
+    check_rebuild(result.text, TREE, "tree.txt", allow=("fakelib",))
+    path = tmp_path / "net.yaml"
+    path.write_text(result.text, encoding="utf-8")
+    assert str(nnspec.build(path, allow_import=ALLOW)) + "\n" == TREE
+
+
+def test_import_tree_refuses_a_repr_the_class_does_not_print():
+    tree = TREE.replace("mode=row)", "mode=row, scale=2)")
+    with pytest.raises(SpecError) as info:
+        import_tree(tree, "tree.txt", layers=TREE_LAYERS)
+    [diag] = info.value.diagnostics
+    assert (diag.code, diag.pos.line) == ("not-referenceable", 7)
+    assert diag.message == ("'StochasticDepth' (fakelib.ops:StochasticDepth) cannot be "
+                            "written as a layer reference: rebuilt with {'p': 0.1, 'mode': "
+                            "'row'} it prints 'p=0.1, mode=row'")

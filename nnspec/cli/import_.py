@@ -30,6 +30,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="the model's state_dict layout: lines of 'key<TAB>shape<TAB>dtype' "
                       "(shape comma-separated), or a .pt checkpoint; keys no layer has become "
                       "tensors of the class holding them, and every key is checked")
+    tree.add_argument("--layer", dest="layers", action="append", default=[],
+                      metavar="NAME=PKG.MOD:CLASS", help="write the printed class NAME as a "
+                      "reference to that class (imported, to read its signature), its "
+                      "arguments parsed from the printed repr (repeatable)")
     _common(tree)
     tree.set_defaults(run=run_tree)
 
@@ -87,8 +91,10 @@ def run_tree(args: argparse.Namespace) -> int:
         raise UsageError(f"--fence: {args.file} holds no fenced tree")
     if args.state_dict is not None and not Path(args.state_dict).is_file():
         raise UsageError(f"no such file: {args.state_dict}")
-    result = import_tree(text, args.file, first_line, _inputs(args), args.state_dict)
-    check_rebuild(result.text, text, args.file, first_line, result.keys)
+    layers = _layers(args.layers)
+    packages = tuple(sorted({p.split(".")[0].split(":")[0] for p in layers.values()}))
+    result = import_tree(text, args.file, first_line, _inputs(args), args.state_dict, layers)
+    check_rebuild(result.text, text, args.file, first_line, result.keys, packages)
     for warning in result.warnings:
         print(f"nnspec: warning: {warning}", file=sys.stderr)
     return _write(args, result.text, inputs)
@@ -161,6 +167,22 @@ def _factory_args(items: list[str]) -> dict:
         except ValueError as exc:
             raise UsageError(f"--args: {exc}") from None
         out[name] = value
+    return out
+
+
+def _layers(items: list[str]) -> dict[str, str]:
+    """--layer NAME=pkg.mod:Class, by printed class name."""
+    import re
+
+    from nnspec.cli.errors import UsageError
+    from nnspec.language.names import IMPORT_PATH
+
+    out = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name.isidentifier() or not re.fullmatch(IMPORT_PATH, path):
+            raise UsageError(f"--layer: expected NAME=package.module:Class, got '{item}'")
+        out[name] = path
     return out
 
 

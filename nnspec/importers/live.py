@@ -123,7 +123,7 @@ def import_model(model: Any, source: str = "model",
     node = parse_tree(printed, label)
     live: dict[int, Any] = {}
     _pair(node, model, live)
-    refs = References(model, reference, expand)
+    refs = References(type(model).__module__, reference, expand)
     while True:  # a class whose forward is not traced is referenced on another pass
         refs.reset()
         errors = Collector()

@@ -199,3 +199,49 @@ def verify(cls: type, module: Any, given: dict[str, Any]) -> None:
 
 def _shown(given: dict[str, Any]) -> str:
     return "(" + ", ".join(f"{k}={v!r}" for k, v in given.items()) + ")"
+
+
+_KINDS = {int: "int", float: "float", bool: "bool", str: "str"}
+
+
+def signature_of(cls: type) -> list[Arg]:
+    """The constructor's signature as spec arguments, kinds from annotations or defaults
+    (`import tree --layer`, where no instance shows the values)."""
+    try:
+        params = list(inspect.signature(cls.__init__).parameters.values())
+    except (TypeError, ValueError) as exc:
+        raise NotReferenceable(f"its constructor's signature cannot be read: {exc}") from None
+    out = []
+    for p in params:
+        if p.name in _SKIPPED or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        if p.default is inspect.Parameter.empty:
+            default = REQUIRED
+        else:
+            default = _plain(p.default) if _literal(p.default) else UNWRITTEN
+        kind = _KINDS.get(p.annotation) if isinstance(p.annotation, type) else None
+        if kind is None and p.annotation in _KINDS.values():  # postponed annotations
+            kind = p.annotation
+        out.append(Arg(p.name, kind or _kind(default, default), default,
+                       kwonly=p.kind == p.KEYWORD_ONLY,
+                       nullable=default is None or default is UNWRITTEN))
+    return out
+
+
+def rebuilt_args(cls: type, given: dict[str, Any]) -> str:
+    """What the class built with `given` (on the meta device) prints as its own arguments:
+    the text inside its repr's parentheses, or its first line when it has children."""
+    from nnspec.runtime.torchlib import torch
+
+    try:
+        with torch.device("meta"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            text = repr(cls(**given))
+    except Exception as exc:  # noqa: BLE001 - the class refuses the printed arguments
+        raise NotReferenceable(f"rebuilding it with {_shown(given)} raised "
+                               f"{type(exc).__name__}: {exc}") from None
+    lines = text.split("\n")
+    if len(lines) > 1:
+        return lines[1].strip() if len(lines) > 2 and not lines[1].lstrip().startswith("(") \
+            else ""
+    return text[text.index("(") + 1:-1] if "(" in text else ""

@@ -28,8 +28,15 @@ from nnspec.catalog.library import UNWRITTEN
 from nnspec.diagnostics import Diagnostic, Pos
 from nnspec.elaborate.user_layers import allowed, declare_signature
 from nnspec.formatter import literal
-from nnspec.importers.layers import LayerCall
-from nnspec.importers.recover import NotReferenceable, equal, recover, verify
+from nnspec.importers.layers import LayerCall, LayerProblem, read_args
+from nnspec.importers.recover import (
+    NotReferenceable,
+    equal,
+    rebuilt_args,
+    recover,
+    signature_of,
+    verify,
+)
 from nnspec.language.names import IMPORT_PATH
 
 
@@ -64,9 +71,9 @@ class Reference:
 class References:
     """Decides which classes to reference and makes their calls; collects refusals."""
 
-    def __init__(self, model: Any, reference: tuple[str, ...] = (),
+    def __init__(self, own_module: str, reference: tuple[str, ...] = (),
                  expand: tuple[str, ...] = ()) -> None:
-        self.own_module = type(model).__module__
+        self.own_module = own_module  # the model's module: its classes are the user's own
         self.reference, self.expand = reference, expand
         self.forced: dict[type, str] = {}  # classes to reference on the next pass, and why
         self.by_path: dict[str, Reference] = {}
@@ -118,12 +125,18 @@ class References:
                 f"pass --expand {cls.__module__.split('.')[0]} to expand its classes instead"
                 if why.startswith("--reference") else None))
             return None
+        return self.declared(path, signature, given, why, module)
+
+    def declared(self, path: str, signature: list[Arg], given: dict[str, Any], why: str,
+                 module: Any = None) -> LayerCall:
+        """The call with `given`, the class at `path` declared with `signature` (once)."""
         ref = self.by_path.get(path)
         if ref is None:
             ref = Reference(path, "", signature, why)
             self.by_path[path] = ref
             declare_signature(path, signature)
-        ref.modules.append(module)
+        if module is not None:
+            ref.modules.append(module)
         layer = LAYERS[path]
         full = layer.bind_defaults(given)
         args = {a.name: full[a.name] for a in layer.args
@@ -270,3 +283,39 @@ def _flow(value: Any) -> str:
     if isinstance(value, str):
         return json.dumps(value)
     return literal(value)
+
+
+class TreeReferences(References):
+    """`import tree --layer NAME=pkg.mod:Class`: the printed classes the user names are
+    references, their arguments parsed from the printed repr against the class's signature
+    (the class is imported: the user named it) and checked by rebuilding it on the meta
+    device: the same printed arguments."""
+
+    def __init__(self, layers: dict[str, str]) -> None:
+        super().__init__("")
+        self.layers = layers
+
+    def why(self, node: Any, module: Any) -> str | None:
+        return "--layer" if node.cls in self.layers else None
+
+    def call(self, node: Any, module: Any, why: str) -> LayerCall | None:
+        path = self.layers[node.cls]
+        text = node.args if node.args is not None else (node.extra[0] if node.extra else "")
+        try:
+            cls = _import(path)
+            if not isinstance(cls, type):
+                raise NotReferenceable(f"{path} cannot be imported")
+            signature = signature_of(cls)
+            given = read_args(node.cls, signature, text, node.pos)
+            printed = rebuilt_args(cls, given)
+            if printed != text.strip():
+                raise NotReferenceable(f"rebuilt with {given} it prints '{printed:.80}'")
+        except LayerProblem as problem:
+            self.problems.append(problem.diagnostic)
+            return None
+        except NotReferenceable as exc:
+            self.problems.append(Diagnostic(
+                "not-referenceable", f"'{node.cls}' ({path}) cannot be written as a layer "
+                f"reference: {exc}", node.pos))
+            return None
+        return self.declared(path, signature, given, why)
