@@ -129,6 +129,7 @@ def import_model(model: Any, source: str = "model",
         errors = Collector()
         classifier = Classifier(errors, is_torch_layer, live, refs)
         root = classifier.root(node)
+        refs.harmonise()
         errors.extend(refs.problems)
         errors.check()
         refs.name_all(set(classifier.instances))

@@ -32,6 +32,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "out_features": ("nf", "out_channels", "out_chs"),
     "channels": ("in_channels", "num_features", "in_features", "dim"),
     "dim": ("in_features", "in_channels", "num_features", "embed_dim"),
+    "in_chans": ("in_channels", "in_chs", "in_features"),
+    "embed_dim": ("out_channels", "out_features", "hidden_size", "normalized_shape"),
     "in_channels": ("in_chs", "in_features"),
     "out_channels": ("out_chs", "out_features"),
 }
@@ -148,6 +150,14 @@ def _layer_name(module: Any, name: str, default: Any) -> tuple[bool, Any]:
     if child is None or not _is_module(child) or type(child) is default:
         return False, None
     return True, type(child).__name__.lower()
+
+
+def child_class_name(module: Any, name: str) -> str | None:
+    """The `_layer_name` value even where the child is the default's class: for instances of
+    one class that must all pass the argument once one does."""
+    child = getattr(module, name.removesuffix("_layer"), None)
+    return type(child).__name__.lower() if name.endswith("_layer") and _is_module(
+        child) else None
 
 
 def _kind(default: Any, value: Any) -> str:

@@ -31,6 +31,7 @@ from nnspec.formatter import literal
 from nnspec.importers.layers import LayerCall, LayerProblem, read_args
 from nnspec.importers.recover import (
     NotReferenceable,
+    child_class_name,
     equal,
     rebuilt_args,
     recover,
@@ -49,6 +50,7 @@ class Reference:
     args: list[Arg]
     why: str
     modules: list[Any] = field(default_factory=list)  # the instances, to check outputs
+    calls: list[tuple[Any, LayerCall]] = field(default_factory=list)  # with their calls
 
     def entry(self) -> list[str]:
         """The spec's `layers:` lines for it."""
@@ -141,7 +143,37 @@ class References:
         full = layer.bind_defaults(given)
         args = {a.name: full[a.name] for a in layer.args
                 if a.required or not equal(full[a.name], a.default)}
-        return LayerCall(path, args, full, ())
+        call = LayerCall(path, args, full, ())
+        if module is not None:
+            ref.calls.append((module, call))
+        return call
+
+    def harmonise(self) -> None:
+        """Where some instances of a class pass an argument whose default no spec can write
+        (`act_layer="silu"`) and others leave it out, the others pass it too (the name of
+        their child's class), verified; a spec block cannot take 'the class's default' as a
+        value that differs between its instances."""
+        for ref in self.by_path.values():
+            for arg in (a for a in ref.args if a.default is UNWRITTEN):
+                if all(arg.name in c.args for _, c in ref.calls) or not any(
+                        arg.name in c.args for _, c in ref.calls):
+                    continue
+                for module, call in ref.calls:
+                    if arg.name in call.args:
+                        continue
+                    args = {**self.verified[id(module)],
+                            arg.name: child_class_name(module, arg.name)}
+                    try:
+                        verify(type(module), module, args)
+                    except NotReferenceable as exc:
+                        self.problems.append(Diagnostic(
+                            "not-referenceable", f"'{ref.path.split(':')[1]}' ({ref.path}) "
+                            f"instances differ in '{arg.name}', whose default a spec cannot "
+                            f"write, and passing it where it is left out fails: {exc}",
+                            Pos(f"<{ref.path}>", 1, 1)))
+                        return
+                    self.verified[id(module)] = args
+                    call.args[arg.name] = call.full[arg.name] = args[arg.name]
 
     def name_all(self, taken: set[str]) -> None:
         """Give each reference its call name: the class's own, unless a torch layer, a block
