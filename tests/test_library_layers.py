@@ -249,3 +249,18 @@ def test_import_tree_refuses_a_repr_the_class_does_not_print():
     assert diag.message == ("'StochasticDepth' (fakelib.ops:StochasticDepth) cannot be "
                             "written as a layer reference: rebuilt with {'p': 0.1, 'mode': "
                             "'row'} it prints 'p=0.1, mode=row'")
+
+
+RECORDED = json.loads((ROOT / "tests" / "golden" / "library" / "layers.json").read_text())
+
+
+@pytest.mark.parametrize("case", RECORDED["cases"], ids=lambda c: c["class"].split(":")[1])
+def test_library_declarations_agree_with_the_recorded_classes(case):
+    """Shape, parameter and state rules against the real classes (tools/record_library_layers.py
+    recorded them with torchvision, timm and transformers, which CI does not have)."""
+    layer = LIBRARY[case["class"]]
+    bound = layer.bind_defaults(case["args"])
+    assert list(layer.shape(bound, [tuple(case["input"])])) == case["output"]
+    assert layer.params(bound) == case["params"]
+    assert [[k, list(s), p] for k, (s, p) in layer.state(bound).items()] == case["state"]
+    assert list(layer.checks(bound) if layer.checks else []) == []
