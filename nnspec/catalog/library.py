@@ -123,6 +123,25 @@ def _pool_shape(a: Args, inputs: list[Shape]) -> Shape:
     return (x[0], channels, h, w)
 
 
+def _bn_act_shape(a: Args, inputs: list[Shape]) -> Shape:
+    """timm's BatchNormAct2d: a BatchNorm2d, then its activation: the shape passes through."""
+    x = inputs[0]
+    expect_rank(x, 4)
+    if x[1] != a["num_features"]:
+        raise ValueError(f"input has {x[1]} channels, BatchNormAct2d normalises "
+                         f"{a['num_features']}")
+    return x
+
+
+def _bn_act_state(a: Args) -> State:
+    c = (a["num_features"],)
+    out: State = {"weight": (c, True), "bias": (c, True)} if a["affine"] else {}
+    if a["track_running_stats"]:
+        out.update({"running_mean": (c, False), "running_var": (c, False),
+                    "num_batches_tracked": ((), False)})
+    return out
+
+
 _TIMM_NORM = "timm.layers.norm"
 LIBRARY: dict[str, LayerDef] = {
     "torchvision.ops.stochastic_depth:StochasticDepth": _drop(
@@ -140,6 +159,16 @@ LIBRARY: dict[str, LayerDef] = {
         "LayerNorm2d", _TIMM_NORM,
         (Arg("num_channels", "int"), Arg("eps", "float", 1e-6), Arg("affine", "bool", True)),
         "num_channels", "affine", None),
+    "timm.layers.norm_act:BatchNormAct2d": LayerDef(
+        "BatchNormAct2d",
+        (Arg("num_features", "int"), Arg("eps", "float", 1e-5), Arg("momentum", "float", 0.1),
+         Arg("affine", "bool", True), Arg("track_running_stats", "bool", True),
+         Arg("apply_act", "bool", True), Arg("act_layer", "any", UNWRITTEN, nullable=True),
+         Arg("act_kwargs", "any", None, nullable=True), Arg("inplace", "bool", True),
+         Arg("drop_layer", "any", None, nullable=True)),
+        module="timm.layers.norm_act", checks=lambda a: positive(a, "num_features"),
+        shape=_bn_act_shape, state=_bn_act_state, macs=no_macs,
+        params=lambda a: 2 * a["num_features"] if a["affine"] else 0),
     "timm.layers.adaptive_avgmax_pool:SelectAdaptivePool2d": LayerDef(
         "SelectAdaptivePool2d",
         (Arg("output_size", "int_or_ints", 1), Arg("pool_type", "str", "fast"),
