@@ -171,6 +171,24 @@ def test_what_cannot_be_verified_is_refused_with_the_class_and_argument():
                             "attribute of that name or a known alias")
 
 
+def test_a_class_named_like_a_torch_layer_is_referenced_under_another_name(tmp_path):
+    model = libmodels.named_like_torch()
+    text = import_model(model, "libmodels:named_like_torch", {"x": [4]}).text
+    assert '  FakelibGELU: {class: "fakelib.ops:GELU", args: {inplace: {type: bool, default: ' \
+           'false}}}\n' in text
+    assert "    act: FakelibGELU()\n    last: GELU()\n" in text
+    assert "# References: 1: FakelibGELU (named like a torch layer)\n" in text
+
+
+def test_a_reference_whose_outputs_differ_is_refused_at_its_line():
+    with pytest.raises(SpecError) as info:
+        import_model(libmodels.doubled(), "libmodels:doubled", {"x": [4]})
+    [diag] = info.value.diagnostics
+    assert (diag.code, diag.pos.line) == ("not-referenceable", 4)
+    assert diag.message == ("'Doubled' (fakelib.ops:Doubled) rebuilt with {'scale': 3.0} "
+                            "gives different outputs")
+
+
 def test_expand_refuses_what_cannot_be_expanded_and_reference_keeps_classes_opaque():
     model = libmodels.net()
     with pytest.raises(SpecError) as info:

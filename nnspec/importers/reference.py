@@ -81,9 +81,10 @@ class References:
         self.by_path: dict[str, Reference] = {}
         self.problems: list[Diagnostic] = []
         self.verified: dict[int, dict[str, Any]] = {}  # id(instance) -> its rebuilt arguments
+        self.positions: dict[int, Pos] = {}  # id(instance) -> its printed line
 
     def reset(self) -> None:
-        self.by_path, self.problems, self.verified = {}, [], {}
+        self.by_path, self.problems, self.verified, self.positions = {}, [], {}, {}
 
     def why(self, node: Any, module: Any) -> str | None:
         """Why this printed module is to be a reference; None to expand it (or refuse it as
@@ -120,6 +121,7 @@ class References:
             signature, given = recover(module)
             verify(cls, module, given)
             self.verified[id(module)] = given
+            self.positions[id(module)] = node.pos
         except NotReferenceable as exc:
             self.problems.append(Diagnostic(
                 "not-referenceable", f"'{node.cls}' ({path}) cannot be written as a layer "
@@ -170,7 +172,7 @@ class References:
                             "not-referenceable", f"'{ref.path.split(':')[1]}' ({ref.path}) "
                             f"instances differ in '{arg.name}', whose default a spec cannot "
                             f"write, and passing it where it is left out fails: {exc}",
-                            Pos(f"<{ref.path}>", 1, 1)))
+                            self.positions[id(module)]))
                         return
                     self.verified[id(module)] = args
                     call.args[arg.name] = call.full[arg.name] = args[arg.name]
@@ -259,10 +261,11 @@ class References:
                 model(*inputs)
         except _Mismatch as exc:
             self.problems.append(Diagnostic(
-                "not-referenceable", f"'{exc.ref.name}' ({exc.ref.path}) rebuilt from its "
-                "recovered arguments gives different outputs", Pos(f"<{exc.ref.path}>", 1, 1),
-                "an argument is kept where no attribute shows it; pass --expand to expand "
-                "the class instead"))
+                "not-referenceable", f"'{exc.ref.name}' ({exc.ref.path}) rebuilt with "
+                f"{self.verified[id(exc.module)]} gives different outputs",
+                self.positions[id(exc.module)],
+                "an attribute of an argument's name holds something other than the value "
+                "given; pass --expand PKG to expand the class instead"))
         except Exception:  # noqa: BLE001 - the whole model's check reports a failing run
             pass
         finally:

@@ -1,6 +1,6 @@
 """Models that use fakelib's layers, as a user's models use torchvision's and timm's."""
 
-from fakelib.ops import BatchNormAct2d, ConvAct, Gate, Hidden, StochasticDepth
+from fakelib.ops import GELU, BatchNormAct2d, ConvAct, Doubled, Gate, Hidden, StochasticDepth
 from torch import nn
 
 
@@ -44,3 +44,22 @@ class WithHidden(nn.Module):
 
 def with_hidden() -> WithHidden:
     return WithHidden()
+
+
+class Small(nn.Module):
+    def __init__(self, last: nn.Module) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.act = GELU()
+        self.last = last
+
+    def forward(self, x):
+        return self.last(self.act(self.fc(x)))
+
+
+def named_like_torch() -> Small:
+    return Small(nn.GELU())
+
+
+def doubled() -> Small:
+    return Small(Doubled(1.5))

@@ -73,3 +73,33 @@ class Hidden(nn.Module):
 
     def extra_repr(self) -> str:
         return f"size={self._width}"
+
+
+class GELU(nn.Module):
+    """timm's: a class named like a torch layer, which is not torch's."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.gelu(x)
+
+    def extra_repr(self) -> str:
+        return f"inplace={self.inplace}"
+
+
+class Doubled(nn.Module):
+    """Keeps a value under its argument's name that is not what it was given: the rebuilt
+    class prints and loads the same, and only its outputs differ."""
+
+    def __init__(self, scale: float = 1.0) -> None:
+        super().__init__()
+        self.factor = scale * 2
+        self.scale = scale * 2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.factor
+
+    def extra_repr(self) -> str:
+        return "scaled"
