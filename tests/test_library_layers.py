@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -82,6 +83,8 @@ def test_the_spec_rebuilds_the_model_when_its_package_is_allowed(imported, tmp_p
     x = torch.randn(2, 3, 8, 8)
     with torch.no_grad():
         assert torch.equal(rebuilt(x), model(x))
+    again = pickle.loads(pickle.dumps(rebuilt))  # the pickle carries the allowed package
+    assert str(again) == str(model)
     generated = nnspec.generate(path, allow_import=ALLOW)
     assert "from fakelib.ops import BatchNormAct2d, Gate, StochasticDepth\n" in generated
 
