@@ -223,11 +223,12 @@ class References:
         return ["", "layers:"] + [line for ref in self.by_path.values() for line in ref.entry()]
 
     def header(self) -> list[str]:
-        """The import report: how many references, and why each was needed."""
+        """The import report: how many references, and why each was needed, one line each
+        (every line names a reference, for a corpus tool to collect)."""
         if not self.by_path:
             return []
-        return [f"References: {len(self.by_path)}: " + ", ".join(
-            f"{r.name} ({r.why})" for r in self.by_path.values())]
+        return [f"References: {len(self.by_path)} (classes written as layers: below)"] + [
+            f"Reference {r.name}: {r.why}" for r in self.by_path.values()]
 
     def packages(self) -> list[str]:
         return sorted({p.split(".")[0].split(":")[0] for p in self.by_path})
