@@ -10,6 +10,7 @@ argument could not be recovered or verified, and why.
 from __future__ import annotations
 
 import inspect
+import re
 import warnings
 from typing import Any
 
@@ -33,6 +34,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "channels": ("in_channels", "num_features", "in_features", "dim"),
     "dim": ("in_features", "in_channels", "num_features", "embed_dim"),
     "in_chans": ("in_channels", "in_chs", "in_features"),
+    "num_classes": ("out_features", "out_channels"),
     "embed_dim": ("out_channels", "out_features", "hidden_size", "normalized_shape"),
     "in_channels": ("in_chs", "in_features"),
     "out_channels": ("out_chs", "out_features"),
@@ -149,15 +151,43 @@ def _layer_name(module: Any, name: str, default: Any) -> tuple[bool, Any]:
         "_layer") else None
     if child is None or not _is_module(child) or type(child) is default:
         return False, None
-    return True, type(child).__name__.lower()
+    return True, _spellings(type(child).__name__)[0]
 
 
 def child_class_name(module: Any, name: str) -> str | None:
     """The `_layer_name` value even where the child is the default's class: for instances of
     one class that must all pass the argument once one does."""
     child = getattr(module, name.removesuffix("_layer"), None)
-    return type(child).__name__.lower() if name.endswith("_layer") and _is_module(
+    return _spellings(type(child).__name__)[0] if name.endswith("_layer") and _is_module(
         child) else None
+
+
+def _spellings(name: str) -> list[str]:
+    """Names a library may know a class by: `silu` for SiLU, `leaky_relu` for LeakyReLU."""
+    snake = re.sub(r"(?<=[a-z])(?=[A-Z])", "_", name).lower()
+    return list(dict.fromkeys([name.lower(), snake]))
+
+
+def verify_spellings(cls: type, module: Any, given: dict[str, Any]) -> dict[str, Any]:
+    """`verify`, trying the other spellings of a class name the arguments pass
+    (`act_layer="leaky_relu"` where "leakyrelu" fails); the arguments that verified."""
+    try:
+        verify(cls, module, given)
+        return given
+    except NotReferenceable as first:
+        for name, value in given.items():
+            child = getattr(module, name.removesuffix("_layer"), None)
+            if not name.endswith("_layer") or not _is_module(child):
+                continue
+            for other in _spellings(type(child).__name__):
+                if other == value:
+                    continue
+                try:
+                    verify(cls, module, {**given, name: other})
+                except NotReferenceable:
+                    continue
+                return {**given, name: other}
+        raise first
 
 
 def _kind(default: Any, value: Any) -> str:

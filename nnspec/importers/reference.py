@@ -36,7 +36,7 @@ from nnspec.importers.recover import (
     rebuilt_args,
     recover,
     signature_of,
-    verify,
+    verify_spellings,
 )
 from nnspec.language.names import IMPORT_PATH
 
@@ -119,7 +119,7 @@ class References:
             if not _PATH.fullmatch(path) or _import(path) is not cls:
                 raise NotReferenceable(f"it is not importable as {path}")
             signature, given = recover(module)
-            verify(cls, module, given)
+            given = verify_spellings(cls, module, given)
             self.verified[id(module)] = given
             self.positions[id(module)] = node.pos
         except NotReferenceable as exc:
@@ -166,7 +166,7 @@ class References:
                     args = {**self.verified[id(module)],
                             arg.name: child_class_name(module, arg.name)}
                     try:
-                        verify(type(module), module, args)
+                        args = verify_spellings(type(module), module, args)
                     except NotReferenceable as exc:
                         self.problems.append(Diagnostic(
                             "not-referenceable", f"'{ref.path.split(':')[1]}' ({ref.path}) "
