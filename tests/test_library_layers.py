@@ -194,6 +194,14 @@ def test_a_reference_whose_outputs_differ_is_refused_at_its_line():
                             "gives different outputs")
 
 
+def test_an_untraceable_class_that_cannot_be_a_reference_keeps_forward_unknown():
+    result = import_model(libmodels.moody(), "libmodels:moody", {"x": [4]})
+    assert "  Moody:\n    children:\n      fc: Linear(4, 4)\n    forward: unknown\n" \
+        in result.text
+    assert '"fakelib.ops:Moody"' not in result.text and "Reference Moody" not in result.text
+    assert result.warnings[0].startswith("Moody: torch.fx cannot trace it")
+
+
 def test_expand_refuses_what_cannot_be_expanded_and_reference_keeps_classes_opaque():
     model = libmodels.net()
     with pytest.raises(SpecError) as info:

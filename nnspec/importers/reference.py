@@ -195,18 +195,18 @@ class References:
 
     def force_untraced(self, classes: list[Any], instances: dict[str, list[Any]],
                        live: dict[int, Any]) -> bool:
-        """Mark the classes whose forward was not traced, and which would be referenced, for
-        the next pass; whether there are any."""
+        """Mark the classes whose forward was not traced, and which can be referenced, for
+        the next pass; whether there are any. One that cannot keeps `forward: unknown`."""
         marked = False
         for draft in classes[:-1]:
             if draft.forward != "unknown" or draft.name in ("ModuleList", "ModuleDict"):
                 continue
-            group = instances.get(draft.name, [])
-            module = live.get(id(group[0].node)) if group else None
-            cls = type(module)
-            if module is None or cls in self.forced or cls.__module__ == self.own_module \
+            modules = [live.get(id(inst.node)) for inst in instances.get(draft.name, [])]
+            cls = type(modules[0]) if modules else None
+            if cls is None or cls in self.forced or cls.__module__ == self.own_module \
                     or cls.__module__.split(".")[0] == "torch" \
-                    or allowed(cls.__module__, self.expand):
+                    or allowed(cls.__module__, self.expand) or not all(
+                        _referenceable(m) for m in modules):
                 continue
             self.forced[cls] = "forward not traced"
             marked = True
@@ -290,6 +290,19 @@ def _import(path: str) -> Any:
         return getattr(importlib.import_module(module), name, None)
     except Exception:  # noqa: BLE001 - not importable: not referenceable
         return None
+
+
+def _referenceable(module: Any) -> bool:
+    """Whether the instance's class is importable and rebuilds it from recovered arguments."""
+    cls = type(module)
+    path = f"{cls.__module__}:{cls.__qualname__}"
+    try:
+        if not _PATH.fullmatch(path) or _import(path) is not cls:
+            return False
+        verify_spellings(cls, module, recover(module)[1])
+    except NotReferenceable:
+        return False
+    return True
 
 
 def _torch_layer_base(cls: type) -> type | None:

@@ -1,6 +1,15 @@
 """Models that use fakelib's layers, as a user's models use torchvision's and timm's."""
 
-from fakelib.ops import GELU, BatchNormAct2d, ConvAct, Doubled, Gate, Hidden, StochasticDepth
+from fakelib.ops import (
+    GELU,
+    BatchNormAct2d,
+    ConvAct,
+    Doubled,
+    Gate,
+    Hidden,
+    Moody,
+    StochasticDepth,
+)
 from torch import nn
 
 
@@ -63,3 +72,7 @@ def named_like_torch() -> Small:
 
 def doubled() -> Small:
     return Small(Doubled(1.5))
+
+
+def moody() -> Small:
+    return Small(Moody(7))

@@ -103,3 +103,16 @@ class Doubled(nn.Module):
 
     def extra_repr(self) -> str:
         return "scaled"
+
+
+class Moody(nn.Module):
+    """An untraceable forward, and a constructor argument no attribute keeps: it cannot be a
+    reference, so it stays a block whose forward is unknown."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self._width = width
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(x) if x.sum() > 0 else x
