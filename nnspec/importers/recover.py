@@ -164,8 +164,9 @@ def child_class_name(module: Any, name: str) -> str | None:
 
 def _spellings(name: str) -> list[str]:
     """Names a library may know a class by: `silu` for SiLU, `leaky_relu` for LeakyReLU."""
-    snake = re.sub(r"(?<=[a-z])(?=[A-Z])", "_", name).lower()
-    return list(dict.fromkeys([name.lower(), snake]))
+    cuts = [m.start() for m in re.finditer(r"(?<=[a-z])(?=[A-Z])", name)]
+    one_cut = [f"{name[:i]}_{name[i:]}".lower() for i in cuts]  # LeakyReLU: leaky_relu
+    return list(dict.fromkeys([name.lower(), *one_cut]))
 
 
 def verify_spellings(cls: type, module: Any, given: dict[str, Any]) -> dict[str, Any]:
