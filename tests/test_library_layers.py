@@ -20,6 +20,7 @@ from static_cli import BLOCKER
 
 import nnspec
 from nnspec.catalog.library import LIBRARY
+from nnspec.cli.main import main
 from nnspec.diagnostics import SpecError
 from nnspec.importers.draft import check_rebuild
 from nnspec.importers.live import import_model
@@ -216,11 +217,14 @@ def test_expand_refuses_what_cannot_be_expanded_and_reference_keeps_classes_opaq
     assert "# Reference ConvAct: --reference fakelib\n" in opaque.text
 
 
-def test_the_cli_takes_reference(tmp_path):
-    done = run("import", "module", "libmodels:net", "--input", "x=3,8,8", "--reference",
-               "fakelib", "-o", "net.yaml", tmp=tmp_path)
-    assert done.returncode == 0, done.stderr
+def test_the_cli_takes_reference(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code = main(["import", "module", "libmodels:net", "--input", "x=3,8,8", "--reference",
+                 "fakelib", "-o", "net.yaml"])
+    assert code == 0
     assert "# References: 4 (classes" in (tmp_path / "net.yaml").read_text()
+    assert main(["import", "module", "libmodels:net", "--input", "x=3,8,8", "--expand",
+                 "fakelib"]) == 1
 
 
 def test_summary_measures_undeclared_layers_on_the_meta_device_when_allowed(write_spec):
