@@ -7,10 +7,11 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nnspec.catalog.user import DECLARED
 from nnspec.diagnostics import Diagnostic, Pos, SpecError
 from nnspec.elaborate.compile import compile_document, gc_paused
 from nnspec.elaborate.shapes.walker import analyze
@@ -136,8 +137,44 @@ def summary(path_or_spec: Any, *, inputs: dict[str, tuple[int, ...]] | None = No
 
     spec = _spec(path_or_spec, params, allow_import)
     shapes = _input_shapes(spec, inputs)
-    analysis = analyze(spec.program, spec.tree, shapes) if shapes else spec.analysis
-    return as_data(spec.path, spec.name, analysis)
+    measured = _measured(spec.program)
+    if not measured:
+        analysis = analyze(spec.program, spec.tree, shapes) if shapes else spec.analysis
+        return as_data(spec.path, spec.name, analysis)
+    saved = {path: DECLARED[path] for path in measured}
+    try:
+        for path, (shape, count) in measured.items():
+            DECLARED[path] = replace(saved[path], shape=shape,
+                                     params=saved[path].params or count)
+        analysis = analyze(spec.program, spec.tree, shapes)
+    finally:
+        DECLARED.update(saved)
+    return as_data(spec.path, spec.name, analysis, set(measured))
+
+
+def _measured(program: Program) -> dict[str, tuple[Any, Any]]:
+    """Shape and parameter rules measured on torch's meta device, for the referenced layers
+    that declare no shape rule and whose package is allowed; none without torch (summary is
+    torch-free until a spec needs this)."""
+    from nnspec.catalog import LAYERS
+    from nnspec.elaborate.user_layers import allowed
+
+    opaque = [path for path in program.user_layers if path in DECLARED
+              and LAYERS[path].shape is None and LAYERS[path].forward is None
+              and allowed(path.split(":")[0], program.allow_import)]
+    if not opaque:
+        return {}
+    try:
+        from nnspec.runtime.meta import measured_rules
+    except ImportError:  # no torch: shapes stay unknown after these layers
+        return {}
+    out = {}
+    for path in opaque:
+        try:
+            out[path] = measured_rules(path)
+        except ImportError:  # the class cannot be imported: building reports it
+            continue
+    return out
 
 
 def _input_shapes(spec: Spec, inputs: dict[str, tuple[int, ...]] | None

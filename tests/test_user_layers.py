@@ -8,6 +8,7 @@ proves in subprocesses.
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import subprocess
@@ -109,16 +110,25 @@ def test_static_params_shapes_macs_and_layout_match_torch(se_net):
     assert layout == {k: list(v.shape) for k, v in model.state_dict().items()}
 
 
-def test_layer_without_rules_stops_static_shapes(write_spec):
-    """Scale is declared with arguments only: shapes after it and the total are unknown."""
+def test_layer_without_rules_stops_static_shapes(write_spec, tmp_path):
+    """Scale is declared with arguments only: without torch, shapes after it and the total
+    are unknown; with torch, summary measures it on the meta device and marks the row."""
     path = spec_with(write_spec, '  Scale: "nnspec_demo.blocks:Scale"\n',
                      "    conv: Conv2d(8, 4, 3)\n    scale: Scale(0.5)\n    act: ReLU()\n")
-    data = nnspec.summary(path, allow_import=ALLOW)
+    done = run("summary", path, "--json", "--allow-import", "nnspec_demo", tmp=tmp_path,
+               block_torch=True)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)[0]
     rows = {row["path"]: row for row in data["layers"]}
     assert rows["conv"]["output"] == [1, 4, 4, 4] and rows["conv"]["params"] == 292
     assert rows["scale"]["params"] is None and rows["scale"]["output"] is None
     assert rows["act"]["output"] is None
     assert data["params"] is None and data["outputs"] == [None]
+    measured = nnspec.summary(path, allow_import=ALLOW)
+    rows = {row["path"]: row for row in measured["layers"]}
+    assert (rows["scale"]["output"], rows["scale"]["params"], rows["scale"].get("measured")) \
+        == ([1, 4, 4, 4], 1, True)
+    assert rows["act"]["output"] == [1, 4, 4, 4] and measured["params"] == 293
 
 
 def test_declared_checks_and_shape_rule_report_at_the_call(write_spec):

@@ -31,6 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="the model's state_dict layout: lines of 'key<TAB>shape<TAB>dtype' "
                       "(shape comma-separated), or a .pt checkpoint; keys no layer has become "
                       "tensors of the class holding them, and every key is checked")
+    tree.add_argument("--layer", dest="layers", action="append", default=[],
+                      metavar="NAME=PKG.MOD:CLASS", help="write the printed class NAME as a "
+                      "reference to that class (imported, to read its signature), its "
+                      "arguments parsed from the printed repr (repeatable)")
     _common(tree)
     tree.set_defaults(run=run_tree)
 
@@ -42,6 +46,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="e.g. 'mypkg.models:resnet18' (the module is imported: it runs)")
     module.add_argument("--args", nargs="*", default=[], metavar="NAME=VALUE",
                         help="keyword arguments for the factory, as YAML values")
+    module.add_argument("--reference", action="append", default=[], metavar="PKG",
+                        help="keep PKG's classes opaque: each is written as a layer reference "
+                        "('layers:' in the spec) rather than expanded (repeatable)")
+    module.add_argument("--expand", action="append", default=[], metavar="PKG",
+                        help="expand PKG's classes into blocks, refusing where that is "
+                        "impossible, rather than reference them (repeatable)")
     _common(module)
     module.set_defaults(run=run_module)
 
@@ -81,7 +91,8 @@ def run_tree(args: argparse.Namespace) -> int:
         raise UsageError(f"--fence: {args.file} holds no fenced tree")
     if args.state_dict is not None and not Path(args.state_dict).is_file():
         raise UsageError(f"no such file: {args.state_dict}")
-    result = import_tree(text, args.file, first_line, _inputs(args), args.state_dict)
+    layers = _layers(args.layers)
+    result = import_tree(text, args.file, first_line, _inputs(args), args.state_dict, layers)
     for warning in result.warnings:
         print(f"nnspec: warning: {warning}", file=sys.stderr)
     return _write(args, result.text, inputs)
@@ -93,7 +104,8 @@ def run_module(args: argparse.Namespace) -> int:
 
     _check(args, [])
     try:  # what the user's code raises comes back as a SpecError (exit 1), named as theirs
-        result = import_module(args.target, _factory_args(args.args), _inputs(args))
+        result = import_module(args.target, _factory_args(args.args), _inputs(args),
+                               tuple(args.reference), tuple(args.expand))
     except TargetError as exc:  # the name itself: malformed, or nothing there
         raise UsageError(f"cannot import {args.target}: {exc}") from None
     for warning in result.warnings:  # neither torch.fx nor torch.export could write it
@@ -155,6 +167,22 @@ def _factory_args(items: list[str]) -> dict:
         except ValueError as exc:
             raise UsageError(f"--args: {exc}") from None
         out[name] = value
+    return out
+
+
+def _layers(items: list[str]) -> dict[str, str]:
+    """--layer NAME=pkg.mod:Class, by printed class name."""
+    import re
+
+    from nnspec.cli.errors import UsageError
+    from nnspec.language.names import IMPORT_PATH
+
+    out = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name.isidentifier() or not re.fullmatch(IMPORT_PATH, path):
+            raise UsageError(f"--layer: expected NAME=package.module:Class, got '{item}'")
+        out[name] = path
     return out
 
 

@@ -112,6 +112,9 @@ CODES: dict[str, str] = {
     "state-mismatch": "the state_dict disagrees with the printed tree",
     "not-rebuildable": "a printed module cannot be written as a spec",
     "not-rebuilt": "the imported spec does not rebuild the original model exactly",
+    "not-referenceable": "a class to be written as a layer reference cannot be: an argument is "
+                         "not recovered or not writable, or the class rebuilt from its "
+                         "arguments differs",
     "no-input": "the model's input shape cannot be told from the tree: pass `--input`",
     "bad-input": "the model does not take the given inputs",
     "user-code-failed": "`import module`: the user's code raised (importing their module, "

@@ -21,7 +21,7 @@ from nnspec.elaborate.infer import apply_inferred
 from nnspec.elaborate.shapes.walker import analyze
 from nnspec.elaborate.user_layers import UserRuleError, rule_error
 from nnspec.frontend.document import Document
-from nnspec.frontend.validate import validate
+from nnspec.frontend.validate import layer_path, validate
 from nnspec.ir.analysis import Analysis
 from nnspec.ir.program import Instance, Program
 from nnspec.language.guards import spec_work
@@ -52,7 +52,7 @@ def compile_document(doc: Document, source: str, allow_import: Sequence[str] = (
 
 def _user_rule_error(doc: Document, spec: Any, exc: UserRuleError) -> SpecError:
     """A user layer's faulty declaration, at the spec's `layers:` entry that names it."""
-    names = [name for name, path in spec.layers.items() if path == exc.path]
+    names = [name for name, entry in spec.layers.items() if layer_path(entry) == exc.path]
     return rule_error(exc, doc.where(("layers", names[0])) if names else doc.where(
         ("layers",), key=True))
 

@@ -19,17 +19,21 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from nnspec.catalog import LAYERS, Arg, LayerDef
+from nnspec.catalog import LAYERS, REQUIRED, Arg, LayerDef, check_accepts
+from nnspec.catalog.library import LIBRARY, UNWRITTEN
 from nnspec.catalog.types import Args, Shape
 from nnspec.catalog.user import DECLARED
 from nnspec.diagnostics import Collector, Diagnostic, Pos, SpecError, did_you_mean
+from nnspec.frontend.validate import layer_path
 from nnspec.language.names import IMPORT_PATH, identifier_problem
-from nnspec.language.types import VALUE_KINDS
+from nnspec.language.types import VALUE_KINDS, infer_type
 
 DECLARATIONS = "nnspec_layers"  # the module, in a package, that declares its layers
 _PATH = re.compile(IMPORT_PATH)
 
 _explicit: set[str] = set()  # layers the user's own code declared: usable without allowing
+_from_spec: set[str] = set()  # layers declared by a spec's `args`: replaced by any other
+_real: dict[str, LayerDef] = {}  # every declare_layer declaration, kept while a spec's replaces it
 _by_nnspec = False  # True while nnspec imports a declarations module itself
 
 
@@ -81,9 +85,19 @@ def declare_layer(path: str, args: Sequence[Arg] = (), *,
                      shape=_guarded(path, "shape", shape), params=_guarded(path, "params", params),
                      macs=_guarded(path, "macs", macs), inputs=inputs, ranks=tuple(ranks),
                      state=_guarded(path, "state", state))
-    DECLARED[path] = layer
+    DECLARED[path] = _real[path] = layer
+    _from_spec.discard(path)
     if not _by_nnspec:
         _explicit.add(path)
+    return layer
+
+
+def declare_signature(path: str, args: Sequence[Arg]) -> LayerDef:
+    """Declare the layer at `path` by its signature alone, as a spec's `{class, args}` entry
+    does (no rules: static shapes stop at it); a declaration made any other way replaces it."""
+    layer = LayerDef(path.split(":")[1], tuple(args), module=path.split(":")[0])
+    DECLARED[path] = layer
+    _from_spec.add(path)
     return layer
 
 
@@ -158,15 +172,17 @@ def allowed(module: str, allow: Iterable[str]) -> bool:
     return any(module == a or module.startswith(a + ".") for a in allow)
 
 
-def resolve(layers: dict[str, str], doc: Any, errors: Collector, allow: Sequence[str],
+def resolve(layers: dict[str, Any], doc: Any, errors: Collector, allow: Sequence[str],
             taken: dict[str, str]) -> tuple[dict[str, str], set[str]]:
     """The spec's `layers:` entries that can be used, call name -> 'module:Class', and the
     names of those that cannot (each with a diagnostic). `taken` maps the spec's other class
     names to what they are, so that a user layer does not hide one."""
     usable: dict[str, str] = {}
     failed: set[str] = set()
-    for name, path in layers.items():
-        key, value = doc.where(("layers", name), key=True), doc.where(("layers", name))
+    for name, entry in layers.items():
+        path = layer_path(entry)
+        at = ("layers", name) if isinstance(entry, str) else ("layers", name, "class")
+        key, value = doc.where(("layers", name), key=True), doc.where(at)
         problem = identifier_problem(name)
         if problem:
             errors.error("bad-name", f"invalid layer name: {problem}", key)
@@ -177,11 +193,58 @@ def resolve(layers: dict[str, str], doc: Any, errors: Collector, allow: Sequence
         if not _PATH.fullmatch(path):
             errors.error("bad-value", f"layer '{name}': an import path is "
                          f"'package.module:Class', got {path!r}", value)
-        elif _check(name, path, value, errors, allow):
-            usable[name] = path
-            continue
+        else:
+            signature = _spec_args(name, entry, doc, errors)
+            written = not isinstance(entry, str) and entry.args is not None
+            if (signature is not None or not written) and _check(name, path, value, errors,
+                                                                 allow, signature):
+                usable[name] = path
+                continue
         failed.add(name)
     return usable, failed
+
+
+def _spec_args(name: str, entry: Any, doc: Any, errors: Collector) -> list[Arg] | None:
+    """The constructor signature a `{class, args}` entry writes, as catalog arguments; None
+    for a plain path, or when an argument is malformed (reported)."""
+    if isinstance(entry, str) or entry.args is None:
+        return None
+    out: list[Arg] = []
+    ok = True
+    for arg_name, decl in entry.args.items():
+        pos = doc.where(("layers", name, "args", arg_name))
+        arg, problem = _spec_arg(arg_name, decl)
+        if problem is None and out and out[-1].default is not REQUIRED and arg.required:
+            problem = "a required argument follows one with a default"
+        if problem:
+            errors.error("bad-value", f"layer '{name}': argument '{arg_name}': {problem}", pos,
+                         f"an argument is a kind ({', '.join(VALUE_KINDS)}), a default value, "
+                         "{type: KIND, default: VALUE} or {type: KIND, optional: true}")
+            ok = False
+            continue
+        out.append(arg)
+    return out if ok else None
+
+
+def _spec_arg(name: str, decl: Any) -> tuple[Arg, str | None]:
+    problem = identifier_problem(name)
+    if isinstance(decl, str):
+        return Arg(name, decl), problem or (
+            None if decl in VALUE_KINDS else f"unknown kind {decl!r}")
+    if isinstance(decl, (bool, int, float)):
+        return Arg(name, infer_type(decl), decl), problem
+    if decl.optional:
+        return Arg(name, decl.type, UNWRITTEN), problem or (
+            "'optional' and 'default' exclude each other" if "default" in decl.model_fields_set
+            else None)
+    if "default" not in decl.model_fields_set:
+        return Arg(name, decl.type), problem
+    default = decl.default
+    if default is None:
+        return Arg(name, decl.type, None, nullable=True), problem
+    expected = check_accepts(decl.type, default)
+    return Arg(name, decl.type, default), problem or (
+        f"default {default!r} is not {expected}" if expected else None)
 
 
 def effective_allow(paths: Iterable[str], allow: Sequence[str]) -> tuple[str, ...]:
@@ -191,24 +254,38 @@ def effective_allow(paths: Iterable[str], allow: Sequence[str]) -> tuple[str, ..
     return tuple(sorted(set(allow) | declared))
 
 
-def _check(name: str, path: str, pos: Pos, errors: Collector, allow: Sequence[str]) -> bool:
-    if path in _explicit:
-        return True
+def _check(name: str, path: str, pos: Pos, errors: Collector, allow: Sequence[str],
+           spec_args: list[Arg] | None) -> bool:
+    """Whether the layer at `path` is declared: by the user's code, by the package's
+    declarations module (imported only when allowed), by nnspec's library catalog, or by the
+    spec's own `args` (the last two need nothing imported until a model is built)."""
     module = path.split(":")[0]
     top = module.split(".")[0]
+    tried: list[str] = []
+    if path in _explicit or (allowed(module, allow) and path in _real):
+        return _reinstall(path)
+    if allowed(module, allow):
+        found = _import_declarations(path, allow, pos, errors)
+        if found is None:  # the import failed; its diagnostic is out
+            return False
+        if path in _real:
+            return _reinstall(path)
+        tried = found
+    if path in LIBRARY:
+        if path in _from_spec:
+            DECLARED.pop(path)
+            _from_spec.discard(path)
+        return True
+    if spec_args is not None:
+        declare_signature(path, spec_args)
+        return True
     if not allowed(module, allow):
         errors.error("import-not-allowed", f"layer '{name}' comes from {module}, and nnspec "
                      "imports no user code unless allowed", pos,
                      f"pass --allow-import {top} (allow_import=['{top}'] in the Python API), "
-                     f"if you trust {top}")
+                     f"if you trust {top}, or write its signature in the spec ({{class: ..., "
+                     "args: {...}}})")
         return False
-    if path in DECLARED:
-        return True
-    tried = _import_declarations(path, allow, pos, errors)
-    if tried is None:  # the import failed; its diagnostic is out
-        return False
-    if path in DECLARED:
-        return True
     where = ", ".join(tried) if tried else f"no {top}.{DECLARATIONS} module"
     same = [p.split(":")[1] for p in DECLARED if p.split(":")[0] == module]
     errors.error("unknown-layer", f"layer '{name}': {path} is not declared (looked in {where})",
@@ -216,6 +293,14 @@ def _check(name: str, path: str, pos: Pos, errors: Collector, allow: Sequence[st
                      f"{module} declares {', '.join(same)}" if same
                      else f"declare it with nnspec.declare_layer in {top}/{DECLARATIONS}.py"))
     return False
+
+
+def _reinstall(path: str) -> bool:
+    """The package's own declaration of `path` in force again (a spec's may have replaced
+    it)."""
+    DECLARED[path] = _real[path]
+    _from_spec.discard(path)
+    return True
 
 
 def _import_declarations(path: str, allow: Sequence[str], pos: Pos,
@@ -227,7 +312,7 @@ def _import_declarations(path: str, allow: Sequence[str], pos: Pos,
     parts = path.split(":")[0].split(".")
     imported: list[str] = []
     for n in range(1, len(parts) + 1):
-        if path in DECLARED:
+        if path in _real:
             break
         package = ".".join(parts[:n])
         if not allowed(package, allow):

@@ -16,7 +16,7 @@ from typing_extensions import TypeAliasType
 from nnspec.diagnostics import Collector, did_you_mean
 from nnspec.frontend.document import Document
 from nnspec.frontend.spec import CLASSES, TAGS, DType, SpecData
-from nnspec.language.types import TYPE_NAMES
+from nnspec.language.types import TYPE_NAMES, VALUE_KINDS
 
 
 class _Model(BaseModel):
@@ -179,13 +179,42 @@ class ModelSpec(BlockSpec):
     inputs: list[str] | None = None  # type: ignore[assignment]  # taken from the top level
 
 
+class LayerArgSpec(_Model):
+    """A referenced layer's constructor argument in long form: `{type: str, default: row}`;
+    without a default it is required."""
+
+    type: Literal[VALUE_KINDS]  # type: ignore[valid-type]
+    default: Any = None
+    optional: bool = False  # has a default no spec can write (a class): calls may omit it
+    doc: str | None = None
+
+
+LayerArg = by_type("a layer argument is a kind such as 'float', a default value, or a mapping "
+                   "with 'type' and 'default'", map=LayerArgSpec, scalar=Union[bool, int, float],
+                   str=str)
+
+
+class LayerRef(_Model):
+    """A layer class by reference, with its constructor's signature written in the spec so
+    that the static verbs need not import it: `{class: "pkg.mod:Class", args: {p: float}}`."""
+
+    class_: str = Field(alias="class")
+    args: dict[str, LayerArg] | None = None  # type: ignore[valid-type]
+    doc: str | None = None
+
+
+LayerEntry = by_type("a layer is an import path 'package.module:Class', or a mapping with "
+                     "'class' and 'args'", str=str, map=LayerRef)
+
+
 class SpecFile(_Model):
     nnspec: int
     doc: str | None = None
     inputs: dict[str, InputDecl] = Field(min_length=1)
     model: ModelSpec
     blocks: dict[str, BlockSpec] = {}
-    layers: dict[str, str] = {}  # user layers: call name -> 'package.module:Class'
+    # user and library layers: call name -> 'package.module:Class' or a LayerRef
+    layers: dict[str, LayerEntry] = {}  # type: ignore[valid-type]
 
 
 def check(doc: Document, errors: Collector) -> SpecData:
@@ -236,6 +265,7 @@ def _report(err: dict, doc: Document, errors: Collector) -> None:
 # mapping.
 _SECTIONS = {
     "spec": {"inputs": "inputs", "blocks": "blocks", "model": "model", "layers": "layers"},
+    "layers": "layer", "layer": {"args": "layer_args"}, "layer_args": "layer_arg",
     "inputs": "input", "blocks": "block",
     "block": {"params": "params", "children": "children", "forward": "steps", "init": "inits",
               "parameters": "parameters", "buffers": "buffers"},
@@ -246,7 +276,8 @@ _SECTIONS = {
 }
 _SECTION_MODELS = {"spec": SpecFile, "input": InputSpec, "block": BlockSpec, "model": ModelSpec,
                 "param": ParamSpec, "child": ChildSpec, "step": IfStep, "init": InitRule,
-                "parameter": ParameterSpec, "buffer": BufferSpec}
+                "parameter": ParameterSpec, "buffer": BufferSpec, "layer": LayerRef,
+                "layer_arg": LayerArgSpec}
 
 
 def _keys_at(path: tuple) -> list[str]:

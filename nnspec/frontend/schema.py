@@ -45,9 +45,11 @@ _DESCRIPTIONS = {
     ("Spec", "inputs"): "Model inputs by name, without the batch dimension: a shape such as "
                         "[3, 32, 32], or {shape, dtype, range}.",
     ("Spec", "blocks"): "Reusable module classes by name; call them like layers.",
-    ("Spec", "layers"): "User layers: a call name for a layer class of your own package, "
-                        "'package.module:Class', declared with nnspec.declare_layer in "
-                        "package.nnspec_layers. Used only with --allow-import package.",
+    ("Spec", "layers"): "User and library layers: a call name for a layer class, "
+                        "'package.module:Class' (declared with nnspec.declare_layer in "
+                        "package.nnspec_layers, or by nnspec for common library layers) or "
+                        "{class, args} with its signature. Built only with --allow-import "
+                        "package.",
     ("Spec", "model"): "The root module class.",
     ("Spec", "doc"): "What this spec describes.",
     ("BlockSpec", "base"): "Module (the default), Sequential (children run in order, no "
@@ -99,7 +101,8 @@ def spec_schema() -> dict[str, Any]:
             if key in defs[target]["properties"]:
                 defs[target]["properties"][key]["description"] = text
     _replace_strings(defs)
-    root["properties"]["layers"]["additionalProperties"]["pattern"] = IMPORT_PATH
+    root["properties"]["layers"]["additionalProperties"]["oneOf"][0]["pattern"] = IMPORT_PATH
+    defs["LayerRef"]["properties"]["class"]["pattern"] = IMPORT_PATH
     defs["LayerCall"] = layer_call_schema()
     defs["Statement"] = statement_schema()
     for name in [n for n in defs if n not in ("LayerCall", "Statement")]:

@@ -14,7 +14,7 @@ import copy
 from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
-from nnspec.language.types import TYPE_NAMES
+from nnspec.language.types import TYPE_NAMES, VALUE_KINDS
 
 FORMAT_VERSIONS = (1,)
 
@@ -101,9 +101,27 @@ class SpecFile(SpecData):
               "blocks": {}, "layers": {}}
 
 
+class LayerArgSpec(SpecData):
+    """A referenced layer's constructor argument in long form: `{type: str, default: row}`."""
+
+    FIELDS = {"type": REQUIRED, "default": None, "optional": False, "doc": None}
+
+
+class LayerRef(SpecData):
+    """A layer class by reference, with its constructor's signature written in the spec so
+    that the static verbs need not import it: `{class: "pkg.mod:Class", args: {p: float}}`."""
+
+    FIELDS = {"class_": REQUIRED, "args": None, "doc": None}
+
+
+def layer_path(entry: str | LayerRef) -> str:
+    """The import path of a `layers:` entry, in either form."""
+    return entry if isinstance(entry, str) else entry.class_
+
+
 CLASSES = {cls.__name__: cls for cls in (InputSpec, ParamSpec, ChildSpec, IfStep, InitRule,
                                          ParameterSpec, BufferSpec, BlockSpec, ModelSpec,
-                                         SpecFile)}
+                                         LayerArgSpec, LayerRef, SpecFile)}
 
 # The fast check. Each function returns the checked value, or raises _GiveUp.
 
@@ -189,7 +207,7 @@ def _by_type(**branches: Check) -> Check:
 def _mapping(cls: type[SpecData], keys: dict[str, Check]) -> Check:
     """A mapping of exactly these keys (YAML names), given or defaulted, into `cls`; a key
     is its field's name, or `name_` for the Python keywords `if`, `else` and `as`."""
-    fields = {key: key + "_" if key in ("if", "else", "as") else key for key in keys}
+    fields = {key: key + "_" if key in ("if", "else", "as", "class") else key for key in keys}
     required = [key for key, name in fields.items() if cls.FIELDS[name] is REQUIRED]
 
     def check(value: Any) -> SpecData:
@@ -240,10 +258,15 @@ _block = {
 _input = _by_type(list=_list(_input_size), map=_mapping(InputSpec, {
     "shape": _list(_input_size), "dtype": _one_of(*DTYPES),
     "range": _optional(_list(_input_size, length=2)), "doc": _optional(_str)}))
+_layer_arg = _by_type(map=_mapping(LayerArgSpec, {
+    "type": _one_of(*VALUE_KINDS), "default": _any, "optional": _bool, "doc": _optional(_str)}),
+    scalar=_scalar, str=_str)
+_layer = _by_type(str=_str, map=_mapping(LayerRef, {
+    "class": _str, "args": _optional(_dict(_layer_arg)), "doc": _optional(_str)}))
 _SPEC = _mapping(SpecFile, {
     "nnspec": _int, "doc": _optional(_str), "inputs": _dict(_input, nonempty=True),
     "model": _mapping(ModelSpec, {**_block, "name": _str, "inputs": _optional(_list(_str))}),
-    "blocks": _dict(_mapping(BlockSpec, _block)), "layers": _dict(_str)})
+    "blocks": _dict(_mapping(BlockSpec, _block)), "layers": _dict(_layer)})
 
 
 def fast_check(data: Any) -> SpecFile | None:

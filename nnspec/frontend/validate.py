@@ -19,16 +19,19 @@ from nnspec.frontend.spec import (
     IfStep,
     InitRule,
     InputSpec,
+    LayerArgSpec,
+    LayerRef,
     ModelSpec,
     ParameterSpec,
     ParamSpec,
     SpecFile,
     fast_check,
+    layer_path,
 )
 
 __all__ = ["FORMAT_VERSIONS", "BlockSpec", "BufferSpec", "ChildSpec", "DType", "IfStep",
-           "InitRule", "InputSpec", "ModelSpec", "ParamSpec", "ParameterSpec", "SpecFile",
-           "validate"]
+           "InitRule", "InputSpec", "LayerArgSpec", "LayerRef", "ModelSpec", "ParamSpec",
+           "ParameterSpec", "SpecFile", "layer_path", "validate"]
 
 
 def validate(doc: Document) -> SpecFile:

@@ -66,8 +66,10 @@ UNSUPPORTED_CONTAINERS = ("ParameterList", "ParameterDict")
 class Classifier:
     """Walks the tree once: layers are read through the catalog, user classes collected."""
 
-    def __init__(self, errors: Collector, is_torch_layer, live: dict[int, Any] | None = None):
+    def __init__(self, errors: Collector, is_torch_layer, live: dict[int, Any] | None = None,
+                 references: Any = None):
         self.errors = errors
+        self.references = references  # importers.reference.References, for `import module`
         self.is_torch_layer = is_torch_layer
         self.live = live or {}  # id(node) -> the module it was printed from
         self.instances: dict[str, list[Instance]] = {}
@@ -182,6 +184,11 @@ class Classifier:
             self.errors.error("not-rebuildable", f"'{node.cls}' is not in the spec language",
                               node.pos, "a spec block holds parameters only through layers")
             return None
+        module = self.live.get(id(node))
+        why = self.references.why(node, module) if self.references else None
+        if why is not None:  # a class written as a layer reference
+            call = self.references.call(node, module, why)
+            return None if call is None else Layer(call, node)
         impostor = self.impostor(node)
         if impostor:
             self.errors.error("not-rebuildable", f"'{node.cls}' here is {impostor}, not torch's "

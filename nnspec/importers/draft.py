@@ -107,14 +107,16 @@ _LINE_HEAD = re.compile(r"\s*(?:\([\w-]+\): )?(?:\d+ x )?")
 
 
 def check_rebuild(spec_text: str, tree: str, source: str, first_line: int = 1,
-                  keys: list | None = None, defect: bool = False) -> None:
+                  keys: list | None = None, defect: bool = False,
+                  allow: tuple[str, ...] = ()) -> None:
     """Validate and build the spec (on the meta device); raise ImportDefect where it fails
     that, at the first tree line it prints differently, or at the first of the recorded
     state_dict `keys` (state.Key) its state_dict differs at: an importer that got something
     wrong says so, and writes nothing. For a tree file, which may hold what torch never prints
     (values torch refuses, lines out of place), a failure is a SpecError; for a tree torch
-    printed itself (`defect`), an ImportDefect."""
-    model = (built if defect else compiled)(spec_text, "meta")
+    printed itself (`defect`), an ImportDefect. `allow`: the packages of the layer references
+    it imports."""
+    model = (built if defect else compiled)(spec_text, "meta", allow)
     mismatch = ImportDefect if defect else SpecError
     want, got = tree_lines(tree), tree_lines(str(model))
     for i, (a, b) in enumerate(zip(want + [""] * len(got), got + [""] * len(want))):
@@ -137,21 +139,21 @@ def check_rebuild(spec_text: str, tree: str, source: str, first_line: int = 1,
                                     "this is a bug in nnspec import; please report it")])
 
 
-def compiled(spec_text: str, device: Any = None) -> Any:
+def compiled(spec_text: str, device: Any = None, allow: tuple[str, ...] = ()) -> Any:
     """The model of an imported spec, compiled with every check a spec gets; SpecError where
-    the spec fails one."""
+    the spec fails one. `allow`: the packages of its layer references."""
     from nnspec.elaborate.compile import compile_data
     from nnspec.frontend.reader import parse_document
     from nnspec.runtime.model import instantiate
 
     doc = parse_document(spec_text, "<imported spec>")
-    return instantiate(compile_data(doc.data, "<imported spec>").program, device=device)
+    return instantiate(compile_data(doc.data, "<imported spec>", allow).program, device=device)
 
 
-def built(spec_text: str, device: Any = None) -> Any:
+def built(spec_text: str, device: Any = None, allow: tuple[str, ...] = ()) -> Any:
     """`compiled`, for a spec nnspec made from what torch printed itself: ImportDefect (with
     its diagnostics) where the spec fails a check."""
     try:
-        return compiled(spec_text, device)
+        return compiled(spec_text, device, allow)
     except SpecError as exc:
         raise ImportDefect(exc.diagnostics) from None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Sequence
 from typing import Any
 
 import yaml
@@ -21,8 +22,9 @@ WIDTH = 100
 
 
 def render(classes: list[DraftClass], inputs: dict[str, tuple[list[int], str | None]],
-           header: list[str]) -> str:
-    """The spec text; `inputs` maps each input name to (shape, comment)."""
+           header: list[str], layers: Sequence[str] = ()) -> str:
+    """The spec text; `inputs` maps each input name to (shape, comment); `layers`, the lines
+    of a `layers:` section (layer references)."""
     out = [f"# {part}".rstrip() for line in header
            for part in textwrap.wrap(line, WIDTH - 2, subsequent_indent="  ",
                                      break_on_hyphens=False, break_long_words=False,
@@ -31,6 +33,7 @@ def render(classes: list[DraftClass], inputs: dict[str, tuple[list[int], str | N
     out += ["nnspec: 1", "inputs:"]
     for name, (shape, comment) in inputs.items():
         out.append(_comment(f"  {name}: {_flow(shape)}", comment))
+    out += list(layers)
     *blocks, root = classes
     if blocks:
         out += ["", "blocks:"]

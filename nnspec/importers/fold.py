@@ -100,6 +100,7 @@ class Folder:
 
     def __init__(self, classifier: Classifier, errors: Collector, forwards=None):
         self.instances = classifier.instances
+        self.references = classifier.references  # layer references, called by spec name
         # forwards(draft, instances, params) sets draft.forward, may add parameters
         self.forwards = forwards
         self.errors = errors
@@ -338,7 +339,8 @@ class Folder:
             if text is None:  # a literal equal to torch's default
                 continue
             parts.append(text if arg.required else f"{arg.name}={text}")
-        return f"{target}({', '.join(parts)})"
+        name = self.references.call_name(target) if self.references else target
+        return f"{name}({', '.join(parts)})"
 
     def block_call(self, target: str, slot: _Slot, label: str, params: Params) -> str:
         cls = self.classes[target]

@@ -79,6 +79,38 @@ def read_layer(name: str, args_text: str, pos: Pos, live: Any = None) -> LayerCa
 _MISSING = object()
 
 
+def read_args(name: str, args: list[Arg], text: str, pos: Pos) -> dict[str, Any]:
+    """The printed arguments of a referenced class (`import tree --layer`), by name: the
+    positional ones in its constructor's order, keywords it takes; other keywords (those a
+    base class prints, BatchNorm's `affine` in a subclass) are left to the rebuild check.
+    A bare word is a string (`mode=row`). LayerProblem for a repr that does not parse."""
+    def problem(message: str) -> LayerProblem:
+        return LayerProblem(Diagnostic("bad-repr", f"cannot read the arguments of {name}: "
+                                       f"{message}", pos))
+
+    try:
+        call = ast.parse(f"_({text})", mode="eval").body
+    except SyntaxError as exc:
+        raise problem(exc.msg) from None
+    assert isinstance(call, ast.Call)
+    positional = [a for a in args if not a.kwonly]
+    if len(call.args) > len(positional):
+        raise problem(f"it takes at most {len(positional)} positional arguments")
+    given = {a.name: node for a, node in zip(positional, call.args)}
+    names = {a.name for a in args}
+    given.update({kw.arg: kw.value for kw in call.keywords if kw.arg in names})
+    out = {}
+    for key, node in given.items():
+        if isinstance(node, ast.Name):
+            out[key] = node.id
+            continue
+        try:
+            out[key] = ast.literal_eval(node)
+        except (ValueError, SyntaxError, TypeError):
+            raise problem(f"'{ast.unparse(node)}' is not a literal") from None
+    return {a.name: out[a.name] for a in args if a.name in out}
+
+
 def _acceptable(arg: Arg | None, value: Any) -> bool:
     if arg is None:
         return False

@@ -32,6 +32,7 @@ from nnspec.importers.export_trace import export_steps
 from nnspec.importers.fold import DraftClass, Folder
 from nnspec.importers.params import Params
 from nnspec.importers.printed import is_torch_layer
+from nnspec.importers.reference import References
 from nnspec.importers.state import assign_live
 from nnspec.importers.ties import assign_ties
 from nnspec.importers.trace import Untraceable, runs_children_in_order, trace_steps
@@ -48,7 +49,8 @@ class TargetError(ValueError):
 
 
 def import_module(target: str, kwargs: dict[str, Any] | None = None,
-                  inputs: dict[str, list[int]] | None = None) -> Imported:
+                  inputs: dict[str, list[int]] | None = None, reference: tuple[str, ...] = (),
+                  expand: tuple[str, ...] = ()) -> Imported:
     """Import the module the user named (that runs its code), call the factory, import the
     model it returns. TargetError when the name is malformed or names nothing; SpecError
     (`user-code-failed`, at the raising line of their code) when their code raises."""
@@ -91,7 +93,7 @@ def import_module(target: str, kwargs: dict[str, Any] | None = None,
         str(model)
     except (Exception, SystemExit) as exc:
         raise _user_error(exc, f"printing the model from {target}") from None
-    return import_model(model, target, inputs)
+    return import_model(model, target, inputs, reference, expand)
 
 
 def _user_error(exc: BaseException, doing: str, hint: str | None = None) -> SpecError:
@@ -117,8 +119,11 @@ def _factory_pos(factory: Any, target: str) -> Pos:
 
 
 def import_model(model: Any, source: str = "model",
-                 inputs: dict[str, list[int]] | None = None) -> Imported:
-    """The spec for a live model, checked against it; SpecError when it cannot be rebuilt."""
+                 inputs: dict[str, list[int]] | None = None, reference: tuple[str, ...] = (),
+                 expand: tuple[str, ...] = ()) -> Imported:
+    """The spec for a live model, checked against it; SpecError when it cannot be rebuilt.
+    Classes that cannot be expanded become layer references (see importers.reference):
+    `reference` packages' classes always, `expand` packages' never."""
     from nnspec.runtime.torchlib import torch
 
     if not isinstance(model, torch.nn.Module):
@@ -130,23 +135,31 @@ def import_model(model: Any, source: str = "model",
     node = parse_tree(printed, label)
     live: dict[int, Any] = {}
     _pair(node, model, live)
-    errors = Collector()
-    classifier = Classifier(errors, is_torch_layer, live)
-    root = classifier.root(node)
-    assign_live(classifier.instances, live, errors)
-    if root is not None:
-        assign_ties(model, root, errors)
-    errors.check()
-    forwards = _Forwards(live, node, lambda: _record_calls(model, guess_inputs(
-        root, inputs, Collector())))
+    refs = References(type(model).__module__, reference, expand)
     modes = {m: m.training for m in model.modules()}
     model.eval()  # traced as it is checked and used for inference: `if self.training` is off
     try:
-        classes = Folder(classifier, errors, forwards).fold_all(root)
+        while True:  # a class whose forward is not traced is referenced on another pass
+            refs.reset()
+            errors = Collector()
+            classifier = Classifier(errors, is_torch_layer, live, refs)
+            root = classifier.root(node)
+            refs.harmonise()
+            errors.extend(refs.problems)
+            assign_live(classifier.instances, live, errors)
+            if root is not None:
+                assign_ties(model, root, errors)
+            errors.check()
+            refs.name_all(set(classifier.instances))
+            forwards = _Forwards(live, node, lambda root=root: _record_calls(
+                model, guess_inputs(root, inputs, Collector())))
+            classes = Folder(classifier, errors, forwards).fold_all(root)
+            errors.check()
+            if not refs.force_untraced(classes, classifier.instances, live):
+                break
     finally:
         for m, mode in modes.items():
             m.training = mode
-    errors.check()
     root_inputs = classes[-1].inputs or ["x"]
     if inputs and list(inputs) != root_inputs:
         raise SpecError([Diagnostic("bad-input", f"the model's forward takes "
@@ -162,11 +175,25 @@ def import_model(model: Any, source: str = "model",
               "leaves" + (f"; with torch.export where fx cannot: {exported}"
                           if exported else "") + ".",
               *INIT_NOTE, *(f"Forward unknown: {r}" for r in forwards.reports),
-              *assumed_defaults(classifier.instances), *(f"Note: {n}" for n in classifier.notes)]
-    text = render(classes, shapes, header)
-    check_rebuild(text, printed, label, defect=True)
-    _check_against(text, model, classes, {k: v[0] for k, v in shapes.items()}, label)
+              *assumed_defaults(classifier.instances), *(f"Note: {n}" for n in classifier.notes),
+              *refs.header()]
+    text = render(classes, shapes, header, refs.lines())
+    allow = tuple(refs.packages())
+    check_rebuild(text, printed, label, defect=True, allow=allow)
+    plain = {k: v[0] for k, v in shapes.items()}
+    refs.check_outputs(model, _example(plain))
+    if refs.problems:
+        raise SpecError(refs.problems)
+    _check_against(text, model, classes, plain, label, allow)
     return Imported(text, classes, forwards.reports)
+
+
+def _example(shapes: dict[str, list[int]]) -> list[Any]:
+    """The inputs outputs are compared on: seeded, batch 2."""
+    from nnspec.runtime.torchlib import torch
+
+    gen = torch.Generator().manual_seed(0)
+    return [torch.randn((2, *shape), generator=gen) for shape in shapes.values()]
 
 
 def _pair(node: Node, module: Any, live: dict[int, Any]) -> None:
@@ -361,12 +388,12 @@ def _negate(cond: str) -> str:
 
 
 def _check_against(text: str, model: Any, classes: list[DraftClass],
-                   shapes: dict[str, list[int]], label: str) -> None:
+                   shapes: dict[str, list[int]], label: str, allow: tuple[str, ...]) -> None:
     """The spec's model loads the original state_dict strictly; with every forward known, it
     gives identical outputs on the declared inputs."""
     from nnspec.runtime.torchlib import torch
 
-    rebuilt = built(text)
+    rebuilt = built(text, allow=allow)
     try:
         rebuilt.load_state_dict(model.state_dict(), strict=True)
     except RuntimeError as exc:
@@ -375,8 +402,7 @@ def _check_against(text: str, model: Any, classes: list[DraftClass],
                                        Pos(label, 1, 1))]) from None
     if any(c.forward == "unknown" and c.name != "ModuleDict" for c in classes):
         return  # (torch's ModuleDict has no forward either: calling it raises in both)
-    gen = torch.Generator().manual_seed(0)
-    args = [torch.randn((2, *shape), generator=gen) for shape in shapes.values()]
+    args = _example(shapes)
     was_training = model.training
     model.eval()
     rebuilt.eval()

@@ -16,21 +16,28 @@ from nnspec.importers.classify import Classifier, Instance, Item, Seq, Use
 from nnspec.importers.draft import Imported, assumed_defaults, check_rebuild, guess_inputs
 from nnspec.importers.emit import render
 from nnspec.importers.fold import DraftClass, Folder
+from nnspec.importers.reference import TreeReferences
 from nnspec.importers.state import assign_own, read_state_dict
 from nnspec.importers.tree import parse_tree
 
 
 def import_tree(text: str, source: str = "<tree>", first_line: int = 1,
                 inputs: dict[str, list[int]] | None = None,
-                state_dict: str | os.PathLike | None = None) -> Imported:
+                state_dict: str | os.PathLike | None = None,
+                layers: dict[str, str] | None = None) -> Imported:
     """The spec for a printed tree; SpecError naming each line that cannot be rebuilt.
     `state_dict`: a file with the model's state_dict layout (see nnspec.importers.state), for
-    the tensors classes hold themselves, which no printed tree shows."""
+    the tensors classes hold themselves, which no printed tree shows. `layers`: printed class
+    names to write as layer references, 'package.module:Class' (importers.reference)."""
     text_of_tree = text
     node = parse_tree(text, source, first_line)
     errors = Collector()
-    classifier = Classifier(errors, is_torch_layer)
+    refs = TreeReferences(layers) if layers else None
+    classifier = Classifier(errors, is_torch_layer, None, refs)
     root = classifier.root(node)
+    if refs is not None:
+        errors.extend(refs.problems)
+        refs.name_all(set(classifier.instances))
     errors.check()
     keys = read_state_dict(state_dict) if state_dict is not None else None
     if keys is not None and root is not None:
@@ -64,8 +71,10 @@ def import_tree(text: str, source: str = "<tree>", first_line: int = 1,
                       "parameters, others buffers; their init is unknown.")
     header += assumed_defaults(classifier.instances) + [
         f"Note: {n}" for n in classifier.notes + warnings]
-    text = render(classes, shapes, header)
-    check_rebuild(text, text_of_tree, source, first_line, keys)
+    header += refs.header() if refs else []
+    text = render(classes, shapes, header, refs.lines() if refs else ())
+    allow = tuple(sorted({p.split(".")[0].split(":")[0] for p in (layers or {}).values()}))
+    check_rebuild(text, text_of_tree, source, first_line, keys, allow=allow)
     return Imported(text, classes, warnings, keys)
 
 

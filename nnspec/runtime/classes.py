@@ -18,7 +18,7 @@ import types
 from nnspec.codegen.generate import generate
 from nnspec.diagnostics import Diagnostic, SpecError
 from nnspec.elaborate.compile import compile_data
-from nnspec.elaborate.user_layers import import_class
+from nnspec.elaborate.user_layers import allowed, import_class
 from nnspec.ir.program import Program
 from nnspec.runtime.torchlib import torch
 
@@ -53,6 +53,13 @@ def _import_user_layers(program: Program) -> None:
     diagnostic at the spec's `layers:` entry. Compiling the spec checked they are allowed."""
     problems = []
     for path, pos in program.user_layers.items():
+        top = path.split(".")[0].split(":")[0]
+        if not allowed(path.split(":")[0], program.allow_import):  # declared, not allowed
+            problems.append(Diagnostic("import-not-allowed", f"building imports {path}, and "
+                                       "nnspec imports no code unless allowed", pos,
+                                       f"pass --allow-import {top} (allow_import=['{top}'] in "
+                                       f"the Python API), if you trust {top}"))
+            continue
         try:
             cls = import_class(path)
         except ImportError as exc:

@@ -16,11 +16,15 @@ from nnspec.ir.analysis import Analysis, shape_of, tensors_in
 from nnspec.static.text import count_text, shape_text, table
 
 
-def as_data(path: str, name: str, analysis: Analysis) -> dict[str, Any]:
-    """The summary data of one spec: totals, input and output shapes, one row per module."""
+def as_data(path: str, name: str, analysis: Analysis,
+            measured: set[str] | None = None) -> dict[str, Any]:
+    """The summary data of one spec: totals, input and output shapes, one row per module.
+    `measured`: the layer types whose shapes torch measured on the meta device (no declared
+    shape rule); their rows say so."""
     outputs = analysis.output if isinstance(analysis.output, tuple) else (
         tuple(analysis.output.values()) if isinstance(analysis.output, dict)
         else (analysis.output,))
+    measured = measured or set()
     return {
         "spec": path,
         "model": name,
@@ -38,6 +42,7 @@ def as_data(path: str, name: str, analysis: Analysis) -> dict[str, Any]:
             "params": info.params,
             "macs": info.macs,
             "calls": len(info.outputs),
+            **({"measured": True} if info.type in measured else {}),
         } for info in analysis.modules.values() if info.path],
     }
 
@@ -58,9 +63,11 @@ def render(data: dict[str, Any]) -> str:
     rows = [["path", "type", "output", "params", "MACs"]]
     rows += [[layer["path"], layer["type"] + (f" (x{layer['calls']})" if layer["calls"] > 1
                                               else ""),
-              _with_dtype(shape_text(layer["output"]), layer.get("dtype")),
+              _with_dtype(shape_text(layer["output"]), layer.get("dtype"))
+              + (" *" if layer.get("measured") and layer["output"] is not None else ""),
               f"{layer['params']:,}" if layer["params"] is not None else "?",
-              f"{layer['macs']:,}"] for layer in data["layers"]]
+              f"{layer['macs']:,}" if layer["output"] is not None else "?"]
+             for layer in data["layers"]]
     dtypes = data.get("input_dtypes", {})
     shown_in = ", ".join(f"{n} {_with_dtype(shape_text(s), dtypes.get(n))}"
                          for n, s in data["inputs"].items())
@@ -70,7 +77,24 @@ def render(data: dict[str, Any]) -> str:
              f"params:  {count_text(data['params'])}",
              f"MACs:    {count_text(data['macs'])}",
              f"FLOPs:   {count_text(data['flops'])}"]
-    return "\n".join(lines)
+    return "\n".join(lines + _notes(data["layers"]))
+
+
+def _notes(layers: list[dict[str, Any]]) -> list[str]:
+    """What the marks mean: rows measured by torch, and where shapes stopped being known."""
+    notes = []
+    if any(layer.get("measured") for layer in layers):
+        notes.append("* output measured by torch on the meta device: the layer declares no "
+                     "shape rule")
+    first = next((layer for layer in layers if layer["output"] is None
+                  and ":" in layer["type"]), None)
+    if first is not None:
+        why = ("torch cannot run it on the meta device" if first.get("measured") else
+               "declares no shape rule (allow its package, with torch installed, to measure "
+               "it)")
+        notes.append(f"note: shapes are unknown from {first['path']} on: {first['type']} "
+                     f"{why}; MACs shown count only the layers before")
+    return notes
 
 
 def compare(datas: list[dict[str, Any]]) -> str:

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from typing import Any, NoReturn
 
 from nnspec.catalog import LAYERS, ops, values
+from nnspec.catalog.library import Unmeasured
 from nnspec.catalog.types import SpatialCollapse
 from nnspec.catalog.values import OpError, Tensor
 from nnspec.diagnostics import Collector, Pos
@@ -362,6 +363,8 @@ class _Walker:
                 raw = layer.shape(bound, shapes)
             except SpatialCollapse as exc:
                 self.collapse(inst, x, exc.shape)
+            except Unmeasured:  # torch could not measure it on the meta device: unknown
+                return UNKNOWN
             except UserRuleError:
                 raise  # the user's package's bug, not this input's
             except Exception as exc:  # a rule that cannot take this input: torch would raise

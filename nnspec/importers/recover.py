@@ -1,0 +1,288 @@
+"""Constructor arguments of a live module, recovered from its attributes and verified.
+
+`nnspec import module` writes a class it cannot expand as a layer reference, called with the
+arguments that rebuild the instance: each `__init__` parameter matched with the instance's
+attribute of that name or a common alias, and the class rebuilt with them must print the same
+repr and have the same state_dict layout (names, shapes, dtypes). `NotReferenceable` says which
+argument could not be recovered or verified, and why.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import warnings
+from typing import Any
+
+from nnspec.catalog import REQUIRED, Arg
+from nnspec.catalog.library import UNWRITTEN
+
+_SKIPPED = ("self", "device", "dtype")
+# other attribute names under which classes keep a constructor argument
+ALIASES: dict[str, tuple[str, ...]] = {
+    "p": ("drop_prob", "prob", "drop_rate"),
+    "drop_prob": ("p", "drop_rate"),
+    "num_features": ("num_channels", "normalized_shape", "hidden_size"),
+    "num_channels": ("num_features", "normalized_shape"),
+    "normalized_shape": ("num_features", "num_channels"),
+    "hidden_size": ("normalized_shape", "num_features"),
+    "eps": ("variance_epsilon", "epsilon"),
+    "affine": ("elementwise_affine",),
+    "elementwise_affine": ("affine",),
+    "in_features": ("nx", "in_channels", "in_chs"),
+    "out_features": ("nf", "out_channels", "out_chs"),
+    "channels": ("in_channels", "num_features", "in_features", "dim"),
+    "dim": ("in_features", "in_channels", "num_features", "embed_dim"),
+    "in_chans": ("in_channels", "in_chs", "in_features"),
+    "num_classes": ("out_features", "out_channels"),
+    "embed_dim": ("out_channels", "out_features", "hidden_size", "normalized_shape"),
+    "in_channels": ("in_chs", "in_features"),
+    "out_channels": ("out_chs", "out_features"),
+}
+
+
+class NotReferenceable(Exception):
+    """Why a class cannot stand as a reference: the argument concerned, if any, and why."""
+
+
+def recover(module: Any) -> tuple[list[Arg], dict[str, Any]]:
+    """The constructor's signature as spec arguments, and the values the instance shows for
+    them (arguments left at their default omitted). NotReferenceable when a required
+    argument is not found, or a value found is not one a spec can write."""
+    try:
+        params = list(inspect.signature(type(module).__init__).parameters.values())
+    except (TypeError, ValueError) as exc:
+        raise NotReferenceable(f"its constructor's signature cannot be read: {exc}") from None
+    signature: list[Arg] = []
+    given: dict[str, Any] = {}
+    for p in params:
+        if p.name in _SKIPPED or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        has_default = p.default is not inspect.Parameter.empty
+        found, value = _attribute(module, p.name, p.default if has_default else None)
+        if not found and has_default and not _literal(p.default):
+            found, value = _layer_name(module, p.name, p.default)
+        if found and has_default and equal(value, p.default):
+            found = False
+        if not found and not has_default:
+            raise NotReferenceable(f"argument '{p.name}' is not recovered: the instance has "
+                                   "no attribute of that name or a known alias")
+        if found and not _literal(value):
+            raise NotReferenceable(f"argument '{p.name}' holds {type(value).__name__} "
+                                   f"{value!r:.60}, which a spec cannot write")
+        if not has_default:
+            default = REQUIRED
+        elif _literal(p.default):
+            default = _plain(p.default)
+        else:
+            default = UNWRITTEN
+        kind = _kind(default, _plain(value) if found else default)
+        signature.append(Arg(p.name, kind, default, kwonly=p.kind == p.KEYWORD_ONLY,
+                             nullable=default is None or default is UNWRITTEN))
+        if found:
+            given[p.name] = _plain(value)
+    return signature, given
+
+
+def _attribute(module: Any, name: str, default: Any) -> tuple[bool, Any]:
+    """The instance's value for argument `name`: its attribute or an alias's, else its first
+    child's that has one (a block's width is its first layer's)."""
+    found = _own_attribute(module, name, default)
+    for child in module.children():
+        if found[0]:
+            break
+        found = _own_attribute(child, name, default)
+    return found
+
+
+def _own_attribute(module: Any, name: str, default: Any) -> tuple[bool, Any]:
+    for attr in (name, *ALIASES.get(name, ())):
+        value = getattr(module, attr, _MISSING)
+        if isinstance(default, bool) and _is_module(value):  # `flatten`: a Flatten or not
+            return True, type(value).__name__ != "Identity"
+        if isinstance(default, bool) and (value is None or _is_tensor(value)):  # `bias`
+            return True, value is not None
+        if value is _MISSING or callable(value):
+            continue
+        if attr != name and isinstance(value, (tuple, list)) and len(value) == 1 and (
+                isinstance(default, int) or default is None) and attr == "normalized_shape":
+            value = value[0]  # LayerNorm's (C,) for a class's channel count
+        return True, value
+    weight = getattr(module, "weight", None)
+    if name in ("hidden_size", "num_features", "num_channels") and weight is not None \
+            and getattr(weight, "dim", lambda: 0)() == 1:
+        return True, int(weight.shape[0])
+    return False, None
+
+
+_MISSING = object()
+
+
+def _is_tensor(value: Any) -> bool:
+    return any(c.__name__ == "Tensor" and c.__module__.startswith("torch")
+               for c in type(value).__mro__)
+
+
+def _is_module(value: Any) -> bool:
+    return any(c.__name__ == "Module" and c.__module__.startswith("torch.nn")
+               for c in type(value).__mro__)
+
+
+def _literal(value: Any) -> bool:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_literal(v) for v in value)
+    return False
+
+
+def _plain(value: Any) -> Any:
+    """A value as the spec writes it (tuples become lists)."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _layer_name(module: Any, name: str, default: Any) -> tuple[bool, Any]:
+    """For `act_layer` and the like (a class by default): the name of the class of the child
+    it made (`act`), which libraries such as timm accept in its place. Verified by rebuilding
+    like every recovered value."""
+    child = getattr(module, name.removesuffix("_layer"), None) if name.endswith(
+        "_layer") else None
+    if child is None or not _is_module(child) or type(child) is default:
+        return False, None
+    return True, _spellings(type(child).__name__)[0]
+
+
+def child_class_name(module: Any, name: str) -> str | None:
+    """The `_layer_name` value even where the child is the default's class: for instances of
+    one class that must all pass the argument once one does."""
+    child = getattr(module, name.removesuffix("_layer"), None)
+    return _spellings(type(child).__name__)[0] if name.endswith("_layer") and _is_module(
+        child) else None
+
+
+def _spellings(name: str) -> list[str]:
+    """Names a library may know a class by: `silu` for SiLU, `leaky_relu` for LeakyReLU."""
+    cuts = [m.start() for m in re.finditer(r"(?<=[a-z])(?=[A-Z])", name)]
+    one_cut = [f"{name[:i]}_{name[i:]}".lower() for i in cuts]  # LeakyReLU: leaky_relu
+    return list(dict.fromkeys([name.lower(), *one_cut]))
+
+
+def verify_spellings(cls: type, module: Any, given: dict[str, Any]) -> dict[str, Any]:
+    """`verify`, trying the other spellings of a class name the arguments pass
+    (`act_layer="leaky_relu"` where "leakyrelu" fails); the arguments that verified."""
+    try:
+        verify(cls, module, given)
+        return given
+    except NotReferenceable as first:
+        for name, value in given.items():
+            child = getattr(module, name.removesuffix("_layer"), None)
+            if not name.endswith("_layer") or not _is_module(child):
+                continue
+            for other in _spellings(type(child).__name__):
+                if other == value:
+                    continue
+                try:
+                    verify(cls, module, {**given, name: other})
+                except NotReferenceable:
+                    continue
+                return {**given, name: other}
+        raise first
+
+
+def _kind(default: Any, value: Any) -> str:
+    kinds = {_kind_of(v) for v in (default, value)
+             if v is not REQUIRED and v is not None and v is not UNWRITTEN}
+    return kinds.pop() if len(kinds) == 1 else "any"
+
+
+def _kind_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "str"
+    return "any"
+
+
+def equal(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b
+
+
+def verify(cls: type, module: Any, given: dict[str, Any]) -> None:
+    """The class rebuilt with `given` prints as the instance does and has its state_dict
+    layout (names, shapes, dtypes). NotReferenceable otherwise."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rebuilt = cls(**given)
+    except Exception as exc:  # noqa: BLE001 - the class refuses the recovered arguments
+        raise NotReferenceable(f"rebuilding it with {_shown(given)} raised "
+                               f"{type(exc).__name__}: {exc}") from None
+    if repr(rebuilt) != repr(module):
+        got, want = next((g, w) for g, w in zip(repr(rebuilt).split("\n") + [""],
+                                                repr(module).split("\n") + [""]) if g != w)
+        raise NotReferenceable(f"rebuilt with {_shown(given)} it prints '{got.strip():.80}' "
+                               f"where the instance prints '{want.strip():.80}' (an argument "
+                               "no attribute shows)")
+    want = [(k, tuple(v.shape), v.dtype) for k, v in module.state_dict().items()]
+    got = [(k, tuple(v.shape), v.dtype) for k, v in rebuilt.state_dict().items()]
+    if want != got:
+        diff = next((w, g) for w, g in zip(want + [None] * len(got), got + [None] * len(want))
+                    if w != g)
+        raise NotReferenceable(f"rebuilt with {_shown(given)} its state_dict has {diff[1]} "
+                               f"where the instance has {diff[0]}")
+
+
+def _shown(given: dict[str, Any]) -> str:
+    return "(" + ", ".join(f"{k}={v!r}" for k, v in given.items()) + ")"
+
+
+_KINDS = {int: "int", float: "float", bool: "bool", str: "str"}
+
+
+def signature_of(cls: type) -> list[Arg]:
+    """The constructor's signature as spec arguments, kinds from annotations or defaults
+    (`import tree --layer`, where no instance shows the values)."""
+    try:
+        params = list(inspect.signature(cls.__init__).parameters.values())
+    except (TypeError, ValueError) as exc:
+        raise NotReferenceable(f"its constructor's signature cannot be read: {exc}") from None
+    out = []
+    for p in params:
+        if p.name in _SKIPPED or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        if p.default is inspect.Parameter.empty:
+            default = REQUIRED
+        else:
+            default = _plain(p.default) if _literal(p.default) else UNWRITTEN
+        kind = _KINDS.get(p.annotation) if isinstance(p.annotation, type) else None
+        if kind is None and p.annotation in _KINDS.values():  # postponed annotations
+            kind = p.annotation
+        out.append(Arg(p.name, kind or _kind(default, default), default,
+                       kwonly=p.kind == p.KEYWORD_ONLY,
+                       nullable=default is None or default is UNWRITTEN))
+    return out
+
+
+def rebuilt_args(cls: type, given: dict[str, Any]) -> str:
+    """What the class built with `given` (on the meta device) prints as its own arguments:
+    the text inside its repr's parentheses, or its first line when it has children."""
+    from nnspec.runtime.torchlib import torch
+
+    try:
+        with torch.device("meta"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            text = repr(cls(**given))
+    except Exception as exc:  # noqa: BLE001 - the class refuses the printed arguments
+        raise NotReferenceable(f"rebuilding it with {_shown(given)} raised "
+                               f"{type(exc).__name__}: {exc}") from None
+    lines = text.split("\n")
+    if len(lines) > 1:
+        return lines[1].strip() if len(lines) > 2 and not lines[1].lstrip().startswith("(") \
+            else ""
+    return text[text.index("(") + 1:-1] if "(" in text else ""

@@ -1,0 +1,370 @@
+"""Layer references: a class `import module` cannot express as a block, written as a layer.
+
+A library leaf (torchvision's `StochasticDepth`), a layer subclass with children (timm's
+`BatchNormAct2d`) or a class whose forward cannot be traced becomes one `layers:` entry, the
+class's import path with its constructor's signature, so that the static verbs need not import
+it. Its call's arguments are recovered from the instance: the `__init__` signature matched
+against the instance's attributes (by name, or a common alias). They are verified by
+rebuilding the class with them: the same repr, the same state_dict layout and, on the input
+the model gives it, the same outputs. What cannot be verified is refused with the class, the
+argument and the reason.
+
+Which classes are referenced: by default those that cannot be expanded (a class whose forward
+is not traced only when it comes from a module other than the model's own: the model's own
+classes keep `forward: unknown`); `reference` packages keep every class of theirs opaque;
+`expand` packages are never referenced (what cannot be expanded is then refused as before).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from nnspec.catalog import LAYERS, Arg
+from nnspec.catalog.library import UNWRITTEN
+from nnspec.diagnostics import Diagnostic, Pos
+from nnspec.elaborate.user_layers import allowed, declare_signature
+from nnspec.formatter import literal
+from nnspec.importers.layers import LayerCall, LayerProblem, read_args
+from nnspec.importers.recover import (
+    NotReferenceable,
+    child_class_name,
+    equal,
+    rebuilt_args,
+    recover,
+    signature_of,
+    verify_spellings,
+)
+from nnspec.language.names import IMPORT_PATH
+
+
+@dataclass
+class Reference:
+    """One referenced class: its import path, its name in the spec, its signature."""
+
+    path: str
+    name: str
+    args: list[Arg]
+    why: str
+    modules: list[Any] = field(default_factory=list)  # the instances, to check outputs
+    calls: list[tuple[Any, LayerCall]] = field(default_factory=list)  # with their calls
+
+    def entry(self) -> list[str]:
+        """The spec's `layers:` lines for it."""
+        parts = []
+        for arg in self.args:
+            if arg.required:
+                parts.append(f"{arg.name}: {arg.accepts}")
+            elif arg.default is UNWRITTEN:
+                parts.append(f"{arg.name}: {{type: {arg.accepts}, optional: true}}")
+            else:
+                parts.append(f"{arg.name}: {{type: {arg.accepts}, default: "
+                             f"{_flow(arg.default)}}}")
+        one = f"  {self.name}: {{class: \"{self.path}\", args: {{{', '.join(parts)}}}}}"
+        if len(one) <= 100:
+            return [one]
+        return [f"  {self.name}:", f"    class: \"{self.path}\"", "    args:",
+                *(f"      {p}" for p in parts)]
+
+
+class References:
+    """Decides which classes to reference and makes their calls; collects refusals."""
+
+    def __init__(self, own_module: str, reference: tuple[str, ...] = (),
+                 expand: tuple[str, ...] = ()) -> None:
+        self.own_module = own_module  # the model's module: its classes are the user's own
+        self.reference, self.expand = reference, expand
+        self.forced: dict[type, str] = {}  # classes to reference on the next pass, and why
+        self.by_path: dict[str, Reference] = {}
+        self.problems: list[Diagnostic] = []
+        self.verified: dict[int, dict[str, Any]] = {}  # id(instance) -> its rebuilt arguments
+        self.positions: dict[int, Pos] = {}  # id(instance) -> its printed line
+
+    def reset(self) -> None:
+        self.by_path, self.problems, self.verified, self.positions = {}, [], {}, {}
+
+    def why(self, node: Any, module: Any) -> str | None:
+        """Why this printed module is to be a reference; None to expand it (or refuse it as
+        the classifier does)."""
+        if module is None:
+            return None
+        cls = type(module)
+        if cls.__module__.startswith("torch.") or cls.__module__ == "torch":
+            return None
+        if allowed(cls.__module__, self.expand):
+            return None
+        if allowed(cls.__module__, self.reference):
+            return f"--reference {cls.__module__.split('.')[0]}"
+        if cls in self.forced:
+            return self.forced[cls]
+        if node.cls in LAYERS:
+            return "named like a torch layer"
+        if _torch_layer_base(cls) is not None:
+            return "layer subclass with children" if node.args is None else "layer subclass"
+        if node.args not in (None, ""):
+            return "library leaf"
+        if node.extra:
+            return "prints its own settings beside its children"
+        return None
+
+    def call(self, node: Any, module: Any, why: str) -> LayerCall | None:
+        """The call that rebuilds `module`, its class declared as a reference; None after a
+        refusal (in `problems`)."""
+        cls = type(module)
+        path = f"{cls.__module__}:{cls.__qualname__}"
+        try:
+            if not _PATH.fullmatch(path) or _import(path) is not cls:
+                raise NotReferenceable(f"it is not importable as {path}")
+            signature, given = recover(module)
+            given = verify_spellings(cls, module, given)
+            self.verified[id(module)] = given
+            self.positions[id(module)] = node.pos
+        except NotReferenceable as exc:
+            self.problems.append(Diagnostic(
+                "not-referenceable", f"'{node.cls}' ({path}) cannot be written as a layer "
+                f"reference: {exc}", node.pos,
+                f"pass --expand {cls.__module__.split('.')[0]} to expand its classes instead"
+                if why.startswith("--reference") else None))
+            return None
+        return self.declared(path, signature, given, why, module)
+
+    def declared(self, path: str, signature: list[Arg], given: dict[str, Any], why: str,
+                 module: Any = None) -> LayerCall:
+        """The call with `given`, the class at `path` declared with `signature` (once)."""
+        ref = self.by_path.get(path)
+        if ref is None:
+            ref = Reference(path, "", signature, why)
+            self.by_path[path] = ref
+            declare_signature(path, signature)
+        if module is not None:
+            ref.modules.append(module)
+        layer = LAYERS[path]
+        full = layer.bind_defaults(given)
+        args = {a.name: full[a.name] for a in layer.args
+                if a.required or not equal(full[a.name], a.default)}
+        call = LayerCall(path, args, full, ())
+        if module is not None:
+            ref.calls.append((module, call))
+        return call
+
+    def harmonise(self) -> None:
+        """Where some instances of a class pass an argument whose default no spec can write
+        (`act_layer="silu"`) and others leave it out, the others pass it too (the name of
+        their child's class), verified; a spec block cannot take 'the class's default' as a
+        value that differs between its instances."""
+        for ref in self.by_path.values():
+            for arg in (a for a in ref.args if a.default is UNWRITTEN):
+                if all(arg.name in c.args for _, c in ref.calls) or not any(
+                        arg.name in c.args for _, c in ref.calls):
+                    continue
+                for module, call in ref.calls:
+                    if arg.name in call.args:
+                        continue
+                    args = {**self.verified[id(module)],
+                            arg.name: child_class_name(module, arg.name)}
+                    try:
+                        args = verify_spellings(type(module), module, args)
+                    except NotReferenceable as exc:
+                        self.problems.append(Diagnostic(
+                            "not-referenceable", f"'{ref.path.split(':')[1]}' ({ref.path}) "
+                            f"instances differ in '{arg.name}', whose default a spec cannot "
+                            f"write, and passing it where it is left out fails: {exc}",
+                            self.positions[id(module)]))
+                        return
+                    self.verified[id(module)] = args
+                    call.args[arg.name] = call.full[arg.name] = args[arg.name]
+
+    def name_all(self, taken: set[str]) -> None:
+        """Give each reference its call name: the class's own, unless a torch layer, a block
+        or another reference has it."""
+        used = set(taken)
+        for ref in self.by_path.values():
+            cls = ref.path.split(":")[1]
+            top = ref.path.split(".")[0].split(":")[0]
+            name = cls
+            if name in LAYERS or name in used:
+                name = f"{top.capitalize()}{cls}"
+            n = 2
+            while name in LAYERS or name in used:
+                name, n = f"{top.capitalize()}{cls}_{n}", n + 1
+            ref.name = name
+            used.add(name)
+
+    def force_untraced(self, classes: list[Any], instances: dict[str, list[Any]],
+                       live: dict[int, Any]) -> bool:
+        """Mark the classes whose forward was not traced, and which can be referenced, for
+        the next pass; whether there are any. One that cannot keeps `forward: unknown`."""
+        marked = False
+        for draft in classes[:-1]:
+            if draft.forward != "unknown" or draft.name in ("ModuleList", "ModuleDict"):
+                continue
+            modules = [live.get(id(inst.node)) for inst in instances.get(draft.name, [])]
+            cls = type(modules[0]) if modules else None
+            if cls is None or cls in self.forced or cls.__module__ == self.own_module \
+                    or cls.__module__.split(".")[0] == "torch" \
+                    or allowed(cls.__module__, self.expand) or not all(
+                        _referenceable(m) for m in modules):
+                continue
+            self.forced[cls] = "forward not traced"
+            marked = True
+        return marked
+
+    def call_name(self, target: str) -> str:
+        ref = self.by_path.get(target)
+        return ref.name if ref is not None else target
+
+    def lines(self) -> list[str]:
+        """The spec's `layers:` section."""
+        if not self.by_path:
+            return []
+        return ["", "layers:"] + [line for ref in self.by_path.values() for line in ref.entry()]
+
+    def header(self) -> list[str]:
+        """The import report: how many references, and why each was needed, one line each
+        (every line names a reference, for a corpus tool to collect)."""
+        if not self.by_path:
+            return []
+        return [f"References: {len(self.by_path)} (classes written as layers: below)"] + [
+            f"Reference {r.name}: {r.why}" for r in self.by_path.values()]
+
+    def packages(self) -> list[str]:
+        return sorted({p.split(".")[0].split(":")[0] for p in self.by_path})
+
+    def check_outputs(self, model: Any, inputs: list[Any]) -> None:
+        """Each referenced instance rebuilt from its call gives the same outputs as the
+        original on the inputs the model gives it (one run of the model, in eval mode)."""
+        from nnspec.runtime.torchlib import torch
+
+        owner = {id(m): ref for ref in self.by_path.values() for m in ref.modules}
+        seen: set[int] = set()
+
+        def hook(module: Any, args: tuple, kwargs: dict, output: Any) -> None:
+            if id(module) in seen:
+                return
+            seen.add(id(module))
+            ref = owner[id(module)]
+            rebuilt = type(module)(**self.verified[id(module)])
+            rebuilt.load_state_dict(module.state_dict(), strict=True)
+            rebuilt.eval()
+            got = rebuilt(*args, **kwargs)
+            if not _same(output, got, torch):
+                raise _Mismatch(ref, module)
+
+        handles = [m.register_forward_hook(hook, with_kwargs=True)
+                   for ref in self.by_path.values() for m in ref.modules]
+        was = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                model(*inputs)
+        except _Mismatch as exc:
+            self.problems.append(Diagnostic(
+                "not-referenceable", f"'{exc.ref.name}' ({exc.ref.path}) rebuilt with "
+                f"{self.verified[id(exc.module)]} gives different outputs",
+                self.positions[id(exc.module)],
+                "an attribute of an argument's name holds something other than the value "
+                "given; pass --expand PKG to expand the class instead"))
+        except Exception:  # noqa: BLE001 - the whole model's check reports a failing run
+            pass
+        finally:
+            model.train(was)
+            for handle in handles:
+                handle.remove()
+
+
+class _Mismatch(Exception):
+    def __init__(self, ref: Reference, module: Any):
+        super().__init__(ref.path)
+        self.ref, self.module = ref, module
+
+
+_PATH = re.compile(IMPORT_PATH)
+
+
+def _import(path: str) -> Any:
+    module, name = path.split(":")
+    try:
+        return getattr(importlib.import_module(module), name, None)
+    except Exception:  # noqa: BLE001 - not importable: not referenceable
+        return None
+
+
+def _referenceable(module: Any) -> bool:
+    """Whether the instance's class is importable and rebuilds it from recovered arguments."""
+    cls = type(module)
+    path = f"{cls.__module__}:{cls.__qualname__}"
+    try:
+        if not _PATH.fullmatch(path) or _import(path) is not cls:
+            return False
+        verify_spellings(cls, module, recover(module)[1])
+    except NotReferenceable:
+        return False
+    return True
+
+
+def _torch_layer_base(cls: type) -> type | None:
+    """The torch layer class (one in the catalog) that `cls` derives from, if any."""
+    for base in cls.__mro__[1:]:
+        if base.__module__.startswith("torch.nn") and base.__name__ in LAYERS:
+            return base
+    return None
+
+
+def _same(a: Any, b: Any, torch: Any) -> bool:
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and a.shape == b.shape and torch.equal(a, b)
+    if isinstance(a, (tuple, list)):
+        return isinstance(b, (tuple, list)) and len(a) == len(b) and all(
+            _same(x, y, torch) for x, y in zip(a, b))
+    return a == b
+
+
+def _flow(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, list):
+        return "[" + ", ".join(_flow(v) for v in value) + "]"
+    if isinstance(value, str):
+        return json.dumps(value)
+    return literal(value)
+
+
+class TreeReferences(References):
+    """`import tree --layer NAME=pkg.mod:Class`: the printed classes the user names are
+    references, their arguments parsed from the printed repr against the class's signature
+    (the class is imported: the user named it) and checked by rebuilding it on the meta
+    device: the same printed arguments."""
+
+    def __init__(self, layers: dict[str, str]) -> None:
+        super().__init__("")
+        self.layers = layers
+
+    def why(self, node: Any, module: Any) -> str | None:
+        return "--layer" if node.cls in self.layers else None
+
+    def call(self, node: Any, module: Any, why: str) -> LayerCall | None:
+        path = self.layers[node.cls]
+        text = node.args if node.args is not None else (node.extra[0] if node.extra else "")
+        try:
+            cls = _import(path)
+            if not isinstance(cls, type):
+                raise NotReferenceable(f"{path} cannot be imported")
+            signature = signature_of(cls)
+            given = read_args(node.cls, signature, text, node.pos)
+            printed = rebuilt_args(cls, given)
+            if printed != text.strip():
+                raise NotReferenceable(f"rebuilt with {given} it prints '{printed:.80}'")
+        except LayerProblem as problem:
+            self.problems.append(problem.diagnostic)
+            return None
+        except NotReferenceable as exc:
+            self.problems.append(Diagnostic(
+                "not-referenceable", f"'{node.cls}' ({path}) cannot be written as a layer "
+                f"reference: {exc}", node.pos))
+            return None
+        return self.declared(path, signature, given, why)

@@ -1,0 +1,1 @@
+"""A stand-in for a model library (torchvision, timm): layer classes nnspec cannot expand."""

@@ -1,0 +1,78 @@
+"""Models that use fakelib's layers, as a user's models use torchvision's and timm's."""
+
+from fakelib.ops import (
+    GELU,
+    BatchNormAct2d,
+    ConvAct,
+    Doubled,
+    Gate,
+    Hidden,
+    Moody,
+    StochasticDepth,
+)
+from torch import nn
+
+
+class Block(nn.Module):
+    def __init__(self, channels: int, p: float) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn = BatchNormAct2d(channels, eps=1e-3)
+        self.gate = Gate(channels)
+        self.drop = StochasticDepth(p, "row")
+
+    def forward(self, x):
+        return x + self.drop(self.gate(self.bn(self.conv(x))))
+
+
+class Net(nn.Module):
+    def __init__(self, width: int = 8) -> None:
+        super().__init__()
+        self.stem = ConvAct(3, width)
+        self.blocks = nn.Sequential(Block(width, 0.1), Block(width, 0.2))
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(width, 10)
+
+    def forward(self, x):
+        return self.fc(self.pool(self.blocks(self.stem(x))).flatten(1))
+
+
+def net(width: int = 8) -> Net:
+    return Net(width)
+
+
+class WithHidden(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.hidden = Hidden(4)
+
+    def forward(self, x):
+        return self.hidden(self.fc(x))
+
+
+def with_hidden() -> WithHidden:
+    return WithHidden()
+
+
+class Small(nn.Module):
+    def __init__(self, last: nn.Module) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.act = GELU()
+        self.last = last
+
+    def forward(self, x):
+        return self.last(self.act(self.fc(x)))
+
+
+def named_like_torch() -> Small:
+    return Small(nn.GELU())
+
+
+def doubled() -> Small:
+    return Small(Doubled(1.5))
+
+
+def moody() -> Small:
+    return Small(Moody(7))
