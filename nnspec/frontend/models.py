@@ -233,7 +233,7 @@ def as_data(value: Any) -> Any:
     """Validated models as the data classes of `nnspec.frontend.spec`, field by field."""
     if isinstance(value, BaseModel):
         return CLASSES[type(value).__name__](**{
-            name: as_data(getattr(value, name)) for name in type(value).model_fields})
+            name: as_data(getattr(value, name)) for name in value.model_fields_set})
     if isinstance(value, list):
         return [as_data(v) for v in value]
     if isinstance(value, dict):

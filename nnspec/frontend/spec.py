@@ -33,6 +33,7 @@ class SpecData:
     FIELDS: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, **values: Any) -> None:
+        self._given = frozenset(values)
         for name, default in self.FIELDS.items():
             if name in values:
                 setattr(self, name, values.pop(name))
@@ -48,13 +49,20 @@ class SpecData:
         """The spec with these fields and defaults for the rest (pydantic's name for it)."""
         return cls(**values)
 
+    @property
+    def model_fields_set(self) -> frozenset[str]:
+        """The fields the spec wrote, not defaulted (pydantic's name for it)."""
+        return self._given
+
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and vars(other) == vars(self)
+        return type(other) is type(self) and all(
+            getattr(other, name) == getattr(self, name) for name in self.FIELDS)
 
     __hash__ = None  # type: ignore[assignment]  # mutable, like the models
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in vars(self).items())})"
+        shown = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.FIELDS)
+        return f"{type(self).__name__}({shown})"
 
 
 class InputSpec(SpecData):
