@@ -87,6 +87,8 @@ class _Instantiator:
         ties name, checked against this instance."""
         path = inst.path
         for tensor in cls.tensors:
+            if tensor.compute:  # its shape is the static pass's: it runs the steps
+                continue
             dims = []
             for dim in tensor.shape:
                 ok, value = self.value(dim, env, path)

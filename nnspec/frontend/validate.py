@@ -147,10 +147,17 @@ class ParameterSpec(_Model):
     doc: str | None = None
 
 
-class BufferSpec(ParameterSpec):
-    """A buffer: `self.register_buffer(name, tensor, persistent=...)`."""
+class BufferSpec(_Model):
+    """A buffer: `self.register_buffer(name, tensor, persistent=...)`. Either `shape` and
+    `init`, or `compute`: forward-style steps over the class's parameters, ending in a
+    `return` of the buffer's value (rotary `inv_freq`, Swin's `relative_position_index`)."""
 
+    shape: list[Dim] | None = None  # type: ignore[valid-type]
+    init: InitFn | None = None  # type: ignore[valid-type]
+    compute: list[Step] | None = None
+    dtype: DType | None = None
     persistent: bool = True
+    doc: str | None = None
 
 
 class BlockSpec(_Model):
@@ -188,7 +195,7 @@ class SpecFile(_Model):
     layers: dict[str, str] = {}  # user layers: call name -> 'package.module:Class'
 
 
-for _cls in (ChildSpec, IfStep, InitRule, BlockSpec, ModelSpec, SpecFile):
+for _cls in (ChildSpec, IfStep, InitRule, BufferSpec, BlockSpec, ModelSpec, SpecFile):
     _cls.model_rebuild()
 
 
@@ -246,6 +253,7 @@ _SECTIONS = {
     "params": "param", "children": "child", "steps": "step",
     "child": {"seq": "children", "do": "children", "else": "child"},
     "step": {"then": "steps", "else": "steps"},
+    "buffer": {"compute": "steps"},
 }
 _SECTION_MODELS = {"spec": SpecFile, "input": InputSpec, "block": BlockSpec, "model": ModelSpec,
                 "param": ParamSpec, "child": ChildSpec, "step": IfStep, "init": InitRule,
