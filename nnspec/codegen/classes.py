@@ -98,8 +98,7 @@ class ClassWriter:
                     _own_tensor(tensor), 2)
             for child in cls.children:
                 init += self.child(child, 2)
-        for tie in cls.ties:
-            init += self.emit(assign(member(tie.target), member(tie.source)), 2)
+        init += self.ties()
         init += self.init_rules(cls.init)
         forward: list[str] = []
         if cls.forward_unknown:  # imported from a printed tree, which cannot show forward
@@ -132,6 +131,16 @@ class ClassWriter:
                                      ) if isinstance(hint, ast.Subscript) else ast.Name("tuple")
             out.append((p.name, hint, default))
         return out
+
+    def ties(self) -> list[str]:
+        """`self.lm_head.weight = self.tok_emb.weight`, under its condition if it has one."""
+        lines: list[str] = []
+        for tie in self.cls.ties:
+            if tie.cond is not None:
+                lines += self.condition(tie.cond, 2)
+            lines += self.emit(assign(member(tie.target), member(tie.source)),
+                               2 if tie.cond is None else 3)
+        return lines
 
     def forward_params(self) -> list[str]:
         """Parameters the forward (elaboration found them) or init_weights reads: kept as

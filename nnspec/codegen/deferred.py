@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from nnspec.catalog.init_functions import TRIL
 from nnspec.codegen.docstrings import docstring
-from nnspec.codegen.statements import Renamer, assign, init_call, member, self_attr
+from nnspec.codegen.statements import Renamer, init_call, self_attr
 from nnspec.formatter import format_statement, nodes
 from nnspec.ir.program import COMPUTED, InitRule, ModuleClass, RawTensor, Stmt
 from nnspec.language.expr import Expr
@@ -37,6 +37,8 @@ class ClassWriter(Protocol):
     def fresh(self, name: str) -> str: ...
 
     def init_rules(self, rules: list[InitRule]) -> list[str]: ...
+
+    def ties(self) -> list[str]: ...
 
 
 # the one helper every generated module carries: init_weights() calls it on each child
@@ -64,6 +66,9 @@ def init_reads(cls: ModuleClass) -> set[str]:
     for tensor in cls.tensors:
         names |= tensor.reads()
         names |= {n for a in tensor.args.values() if isinstance(a, Expr) for n in a.names()}
+    for tie in cls.ties:
+        if tie.cond is not None:
+            names |= tie.cond.names()
     for rule in cls.init:
         if rule.cond is not None:
             names |= rule.cond.names()
@@ -89,9 +94,8 @@ def init_weights(writer: ClassWriter) -> list[str]:
         module = writer.fresh("module")
         lines += writer.emit(ast.For(ast.Name(module), nodes.call("self.children"), [], []), 2)
         lines += writer.emit(ast.Expr(nodes.call("replay_init", ast.Name(module))), 3)
-    for tie in cls.ties:
-        lines += writer.emit(assign(member(tie.target), member(tie.source)), 2)
     writer.rename = renamer
+    lines += writer.ties()
     lines += writer.init_rules(cls.init)
     writer.rename = None
     return lines

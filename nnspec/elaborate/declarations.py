@@ -230,12 +230,18 @@ class Declarations(Context):
         return RawTensor(name, "buffer", [], COMPUTED, {}, self.where(at, key=True), None,
                          decl.persistent, steps)
 
-    def ties(self, block: BlockSpec, path: PathKey) -> list[Tie]:
-        """`tie: {target: source}`: paths checked here, against the tree when instantiated."""
+    def ties(self, block: BlockSpec, path: PathKey, params: set[str]) -> list[Tie]:
+        """`tie: {target: source}` (or `{target: {source, if}}`): paths checked here, against
+        the tree when instantiated."""
         out: list[Tie] = []
-        for target, source in block.tie.items():
-            tie = Tie(target, source, self.where((*path, "tie", target), key=True),
-                      self.where((*path, "tie", target)))
+        for target, decl in block.tie.items():
+            at = (*path, "tie", target)
+            source = decl if isinstance(decl, str) else decl.source
+            cond = None if isinstance(decl, str) else self.expr(decl.if_, (*at, "if"), params)
+            if not isinstance(decl, str) and cond is None:
+                continue
+            tie = Tie(target, source, self.where(at, key=True),
+                      self.where(at if isinstance(decl, str) else (*at, "source")), cond)
             problems = [(text, pos, initrules.child_path_problem(text)) for text, pos in (
                 (target, tie.pos), (source, tie.source_pos))]
             bad = next(((text, pos, p) for text, pos, p in problems if p), None)

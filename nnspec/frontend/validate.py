@@ -160,6 +160,13 @@ class BufferSpec(_Model):
     doc: str | None = None
 
 
+class TieSpec(_Model):
+    """A conditional tie: `{source: tok_emb.weight, if: tie_word_embeddings}`."""
+
+    source: str
+    if_: str = Field(alias="if")
+
+
 class BlockSpec(_Model):
     """A reusable module class."""
 
@@ -174,7 +181,8 @@ class BlockSpec(_Model):
                      list=list[Step], str=Literal["unknown"]) | None = None
     parameters: dict[str, ParameterSpec] = {}
     buffers: dict[str, BufferSpec] = {}
-    tie: dict[str, str] = {}
+    tie: dict[str, by_type("a tie's source is a path, or {source, if}",  # type: ignore
+                           str=str, map=TieSpec)] = {}
     init: list[by_type("an init entry is a rule (a mapping), or a list of rules made one "  # type: ignore[valid-type]
                        "pass", map=InitRule, list=list[InitRule])] = []
 
@@ -248,8 +256,8 @@ _SECTIONS = {
     "spec": {"inputs": "inputs", "blocks": "blocks", "model": "model", "layers": "layers"},
     "inputs": "input", "blocks": "block",
     "block": {"params": "params", "children": "children", "forward": "steps", "init": "inits",
-              "parameters": "parameters", "buffers": "buffers"},
-    "inits": "init", "parameters": "parameter", "buffers": "buffer",
+              "parameters": "parameters", "buffers": "buffers", "tie": "ties"},
+    "inits": "init", "parameters": "parameter", "buffers": "buffer", "ties": "tie",
     "params": "param", "children": "child", "steps": "step",
     "child": {"seq": "children", "do": "children", "else": "child"},
     "step": {"then": "steps", "else": "steps"},
@@ -257,7 +265,8 @@ _SECTIONS = {
 }
 _SECTION_MODELS = {"spec": SpecFile, "input": InputSpec, "block": BlockSpec, "model": ModelSpec,
                 "param": ParamSpec, "child": ChildSpec, "step": IfStep, "init": InitRule,
-                "parameter": ParameterSpec, "buffer": BufferSpec}
+                "parameter": ParameterSpec, "buffer": BufferSpec,
+                "tie": TieSpec}
 
 
 def _keys_at(path: tuple) -> list[str]:

@@ -148,6 +148,7 @@ class Tie:
     source: str
     pos: Pos  # the target, as written
     source_pos: Pos
+    cond: Expr | None = None  # tied only where this holds (`if:`)
 
 
 @dataclass

@@ -170,6 +170,8 @@ class _Walker:
             if inst.kind != "block":
                 continue
             for tie in self.program.classes[inst.type].ties:
+                if tie.cond is not None and not evaluate(tie.cond.node, inst.args):
+                    continue
                 shape = self.tie(inst, tie)
                 a, b = (text.rpartition(".")[0].split(".") for text in (tie.target, tie.source))
                 common = [x for x, _ in itertools.takewhile(lambda p: p[0] == p[1], zip(a, b))]
