@@ -82,3 +82,19 @@ def test_llama_3_8b_builds_on_meta_and_initialises_late_in_parts():
     expected = 1.0 / (500000.0 ** (torch.arange(0, 128, 2, dtype=torch.int64).float() / 128))
     assert torch.equal(inv_freq, expected)
     assert torch.equal(layer.input_layernorm.weight, torch.ones(4096))
+
+
+def test_the_tie_is_conditional_in_generated_code_and_its_condition_is_checked(tmp_path):
+    source = nnspec.generate(SPEC)
+    assert ("        if tie_word_embeddings:\n"
+            "            self.lm_head.weight = self.model.embed_tokens.weight\n") in source
+    assert ("        if self.tie_word_embeddings:\n"
+            "            self.lm_head.weight = self.model.embed_tokens.weight\n") in source
+    bad = tmp_path / "bad_tie.yaml"
+    bad.write_text(SPEC.read_text().replace("if: tie_word_embeddings}", "if: tie_embeddings}"))
+    with pytest.raises(nnspec.SpecError) as info:
+        nnspec.load(bad)
+    [diagnostic] = info.value.diagnostics
+    assert diagnostic.code == "unknown-name"
+    assert "tie_embeddings" in diagnostic.message
+    assert (diagnostic.pos.line, diagnostic.pos.col) == (137, 61)
