@@ -321,7 +321,8 @@ def test_only_expected_names_are_bound_or_called(sources):
     own = {"self", "nn", "torch", "F", "OrderedDict", "super", "print", "tuple", "model",
            "output", "__name__", "make_divisible", "v", "divisor", "min_value", "new_v",
            "int", "float", "bool", "str", "list", "object", "layers", *FUNCTIONS,
-           "range", "isinstance", "m", "_", "tuple", "math"}  # repeat loops and init rules
+           "range", "isinstance", "m", "_", "tuple", "math",  # repeat loops and init rules
+           "replay_init", "module", "child", "hasattr"}  # init_weights
     for path, text in sources.items():
         program = nnspec.load(path).program
         allowed = own | set(program.classes) | {i.name for i in program.inputs}
@@ -331,6 +332,8 @@ def test_only_expected_names_are_bound_or_called(sources):
             allowed |= {p.name for p in cls.params} | children | set(cls.inputs)
             allowed |= _loop_variables(cls.children)
             allowed |= {n.id for step in _forward_nodes(cls.forward)
+                        for n in ast.walk(step) if isinstance(n, ast.Name)}
+            allowed |= {n.id for t in cls.tensors for step in _forward_nodes(t.compute)
                         for n in ast.walk(step) if isinstance(n, ast.Name)}
         tree = _tree(text)
         for node in ast.walk(tree):

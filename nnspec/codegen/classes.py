@@ -7,12 +7,22 @@ import ast
 import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
 
 from nnspec.catalog import LAYERS, REQUIRED
 from nnspec.catalog.init_functions import TRIL
+from nnspec.codegen import deferred
 from nnspec.codegen.docstrings import docstring
 from nnspec.codegen.imports import ANNOTATIONS, Usage, loop_variables
+from nnspec.codegen.statements import (
+    Renamer,
+    assign,
+    init_arg,
+    init_call,
+    member,
+    self_attr,
+    store,
+)
 from nnspec.formatter import INDENT, format_statement, nodes
 from nnspec.ir.program import (
     Call,
@@ -25,9 +35,10 @@ from nnspec.ir.program import (
     Repeat,
     Seq,
     names_in,
+    step_nodes,
 )
 from nnspec.language.expr import Expr
-from nnspec.language.names import DASHED, RESERVED, TEMPLATE_FIELD, Namespace
+from nnspec.language.names import RESERVED, TEMPLATE_FIELD, Namespace
 
 
 @dataclass
@@ -38,32 +49,9 @@ class ClassSource:
     header: list[str]
     doc: list[str]
     init: list[str]
+    init_weights: list[str]
     forward: list[str]
 
-
-
-def assign(target: ast.expr, value: ast.expr) -> ast.Assign:
-    return ast.Assign([target], value)
-
-
-def _self(attr: str) -> ast.expr:
-    return _attribute(ast.Name("self"), attr)
-
-
-def _attribute(node: ast.expr, attr: str) -> ast.expr:
-    """`node.attr`; a child named with `-` (`block1-0`) as `node.get_submodule("block1-0")`."""
-    if DASHED.fullmatch(attr):
-        return ast.Call(ast.Attribute(node, "get_submodule"), [ast.Constant(attr)], [])
-    return ast.Attribute(node, attr)
-
-
-def _store(target: ast.expr, value: ast.expr) -> ast.stmt:
-    """`target = value`; a child named with `-` as `parent.add_module("block1-0", value)`."""
-    if isinstance(target, ast.Call):  # _attribute's get_submodule
-        assert isinstance(target.func, ast.Attribute)
-        return ast.Expr(ast.Call(ast.Attribute(target.func.value, "add_module"),
-                                 [target.args[0], value], []))
-    return assign(target, value)
 
 
 def _method_call(obj: str, method: str, *args: ast.expr) -> ast.Expr:
@@ -81,8 +69,15 @@ class ClassWriter:
                  taken: frozenset[str]):
         self.cls, self.program, self.usage = cls, program, usage
         self.param_names = {p.name for p in cls.params}
-        self.locals = Namespace(self.param_names | loop_variables(cls.children),
-                                separator="_", refused=taken)
+        computed_locals = {n.id for t in cls.tensors for node in step_nodes(t.compute)
+                           for n in ast.walk(node) if isinstance(n, ast.Name)
+                           and isinstance(n.ctx, ast.Store)}
+        self.locals = Namespace(self.param_names | loop_variables(cls.children)
+                                | computed_locals, separator="_", refused=taken)
+        self.loop_var: str | None = None  # the init rules' loop variable, once chosen
+        # how parameters are read in the method being written: locals in __init__, members
+        # (`self.<name>`) in init_weights
+        self.rename: Renamer | None = None
 
     def emit(self, node: ast.stmt, indent: int) -> list[str]:
         self.usage.note(node)
@@ -98,17 +93,20 @@ class ClassWriter:
             "__init__", [("self", None, None), *signature], ast.Constant(None)), 1)
         if cls.base != "Module":
             init += self.sequential_body()
+            for name in self.forward_params():
+                init += self.emit(assign(self_attr(name), ast.Name(name)), 2)
         else:
             init += self.emit(ast.Expr(nodes.call(ast.Attribute(nodes.call("super"),
                                                                  "__init__"))), 2)
             for name in self.forward_params():
-                init += self.emit(assign(_self(name), ast.Name(name)), 2)
+                init += self.emit(assign(self_attr(name), ast.Name(name)), 2)
             for tensor in cls.tensors:
-                init += self.emit(_own_tensor(tensor), 2)
+                init += deferred.computed(self, tensor, Renamer(set(), set(), {}), partial(
+                    deferred.register, tensor)) if tensor.compute else self.emit(
+                    _own_tensor(tensor), 2)
             for child in cls.children:
                 init += self.child(child, 2)
-        for tie in cls.ties:
-            init += self.emit(_store(_member(tie.target), _member(tie.source)), 2)
+        init += self.ties()
         init += self.init_rules(cls.init)
         forward: list[str] = []
         if cls.forward_unknown:  # imported from a printed tree, which cannot show forward
@@ -122,7 +120,8 @@ class ClassWriter:
             forward = format_statement(nodes.function_def("forward", [("self", None, None)]
                                        + [(i, None, None) for i in cls.inputs], None), 1)
             forward += self.steps(cls.forward, 2)
-        return ClassSource(cls.name, header, docstring(cls.doc, 1), init, forward)
+        return ClassSource(cls.name, header, docstring(cls.doc, 1), init,
+                           deferred.init_weights(self), forward)
 
     def signature(self) -> list[tuple[str, ast.expr, ast.expr | None]]:
         out = []
@@ -141,10 +140,20 @@ class ClassWriter:
             out.append((p.name, hint, default))
         return out
 
+    def ties(self) -> list[str]:
+        """`self.lm_head.weight = self.tok_emb.weight`, under its condition if it has one."""
+        lines: list[str] = []
+        for tie in self.cls.ties:
+            if tie.cond is not None:
+                lines += self.condition(tie.cond, 2)
+            lines += self.emit(store(member(tie.target), member(tie.source)),
+                               2 if tie.cond is None else 3)
+        return lines
+
     def forward_params(self) -> list[str]:
-        """Parameters the forward reads (elaboration found them): kept as attributes, in
-        declaration order."""
-        used = set(self.cls.forward_params)
+        """Parameters the forward (elaboration found them) or init_weights reads: kept as
+        attributes, in declaration order."""
+        used = set(self.cls.forward_params) | deferred.init_reads(self.cls)
         return [p.name for p in self.cls.params if p.name in used]
 
     # --- __init__ ---------------------------------------------------------------------------
@@ -153,7 +162,9 @@ class ClassWriter:
         """Each rule with types one loop over `self.modules()`, as torchvision writes its init;
         a rule without, statements on the one child it names."""
         lines: list[str] = []
-        m = self.fresh("m") if any(rule.types for rule in rules) else "m"
+        if self.loop_var is None and any(rule.types for rule in rules):
+            self.loop_var = self.fresh("m")
+        m = self.loop_var or "m"
         for i, rule in enumerate(rules):
             chained = rule.group is not None and i > 0 and rules[i - 1].group == rule.group
             indent = 2
@@ -161,7 +172,7 @@ class ClassWriter:
                 lines += self.condition(rule.cond, indent)
                 indent += 1
             if not rule.types:
-                lines += self.init_tensors(rule, _member(rule.child or ""), indent)
+                lines += self.init_tensors(rule, member(rule.child or ""), indent)
                 continue
             types = [self.class_name(n, kind) for n, kind in rule.types]
             kinds = types[0] if len(types) == 1 else ast.Tuple(types)
@@ -192,7 +203,10 @@ class ClassWriter:
                 lines += format_statement(ast.If(ast.Compare(target, [ast.IsNot()],
                                                              [ast.Constant(None)]), [], []), inner)
                 inner += 1
-            lines += self.emit(ast.Expr(_init_call(fn, target, args)), inner)
+            if self.rename is not None:
+                args = {k: Expr(self.rename.visit(copy.deepcopy(v.node)), v.pos)
+                        if isinstance(v, Expr) else v for k, v in args.items()}
+            lines += self.emit(ast.Expr(init_call(fn, target, args)), inner)
         return lines
 
     def sequential_body(self) -> list[str]:
@@ -211,15 +225,15 @@ class ClassWriter:
         return self.emit(ast.Expr(nodes.call(init, *self.items(children, named))), 2)
 
     def child(self, child: Child, indent: int) -> list[str]:
-        target = _self(child.name)
+        target = self_attr(child.name)
         lines: list[str] = []
         body = indent + (1 if child.cond is not None else 0)
         if isinstance(child.value, Seq) and _has_conditions(child.value.items):
             name = self.fresh(child.name)
             lines = self.collect(name, child.value.items, child.value.named, body)
-            lines += self.emit(_store(target, _container(child.value, name)), body)
+            lines += self.emit(store(target, _container(child.value, name)), body)
         else:
-            lines = self.emit(_store(target, self.value(child.value)), body)
+            lines = self.emit(store(target, self.value(child.value)), body)
         if child.cond is None:
             return lines
         lines = self.condition(child.cond, indent) + lines
@@ -228,8 +242,9 @@ class ClassWriter:
         return lines
 
     def condition(self, cond: Expr, indent: int) -> list[str]:
-        self.usage.note(cond.node)
-        return format_statement(ast.If(cond.node, [], []), indent)
+        node = self.rename.visit(copy.deepcopy(cond.node)) if self.rename else cond.node
+        self.usage.note(node)
+        return format_statement(ast.If(node, [], []), indent)
 
     def collect(self, name: str, items: list[Child], named: bool, indent: int) -> list[str]:
         """Build a list (or OrderedDict) of layers where some are conditional; the numbering
@@ -331,9 +346,9 @@ class ClassWriter:
 
     # --- forward ----------------------------------------------------------------------------
 
-    def steps(self, steps: list, indent: int, renamer: _Renamer | None = None) -> list[str]:
+    def steps(self, steps: list, indent: int, renamer: Renamer | None = None) -> list[str]:
         if renamer is None:
-            renamer = _Renamer({c.name for c in self.cls.children} | self.param_names
+            renamer = Renamer({c.name for c in self.cls.children} | self.param_names
                                | {t.name for t in self.cls.tensors}, set(self.cls.inputs),
                                _unused_unpacked(steps))
         lines: list[str] = []
@@ -402,27 +417,6 @@ def _unused_unpacked(steps: list) -> dict[str, str]:
             for name in unpacked - loaded if not name.startswith("_")}
 
 
-def _member(path: str) -> ast.expr:
-    """`self.heads.head`, `self.features[0]`: a dotted path of children (and a tensor)."""
-    node: ast.expr = ast.Name("self")
-    for part in path.split("."):
-        node = ast.Subscript(node, ast.Constant(int(part))) if part.isdigit() \
-            else _attribute(node, part)
-    return node
-
-
-def _arg(value: Any) -> ast.expr:
-    """An init function's argument: a checked expression over the parameters, or a literal."""
-    return value.node if isinstance(value, Expr) else nodes.literal_node(value)
-
-
-def _init_call(fn: str, tensor: ast.expr, args: dict[str, Any]) -> ast.Call:
-    """`nn.init.<fn>_(tensor, ...)`, `constant`'s value positional as torch's docs write it."""
-    positional = [_arg(args["val"])] if "val" in args else []
-    keywords = {a: _arg(v) for a, v in args.items() if a != "val"}
-    return nodes.call(f"nn.init.{fn}_", tensor, *positional, **keywords)
-
-
 def _own_tensor(tensor: RawTensor) -> ast.stmt:
     """`self.pos_embedding = nn.Parameter(torch.empty(1, n, d).normal_(std=0.02))`, as
     torchvision writes it (so a seeded build draws the same numbers), or
@@ -438,27 +432,12 @@ def _own_tensor(tensor: RawTensor) -> ast.stmt:
         empty = nodes.call("torch.empty", *dims, **dtype)
         if fn == "normal":
             value = nodes.call(ast.Attribute(empty, "normal_"),
-                               **{a: _arg(v) for a, v in args.items()})
+                               **{a: init_arg(v) for a, v in args.items()})
         else:
-            value = _init_call(fn, empty, args)
+            value = init_call(fn, empty, args)
     if tensor.is_param:
-        return assign(_self(tensor.name), nodes.call("nn.Parameter", value))
-    persistent = {} if tensor.persistent else {"persistent": ast.Constant(False)}
-    return ast.Expr(nodes.call("self.register_buffer", ast.Constant(tensor.name), value,
-                               **persistent))
-
-
-class _Renamer(ast.NodeTransformer):
-    """Children and parameters become `self.<name>` in forward (inputs shadow parameters)."""
-
-    def __init__(self, members: set[str], inputs: set[str], dummies: dict[str, str]):
-        self.members = members - inputs
-        self.dummies = dummies
-
-    def visit_Name(self, node: ast.Name) -> ast.expr:
-        if isinstance(node.ctx, ast.Store) and node.id in self.dummies:
-            return ast.Name(self.dummies[node.id], ast.Store())
-        return _self(node.id) if node.id in self.members else node
+        return assign(self_attr(tensor.name), nodes.call("nn.Parameter", value))
+    return deferred.register(tensor, value)
 
 
 def _name_key(name: str) -> ast.expr:

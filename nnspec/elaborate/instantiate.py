@@ -87,6 +87,8 @@ class _Instantiator:
         ties name, checked against this instance."""
         path = inst.path
         for tensor in cls.tensors:
+            if tensor.compute:  # its shape is the static pass's: it runs the steps
+                continue
             dims = []
             for dim in tensor.shape:
                 ok, value = self.value(dim, env, path)
@@ -111,6 +113,8 @@ class _Instantiator:
                            rule.child_pos or rule.pos, path)
         params = {t.name for t in cls.tensors if t.is_param}
         for tie in cls.ties:
+            if tie.cond is not None and not self.value(tie.cond, env, path)[1]:
+                continue
             modules = [_find(inst, text) is not None for text in (tie.target, tie.source)]
             if modules[0] != modules[1]:
                 self.error("bad-tie", "a tie joins two parameters or two modules, not one of "

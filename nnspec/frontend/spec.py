@@ -91,8 +91,13 @@ class ParameterSpec(SpecData):
     FIELDS = {"shape": REQUIRED, "init": REQUIRED, "dtype": None, "doc": None}
 
 
-class BufferSpec(ParameterSpec):
-    FIELDS = {**ParameterSpec.FIELDS, "persistent": True}
+class BufferSpec(SpecData):
+    FIELDS = {"shape": None, "init": None, "compute": None, "dtype": None, "persistent": True,
+              "doc": None}
+
+
+class TieSpec(SpecData):
+    FIELDS = {"source": REQUIRED, "if_": REQUIRED}
 
 
 class BlockSpec(SpecData):
@@ -129,7 +134,7 @@ def layer_path(entry: str | LayerRef) -> str:
 
 CLASSES = {cls.__name__: cls for cls in (InputSpec, ParamSpec, ChildSpec, IfStep, InitRule,
                                          ParameterSpec, BufferSpec, BlockSpec, ModelSpec,
-                                         LayerArgSpec, LayerRef, SpecFile)}
+                                         TieSpec, LayerArgSpec, LayerRef, SpecFile)}
 
 # The fast check. Each function returns the checked value, or raises _GiveUp.
 
@@ -261,8 +266,12 @@ _block = {
     "inputs": _list(_str), "children": _by_type(map=_dict(_child), list=_list(_child)),
     "forward": _optional(_by_type(list=_list(_step), str=_one_of("unknown"))),
     "parameters": _dict(_mapping(ParameterSpec, _tensor)),
-    "buffers": _dict(_mapping(BufferSpec, {**_tensor, "persistent": _bool})),
-    "tie": _dict(_str), "init": _list(_by_type(map=_init_rule, list=_list(_init_rule)))}
+    "buffers": _dict(_mapping(BufferSpec, {
+        "shape": _optional(_list(_input_size)), "init": _optional(_init_fn),
+        "compute": _optional(_list(_step)), "dtype": _optional(_one_of(*DTYPES)),
+        "persistent": _bool, "doc": _optional(_str)})),
+    "tie": _dict(_by_type(str=_str, map=_mapping(TieSpec, {"source": _str, "if": _str}))),
+    "init": _list(_by_type(map=_init_rule, list=_list(_init_rule)))}
 _input = _by_type(list=_list(_input_size), map=_mapping(InputSpec, {
     "shape": _list(_input_size), "dtype": _one_of(*DTYPES),
     "range": _optional(_list(_input_size, length=2)), "doc": _optional(_str)}))

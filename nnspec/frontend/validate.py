@@ -25,13 +25,14 @@ from nnspec.frontend.spec import (
     ParameterSpec,
     ParamSpec,
     SpecFile,
+    TieSpec,
     fast_check,
     layer_path,
 )
 
 __all__ = ["FORMAT_VERSIONS", "BlockSpec", "BufferSpec", "ChildSpec", "DType", "IfStep",
            "InitRule", "InputSpec", "LayerArgSpec", "LayerRef", "ModelSpec", "ParamSpec",
-           "ParameterSpec", "SpecFile", "layer_path", "validate"]
+           "ParameterSpec", "SpecFile", "TieSpec", "layer_path", "validate"]
 
 
 def validate(doc: Document) -> SpecFile:
