@@ -42,6 +42,8 @@ SUITE_PARAMS: dict[str, dict] = {
     "resnet50": dict(layers=[2, 1, 1, 1]),
     "mobilenet_v2": dict(cfg=[[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 1, 2], [6, 64, 1, 2],
                               [6, 96, 1, 1], [6, 160, 1, 2], [6, 320, 1, 1]]),
+    # one block per stage but the second's two (a residual block with stochastic depth)
+    "efficientnet_b0": dict(num_layers=[1, 2, 1, 1, 1, 1, 1]),
 }
 
 

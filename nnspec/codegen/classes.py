@@ -27,7 +27,7 @@ from nnspec.ir.program import (
     names_in,
 )
 from nnspec.language.expr import Expr
-from nnspec.language.names import RESERVED, TEMPLATE_FIELD, Namespace
+from nnspec.language.names import RESERVED, TEMPLATE_FIELD, TRAINING, Namespace
 
 
 @dataclass
@@ -106,6 +106,8 @@ class ClassWriter:
             forward = format_statement(nodes.function_def("forward", [("self", None, None)]
                                        + [(i, None, None) for i in cls.inputs], None), 1)
             forward += self.steps(cls.forward, 2)
+        if cls.extra_repr is not None:
+            forward = self.extra_repr(cls.extra_repr) + ([""] + forward if forward else [])
         return ClassSource(cls.name, header, docstring(cls.doc, 1), init, forward)
 
     def signature(self) -> list[tuple[str, ast.expr, ast.expr | None]]:
@@ -124,6 +126,15 @@ class ClassWriter:
                                      ) if isinstance(hint, ast.Subscript) else ast.Name("tuple")
             out.append((p.name, hint, default))
         return out
+
+    def extra_repr(self, template: str) -> list[str]:
+        """`def extra_repr(self) -> str: return f"p={self.p}, mode={self.mode}"`."""
+        parts = TEMPLATE_FIELD.split(template)
+        text = ast.JoinedStr([ast.FormattedValue(_self(part), -1, None) if i % 2
+                              else ast.Constant(part) for i, part in enumerate(parts) if part])
+        return format_statement(nodes.function_def("extra_repr", [("self", None, None)],
+                                                   ast.Name("str")), 1) + \
+            self.emit(ast.Return(text), 2)
 
     def forward_params(self) -> list[str]:
         """Parameters the forward reads (elaboration found them): kept as attributes, in
@@ -317,7 +328,8 @@ class ClassWriter:
     def steps(self, steps: list, indent: int, renamer: _Renamer | None = None) -> list[str]:
         if renamer is None:
             renamer = _Renamer({c.name for c in self.cls.children} | self.param_names
-                               | {t.name for t in self.cls.tensors}, set(self.cls.inputs),
+                               | {t.name for t in self.cls.tensors} | {TRAINING},
+                               set(self.cls.inputs),
                                _unused_unpacked(steps))
         lines: list[str] = []
         for step in steps:
@@ -403,7 +415,8 @@ def _own_tensor(tensor: RawTensor) -> ast.stmt:
 
 
 class _Renamer(ast.NodeTransformer):
-    """Children and parameters become `self.<name>` in forward (inputs shadow parameters)."""
+    """Children, parameters and `training` become `self.<name>` in forward (inputs shadow
+    parameters)."""
 
     def __init__(self, members: set[str], inputs: set[str], dummies: dict[str, str]):
         self.members = members - inputs

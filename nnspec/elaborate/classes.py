@@ -3,6 +3,7 @@ passes for declarations, children and forward steps."""
 
 from __future__ import annotations
 
+from nnspec.diagnostics import did_you_mean
 from nnspec.elaborate.children import Children
 from nnspec.elaborate.context import name_ok
 from nnspec.elaborate.declarations import Declarations
@@ -15,6 +16,7 @@ from nnspec.ir.program import (
     Stmt,
     if_steps,
 )
+from nnspec.language.names import TEMPLATE_FIELD
 
 
 class ClassBuilder(Declarations, Children):
@@ -67,8 +69,10 @@ class ClassBuilder(Declarations, Children):
         cls.tensors = self.tensors(block, path, param_names, taken)
         cls.ties = self.ties(block, path)
         declared = set(block.parameters) | set(block.buffers)  # failed ones too: no cascade
+        repr_params = self.extra_repr(cls, block, path, param_names)
         if block.forward == "unknown":
             cls.forward_unknown = True
+            cls.forward_params = sorted(repr_params)
             return cls
         if block.base == "Sequential":
             if block.forward is not None:
@@ -95,8 +99,29 @@ class ClassBuilder(Declarations, Children):
                 for c in children if c.name not in scope.called]
         # the default forward's `if` steps read parameters too (conditional children)
         cond_params = {n for step in if_steps(cls.forward) for n in step.cond.names()}
-        cls.forward_params = sorted(scope.used_params | cond_params)
+        cls.forward_params = sorted(scope.used_params | cond_params | repr_params)
         return cls
+
+    def extra_repr(self, cls: ModuleClass, block: BlockSpec, path: PathKey,
+                   param_names: set[str]) -> set[str]:
+        """`extra_repr: "p={p}, mode={mode}"`: what print() shows inside the parentheses of a
+        Module block; the parameters its fields name, which the class keeps as attributes."""
+        if block.extra_repr is None:
+            return set()
+        where = self.where(path + ("extra_repr",))
+        if block.base != "Module":
+            self.errors.error("wrong-type", f"only a Module block prints an extra_repr; a "
+                              f"{block.base} prints its children", where)
+            return set()
+        fields = set(TEMPLATE_FIELD.findall(block.extra_repr))
+        for match in TEMPLATE_FIELD.finditer(block.extra_repr):
+            if match.group(1) not in param_names:
+                self.errors.error("unknown-name", f"extra_repr field '{match.group(0)}' is not "
+                                  f"a parameter of '{cls.name}'",
+                                  where.shifted(match.start(), len(match.group(0))),
+                                  did_you_mean(match.group(1), sorted(param_names)))
+        cls.extra_repr = block.extra_repr
+        return fields & param_names
 
     def default_forward(self, cls: ModuleClass, path: PathKey) -> list:
         """Children in order, for a Module without an explicit forward."""

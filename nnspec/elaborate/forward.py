@@ -17,7 +17,7 @@ from nnspec.ir.program import (
     Stmt,
 )
 from nnspec.language.expr import Expr, ExprError, parse_statement
-from nnspec.language.names import identifier_problem
+from nnspec.language.names import TRAINING, identifier_problem
 
 
 def statement(template: str, **names: str) -> ast.stmt:
@@ -127,7 +127,7 @@ class Scope:
     def check_value(self, node: ast.AST, expr: Expr) -> None:
         """Refuse everything outside the forward whitelist; check names are defined."""
         if isinstance(node, ast.Name):
-            if node.id in self.values or node.id in self.tensors:
+            if node.id in self.values or node.id in self.tensors or node.id == TRAINING:
                 return
             if node.id in self.params:
                 self.used_params.add(node.id)

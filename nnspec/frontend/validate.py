@@ -158,6 +158,7 @@ class BlockSpec(_Model):
 
     base: Literal["Module", "Sequential", "ModuleList"] = "Module"
     doc: str | None = None
+    extra_repr: str | None = None  # printed inside the class's parentheses: "p={p}, mode={mode}"
     params: dict[str, ParamDecl] = {}
     inputs: list[str] = ["x"]
     children: by_type("children are a mapping of names to children, or a list "  # type: ignore

@@ -146,6 +146,9 @@ class ModuleClass:
     init: list = field(default_factory=list)
     tensors: list[RawTensor] = field(default_factory=list)  # parameters, then buffers
     ties: list[Tie] = field(default_factory=list)
+    # `extra_repr`: what print() shows inside the class's parentheses, `{name}` fields naming
+    # parameters (kept as attributes, like the forward's)
+    extra_repr: str | None = None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,10 @@ import re
 # a field of a named repeat's child name template: the `{i}` of `encoder_layer_{i}`
 TEMPLATE_FIELD = re.compile(r"\{(\w+)\}")
 
+# the one module attribute a forward step may read: `self.training`, a bool that is False in
+# the static pass (which models eval mode)
+TRAINING = "training"
+
 # a user layer's import path, `package.module:Class` (the spec's `layers:` values)
 IMPORT_PATH = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$"
 
@@ -56,6 +60,7 @@ GENERATED_MODULES = frozenset({"torch", "nn", "F", "math", "OrderedDict", "make_
 GENERATED_BUILTINS = frozenset({
     "super", "range", "isinstance", "NotImplementedError", "print", "tuple", "object", "list",
     "abs", "bool", "float", "int", "len", "max", "min", "round", "str",
+    "sum",
 })
 RESERVED = frozenset({"self"}) | GENERATED_MODULES | GENERATED_BUILTINS
 

@@ -31,6 +31,7 @@ from nnspec.elaborate.user_layers import UserRuleError, rule_error
 from nnspec.ir.analysis import UNKNOWN, Analysis, Inferred, ModuleInfo, Node, Shape, tensors_in
 from nnspec.ir.program import Call, If, Instance, Program, Stmt, Tie
 from nnspec.language.expr import Expr, ExprError, evaluate
+from nnspec.language.names import TRAINING
 
 
 def analyze(program: Program, tree: Instance,
@@ -232,7 +233,7 @@ class _Walker:
                 self.error("bad-call", f"{cls.name} takes {len(cls.inputs)} inputs "
                            f"({', '.join(cls.inputs)}), got {len(args)}", inst.pos, inst.path)
                 raise Abort
-            frame.values = dict(zip(cls.inputs, scoped))
+            frame.values = {TRAINING: False, **dict(zip(cls.inputs, scoped))}
             frame.values.update({t.name: Tensor(inst.tensors[t.name], t.pos,
                                         dtype=t.dtype or values.DEFAULT_FLOAT)
                                  for t in cls.tensors if t.name in inst.tensors})

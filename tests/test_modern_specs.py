@@ -1,0 +1,171 @@
+"""The newer torchvision specs (specs/efficientnet_b0.yaml, ...) against data recorded from
+torchvision 0.29.1 (tests/golden/torchvision/, tools/record_torchvision_golden.py) and against
+the trimmed hand-written references in tests/reference/; and the language features they need:
+`extra_repr` (blocks with no children that print their settings) and `training` in forward
+steps.
+
+Each golden model is built once per module at its full size; only the fixed-weight output
+runs at 224x224."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+import torch
+from conftest import ROOT, SUITE_PARAMS
+from golden.fixed_weights import fill_fixed_, fixed_input
+from test_reference_golden import count_flops, golden, init_mismatches, seeded, state_dict_lines
+
+import nnspec
+
+MODELS = ["efficientnet_b0"]
+PARAMS = {"efficientnet_b0": 5_288_548}
+
+
+def spec_path(name: str):
+    return ROOT / "specs" / f"{name}.yaml"
+
+
+@pytest.fixture(scope="module", params=MODELS)
+def model(request) -> tuple[str, torch.nn.Module]:
+    """Each model built once after `torch.manual_seed(0)`; tests must not mutate it."""
+    return request.param, seeded(request.param)
+
+
+def test_printed_tree(model):
+    name, m = model
+    assert str(m) + "\n" == golden(name, "tree.txt").read_text(encoding="utf-8")
+
+
+def test_state_dict_layout_and_parameter_count(model):
+    name, m = model
+    assert state_dict_lines(m) == golden(name, "state_dict.txt").read_text(
+        encoding="utf-8").splitlines()
+    recorded = json.loads(golden(name, "init_seed0.json").read_text(encoding="utf-8"))["params"]
+    assert sum(p.numel() for p in m.parameters()) == PARAMS[name] == recorded
+
+
+def test_seeded_init_is_bit_identical(model):
+    name, m = model
+    assert init_mismatches(m, name) == []
+
+
+def test_fixed_weight_output_at_224(model):
+    name, m = model
+    recorded = json.loads(golden(name, "output_fixed.json").read_text(encoding="utf-8"))
+    assert recorded["input_shape"] == [1, 3, 224, 224]
+    m = copy.deepcopy(m).eval()
+    fill_fixed_(m)
+    with torch.no_grad():
+        y = m(fixed_input((1, 3, 224, 224)))
+    want = torch.tensor(recorded["output"], dtype=torch.float32).reshape(y.shape)
+    torch.testing.assert_close(y, want, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_flops_at_224(name):
+    """The static pass (no torch) and the meta-built model under FlopCounterMode both count
+    what torchvision counted."""
+    recorded = json.loads(golden(name, "flops_224.json").read_text(encoding="utf-8"))
+    table = nnspec.summary(spec_path(name), inputs={"x": (3, 224, 224)})
+    assert (table["params"], table["flops"]) == (recorded["params"], recorded["flops_sdpa_math"])
+    m = nnspec.build(spec_path(name), device="meta").eval()
+    assert count_flops(m, recorded["input_shape"]) == (
+        recorded["flops_sdpa_math"], recorded["flops_by_op_sdpa_math"])
+
+
+# --- against the hand-written references, where the recorded data does not reach ---------------
+
+
+def same_in_both_modes(model: torch.nn.Module, reference: torch.nn.Module,
+                       x: torch.Tensor) -> None:
+    """Same tree and state_dict layout; with the spec's weights loaded strictly, the same
+    outputs in eval mode and in training mode from the same seed (stochastic depth and dropout
+    draw the same numbers)."""
+    assert str(model) == str(reference)
+    reference.load_state_dict(model.state_dict(), strict=True)
+    for mode in ("eval", "train"):
+        outputs = []
+        for m in (model, reference):
+            getattr(m, mode)()
+            torch.manual_seed(11)
+            with torch.no_grad():
+                outputs.append(m(x.clone()))
+        assert torch.equal(*outputs), mode
+
+
+def test_efficientnet_is_the_reference_in_training_too():
+    """A smaller stack (SUITE_PARAMS), every kind of block kept; stochastic depth raised so that
+    training draws noise in most blocks."""
+    from reference.efficientnet import B0, efficientnet_b0
+    from test_language import same_init
+
+    layers = SUITE_PARAMS["efficientnet_b0"]["num_layers"]
+    setting = [(*row[:5], n) for row, n in zip(B0, layers)]
+    path = spec_path("efficientnet_b0")
+    model = nnspec.build(path, num_layers=layers, stochastic_depth_prob=0.5)
+    same_in_both_modes(model, efficientnet_b0(setting=setting, stochastic_depth_prob=0.5),
+                       torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0)))
+    same_init(lambda: nnspec.build(path, num_layers=layers),
+              lambda: efficientnet_b0(setting=setting))
+
+
+# --- the language features ---------------------------------------------------------------------
+
+DROP = """nnspec: 1
+inputs: {x: [4, 8, 8]}
+blocks:
+  Drop:
+    params: {p: float, mode: {type: str, default: row}}
+    extra_repr: "p={p}, mode={mode}"
+    forward:
+      - return x * F.dropout(torch.ones(x.size(0), 1, 1, 1), p, training) if training else x
+model:
+  children: {drop: 'Drop(0.25)', conv: 'Conv2d(4, 4, 1)'}
+  forward:
+    - return conv(drop(x))
+"""
+
+
+def test_extra_repr_prints_the_settings_and_training_is_the_module_flag(write_spec, tmp_path):
+    """A block with no children prints its settings as torch's own layers do (through
+    `extra_repr`), in the runtime model and in the generated file; `training` reads
+    `self.training`, so the block is the identity in eval mode and drops in training."""
+    from codegen_util import import_file
+
+    path = write_spec(DROP)
+    file = tmp_path / "drop_generated.py"
+    file.write_text(nnspec.generate(path), encoding="utf-8")
+    source = file.read_text(encoding="utf-8")
+    assert 'return f"p={self.p}, mode={self.mode}"' in source
+    assert source.count("self.training") == 2
+    for m in (nnspec.build(path), import_file(file, "nnspec_drop_generated").Net()):
+        assert str(m.drop) == "Drop(p=0.25, mode=row)"
+        x = torch.ones(64, 4, 8, 8)
+        m.eval()
+        assert torch.equal(m.drop(x), x)
+        m.train()
+        torch.manual_seed(0)
+        y = m.drop(x)
+        torch.manual_seed(0)
+        want = x * torch.nn.functional.dropout(torch.ones(64, 1, 1, 1), 0.25, True)
+        assert torch.equal(y, want) and not torch.equal(y, x)
+
+
+def test_extra_repr_errors(write_spec):
+    from test_language import errors
+
+    text = DROP.replace('"p={p}, mode={mode}"', '"p={p}, mode={mod}"')
+    assert errors(write_spec(text)) == [("unknown-name", 6, 30)]
+    text = ("nnspec: 1\ninputs: {x: [4]}\nblocks:\n  S:\n    base: Sequential\n"
+            "    extra_repr: x\n    children: ['Linear(4, 4)']\nmodel:\n  children: {s: S()}\n")
+    assert errors(write_spec(text, "seq.yaml")) == [("wrong-type", 6, 17)]
+
+
+def test_training_cannot_be_assigned(write_spec):
+    from test_language import errors
+
+    text = DROP.replace("      - return x * F", "      - training = x\n      - return x * F")
+    assert errors(write_spec(text)) == [("name-clash", 8, 9)]
