@@ -12,7 +12,8 @@ weights=None, num_classes=1000):
   the parameter count and the torch / torchvision versions (one line per tensor).
 - ``output_fixed.json``: eval mode, weights from ``tests/golden/fixed_weights.py``
   (``fill_fixed_``), input ``fixed_input((1, 3, H, W))`` with H = W = 64 (224 for
-  vit_b_16 and the three newer models), forward under ``torch.no_grad()``: the full 1000-value output.
+  vit_b_16 and the three newer models), forward under ``torch.no_grad()``: the full
+  1000-value output.
 - ``flops_224.json``: parameter count and ``FlopCounterMode`` total FLOPs for one
   forward pass at 1x3x224x224 (eval mode, autograd enabled), per-op counts, and
   the total with the MATH SDPA backend (see ``flops_224`` for why both).

@@ -82,9 +82,9 @@ class ExpressionLayout(DocumentBuilder):
         elif isinstance(node, ast.Slice):
             self.slice(node)
         elif isinstance(node, ast.JoinedStr):  # names in braces: f"layer_{i}", f"p={self.p}"
-            self.text('f"' + "".join(f"{{{ast.unparse(v.value)}}}"
-                                     if isinstance(v, ast.FormattedValue) else _fstring_text(v.value)
-                                     for v in node.values) + '"')
+            self.text('f"' + "".join(
+                f"{{{ast.unparse(v.value)}}}" if isinstance(v, ast.FormattedValue)
+                else _fstring_text(v.value) for v in node.values) + '"')
         elif isinstance(node, ast.Starred):
             self.text("*")
             self.expr(node.value)
