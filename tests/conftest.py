@@ -44,6 +44,7 @@ SUITE_PARAMS: dict[str, dict] = {
                               [6, 96, 1, 1], [6, 160, 1, 2], [6, 320, 1, 1]]),
     # one block per stage but the second's two (a residual block with stochastic depth)
     "efficientnet_b0": dict(num_layers=[1, 2, 1, 1, 1, 1, 1]),
+    "convnext_tiny": dict(dims=[8, 16, 32, 64], depths=[1, 1, 2, 1]),
 }
 
 

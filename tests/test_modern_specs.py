@@ -1,8 +1,9 @@
-"""The newer torchvision specs (specs/efficientnet_b0.yaml, ...) against data recorded from
-torchvision 0.29.1 (tests/golden/torchvision/, tools/record_torchvision_golden.py) and against
-the trimmed hand-written references in tests/reference/; and the language features they need:
-`extra_repr` (blocks with no children that print their settings) and `training` in forward
-steps.
+"""The newer torchvision specs (specs/convnext_tiny.yaml, specs/efficientnet_b0.yaml) against
+data recorded from torchvision 0.29.1 (tests/golden/torchvision/,
+tools/record_torchvision_golden.py) and against the trimmed hand-written references in
+tests/reference/; and the language features they need: blocks that subclass a torch layer
+(`base: LayerNorm`), `extra_repr` (blocks with no children that print their settings) and
+`training` in forward steps.
 
 Each golden model is built once per module at its full size; only the fixed-weight output
 runs at 224x224."""
@@ -20,8 +21,8 @@ from test_reference_golden import count_flops, golden, init_mismatches, seeded, 
 
 import nnspec
 
-MODELS = ["efficientnet_b0"]
-PARAMS = {"efficientnet_b0": 5_288_548}
+MODELS = ["convnext_tiny", "efficientnet_b0"]
+PARAMS = {"convnext_tiny": 28_589_128, "efficientnet_b0": 5_288_548}
 
 
 def spec_path(name: str):
@@ -112,6 +113,18 @@ def test_efficientnet_is_the_reference_in_training_too():
               lambda: efficientnet_b0(setting=setting))
 
 
+def test_convnext_is_the_reference_in_training_too():
+    from reference.convnext import convnext_tiny
+    from test_language import same_init
+
+    small = SUITE_PARAMS["convnext_tiny"]
+    path = spec_path("convnext_tiny")
+    model = nnspec.build(path, **small, stochastic_depth_prob=0.5)
+    same_in_both_modes(model, convnext_tiny(**small, stochastic_depth_prob=0.5),
+                       torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0)))
+    same_init(lambda: nnspec.build(path, **small), lambda: convnext_tiny(**small))
+
+
 # --- the language features ---------------------------------------------------------------------
 
 DROP = """nnspec: 1
@@ -169,3 +182,61 @@ def test_training_cannot_be_assigned(write_spec):
 
     text = DROP.replace("      - return x * F", "      - training = x\n      - return x * F")
     assert errors(write_spec(text)) == [("name-clash", 8, 9)]
+
+
+LAYER_NORM_2D = """nnspec: 1
+inputs: {x: [8, 5, 5]}
+blocks:
+  LayerNorm2d:
+    base: LayerNorm
+    forward:
+      - x = x.permute(0, 2, 3, 1)
+      - x = F.layer_norm(x, normalized_shape, weight, bias, eps)
+      - return x.permute(0, 3, 1, 2)
+model:
+  children:
+    norm: LayerNorm2d(8, eps=1e-6)
+    plain: LayerNorm2d(8, bias=False)
+  init:
+    - {type: LayerNorm, weight: {normal: {std: 0.5}}}
+  forward:
+    - return plain(norm(x))
+"""
+
+
+def test_block_on_a_layer_is_a_subclass(write_spec, tmp_path):
+    """`base: LayerNorm`: the class subclasses nn.LayerNorm (torch's __init__, parameters and
+    printing), its forward reads the layer's attributes and tensors, an init rule on LayerNorm
+    reaches it (isinstance), and the static pass counts the layer's parameters."""
+    from codegen_util import import_file
+
+    path = write_spec(LAYER_NORM_2D)
+    file = tmp_path / "ln_generated.py"
+    file.write_text(nnspec.generate(path), encoding="utf-8")
+    assert "class LayerNorm2d(nn.LayerNorm):" in file.read_text(encoding="utf-8")
+    assert nnspec.summary(path)["params"] == 8 + 8 + 8
+    x = torch.randn(2, 8, 5, 5)
+    for m in (nnspec.build(path), import_file(file, "nnspec_ln_generated").Net()):
+        assert isinstance(m.norm, torch.nn.LayerNorm)
+        assert str(m.norm) == "LayerNorm2d((8,), eps=1e-06, elementwise_affine=True, bias=True)"
+        assert list(m.state_dict()) == ["norm.weight", "norm.bias", "plain.weight"]
+        assert not torch.equal(m.norm.weight, torch.ones(8))  # the init rule reached it
+        want = x
+        for norm in (m.norm, m.plain):
+            want = torch.nn.functional.layer_norm(want.permute(0, 2, 3, 1), (8,), norm.weight,
+                                                  norm.bias, norm.eps).permute(0, 3, 1, 2)
+        torch.testing.assert_close(m(x), want, rtol=0, atol=0)
+
+
+def test_block_on_a_layer_errors(write_spec):
+    from test_language import errors
+
+    text = LAYER_NORM_2D.replace("base: LayerNorm", "base: LayerNorn")
+    assert errors(write_spec(text)) == [("unknown-layer", 5, 11)]
+    text = LAYER_NORM_2D.replace("    base: LayerNorm\n", "    base: LayerNorm\n"
+                                 "    params: {k: 3}\n")
+    assert errors(write_spec(text, "params.yaml")) == [("wrong-type", 6, 5)]
+    text = LAYER_NORM_2D.replace("LayerNorm2d(8, eps=1e-6)", "LayerNorm2d(0, eps=1e-6)")
+    assert errors(write_spec(text, "size.yaml")) == [("bad-value", 12, 23)]
+    text = LAYER_NORM_2D.replace("x: [8, 5, 5]", "x: [5, 5, 8]")
+    assert errors(write_spec(text, "shape.yaml"))[0][0] == "shape-mismatch"

@@ -76,21 +76,14 @@ class ClassWriter:
         cls = self.cls
         base = {"Sequential": "nn.Sequential", "ModuleList": "nn.ModuleList"}.get(
             cls.base, "nn.Module")
+        if cls.layer is not None:  # `base: LayerNorm`: torch's __init__, a forward of its own
+            base = f"{LAYERS[cls.layer].module}.{cls.layer}"
         header = format_statement(nodes.class_def(cls.name, [nodes.name(base)]), 0)
-        signature = self.signature()
-        init = format_statement(nodes.function_def(
-            "__init__", [("self", None, None), *signature], ast.Constant(None)), 1)
-        if cls.base != "Module":
-            init += self.sequential_body()
-        else:
-            init += self.emit(ast.Expr(nodes.call(ast.Attribute(nodes.call("super"),
-                                                                 "__init__"))), 2)
-            for name in self.forward_params():
-                init += self.emit(assign(_self(name), ast.Name(name)), 2)
-            for tensor in cls.tensors:
-                init += self.emit(_own_tensor(tensor), 2)
-            for child in cls.children:
-                init += self.child(child, 2)
+        init: list[str] = []
+        if cls.layer is None:
+            init = format_statement(nodes.function_def(
+                "__init__", [("self", None, None), *self.signature()], ast.Constant(None)), 1)
+            init += self.module_body() if cls.base == "Module" else self.sequential_body()
         for tie in cls.ties:
             init += self.emit(assign(_member(tie.target), _member(tie.source)), 2)
         init += self.init_rules(cls.init)
@@ -102,7 +95,7 @@ class ClassWriter:
                 "write it in the spec"
             forward += self.emit(ast.Raise(nodes.call("NotImplementedError",
                                                       ast.Constant(message))), 2)
-        elif cls.base == "Module":
+        elif cls.base == "Module" or cls.layer is not None:
             forward = format_statement(nodes.function_def("forward", [("self", None, None)]
                                        + [(i, None, None) for i in cls.inputs], None), 1)
             forward += self.steps(cls.forward, 2)
@@ -188,6 +181,17 @@ class ClassWriter:
                                                              [ast.Constant(None)]), [], []), inner)
                 inner += 1
             lines += self.emit(ast.Expr(_init_call(fn, target, args)), inner)
+        return lines
+
+    def module_body(self) -> list[str]:
+        """`super().__init__()`, the attributes forward reads, own tensors, children."""
+        lines = self.emit(ast.Expr(nodes.call(ast.Attribute(nodes.call("super"), "__init__"))), 2)
+        for name in self.forward_params():
+            lines += self.emit(assign(_self(name), ast.Name(name)), 2)
+        for tensor in self.cls.tensors:
+            lines += self.emit(_own_tensor(tensor), 2)
+        for child in self.cls.children:
+            lines += self.child(child, 2)
         return lines
 
     def sequential_body(self) -> list[str]:
@@ -328,7 +332,9 @@ class ClassWriter:
     def steps(self, steps: list, indent: int, renamer: _Renamer | None = None) -> list[str]:
         if renamer is None:
             renamer = _Renamer({c.name for c in self.cls.children} | self.param_names
-                               | {t.name for t in self.cls.tensors} | {TRAINING},
+                               | {t.name for t in self.cls.tensors} | {TRAINING}
+                               | set(LAYERS[self.cls.layer].state_names() if self.cls.layer
+                                     else ()),
                                set(self.cls.inputs),
                                _unused_unpacked(steps))
         lines: list[str] = []

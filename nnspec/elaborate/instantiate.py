@@ -213,7 +213,11 @@ class _Instantiator:
             if call.target in self.skip or call.target not in self.program.classes:
                 return None  # its own errors are reported already
             cls = self.program.classes[call.target]
-            for param in cls.params:
+            if cls.layer is not None:  # `base: LayerNorm`: the layer's arguments and checks
+                if not self.layer_values(LAYERS[cls.layer], call, values, path):
+                    return None
+                values = LAYERS[cls.layer].bind_defaults(values)
+            for param in cls.params if cls.layer is None else ():
                 if param.name not in values:
                     values[param.name] = param.default
                     continue

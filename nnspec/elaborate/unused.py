@@ -31,7 +31,7 @@ def warnings(doc: Document, spec: SpecFile, program: Program,
             name for expr in _init_exprs(cls) for name in expr.names()}
         if cls.name == program.root:
             used |= input_reads
-        for param in cls.params:
+        for param in cls.params if cls.layer is None else ():  # not a layer's arguments
             if param.name not in used:
                 found.warning("unused-param", f"parameter '{param.name}' of '{cls.name}' is "
                               "never used", param.pos, "use it in a child's arguments or the "

@@ -22,7 +22,7 @@ from nnspec.catalog import LAYERS, LayerDef
 from nnspec.catalog.types import Arg
 from nnspec.formatter import literal
 from nnspec.frontend.validate import FORMAT_VERSIONS, SpecFile
-from nnspec.language.names import IMPORT_PATH
+from nnspec.language.names import CONTAINER_BASES, IMPORT_PATH
 from nnspec.language.types import TYPE_NAMES
 from nnspec.output import markers
 
@@ -50,7 +50,10 @@ _DESCRIPTIONS = {
     ("Spec", "model"): "The root module class.",
     ("Spec", "doc"): "What this spec describes.",
     ("BlockSpec", "base"): "Module (the default), Sequential (children run in order, no "
-                           "forward) or ModuleList (numbered children, no forward).",
+                           "forward), ModuleList (numbered children, no forward), or a torch "
+                           "layer to subclass (its arguments and tensors, a forward of its own).",
+    ("BlockSpec", "extra_repr"): "What print() shows inside the parentheses: text with "
+                                 "{parameter} fields, as in 'p={p}, mode={mode}'.",
     ("BlockSpec", "params"): "Constructor parameters: a default value (its type is inferred), a "
                              "type name such as 'int' (required), or {type, default, doc}.",
     ("BlockSpec", "inputs"): "Names of the forward arguments.",
@@ -95,6 +98,8 @@ def spec_schema() -> dict[str, Any]:
         for target in (model, "ModelSpec") if model == "BlockSpec" else (model,):
             if key in defs[target]["properties"]:
                 defs[target]["properties"][key]["description"] = text
+    for target in ("BlockSpec", "ModelSpec"):
+        defs[target]["properties"]["base"]["enum"] = [*CONTAINER_BASES, *sorted(LAYERS)]
     _replace_strings(defs)
     root["properties"]["layers"]["additionalProperties"]["pattern"] = IMPORT_PATH
     defs["LayerCall"] = layer_call_schema()

@@ -156,7 +156,7 @@ class BufferSpec(ParameterSpec):
 class BlockSpec(_Model):
     """A reusable module class."""
 
-    base: Literal["Module", "Sequential", "ModuleList"] = "Module"
+    base: str = "Module"  # or Sequential, ModuleList, a torch layer to subclass
     doc: str | None = None
     extra_repr: str | None = None  # printed inside the class's parentheses: "p={p}, mode={mode}"
     params: dict[str, ParamDecl] = {}

@@ -16,6 +16,7 @@ from typing import Any, Union
 
 from nnspec.diagnostics import Pos
 from nnspec.language.expr import Expr
+from nnspec.language.names import CONTAINER_BASES
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ class Tie:
 @dataclass
 class ModuleClass:
     name: str
-    base: str  # "Module" or "Sequential"
+    base: str  # "Module", "Sequential", "ModuleList", or the torch layer it subclasses
     params: list[Param]
     inputs: list[str]
     children: list[Child]
@@ -149,6 +150,12 @@ class ModuleClass:
     # `extra_repr`: what print() shows inside the class's parentheses, `{name}` fields naming
     # parameters (kept as attributes, like the forward's)
     extra_repr: str | None = None
+
+    @property
+    def layer(self) -> str | None:
+        """The torch layer the class subclasses (`base: LayerNorm`): its parameters are the
+        layer's arguments, its tensors the layer's, its forward its own; or None."""
+        return None if self.base in CONTAINER_BASES else self.base
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,9 @@ import re
 # a field of a named repeat's child name template: the `{i}` of `encoder_layer_{i}`
 TEMPLATE_FIELD = re.compile(r"\{(\w+)\}")
 
+# the bases a block may have besides a torch layer (`base: LayerNorm`)
+CONTAINER_BASES = ("Module", "Sequential", "ModuleList")
+
 # the one module attribute a forward step may read: `self.training`, a bool that is False in
 # the static pass (which models eval mode)
 TRAINING = "training"

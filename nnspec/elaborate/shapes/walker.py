@@ -107,7 +107,7 @@ class _Walker:
         """Add the module and its subtree, pre-order, with the parameters of complete layers."""
         info = ModuleInfo(inst.path, inst.type, inst.kind, 0)
         self.modules[inst.path] = info
-        if inst.kind == "layer":
+        if inst.kind == "layer" or self.layer_of(inst):
             self.count_params(inst)
         elif inst.tensors:  # a block's own parameters and buffers come before its children's
             tensors = self.program.classes[inst.type].tensors
@@ -122,10 +122,16 @@ class _Walker:
         """A layer's arguments: the instance's own, and those inferred so far."""
         return self.filled.get(id(inst), inst.args)
 
+    def layer_of(self, inst: Instance) -> str | None:
+        """The torch layer a block instance subclasses (`base: LayerNorm`), or None."""
+        return self.program.classes[inst.type].layer if inst.kind == "block" else None
+
     def count_params(self, inst: Instance) -> None:
-        """A layer's parameters and checkpoint layout, once all its arguments are known."""
-        layer, info = LAYERS[inst.type], self.modules[inst.path]
-        if _missing(inst.type, self.args(inst)):
+        """A layer's parameters and checkpoint layout, once all its arguments are known (a
+        block on a layer: the layer's)."""
+        name = self.layer_of(inst) or inst.type
+        layer, info = LAYERS[name], self.modules[inst.path]
+        if _missing(name, self.args(inst)):
             return
         bound = layer.bind_defaults(self.args(inst))
         info.params = info.own_params = layer.params(bound) if layer.params else None
@@ -237,6 +243,10 @@ class _Walker:
             frame.values.update({t.name: Tensor(inst.tensors[t.name], t.pos,
                                         dtype=t.dtype or values.DEFAULT_FLOAT)
                                  for t in cls.tensors if t.name in inst.tensors})
+            if cls.layer is not None:  # the layer's tensors; None where its arguments drop one
+                state = self.modules[inst.path].state or {}
+                frame.values.update({name: Tensor(state[name][0], inst.pos) if name in state
+                                     else None for name in LAYERS[cls.layer].state_names()})
             out = self.steps(cls.forward, frame)
         return rescoped(out, inst.call, cls)
 
