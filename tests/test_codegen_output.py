@@ -66,13 +66,18 @@ def test_one_class_per_block_and_the_root_in_dependency_order(sources):
         assert list(classes) == list(program.classes), path
         for name, cls in program.classes.items():
             base = ast.unparse(classes[name].bases[0])
-            assert base == ("nn.Sequential" if cls.base == "Sequential" else "nn.Module")
+            assert base == ("nn.Sequential" if cls.base == "Sequential" else
+                            f"nn.{cls.layer}" if cls.layer else "nn.Module")
 
 
 def test_block_parameters_are_constructor_arguments_with_the_spec_defaults(sources):
     for path, text in sources.items():
         program = nnspec.load(path).program
         for name, node in _classes(text).items():
+            if program.classes[name].layer:  # a subclass of a torch layer keeps its __init__
+                assert "__init__" not in {n.name for n in node.body
+                                          if isinstance(n, ast.FunctionDef)}
+                continue
             init = _method(node, "__init__")
             params = program.classes[name].params
             assert [a.arg for a in init.args.args] == ["self", *(p.name for p in params)]
@@ -321,7 +326,8 @@ def test_only_expected_names_are_bound_or_called(sources):
     own = {"self", "nn", "torch", "F", "OrderedDict", "super", "print", "tuple", "model",
            "output", "__name__", "make_divisible", "v", "divisor", "min_value", "new_v",
            "int", "float", "bool", "str", "list", "object", "layers", *FUNCTIONS,
-           "range", "isinstance", "m", "_", "tuple", "math"}  # repeat loops and init rules
+           "range", "isinstance", "m", "_", "tuple", "math",  # repeat loops and init rules
+           "replay_init", "module", "child", "reset", "hasattr", "getattr"}  # init_weights
     for path, text in sources.items():
         program = nnspec.load(path).program
         allowed = own | set(program.classes) | {i.name for i in program.inputs}
@@ -331,6 +337,8 @@ def test_only_expected_names_are_bound_or_called(sources):
             allowed |= {p.name for p in cls.params} | children | set(cls.inputs)
             allowed |= _loop_variables(cls.children)
             allowed |= {n.id for step in _forward_nodes(cls.forward)
+                        for n in ast.walk(step) if isinstance(n, ast.Name)}
+            allowed |= {n.id for t in cls.tensors for step in _forward_nodes(t.compute)
                         for n in ast.walk(step) if isinstance(n, ast.Name)}
         tree = _tree(text)
         for node in ast.walk(tree):

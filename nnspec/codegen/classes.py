@@ -7,12 +7,14 @@ import ast
 import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
 
 from nnspec.catalog import LAYERS, REQUIRED
 from nnspec.catalog.init_functions import TRIL
+from nnspec.codegen import deferred
 from nnspec.codegen.docstrings import docstring
 from nnspec.codegen.imports import ANNOTATIONS, Usage, loop_variables
+from nnspec.codegen.statements import Renamer, assign, init_arg, init_call, member, self_attr
 from nnspec.formatter import INDENT, format_statement, nodes
 from nnspec.ir.program import (
     Call,
@@ -25,6 +27,7 @@ from nnspec.ir.program import (
     Repeat,
     Seq,
     names_in,
+    step_nodes,
 )
 from nnspec.language.expr import Expr
 from nnspec.language.names import RESERVED, TEMPLATE_FIELD, TRAINING, Namespace
@@ -38,16 +41,9 @@ class ClassSource:
     header: list[str]
     doc: list[str]
     init: list[str]
+    init_weights: list[str]
     forward: list[str]
 
-
-
-def assign(target: ast.expr, value: ast.expr) -> ast.Assign:
-    return ast.Assign([target], value)
-
-
-def _self(attr: str) -> ast.expr:
-    return ast.Attribute(ast.Name("self"), attr)
 
 
 def _method_call(obj: str, method: str, *args: ast.expr) -> ast.Expr:
@@ -65,8 +61,15 @@ class ClassWriter:
                  taken: frozenset[str]):
         self.cls, self.program, self.usage = cls, program, usage
         self.param_names = {p.name for p in cls.params}
-        self.locals = Namespace(self.param_names | loop_variables(cls.children),
-                                separator="_", refused=taken)
+        computed_locals = {n.id for t in cls.tensors for node in step_nodes(t.compute)
+                           for n in ast.walk(node) if isinstance(n, ast.Name)
+                           and isinstance(n.ctx, ast.Store)}
+        self.locals = Namespace(self.param_names | loop_variables(cls.children)
+                                | computed_locals, separator="_", refused=taken)
+        self.loop_var: str | None = None  # the init rules' loop variable, once chosen
+        # how parameters are read in the method being written: locals in __init__, members
+        # (`self.<name>`) in init_weights
+        self.rename: Renamer | None = None
 
     def emit(self, node: ast.stmt, indent: int) -> list[str]:
         self.usage.note(node)
@@ -76,16 +79,30 @@ class ClassWriter:
         cls = self.cls
         base = {"Sequential": "nn.Sequential", "ModuleList": "nn.ModuleList"}.get(
             cls.base, "nn.Module")
-        if cls.layer is not None:  # `base: LayerNorm`: torch's __init__, a forward of its own
+        if cls.layer is not None:
             base = f"{LAYERS[cls.layer].module}.{cls.layer}"
         header = format_statement(nodes.class_def(cls.name, [nodes.name(base)]), 0)
-        init: list[str] = []
-        if cls.layer is None:
-            init = format_statement(nodes.function_def(
-                "__init__", [("self", None, None), *self.signature()], ast.Constant(None)), 1)
-            init += self.module_body() if cls.base == "Module" else self.sequential_body()
-        for tie in cls.ties:
-            init += self.emit(assign(_member(tie.target), _member(tie.source)), 2)
+        if cls.layer is not None:  # `base: LayerNorm`: torch's __init__ and reset, a forward
+            return ClassSource(cls.name, header, docstring(cls.doc, 1), [], [], self.forward())
+        signature = self.signature()
+        init = format_statement(nodes.function_def(
+            "__init__", [("self", None, None), *signature], ast.Constant(None)), 1)
+        if cls.base != "Module":
+            init += self.sequential_body()
+            for name in self.forward_params():
+                init += self.emit(assign(self_attr(name), ast.Name(name)), 2)
+        else:
+            init += self.emit(ast.Expr(nodes.call(ast.Attribute(nodes.call("super"),
+                                                                 "__init__"))), 2)
+            for name in self.forward_params():
+                init += self.emit(assign(self_attr(name), ast.Name(name)), 2)
+            for tensor in cls.tensors:
+                init += deferred.computed(self, tensor, Renamer(set(), set(), {}), partial(
+                    deferred.register, tensor)) if tensor.compute else self.emit(
+                    _own_tensor(tensor), 2)
+            for child in cls.children:
+                init += self.child(child, 2)
+        init += self.ties()
         init += self.init_rules(cls.init)
         forward: list[str] = []
         if cls.forward_unknown:  # imported from a printed tree, which cannot show forward
@@ -95,13 +112,12 @@ class ClassWriter:
                 "write it in the spec"
             forward += self.emit(ast.Raise(nodes.call("NotImplementedError",
                                                       ast.Constant(message))), 2)
-        elif cls.base == "Module" or cls.layer is not None:
-            forward = format_statement(nodes.function_def("forward", [("self", None, None)]
-                                       + [(i, None, None) for i in cls.inputs], None), 1)
-            forward += self.steps(cls.forward, 2)
+        elif cls.base == "Module":
+            forward = self.forward()
         if cls.extra_repr is not None:
             forward = self.extra_repr(cls.extra_repr) + ([""] + forward if forward else [])
-        return ClassSource(cls.name, header, docstring(cls.doc, 1), init, forward)
+        return ClassSource(cls.name, header, docstring(cls.doc, 1), init,
+                           deferred.init_weights(self), forward)
 
     def signature(self) -> list[tuple[str, ast.expr, ast.expr | None]]:
         out = []
@@ -120,19 +136,33 @@ class ClassWriter:
             out.append((p.name, hint, default))
         return out
 
+    def forward(self) -> list[str]:
+        return format_statement(nodes.function_def("forward", [("self", None, None)] + [
+            (i, None, None) for i in self.cls.inputs], None), 1) + self.steps(self.cls.forward, 2)
+
     def extra_repr(self, template: str) -> list[str]:
         """`def extra_repr(self) -> str: return f"p={self.p}, mode={self.mode}"`."""
         parts = TEMPLATE_FIELD.split(template)
-        text = ast.JoinedStr([ast.FormattedValue(_self(part), -1, None) if i % 2
+        text = ast.JoinedStr([ast.FormattedValue(self_attr(part), -1, None) if i % 2
                               else ast.Constant(part) for i, part in enumerate(parts) if part])
         return format_statement(nodes.function_def("extra_repr", [("self", None, None)],
                                                    ast.Name("str")), 1) + \
             self.emit(ast.Return(text), 2)
 
+    def ties(self) -> list[str]:
+        """`self.lm_head.weight = self.tok_emb.weight`, under its condition if it has one."""
+        lines: list[str] = []
+        for tie in self.cls.ties:
+            if tie.cond is not None:
+                lines += self.condition(tie.cond, 2)
+            lines += self.emit(assign(member(tie.target), member(tie.source)),
+                               2 if tie.cond is None else 3)
+        return lines
+
     def forward_params(self) -> list[str]:
-        """Parameters the forward reads (elaboration found them): kept as attributes, in
-        declaration order."""
-        used = set(self.cls.forward_params)
+        """Parameters the forward (elaboration found them) or init_weights reads: kept as
+        attributes, in declaration order."""
+        used = set(self.cls.forward_params) | deferred.init_reads(self.cls)
         return [p.name for p in self.cls.params if p.name in used]
 
     # --- __init__ ---------------------------------------------------------------------------
@@ -141,7 +171,9 @@ class ClassWriter:
         """Each rule with types one loop over `self.modules()`, as torchvision writes its init;
         a rule without, statements on the one child it names."""
         lines: list[str] = []
-        m = self.fresh("m") if any(rule.types for rule in rules) else "m"
+        if self.loop_var is None and any(rule.types for rule in rules):
+            self.loop_var = self.fresh("m")
+        m = self.loop_var or "m"
         for i, rule in enumerate(rules):
             chained = rule.group is not None and i > 0 and rules[i - 1].group == rule.group
             indent = 2
@@ -149,7 +181,7 @@ class ClassWriter:
                 lines += self.condition(rule.cond, indent)
                 indent += 1
             if not rule.types:
-                lines += self.init_tensors(rule, _member(rule.child or ""), indent)
+                lines += self.init_tensors(rule, member(rule.child or ""), indent)
                 continue
             types = [self.class_name(n, kind) for n, kind in rule.types]
             kinds = types[0] if len(types) == 1 else ast.Tuple(types)
@@ -180,18 +212,10 @@ class ClassWriter:
                 lines += format_statement(ast.If(ast.Compare(target, [ast.IsNot()],
                                                              [ast.Constant(None)]), [], []), inner)
                 inner += 1
-            lines += self.emit(ast.Expr(_init_call(fn, target, args)), inner)
-        return lines
-
-    def module_body(self) -> list[str]:
-        """`super().__init__()`, the attributes forward reads, own tensors, children."""
-        lines = self.emit(ast.Expr(nodes.call(ast.Attribute(nodes.call("super"), "__init__"))), 2)
-        for name in self.forward_params():
-            lines += self.emit(assign(_self(name), ast.Name(name)), 2)
-        for tensor in self.cls.tensors:
-            lines += self.emit(_own_tensor(tensor), 2)
-        for child in self.cls.children:
-            lines += self.child(child, 2)
+            if self.rename is not None:
+                args = {k: Expr(self.rename.visit(copy.deepcopy(v.node)), v.pos)
+                        if isinstance(v, Expr) else v for k, v in args.items()}
+            lines += self.emit(ast.Expr(init_call(fn, target, args)), inner)
         return lines
 
     def sequential_body(self) -> list[str]:
@@ -210,7 +234,7 @@ class ClassWriter:
         return self.emit(ast.Expr(nodes.call(init, *self.items(children, named))), 2)
 
     def child(self, child: Child, indent: int) -> list[str]:
-        target = _self(child.name)
+        target = self_attr(child.name)
         lines: list[str] = []
         body = indent + (1 if child.cond is not None else 0)
         if isinstance(child.value, Seq) and _has_conditions(child.value.items):
@@ -228,8 +252,9 @@ class ClassWriter:
         return lines
 
     def condition(self, cond: Expr, indent: int) -> list[str]:
-        self.usage.note(cond.node)
-        return format_statement(ast.If(cond.node, [], []), indent)
+        node = self.rename.visit(copy.deepcopy(cond.node)) if self.rename else cond.node
+        self.usage.note(node)
+        return format_statement(ast.If(node, [], []), indent)
 
     def collect(self, name: str, items: list[Child], named: bool, indent: int) -> list[str]:
         """Build a list (or OrderedDict) of layers where some are conditional; the numbering
@@ -329,14 +354,13 @@ class ClassWriter:
 
     # --- forward ----------------------------------------------------------------------------
 
-    def steps(self, steps: list, indent: int, renamer: _Renamer | None = None) -> list[str]:
+    def steps(self, steps: list, indent: int, renamer: Renamer | None = None) -> list[str]:
         if renamer is None:
-            renamer = _Renamer({c.name for c in self.cls.children} | self.param_names
-                               | {t.name for t in self.cls.tensors} | {TRAINING}
-                               | set(LAYERS[self.cls.layer].state_names() if self.cls.layer
-                                     else ()),
-                               set(self.cls.inputs),
-                               _unused_unpacked(steps))
+            renamer = Renamer({c.name for c in self.cls.children} | self.param_names
+                              | {t.name for t in self.cls.tensors} | {TRAINING}
+                              | set(LAYERS[self.cls.layer].state_names() if self.cls.layer
+                                    else ()), set(self.cls.inputs),
+                              _unused_unpacked(steps))
         lines: list[str] = []
         for step in steps:
             if isinstance(step, If):
@@ -374,27 +398,6 @@ def _unused_unpacked(steps: list) -> dict[str, str]:
             for name in unpacked - loaded if not name.startswith("_")}
 
 
-def _member(path: str) -> ast.expr:
-    """`self.heads.head`, `self.features[0]`: a dotted path of children (and a tensor)."""
-    node: ast.expr = ast.Name("self")
-    for part in path.split("."):
-        node = ast.Subscript(node, ast.Constant(int(part))) if part.isdigit() \
-            else ast.Attribute(node, part)
-    return node
-
-
-def _arg(value: Any) -> ast.expr:
-    """An init function's argument: a checked expression over the parameters, or a literal."""
-    return value.node if isinstance(value, Expr) else nodes.literal_node(value)
-
-
-def _init_call(fn: str, tensor: ast.expr, args: dict[str, Any]) -> ast.Call:
-    """`nn.init.<fn>_(tensor, ...)`, `constant`'s value positional as torch's docs write it."""
-    positional = [_arg(args["val"])] if "val" in args else []
-    keywords = {a: _arg(v) for a, v in args.items() if a != "val"}
-    return nodes.call(f"nn.init.{fn}_", tensor, *positional, **keywords)
-
-
 def _own_tensor(tensor: RawTensor) -> ast.stmt:
     """`self.pos_embedding = nn.Parameter(torch.empty(1, n, d).normal_(std=0.02))`, as
     torchvision writes it (so a seeded build draws the same numbers), or
@@ -410,28 +413,12 @@ def _own_tensor(tensor: RawTensor) -> ast.stmt:
         empty = nodes.call("torch.empty", *dims, **dtype)
         if fn == "normal":
             value = nodes.call(ast.Attribute(empty, "normal_"),
-                               **{a: _arg(v) for a, v in args.items()})
+                               **{a: init_arg(v) for a, v in args.items()})
         else:
-            value = _init_call(fn, empty, args)
+            value = init_call(fn, empty, args)
     if tensor.is_param:
-        return assign(_self(tensor.name), nodes.call("nn.Parameter", value))
-    persistent = {} if tensor.persistent else {"persistent": ast.Constant(False)}
-    return ast.Expr(nodes.call("self.register_buffer", ast.Constant(tensor.name), value,
-                               **persistent))
-
-
-class _Renamer(ast.NodeTransformer):
-    """Children, parameters and `training` become `self.<name>` in forward (inputs shadow
-    parameters)."""
-
-    def __init__(self, members: set[str], inputs: set[str], dummies: dict[str, str]):
-        self.members = members - inputs
-        self.dummies = dummies
-
-    def visit_Name(self, node: ast.Name) -> ast.expr:
-        if isinstance(node.ctx, ast.Store) and node.id in self.dummies:
-            return ast.Name(self.dummies[node.id], ast.Store())
-        return _self(node.id) if node.id in self.members else node
+        return assign(self_attr(tensor.name), nodes.call("nn.Parameter", value))
+    return deferred.register(tensor, value)
 
 
 def _name_key(name: str) -> ast.expr:

@@ -22,6 +22,7 @@ from typing import Any
 import jinja2
 
 from nnspec.codegen.classes import ClassSource, ClassWriter, module_names
+from nnspec.codegen.deferred import REPLAY_INIT
 from nnspec.codegen.imports import Usage, user_names
 from nnspec.codegen.selfcheck import self_check
 from nnspec.formatter import literal
@@ -132,7 +133,7 @@ def describe(program: Program, spec_label: str | None = None,
         body_sha256="0" * 64,
         root=program.root,
         imports=usage.imports(),
-        helpers=[_MAKE_DIVISIBLE] if usage.make_divisible else [],
+        helpers=([_MAKE_DIVISIBLE] if usage.make_divisible else []) + [REPLAY_INIT],
         classes=classes,
         self_check=check,
     )

@@ -79,7 +79,7 @@ class ClassBuilder(Declarations, Children):
                  **{c: "a child" for c in child_names},
                  **({i: "an input" for i in inputs} if block.base == "Module" else {})}
         cls.tensors = self.tensors(block, path, param_names, taken)
-        cls.ties = self.ties(block, path)
+        cls.ties = self.ties(block, path, param_names)
         declared = set(block.parameters) | set(block.buffers)  # failed ones too: no cascade
         repr_params = self.extra_repr(cls, block, path, param_names)
         if block.forward == "unknown":

@@ -3,6 +3,7 @@ buffers it holds itself, and its ties."""
 
 from __future__ import annotations
 
+import ast
 import math
 from typing import Any
 
@@ -10,14 +11,18 @@ from nnspec.catalog import REQUIRED
 from nnspec.catalog.init_functions import TRIL
 from nnspec.elaborate import initrules
 from nnspec.elaborate.context import Context, name_ok
+from nnspec.elaborate.forward import Scope, returns
 from nnspec.frontend.document import PathKey
 from nnspec.frontend.validate import BlockSpec, InputSpec
 from nnspec.ir.program import (
+    COMPUTED,
     Input,
     ModuleClass,
     Param,
     RawTensor,
+    Stmt,
     Tie,
+    step_nodes,
 )
 from nnspec.language.expr import ExprError, evaluate
 from nnspec.language.types import TYPE_NAMES, infer_type, param_type_problem
@@ -167,6 +172,9 @@ class Declarations(Context):
 
     def tensor(self, name: str, registered_as: str, decl: Any, at: PathKey,
                params: set[str]) -> RawTensor | None:
+        compute = getattr(decl, "compute", None)
+        if compute is not None or decl.shape is None or decl.init is None:
+            return self.computed(name, decl, at, params)
         shape = [self.expr(str(d), (*at, "shape", i), params) for i, d in enumerate(decl.shape)]
         fn = initrules.function(decl.init, (*at, "init"), self.doc, self.errors,
                                 self.parser(params),
@@ -191,12 +199,49 @@ class Declarations(Context):
         return RawTensor(name, registered_as, shape, fn[0], fn[1], self.where(at, key=True), dtype,
                          getattr(decl, "persistent", True))
 
-    def ties(self, block: BlockSpec, path: PathKey) -> list[Tie]:
-        """`tie: {target: source}`: paths checked here, against the tree when instantiated."""
+    def computed(self, name: str, decl: Any, at: PathKey, params: set[str]) -> RawTensor | None:
+        """A buffer computed by forward-style steps over the class's parameters, as torch code
+        computes one in `__init__`; its shape and dtype are the static pass's to find."""
+        if decl.compute is None or decl.shape is not None or decl.init is not None:
+            self.errors.error("bad-tensor", f"buffer '{name}' takes either 'shape' and 'init', "
+                              "or 'compute'", self.where(at, key=True),
+                              "compute: [..., 'return torch.arange(n)'] computes the value")
+            return None
+        if decl.dtype is not None:
+            self.errors.error("bad-tensor", f"buffer '{name}' is computed: its dtype is its "
+                              "value's", self.where((*at, "dtype")),
+                              "cast the returned value instead, as in '.float()'")
+            return None
+        scope = Scope(self, at, params, set(), [], set())
+        steps = scope.steps(decl.compute, (*at, "compute"))
+        if not decl.compute or not returns(decl.compute[-1]):
+            self.errors.error("missing-return", f"the steps computing buffer '{name}' do not "
+                              "end with a 'return'", self.where((*at, "compute"), key=True),
+                              "add a last step such as 'return torch.arange(n)'")
+            return None
+        if len(steps) != len(decl.compute):  # a step had an error, reported
+            return None
+        early = [node for node in step_nodes(steps[:-1]) if isinstance(node, ast.Return)]
+        if early or not isinstance(steps[-1], Stmt):
+            self.errors.error("bad-forward", f"the steps computing buffer '{name}' return only "
+                              "at their end", self.where((*at, "compute"), key=True),
+                              "compute other values into names, and return the last")
+            return None
+        return RawTensor(name, "buffer", [], COMPUTED, {}, self.where(at, key=True), None,
+                         decl.persistent, steps)
+
+    def ties(self, block: BlockSpec, path: PathKey, params: set[str]) -> list[Tie]:
+        """`tie: {target: source}` (or `{target: {source, if}}`): paths checked here, against
+        the tree when instantiated."""
         out: list[Tie] = []
-        for target, source in block.tie.items():
-            tie = Tie(target, source, self.where((*path, "tie", target), key=True),
-                      self.where((*path, "tie", target)))
+        for target, decl in block.tie.items():
+            at = (*path, "tie", target)
+            source = decl if isinstance(decl, str) else decl.source
+            cond = None if isinstance(decl, str) else self.expr(decl.if_, (*at, "if"), params)
+            if not isinstance(decl, str) and cond is None:
+                continue
+            tie = Tie(target, source, self.where(at, key=True),
+                      self.where(at if isinstance(decl, str) else (*at, "source")), cond)
             problems = [(text, pos, initrules.child_path_problem(text)) for text, pos in (
                 (target, tie.pos), (source, tie.source_pos))]
             bad = next(((text, pos, p) for text, pos, p in problems if p), None)

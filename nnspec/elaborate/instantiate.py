@@ -87,6 +87,8 @@ class _Instantiator:
         ties name, checked against this instance."""
         path = inst.path
         for tensor in cls.tensors:
+            if tensor.compute:  # its shape is the static pass's: it runs the steps
+                continue
             dims = []
             for dim in tensor.shape:
                 ok, value = self.value(dim, env, path)
@@ -111,6 +113,8 @@ class _Instantiator:
                            rule.child_pos or rule.pos, path)
         params = {t.name for t in cls.tensors if t.is_param}
         for tie in cls.ties:
+            if tie.cond is not None and not self.value(tie.cond, env, path)[1]:
+                continue
             for text, pos in ((tie.target, tie.pos), (tie.source, tie.source_pos)):
                 owner, _, attr = text.rpartition(".")
                 if not owner and attr not in params:

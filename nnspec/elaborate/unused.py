@@ -28,7 +28,9 @@ def warnings(doc: Document, spec: SpecFile, program: Program,
     for cls in program.classes.values():
         used = set(cls.forward_params) | names_in(cls.children) | {
             name for rule in cls.init if rule.cond for name in rule.cond.names()} | {
-            name for expr in _init_exprs(cls) for name in expr.names()}
+            name for expr in _init_exprs(cls) for name in expr.names()} | {
+            name for tensor in cls.tensors for name in tensor.reads()} | {
+            name for tie in cls.ties if tie.cond for name in tie.cond.names()}
         if cls.name == program.root:
             used |= input_reads
         for param in cls.params if cls.layer is None else ():  # not a layer's arguments

@@ -64,7 +64,8 @@ _DESCRIPTIONS = {
     ("BlockSpec", "parameters"): "Parameters the class creates itself, before its children: "
                                  "{shape, init, dtype}; forward reads them by name.",
     ("BlockSpec", "buffers"): "Buffers the class registers itself: {shape, init (also 'tril'), "
-                              "dtype, persistent}; forward reads them by name.",
+                              "dtype, persistent}, or {compute: steps ending in 'return', "
+                              "persistent}; forward reads them by name.",
     ("BlockSpec", "tie"): "Weight tying, target: source (lm_head.weight: tok_emb.weight): one "
                           "shared parameter under two names.",
     ("BlockSpec", "init"): "Weight-init rules run at the end of the class's __init__: over "

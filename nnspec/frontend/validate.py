@@ -147,10 +147,24 @@ class ParameterSpec(_Model):
     doc: str | None = None
 
 
-class BufferSpec(ParameterSpec):
-    """A buffer: `self.register_buffer(name, tensor, persistent=...)`."""
+class BufferSpec(_Model):
+    """A buffer: `self.register_buffer(name, tensor, persistent=...)`. Either `shape` and
+    `init`, or `compute`: forward-style steps over the class's parameters, ending in a
+    `return` of the buffer's value (rotary `inv_freq`, Swin's `relative_position_index`)."""
 
+    shape: list[Dim] | None = None  # type: ignore[valid-type]
+    init: InitFn | None = None  # type: ignore[valid-type]
+    compute: list[Step] | None = None
+    dtype: DType | None = None
     persistent: bool = True
+    doc: str | None = None
+
+
+class TieSpec(_Model):
+    """A conditional tie: `{source: tok_emb.weight, if: tie_word_embeddings}`."""
+
+    source: str
+    if_: str = Field(alias="if")
 
 
 class BlockSpec(_Model):
@@ -168,7 +182,8 @@ class BlockSpec(_Model):
                      list=list[Step], str=Literal["unknown"]) | None = None
     parameters: dict[str, ParameterSpec] = {}
     buffers: dict[str, BufferSpec] = {}
-    tie: dict[str, str] = {}
+    tie: dict[str, by_type("a tie's source is a path, or {source, if}",  # type: ignore
+                           str=str, map=TieSpec)] = {}
     init: list[by_type("an init entry is a rule (a mapping), or a list of rules made one "  # type: ignore[valid-type]
                        "pass", map=InitRule, list=list[InitRule])] = []
 
@@ -189,7 +204,7 @@ class SpecFile(_Model):
     layers: dict[str, str] = {}  # user layers: call name -> 'package.module:Class'
 
 
-for _cls in (ChildSpec, IfStep, InitRule, BlockSpec, ModelSpec, SpecFile):
+for _cls in (ChildSpec, IfStep, InitRule, BufferSpec, BlockSpec, ModelSpec, SpecFile):
     _cls.model_rebuild()
 
 
@@ -242,15 +257,17 @@ _SECTIONS = {
     "spec": {"inputs": "inputs", "blocks": "blocks", "model": "model", "layers": "layers"},
     "inputs": "input", "blocks": "block",
     "block": {"params": "params", "children": "children", "forward": "steps", "init": "inits",
-              "parameters": "parameters", "buffers": "buffers"},
-    "inits": "init", "parameters": "parameter", "buffers": "buffer",
+              "parameters": "parameters", "buffers": "buffers", "tie": "ties"},
+    "inits": "init", "parameters": "parameter", "buffers": "buffer", "ties": "tie",
     "params": "param", "children": "child", "steps": "step",
     "child": {"seq": "children", "do": "children", "else": "child"},
     "step": {"then": "steps", "else": "steps"},
+    "buffer": {"compute": "steps"},
 }
 _SECTION_MODELS = {"spec": SpecFile, "input": InputSpec, "block": BlockSpec, "model": ModelSpec,
                 "param": ParamSpec, "child": ChildSpec, "step": IfStep, "init": InitRule,
-                "parameter": ParameterSpec, "buffer": BufferSpec}
+                "parameter": ParameterSpec, "buffer": BufferSpec,
+                "tie": TieSpec}
 
 
 def _keys_at(path: tuple) -> list[str]:

@@ -99,6 +99,20 @@ def if_steps(steps: list[Step]) -> Iterator[If]:
             yield from if_steps(step.orelse)
 
 
+def step_nodes(steps: list[Step]) -> Iterator[ast.AST]:
+    """The statements and conditions of the steps, nested ones included, in order."""
+    for step in steps:
+        if isinstance(step, If):
+            yield step.cond.node
+            yield from step_nodes(step.then)
+            yield from step_nodes(step.orelse)
+        else:
+            yield step.node
+
+
+COMPUTED = "computed"  # RawTensor.init of a buffer computed by steps
+
+
 @dataclass
 class RawTensor:
     """A parameter or buffer a class creates itself, before its children: `nn.Parameter(...)`
@@ -112,10 +126,18 @@ class RawTensor:
     pos: Pos
     dtype: str | None = None  # None: torch's default dtype
     persistent: bool = True  # a buffer in the state_dict
+    # a computed buffer (init COMPUTED, no shape): forward-style steps over the class's
+    # parameters, the last a `return` of its value; static analysis finds its shape and dtype
+    compute: list[Step] = field(default_factory=list)
 
     @property
     def is_param(self) -> bool:
         return self.registered_as == "parameter"
+
+    def reads(self) -> set[str]:
+        """Every name the compute steps read (parameters, their own locals, `torch`)."""
+        return {n.id for node in step_nodes(self.compute) for n in ast.walk(node)
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
 @dataclass(frozen=True)
@@ -127,6 +149,7 @@ class Tie:
     source: str
     pos: Pos  # the target, as written
     source_pos: Pos
+    cond: Expr | None = None  # tied only where this holds (`if:`)
 
 
 @dataclass

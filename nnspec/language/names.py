@@ -48,7 +48,7 @@ MODULE_ATTRIBUTES = frozenset({
     'register_state_dict_post_hook', 'register_state_dict_pre_hook', 'requires_grad_',
     'set_extra_state', 'set_submodule', 'share_memory', 'state_dict', 'to', 'to_empty', 'train',
     'training', 'type', 'xpu', 'zero_grad'
-})
+}) | {"init_weights"}  # and the method every generated class adds
 
 # The one set of reserved names: every name the generated module can reference that a spec name
 # could shadow. The module's imports (`torch`, `nn`, `F`, `math`, `OrderedDict`) and helper
@@ -59,9 +59,11 @@ MODULE_ATTRIBUTES = frozenset({
 # child, input or loop variable of such a name would shadow them, so validation refuses it and
 # generation never has to rename it. `tests/test_hostile_build.py` derives the builtins and
 # module names the generated code of every shipped spec reads and checks they are all here.
-GENERATED_MODULES = frozenset({"torch", "nn", "F", "math", "OrderedDict", "make_divisible"})
+GENERATED_MODULES = frozenset({"torch", "nn", "F", "math", "OrderedDict", "make_divisible",
+                               "replay_init"})
 GENERATED_BUILTINS = frozenset({
     "super", "range", "isinstance", "NotImplementedError", "print", "tuple", "object", "list",
+    "hasattr", "getattr",
     "abs", "bool", "float", "int", "len", "max", "min", "round", "str",
     "sum",
 })

@@ -33,6 +33,7 @@ from nnspec.catalog.ops.tensors import (
     flatten_rule,
     masked_fill_rule,
     mean_rule,
+    meshgrid_rule,
     narrow_rule,
     ndim_rule,
     permute_rule,
@@ -63,7 +64,8 @@ def _unaries(accepts: str, *names: str) -> dict[str, Callable[..., Tensor]]:
     return {name: unary_rule(name, accepts) for name in names}
 
 
-_MATH = {**_unaries("number", "relu"), **_unaries("promote", "sigmoid", "tanh", "sqrt", "exp")}
+_MATH = {**_unaries("number", "relu"), **_unaries("promote", "sigmoid", "tanh", "sqrt", "exp"),
+         **_unaries("promote", "rsqrt", "cos", "sin")}
 _CASTS = {"float": cast_rule("float32"), "double": cast_rule("float64"),
           "half": cast_rule("float16"), "long": cast_rule("int64"), "int": cast_rule("int32"),
           "bool": cast_rule("bool")}
@@ -80,6 +82,7 @@ TORCH_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "where": where_rule, "zeros_like": filled_like_rule, "ones_like": filled_like_rule,
     "masked_fill": masked_fill_rule, "tril": triangle_rule, "triu": triangle_rule,
     "arange": arange_rule, "zeros": filled_rule("zeros"), "ones": filled_rule("ones"),
+    "meshgrid": meshgrid_rule, "pow": binary_rule,
 }
 
 F_FUNCTIONS: dict[str, Callable[..., Any]] = {
@@ -106,6 +109,7 @@ METHODS: dict[str, Callable[..., Any]] = {
     "expand": expand_rule,
     "repeat": repeat_rule, "mean": mean_rule, "sum": sum_rule, "softmax": softmax_rule,
     "matmul": matmul_rule, "size": size_rule, "dim": ndim_rule,
+    **{name: _MATH[name] for name in ("rsqrt", "cos", "sin")}, "pow": binary_rule,
 }
 
 ATTRIBUTES: dict[str, Callable[[Tensor], Any]] = {

@@ -156,6 +156,21 @@ def stack_rule(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
                   dtype=result_type(*tensors))
 
 
+def meshgrid_rule(*tensors: Any, indexing: str | None = None) -> tuple[Tensor, ...]:
+    """`torch.meshgrid(a, b, indexing="ij")` (or of one list): one grid per 1-d input."""
+    items = _tensor_list(tensors[0] if len(tensors) == 1 and isinstance(tensors[0], (list, tuple))
+                         else list(tensors), "meshgrid")
+    if any(len(t.shape) > 1 for t in items):
+        raise OpError("meshgrid() takes 0-d or 1-d tensors", *items, code="bad-op-argument")
+    if indexing not in (None, "ij", "xy"):
+        raise OpError(f"meshgrid(): indexing is 'ij' or 'xy', got {indexing!r}",
+                      code="bad-op-argument")
+    sizes = [t.shape[0] if t.shape else 1 for t in items]
+    if indexing == "xy" and len(sizes) > 1:
+        sizes[0], sizes[1] = sizes[1], sizes[0]
+    return tuple(Tensor(tuple(sizes), dtype=t.dtype) for t in items)
+
+
 def _tensor_list(tensors: Any, op: str) -> list[Tensor]:
     if not isinstance(tensors, (list, tuple)) or not tensors or not all(
             isinstance(t, Tensor) for t in tensors):

@@ -67,6 +67,8 @@ def _run(evaluator: Step, stmt: Stmt, frame: Frame) -> Any:
                                        f"{value.dtype} result: torch cannot cast it back",
                                        target, code="dtype-mismatch"), node)
             value.dtype = target.dtype
+        if isinstance(node.target, ast.Subscript):  # `x[:, 0] += 1` updates part of x in place
+            return NO_RETURN
         frame.values[node.target.id] = value  # type: ignore[attr-defined]
         return NO_RETURN
     value = evaluator.value(node.value)

@@ -24,12 +24,13 @@ from nnspec.catalog import LAYERS, ops, values
 from nnspec.catalog.types import SpatialCollapse
 from nnspec.catalog.values import OpError, Tensor
 from nnspec.diagnostics import Collector, Pos
+from nnspec.elaborate.shapes import buffers
 from nnspec.elaborate.shapes import steps as forward
 from nnspec.elaborate.shapes.steps import NO_RETURN, Abort, Frame, has_unknown
 from nnspec.elaborate.shapes.symbolic import Seen, common_expr, layer_sym, rescoped, unscoped
 from nnspec.elaborate.user_layers import UserRuleError, rule_error
 from nnspec.ir.analysis import UNKNOWN, Analysis, Inferred, ModuleInfo, Node, Shape, tensors_in
-from nnspec.ir.program import Call, If, Instance, Program, Stmt, Tie
+from nnspec.ir.program import Call, If, Instance, Program, RawTensor, Stmt, Tie
 from nnspec.language.expr import Expr, ExprError, evaluate
 from nnspec.language.names import TRAINING
 
@@ -63,6 +64,7 @@ class _Walker:
         self.filled: dict[int, dict[str, Any]] = {}  # id(layer instance) -> args, inferred too
         self.calls: dict[int, Call] = {}
         self.shared: dict[str, int | None] = {}  # module path -> tied parameters counted twice
+        self.buffers: dict[tuple[str, str], Tensor] = {}  # (path, name) -> a computed buffer
 
     # --- reporting --------------------------------------------------------------------------
 
@@ -109,7 +111,9 @@ class _Walker:
         self.modules[inst.path] = info
         if inst.kind == "layer" or self.layer_of(inst):
             self.count_params(inst)
-        elif inst.tensors:  # a block's own parameters and buffers come before its children's
+        elif inst.kind == "block":
+            self.computed_buffers(inst)
+        if inst.kind == "block" and inst.tensors:  # own tensors come before its children's
             tensors = self.program.classes[inst.type].tensors
             info.state = {t.name: (inst.tensors[t.name], t.is_param) for t in tensors
                           if t.persistent and t.name in inst.tensors}
@@ -117,6 +121,12 @@ class _Walker:
                                                 if t.is_param and t.name in inst.tensors)
         for child in inst.children:
             self.register(child)
+
+    def computed_buffers(self, inst: Instance) -> None:
+        """The block's computed buffers, as its `__init__` computes them."""
+        for name, value in buffers.compute(self, inst).items():
+            inst.tensors[name] = value.shape
+            self.buffers[(inst.path, name)] = value
 
     def args(self, inst: Instance) -> dict[str, Any]:
         """A layer's arguments: the instance's own, and those inferred so far."""
@@ -167,6 +177,8 @@ class _Walker:
             if inst.kind != "block":
                 continue
             for tie in self.program.classes[inst.type].ties:
+                if tie.cond is not None and not evaluate(tie.cond.node, inst.args):
+                    continue
                 shape = self.tie(inst, tie)
                 a, b = (text.rpartition(".")[0].split(".") for text in (tie.target, tie.source))
                 common = [x for x, _ in itertools.takewhile(lambda p: p[0] == p[1], zip(a, b))]
@@ -240,15 +252,23 @@ class _Walker:
                            f"({', '.join(cls.inputs)}), got {len(args)}", inst.pos, inst.path)
                 raise Abort
             frame.values = {TRAINING: False, **dict(zip(cls.inputs, scoped))}
-            frame.values.update({t.name: Tensor(inst.tensors[t.name], t.pos,
-                                        dtype=t.dtype or values.DEFAULT_FLOAT)
-                                 for t in cls.tensors if t.name in inst.tensors})
+            frame.values.update({t.name: self.own_tensor(inst, t) for t in cls.tensors
+                                 if t.name in inst.tensors})
             if cls.layer is not None:  # the layer's tensors; None where its arguments drop one
                 state = self.modules[inst.path].state or {}
                 frame.values.update({name: Tensor(state[name][0], inst.pos) if name in state
                                      else None for name in LAYERS[cls.layer].state_names()})
             out = self.steps(cls.forward, frame)
         return rescoped(out, inst.call, cls)
+
+    def own_tensor(self, inst: Instance, tensor: RawTensor) -> Tensor:
+        """A block's own parameter or buffer, as its forward reads it."""
+        computed = self.buffers.get((inst.path, tensor.name))
+        if computed is not None:
+            return Tensor(computed.shape, tensor.pos, dtype=computed.dtype,
+                          bounds=computed.bounds)
+        return Tensor(inst.tensors[tensor.name], tensor.pos,
+                      dtype=tensor.dtype or values.DEFAULT_FLOAT)
 
     def steps(self, steps: list, frame: Frame) -> Any:
         for step in steps:
@@ -473,3 +493,4 @@ def _numel(shape: Shape) -> int:
     for d in shape:
         n *= d
     return n
+

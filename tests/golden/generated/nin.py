@@ -2,10 +2,24 @@
 # To regenerate, run this in the file's directory:
 #     nnspec build ../../../specs/nin.yaml -o <this file>
 # nnspec-spec-sha256: 8559d3ba485893a6b83a2a7ccd9e6ba9161ee2c1c4388d7efd819700cf090f6c
-# nnspec-body-sha256: dbbd3c85f44a9ab465f69872d681caf9d4ef1e4fb60a74c71f1008f7d1c06533
+# nnspec-body-sha256: 50224c9e28252f4c2fe84316e23a7b867c2742696735814f9aea9a20feb69ee7
 
 import torch
 from torch import nn
+
+
+def replay_init(module: nn.Module) -> None:
+    """Initialise `module` again as building it did, drawing the same random numbers: a class
+    with `init_weights` replays its constructor; a torch layer its children, then its reset."""
+    if hasattr(module, "init_weights"):
+        module.init_weights()
+        return
+    for child in module.children():
+        replay_init(child)
+    for reset in ("_reset_parameters", "reset_parameters"):
+        if hasattr(module, reset):
+            getattr(module, reset)()
+            return
 
 
 class FP_Conv2d(nn.Module):
@@ -17,6 +31,14 @@ class FP_Conv2d(nn.Module):
         self.conv = nn.Conv2d(cin, cout, k, padding=k // 2)
         self.bn = nn.BatchNorm2d(cout)
         self.relu = nn.ReLU(inplace=True)
+
+    def init_weights(self) -> None:
+        """Initialise parameters and buffers again as __init__ does, in its order,
+        drawing the same random numbers: for a model built on the meta device and moved
+        with to_empty().
+        """
+        for module in self.children():
+            replay_init(module)
 
     def forward(self, x):
         if self.pre_relu:
@@ -47,6 +69,14 @@ class Net(nn.Module):
             nn.ReLU(inplace=True),
             nn.AvgPool2d(8, stride=1),
         )
+
+    def init_weights(self) -> None:
+        """Initialise parameters and buffers again as __init__ does, in its order,
+        drawing the same random numbers: for a model built on the meta device and moved
+        with to_empty().
+        """
+        for module in self.children():
+            replay_init(module)
 
     def forward(self, x):
         x = self.tnn_bin(x)

@@ -2,10 +2,24 @@
 # To regenerate, run this in the file's directory:
 #     nnspec build ../../../specs/nin_dw.yaml -o <this file>
 # nnspec-spec-sha256: 2b8ca36a99c0ce9ef6dac5d6833cdece541483b4baa53f2ba765d74b133a6944
-# nnspec-body-sha256: ff649913bfc0a60cb8015b2e8151279b8b728332294d6f10100056219e19bb35
+# nnspec-body-sha256: a7f7dc3ce1851ad8656bd1affbe0a739868ab8137a97a8ee134d8dd79a168468
 
 import torch
 from torch import nn
+
+
+def replay_init(module: nn.Module) -> None:
+    """Initialise `module` again as building it did, drawing the same random numbers: a class
+    with `init_weights` replays its constructor; a torch layer its children, then its reset."""
+    if hasattr(module, "init_weights"):
+        module.init_weights()
+        return
+    for child in module.children():
+        replay_init(child)
+    for reset in ("_reset_parameters", "reset_parameters"):
+        if hasattr(module, reset):
+            getattr(module, reset)()
+            return
 
 
 class FP_Conv2d(nn.Module):
@@ -19,6 +33,14 @@ class FP_Conv2d(nn.Module):
         self.conv2 = nn.Conv2d(cout, cout * expand, 1)
         self.bn = nn.BatchNorm2d(cout * expand)
         self.relu = nn.ReLU(inplace=True)
+
+    def init_weights(self) -> None:
+        """Initialise parameters and buffers again as __init__ does, in its order,
+        drawing the same random numbers: for a model built on the meta device and moved
+        with to_empty().
+        """
+        for module in self.children():
+            replay_init(module)
 
     def forward(self, x):
         x = self.conv1(x)
@@ -48,6 +70,14 @@ class Net(nn.Module):
             nn.ReLU(inplace=True),
             nn.AvgPool2d(8, stride=1),
         )
+
+    def init_weights(self) -> None:
+        """Initialise parameters and buffers again as __init__ does, in its order,
+        drawing the same random numbers: for a model built on the meta device and moved
+        with to_empty().
+        """
+        for module in self.children():
+            replay_init(module)
 
     def forward(self, x):
         x = self.tnn_bin(x)

@@ -2,10 +2,24 @@
 # To regenerate, run this in the file's directory:
 #     nnspec build ../../../specs/nin_dw_x2.yaml -o <this file>
 # nnspec-spec-sha256: e7f14361810c20617115aa7f969795205eb436f054a3883ae81081210d2b7b1e
-# nnspec-body-sha256: b3adecd86b641aa8cca24e7b4ea8e1a8e42d284ee8c019d37866450758a543ea
+# nnspec-body-sha256: e943b0d1354d2c5312cfc0ac720f7861a586f2a4dcf90171990ed4e73cb80101
 
 import torch
 from torch import nn
+
+
+def replay_init(module: nn.Module) -> None:
+    """Initialise `module` again as building it did, drawing the same random numbers: a class
+    with `init_weights` replays its constructor; a torch layer its children, then its reset."""
+    if hasattr(module, "init_weights"):
+        module.init_weights()
+        return
+    for child in module.children():
+        replay_init(child)
+    for reset in ("_reset_parameters", "reset_parameters"):
+        if hasattr(module, reset):
+            getattr(module, reset)()
+            return
 
 
 class FP_Conv2d(nn.Module):
@@ -19,6 +33,14 @@ class FP_Conv2d(nn.Module):
         self.conv2 = nn.Conv2d(cout, cout * expand, 1)
         self.bn = nn.BatchNorm2d(cout * expand)
         self.relu = nn.ReLU(inplace=True)
+
+    def init_weights(self) -> None:
+        """Initialise parameters and buffers again as __init__ does, in its order,
+        drawing the same random numbers: for a model built on the meta device and moved
+        with to_empty().
+        """
+        for module in self.children():
+            replay_init(module)
 
     def forward(self, x):
         x = self.conv1(x)
@@ -48,6 +70,14 @@ class Net(nn.Module):
             nn.ReLU(inplace=True),
             nn.AvgPool2d(8, stride=1),
         )
+
+    def init_weights(self) -> None:
+        """Initialise parameters and buffers again as __init__ does, in its order,
+        drawing the same random numbers: for a model built on the meta device and moved
+        with to_empty().
+        """
+        for module in self.children():
+            replay_init(module)
 
     def forward(self, x):
         x = self.tnn_bin(x)
