@@ -96,12 +96,12 @@ class ClassWriter:
                                                                  "__init__"))), 2)
             for name in self.forward_params():
                 init += self.emit(assign(self_attr(name), ast.Name(name)), 2)
-            for tensor in cls.tensors:
-                init += deferred.computed(self, tensor, Renamer(set(), set(), {}), partial(
-                    deferred.register, tensor)) if tensor.compute else self.emit(
-                    _own_tensor(tensor), 2)
+            for tensor in (t for t in cls.tensors if not t.after_children):
+                init += self.own_tensor(tensor)
             for child in cls.children:
                 init += self.child(child, 2)
+            for tensor in (t for t in cls.tensors if t.after_children):
+                init += self.own_tensor(tensor)
         init += self.ties()
         init += self.init_rules(cls.init)
         forward: list[str] = []
@@ -135,6 +135,12 @@ class ClassWriter:
                                      ) if isinstance(hint, ast.Subscript) else ast.Name("tuple")
             out.append((p.name, hint, default))
         return out
+
+    def own_tensor(self, tensor: RawTensor) -> list[str]:
+        if tensor.compute:
+            return deferred.computed(self, tensor, Renamer(set(), set(), {}),
+                                     partial(deferred.register, tensor))
+        return self.emit(_own_tensor(tensor), 2)
 
     def forward(self) -> list[str]:
         return format_statement(nodes.function_def("forward", [("self", None, None)] + [

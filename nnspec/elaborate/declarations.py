@@ -167,6 +167,7 @@ class Declarations(Context):
                     continue
                 tensor = self.tensor(name, registered_as, decl, at, params)
                 if tensor is not None:
+                    tensor.after_children = decl.after_children
                     out.append(tensor)
         return out
 

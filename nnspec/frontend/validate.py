@@ -144,6 +144,7 @@ class ParameterSpec(_Model):
     shape: list[Dim]  # type: ignore[valid-type]
     init: InitFn  # type: ignore[valid-type]
     dtype: DType | None = None
+    after_children: bool = False  # created after the children, where torch code creates it
     doc: str | None = None
 
 
@@ -157,6 +158,7 @@ class BufferSpec(_Model):
     compute: list[Step] | None = None
     dtype: DType | None = None
     persistent: bool = True
+    after_children: bool = False
     doc: str | None = None
 
 

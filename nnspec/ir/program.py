@@ -129,6 +129,9 @@ class RawTensor:
     # a computed buffer (init COMPUTED, no shape): forward-style steps over the class's
     # parameters, the last a `return` of its value; static analysis finds its shape and dtype
     compute: list[Step] = field(default_factory=list)
+    # created after the class's children rather than before (Swin's bias table, drawn after
+    # its Linears), so a seeded build draws in torch code's order
+    after_children: bool = False
 
     @property
     def is_param(self) -> bool:

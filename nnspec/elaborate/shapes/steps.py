@@ -283,7 +283,11 @@ def has_unknown(value: Any) -> bool:
 
 
 def _index(input: Tensor, index: Any) -> Tensor:
-    """Basic indexing: ints drop a dim, slices shrink it, None adds one, ... skips."""
+    """Basic indexing: ints drop a dim, slices shrink it, None adds one, ... skips; and one
+    integer tensor, which gathers along the first dim (`table[index]`: index's shape, then the
+    rest of the table's)."""
+    if isinstance(index, Tensor) and index.dtype in ("int64", "int32") and input.shape:
+        return values.like(input, (*index.shape, *input.shape[1:]))
     items = list(index) if isinstance(index, tuple) else [index]
     if any(isinstance(i, (Tensor, list)) for i in items):
         raise OpError("indexing with tensors or lists is not supported statically",
