@@ -45,6 +45,9 @@ SUITE_PARAMS: dict[str, dict] = {
     # one block per stage but the second's two (a residual block with stochastic depth)
     "efficientnet_b0": dict(num_layers=[1, 2, 1, 1, 1, 1, 1]),
     "convnext_tiny": dict(dims=[8, 16, 32, 64], depths=[1, 1, 2, 1]),
+    # two blocks per stage (a shifted one), windows of 4: at 64x64 the first two stages shift,
+    # the third has one window, the last pads its 2x2 map
+    "swin_t": dict(embed_dim=8, depths=[2, 2, 2, 2], num_heads=[1, 2, 2, 4], window_size=[4, 4]),
 }
 
 

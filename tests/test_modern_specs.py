@@ -1,9 +1,10 @@
-"""The newer torchvision specs (specs/convnext_tiny.yaml, specs/efficientnet_b0.yaml) against
-data recorded from torchvision 0.29.1 (tests/golden/torchvision/,
+"""The newer torchvision specs (specs/convnext_tiny.yaml, efficientnet_b0.yaml, swin_t.yaml)
+against data recorded from torchvision 0.29.1 (tests/golden/torchvision/,
 tools/record_torchvision_golden.py) and against the trimmed hand-written references in
 tests/reference/; and the language features they need: blocks that subclass a torch layer
-(`base: LayerNorm`), `extra_repr` (blocks with no children that print their settings) and
-`training` in forward steps.
+(`base: LayerNorm`), `extra_repr` (blocks with no children that print their settings),
+`training` in forward steps, tensors created after the children, `torch.roll` and indexing a
+table with an integer tensor.
 
 Each golden model is built once per module at its full size; only the fixed-weight output
 runs at 224x224."""
@@ -21,8 +22,8 @@ from test_reference_golden import count_flops, golden, init_mismatches, seeded, 
 
 import nnspec
 
-MODELS = ["convnext_tiny", "efficientnet_b0"]
-PARAMS = {"convnext_tiny": 28_589_128, "efficientnet_b0": 5_288_548}
+MODELS = ["convnext_tiny", "efficientnet_b0", "swin_t"]
+PARAMS = {"convnext_tiny": 28_589_128, "efficientnet_b0": 5_288_548, "swin_t": 28_288_354}
 
 
 def spec_path(name: str):
@@ -123,6 +124,25 @@ def test_convnext_is_the_reference_in_training_too():
     same_in_both_modes(model, convnext_tiny(**small, stochastic_depth_prob=0.5),
                        torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0)))
     same_init(lambda: nnspec.build(path, **small), lambda: convnext_tiny(**small))
+
+
+@pytest.mark.parametrize("side", [64, 60])
+def test_swin_is_the_reference_in_training_too(side):
+    """At 64 the first two stages shift their windows (with the attention mask), the third
+    has one window (no shift) and the last pads; at 60 the first stage pads its 15x15 map too,
+    and patch merging pads an odd map. torchvision builds the mask by slice assignment, the spec
+    from region labels: the same mask."""
+    from reference.swin import swin_t
+    from test_language import same_init
+
+    small = SUITE_PARAMS["swin_t"]
+    path = spec_path("swin_t")
+    model = nnspec.build(path, **small, stochastic_depth_prob=0.5, dropout=0.1,
+                         attention_dropout=0.1)
+    same_in_both_modes(model, swin_t(**small, stochastic_depth_prob=0.5, dropout=0.1,
+                                     attention_dropout=0.1),
+                       torch.randn(2, 3, side, side, generator=torch.Generator().manual_seed(0)))
+    same_init(lambda: nnspec.build(path, **small), lambda: swin_t(**small))
 
 
 # --- the language features ---------------------------------------------------------------------

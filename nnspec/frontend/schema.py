@@ -208,7 +208,7 @@ def statement_schema() -> dict[str, Any]:
         "type": "string",
         "description": "One forward step: an assignment from children, torch./F. functions and "
                        "tensor methods ('y = conv(x)', 'x += y'), or 'return ...'.",
-        "pattern": r"^\s*(return\b[\s\S]*|[A-Za-z_][\w\s,()\[\]]*?"
+        "pattern": r"^\s*(return\b[\s\S]*|[A-Za-z_][\w\s,:()\[\]]*?"
                    r"(\*\*|//|<<|>>|[-+*/%@&|^])?=(?!=)[\s\S]*)$",
         "examples": ["x = conv(x)", "return x"],
     }
