@@ -101,7 +101,7 @@ class ClassBuilder(Declarations, Children):
         if block.forward is None:
             cls.forward = self.default_forward(cls, path)
         else:
-            cls.forward = self.forward_steps(scope, block, path)
+            cls.forward = self.forward_steps(name, scope, block, path)
             self.unused_children += [
                 (name, c.name, self.where(path + ("children", c.name), key=True))
                 for c in children if c.name not in scope.called]
@@ -110,10 +110,10 @@ class ClassBuilder(Declarations, Children):
         cls.forward_params = sorted(scope.used_params | cond_params | repr_params)
         return cls
 
-    def forward_steps(self, scope: Scope, block: BlockSpec, path: PathKey) -> list:
+    def forward_steps(self, name: str, scope: Scope, block: BlockSpec, path: PathKey) -> list:
         steps = scope.steps(block.forward, path + ("forward",))
         if not block.forward or not returns(block.forward[-1]):
-            self.errors.error("missing-return", f"forward of '{path[-1]}' does not end with a "
+            self.errors.error("missing-return", f"forward of '{name}' does not end with a "
                               "'return'", self.where(path + ("forward",), key=True),
                               "add a last step such as 'return x'")
         return steps
@@ -141,7 +141,7 @@ class ClassBuilder(Declarations, Children):
             return cls
         scope = Scope(self, path, {p.name for p in params}, set(), inputs,
                       set(layer.state_names()))
-        cls.forward = self.forward_steps(scope, block, path)
+        cls.forward = self.forward_steps(name, scope, block, path)
         return cls
 
     def extra_repr(self, cls: ModuleClass, block: BlockSpec, path: PathKey,
