@@ -260,3 +260,28 @@ def test_block_on_a_layer_errors(write_spec):
     assert errors(write_spec(text, "size.yaml")) == [("bad-value", 12, 23)]
     text = LAYER_NORM_2D.replace("x: [8, 5, 5]", "x: [5, 5, 8]")
     assert errors(write_spec(text, "shape.yaml"))[0][0] == "shape-mismatch"
+
+
+def test_if_steps_on_values_and_training(write_spec):
+    """An `if` step may test sizes read from shapes and `training`; the static pass takes the
+    branch Python takes (here the padded one), and a tensor in a condition is an error."""
+    text = """nnspec: 1
+inputs: {x: [4, 6]}
+model:
+  params: {multiple: 4}
+  forward:
+    - pad = (multiple - x.size(2) % multiple) % multiple
+    - if: pad > 0 and not training
+      then: x = F.pad(x, (0, pad))
+    - return x
+"""
+    path = write_spec(text)
+    assert nnspec.summary(path)["outputs"] == [[1, 4, 8]]
+    m = nnspec.build(path)
+    assert m.eval()(torch.ones(2, 4, 6)).shape == (2, 4, 8)
+    assert m.train()(torch.ones(2, 4, 6)).shape == (2, 4, 6)
+    assert m.eval()(torch.ones(2, 4, 8)).shape == (2, 4, 8)
+    bad = text.replace("pad > 0 and not training", "x")
+    with pytest.raises(nnspec.SpecError) as info:
+        nnspec.summary(write_spec(bad, "bad.yaml"))
+    assert [d.code for d in info.value.diagnostics] == ["type-error"]

@@ -106,7 +106,8 @@ class ClassBuilder(Declarations, Children):
                 (name, c.name, self.where(path + ("children", c.name), key=True))
                 for c in children if c.name not in scope.called]
         # the default forward's `if` steps read parameters too (conditional children)
-        cond_params = {n for step in if_steps(cls.forward) for n in step.cond.names()}
+        cond_params = {n for step in if_steps(cls.forward) for n in step.cond.names()
+                       if n in param_names}
         cls.forward_params = sorted(scope.used_params | cond_params | repr_params)
         return cls
 

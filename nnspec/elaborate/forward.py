@@ -56,10 +56,11 @@ class Scope:
 
     def step(self, raw: Any, path: PathKey) -> Any:
         if isinstance(raw, IfStep):
-            cond = self.ctx.expr(raw.if_, path + ("if",), self.params)
+            # over parameters, `training` and plain values of earlier steps (sizes from shapes)
+            cond = self.ctx.expr(raw.if_, path + ("if",), self.params | self.values | {TRAINING})
             if cond is None:
                 return None
-            self.used_params |= cond.names()
+            self.used_params |= cond.names() & self.params
             before = set(self.values)
             then = self._branch(raw.then, path + ("then",))
             then_values, self.values = self.values, set(before)

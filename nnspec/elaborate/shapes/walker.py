@@ -31,7 +31,7 @@ from nnspec.elaborate.shapes.symbolic import Seen, common_expr, layer_sym, resco
 from nnspec.elaborate.user_layers import UserRuleError, rule_error
 from nnspec.ir.analysis import UNKNOWN, Analysis, Inferred, ModuleInfo, Node, Shape, tensors_in
 from nnspec.ir.program import Call, If, Instance, Program, RawTensor, Stmt, Tie
-from nnspec.language.expr import Expr, ExprError, evaluate
+from nnspec.language.expr import Expr, evaluate
 from nnspec.language.names import TRAINING
 
 
@@ -282,11 +282,7 @@ class _Walker:
         return NO_RETURN
 
     def condition(self, cond: Expr, frame: Frame) -> bool:
-        try:
-            return bool(evaluate(cond.node, frame.env))
-        except ExprError as err:  # elaboration evaluated it already: this cannot fail
-            self.error(err.code, err.message, cond.error_pos(err), frame.inst.path)
-            raise Abort from None
+        return forward.condition(self, cond, frame)
 
     def statement(self, stmt: Stmt, frame: Frame) -> Any:
         return forward.statement(self, stmt, frame)
