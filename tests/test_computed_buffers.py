@@ -144,3 +144,31 @@ def test_mistakes_are_positioned_errors(tmp_path, buffer, code, message):
     assert diagnostic.code == code, diagnostic
     assert message in diagnostic.message
     assert diagnostic.pos.line == 6
+
+
+def test_a_slice_updated_in_place_in_forward(tmp_path):
+    path = tmp_path / "slice.yaml"
+    path.write_text("nnspec: 1\ninputs: {x: [3, 4]}\nmodel:\n  forward:\n"
+                    "    - y = x * 1\n    - y[:, :, 0] += 2\n    - return y\n")
+    model = nnspec.build(path)
+    x = torch.randn(2, 3, 4)
+    expected = x.clone()
+    expected[:, :, 0] += 2
+    assert torch.equal(model(x), expected)
+    path.write_text("nnspec: 1\ninputs: {x: [3, 4]}\nmodel:\n  forward:\n"
+                    "    - y = x * 1\n    - y[:, :, 0] += torch.ones(2, 1, 3)\n"
+                    "    - return y\n")
+    with pytest.raises(SpecError) as info:
+        nnspec.load(path)
+    assert "in-place update of [1, 3] would make it [2, 1, 3]" in str(info.value)
+
+
+def test_own_tensors_are_not_updated_in_place_even_in_part(tmp_path):
+    path = tmp_path / "own.yaml"
+    path.write_text("nnspec: 1\ninputs: {x: [4]}\nmodel:\n  buffers:\n"
+                    "    b: {compute: [return torch.zeros(4)]}\n"
+                    "  forward:\n    - b[0] += 1\n    - return x + b\n")
+    with pytest.raises(SpecError) as info:
+        nnspec.load(path)
+    [diagnostic] = info.value.diagnostics
+    assert diagnostic.code == "bad-forward" and "cannot be updated in place" in diagnostic.message

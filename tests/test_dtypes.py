@@ -65,7 +65,10 @@ CASES = [
     # elementwise functions
     "torch.sigmoid(i)", "i.relu()", "torch.sqrt(i)", "torch.exp(m)", "F.relu(i)",
     "F.gelu(f)", "F.dropout(i, 0.0)", "F.softmax(i, -1, dtype=torch.float32)",
-    "d.softmax(-1)",
+    "d.softmax(-1)", "torch.rsqrt(i)", "torch.rsqrt(f)", "f.cos()", "torch.sin(i)",
+    "i.pow(2)", "i.pow(0.5)", "torch.pow(f, 2)",
+    "torch.stack(torch.meshgrid(torch.arange(3), torch.arange(4), indexing='ij'))",
+    "torch.meshgrid([torch.arange(3.0), torch.arange(4.0)], indexing='xy')",
     # products and attention
     "f @ f.transpose(1, 2)", "i @ i.transpose(1, 2)", "torch.matmul(d, d.transpose(1, 2))",
     "F.scaled_dot_product_attention(h.float(), f, f, is_causal=True)",
@@ -103,6 +106,8 @@ REFUSED: list[tuple[str, Callable[[dict], object]]] = [
     ("torch.where(f, f, f)", lambda v: torch.where(v["f"], v["f"], v["f"])),
     ("f.masked_fill(i, 0.0)", lambda v: v["f"].masked_fill(v["i"], 0.0)),
     ("F.gelu(i)", lambda v: F.gelu(v["i"])),
+    ("torch.meshgrid(torch.arange(3), torch.arange(4.0), indexing='ij')",
+     lambda v: torch.meshgrid(torch.arange(3), torch.arange(4.0), indexing="ij")),
     ("F.silu(i)", lambda v: F.silu(v["i"])),
     ("F.softmax(i, -1)", lambda v: F.softmax(v["i"], -1)),
     ("m.relu()", lambda v: v["m"].relu()),

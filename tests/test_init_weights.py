@@ -5,6 +5,7 @@ method is the runtime's."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,29 @@ def test_the_generated_files_method_is_the_runtimes(tmp_path):
     torch.manual_seed(3)
     late.init_weights()
     assert_identical(built, late)
+
+
+def test_every_catalog_layer_replays_its_construction():
+    """replay_init on each torch layer the catalog offers (arguments as tests/shape_draws.py
+    draws them) draws what its constructor drew."""
+    from shape_draws import DRAWS, Gen
+
+    from nnspec.catalog import LAYERS
+
+    module = sys.modules[type(nnspec.build(ROOT / "specs" / "nin.yaml")).__module__]
+    checked = 0
+    for name, draw in sorted(DRAWS.items()):
+        if LAYERS[name].module != "nn":
+            continue
+        args, _ = draw(Gen(name))
+        layer = getattr(torch.nn, name)
+        torch.manual_seed(5)
+        built = layer(**args)
+        with torch.device("meta"):
+            late = layer(**args)
+        late.to_empty(device="cpu")
+        torch.manual_seed(5)
+        module.replay_init(late)
+        assert_identical(built, late)
+        checked += 1
+    assert checked >= 50

@@ -69,6 +69,23 @@ def test_llama_3_parameter_counts_are_exact_without_building(config, params):
     assert spec.analysis.modules[""].params == params
 
 
+def sets(config: dict) -> list[str]:
+    return [arg for name, value in config.items()
+            for arg in ("--set", f"{name}={str(value).lower() if value is False else value}")]
+
+
+def test_the_static_verbs_take_70b_without_a_parameter_budget(capsys, tmp_path):
+    from nnspec.cli import main as cli
+
+    for verb in (["summary"], ["validate"], ["build", "-o", str(tmp_path / "l.py")]):
+        assert cli.main([*verb[:1], str(SPEC), *verb[1:], *sets(LLAMA_3_70B)]) == 0, verb
+    # the tiny default against 70B: the checkpoints differ, so diff exits 1, as `diff` does
+    assert cli.main(["diff", str(SPEC), str(SPEC), *sets(LLAMA_3_70B)]) == 1
+    out = capsys.readouterr().out
+    assert "params:  70,553,706,496 (70.6G)" in out
+    assert "-> 70,553,706,496 (70.6G)" in out
+
+
 def test_llama_3_8b_builds_on_meta_and_initialises_late_in_parts():
     model = nnspec.build(SPEC, device="meta", **LLAMA_3_8B)
     assert sum(p.numel() for p in model.parameters()) == 8_030_261_248
@@ -82,3 +99,19 @@ def test_llama_3_8b_builds_on_meta_and_initialises_late_in_parts():
     expected = 1.0 / (500000.0 ** (torch.arange(0, 128, 2, dtype=torch.int64).float() / 128))
     assert torch.equal(inv_freq, expected)
     assert torch.equal(layer.input_layernorm.weight, torch.ones(4096))
+
+
+def test_the_tie_is_conditional_in_generated_code_and_its_condition_is_checked(tmp_path):
+    source = nnspec.generate(SPEC)
+    assert ("        if tie_word_embeddings:\n"
+            "            self.lm_head.weight = self.model.embed_tokens.weight\n") in source
+    assert ("        if self.tie_word_embeddings:\n"
+            "            self.lm_head.weight = self.model.embed_tokens.weight\n") in source
+    bad = tmp_path / "bad_tie.yaml"
+    bad.write_text(SPEC.read_text().replace("if: tie_word_embeddings}", "if: tie_embeddings}"))
+    with pytest.raises(nnspec.SpecError) as info:
+        nnspec.load(bad)
+    [diagnostic] = info.value.diagnostics
+    assert diagnostic.code == "unknown-name"
+    assert "tie_embeddings" in diagnostic.message
+    assert (diagnostic.pos.line, diagnostic.pos.col) == (137, 61)

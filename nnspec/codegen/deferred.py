@@ -50,10 +50,10 @@ REPLAY_INIT = '''def replay_init(module: nn.Module) -> None:
         return
     for child in module.children():
         replay_init(child)
-    for reset in ("_reset_parameters", "reset_parameters"):
-        if hasattr(module, reset):
-            getattr(module, reset)()
-            return'''
+    if hasattr(module, "_reset_parameters"):
+        module._reset_parameters()
+    elif hasattr(module, "reset_parameters"):
+        module.reset_parameters()'''
 
 DOC = ("Initialise parameters and buffers again as __init__ does, in its order, drawing the same "
        "random numbers: for a model built on the meta device and moved with to_empty().")

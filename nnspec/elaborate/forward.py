@@ -93,8 +93,11 @@ class Scope:
             self.check_value(node.value, expr)
             if isinstance(node, ast.AugAssign):
                 self.check_value(node.target, expr)
-                if isinstance(node.target, ast.Name) and node.target.id in self.tensors:
-                    raise ExprError("bad-forward", f"'{node.target.id}' is a parameter or "
+                base = node.target
+                while isinstance(base, ast.Subscript):  # `x[:, 0] += 1` updates x
+                    base = base.value
+                if isinstance(base, ast.Name) and base.id in self.tensors:
+                    raise ExprError("bad-forward", f"'{base.id}' is a parameter or "
                                     "buffer of the module; it cannot be updated in place",
                                     node.target)
             elif isinstance(node, ast.Assign):

@@ -63,7 +63,7 @@ GENERATED_MODULES = frozenset({"torch", "nn", "F", "math", "OrderedDict", "make_
                                "replay_init"})
 GENERATED_BUILTINS = frozenset({
     "super", "range", "isinstance", "NotImplementedError", "print", "tuple", "object", "list",
-    "hasattr", "getattr",
+    "hasattr",
     "abs", "bool", "float", "int", "len", "max", "min", "round", "str",
     "sum",
 })

@@ -162,6 +162,9 @@ def meshgrid_rule(*tensors: Any, indexing: str | None = None) -> tuple[Tensor, .
                          else list(tensors), "meshgrid")
     if any(len(t.shape) > 1 for t in items):
         raise OpError("meshgrid() takes 0-d or 1-d tensors", *items, code="bad-op-argument")
+    if len({t.dtype for t in items}) > 1:
+        raise OpError("meshgrid() takes tensors of one dtype, got "
+                      f"{', '.join(t.dtype for t in items)}", *items, code="dtype-mismatch")
     if indexing not in (None, "ij", "xy"):
         raise OpError(f"meshgrid(): indexing is 'ij' or 'xy', got {indexing!r}",
                       code="bad-op-argument")

@@ -2,7 +2,7 @@
 # To regenerate, run this in the file's directory:
 #     nnspec build ../../../specs/nin.yaml -o <this file>
 # nnspec-spec-sha256: 8559d3ba485893a6b83a2a7ccd9e6ba9161ee2c1c4388d7efd819700cf090f6c
-# nnspec-body-sha256: 50224c9e28252f4c2fe84316e23a7b867c2742696735814f9aea9a20feb69ee7
+# nnspec-body-sha256: e63f65917ab56d80f5513f7bf4b0e9e511698707b98ce203df52614693c1eece
 
 import torch
 from torch import nn
@@ -16,10 +16,10 @@ def replay_init(module: nn.Module) -> None:
         return
     for child in module.children():
         replay_init(child)
-    for reset in ("_reset_parameters", "reset_parameters"):
-        if hasattr(module, reset):
-            getattr(module, reset)()
-            return
+    if hasattr(module, "_reset_parameters"):
+        module._reset_parameters()
+    elif hasattr(module, "reset_parameters"):
+        module.reset_parameters()
 
 
 class FP_Conv2d(nn.Module):

@@ -2,7 +2,7 @@
 # To regenerate, run this in the file's directory:
 #     nnspec build ../../../specs/nin_dw.yaml -o <this file>
 # nnspec-spec-sha256: 2b8ca36a99c0ce9ef6dac5d6833cdece541483b4baa53f2ba765d74b133a6944
-# nnspec-body-sha256: a7f7dc3ce1851ad8656bd1affbe0a739868ab8137a97a8ee134d8dd79a168468
+# nnspec-body-sha256: bb488d7b1c9b01bdb888cba2184bbc44362a545ca8ea341890a9fa5c81f5572f
 
 import torch
 from torch import nn
@@ -16,10 +16,10 @@ def replay_init(module: nn.Module) -> None:
         return
     for child in module.children():
         replay_init(child)
-    for reset in ("_reset_parameters", "reset_parameters"):
-        if hasattr(module, reset):
-            getattr(module, reset)()
-            return
+    if hasattr(module, "_reset_parameters"):
+        module._reset_parameters()
+    elif hasattr(module, "reset_parameters"):
+        module.reset_parameters()
 
 
 class FP_Conv2d(nn.Module):

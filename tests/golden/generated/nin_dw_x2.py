@@ -2,7 +2,7 @@
 # To regenerate, run this in the file's directory:
 #     nnspec build ../../../specs/nin_dw_x2.yaml -o <this file>
 # nnspec-spec-sha256: e7f14361810c20617115aa7f969795205eb436f054a3883ae81081210d2b7b1e
-# nnspec-body-sha256: e943b0d1354d2c5312cfc0ac720f7861a586f2a4dcf90171990ed4e73cb80101
+# nnspec-body-sha256: ce989981cb4e4772a9053ced8252439627f7d0662f6e73a9beb46aabb6040166
 
 import torch
 from torch import nn
@@ -16,10 +16,10 @@ def replay_init(module: nn.Module) -> None:
         return
     for child in module.children():
         replay_init(child)
-    for reset in ("_reset_parameters", "reset_parameters"):
-        if hasattr(module, reset):
-            getattr(module, reset)()
-            return
+    if hasattr(module, "_reset_parameters"):
+        module._reset_parameters()
+    elif hasattr(module, "reset_parameters"):
+        module.reset_parameters()
 
 
 class FP_Conv2d(nn.Module):
