@@ -104,14 +104,16 @@ def test_efficientnet_is_the_reference_in_training_too():
     from reference.efficientnet import B0, efficientnet_b0
     from test_language import same_init
 
-    layers = SUITE_PARAMS["efficientnet_b0"]["num_layers"]
-    setting = [(*row[:5], n) for row, n in zip(B0, layers)]
+    small = SUITE_PARAMS["efficientnet_b0"]
+    setting = [(*row[:5], n) for row, n in zip(B0, small["num_layers"])]
+    assert [list(row[:5]) for row in setting] == [
+        [small["expand_ratio"][j], small["kernel"][j], small["stride"][j], small["channels"][j],
+         small["channels"][j + 1]] for j in range(3)]
     path = spec_path("efficientnet_b0")
-    model = nnspec.build(path, num_layers=layers, stochastic_depth_prob=0.5)
+    model = nnspec.build(path, **small, stochastic_depth_prob=0.5)
     same_in_both_modes(model, efficientnet_b0(setting=setting, stochastic_depth_prob=0.5),
                        torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0)))
-    same_init(lambda: nnspec.build(path, num_layers=layers),
-              lambda: efficientnet_b0(setting=setting))
+    same_init(lambda: nnspec.build(path, **small), lambda: efficientnet_b0(setting=setting))
 
 
 def test_convnext_is_the_reference_in_training_too():
@@ -128,10 +130,10 @@ def test_convnext_is_the_reference_in_training_too():
 
 @pytest.mark.parametrize("side", [64, 60])
 def test_swin_is_the_reference_in_training_too(side):
-    """At 64 the first two stages shift their windows (with the attention mask), the third
-    has one window (no shift) and the last pads; at 60 the first stage pads its 15x15 map too,
-    and patch merging pads an odd map. torchvision builds the mask by slice assignment, the spec
-    from region labels: the same mask."""
+    """At 64 the first stage's second block shifts its windows (with the attention mask), the
+    third stage has one window (no shift) and the last pads; at 60 the first stage pads its
+    15x15 map too, and patch merging pads an odd map. torchvision builds the mask by slice
+    assignment, the spec from region labels: the same mask."""
     from reference.swin import swin_t
     from test_language import same_init
 
