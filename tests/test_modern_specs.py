@@ -287,3 +287,20 @@ model:
     with pytest.raises(nnspec.SpecError) as info:
         nnspec.summary(write_spec(bad, "bad.yaml"))
     assert [d.code for d in info.value.diagnostics] == ["type-error"]
+
+
+def test_training_is_a_forward_flag_only(write_spec):
+    """Steps that run while the model is built (a computed buffer) have no training flag."""
+    from test_language import errors
+
+    text = """nnspec: 1
+inputs: {x: [2]}
+model:
+  buffers:
+    scale:
+      compute:
+        - return torch.ones(2) if training else torch.zeros(2)
+  forward:
+    - return x * scale
+"""
+    assert errors(write_spec(text)) == [("undefined-value", 7, 35)]

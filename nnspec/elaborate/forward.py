@@ -39,8 +39,10 @@ class Scope:
     """Checks forward steps: which names are values, children and parameters at each point."""
 
     def __init__(self, ctx: Context, path: PathKey, params: set[str], children: set[str],
-                 inputs: list[str], tensors: set[str]):
+                 inputs: list[str], tensors: set[str], training: bool = True):
         self.ctx, self.path = ctx, path
+        # `training` (self.training) is a forward's; steps run while building have none
+        self.flags = {TRAINING} if training else set()
         self.params, self.children, self.tensors = params, children, tensors
         self.values = set(inputs)
         self.used_params: set[str] = set()
@@ -57,7 +59,7 @@ class Scope:
     def step(self, raw: Any, path: PathKey) -> Any:
         if isinstance(raw, IfStep):
             # over parameters, `training` and plain values of earlier steps (sizes from shapes)
-            cond = self.ctx.expr(raw.if_, path + ("if",), self.params | self.values | {TRAINING})
+            cond = self.ctx.expr(raw.if_, path + ("if",), self.params | self.values | self.flags)
             if cond is None:
                 return None
             self.used_params |= cond.names() & self.params
@@ -131,7 +133,7 @@ class Scope:
     def check_value(self, node: ast.AST, expr: Expr) -> None:
         """Refuse everything outside the forward whitelist; check names are defined."""
         if isinstance(node, ast.Name):
-            if node.id in self.values or node.id in self.tensors or node.id == TRAINING:
+            if node.id in self.values or node.id in self.tensors or node.id in self.flags:
                 return
             if node.id in self.params:
                 self.used_params.add(node.id)
