@@ -304,3 +304,14 @@ model:
     - return x * scale
 """
     assert errors(write_spec(text)) == [("undefined-value", 7, 35)]
+
+
+def test_every_catalog_layer_can_be_a_base():
+    """A block on any torch layer reads the layer's tensors by their state_dict names."""
+    from nnspec.catalog import LAYERS
+
+    names = {name: layer.state_names() for name, layer in LAYERS.items()}
+    assert names["LayerNorm"] == ["weight", "bias"]
+    assert names["BatchNorm2d"] == ["weight", "bias", "running_mean", "running_var",
+                                    "num_batches_tracked"]
+    assert names["ReLU"] == []
