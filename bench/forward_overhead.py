@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import importlib
 import importlib.util
 import statistics
 import sys
@@ -92,6 +93,13 @@ def _vit_b_16() -> nn.Module:
     return vit_b_16()
 
 
+def _reference(module: str, factory: str) -> Callable[[], nn.Module]:
+    """A factory from tests/reference/<module>.py, imported when the case runs."""
+    def make() -> nn.Module:
+        return getattr(importlib.import_module(f"reference.{module}"), factory)()
+    return make
+
+
 def _gpt_mini() -> nn.Module:
     from reference.gpt import GPT
 
@@ -118,6 +126,13 @@ CASES: dict[str, Case] = {
     "gpt_mini": Case("gpt_mini", ROOT / "specs" / "gpt_mini.yaml", _gpt_mini),
     "lstm_classifier": Case("lstm_classifier", ROOT / "specs" / "lstm_classifier.yaml",
                             _lstm_classifier),
+    # torchvision's newer models, against the trimmed copies of their code
+    "convnext_tiny": Case("convnext_tiny", ROOT / "specs" / "convnext_tiny.yaml",
+                          _reference("convnext", "convnext_tiny"), (3, 224, 224)),
+    "efficientnet_b0": Case("efficientnet_b0", ROOT / "specs" / "efficientnet_b0.yaml",
+                            _reference("efficientnet", "efficientnet_b0"), (3, 224, 224)),
+    "swin_t": Case("swin_t", ROOT / "specs" / "swin_t.yaml", _reference("swin", "swin_t"),
+                   (3, 224, 224)),
 }
 DEFAULT_CASES = ["resnet18", "resnet50"]
 

@@ -42,6 +42,13 @@ SUITE_PARAMS: dict[str, dict] = {
     "resnet50": dict(layers=[2, 1, 1, 1]),
     "mobilenet_v2": dict(cfg=[[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 1, 2], [6, 64, 1, 2],
                               [6, 96, 1, 1], [6, 160, 1, 2], [6, 320, 1, 1]]),
+    # the first three stages, the second with two blocks (a residual one with stochastic depth)
+    "efficientnet_b0": dict(expand_ratio=[1, 6, 6], kernel=[3, 3, 5], stride=[1, 2, 2],
+                            channels=[32, 16, 24, 40], num_layers=[1, 2, 1]),
+    "convnext_tiny": dict(dims=[8, 16, 32, 64], depths=[1, 1, 2, 1]),
+    # windows of 4: at 64x64 the first stage's second block shifts its 16x16 map, the third
+    # stage has one window (no shift), the last pads its 2x2 map
+    "swin_t": dict(embed_dim=8, depths=[2, 1, 1, 1], num_heads=[1, 2, 2, 4], window_size=[4, 4]),
 }
 
 

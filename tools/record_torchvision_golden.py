@@ -1,7 +1,8 @@
 """Record golden reference data from the real torchvision models.
 
-Writes ``tests/golden/torchvision/<name>/`` for resnet18, resnet50, mobilenet_v2
-and vit_b_16 (``torchvision.models.<name>()``, weights=None, num_classes=1000):
+Writes ``tests/golden/torchvision/<name>/`` for resnet18, resnet50, mobilenet_v2,
+vit_b_16, convnext_tiny, efficientnet_b0 and swin_t (``torchvision.models.<name>()``,
+weights=None, num_classes=1000):
 
 - ``tree.txt``: ``str(model)`` plus a trailing newline.
 - ``state_dict.txt``: ``key<TAB>shape (comma-separated, empty for scalars)<TAB>dtype``
@@ -11,7 +12,8 @@ and vit_b_16 (``torchvision.models.<name>()``, weights=None, num_classes=1000):
   the parameter count and the torch / torchvision versions (one line per tensor).
 - ``output_fixed.json``: eval mode, weights from ``tests/golden/fixed_weights.py``
   (``fill_fixed_``), input ``fixed_input((1, 3, H, W))`` with H = W = 64 (224 for
-  vit_b_16), forward under ``torch.no_grad()``: the full 1000-value output.
+  vit_b_16 and the three newer models), forward under ``torch.no_grad()``: the full
+  1000-value output.
 - ``flops_224.json``: parameter count and ``FlopCounterMode`` total FLOPs for one
   forward pass at 1x3x224x224 (eval mode, autograd enabled), per-op counts, and
   the total with the MATH SDPA backend (see ``flops_224`` for why both).
@@ -49,6 +51,9 @@ MODELS: dict[str, tuple[int, int]] = {
     "resnet50": (64, 25_557_032),
     "mobilenet_v2": (64, 3_504_872),
     "vit_b_16": (224, 86_567_656),
+    "convnext_tiny": (224, 28_589_128),
+    "efficientnet_b0": (224, 5_288_548),
+    "swin_t": (224, 28_288_354),
 }
 
 

@@ -112,6 +112,14 @@ class LayerDef:
     def positional(self) -> list[Arg]:
         return [a for a in self.args if not a.kwonly]
 
+    def state_names(self) -> list[str]:
+        """The state_dict names it holds with torch's defaults (every required argument 1):
+        what the forward of a block built on it (`base: LayerNorm`) reads as tensors."""
+        if self.state is None:
+            return []
+        return list(self.state(self.bind_defaults({a.name: 1 for a in self.args
+                                                   if a.required})))
+
     def bind_defaults(self, given: Args) -> Args:
         """All arguments by name: the given ones, then torch's defaults for the rest."""
         return {a.name: given.get(a.name, a.default) for a in self.args

@@ -38,7 +38,7 @@ from nnspec.ir.program import (
     step_nodes,
 )
 from nnspec.language.expr import Expr
-from nnspec.language.names import RESERVED, TEMPLATE_FIELD, Namespace
+from nnspec.language.names import RESERVED, TEMPLATE_FIELD, TRAINING, Namespace
 
 
 @dataclass
@@ -87,7 +87,11 @@ class ClassWriter:
         cls = self.cls
         base = {"Sequential": "nn.Sequential", "ModuleList": "nn.ModuleList"}.get(
             cls.base, "nn.Module")
+        if cls.layer is not None:
+            base = f"{LAYERS[cls.layer].module}.{cls.layer}"
         header = format_statement(nodes.class_def(cls.name, [nodes.name(base)]), 0)
+        if cls.layer is not None:  # `base: LayerNorm`: torch's __init__ and reset, a forward
+            return ClassSource(cls.name, header, docstring(cls.doc, 1), [], [], self.forward())
         signature = self.signature()
         init = format_statement(nodes.function_def(
             "__init__", [("self", None, None), *signature], ast.Constant(None)), 1)
@@ -100,12 +104,12 @@ class ClassWriter:
                                                                  "__init__"))), 2)
             for name in self.forward_params():
                 init += self.emit(assign(self_attr(name), ast.Name(name)), 2)
-            for tensor in cls.tensors:
-                init += deferred.computed(self, tensor, Renamer(set(), set(), {}), partial(
-                    deferred.register, tensor)) if tensor.compute else self.emit(
-                    _own_tensor(tensor), 2)
+            for tensor in (t for t in cls.tensors if not t.after_children):
+                init += self.own_tensor(tensor)
             for child in cls.children:
                 init += self.child(child, 2)
+            for tensor in (t for t in cls.tensors if t.after_children):
+                init += self.own_tensor(tensor)
         init += self.ties()
         init += self.init_rules(cls.init)
         forward: list[str] = []
@@ -117,9 +121,9 @@ class ClassWriter:
             forward += self.emit(ast.Raise(nodes.call("NotImplementedError",
                                                       ast.Constant(message))), 2)
         elif cls.base == "Module" or cls.forward:
-            forward = format_statement(nodes.function_def("forward", [("self", None, None)]
-                                       + [(i, None, None) for i in cls.inputs], None), 1)
-            forward += self.steps(cls.forward, 2)
+            forward = self.forward()
+        if cls.extra_repr is not None:
+            forward = self.extra_repr(cls.extra_repr) + ([""] + forward if forward else [])
         return ClassSource(cls.name, header, docstring(cls.doc, 1), init,
                            deferred.init_weights(self), forward)
 
@@ -139,6 +143,25 @@ class ClassWriter:
                                      ) if isinstance(hint, ast.Subscript) else ast.Name("tuple")
             out.append((p.name, hint, default))
         return out
+
+    def own_tensor(self, tensor: RawTensor) -> list[str]:
+        if tensor.compute:
+            return deferred.computed(self, tensor, Renamer(set(), set(), {}),
+                                     partial(deferred.register, tensor))
+        return self.emit(_own_tensor(tensor), 2)
+
+    def forward(self) -> list[str]:
+        return format_statement(nodes.function_def("forward", [("self", None, None)] + [
+            (i, None, None) for i in self.cls.inputs], None), 1) + self.steps(self.cls.forward, 2)
+
+    def extra_repr(self, template: str) -> list[str]:
+        """`def extra_repr(self) -> str: return f"p={self.p}, mode={self.mode}"`."""
+        parts = TEMPLATE_FIELD.split(template)
+        text = ast.JoinedStr([ast.FormattedValue(self_attr(part), -1, None) if i % 2
+                              else ast.Constant(part) for i, part in enumerate(parts) if part])
+        return format_statement(nodes.function_def("extra_repr", [("self", None, None)],
+                                                   ast.Name("str")), 1) + \
+            self.emit(ast.Return(text), 2)
 
     def ties(self) -> list[str]:
         """`self.lm_head.weight = self.tok_emb.weight`, under its condition if it has one."""
@@ -349,8 +372,10 @@ class ClassWriter:
     def steps(self, steps: list, indent: int, renamer: Renamer | None = None) -> list[str]:
         if renamer is None:
             renamer = Renamer({c.name for c in self.cls.children} | self.param_names
-                               | {t.name for t in self.cls.tensors}, set(self.cls.inputs),
-                               _unused_unpacked(steps))
+                              | {t.name for t in self.cls.tensors} | {TRAINING}
+                              | set(LAYERS[self.cls.layer].state_names() if self.cls.layer
+                                    else ()), set(self.cls.inputs),
+                              _unused_unpacked(steps))
         lines: list[str] = []
         for step in steps:
             if isinstance(step, If):

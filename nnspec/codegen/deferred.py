@@ -84,21 +84,26 @@ def init_weights(writer: ClassWriter) -> list[str]:
                                                 ast.Constant(None)), 1)
     lines += docstring(DOC, 2)
     renamer = Renamer({p.name for p in cls.params}, set(), {})
-    for tensor in cls.tensors:
-        if tensor.compute:
-            lines += computed(writer, tensor, renamer, lambda value, t=tensor: ast.Expr(
-                nodes.call(ast.Attribute(self_attr(t.name), "copy_"), value)))
-        else:
-            lines += writer.emit(_replay_tensor(tensor, renamer), 2)
+    for tensor in (t for t in cls.tensors if not t.after_children):
+        lines += _replay_own(writer, tensor, renamer)
     if cls.children:
         module = writer.fresh("module")
         lines += writer.emit(ast.For(ast.Name(module), nodes.call("self.children"), [], []), 2)
         lines += writer.emit(ast.Expr(nodes.call("replay_init", ast.Name(module))), 3)
+    for tensor in (t for t in cls.tensors if t.after_children):
+        lines += _replay_own(writer, tensor, renamer)
     writer.rename = renamer
     lines += writer.ties()
     lines += writer.init_rules(cls.init)
     writer.rename = None
     return lines
+
+
+def _replay_own(writer: ClassWriter, tensor: RawTensor, renamer: Renamer) -> list[str]:
+    if tensor.compute:
+        return computed(writer, tensor, renamer, lambda value: ast.Expr(
+            nodes.call(ast.Attribute(self_attr(tensor.name), "copy_"), value)))
+    return writer.emit(_replay_tensor(tensor, renamer), 2)
 
 
 def computed(writer: ClassWriter, tensor: RawTensor, renamer: Renamer,

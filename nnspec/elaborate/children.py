@@ -20,7 +20,12 @@ from nnspec.ir.program import (
     Seq,
 )
 from nnspec.language.expr import Expr, ExprError, check, parse
-from nnspec.language.names import TEMPLATE_FIELD, child_name_problem, identifier_problem
+from nnspec.language.names import (
+    CONTAINER_BASES,
+    TEMPLATE_FIELD,
+    child_name_problem,
+    identifier_problem,
+)
 from nnspec.language.types import TYPE_NAMES
 
 
@@ -190,7 +195,13 @@ class Children(Context):
             return None
         target = node.func.id
         whole = Expr(node, pos)
-        if target in self.blocks:
+        base = self.spec.blocks[target].base if target in self.blocks else "Module"
+        if base in LAYERS:  # a block on a torch layer (`base: LayerNorm`) takes its arguments
+            sig = [(a.name, a.required, a.kwonly) for a in LAYERS[base].args]
+            kind = "block"
+        elif base not in CONTAINER_BASES:  # an unknown base, reported with its block, which is
+            return Call(target, "block", {}, pos)  # left out of the tree: nothing to bind
+        elif target in self.blocks:
             block = self.spec.blocks[target]
             sig = [(p, isinstance(d, str) and d in TYPE_NAMES or (
                 hasattr(d, "type") and d.default is None), False) for p, d in block.params.items()]

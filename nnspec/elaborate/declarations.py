@@ -167,6 +167,7 @@ class Declarations(Context):
                     continue
                 tensor = self.tensor(name, registered_as, decl, at, params)
                 if tensor is not None:
+                    tensor.after_children = decl.after_children
                     out.append(tensor)
         return out
 
@@ -212,7 +213,7 @@ class Declarations(Context):
                               "value's", self.where((*at, "dtype")),
                               "cast the returned value instead, as in '.float()'")
             return None
-        scope = Scope(self, at, params, set(), [], set())
+        scope = Scope(self, at, params, set(), [], set(), training=False)
         steps = scope.steps(decl.compute, (*at, "compute"))
         if not decl.compute or not returns(decl.compute[-1]):
             self.errors.error("missing-return", f"the steps computing buffer '{name}' do not "

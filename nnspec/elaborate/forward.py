@@ -22,7 +22,7 @@ from nnspec.ir.program import (
     Stmt,
 )
 from nnspec.language.expr import Expr, ExprError, parse_statement
-from nnspec.language.names import identifier_problem
+from nnspec.language.names import TRAINING, identifier_problem
 
 
 def statement(template: str, **names: str) -> ast.stmt:
@@ -44,8 +44,11 @@ class Scope:
     """Checks forward steps: which names are values, children and parameters at each point."""
 
     def __init__(self, ctx: Context, path: PathKey, params: set[str], children: set[str],
-                 inputs: list[str], tensors: set[str], container: bool = False):
+                 inputs: list[str], tensors: set[str], container: bool = False,
+                 training: bool = True):
         self.ctx, self.path = ctx, path
+        # `training` (self.training) is a forward's; steps run while building have none
+        self.flags = {TRAINING} if training else set()
         self.params, self.children, self.tensors = params, children, tensors
         self.container = container  # a Sequential block: `self[i]` and `for m in self`
         self.loop_vars: set[str] = set()  # modules bound by an enclosing `for`
@@ -63,10 +66,11 @@ class Scope:
 
     def step(self, raw: Any, path: PathKey) -> Any:
         if isinstance(raw, IfStep):
-            cond = self.ctx.expr(raw.if_, path + ("if",), self.params)
+            # over parameters, `training` and plain values of earlier steps (sizes from shapes)
+            cond = self.ctx.expr(raw.if_, path + ("if",), self.params | self.values | self.flags)
             if cond is None:
                 return None
-            self.used_params |= cond.names()
+            self.used_params |= cond.names() & self.params
             before = set(self.values)
             then = self._branch(raw.then, path + ("then",))
             then_values, self.values = self.values, set(before)
@@ -188,7 +192,7 @@ class Scope:
     def check_value(self, node: ast.AST, expr: Expr) -> None:
         """Refuse everything outside the forward whitelist; check names are defined."""
         if isinstance(node, ast.Name):
-            if node.id in self.values or node.id in self.tensors:
+            if node.id in self.values or node.id in self.tensors or node.id in self.flags:
                 return
             if node.id in self.params:
                 self.used_params.add(node.id)

@@ -71,7 +71,8 @@ class _Instantiator:
 
     def block(self, cls: ModuleClass, env: dict[str, Any], path: str, pos: Pos) -> Instance:
         for step in if_steps(cls.forward):
-            self.value(step.cond, env, path)
+            if step.cond.names() <= env.keys():  # a condition on values waits for the shapes
+                self.value(step.cond, env, path)
         absent = {c.name: c.cond for c in cls.children if c.cond is not None
                   and c.orelse is None and not self.value(c.cond, env, path)[1]}
         if absent:
@@ -145,6 +146,9 @@ class _Instantiator:
         """A forward step that runs must not call a conditional child that was left out."""
         for step in steps:
             if isinstance(step, If):
+                if not step.cond.names() <= env.keys():  # on values: either branch may run
+                    self.absent_calls(step.then + step.orelse, absent, env, path)
+                    continue
                 ok, taken = self.value(step.cond, env, path)
                 if ok:
                     self.absent_calls(step.then if taken else step.orelse, absent, env, path)
@@ -224,7 +228,11 @@ class _Instantiator:
             if call.target in self.skip or call.target not in self.program.classes:
                 return None  # its own errors are reported already
             cls = self.program.classes[call.target]
-            for param in cls.params:
+            if cls.layer is not None:  # `base: LayerNorm`: the layer's arguments and checks
+                if not self.layer_values(LAYERS[cls.layer], call, values, path):
+                    return None
+                values = LAYERS[cls.layer].bind_defaults(values)
+            for param in cls.params if cls.layer is None else ():
                 if param.name not in values:
                     values[param.name] = param.default
                     continue

@@ -35,7 +35,7 @@ def warnings(doc: Document, spec: SpecFile, program: Program,
             name for tie in cls.ties if tie.cond for name in tie.cond.names()}
         if cls.name == program.root:
             used |= input_reads
-        for param in cls.params:
+        for param in cls.params if cls.layer is None else ():  # not a layer's arguments
             if param.name not in used:
                 found.warning("unused-param", f"parameter '{param.name}' of '{cls.name}' is "
                               "never used", param.pos, "use it in a child's arguments or the "

@@ -88,9 +88,10 @@ class ExpressionLayout(DocumentBuilder):
             self.tuple(node)
         elif isinstance(node, ast.Slice):
             self.slice(node)
-        elif isinstance(node, ast.JoinedStr):  # only names in braces: f"layer_{i}"
-            self.text('f"' + "".join(f"{{{v.value.id}}}" if isinstance(v, ast.FormattedValue)
-                                     else v.value for v in node.values) + '"')
+        elif isinstance(node, ast.JoinedStr):  # names in braces: f"layer_{i}", f"p={self.p}"
+            self.text('f"' + "".join(
+                f"{{{ast.unparse(v.value)}}}" if isinstance(v, ast.FormattedValue)
+                else _fstring_text(v.value) for v in node.values) + '"')
         elif isinstance(node, ast.Starred):
             self.text("*")
             self.expr(node.value)
@@ -356,3 +357,8 @@ def _simple_slice_part(node: ast.expr) -> bool:
     while isinstance(node, ast.UnaryOp) and not isinstance(node.op, ast.Not):
         node = node.operand
     return isinstance(node, (ast.Name, ast.Constant))
+
+
+def _fstring_text(text: str) -> str:
+    """Literal text inside a double-quoted f-string: braces doubled, quotes escaped."""
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("{", "{{").replace("}", "}}")

@@ -144,6 +144,7 @@ class ParameterSpec(_Model):
     shape: list[Dim]  # type: ignore[valid-type]
     init: InitFn  # type: ignore[valid-type]
     dtype: DType | None = None
+    after_children: bool = False  # created after the children, where torch code creates it
     doc: str | None = None
 
 
@@ -157,6 +158,7 @@ class BufferSpec(_Model):
     compute: list[Step] | None = None
     dtype: DType | None = None
     persistent: bool = True
+    after_children: bool = False
     doc: str | None = None
 
 
@@ -170,8 +172,9 @@ class TieSpec(_Model):
 class BlockSpec(_Model):
     """A reusable module class."""
 
-    base: Literal["Module", "Sequential", "ModuleList"] = "Module"
+    base: str = "Module"  # or Sequential, ModuleList, a torch layer to subclass
     doc: str | None = None
+    extra_repr: str | None = None  # printed inside the class's parentheses: "p={p}, mode={mode}"
     params: dict[str, ParamDecl] = {}
     inputs: list[str] = ["x"]
     children: by_type("children are a mapping of names to children, or a list "  # type: ignore

@@ -23,7 +23,7 @@ from nnspec.catalog.types import Arg
 from nnspec.formatter import literal
 from nnspec.frontend.models import SpecFile
 from nnspec.frontend.spec import FORMAT_VERSIONS
-from nnspec.language.names import IMPORT_PATH
+from nnspec.language.names import CONTAINER_BASES, IMPORT_PATH
 from nnspec.language.types import TYPE_NAMES
 from nnspec.output import markers
 
@@ -53,7 +53,10 @@ _DESCRIPTIONS = {
     ("Spec", "model"): "The root module class.",
     ("Spec", "doc"): "What this spec describes.",
     ("BlockSpec", "base"): "Module (the default), Sequential (children run in order, no "
-                           "forward) or ModuleList (numbered children, no forward).",
+                           "forward), ModuleList (numbered children, no forward), or a torch "
+                           "layer to subclass (its arguments and tensors, a forward of its own).",
+    ("BlockSpec", "extra_repr"): "What print() shows inside the parentheses: text with "
+                                 "{parameter} fields, as in 'p={p}, mode={mode}'.",
     ("BlockSpec", "params"): "Constructor parameters: a default value (its type is inferred), a "
                              "type name such as 'int' (required), or {type, default, doc}.",
     ("BlockSpec", "inputs"): "Names of the forward arguments.",
@@ -101,6 +104,8 @@ def spec_schema() -> dict[str, Any]:
         for target in (model, "ModelSpec") if model == "BlockSpec" else (model,):
             if key in defs[target]["properties"]:
                 defs[target]["properties"][key]["description"] = text
+    for target in ("BlockSpec", "ModelSpec"):
+        defs[target]["properties"]["base"]["enum"] = [*CONTAINER_BASES, *sorted(LAYERS)]
     _replace_strings(defs)
     root["properties"]["layers"]["additionalProperties"]["oneOf"][0]["pattern"] = IMPORT_PATH
     defs["LayerRef"]["properties"]["class"]["pattern"] = IMPORT_PATH
@@ -209,7 +214,7 @@ def statement_schema() -> dict[str, Any]:
         "type": "string",
         "description": "One forward step: an assignment from children, torch./F. functions and "
                        "tensor methods ('y = conv(x)', 'x += y'), or 'return ...'.",
-        "pattern": r"^\s*(return\b[\s\S]*|[A-Za-z_][\w\s,()\[\]]*?"
+        "pattern": r"^\s*(return\b[\s\S]*|[A-Za-z_][\w\s,:()\[\]]*?"
                    r"(\*\*|//|<<|>>|[-+*/%@&|^])?=(?!=)[\s\S]*)$",
         "examples": ["x = conv(x)", "return x"],
     }

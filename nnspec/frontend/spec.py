@@ -22,7 +22,6 @@ DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "int16"
           "uint8", "bool")
 DType = Literal["float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8",
                 "uint8", "bool"]
-BASES = ("Module", "Sequential", "ModuleList")
 REQUIRED = object()  # a field without a default
 
 
@@ -88,12 +87,13 @@ class InitRule(SpecData):
 
 
 class ParameterSpec(SpecData):
-    FIELDS = {"shape": REQUIRED, "init": REQUIRED, "dtype": None, "doc": None}
+    FIELDS = {"shape": REQUIRED, "init": REQUIRED, "dtype": None, "after_children": False,
+              "doc": None}
 
 
 class BufferSpec(SpecData):
     FIELDS = {"shape": None, "init": None, "compute": None, "dtype": None, "persistent": True,
-              "doc": None}
+              "after_children": False, "doc": None}
 
 
 class TieSpec(SpecData):
@@ -101,8 +101,9 @@ class TieSpec(SpecData):
 
 
 class BlockSpec(SpecData):
-    FIELDS = {"base": "Module", "doc": None, "params": {}, "inputs": ["x"], "children": {},
-              "forward": None, "parameters": {}, "buffers": {}, "tie": {}, "init": []}
+    FIELDS = {"base": "Module", "doc": None, "extra_repr": None, "params": {}, "inputs": ["x"],
+              "children": {}, "forward": None, "parameters": {}, "buffers": {}, "tie": {},
+              "init": []}
 
 
 class ModelSpec(BlockSpec):
@@ -257,19 +258,20 @@ _init_rule = _mapping(InitRule, {
     "child": _optional(_str), "weight": _optional(_init_fn), "bias": _optional(_init_fn),
     "doc": _optional(_str)})
 _tensor = {"shape": _list(_input_size), "init": _init_fn,
-           "dtype": _optional(_one_of(*DTYPES)), "doc": _optional(_str)}
+           "dtype": _optional(_one_of(*DTYPES)), "after_children": _bool, "doc": _optional(_str)}
 _param = _by_type(map=_mapping(ParamSpec, {"type": _one_of(*TYPE_NAMES), "default": _any,
                                            "doc": _optional(_str)}),
                   scalar=_scalar, str=_str, list=_list(_any))
 _block = {
-    "base": _one_of(*BASES), "doc": _optional(_str), "params": _dict(_param),
+    "base": _str, "doc": _optional(_str), "extra_repr": _optional(_str),
+    "params": _dict(_param),
     "inputs": _list(_str), "children": _by_type(map=_dict(_child), list=_list(_child)),
     "forward": _optional(_by_type(list=_list(_step), str=_one_of("unknown"))),
     "parameters": _dict(_mapping(ParameterSpec, _tensor)),
     "buffers": _dict(_mapping(BufferSpec, {
         "shape": _optional(_list(_input_size)), "init": _optional(_init_fn),
         "compute": _optional(_list(_step)), "dtype": _optional(_one_of(*DTYPES)),
-        "persistent": _bool, "doc": _optional(_str)})),
+        "persistent": _bool, "after_children": _bool, "doc": _optional(_str)})),
     "tie": _dict(_by_type(str=_str, map=_mapping(TieSpec, {"source": _str, "if": _str}))),
     "init": _list(_by_type(map=_init_rule, list=_list(_init_rule)))}
 _input = _by_type(list=_list(_input_size), map=_mapping(InputSpec, {

@@ -16,6 +16,7 @@ from typing import Any, Union
 
 from nnspec.diagnostics import Pos
 from nnspec.language.expr import Expr
+from nnspec.language.names import CONTAINER_BASES
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,9 @@ class RawTensor:
     # a computed buffer (init COMPUTED, no shape): forward-style steps over the class's
     # parameters, the last a `return` of its value; static analysis finds its shape and dtype
     compute: list[Step] = field(default_factory=list)
+    # created after the class's children rather than before (Swin's bias table, drawn after
+    # its Linears), so a seeded build draws in torch code's order
+    after_children: bool = False
 
     @property
     def is_param(self) -> bool:
@@ -155,7 +159,7 @@ class Tie:
 @dataclass
 class ModuleClass:
     name: str
-    base: str  # "Module" or "Sequential"
+    base: str  # "Module", "Sequential", "ModuleList", or the torch layer it subclasses
     params: list[Param]
     inputs: list[str]
     children: list[Child]
@@ -170,6 +174,15 @@ class ModuleClass:
     init: list = field(default_factory=list)
     tensors: list[RawTensor] = field(default_factory=list)  # parameters, then buffers
     ties: list[Tie] = field(default_factory=list)
+    # `extra_repr`: what print() shows inside the class's parentheses, `{name}` fields naming
+    # parameters (kept as attributes, like the forward's)
+    extra_repr: str | None = None
+
+    @property
+    def layer(self) -> str | None:
+        """The torch layer the class subclasses (`base: LayerNorm`): its parameters are the
+        layer's arguments, its tensors the layer's, its forward its own; or None."""
+        return None if self.base in CONTAINER_BASES else self.base
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Spec expressions: parsed with `ast`, checked against a whitelist, evaluated by our own walker.
 
 Nothing here calls `eval`. An expression is a Python expression over parameters, literals and a
-few pure helpers (`min`, `max`, `int`, `round`, `make_divisible`, ...). Evaluation follows
+few pure helpers (`min`, `max`, `int`, `round`, `sum`, `make_divisible`, ...). Evaluation follows
 Python's semantics exactly, because code generation emits the same expression as Python source.
 Every error carries the offset of the offending sub-expression, so diagnostics point inside it.
 """
@@ -38,6 +38,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "round": round,
     "abs": abs,
     "len": len,
+    "sum": sum,
     "make_divisible": make_divisible,
 }
 # `math.<name>(...)`, as torchvision writes init scales (`math.sqrt(1 / fan_in)`)

@@ -14,6 +14,13 @@ import re
 # a field of a named repeat's child name template: the `{i}` of `encoder_layer_{i}`
 TEMPLATE_FIELD = re.compile(r"\{(\w+)\}")
 
+# the bases a block may have besides a torch layer (`base: LayerNorm`)
+CONTAINER_BASES = ("Module", "Sequential", "ModuleList")
+
+# the one module attribute a forward step may read: `self.training`, a bool that is False in
+# the static pass (which models eval mode)
+TRAINING = "training"
+
 # a user layer's import path, `package.module:Class` (the spec's `layers:` values)
 IMPORT_PATH = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$"
 
@@ -58,6 +65,7 @@ GENERATED_BUILTINS = frozenset({
     "super", "range", "isinstance", "NotImplementedError", "print", "tuple", "object", "list",
     "hasattr",
     "abs", "bool", "float", "int", "len", "max", "min", "round", "str",
+    "sum",
 })
 RESERVED = frozenset({"self"}) | GENERATED_MODULES | GENERATED_BUILTINS
 

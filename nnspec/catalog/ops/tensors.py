@@ -265,6 +265,23 @@ def permute_rule(input: Tensor, *dims: Any) -> Tensor:
     return like(input, tuple(input.shape[d] for d in order))
 
 
+def roll_rule(input: Tensor, shifts: Any, dims: Any = None) -> Tensor:
+    """`torch.roll(x, shifts=(-3, -3), dims=(1, 2))`: shifting windows keeps the shape."""
+    shifts = tuple(shifts) if isinstance(shifts, (list, tuple)) else (shifts,)
+    if dims is None:
+        if len(shifts) != 1:
+            raise OpError(f"roll() without dims takes one shift, got {list(shifts)}", input,
+                          code="bad-op-argument")
+        return like(input, input.shape)
+    dims = tuple(dims) if isinstance(dims, (list, tuple)) else (dims,)
+    if len(shifts) != len(dims) or not all(isinstance(s, int) for s in shifts):
+        raise OpError(f"roll() takes one int shift per dim, got shifts {list(shifts)} for dims "
+                      f"{list(dims)}", input, code="bad-op-argument")
+    for d in dims:
+        _dim(d, len(input.shape), input)
+    return like(input, input.shape)
+
+
 def transpose_rule(input: Tensor, dim0: int, dim1: int) -> Tensor:
     a, b = _dim(dim0, len(input.shape), input), _dim(dim1, len(input.shape), input)
     out = list(input.shape)

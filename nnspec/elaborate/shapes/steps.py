@@ -17,7 +17,7 @@ from nnspec.ir.analysis import UNKNOWN, tensors_in
 from nnspec.ir.program import Instance, Stmt
 from nnspec.language import guards, operators
 from nnspec.language.errors import ExprError
-from nnspec.language.expr import Expr
+from nnspec.language.expr import Expr, evaluate
 from nnspec.language.guards import Work
 
 
@@ -45,6 +45,28 @@ def statement(walker: Any, stmt: Stmt, frame: Frame) -> Any:
     result = _run(evaluator, stmt, frame)
     evaluator.guarded(lambda: evaluator.work.settle(stmt.node))
     return result
+
+
+def condition(walker: Any, cond: Expr, frame: Frame) -> bool:
+    """An `if` step's condition, over parameters and the plain values of earlier steps (sizes
+    read from shapes, `training`); a tensor there is an error, as torch's truth value of a
+    tensor is data the static pass does not have."""
+    env = dict(frame.env)
+    for name in cond.names() & frame.values.keys():
+        value = frame.values[name]
+        if value is UNKNOWN:  # a size past an unknown forward: no branch to take
+            raise Abort
+        if next(tensors_in(value), None) is not None:
+            walker.error("type-error", f"an `if` condition is over plain values; '{name}' is a "
+                         "tensor", cond.pos, frame.inst.path,
+                         hint="choose with an expression instead: `y = a if cond else b`")
+            raise Abort
+        env[name] = value
+    try:
+        return bool(evaluate(cond.node, env))
+    except ExprError as err:
+        walker.error(err.code, err.message, cond.error_pos(err), frame.inst.path)
+        raise Abort from None
 
 
 def _run(evaluator: Step, stmt: Stmt, frame: Frame) -> Any:
@@ -336,7 +358,11 @@ def has_unknown(value: Any) -> bool:
 
 
 def _index(input: Tensor, index: Any) -> Tensor:
-    """Basic indexing: ints drop a dim, slices shrink it, None adds one, ... skips."""
+    """Basic indexing: ints drop a dim, slices shrink it, None adds one, ... skips; and one
+    integer tensor, which gathers along the first dim (`table[index]`: index's shape, then the
+    rest of the table's)."""
+    if isinstance(index, Tensor) and index.dtype in ("int64", "int32") and input.shape:
+        return values.like(input, (*index.shape, *input.shape[1:]))
     items = list(index) if isinstance(index, tuple) else [index]
     if any(isinstance(i, (Tensor, list)) for i in items):
         raise OpError("indexing with tensors or lists is not supported statically",

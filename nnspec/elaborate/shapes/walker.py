@@ -32,7 +32,8 @@ from nnspec.elaborate.shapes.symbolic import Seen, common_expr, layer_sym, resco
 from nnspec.elaborate.user_layers import UserRuleError, rule_error
 from nnspec.ir.analysis import UNKNOWN, Analysis, Inferred, ModuleInfo, Node, Shape, tensors_in
 from nnspec.ir.program import Call, If, Instance, Program, RawTensor, Stmt, Tie
-from nnspec.language.expr import Expr, ExprError, evaluate
+from nnspec.language.expr import Expr, evaluate
+from nnspec.language.names import TRAINING
 
 
 def analyze(program: Program, tree: Instance,
@@ -110,7 +111,7 @@ class _Walker:
         """Add the module and its subtree, pre-order, with the parameters of complete layers."""
         info = ModuleInfo(inst.path, inst.type, inst.kind, 0)
         self.modules[inst.path] = info
-        if inst.kind == "layer":
+        if inst.kind == "layer" or self.layer_of(inst):
             self.count_params(inst)
         elif inst.kind == "block":
             self.computed_buffers(inst)
@@ -133,10 +134,16 @@ class _Walker:
         """A layer's arguments: the instance's own, and those inferred so far."""
         return self.filled.get(id(inst), inst.args)
 
+    def layer_of(self, inst: Instance) -> str | None:
+        """The torch layer a block instance subclasses (`base: LayerNorm`), or None."""
+        return self.program.classes[inst.type].layer if inst.kind == "block" else None
+
     def count_params(self, inst: Instance) -> None:
-        """A layer's parameters and checkpoint layout, once all its arguments are known."""
-        layer, info = LAYERS[inst.type], self.modules[inst.path]
-        if _missing(inst.type, self.args(inst)):
+        """A layer's parameters and checkpoint layout, once all its arguments are known (a
+        block on a layer: the layer's)."""
+        name = self.layer_of(inst) or inst.type
+        layer, info = LAYERS[name], self.modules[inst.path]
+        if _missing(name, self.args(inst)):
             return
         bound = layer.bind_defaults(self.args(inst))
         info.params = info.own_params = layer.params(bound) if layer.params else None
@@ -272,9 +279,13 @@ class _Walker:
                 self.error("bad-call", f"{cls.name} takes {len(cls.inputs)} inputs "
                            f"({', '.join(cls.inputs)}), got {len(args)}", inst.pos, inst.path)
                 raise Abort
-            frame.values = dict(zip(cls.inputs, scoped))
+            frame.values = {TRAINING: False, **dict(zip(cls.inputs, scoped))}
             frame.values.update({t.name: self.own_tensor(inst, t) for t in cls.tensors
                                  if t.name in inst.tensors})
+            if cls.layer is not None:  # the layer's tensors; None where its arguments drop one
+                state = self.modules[inst.path].state or {}
+                frame.values.update({name: Tensor(state[name][0], inst.pos) if name in state
+                                     else None for name in LAYERS[cls.layer].state_names()})
             out = self.steps(cls.forward, frame)
         return rescoped(out, inst.call, cls, self.rescoped)
 
@@ -299,11 +310,7 @@ class _Walker:
         return NO_RETURN
 
     def condition(self, cond: Expr, frame: Frame) -> bool:
-        try:
-            return bool(evaluate(cond.node, frame.env))
-        except ExprError as err:  # elaboration evaluated it already: this cannot fail
-            self.error(err.code, err.message, cond.error_pos(err), frame.inst.path)
-            raise Abort from None
+        return forward.condition(self, cond, frame)
 
     def statement(self, stmt: Stmt, frame: Frame) -> Any:
         return forward.statement(self, stmt, frame)
