@@ -10,14 +10,12 @@ from dataclasses import dataclass
 from functools import partial
 
 from nnspec.catalog import LAYERS, REQUIRED
-from nnspec.catalog.init_functions import TRIL
 from nnspec.codegen import deferred
 from nnspec.codegen.docstrings import docstring
 from nnspec.codegen.imports import ANNOTATIONS, Usage, loop_variables
 from nnspec.codegen.statements import (
     Renamer,
     assign,
-    init_arg,
     init_call,
     member,
     self_attr,
@@ -148,7 +146,7 @@ class ClassWriter:
         if tensor.compute:
             return deferred.computed(self, tensor, Renamer(set(), set(), {}),
                                      partial(deferred.register, tensor))
-        return self.emit(_own_tensor(tensor), 2)
+        return self.emit(deferred.own_tensor(tensor), 2)
 
     def forward(self) -> list[str]:
         return format_statement(nodes.function_def("forward", [("self", None, None)] + [
@@ -440,29 +438,6 @@ def _unused_unpacked(steps: list) -> dict[str, str]:
                 for n in ast.walk(t) if isinstance(n, ast.Name)}
     return {name: "_" if "_" not in loaded else f"_{name}"
             for name in unpacked - loaded if not name.startswith("_")}
-
-
-def _own_tensor(tensor: RawTensor) -> ast.stmt:
-    """`self.pos_embedding = nn.Parameter(torch.empty(1, n, d).normal_(std=0.02))`, as
-    torchvision writes it (so a seeded build draws the same numbers), or
-    `self.register_buffer("mask", torch.tril(torch.ones(1, 1, n, n)), persistent=False)`."""
-    dims = [dim.node for dim in tensor.shape] or [ast.Tuple([])]  # a scalar: torch.ones(())
-    dtype = {"dtype": nodes.name(f"torch.{tensor.dtype}")} if tensor.dtype else {}
-    fn, args = tensor.init, tensor.args
-    if fn in ("zeros", "ones"):
-        value: ast.expr = nodes.call(f"torch.{fn}", *dims, **dtype)
-    elif fn == TRIL:
-        value = nodes.call("torch.tril", nodes.call("torch.ones", *dims, **dtype))
-    else:
-        empty = nodes.call("torch.empty", *dims, **dtype)
-        if fn == "normal":
-            value = nodes.call(ast.Attribute(empty, "normal_"),
-                               **{a: init_arg(v) for a, v in args.items()})
-        else:
-            value = init_call(fn, empty, args)
-    if tensor.is_param:
-        return assign(self_attr(tensor.name), nodes.call("nn.Parameter", value))
-    return deferred.register(tensor, value)
 
 
 def _name_key(name: str) -> ast.expr:

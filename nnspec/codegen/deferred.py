@@ -6,7 +6,8 @@ The replay, class by class: its own tensors (parameters, then buffers, computed 
 recomputed), then every child in construction order (`replay_init`: a generated class replays
 itself; a torch layer its own children, then its own reset, as `MultiheadAttention` resets after
 building `out_proj`), then the ties again (`to_empty` gives each end its own tensor), then the
-class's init rules.
+class's init rules. The statements that create own tensors in `__init__` live here too, beside
+the ones that replay them.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any, Protocol
 
 from nnspec.catalog.init_functions import TRIL
 from nnspec.codegen.docstrings import docstring
-from nnspec.codegen.statements import Renamer, init_call, self_attr
+from nnspec.codegen.statements import Renamer, assign, init_arg, init_call, self_attr
 from nnspec.formatter import format_statement, nodes
 from nnspec.ir.program import COMPUTED, InitRule, ModuleClass, RawTensor, Stmt
 from nnspec.language.expr import Expr
@@ -114,6 +115,29 @@ def computed(writer: ClassWriter, tensor: RawTensor, renamer: Renamer,
     assert isinstance(last, Stmt) and isinstance(last.node, ast.Return)
     value = renamer.visit(copy.deepcopy(last.node.value))
     return lines + writer.emit(final(value), 2)
+
+
+def own_tensor(tensor: RawTensor) -> ast.stmt:
+    """`self.pos_embedding = nn.Parameter(torch.empty(1, n, d).normal_(std=0.02))`, as
+    torchvision writes it (so a seeded build draws the same numbers), or
+    `self.register_buffer("mask", torch.tril(torch.ones(1, 1, n, n)), persistent=False)`."""
+    dims = [dim.node for dim in tensor.shape] or [ast.Tuple([])]  # a scalar: torch.ones(())
+    dtype = {"dtype": nodes.name(f"torch.{tensor.dtype}")} if tensor.dtype else {}
+    fn, args = tensor.init, tensor.args
+    if fn in ("zeros", "ones"):
+        value: ast.expr = nodes.call(f"torch.{fn}", *dims, **dtype)
+    elif fn == TRIL:
+        value = nodes.call("torch.tril", nodes.call("torch.ones", *dims, **dtype))
+    else:
+        empty = nodes.call("torch.empty", *dims, **dtype)
+        if fn == "normal":
+            value = nodes.call(ast.Attribute(empty, "normal_"),
+                               **{a: init_arg(v) for a, v in args.items()})
+        else:
+            value = init_call(fn, empty, args)
+    if tensor.is_param:
+        return assign(self_attr(tensor.name), nodes.call("nn.Parameter", value))
+    return register(tensor, value)
 
 
 def register(tensor: RawTensor, value: ast.expr) -> ast.stmt:

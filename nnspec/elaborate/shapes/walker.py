@@ -16,7 +16,6 @@ the IR for code generation.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from typing import Any, NoReturn
 
@@ -29,10 +28,11 @@ from nnspec.elaborate.shapes import buffers
 from nnspec.elaborate.shapes import steps as forward
 from nnspec.elaborate.shapes.steps import NO_RETURN, Abort, Frame, has_unknown
 from nnspec.elaborate.shapes.symbolic import Seen, common_expr, layer_sym, rescoped, unscoped
+from nnspec.elaborate.shapes.ties import TieCounting, numel
 from nnspec.elaborate.user_layers import UserRuleError, rule_error
 from nnspec.ir.analysis import UNKNOWN, Analysis, Inferred, ModuleInfo, Node, Shape, tensors_in
-from nnspec.ir.program import Call, If, Instance, Program, RawTensor, Stmt, Tie
-from nnspec.language.expr import Expr, evaluate
+from nnspec.ir.program import Call, If, Instance, Program, RawTensor, Stmt
+from nnspec.language.expr import Expr
 from nnspec.language.names import TRAINING
 
 
@@ -55,7 +55,7 @@ def analyze(program: Program, tree: Instance,
     return analysis
 
 
-class _Walker:
+class _Walker(TieCounting):
     def __init__(self, program: Program, errors: Collector):
         self.program, self.errors = program, errors
         self.seen: set[tuple[Pos, str]] = set()
@@ -119,7 +119,7 @@ class _Walker:
             tensors = self.program.classes[inst.type].tensors
             info.state = {t.name: (inst.tensors[t.name], t.is_param) for t in tensors
                           if t.persistent and t.name in inst.tensors}
-            info.params = info.own_params = sum(_numel(inst.tensors[t.name]) for t in tensors
+            info.params = info.own_params = sum(numel(inst.tensors[t.name]) for t in tensors
                                                 if t.is_param and t.name in inst.tensors)
         for child in inst.children:
             self.register(child)
@@ -167,70 +167,6 @@ class _Walker:
         total = None if total is None or twice is None else total - twice
         info.params = total
         return total
-
-    def tied_twice(self, tree: Instance) -> None:
-        """Per module, the size of the tied parameters its subtree would count twice: at the
-        deepest module holding both ends, as its `parameters()` yields a shared tensor once
-        (None where a tie's shape is unknown)."""
-        stack = [tree]
-        while stack:
-            inst = stack.pop()
-            stack.extend(inst.children)
-            if inst.kind != "block":
-                continue
-            for tie in self.program.classes[inst.type].ties:
-                if tie.cond is not None and not evaluate(tie.cond.node, inst.args):
-                    continue
-                shape = self.tie(inst, tie)
-                a, b = (text.rpartition(".")[0].split(".") for text in (tie.target, tie.source))
-                common = [x for x, _ in itertools.takewhile(lambda p: p[0] == p[1], zip(a, b))]
-                path = ".".join(p for p in (inst.path, *common) if p)
-                before = self.shared.get(path, 0)
-                self.shared[path] = None if shape is None or before is None \
-                    else before + _numel(shape)
-
-    def tie(self, inst: Instance, tie: Tie) -> Shape | None:
-        """The shape of a tied parameter, once: torch's `parameters()` yields it once. Errors
-        when either end is not a parameter or their shapes differ; None where unknown."""
-        ends = [".".join(p for p in (inst.path, text) if p) for text in (tie.target,
-                                                                          tie.source)]
-        if ends[0] in self.modules and ends[1] in self.modules:
-            return self.module_tie(ends, tie, inst.path)
-        shapes = []
-        for text, pos in ((tie.target, tie.pos), (tie.source, tie.source_pos)):
-            owner, _, attr = text.rpartition(".")
-            path = ".".join(p for p in (inst.path, owner) if p)
-            info = self.modules.get(path)
-            if info is None or info.state is None:  # absent (reported) or no layout rule
-                return None
-            found = info.state.get(attr)
-            if found is None or not found[1]:
-                self.error("bad-tie", f"'{path or inst.type}' ({info.type}) has no parameter "
-                           f"'{attr}'", pos, inst.path)
-                return None
-            shapes.append(tuple(found[0]))
-        if shapes[0] != shapes[1]:
-            self.error("shape-mismatch", f"cannot tie {tie.target} {list(shapes[0])} to "
-                       f"{tie.source} {list(shapes[1])}: the shapes differ", tie.pos,
-                       inst.path)
-            return None
-        return shapes[0]
-
-    def module_tie(self, ends: list[str], tie: Tie, path: str) -> Shape | None:
-        """A module registered at two paths: both ends of one class, and the parameters below
-        the source counted once (as a flat shape of their total; None where unknown)."""
-        target, source = (self.modules[end] for end in ends)
-        if target.type != source.type:
-            self.error("bad-tie", f"cannot tie {tie.target} ({target.type}) to {tie.source} "
-                       f"({source.type}): a shared module has one class", tie.pos, path)
-            return None
-        total = 0
-        for key, info in self.modules.items():
-            if key == ends[1] or key.startswith(ends[1] + "."):
-                if info.own_params is None:
-                    return None
-                total += info.own_params
-        return (total,)
 
     def node(self, role: str, label: str, chain: tuple[str, ...], inputs: list[int],
              output: Any) -> Node:
@@ -512,11 +448,3 @@ def _ancestors(path: str) -> Iterator[str]:
     parts = path.split(".")
     for n in range(len(parts) - 1, -1, -1):
         yield ".".join(parts[:n])
-
-
-def _numel(shape: Shape) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
-
