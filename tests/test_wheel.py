@@ -40,8 +40,7 @@ def runtime_requirements() -> list[str]:
     """requirements-dev.txt's lines for the packages pyproject.toml depends on."""
     deps = re.search(r"^dependencies = \[(.*?)\]", (ROOT / "pyproject.toml").read_text(
         encoding="utf-8"), re.S | re.M).group(1)
-    names = {_canonical(re.match(r'\s*"([A-Za-z0-9_.-]+)', d).group(1))
-             for d in deps.split(",") if d.strip()}
+    names = {_canonical(name) for name in re.findall(r'^\s*"([A-Za-z0-9_.-]+)', deps, re.M)}
     pinned = {}
     for line in (ROOT / "requirements-dev.txt").read_text(encoding="utf-8").splitlines():
         line = line.split("#")[0].strip()

@@ -117,8 +117,8 @@ class LayerDef:
         what the forward of a block built on it (`base: LayerNorm`) reads as tensors."""
         if self.state is None:
             return []
-        return list(self.state(self.bind_defaults({a.name: 1 for a in self.args
-                                                   if a.required})))
+        return list(self.state(self.bind_defaults({
+            a.name: [1] if a.accepts == "int_list" else 1 for a in self.args if a.required})))
 
     def bind_defaults(self, given: Args) -> Args:
         """All arguments by name: the given ones, then torch's defaults for the rest."""
