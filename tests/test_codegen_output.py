@@ -327,7 +327,7 @@ def test_only_expected_names_are_bound_or_called(sources):
            "output", "__name__", "make_divisible", "v", "divisor", "min_value", "new_v",
            "int", "float", "bool", "str", "list", "object", "layers", *FUNCTIONS,
            "range", "isinstance", "m", "_", "tuple", "math",  # repeat loops and init rules
-           "replay_init", "module", "child", "hasattr"}  # init_weights
+           "replay_init", "module", "child", "hasattr", "layer"}  # init_weights
     for path, text in sources.items():
         program = nnspec.load(path).program
         allowed = own | set(program.classes) | {i.name for i in program.inputs}

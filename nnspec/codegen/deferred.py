@@ -49,6 +49,14 @@ REPLAY_INIT = '''def replay_init(module: nn.Module) -> None:
     if hasattr(module, "init_weights"):
         module.init_weights()
         return
+    if isinstance(module, (nn.TransformerEncoder, nn.TransformerDecoder)):
+        # built from one layer deep-copied num_layers times: that layer drew, the copies did not
+        replay_init(module.layers[0])
+        for layer in module.layers[1:]:
+            layer.load_state_dict(module.layers[0].state_dict())
+        if module.norm is not None:
+            replay_init(module.norm)
+        return
     for child in module.children():
         replay_init(child)
     if hasattr(module, "_reset_parameters"):

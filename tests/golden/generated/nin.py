@@ -2,7 +2,7 @@
 # To regenerate, run this in the file's directory:
 #     nnspec build ../../../specs/nin.yaml -o <this file>
 # nnspec-spec-sha256: 8559d3ba485893a6b83a2a7ccd9e6ba9161ee2c1c4388d7efd819700cf090f6c
-# nnspec-body-sha256: e63f65917ab56d80f5513f7bf4b0e9e511698707b98ce203df52614693c1eece
+# nnspec-body-sha256: e19b566d2bd5274b1b901dcdbec10381d996e9cf93d036cc2ad7da881d3a3c4c
 
 import torch
 from torch import nn
@@ -13,6 +13,14 @@ def replay_init(module: nn.Module) -> None:
     with `init_weights` replays its constructor; a torch layer its children, then its reset."""
     if hasattr(module, "init_weights"):
         module.init_weights()
+        return
+    if isinstance(module, (nn.TransformerEncoder, nn.TransformerDecoder)):
+        # built from one layer deep-copied num_layers times: that layer drew, the copies did not
+        replay_init(module.layers[0])
+        for layer in module.layers[1:]:
+            layer.load_state_dict(module.layers[0].state_dict())
+        if module.norm is not None:
+            replay_init(module.norm)
         return
     for child in module.children():
         replay_init(child)

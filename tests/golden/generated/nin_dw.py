@@ -2,7 +2,7 @@
 # To regenerate, run this in the file's directory:
 #     nnspec build ../../../specs/nin_dw.yaml -o <this file>
 # nnspec-spec-sha256: 2b8ca36a99c0ce9ef6dac5d6833cdece541483b4baa53f2ba765d74b133a6944
-# nnspec-body-sha256: bb488d7b1c9b01bdb888cba2184bbc44362a545ca8ea341890a9fa5c81f5572f
+# nnspec-body-sha256: 23eeffd7457107b1fecd3bc70e10ab11d7b2fbf4ce2835fb1af2af7164de39b6
 
 import torch
 from torch import nn
@@ -13,6 +13,14 @@ def replay_init(module: nn.Module) -> None:
     with `init_weights` replays its constructor; a torch layer its children, then its reset."""
     if hasattr(module, "init_weights"):
         module.init_weights()
+        return
+    if isinstance(module, (nn.TransformerEncoder, nn.TransformerDecoder)):
+        # built from one layer deep-copied num_layers times: that layer drew, the copies did not
+        replay_init(module.layers[0])
+        for layer in module.layers[1:]:
+            layer.load_state_dict(module.layers[0].state_dict())
+        if module.norm is not None:
+            replay_init(module.norm)
         return
     for child in module.children():
         replay_init(child)

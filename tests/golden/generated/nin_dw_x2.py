@@ -2,7 +2,7 @@
 # To regenerate, run this in the file's directory:
 #     nnspec build ../../../specs/nin_dw_x2.yaml -o <this file>
 # nnspec-spec-sha256: e7f14361810c20617115aa7f969795205eb436f054a3883ae81081210d2b7b1e
-# nnspec-body-sha256: ce989981cb4e4772a9053ced8252439627f7d0662f6e73a9beb46aabb6040166
+# nnspec-body-sha256: b55a31b9c8e7e0b79bb3661ee25891fc41240133d9608b338f58070ec1b69166
 
 import torch
 from torch import nn
@@ -13,6 +13,14 @@ def replay_init(module: nn.Module) -> None:
     with `init_weights` replays its constructor; a torch layer its children, then its reset."""
     if hasattr(module, "init_weights"):
         module.init_weights()
+        return
+    if isinstance(module, (nn.TransformerEncoder, nn.TransformerDecoder)):
+        # built from one layer deep-copied num_layers times: that layer drew, the copies did not
+        replay_init(module.layers[0])
+        for layer in module.layers[1:]:
+            layer.load_state_dict(module.layers[0].state_dict())
+        if module.norm is not None:
+            replay_init(module.norm)
         return
     for child in module.children():
         replay_init(child)
