@@ -405,3 +405,33 @@ def test_sizes_stay_sizes_and_a_fixed_batch_is_refused():
         "return x"])
     with pytest.raises(Untraceable, match="fixed the batch size of 'x' to 2"):
         export_steps(SizeBranch(True), (x,), {})
+
+
+class Scaled(nn.Module):
+    """ConvNeXt's layer_scale, ViT's class_token: a forward that reads the class's own
+    parameter and buffer."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+        self.gamma = nn.Parameter(torch.full((8,), 0.5))
+        self.register_buffer("scale", torch.ones(8))
+
+    def forward(self, x):
+        return x + self.gamma * self.fc(x) * self.scale
+
+
+class WithToken(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.token = nn.Parameter(torch.randn(1, 8))
+        self.blocks = nn.Sequential(Scaled(), Scaled())
+
+    def forward(self, x):
+        return self.blocks(x + self.token)
+
+
+def test_a_forward_reading_the_class_own_tensors_is_recovered(tmp_path):
+    text = round_trip(WithToken(), tmp_path)
+    assert forward_of(text, "Scaled") == ["out = fc(x)", "return x + gamma * out * scale"]
+    assert forward_of(text, "WithToken") == ["x = blocks(x + token)", "return x"]

@@ -185,6 +185,8 @@ class _Writer:
             elif _is_dataclass_type(node.target):  # a dataclass output: its fields, by name
                 self.exprs[node] = self.mapping(node.kwargs)
                 self.pending.append(node)
+            elif node.op == "get_attr":  # a name: nothing to keep in order
+                self.exprs[node] = self.expression(node)
             else:
                 value = self.expression(node)
                 if node.op == "call_module":
@@ -285,8 +287,15 @@ class _Writer:
                             args, keywords)
         if node.op == "call_function":
             return self.function(node)
+        if node.op == "get_attr" and node.target in self.own_tensors():
+            return ast.Name(node.target, ast.Load())  # the class's `parameters:`/`buffers:`
         raise Untraceable(f"forward reads '{node.target}' directly; a spec reaches parameters "
-                          "only through its children")
+                          "only through its children and the class's own tensors")
+
+    def own_tensors(self) -> set[str]:
+        """The parameters and buffers the module holds itself: a spec class's own tensors."""
+        return {name for name, _ in [*self.module.named_parameters(recurse=False),
+                                     *self.module.named_buffers(recurse=False)]}
 
     def callee(self, target: str) -> ast.expr:
         """A child by name, an item of a container child, or one of this container's own."""
