@@ -26,6 +26,8 @@ docs/import_corpus.json and the table between the corpus markers of docs/import.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import inspect
 import json
 import os
 import re
@@ -33,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -155,17 +158,16 @@ def work(name: str, out: Path) -> dict:
     entry = next(e for e in corpus_models.corpus(None if not name.startswith("tv/")
                                                   else [name[3:]]) if e.name == name)
     model = corpus_models.build(name)
+    if entry.family != "transformers":  # one image input, named as the model's forward names it
+        first = next(iter(inspect.signature(model.forward).parameters))
+        entry = dataclasses.replace(entry, inputs={first: next(iter(entry.inputs.values()))})
     inputs = _inputs(entry)
     with torch.no_grad():
         expected = _flat(model(**inputs))
     params = sum(p.numel() for p in model.parameters())
     rec: dict = {"model": name, "family": entry.family, "params": params}
 
-    tree = out / "tree.txt"
-    tree.write_text(str(model) + "\n")
-    rc, err, _ = cli("import", "tree", str(tree), "-o", str(out / "tree.yaml"), cwd=out)
-    rec["tree"] = rc == 0
-    rec["tree_error"] = err
+    rec["tree"], rec["tree_error"] = _tree(str(model))
 
     spec = out / "module.yaml"
     rc, err, seconds = cli("import", "module", "corpus_models:build", "--args", f"name={name}",
@@ -188,21 +190,32 @@ def work(name: str, out: Path) -> dict:
     rec["module"] = not why
     rec["module_error"] = why
 
-    allow_flags = [f for pkg in allow for f in ("--allow-import", pkg)]
-    proc = subprocess.run([sys.executable, "-m", "nnspec", "summary", str(spec), "--json",
-                           *allow_flags], capture_output=True, text=True, cwd=out,
-                          env=dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{TOOLS}"))
-    rec["summary_params"] = json.loads(proc.stdout)[0]["params"] if proc.returncode == 0 \
-        else None
-
+    try:
+        rec["summary_params"] = nnspec.summary(spec, allow_import=allow)["params"]
+    except Exception:  # recorded as missing, whatever raised
+        rec["summary_params"] = None
     generated = out / "generated.py"
-    rc, err, _ = cli("build", str(spec), "-o", str(generated), *allow_flags, cwd=out)
-    rec["codegen"] = False
-    rec["codegen_error"] = err
-    if rc == 0:
+    try:
+        generated.write_text(nnspec.generate(spec, allow_import=allow))
         rec["codegen_error"] = _check_generated(generated, spec, model, inputs, expected)
-        rec["codegen"] = not rec["codegen_error"]
+    except Exception as exc:  # recorded, whatever raised it
+        rec["codegen_error"] = f"generate raised {type(exc).__name__}: {str(exc)[:200]}"
+    rec["codegen"] = not rec["codegen_error"]
     return rec
+
+
+def _tree(printed: str) -> tuple[bool, str]:
+    """`nnspec import tree` of the printout, in process: it checks the rebuilt print itself."""
+    from nnspec.diagnostics import SpecError
+    from nnspec.importers.printed import import_tree
+
+    try:
+        import_tree(printed, "tree.txt")
+    except SpecError as exc:
+        return False, _short(exc.diagnostics[0].render())
+    except Exception as exc:  # recorded, whatever raised it
+        return False, f"{type(exc).__name__}: {str(exc)[:200]}"
+    return True, ""
 
 
 def _check_generated(generated: Path, spec: Path, model, inputs, expected) -> str:
@@ -255,11 +268,26 @@ def write_doc(records: list[dict]) -> None:
         DOC.write_text(f"{head}{BEGIN}\n{table(records)}\n{END}{tail}")
 
 
+def _run_worker(entry) -> dict:
+    """One model in its own process: its record, or one saying why the worker failed."""
+    env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{TOOLS}", OMP_NUM_THREADS="1")
+    try:
+        proc = subprocess.run([sys.executable, __file__, "--worker", entry.name],
+                              capture_output=True, text=True, env=env, timeout=3 * TIMEOUT)
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+    except (subprocess.TimeoutExpired, json.JSONDecodeError, IndexError) as exc:
+        why = "timed out" if isinstance(exc, subprocess.TimeoutExpired) else \
+            (proc.stderr.strip().splitlines() or [""])[-1][:200]
+        return {"model": entry.name, "family": entry.family, "params": 0, "tree": False,
+                "module": False, "module_error": f"worker failed: {why}"}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-k", default="", help="only models whose name contains this")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--no-doc", action="store_true", help="leave docs/ untouched")
+    parser.add_argument("-j", "--jobs", type=int, default=2, help="models imported at once")
     args = parser.parse_args()
     sys.path.insert(0, str(TOOLS))
     if args.worker:
@@ -271,23 +299,14 @@ def main() -> int:
     entries = [e for e in corpus_models.corpus(corpus_models.torchvision_classification())
                if args.k in e.name]
     old = {r["model"]: r for r in json.loads(RESULTS.read_text())} if RESULTS.exists() else {}
-    for entry in entries:
-        env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{TOOLS}", OMP_NUM_THREADS="1")
-        try:
-            proc = subprocess.run([sys.executable, __file__, "--worker", entry.name],
-                                  capture_output=True, text=True, env=env, timeout=3 * TIMEOUT)
-            rec = json.loads(proc.stdout.strip().splitlines()[-1])
-        except (subprocess.TimeoutExpired, json.JSONDecodeError, IndexError):
-            tail = locals().get("proc")
-            rec = {"model": entry.name, "family": entry.family, "params": 0, "tree": False,
-                   "module": False, "module_error": "worker failed: " +
-                   (tail.stderr.strip().splitlines() or [""])[-1][:200] if tail else "timeout"}
-        old[entry.name] = rec
-        print(f"{entry.name:45} tree={rec['tree']!s:5} module={rec['module']!s:5} "
-              f"refs={len(rec.get('refs', []))} {rec.get('seconds', '')}s "
-              f"{rec.get('module_error', '')[:100]}", flush=True)
-        records = sorted(old.values(), key=lambda r: (r["family"], r["model"]))
-        RESULTS.write_text(json.dumps(records, indent=1) + "\n")
+    with ThreadPoolExecutor(args.jobs) as pool:
+        for rec in pool.map(_run_worker, entries):
+            old[rec["model"]] = rec
+            print(f"{rec['model']:45} tree={rec['tree']!s:5} module={rec['module']!s:5} "
+                  f"refs={len(rec.get('refs', []))} {rec.get('seconds', '')}s "
+                  f"{rec.get('module_error', '')[:100]}", flush=True)
+            records = sorted(old.values(), key=lambda r: (r["family"], r["model"]))
+            RESULTS.write_text(json.dumps(records, indent=1) + "\n")
     if not args.no_doc:
         write_doc(sorted(old.values(), key=lambda r: (r["family"], r["model"])))
     return 0
