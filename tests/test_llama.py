@@ -1,6 +1,7 @@
 """`specs/llama.yaml` against Hugging Face's `LlamaForCausalLM`, through data recorded once from
-transformers (tools/record_llama_golden.py; transformers never enters CI): the state_dict
-layout, a strict load of transformers' fixed-weight state_dict, and its logits. Then the scale
+transformers (tools/record_llama_golden.py; transformers never enters CI): the printed module
+tree, the state_dict layout, a strict load of transformers' fixed-weight state_dict, and its
+logits. Then the scale
 figures: Llama-3-8B and 70B, summarised exactly without torch, and built on the meta device."""
 
 from __future__ import annotations
@@ -35,6 +36,14 @@ def recorded_layout(name: str = "state_dict.txt") -> list[tuple[str, tuple[int, 
 def ours_layout(model: torch.nn.Module) -> list[tuple[str, tuple[int, ...], str]]:
     return [(key, tuple(t.shape), str(t.dtype).removeprefix("torch."))
             for key, t in model.state_dict().items()]
+
+
+@pytest.mark.parametrize("tied", [False, True])
+def test_the_printed_tree_equals_transformers(tied):
+    # ModuleList layers, one rotary_emb in LlamaModel (after norm), RMSNorm's settings
+    model = nnspec.build(SPEC, tie_word_embeddings=tied)
+    assert f"{model}\n" == (GOLDEN / "tree.txt").read_text(encoding="utf-8")
+    assert type(model.model.layers) is torch.nn.ModuleList
 
 
 @pytest.mark.parametrize(("tied", "golden"), [(False, "state_dict.txt"),
@@ -91,14 +100,14 @@ def test_llama_3_8b_builds_on_meta_and_initialises_late_in_parts():
     assert sum(p.numel() for p in model.parameters()) == 8_030_261_248
     assert all(p.is_meta for p in model.parameters())
     # parts materialised and initialised on their own, as sharded training does
-    layer = model.model.layers[0]
-    for part in (layer.self_attn.rotary_emb, layer.input_layernorm):
+    rotary, norm = model.model.rotary_emb, model.model.layers[0].input_layernorm
+    for part in (rotary, norm):
         part.to_empty(device="cpu")
         part.init_weights()
-    inv_freq = layer.self_attn.rotary_emb.inv_freq
+    inv_freq = rotary.inv_freq
     expected = 1.0 / (500000.0 ** (torch.arange(0, 128, 2, dtype=torch.int64).float() / 128))
     assert torch.equal(inv_freq, expected)
-    assert torch.equal(layer.input_layernorm.weight, torch.ones(4096))
+    assert torch.equal(norm.weight, torch.ones(4096))
 
 
 def test_the_tie_is_conditional_in_generated_code_and_its_condition_is_checked(tmp_path):
@@ -114,4 +123,4 @@ def test_the_tie_is_conditional_in_generated_code_and_its_condition_is_checked(t
     [diagnostic] = info.value.diagnostics
     assert diagnostic.code == "unknown-name"
     assert "tie_embeddings" in diagnostic.message
-    assert (diagnostic.pos.line, diagnostic.pos.col) == (137, 61)
+    assert (diagnostic.pos.line, diagnostic.pos.col) == (144, 61)

@@ -11,6 +11,8 @@ tiny default config (vocab 256, hidden 64, intermediate 160, 2 layers, 4 heads, 
   the RNG-free weights of ``tests/golden/fixed_weights.py`` (``fill_fixed_``: entry k of the
   state_dict from a closed form, so the test rebuilds the very same state_dict from the layout
   and loads it strictly into the spec's model).
+- ``tree.txt``: ``print(LlamaForCausalLM(config))`` at the tiny config, the module tree the
+  spec's model prints exactly.
 
 transformers never enters CI: run this once in a scratch environment that has it, from the
 repository root, with nnspec on the path but not installed there::
@@ -71,6 +73,7 @@ def live(recorded: dict[int, dict[str, torch.Tensor]]) -> None:
     import nnspec
 
     ours = nnspec.build(ROOT / "specs" / "llama.yaml").eval()
+    print("print(model) equal:", str(ours) == str(reference()))
     ours.load_state_dict(reference().state_dict(), strict=True)
     with torch.no_grad():
         for n, data in recorded.items():
@@ -92,6 +95,7 @@ def main(argv: list[str]) -> None:
     (OUT / "state_dict_tied.txt").write_text(layout(reference(tie_word_embeddings=True)),
                                              encoding="utf-8")
     torch.save(recorded, OUT / "logits_fixed.pt")
+    (OUT / "tree.txt").write_text(f"{model}\n", encoding="utf-8")
     print(f"wrote {OUT.relative_to(ROOT)}")
 
 
