@@ -435,3 +435,25 @@ def test_a_forward_reading_the_class_own_tensors_is_recovered(tmp_path):
     text = round_trip(WithToken(), tmp_path)
     assert forward_of(text, "Scaled") == ["out = fc(x)", "return x + gamma * out * scale"]
     assert forward_of(text, "WithToken") == ["x = blocks(x + token)", "return x"]
+
+
+class Variant(nn.Module):
+    """Three forwards in one class: one block, its variants under conditions."""
+
+    def __init__(self, mode: int):
+        super().__init__()
+        self.mode = mode
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x):
+        x = self.fc(x)
+        if self.mode == 1:
+            x = torch.relu(x)
+        elif self.mode == 2:
+            x = torch.sigmoid(x)
+        return x
+
+
+def test_three_forwards_of_one_class_merge_into_a_spec_that_checks(tmp_path):
+    text = round_trip(nn.Sequential(Variant(0), Variant(1), Variant(2)), tmp_path)
+    assert "then" in text and "- if:" in text

@@ -349,8 +349,13 @@ class _Forwards:
             name = params.express(dict(group), "variant", "variant")
             chosen = []
             for g in range(len(variants) - 1, -1, -1):
-                chosen = middles[g] if g == len(variants) - 1 else [
-                    {"if": f"{name} == {g}", "then": middles[g], "else": chosen}]
+                if g == len(variants) - 1:
+                    chosen = middles[g]
+                elif middles[g]:
+                    chosen = [{"if": f"{name} == {g}", "then": middles[g],
+                               **({"else": chosen} if chosen else {})}]
+                elif chosen:  # nothing to do for this variant: the others under the negation
+                    chosen = [{"if": f"{name} != {g}", "then": chosen}]
         return bodies[0][:head] + chosen + bodies[0][len(bodies[0]) - tail:]
 
 
