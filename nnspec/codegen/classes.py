@@ -22,6 +22,7 @@ from nnspec.codegen.statements import (
     store,
 )
 from nnspec.formatter import INDENT, format_statement, nodes
+from nnspec.formatter.nodes import walk
 from nnspec.ir.program import (
     Call,
     Child,
@@ -68,7 +69,7 @@ class ClassWriter:
         self.cls, self.program, self.usage = cls, program, usage
         self.param_names = {p.name for p in cls.params}
         computed_locals = {n.id for t in cls.tensors for node in step_nodes(t.compute)
-                           for n in ast.walk(node) if isinstance(n, ast.Name)
+                           for n in walk(node) if isinstance(n, ast.Name)
                            and isinstance(n.ctx, ast.Store)}
         self.locals = Namespace(self.param_names | loop_variables(cls.children)
                                 | computed_locals, separator="_", refused=taken)
@@ -422,11 +423,11 @@ def _nodes(steps: list) -> Iterator[ast.AST]:
     """Every AST node of the forward steps, conditions included."""
     for step in steps:
         if isinstance(step, If):
-            yield from ast.walk(step.cond.node)
+            yield from walk(step.cond.node)
             yield from _nodes(step.then)
             yield from _nodes(step.orelse)
         else:
-            yield from ast.walk(step.node)
+            yield from walk(step.node)
 
 
 def _unused_unpacked(steps: list) -> dict[str, str]:
@@ -435,7 +436,7 @@ def _unused_unpacked(steps: list) -> dict[str, str]:
     nodes = list(_nodes(steps))
     loaded = {n.id for n in nodes if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     unpacked = {n.id for t in nodes if isinstance(t, ast.Tuple) and isinstance(t.ctx, ast.Store)
-                for n in ast.walk(t) if isinstance(n, ast.Name)}
+                for n in walk(t) if isinstance(n, ast.Name)}
     return {name: "_" if "_" not in loaded else f"_{name}"
             for name in unpacked - loaded if not name.startswith("_")}
 

@@ -25,6 +25,7 @@ import jinja2
 from nnspec.codegen.classes import ClassSource, ClassWriter, module_names
 from nnspec.codegen.deferred import REPLAY_INIT
 from nnspec.codegen.imports import Usage, user_names
+from nnspec.codegen.precompiled import PrecompiledLoader
 from nnspec.codegen.selfcheck import self_check
 from nnspec.formatter import literal
 from nnspec.ir.program import (
@@ -51,7 +52,7 @@ def template_dirs(override: str | Path | None = None) -> list[str]:
 
 def environment(override: str | Path | None = None) -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(template_dirs(override)),
+        loader=PrecompiledLoader(template_dirs(override)),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,

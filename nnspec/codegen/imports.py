@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 
 from nnspec.formatter import LINE_WIDTH
+from nnspec.formatter.nodes import walk
 from nnspec.ir.program import (
     Program,
     Repeat,
@@ -28,7 +29,7 @@ class Usage:
         self.user_layers: set[str] = set()  # the user layers called
 
     def note(self, node: ast.AST) -> None:
-        for sub in ast.walk(node):
+        for sub in walk(node):
             if isinstance(sub, ast.Name):
                 self.names.add(sub.id)
                 if sub.id == "make_divisible":

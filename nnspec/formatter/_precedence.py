@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 
+from nnspec.formatter.nodes import walk
 from nnspec.language.operators import symbol
 
 
@@ -64,7 +65,7 @@ def must_parenthesize(node: ast.AST, bare_tuples: set[int]) -> set[int]:
         if _binding(child, bare_tuples) < required:
             marked.add(id(child))
 
-    for sub in ast.walk(node):
+    for sub in walk(node):
         if isinstance(sub, ast.BinOp):
             p = _BINDING[type(sub.op)]
             if isinstance(sub.op, ast.Pow):

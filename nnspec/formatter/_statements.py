@@ -26,6 +26,7 @@ from nnspec.formatter._precedence import (
     own_brackets,
 )
 from nnspec.formatter._printer import render
+from nnspec.formatter.nodes import walk
 
 # Optional parentheses around a statement's value: added if it breaks, or to make it fit.
 IF_EXPANDS, TO_FIT = "if-expands", "to-fit"
@@ -212,7 +213,7 @@ def _bare(*tuples: ast.expr | None) -> set[int]:
 
 
 def _subscript_tuples(node: ast.AST) -> set[int]:
-    return {id(sub.slice) for sub in ast.walk(node)
+    return {id(sub.slice) for sub in walk(node)
             if isinstance(sub, ast.Subscript) and isinstance(sub.slice, ast.Tuple)
             and sub.slice.elts}
 
