@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT / "tests" / "golden"))
 
 import corpus_models  # noqa: E402
 import fixed_weights  # noqa: E402
+from import_corpus import _flat as flat  # noqa: E402
 from record_torchvision_golden import state_dict_lines  # noqa: E402
 
 # name -> input shape without batch (small, so CI stays fast)
@@ -48,16 +49,6 @@ SUBSET = {
     "tvseg/fcn_resnet50": (3, 32, 32),
     "timm/mixer_s16_224": (3, 224, 224),
 }
-
-
-def flat(value) -> list[torch.Tensor]:
-    if isinstance(value, torch.Tensor):
-        return [value]
-    if isinstance(value, dict):
-        return [t for k in value for t in flat(value[k])]
-    if isinstance(value, (tuple, list)):
-        return [t for v in value for t in flat(v)]
-    return []
 
 
 def record(name: str) -> None:

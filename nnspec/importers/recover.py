@@ -16,6 +16,7 @@ from typing import Any
 
 from nnspec.catalog import REQUIRED, Arg
 from nnspec.catalog.library import UNWRITTEN
+from nnspec.language.types import infer_type
 
 _SKIPPED = ("self", "device", "dtype")
 # other attribute names under which classes keep a constructor argument
@@ -198,15 +199,8 @@ def _kind(default: Any, value: Any) -> str:
 
 
 def _kind_of(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "float"
-    if isinstance(value, str):
-        return "str"
-    return "any"
+    """A scalar's kind, as a parameter declared by it would have; anything else is "any"."""
+    return infer_type(value) if isinstance(value, (bool, int, float, str)) else "any"
 
 
 def equal(a: Any, b: Any) -> bool:
