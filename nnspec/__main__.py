@@ -2,6 +2,6 @@
 
 import sys
 
-from nnspec.cli.main import main
+from nnspec.cli.entry import main
 
 sys.exit(main())

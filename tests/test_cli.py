@@ -5,6 +5,7 @@ through a real `python -m nnspec`."""
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import subprocess
 import sys
@@ -273,6 +274,6 @@ def test_top_level_help_lists_exactly_the_verbs(capsys):
 def test_console_script_is_declared():
     tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    assert project["project"]["scripts"] == {"nnspec": "nnspec.cli.main:main"}
+    assert project["project"]["scripts"] == {"nnspec": "nnspec.cli.entry:main"}
     module, _, name = project["project"]["scripts"]["nnspec"].partition(":")
-    assert module == cli.__name__ and getattr(cli, name) is cli.main
+    assert getattr(importlib.import_module(module), name) is cli.main

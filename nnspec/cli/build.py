@@ -10,7 +10,6 @@ unified diff when FILE is stale or missing.
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
 from pathlib import Path
 
@@ -48,18 +47,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """The collector is off while the verb runs: a short-lived process, and its passes over the
-    whole tree cost more than what they free (in process, as tests call it, it is restored)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return _run(args)
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _run(args: argparse.Namespace) -> int:
     if args.output is None:
         if args.check or args.force or args.templates:
             from nnspec.cli.errors import UsageError

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 
 from nnspec.cli.common import add_allow_import, existing, overrides
@@ -27,7 +26,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    gc.disable()  # a short-lived process: no collector passes over the whole tree
     from nnspec.api import load
     from nnspec.cli.errors import UsageError
     from nnspec.static.diff import diff, render

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import shutil
 import subprocess
 
@@ -29,7 +28,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    gc.disable()  # a short-lived process: no collector passes over the whole tree
     from nnspec.api import load
     from nnspec.cli.errors import UsageError
     from nnspec.static.graph import build, dot, mermaid

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 
 from nnspec.cli.common import add_spec_args, existing, overrides, parse_inputs
@@ -25,7 +24,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    gc.disable()  # a short-lived process: no collector passes over the whole tree
     from nnspec.api import summary
 
     params = overrides(args)
