@@ -22,7 +22,6 @@ from nnspec.codegen.statements import (
     store,
 )
 from nnspec.formatter import INDENT, format_statement, nodes
-from nnspec.formatter.nodes import walk
 from nnspec.ir.program import (
     Call,
     Child,
@@ -36,7 +35,7 @@ from nnspec.ir.program import (
     names_in,
     step_nodes,
 )
-from nnspec.language.expr import Expr
+from nnspec.language.expr import Expr, walk
 from nnspec.language.names import RESERVED, TEMPLATE_FIELD, TRAINING, Namespace
 
 

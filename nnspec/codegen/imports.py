@@ -6,12 +6,12 @@ from __future__ import annotations
 import ast
 
 from nnspec.formatter import LINE_WIDTH
-from nnspec.formatter.nodes import walk
 from nnspec.ir.program import (
     Program,
     Repeat,
     Seq,
 )
+from nnspec.language.expr import walk
 from nnspec.language.names import RESERVED, Namespace
 
 # parameter types the generated signature annotates with the builtin of that name

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 
-from nnspec.formatter.nodes import walk
+from nnspec.language.expr import walk
 from nnspec.language.operators import symbol
 
 

@@ -26,7 +26,7 @@ from nnspec.formatter._precedence import (
     own_brackets,
 )
 from nnspec.formatter._printer import render
-from nnspec.formatter.nodes import walk
+from nnspec.language.expr import walk
 
 # Optional parentheses around a statement's value: added if it breaks, or to make it fit.
 IF_EXPANDS, TO_FIT = "if-expands", "to-fit"

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import ast
 import math
-from collections import deque
-from collections.abc import Iterator
 
 from nnspec.formatter._literals import literal
 
@@ -73,19 +71,3 @@ def function_def(fn: str, params: list[Parameter], returns: ast.expr | None) -> 
     arguments = ast.arguments(posonlyargs=[], args=positional, vararg=vararg, kwonlyargs=[],
                               kw_defaults=[], kwarg=kwarg, defaults=defaults)
     return ast.FunctionDef(name=fn, args=arguments, body=[], decorator_list=[], returns=returns)
-
-
-def walk(node: ast.AST) -> Iterator[ast.AST]:
-    """`ast.walk`, node for node in the same order (each node's children are queued before it
-    is yielded), in one generator rather than three nested ones: generation walks every
-    statement several times."""
-    todo = deque([node])
-    while todo:
-        node = todo.popleft()
-        for field in node._fields:
-            value = getattr(node, field, None)
-            if isinstance(value, ast.AST):
-                todo.append(value)
-            elif isinstance(value, list):
-                todo.extend(item for item in value if isinstance(item, ast.AST))
-        yield node
