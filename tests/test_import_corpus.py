@@ -7,12 +7,12 @@ within a float tolerance)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
 import torch
 from conftest import ROOT
+from golden.fixed_weights import fill_fixed_, fixed_input
 from test_import_tree import build_text
 
 import nnspec
@@ -22,14 +22,6 @@ from nnspec.importers.state import read_state_dict
 
 GOLDEN = ROOT / "tests" / "golden"
 MODELS = sorted(p for p in (GOLDEN / "corpus").iterdir() if p.is_dir())
-
-
-def fixed_weights():
-    spec = importlib.util.spec_from_file_location("corpus_fixed_weights",
-                                                  GOLDEN / "fixed_weights.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def flat(value) -> list[torch.Tensor]:
@@ -69,10 +61,9 @@ def test_the_imported_module_spec_computes_the_model(folder):
     recorded = [(k.name, k.shape) for k in read_state_dict(folder / "state_dict.txt")]
     assert layout(model) == recorded
     want = json.loads((folder / "output_fixed.json").read_text(encoding="utf-8"))
-    fw = fixed_weights()
-    fw.fill_fixed_(model)
+    fill_fixed_(model)
     with torch.no_grad():
-        got = flat(model(fw.fixed_input(tuple(want["input_shape"]))))
+        got = flat(model(fixed_input(tuple(want["input_shape"]))))
     assert [list(t.shape) for t in got] == [o["shape"] for o in want["outputs"]]
     for tensor, out in zip(got, want["outputs"]):
         first = torch.tensor(out["first"], dtype=torch.float64)
