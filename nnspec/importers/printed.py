@@ -73,7 +73,7 @@ def import_tree(text: str, source: str = "<tree>", first_line: int = 1,
         f"Note: {n}" for n in classifier.notes + warnings]
     header += refs.header() if refs else []
     text = render(classes, shapes, header, refs.lines() if refs else ())
-    allow = tuple(sorted({p.split(".")[0].split(":")[0] for p in (layers or {}).values()}))
+    allow = tuple(refs.packages()) if refs else ()
     check_rebuild(text, text_of_tree, source, first_line, keys, allow=allow)
     return Imported(text, classes, warnings, keys)
 
