@@ -5,9 +5,12 @@ use. Checked by the modules a fresh process holds; the timings are bench/static_
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
-from static_cli import nnspec
+from static_cli import ROOT, nnspec
 
 PROBE = """
 import json, sys
@@ -63,3 +66,45 @@ def test_import_nnspec_loads_names_on_first_use(tmp_path):
             "assert not hasattr(nnspec, 'frob')\n")
     done = nnspec(code=code, tmp=tmp_path)
     assert done.returncode == 0, done.stderr
+
+
+EXITS = """
+import atexit, sys
+atexit.register(lambda: print("exit handlers ran", file=sys.stderr))
+from nnspec.cli.entry import main
+sys.exit(main())
+"""
+
+
+@pytest.mark.parametrize(("argv", "code", "handlers"), [
+    (["summary", "specs/resnet50.yaml"], 0, False),  # torch-free: ends with os._exit
+    (["validate", "specs/nin.yaml", "BAD"], 1, False),
+    (["build", "specs/nin.yaml"], 0, True),  # imported torch: ends the normal way
+])
+def test_the_console_entry_ends_fast_without_losing_output(tmp_path, argv, code, handlers):
+    """The process entry skips the interpreter's teardown only where nothing needs it: output
+    sent to files (block-buffered, unlike a terminal) arrives whole, the exit code survives,
+    and exit handlers still run once torch is loaded."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("nnspec: 1\ninputs: {x: [3]}\nmodel: {children: {a: 3}}\n")
+    argv = [str(bad) if arg == "BAD" else arg for arg in argv]
+    out, err = tmp_path / "out", tmp_path / "err"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        done = subprocess.run([sys.executable, "-c", EXITS, *argv], cwd=ROOT, stdout=stdout,
+                              stderr=stderr, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    same = nnspec(code=IN_PROCESS.format(argv=argv), tmp=tmp_path)
+    expected_out, expected_err = json.loads(same.stdout.splitlines()[-1])
+    ran = "exit handlers ran\n"
+    assert done.returncode == code
+    assert out.read_text() == expected_out
+    assert err.read_text() == expected_err + (ran if handlers else "")
+
+
+IN_PROCESS = """
+import contextlib, io, json
+from nnspec.cli.main import main
+out, err = io.StringIO(), io.StringIO()
+with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    main({argv!r})
+print(json.dumps([out.getvalue(), err.getvalue()]))
+"""
