@@ -276,4 +276,5 @@ def test_console_script_is_declared():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     assert project["project"]["scripts"] == {"nnspec": "nnspec.cli.entry:main"}
     module, _, name = project["project"]["scripts"]["nnspec"].partition(":")
-    assert getattr(importlib.import_module(module), name) is cli.main
+    entry = importlib.import_module(module)
+    assert getattr(entry, name) is entry.main and entry.run_verb is cli.main  # then a fast exit
