@@ -1,14 +1,20 @@
 """Forward recovery on constructs met in timm's and torchvision's models, each reproduced by a
-small module written here: block calls with keyword arguments. Each import is checked here as
+small module written here: block calls with keyword arguments, indexing with integer
+tensors. Each import is checked here as
 well as by the importer: same print, strict state_dict load, equal outputs."""
 
 from __future__ import annotations
 
+import itertools
+
+import pytest
 import torch
 from test_import_forward import forward_of, same
 from test_import_tree import build_text
 from torch import nn
 
+from nnspec.catalog.values import OpError, Tensor
+from nnspec.elaborate.shapes.indexing import index_shape
 from nnspec.importers.live import import_model
 
 
@@ -54,3 +60,60 @@ class KeywordCalls(nn.Module):
 def test_blocks_called_with_keyword_arguments(tmp_path):
     text = round_trip(KeywordCalls(), tmp_path, [6, 4])
     assert any("size=(3, 2)" in step for step in forward_of(text, "KeywordCalls"))
+
+
+class BiasTable(nn.Module):
+    """A learned table gathered by an index buffer (EfficientFormer's and LeViT's attention
+    biases): `table[:, idx]`."""
+
+    def __init__(self):
+        super().__init__()
+        self.table = nn.Parameter(torch.randn(2, 5))
+        self.register_buffer("idx", torch.randint(0, 5, (5, 5)))
+        self.fc = nn.Linear(5, 5)
+
+    def forward(self, x):
+        return self.fc(x).unsqueeze(1) + self.table[:, self.idx]
+
+
+def test_indexing_with_an_integer_tensor(tmp_path):
+    text = round_trip(BiasTable(), tmp_path, [5, 5])
+    assert "table[:, idx]" in " ".join(forward_of(text, "BiasTable"))
+
+
+def _items():
+    def long(*shape):
+        return torch.zeros(shape, dtype=torch.long), Tensor(shape, dtype="int64")
+
+    return [(slice(None),) * 2, (0, 0), (None, None), (slice(1, 3),) * 2, long(2, 3), long(3),
+            long(1, 3), (..., ...)]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4])
+def test_the_index_shape_rule_is_torch_s(size):
+    """Every index of `size` items drawn from ints, slices, None, ... and integer tensors: the
+    shape torch gives, or an error where torch raises one."""
+    x = torch.zeros(4, 5, 6, 7)
+    for combo in itertools.product(_items(), repeat=size):
+        if sum(1 for real, _ in combo if real is ...) > 1:
+            continue
+        real, ours = tuple(c[0] for c in combo), tuple(c[1] for c in combo)
+        try:
+            want = tuple(x[real].shape)
+        except (IndexError, RuntimeError):
+            want = None
+        try:
+            got = tuple(index_shape(Tensor((4, 5, 6, 7)), ours).shape)
+        except OpError:
+            got = None
+        assert got == want, real
+
+
+def test_indexes_whose_shape_the_values_decide_are_refused():
+    x = Tensor((4, 5))
+    with pytest.raises(OpError, match="bool tensor is not supported statically"):
+        index_shape(x, Tensor((4,), dtype="bool"))
+    with pytest.raises(OpError, match="a list is not supported statically"):
+        index_shape(x, (slice(None), [0, 1]))
+    with pytest.raises(OpError, match=r"index values in \[0, 9\) are out of range for size 5"):
+        index_shape(x, (slice(None), Tensor((3,), dtype="int64", bounds=(0, 9))))
