@@ -1,6 +1,7 @@
 """Forward recovery on constructs met in timm's and torchvision's models, each reproduced by a
 small module written here: block calls with keyword arguments, indexing with integer
-tensors. Each import is checked here as
+tensors, sizes computed with `math`, bilinear resizing, keyword arguments passed at their
+default. Each import is checked here as
 well as by the importer: same print, strict state_dict load, equal outputs."""
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from test_import_forward import forward_of, same
 from test_import_tree import build_text
 from torch import nn
 
+import nnspec
 from nnspec.catalog.values import OpError, Tensor
+from nnspec.diagnostics import SpecError
 from nnspec.elaborate.shapes.indexing import index_shape
 from nnspec.importers.live import import_model
 
@@ -117,3 +120,22 @@ def test_indexes_whose_shape_the_values_decide_are_refused():
         index_shape(x, (slice(None), [0, 1]))
     with pytest.raises(OpError, match=r"index values in \[0, 9\) are out of range for size 5"):
         index_shape(x, (slice(None), Tensor((3,), dtype="int64", bounds=(0, 9))))
+
+
+def test_math_in_a_forward_step_takes_numbers(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("""nnspec: 1
+inputs:
+  x: [3, 7, 7]
+model:
+  children:
+    conv: Conv2d(3, 4, 1)
+  forward:
+    - n = math.ceil(x.shape[2] / 2) * 2
+    - return F.interpolate(conv(x), size=(n, n), mode='bilinear', align_corners=False)
+""")
+    model = nnspec.build(spec)
+    assert tuple(model(torch.randn(2, 3, 7, 7)).shape) == (2, 4, 8, 8)
+    spec.write_text(spec.read_text().replace("math.ceil(x.shape[2] / 2)", "math.ceil(x)"))
+    with pytest.raises(SpecError, match=r"math.ceil\(\) takes a number, got Tensor"):
+        nnspec.build(spec)

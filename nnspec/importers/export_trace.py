@@ -278,8 +278,8 @@ class _Rebuilder:
             self.env[node] = self.out.call_function(operator.getitem,
                                                     (self.value(node.args[0]), node.args[1]))
             return
-        if target in _PYTHON_OPERATORS:  # arithmetic on sizes (`H // 2`): as it was written
-            self.env[node] = self.out.call_function(
+        if target in _PYTHON_OPERATORS or target in _math():  # arithmetic on sizes
+            self.env[node] = self.out.call_function(  # (`H // 2`): as it was written
                 target, tuple(self.value(a) for a in node.args))
             return
         packet = getattr(target, "_overloadpacket", None)
@@ -337,6 +337,15 @@ class _Rebuilder:
         if key == slice(None):
             return x
         return self.out.call_function(operator.getitem, (x, (slice(None),) * dim + (key,)))
+
+
+def _math() -> set[Any]:
+    """The `math` functions a forward step may call on sizes (`math.ceil(H / patch)`)."""
+    import math
+
+    from nnspec.catalog import ops
+
+    return {getattr(math, name) for name in ops.NAMESPACES["math"]}
 
 
 def _check_batch_free(node: Any) -> None:

@@ -341,13 +341,16 @@ class _Writer:
 
 
 def _functions() -> dict[Any, str]:
-    """torch and torch.nn.functional callables a forward step may use, by identity."""
+    """torch, torch.nn.functional and math callables a forward step may use, by identity."""
+    import math
+
     import torch
     from torch.nn import functional
 
     out: dict[Any, str] = {}
     for prefix, namespace, names in (("torch", torch, ops.TORCH_FUNCTIONS),
-                                     ("F", functional, ops.F_FUNCTIONS)):
+                                     ("F", functional, ops.F_FUNCTIONS),
+                                     ("math", math, ops.NAMESPACES["math"])):
         for name in sorted(names):
             fn = getattr(namespace, name, None)
             if fn is not None:

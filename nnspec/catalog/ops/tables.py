@@ -4,6 +4,7 @@ attributes), and every spelling for did-you-mean hints.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -54,7 +55,7 @@ from nnspec.catalog.ops.tensors import (
     unsqueeze_rule,
     where_rule,
 )
-from nnspec.catalog.values import DEVICE, DType, Tensor, like
+from nnspec.catalog.values import DEVICE, DType, OpError, Tensor, like
 
 # --- the tables ------------------------------------------------------------------------------
 
@@ -122,7 +123,26 @@ ATTRIBUTES: dict[str, Callable[[Tensor], Any]] = {
     "device": lambda t: DEVICE,
 }
 
-NAMESPACES = {"torch": TORCH_FUNCTIONS, "F": F_FUNCTIONS}
+
+
+def _scalar(name: str) -> Callable[..., Any]:
+    """`math.<name>` on a plain number (sizes: `math.ceil(H / patch)`); a tensor is refused,
+    as its value is not known statically."""
+    fn = getattr(math, name)
+
+    def rule(x: Any) -> Any:
+        if isinstance(x, bool) or not isinstance(x, (int, float)):
+            raise OpError(f"math.{name}() takes a number, got {type(x).__name__}",
+                          code="type-error")
+        return fn(x)
+    return rule
+
+
+# `math.<fn>` on numbers, as Python code computes sizes and scales
+MATH_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    name: _scalar(name) for name in ("ceil", "floor", "sqrt", "log", "exp")}
+
+NAMESPACES = {"torch": TORCH_FUNCTIONS, "F": F_FUNCTIONS, "math": MATH_FUNCTIONS}
 
 
 def all_names() -> list[str]:
