@@ -7,12 +7,14 @@ well as by the importer: same print, strict state_dict load, equal outputs."""
 from __future__ import annotations
 
 import itertools
+import math
 
 import pytest
 import torch
 from test_import_forward import forward_of, same
 from test_import_tree import build_text
 from torch import nn
+from torch.nn import functional as F
 
 import nnspec
 from nnspec.catalog.values import OpError, Tensor
@@ -120,6 +122,30 @@ def test_indexes_whose_shape_the_values_decide_are_refused():
         index_shape(x, (slice(None), [0, 1]))
     with pytest.raises(OpError, match=r"index values in \[0, 9\) are out of range for size 5"):
         index_shape(x, (slice(None), Tensor((3,), dtype="int64", bounds=(0, 9))))
+
+
+class Patches(nn.Module):
+    """MobileViT's unfold: the map resized up to a multiple of the patch size where it is not
+    one (`math.ceil` of a size, a branch on it), then cut into patches."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 1)
+
+    def forward(self, x):
+        x = self.conv(x)
+        b, c, h, w = x.shape
+        new_h, new_w = math.ceil(h / 2) * 2, math.ceil(w / 2) * 2
+        if new_h != h or new_w != w:
+            x = F.interpolate(x, size=(new_h, new_w), mode="bilinear", align_corners=False)
+        return x.reshape(b, c, new_h // 2, 2, new_w // 2, 2).sum(dim=(3, 5))
+
+
+def test_sizes_from_math_and_a_bilinear_resize(tmp_path):
+    text = round_trip(Patches(), tmp_path, [3, 7, 5])
+    steps = " ".join(forward_of(text, "Patches"))
+    assert "math.ceil(" in steps
+    assert "F.interpolate(" in steps and "mode='bilinear', align_corners=False" in steps
 
 
 def test_math_in_a_forward_step_takes_numbers(tmp_path):

@@ -43,6 +43,11 @@ _FUNCTIONS = {"cat": "torch.cat", "stack": "torch.stack", "exp": "torch.exp",
               "scaled_dot_product_attention": "F.scaled_dot_product_attention",
               "layer_norm": "F.layer_norm", "interpolate": "F.interpolate",
               "adaptive_avg_pool2d": "F.adaptive_avg_pool2d", "pad": "F.pad"}
+# aten's upsampling ops, as F.interpolate's mode and whether it takes align_corners
+_UPSAMPLE = {"upsample_nearest1d": ("nearest", False), "upsample_nearest2d": ("nearest", False),
+             "upsample_nearest3d": ("nearest", False), "upsample_linear1d": ("linear", True),
+             "upsample_bilinear2d": ("bilinear", True), "upsample_bicubic2d": ("bicubic", True),
+             "upsample_trilinear3d": ("trilinear", True)}
 _IDENTITY = {"alias", "clone", "detach", "lift_fresh_copy", "contiguous"}
 _CHECKS = {"_assert_tensor_metadata", "_assert_scalar", "sym_constrain_range_for_size",
            "_assert_async", "sym_constrain_range"}
@@ -306,6 +311,8 @@ class _Rebuilder:
             self.env[node] = self.out.call_method("size", tuple(args))
         elif name in ("slice", "select"):
             self.env[node] = self.index(name, args)
+        elif name in _UPSAMPLE:
+            self.env[node] = self.upsample(name, overload, args, kwargs)
         elif name in _OPERATORS and not kwargs:
             self.env[node] = self.out.call_function(_OPERATORS[name], tuple(args))
         elif name == "to" and overload.startswith("dtype"):
@@ -319,6 +326,35 @@ class _Rebuilder:
         else:
             raise Untraceable(f"torch.export traced it, but aten.{name} has no spelling among "
                               "nnspec's ops")
+
+    def upsample(self, name: str, overload: str, args: list, kwargs: dict) -> Any:
+        """`aten.upsample_<mode><n>d` as the `F.interpolate` call that gives it: by size, or
+        by scale factor (which torch passes on as given, so the sampling is the same)."""
+        from torch.nn import functional
+
+        mode, aligned = _UPSAMPLE[name]
+        names = ["input", "output_size", *(["align_corners"] if aligned else []),
+                 *(["scale_factors"] if overload == "vec" else ["scales"])]
+        bound = dict(zip(names, args)) | kwargs
+        scales = bound.get("scale_factors") if overload == "vec" else None
+        extra = args[len(names):] if overload != "vec" else []
+        if overload != "vec" and (bound.get("scales") is not None or
+                                  any(a is not None for a in extra) or
+                                  any(k.startswith("scales") and v is not None
+                                      for k, v in kwargs.items())):
+            raise Untraceable(f"torch.export traced it, but aten.{name}.{overload} has scales "
+                              "that F.interpolate cannot pass with a size")
+        size = bound.get("output_size")
+        if (size is None) == (scales is None):
+            raise Untraceable(f"torch.export traced it, but aten.{name} has "
+                              f"{'neither' if size is None else 'both'} an output size and "
+                              "scale factors")
+        call: dict[str, Any] = {"size": list(size)} if size is not None else \
+            {"scale_factor": list(scales)}
+        call["mode"] = mode
+        if aligned:
+            call["align_corners"] = bool(bound.get("align_corners"))
+        return self.out.call_function(functional.interpolate, (bound["input"],), call)
 
     def index(self, name: str, args: list) -> Any:
         """`aten.slice(x, dim, start, end, step)` and `aten.select(x, dim, i)` as `x[...]`."""
