@@ -148,6 +148,34 @@ def test_sizes_from_math_and_a_bilinear_resize(tmp_path):
     assert "F.interpolate(" in steps and "mode='bilinear', align_corners=False" in steps
 
 
+class Masked(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x, attn_mask=None, is_causal: bool = False):
+        if attn_mask is not None or is_causal:
+            raise NotImplementedError
+        return self.fc(x)
+
+
+class PassesDefaults(nn.Module):
+    """A child called with keyword arguments at their defaults (timm's Block calls its
+    Attention with `attn_mask=None`): the child's spec forward has no such inputs."""
+
+    def __init__(self):
+        super().__init__()
+        self.attn = Masked()
+
+    def forward(self, x):
+        return x + self.attn(x, attn_mask=None, is_causal=False)
+
+
+def test_keyword_arguments_at_their_default_are_dropped(tmp_path):
+    text = round_trip(PassesDefaults(), tmp_path, [8])
+    assert forward_of(text, "PassesDefaults") == ["out = attn(x)", "return x + out"]
+
+
 def test_math_in_a_forward_step_takes_numbers(tmp_path):
     spec = tmp_path / "spec.yaml"
     spec.write_text("""nnspec: 1

@@ -277,6 +277,9 @@ class _Writer:
     def expression(self, node: Any) -> ast.expr:
         if node.op == "call_module":
             args, keywords = self.call_args(node)
+            defaults = _defaults(self.module.get_submodule(node.target))
+            keywords = [k for k, (name, value) in zip(keywords, node.kwargs.items())
+                        if not (name in defaults and _same_constant(value, defaults[name]))]
             return ast.Call(self.callee(node.target), args, keywords)
         if node.op == "call_method":
             if node.target not in ops.METHODS:
@@ -338,6 +341,25 @@ class _Writer:
         positional, keywords = self.call_args(node)
         return ast.Call(ast.Attribute(ast.Name(namespace, ast.Load()), fn, ast.Load()),
                         positional, keywords)
+
+
+def _defaults(child: Any) -> dict[str, Any]:
+    """The child's forward arguments that have a default, with it: a call that passes the
+    default by keyword says nothing the child's spec forward, which has no such input, needs."""
+    import inspect
+
+    try:
+        parameters = inspect.signature(child.forward).parameters.values()
+    except (TypeError, ValueError):
+        return {}
+    return {p.name: p.default for p in parameters if p.default is not p.empty}
+
+
+def _same_constant(value: Any, default: Any) -> bool:
+    """`value` is a plain constant (None, a bool, a number, a string) equal to `default`, of the
+    same type: `attn_mask=None`, `is_causal=False`."""
+    plain = (type(None), bool, int, float, str)
+    return isinstance(value, plain) and type(value) is type(default) and value == default
 
 
 def _functions() -> dict[Any, str]:
