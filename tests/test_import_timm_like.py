@@ -193,3 +193,24 @@ model:
     spec.write_text(spec.read_text().replace("math.ceil(x.shape[2] / 2)", "math.ceil(x)"))
     with pytest.raises(SpecError, match=r"math.ceil\(\) takes a number, got Tensor"):
         nnspec.build(spec)
+
+
+class RelativeBias(nn.Module):
+    """MaxViT's attention bias: a forward that computes with its own index buffer
+    (`self.index.view(-1)`), which must stay the buffer, not the value it held when traced."""
+
+    def __init__(self):
+        super().__init__()
+        self.table = nn.Parameter(torch.randn(9, 2))
+        self.register_buffer("index", torch.randint(0, 9, (4, 4)))
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        bias = self.table[self.index.view(-1)].view(4, 4, -1).permute(2, 0, 1)
+        return self.fc(x).unsqueeze(1) + bias.unsqueeze(0)
+
+
+def test_a_buffer_computed_with_in_forward_stays_the_buffer(tmp_path):
+    text = round_trip(RelativeBias(), tmp_path, [4, 4])
+    assert "table[index.view(-1)]" in " ".join(forward_of(text, "RelativeBias"))
+

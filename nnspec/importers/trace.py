@@ -128,6 +128,10 @@ def _trace(module: Any) -> Any:
     from torch import fx
 
     class ChildrenAsLeaves(fx.Tracer):
+        # a buffer read in forward is the class's own tensor, as a parameter is: not the
+        # value it held when traced, frozen into a constant
+        proxy_buffer_attributes = True
+
         def is_leaf_module(self, m: Any, qualname: str) -> bool:
             return m is not module
 
