@@ -214,3 +214,12 @@ def test_a_buffer_computed_with_in_forward_stays_the_buffer(tmp_path):
     text = round_trip(RelativeBias(), tmp_path, [4, 4])
     assert "table[index.view(-1)]" in " ".join(forward_of(text, "RelativeBias"))
 
+
+class SwapAxes(nn.Module):
+    def forward(self, x):
+        return torch.swapaxes(x, 1, 2).swapdims(0, 1)
+
+
+def test_swapaxes_and_swapdims(tmp_path):
+    text = round_trip(SwapAxes(), tmp_path, [3, 5])
+    assert forward_of(text, "SwapAxes") == ["return torch.swapaxes(x, 1, 2).swapdims(0, 1)"]

@@ -34,7 +34,8 @@ _PYTHON_OPERATORS = {operator.add, operator.sub, operator.mul, operator.truediv,
                      operator.ge}
 _METHODS = {"view", "reshape", "transpose", "permute", "unsqueeze", "squeeze", "expand",
             "contiguous", "flatten", "chunk", "split", "mean", "sum", "softmax", "to",
-            "masked_fill", "type_as", "narrow", "unbind", "repeat", "tril", "triu", "float"}
+            "masked_fill", "type_as", "narrow", "unbind", "repeat", "tril", "triu", "float",
+            "swapaxes", "swapdims"}
 _FUNCTIONS = {"cat": "torch.cat", "stack": "torch.stack", "exp": "torch.exp",
               "sqrt": "torch.sqrt", "relu": "torch.relu", "sigmoid": "torch.sigmoid",
               "tanh": "torch.tanh", "where": "torch.where", "bmm": "torch.bmm",

@@ -289,6 +289,15 @@ def transpose_rule(input: Tensor, dim0: int, dim1: int) -> Tensor:
     return like(input, tuple(out))
 
 
+def swapaxes_rule(input: Tensor, axis0: int, axis1: int) -> Tensor:
+    """`torch.swapaxes`: transpose, with NumPy's argument names."""
+    return transpose_rule(input, axis0, axis1)
+
+
+def swapdims_rule(input: Tensor, dim0: int, dim1: int) -> Tensor:
+    return transpose_rule(input, dim0, dim1)
+
+
 def squeeze_rule(input: Tensor, dim: Any = None) -> Tensor:
     rank = len(input.shape)
     if dim is None:
