@@ -20,7 +20,9 @@ import nnspec
 from nnspec.catalog.values import OpError, Tensor
 from nnspec.diagnostics import SpecError
 from nnspec.elaborate.shapes.indexing import index_shape
+from nnspec.importers.export_trace import export_steps
 from nnspec.importers.live import import_model
+from nnspec.importers.trace import Untraceable
 
 
 def round_trip(model: nn.Module, tmp_path, shape: list[int]) -> str:
@@ -223,3 +225,24 @@ class SwapAxes(nn.Module):
 def test_swapaxes_and_swapdims(tmp_path):
     text = round_trip(SwapAxes(), tmp_path, [3, 5])
     assert forward_of(text, "SwapAxes") == ["return torch.swapaxes(x, 1, 2).swapdims(0, 1)"]
+
+
+class Fuse(nn.Module):
+    """HRNet's fuse layers: items of a ModuleList inside a ModuleList, called from a forward
+    that torch.fx cannot trace (it assigns to an item of its input list)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fuse = nn.ModuleList([nn.ModuleList([nn.Linear(4, 4), nn.Identity()])
+                                   for _ in range(2)])
+
+    def forward(self, xs: list[torch.Tensor]):
+        xs = list(xs)
+        xs[0] = xs[0] * 2
+        return [self.fuse[i][0](xs[0]) + self.fuse[i][1](xs[1]) for i in range(2)]
+
+
+def test_items_of_a_nested_container_are_refused_by_name():
+    with pytest.raises(Untraceable, match=r"forward calls 'fuse.0.0', an item of the container "
+                                          r"'fuse.0' inside a container"):
+        export_steps(Fuse(), ([torch.randn(2, 4), torch.randn(2, 4)],), {})

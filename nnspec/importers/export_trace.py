@@ -199,7 +199,13 @@ class _Rebuilder:
             parts = _fqn(path).split(".")
             if parts[0] in self.children:
                 item = ".".join(parts[:2])
-                return (item if item in self.calls else parts[0]), key
+                if item in self.calls:
+                    return item, key
+                if len(parts) > 2 and _has_no_forward(self.module.get_submodule(item)):
+                    raise Untraceable(f"forward calls '{_fqn(path)}', an item of the container "
+                                      f"'{item}' inside a container; a spec forward calls the "
+                                      "items of a child container, not their items")
+                return parts[0], key
         return None
 
     def call_child(self, child: str, key: str, nodes: list) -> None:
@@ -406,6 +412,13 @@ def _callables(module: Any) -> list[str]:
         if isinstance(child, (nn.ModuleList, nn.ModuleDict, nn.Sequential)):
             out += [f"{name}.{key}" for key, _ in child.named_children()]
     return out
+
+
+def _has_no_forward(module: Any) -> bool:
+    """A ModuleList or ModuleDict: a container whose items are called, never itself."""
+    from torch import nn
+
+    return isinstance(module, (nn.ModuleList, nn.ModuleDict))
 
 
 def _fqn(path: str) -> str:
