@@ -20,9 +20,7 @@ import nnspec
 from nnspec.catalog.values import OpError, Tensor
 from nnspec.diagnostics import SpecError
 from nnspec.elaborate.shapes.indexing import index_shape
-from nnspec.importers.export_trace import export_steps
 from nnspec.importers.live import import_model
-from nnspec.importers.trace import Untraceable
 
 
 def round_trip(model: nn.Module, tmp_path, shape: list[int]) -> str:
@@ -227,7 +225,7 @@ def test_swapaxes_and_swapdims(tmp_path):
     assert forward_of(text, "SwapAxes") == ["return torch.swapaxes(x, 1, 2).swapdims(0, 1)"]
 
 
-class Fuse(nn.Module):
+class Fusion(nn.Module):
     """HRNet's fuse layers: items of a ModuleList inside a ModuleList, called from a forward
     that torch.fx cannot trace (it assigns to an item of its input list)."""
 
@@ -242,7 +240,17 @@ class Fuse(nn.Module):
         return [self.fuse[i][0](xs[0]) + self.fuse[i][1](xs[1]) for i in range(2)]
 
 
-def test_items_of_a_nested_container_are_refused_by_name():
-    with pytest.raises(Untraceable, match=r"forward calls 'fuse.0.0', an item of the container "
-                                          r"'fuse.0' inside a container"):
-        export_steps(Fuse(), ([torch.randn(2, 4), torch.randn(2, 4)],), {})
+class TwoBranches(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = Fusion()
+
+    def forward(self, x):
+        a, b = self.body([x, x + 1])
+        return a - b
+
+
+def test_items_of_a_container_inside_a_container_are_called(tmp_path):
+    text = round_trip(TwoBranches(), tmp_path, [4])
+    steps = " ".join(forward_of(text, "Fusion"))
+    assert "fuse[0][0](" in steps and "fuse[1][0](" in steps

@@ -198,9 +198,10 @@ class _Rebuilder:
         for key, (path, _) in stack.items():
             parts = _fqn(path).split(".")
             if parts[0] in self.children:
+                for n in range(len(parts), 1, -1):  # an item, or an item of an item
+                    if ".".join(parts[:n]) in self.calls:
+                        return ".".join(parts[:n]), key
                 item = ".".join(parts[:2])
-                if item in self.calls:
-                    return item, key
                 if len(parts) > 2 and _has_no_forward(self.module.get_submodule(item)):
                     raise Untraceable(f"forward calls '{_fqn(path)}', an item of the container "
                                       f"'{item}' inside a container; a spec forward calls the "
@@ -403,14 +404,16 @@ def _check_batch_free(node: Any) -> None:
 
 
 def _callables(module: Any) -> list[str]:
-    """The children and the items of container children: what the forward may call."""
+    """The children and the items of container children (at any depth): what the forward may
+    call."""
     from torch import nn
 
+    kinds = (nn.ModuleList, nn.ModuleDict, nn.Sequential)
     out = []
     for name, child in module.named_children():
         out.append(name)
-        if isinstance(child, (nn.ModuleList, nn.ModuleDict, nn.Sequential)):
-            out += [f"{name}.{key}" for key, _ in child.named_children()]
+        if isinstance(child, kinds):  # its items, and theirs where they are containers too
+            out += [f"{name}.{path}" for path in _callables(child)]
     return out
 
 

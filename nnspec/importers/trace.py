@@ -77,6 +77,12 @@ def _item(name: str, key: str, container: Any) -> ast.expr:
     return ast.Subscript(ast.Name(name, ast.Load()), ast.Constant(index), ast.Load())
 
 
+def _item_of(node: ast.expr, key: str, container: Any) -> ast.expr:
+    """`node[0]`, `node['aux']`: an item of the container `node` spells."""
+    item = _item("_", key, container)
+    return ast.Subscript(node, item.slice, ast.Load())
+
+
 def fold_loops(steps: list[str], containers: dict[str, list[str]],
                taken: set[str] | None = None) -> list[str]:
     """Unrolled turns of a loop over a container, back into one `for` step: from the first
@@ -312,11 +318,18 @@ class _Writer:
             if target.isidentifier():
                 return ast.Name(target, ast.Load())
             return _item("self", target, self.module)  # this Sequential's numbered child
-        head, _, key = target.partition(".")
+        kinds = (nn.ModuleList, nn.ModuleDict, nn.Sequential)
+        head, *keys = target.split(".")
         container = self.children.get(head)
-        if isinstance(container, (nn.ModuleList, nn.ModuleDict, nn.Sequential)) and \
-                key in dict(container.named_children()):
-            return _item(head, key, container)
+        node: ast.expr = ast.Name(head, ast.Load())
+        for i, key in enumerate(keys):  # `layers[0]`, `fuse_layers[0][1]`
+            items = dict(container.named_children()) if isinstance(container, kinds) else {}
+            if key not in items:
+                break
+            node = _item_of(node, key, container)
+            container = items[key]
+            if i == len(keys) - 1:
+                return node
         raise Untraceable(f"forward calls '{target}', which is neither a child of this module "
                           "nor an item of a container child")
 

@@ -277,7 +277,14 @@ class Step:
         return self.op(f".{func.attr}", ops.METHODS[func.attr], [this, *args], kwargs, node)
 
     def container(self, node: ast.expr) -> Instance:
-        """The container a loop runs over or an item is picked from: a child, or `self`."""
+        """The container a loop runs over or an item is picked from: a child, `self`, or an
+        item of a container that is a container itself (`fuse_layers[0]`)."""
+        if isinstance(node, ast.Subscript):
+            inst = self.item(node)
+            if inst.kind == "layer" or inst.type not in ("ModuleList", "ModuleDict", "Sequential"):
+                self.fail(OpError(f"'{ast.unparse(node)}' is a {inst.type}, not a container of "
+                                  "modules", code="bad-forward"), node)
+            return inst
         name = node.id  # type: ignore[attr-defined]
         inst = self.frame.children.get(name)
         if inst is None and name == "self":
