@@ -254,3 +254,20 @@ def test_items_of_a_container_inside_a_container_are_called(tmp_path):
     text = round_trip(TwoBranches(), tmp_path, [4])
     steps = " ".join(forward_of(text, "Fusion"))
     assert "fuse[0][0](" in steps and "fuse[1][0](" in steps
+
+
+def test_cumsum_and_div_shapes_and_dtypes(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("""nnspec: 1
+inputs:
+  x: [3, 5]
+model:
+  forward:
+    - a = x.long().cumsum(1)
+    - b = torch.div(a, 2, rounding_mode='floor')
+    - c = torch.cumsum(x, 0, dtype=torch.float64)
+    - return a, b, torch.div(a, 2), c
+""")
+    model = nnspec.build(spec)
+    out = model(torch.randn(2, 3, 5))
+    assert [o.dtype for o in out] == [torch.int64, torch.int64, torch.float32, torch.float64]

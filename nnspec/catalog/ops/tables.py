@@ -30,6 +30,8 @@ from nnspec.catalog.ops.tensors import (
     binary_rule,
     cat_rule,
     chunk_rule,
+    cumsum_rule,
+    div_rule,
     expand_rule,
     flatten_rule,
     masked_fill_rule,
@@ -87,7 +89,7 @@ TORCH_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "where": where_rule, "zeros_like": filled_like_rule, "ones_like": filled_like_rule,
     "masked_fill": masked_fill_rule, "tril": triangle_rule, "triu": triangle_rule,
     "arange": arange_rule, "zeros": filled_rule("zeros"), "ones": filled_rule("ones"),
-    "meshgrid": meshgrid_rule, "pow": binary_rule,
+    "meshgrid": meshgrid_rule, "pow": binary_rule, "div": div_rule, "cumsum": cumsum_rule,
 }
 
 F_FUNCTIONS: dict[str, Callable[..., Any]] = {
@@ -116,6 +118,7 @@ METHODS: dict[str, Callable[..., Any]] = {
     "repeat": repeat_rule, "mean": mean_rule, "sum": sum_rule, "softmax": softmax_rule,
     "matmul": matmul_rule, "size": size_rule, "dim": ndim_rule,
     **{name: _MATH[name] for name in ("rsqrt", "cos", "sin")}, "pow": binary_rule,
+    "div": div_rule, "cumsum": cumsum_rule,
 }
 
 ATTRIBUTES: dict[str, Callable[[Tensor], Any]] = {
