@@ -256,6 +256,48 @@ def test_items_of_a_container_inside_a_container_are_called(tmp_path):
     assert "fuse[0][0](" in steps and "fuse[1][0](" in steps
 
 
+class Fourier(nn.Module):
+    """EdgeNeXt's positional encoding: computed from a shape the caller passes as ints (which
+    must stay sizes, not the example's numbers), through a bool mask, cumsum, a floor division
+    and sin / cos."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Conv2d(8, 4, 1)
+
+    def forward(self, shape: tuple[int, int, int]):
+        dtype = self.proj.weight.dtype
+        mask = ~torch.zeros(shape).to(device=self.proj.weight.device, dtype=torch.bool)
+        y = mask.cumsum(1, dtype=torch.float32)
+        y = y / (y[:, -1:, :] + 1e-6)
+        dim_t = torch.arange(4, dtype=torch.int64).to(torch.float32)
+        dim_t = 100.0 ** (2 * torch.div(dim_t, 2, rounding_mode="floor") / 4)
+        pos = y[:, :, :, None] / dim_t
+        pos = torch.stack((pos[..., 0::2].sin(), pos[..., 1::2].cos()), dim=4).flatten(3)
+        pos = torch.cat((pos, pos), dim=3).permute(0, 3, 1, 2)
+        return self.proj(pos.to(dtype))
+
+
+class WithPosition(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.pos = Fourier()
+
+    def forward(self, x):
+        b, c, h, w = x.shape
+        return x + self.pos((b, h, w))
+
+
+def test_sizes_passed_as_ints_stay_sizes(tmp_path):
+    text = round_trip(WithPosition(), tmp_path, [4, 3, 5])
+    steps = " ".join(forward_of(text, "Fourier"))
+    assert "torch.zeros([shape[0], shape[1], shape[2]])" in steps  # not the example's sizes
+    assert "~" in steps and "torch.bool" in steps and "rounding_mode='floor'" in steps
+    rebuilt = build_text(text, tmp_path)
+    rebuilt.load_state_dict(WithPosition().state_dict())
+    assert rebuilt(torch.randn(3, 4, 6, 2)).shape == (3, 4, 6, 2)  # another batch and size
+
+
 def test_cumsum_and_div_shapes_and_dtypes(tmp_path):
     spec = tmp_path / "spec.yaml"
     spec.write_text("""nnspec: 1

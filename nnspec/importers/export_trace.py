@@ -26,7 +26,8 @@ _BIG = 2 ** 62  # ATen writes an open slice end as a huge int
 # ATen overload packet names spelled as operators, tensor methods or torch / F functions
 _OPERATORS = {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
               "div": operator.truediv, "pow": operator.pow, "matmul": operator.matmul,
-              "neg": operator.neg, "eq": operator.eq, "ne": operator.ne, "lt": operator.lt,
+              "neg": operator.neg, "bitwise_not": operator.invert, "eq": operator.eq,
+              "ne": operator.ne, "lt": operator.lt,
               "le": operator.le, "gt": operator.gt, "ge": operator.ge}
 _PYTHON_OPERATORS = {operator.add, operator.sub, operator.mul, operator.truediv,
                      operator.floordiv, operator.mod, operator.pow, operator.neg,
@@ -35,7 +36,7 @@ _PYTHON_OPERATORS = {operator.add, operator.sub, operator.mul, operator.truediv,
 _METHODS = {"view", "reshape", "transpose", "permute", "unsqueeze", "squeeze", "expand",
             "contiguous", "flatten", "chunk", "split", "mean", "sum", "softmax", "to",
             "masked_fill", "type_as", "narrow", "unbind", "repeat", "tril", "triu", "float",
-            "swapaxes", "swapdims"}
+            "swapaxes", "swapdims", "cumsum", "sin", "cos"}
 _FUNCTIONS = {"cat": "torch.cat", "stack": "torch.stack", "exp": "torch.exp",
               "sqrt": "torch.sqrt", "relu": "torch.relu", "sigmoid": "torch.sigmoid",
               "tanh": "torch.tanh", "where": "torch.where", "bmm": "torch.bmm",
@@ -73,6 +74,8 @@ def _export(module: Any, args: tuple, kwargs: dict) -> Any:
     def dynamic(value: Any) -> Any:
         if isinstance(value, torch.Tensor):
             return {d: Dim.AUTO for d in range(value.dim())}
+        if isinstance(value, int) and not isinstance(value, bool):  # a size: stays a size
+            return Dim.AUTO
         if isinstance(value, (tuple, list)):
             return type(value)(dynamic(v) for v in value)
         if isinstance(value, dict):
@@ -163,22 +166,22 @@ class _Rebuilder:
         for key, value in self.kwargs.items():  # export flattens keywords in the call's order
             calls.append((key if key in parameters else f"**{key}", value))
             values.setdefault(key, value)
-        placeholders = {p.name: self.out.placeholder(p.name) for p in named
-                        if _leaves(values.get(p.name))}
         flat = iter(user)
-        for name, value in calls:
-            for path, leaf in _flat(value):
-                node = next(flat)
-                if not _leaves(leaf):  # None, a flag: export fixed its value
-                    self.env[node] = leaf
-                    continue
-                if name not in placeholders:
-                    self.env[node] = _Lazy(name)
-                    continue
-                value_node = placeholders[name]
-                for index in path:
-                    value_node = self.out.call_function(operator.getitem, (value_node, index))
-                self.env[node] = value_node
+        leaves = [(name, path, leaf, next(flat)) for name, value in calls
+                  for path, leaf in _flat(value)]
+        live = {name for name, _, leaf, node in leaves if _live(leaf, node)}
+        placeholders = {p.name: self.out.placeholder(p.name) for p in named if p.name in live}
+        for name, path, leaf, node in leaves:
+            if not _live(leaf, node):  # None, a flag, a size export fixed: its value
+                self.env[node] = leaf
+                continue
+            if name not in placeholders:
+                self.env[node] = _Lazy(name)
+                continue
+            value_node = placeholders[name]
+            for index in path:
+                value_node = self.out.call_function(operator.getitem, (value_node, index))
+            self.env[node] = value_node
 
     def output(self, node: Any) -> None:
         from torch.utils import _pytree
@@ -325,6 +328,11 @@ class _Rebuilder:
             self.env[node] = self.out.call_function(_OPERATORS[name], tuple(args))
         elif name == "to" and overload.startswith("dtype"):
             self.env[node] = self.out.call_method("to", (args[0], kwargs.get("dtype", args[-1])))
+        elif name == "to" and overload.startswith("device") and len(args) >= 3:
+            # `.to(device, dtype)`: the device is where the model runs, not the spec's to say
+            self.env[node] = self.out.call_method("to", (args[0], args[2]))
+        elif name == "div" and overload == "Tensor_mode":
+            self.env[node] = self.out.call_function(torch.div, tuple(args), kwargs)
         elif name in _FUNCTIONS:
             namespace, fn = _FUNCTIONS[name].split(".")
             owner = torch if namespace == "torch" else torch.nn.functional
@@ -431,6 +439,15 @@ def _fqn(path: str) -> str:
 
     path = re.sub(r"^L\['self'\]\.?", "", path)
     return re.sub(r"\[['\"]?([^\]'\"]+)['\"]?\]", r".\1", path).lstrip(".")
+
+
+def _live(leaf: Any, node: Any) -> bool:
+    """An argument leaf the graph reads as a value: a tensor, or an int (a size) that export
+    kept symbolic."""
+    import torch
+
+    return bool(_leaves(leaf)) or (isinstance(leaf, int) and not isinstance(leaf, bool) and
+                                   isinstance(node.meta.get("val"), torch.SymInt))
 
 
 class _Lazy:

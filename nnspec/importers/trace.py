@@ -272,6 +272,9 @@ class _Writer:
                                for v in (arg.start, arg.stop, arg.step)))
         if arg is None or arg is ... or isinstance(arg, (bool, int, float, str)):
             return ast.Constant(arg)
+        dtype = _dtype_name(arg)
+        if dtype is not None:  # `torch.bool`, as `x.to(torch.bool)` writes it
+            return ast.Attribute(ast.Name("torch", ast.Load()), dtype, ast.Load())
         raise Untraceable(f"forward uses the constant {arg!r}, which a spec cannot write")
 
     def mapping(self, items: dict) -> ast.expr:
@@ -377,6 +380,17 @@ def _same_constant(value: Any, default: Any) -> bool:
     same type: `attn_mask=None`, `is_causal=False`."""
     plain = (type(None), bool, int, float, str)
     return isinstance(value, plain) and type(value) is type(default) and value == default
+
+
+def _dtype_name(value: Any) -> str | None:
+    """`bool` for torch.bool: the name a step writes a dtype constant by; None for what is not
+    a dtype."""
+    import torch
+
+    if not isinstance(value, torch.dtype):
+        return None
+    name = str(value).removeprefix("torch.")
+    return name if getattr(torch, name, None) is value else None
 
 
 def _functions() -> dict[Any, str]:
