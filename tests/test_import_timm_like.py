@@ -313,3 +313,23 @@ model:
     model = nnspec.build(spec)
     out = model(torch.randn(2, 3, 5))
     assert [o.dtype for o in out] == [torch.int64, torch.int64, torch.float32, torch.float64]
+
+
+class GatherAfterBranch(nn.Module):
+    """A table gathered by an index buffer in a forward only torch.export traces (it branches
+    on a size): export writes the gather as aten.index."""
+
+    def __init__(self):
+        super().__init__()
+        self.table = nn.Parameter(torch.randn(9, 2))
+        self.register_buffer("index", torch.randint(0, 9, (4, 4)))
+
+    def forward(self, x):
+        if x.shape[-1] % 2 == 0:
+            x = x * 2
+        return x.unsqueeze(1) + self.table[self.index].permute(2, 0, 1)
+
+
+def test_a_gather_torch_export_writes_as_aten_index(tmp_path):
+    text = round_trip(GatherAfterBranch(), tmp_path, [4, 4])
+    assert "table[index]" in " ".join(forward_of(text, "GatherAfterBranch"))

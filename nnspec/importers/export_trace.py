@@ -322,6 +322,11 @@ class _Rebuilder:
             self.env[node] = self.out.call_method("size", tuple(args))
         elif name in ("slice", "select"):
             self.env[node] = self.index(name, args)
+        elif name == "index" and overload == "Tensor" and len(args) == 2:
+            # `aten.index(x, [None, idx])` is `x[:, idx]`: None takes a whole dim
+            key = tuple(slice(None) if i is None else i for i in args[1])
+            self.env[node] = self.out.call_function(operator.getitem,
+                                                    (args[0], key[0] if len(key) == 1 else key))
         elif name in _UPSAMPLE:
             self.env[node] = self.upsample(name, overload, args, kwargs)
         elif name in _OPERATORS and not kwargs:
