@@ -295,7 +295,7 @@ def test_what_neither_tracer_can_write_is_reported_with_both_reasons():
     result = import_model(Cumulative(), "cumulative", {"x": [8]})
     assert result.warnings == [
         "Cumulative: forward argument 'scale' has a default; torch.export traced it, but "
-        "aten.cumsum has no spelling among nnspec's ops"]
+        "aten.logcumsumexp has no spelling among nnspec's ops"]
     assert "forward: unknown" in result.text
 
 
@@ -306,7 +306,7 @@ def test_the_cli_warns_with_a_code_for_each_untraceable_class(capsys, monkeypatc
     assert capsys.readouterr().err.startswith(
         "<tests.reference.untraceable:Cumulative>:1:1: warning[forward-untraceable]: forward "
         "unknown in Cumulative: forward argument 'scale' has a default; torch.export traced "
-        "it, but aten.cumsum has no spelling among nnspec's ops\n"
+        "it, but aten.logcumsumexp has no spelling among nnspec's ops\n"
         "  hint: write its forward in the spec\n")
 
 

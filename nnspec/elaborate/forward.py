@@ -240,16 +240,22 @@ class Scope:
             self.check_value(sub, expr)
 
     def check_callee(self, func: ast.expr, expr: Expr) -> None:
-        if isinstance(func, ast.Subscript) and self.is_container(func.value):
-            key = func.slice
-            if isinstance(key, ast.UnaryOp) and isinstance(key.op, ast.USub):  # `layers[-1]`
-                key = key.operand
-            if isinstance(key, ast.Constant) and type(key.value) in (int, str):
-                if func.value.id in self.children:  # type: ignore[attr-defined]
-                    self.called.add(func.value.id)  # type: ignore[attr-defined]
-                return
-            raise ExprError("bad-forward", "an item of a container child is picked by an int "
-                            "or a string: 'layers[0](x)', 'heads[\"aux\"](x)'", key)
+        root = func
+        while isinstance(root, ast.Subscript):  # `fuse_layers[0][1]`: an item of an item
+            root = root.value
+        if isinstance(func, ast.Subscript) and self.is_container(root):
+            while isinstance(func, ast.Subscript):
+                key = func.slice
+                if isinstance(key, ast.UnaryOp) and isinstance(key.op, ast.USub):  # `[-1]`
+                    key = key.operand
+                if not (isinstance(key, ast.Constant) and type(key.value) in (int, str)):
+                    raise ExprError("bad-forward", "an item of a container child is picked by "
+                                    "an int or a string: 'layers[0](x)', 'heads[\"aux\"](x)'",
+                                    key)
+                func = func.value
+            if root.id in self.children:  # type: ignore[attr-defined]
+                self.called.add(root.id)  # type: ignore[attr-defined]
+            return
         if isinstance(func, ast.Name):
             if func.id in self.loop_vars:
                 return

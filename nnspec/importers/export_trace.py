@@ -26,7 +26,8 @@ _BIG = 2 ** 62  # ATen writes an open slice end as a huge int
 # ATen overload packet names spelled as operators, tensor methods or torch / F functions
 _OPERATORS = {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
               "div": operator.truediv, "pow": operator.pow, "matmul": operator.matmul,
-              "neg": operator.neg, "eq": operator.eq, "ne": operator.ne, "lt": operator.lt,
+              "neg": operator.neg, "bitwise_not": operator.invert, "eq": operator.eq,
+              "ne": operator.ne, "lt": operator.lt,
               "le": operator.le, "gt": operator.gt, "ge": operator.ge}
 _PYTHON_OPERATORS = {operator.add, operator.sub, operator.mul, operator.truediv,
                      operator.floordiv, operator.mod, operator.pow, operator.neg,
@@ -34,7 +35,8 @@ _PYTHON_OPERATORS = {operator.add, operator.sub, operator.mul, operator.truediv,
                      operator.ge}
 _METHODS = {"view", "reshape", "transpose", "permute", "unsqueeze", "squeeze", "expand",
             "contiguous", "flatten", "chunk", "split", "mean", "sum", "softmax", "to",
-            "masked_fill", "type_as", "narrow", "unbind", "repeat", "tril", "triu", "float"}
+            "masked_fill", "type_as", "narrow", "unbind", "repeat", "tril", "triu", "float",
+            "swapaxes", "swapdims", "cumsum", "sin", "cos"}
 _FUNCTIONS = {"cat": "torch.cat", "stack": "torch.stack", "exp": "torch.exp",
               "sqrt": "torch.sqrt", "relu": "torch.relu", "sigmoid": "torch.sigmoid",
               "tanh": "torch.tanh", "where": "torch.where", "bmm": "torch.bmm",
@@ -43,6 +45,11 @@ _FUNCTIONS = {"cat": "torch.cat", "stack": "torch.stack", "exp": "torch.exp",
               "scaled_dot_product_attention": "F.scaled_dot_product_attention",
               "layer_norm": "F.layer_norm", "interpolate": "F.interpolate",
               "adaptive_avg_pool2d": "F.adaptive_avg_pool2d", "pad": "F.pad"}
+# aten's upsampling ops, as F.interpolate's mode and whether it takes align_corners
+_UPSAMPLE = {"upsample_nearest1d": ("nearest", False), "upsample_nearest2d": ("nearest", False),
+             "upsample_nearest3d": ("nearest", False), "upsample_linear1d": ("linear", True),
+             "upsample_bilinear2d": ("bilinear", True), "upsample_bicubic2d": ("bicubic", True),
+             "upsample_trilinear3d": ("trilinear", True)}
 _IDENTITY = {"alias", "clone", "detach", "lift_fresh_copy", "contiguous"}
 _CHECKS = {"_assert_tensor_metadata", "_assert_scalar", "sym_constrain_range_for_size",
            "_assert_async", "sym_constrain_range"}
@@ -67,6 +74,8 @@ def _export(module: Any, args: tuple, kwargs: dict) -> Any:
     def dynamic(value: Any) -> Any:
         if isinstance(value, torch.Tensor):
             return {d: Dim.AUTO for d in range(value.dim())}
+        if isinstance(value, int) and not isinstance(value, bool):  # a size: stays a size
+            return Dim.AUTO
         if isinstance(value, (tuple, list)):
             return type(value)(dynamic(v) for v in value)
         if isinstance(value, dict):
@@ -157,22 +166,22 @@ class _Rebuilder:
         for key, value in self.kwargs.items():  # export flattens keywords in the call's order
             calls.append((key if key in parameters else f"**{key}", value))
             values.setdefault(key, value)
-        placeholders = {p.name: self.out.placeholder(p.name) for p in named
-                        if _leaves(values.get(p.name))}
         flat = iter(user)
-        for name, value in calls:
-            for path, leaf in _flat(value):
-                node = next(flat)
-                if not _leaves(leaf):  # None, a flag: export fixed its value
-                    self.env[node] = leaf
-                    continue
-                if name not in placeholders:
-                    self.env[node] = _Lazy(name)
-                    continue
-                value_node = placeholders[name]
-                for index in path:
-                    value_node = self.out.call_function(operator.getitem, (value_node, index))
-                self.env[node] = value_node
+        leaves = [(name, path, leaf, next(flat)) for name, value in calls
+                  for path, leaf in _flat(value)]
+        live = {name for name, _, leaf, node in leaves if _live(leaf, node)}
+        placeholders = {p.name: self.out.placeholder(p.name) for p in named if p.name in live}
+        for name, path, leaf, node in leaves:
+            if not _live(leaf, node):  # None, a flag, a size export fixed: its value
+                self.env[node] = leaf
+                continue
+            if name not in placeholders:
+                self.env[node] = _Lazy(name)
+                continue
+            value_node = placeholders[name]
+            for index in path:
+                value_node = self.out.call_function(operator.getitem, (value_node, index))
+            self.env[node] = value_node
 
     def output(self, node: Any) -> None:
         from torch.utils import _pytree
@@ -192,8 +201,15 @@ class _Rebuilder:
         for key, (path, _) in stack.items():
             parts = _fqn(path).split(".")
             if parts[0] in self.children:
+                for n in range(len(parts), 1, -1):  # an item, or an item of an item
+                    if ".".join(parts[:n]) in self.calls:
+                        return ".".join(parts[:n]), key
                 item = ".".join(parts[:2])
-                return (item if item in self.calls else parts[0]), key
+                if len(parts) > 2 and _has_no_forward(self.module.get_submodule(item)):
+                    raise Untraceable(f"forward calls '{_fqn(path)}', an item of the container "
+                                      f"'{item}' inside a container; a spec forward calls the "
+                                      "items of a child container, not their items")
+                return parts[0], key
         return None
 
     def call_child(self, child: str, key: str, nodes: list) -> None:
@@ -278,8 +294,8 @@ class _Rebuilder:
             self.env[node] = self.out.call_function(operator.getitem,
                                                     (self.value(node.args[0]), node.args[1]))
             return
-        if target in _PYTHON_OPERATORS:  # arithmetic on sizes (`H // 2`): as it was written
-            self.env[node] = self.out.call_function(
+        if target in _PYTHON_OPERATORS or target in _math():  # arithmetic on sizes
+            self.env[node] = self.out.call_function(  # (`H // 2`): as it was written
                 target, tuple(self.value(a) for a in node.args))
             return
         packet = getattr(target, "_overloadpacket", None)
@@ -306,10 +322,22 @@ class _Rebuilder:
             self.env[node] = self.out.call_method("size", tuple(args))
         elif name in ("slice", "select"):
             self.env[node] = self.index(name, args)
+        elif name == "index" and overload == "Tensor" and len(args) == 2:
+            # `aten.index(x, [None, idx])` is `x[:, idx]`: None takes a whole dim
+            key = tuple(slice(None) if i is None else i for i in args[1])
+            self.env[node] = self.out.call_function(operator.getitem,
+                                                    (args[0], key[0] if len(key) == 1 else key))
+        elif name in _UPSAMPLE:
+            self.env[node] = self.upsample(name, overload, args, kwargs)
         elif name in _OPERATORS and not kwargs:
             self.env[node] = self.out.call_function(_OPERATORS[name], tuple(args))
         elif name == "to" and overload.startswith("dtype"):
             self.env[node] = self.out.call_method("to", (args[0], kwargs.get("dtype", args[-1])))
+        elif name == "to" and overload.startswith("device") and len(args) >= 3:
+            # `.to(device, dtype)`: the device is where the model runs, not the spec's to say
+            self.env[node] = self.out.call_method("to", (args[0], args[2]))
+        elif name == "div" and overload == "Tensor_mode":
+            self.env[node] = self.out.call_function(torch.div, tuple(args), kwargs)
         elif name in _FUNCTIONS:
             namespace, fn = _FUNCTIONS[name].split(".")
             owner = torch if namespace == "torch" else torch.nn.functional
@@ -319,6 +347,35 @@ class _Rebuilder:
         else:
             raise Untraceable(f"torch.export traced it, but aten.{name} has no spelling among "
                               "nnspec's ops")
+
+    def upsample(self, name: str, overload: str, args: list, kwargs: dict) -> Any:
+        """`aten.upsample_<mode><n>d` as the `F.interpolate` call that gives it: by size, or
+        by scale factor (which torch passes on as given, so the sampling is the same)."""
+        from torch.nn import functional
+
+        mode, aligned = _UPSAMPLE[name]
+        names = ["input", "output_size", *(["align_corners"] if aligned else []),
+                 *(["scale_factors"] if overload == "vec" else ["scales"])]
+        bound = dict(zip(names, args)) | kwargs
+        scales = bound.get("scale_factors") if overload == "vec" else None
+        extra = args[len(names):] if overload != "vec" else []
+        if overload != "vec" and (bound.get("scales") is not None or
+                                  any(a is not None for a in extra) or
+                                  any(k.startswith("scales") and v is not None
+                                      for k, v in kwargs.items())):
+            raise Untraceable(f"torch.export traced it, but aten.{name}.{overload} has scales "
+                              "that F.interpolate cannot pass with a size")
+        size = bound.get("output_size")
+        if (size is None) == (scales is None):
+            raise Untraceable(f"torch.export traced it, but aten.{name} has "
+                              f"{'neither' if size is None else 'both'} an output size and "
+                              "scale factors")
+        call: dict[str, Any] = {"size": list(size)} if size is not None else \
+            {"scale_factor": list(scales)}
+        call["mode"] = mode
+        if aligned:
+            call["align_corners"] = bool(bound.get("align_corners"))
+        return self.out.call_function(functional.interpolate, (bound["input"],), call)
 
     def index(self, name: str, args: list) -> Any:
         """`aten.slice(x, dim, start, end, step)` and `aten.select(x, dim, i)` as `x[...]`."""
@@ -339,6 +396,15 @@ class _Rebuilder:
         return self.out.call_function(operator.getitem, (x, (slice(None),) * dim + (key,)))
 
 
+def _math() -> set[Any]:
+    """The `math` functions a forward step may call on sizes (`math.ceil(H / patch)`)."""
+    import math
+
+    from nnspec.catalog import ops
+
+    return {getattr(math, name) for name in ops.NAMESPACES["math"]}
+
+
 def _check_batch_free(node: Any) -> None:
     """Export fixes a size the forward branches on; a fixed batch size would bake the
     example's batch into the steps (a size of 1 is broadcasting, and stays)."""
@@ -351,15 +417,24 @@ def _check_batch_free(node: Any) -> None:
 
 
 def _callables(module: Any) -> list[str]:
-    """The children and the items of container children: what the forward may call."""
+    """The children and the items of container children (at any depth): what the forward may
+    call."""
     from torch import nn
 
+    kinds = (nn.ModuleList, nn.ModuleDict, nn.Sequential)
     out = []
     for name, child in module.named_children():
         out.append(name)
-        if isinstance(child, (nn.ModuleList, nn.ModuleDict, nn.Sequential)):
-            out += [f"{name}.{key}" for key, _ in child.named_children()]
+        if isinstance(child, kinds):  # its items, and theirs where they are containers too
+            out += [f"{name}.{path}" for path in _callables(child)]
     return out
+
+
+def _has_no_forward(module: Any) -> bool:
+    """A ModuleList or ModuleDict: a container whose items are called, never itself."""
+    from torch import nn
+
+    return isinstance(module, (nn.ModuleList, nn.ModuleDict))
 
 
 def _fqn(path: str) -> str:
@@ -369,6 +444,15 @@ def _fqn(path: str) -> str:
 
     path = re.sub(r"^L\['self'\]\.?", "", path)
     return re.sub(r"\[['\"]?([^\]'\"]+)['\"]?\]", r".\1", path).lstrip(".")
+
+
+def _live(leaf: Any, node: Any) -> bool:
+    """An argument leaf the graph reads as a value: a tensor, or an int (a size) that export
+    kept symbolic."""
+    import torch
+
+    return bool(_leaves(leaf)) or (isinstance(leaf, int) and not isinstance(leaf, bool) and
+                                   isinstance(node.meta.get("val"), torch.SymInt))
 
 
 class _Lazy:

@@ -77,6 +77,12 @@ def _item(name: str, key: str, container: Any) -> ast.expr:
     return ast.Subscript(ast.Name(name, ast.Load()), ast.Constant(index), ast.Load())
 
 
+def _item_of(node: ast.expr, key: str, container: Any) -> ast.expr:
+    """`node[0]`, `node['aux']`: an item of the container `node` spells."""
+    item = _item("_", key, container)
+    return ast.Subscript(node, item.slice, ast.Load())
+
+
 def fold_loops(steps: list[str], containers: dict[str, list[str]],
                taken: set[str] | None = None) -> list[str]:
     """Unrolled turns of a loop over a container, back into one `for` step: from the first
@@ -128,6 +134,10 @@ def _trace(module: Any) -> Any:
     from torch import fx
 
     class ChildrenAsLeaves(fx.Tracer):
+        # a buffer read in forward is the class's own tensor, as a parameter is: not the
+        # value it held when traced, frozen into a constant
+        proxy_buffer_attributes = True
+
         def is_leaf_module(self, m: Any, qualname: str) -> bool:
             return m is not module
 
@@ -262,6 +272,9 @@ class _Writer:
                                for v in (arg.start, arg.stop, arg.step)))
         if arg is None or arg is ... or isinstance(arg, (bool, int, float, str)):
             return ast.Constant(arg)
+        dtype = _dtype_name(arg)
+        if dtype is not None:  # `torch.bool`, as `x.to(torch.bool)` writes it
+            return ast.Attribute(ast.Name("torch", ast.Load()), dtype, ast.Load())
         raise Untraceable(f"forward uses the constant {arg!r}, which a spec cannot write")
 
     def mapping(self, items: dict) -> ast.expr:
@@ -277,6 +290,9 @@ class _Writer:
     def expression(self, node: Any) -> ast.expr:
         if node.op == "call_module":
             args, keywords = self.call_args(node)
+            defaults = _defaults(self.module.get_submodule(node.target))
+            keywords = [k for k, (name, value) in zip(keywords, node.kwargs.items())
+                        if not (name in defaults and _same_constant(value, defaults[name]))]
             return ast.Call(self.callee(node.target), args, keywords)
         if node.op == "call_method":
             if node.target not in ops.METHODS:
@@ -305,11 +321,18 @@ class _Writer:
             if target.isidentifier():
                 return ast.Name(target, ast.Load())
             return _item("self", target, self.module)  # this Sequential's numbered child
-        head, _, key = target.partition(".")
+        kinds = (nn.ModuleList, nn.ModuleDict, nn.Sequential)
+        head, *keys = target.split(".")
         container = self.children.get(head)
-        if isinstance(container, (nn.ModuleList, nn.ModuleDict, nn.Sequential)) and \
-                key in dict(container.named_children()):
-            return _item(head, key, container)
+        node: ast.expr = ast.Name(head, ast.Load())
+        for i, key in enumerate(keys):  # `layers[0]`, `fuse_layers[0][1]`
+            items = dict(container.named_children()) if isinstance(container, kinds) else {}
+            if key not in items:
+                break
+            node = _item_of(node, key, container)
+            container = items[key]
+            if i == len(keys) - 1:
+                return node
         raise Untraceable(f"forward calls '{target}', which is neither a child of this module "
                           "nor an item of a container child")
 
@@ -340,14 +363,47 @@ class _Writer:
                         positional, keywords)
 
 
+def _defaults(child: Any) -> dict[str, Any]:
+    """The child's forward arguments that have a default, with it: a call that passes the
+    default by keyword says nothing the child's spec forward, which has no such input, needs."""
+    import inspect
+
+    try:
+        parameters = inspect.signature(child.forward).parameters.values()
+    except (TypeError, ValueError):
+        return {}
+    return {p.name: p.default for p in parameters if p.default is not p.empty}
+
+
+def _same_constant(value: Any, default: Any) -> bool:
+    """`value` is a plain constant (None, a bool, a number, a string) equal to `default`, of the
+    same type: `attn_mask=None`, `is_causal=False`."""
+    plain = (type(None), bool, int, float, str)
+    return isinstance(value, plain) and type(value) is type(default) and value == default
+
+
+def _dtype_name(value: Any) -> str | None:
+    """`bool` for torch.bool: the name a step writes a dtype constant by; None for what is not
+    a dtype."""
+    import torch
+
+    if not isinstance(value, torch.dtype):
+        return None
+    name = str(value).removeprefix("torch.")
+    return name if getattr(torch, name, None) is value else None
+
+
 def _functions() -> dict[Any, str]:
-    """torch and torch.nn.functional callables a forward step may use, by identity."""
+    """torch, torch.nn.functional and math callables a forward step may use, by identity."""
+    import math
+
     import torch
     from torch.nn import functional
 
     out: dict[Any, str] = {}
     for prefix, namespace, names in (("torch", torch, ops.TORCH_FUNCTIONS),
-                                     ("F", functional, ops.F_FUNCTIONS)):
+                                     ("F", functional, ops.F_FUNCTIONS),
+                                     ("math", math, ops.NAMESPACES["math"])):
         for name in sorted(names):
             fn = getattr(namespace, name, None)
             if fn is not None:

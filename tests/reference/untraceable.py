@@ -1,5 +1,5 @@
 """A model whose forward neither torch.fx nor torch.export gives as spec steps: fx stops at
-the argument with a default, and torch.export's graph holds `cumsum`, outside nnspec's ops."""
+the argument with a default, and torch.export's graph holds `logcumsumexp`, outside nnspec's ops."""
 
 from __future__ import annotations
 
@@ -13,4 +13,4 @@ class Cumulative(nn.Module):
         self.fc = nn.Linear(8, 8)
 
     def forward(self, x, scale=None):
-        return torch.cumsum(self.fc(x), 1)
+        return torch.logcumsumexp(self.fc(x), 1)

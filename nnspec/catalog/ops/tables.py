@@ -4,6 +4,7 @@ attributes), and every spelling for did-you-mean hints.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +30,8 @@ from nnspec.catalog.ops.tensors import (
     binary_rule,
     cat_rule,
     chunk_rule,
+    cumsum_rule,
+    div_rule,
     expand_rule,
     flatten_rule,
     masked_fill_rule,
@@ -47,6 +50,8 @@ from nnspec.catalog.ops.tensors import (
     squeeze_rule,
     stack_rule,
     sum_rule,
+    swapaxes_rule,
+    swapdims_rule,
     transpose_rule,
     triangle_rule,
     unary_rule,
@@ -54,7 +59,7 @@ from nnspec.catalog.ops.tensors import (
     unsqueeze_rule,
     where_rule,
 )
-from nnspec.catalog.values import DEVICE, DType, Tensor, like
+from nnspec.catalog.values import DEVICE, DType, OpError, Tensor, like
 
 # --- the tables ------------------------------------------------------------------------------
 
@@ -77,14 +82,14 @@ TORCH_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "cat": cat_rule, "stack": stack_rule, "chunk": chunk_rule, "split": split_rule,
     "narrow": narrow_rule, "flatten": flatten_rule, "reshape": reshape_rule,
     "permute": permute_rule, "transpose": transpose_rule, "squeeze": squeeze_rule,
-    "roll": roll_rule,
+    "roll": roll_rule, "swapaxes": swapaxes_rule, "swapdims": swapdims_rule,
     "unsqueeze": unsqueeze_rule,
     "mean": mean_rule, "sum": sum_rule, "softmax": softmax_rule,
     "matmul": matmul_rule, "bmm": bmm_rule, "einsum": einsum_rule,
     "where": where_rule, "zeros_like": filled_like_rule, "ones_like": filled_like_rule,
     "masked_fill": masked_fill_rule, "tril": triangle_rule, "triu": triangle_rule,
     "arange": arange_rule, "zeros": filled_rule("zeros"), "ones": filled_rule("ones"),
-    "meshgrid": meshgrid_rule, "pow": binary_rule,
+    "meshgrid": meshgrid_rule, "pow": binary_rule, "div": div_rule, "cumsum": cumsum_rule,
 }
 
 F_FUNCTIONS: dict[str, Callable[..., Any]] = {
@@ -108,10 +113,12 @@ METHODS: dict[str, Callable[..., Any]] = {
     "chunk": chunk_rule, "split": split_rule, "unbind": unbind_rule, "narrow": narrow_rule,
     "flatten": flatten_rule, "reshape": reshape_rule, "view": reshape_rule, "permute": permute_rule,
     "transpose": transpose_rule, "squeeze": squeeze_rule, "unsqueeze": unsqueeze_rule,
-    "expand": expand_rule, "roll": roll_rule,
+    "expand": expand_rule, "roll": roll_rule, "swapaxes": swapaxes_rule,
+    "swapdims": swapdims_rule,
     "repeat": repeat_rule, "mean": mean_rule, "sum": sum_rule, "softmax": softmax_rule,
     "matmul": matmul_rule, "size": size_rule, "dim": ndim_rule,
     **{name: _MATH[name] for name in ("rsqrt", "cos", "sin")}, "pow": binary_rule,
+    "div": div_rule, "cumsum": cumsum_rule,
 }
 
 ATTRIBUTES: dict[str, Callable[[Tensor], Any]] = {
@@ -122,7 +129,26 @@ ATTRIBUTES: dict[str, Callable[[Tensor], Any]] = {
     "device": lambda t: DEVICE,
 }
 
-NAMESPACES = {"torch": TORCH_FUNCTIONS, "F": F_FUNCTIONS}
+
+
+def _scalar(name: str) -> Callable[..., Any]:
+    """`math.<name>` on a plain number (sizes: `math.ceil(H / patch)`); a tensor is refused,
+    as its value is not known statically."""
+    fn = getattr(math, name)
+
+    def rule(x: Any) -> Any:
+        if isinstance(x, bool) or not isinstance(x, (int, float)):
+            raise OpError(f"math.{name}() takes a number, got {type(x).__name__}",
+                          code="type-error")
+        return fn(x)
+    return rule
+
+
+# `math.<fn>` on numbers, as Python code computes sizes and scales
+MATH_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    name: _scalar(name) for name in ("ceil", "floor", "sqrt", "log", "exp")}
+
+NAMESPACES = {"torch": TORCH_FUNCTIONS, "F": F_FUNCTIONS, "math": MATH_FUNCTIONS}
 
 
 def all_names() -> list[str]:

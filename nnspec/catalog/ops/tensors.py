@@ -97,6 +97,24 @@ def binary_rule(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
     return elementwise(input, other)
 
 
+def div_rule(input: Any, other: Any, *, rounding_mode: Any = None) -> Tensor:
+    """`torch.div`: true division, or with rounding_mode 'floor' / 'trunc' a division that
+    keeps integer dtypes."""
+    if rounding_mode is None:
+        return true_divide(input, other)
+    if rounding_mode not in ("floor", "trunc"):
+        raise OpError(f"div() takes rounding_mode None, 'floor' or 'trunc', got "
+                      f"{rounding_mode!r}", *tensors_in(input, other), code="bad-op-argument")
+    return elementwise(input, other)
+
+
+def cumsum_rule(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
+    """`torch.cumsum`: the input's shape; integers and bools sum to int64 unless dtype says."""
+    _dim(dim, len(input.shape), input)
+    out = dtype_arg(dtype, "cumsum") or (input.dtype if is_floating(input.dtype) else "int64")
+    return Tensor(input.shape, dtype=out)
+
+
 def where_rule(condition: Any, input: Any, other: Any) -> Tensor:
     if not isinstance(condition, Tensor) or condition.dtype != "bool":
         got = condition.dtype if isinstance(condition, Tensor) else type(condition).__name__
@@ -287,6 +305,15 @@ def transpose_rule(input: Tensor, dim0: int, dim1: int) -> Tensor:
     out = list(input.shape)
     out[a], out[b] = out[b], out[a]
     return like(input, tuple(out))
+
+
+def swapaxes_rule(input: Tensor, axis0: int, axis1: int) -> Tensor:
+    """`torch.swapaxes`: transpose, with NumPy's argument names."""
+    return transpose_rule(input, axis0, axis1)
+
+
+def swapdims_rule(input: Tensor, dim0: int, dim1: int) -> Tensor:
+    return transpose_rule(input, dim0, dim1)
 
 
 def squeeze_rule(input: Tensor, dim: Any = None) -> Tensor:

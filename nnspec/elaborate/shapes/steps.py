@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 
 from nnspec.catalog import ops, values
 from nnspec.catalog.values import Counted, OpError, Tensor
+from nnspec.elaborate.shapes.indexing import index_shape
 from nnspec.elaborate.shapes.symbolic import op_sym
 from nnspec.ir.analysis import UNKNOWN, tensors_in
 from nnspec.ir.program import Instance, Stmt
@@ -245,7 +246,7 @@ class Step:
         if base is UNKNOWN or index is UNKNOWN:
             return UNKNOWN
         if isinstance(base, Tensor):
-            return self.op("index", _index, [base, index], {}, node)
+            return self.op("index", index_shape, [base, index], {}, node)
         if isinstance(base, dict):  # a mapping a child returned: an item by its key
             if not isinstance(index, str) or index not in base:
                 self.fail(OpError(f"the mapping has no key {index!r} (its keys: "
@@ -276,7 +277,14 @@ class Step:
         return self.op(f".{func.attr}", ops.METHODS[func.attr], [this, *args], kwargs, node)
 
     def container(self, node: ast.expr) -> Instance:
-        """The container a loop runs over or an item is picked from: a child, or `self`."""
+        """The container a loop runs over or an item is picked from: a child, `self`, or an
+        item of a container that is a container itself (`fuse_layers[0]`)."""
+        if isinstance(node, ast.Subscript):
+            inst = self.item(node)
+            if inst.kind == "layer" or inst.type not in ("ModuleList", "ModuleDict", "Sequential"):
+                self.fail(OpError(f"'{ast.unparse(node)}' is a {inst.type}, not a container of "
+                                  "modules", code="bad-forward"), node)
+            return inst
         name = node.id  # type: ignore[attr-defined]
         inst = self.frame.children.get(name)
         if inst is None and name == "self":
@@ -354,41 +362,3 @@ def has_unknown(value: Any) -> bool:
     if isinstance(value, (list, tuple)):
         return any(v is UNKNOWN or has_unknown(v) for v in value)
     return False
-
-
-
-def _index(input: Tensor, index: Any) -> Tensor:
-    """Basic indexing: ints drop a dim, slices shrink it, None adds one, ... skips; and one
-    integer tensor, which gathers along the first dim (`table[index]`: index's shape, then the
-    rest of the table's)."""
-    if isinstance(index, Tensor) and index.dtype in ("int64", "int32") and input.shape:
-        return values.like(input, (*index.shape, *input.shape[1:]))
-    items = list(index) if isinstance(index, tuple) else [index]
-    if any(isinstance(i, (Tensor, list)) for i in items):
-        raise OpError("indexing with tensors or lists is not supported statically",
-                      input, code="unsupported")
-    if items.count(...) > 1:
-        raise OpError("an index can have only one '...'", input, code="bad-op-argument")
-    used = sum(1 for i in items if i is not None and i is not ...)
-    if used > len(input.shape):
-        raise OpError(f"too many indices for {list(input.shape)}", input, code="bad-dim")
-    if ... in items:
-        at = items.index(...)
-        items[at:at + 1] = [slice(None)] * (len(input.shape) - used)
-    out: list[int] = []
-    dims = iter(input.shape)
-    for item in items:
-        if item is None:
-            out.append(1)
-            continue
-        size = next(dims)
-        if isinstance(item, bool) or not isinstance(item, (int, slice)):
-            raise OpError(f"cannot index with {item!r}", input, code="type-error")
-        if isinstance(item, int):
-            if not -size <= item < size:
-                raise OpError(f"index {item} is out of range for size {size}", input,
-                              code="bad-dim")
-            continue
-        out.append(len(range(*item.indices(size))))
-    out.extend(dims)
-    return values.like(input, tuple(out))

@@ -182,7 +182,7 @@ class _Walker(TieCounting):
         elif inst.kind == "seq":
             out = self.sequence(inst, args, frame)
         else:
-            out = self.block(inst, args)
+            out = self.block(inst, args, kwargs)
         info.outputs.append(out)
         return out
 
@@ -201,7 +201,7 @@ class _Walker(TieCounting):
             value = self.module(child, [value], {}, frame)
         return value
 
-    def block(self, inst: Instance, args: list[Any]) -> Any:
+    def block(self, inst: Instance, args: list[Any], kwargs: dict[str, Any]) -> Any:
         cls = self.program.classes[inst.type]
         if cls.forward_unknown:  # `forward: unknown`: what it gives is unknown, not an error
             return UNKNOWN
@@ -209,13 +209,15 @@ class _Walker(TieCounting):
                                               for c in inst.children})
         scoped = [unscoped(a) for a in args]
         if cls.base == "Sequential" and not cls.forward:
+            if kwargs:
+                self.error("bad-call", f"a Sequential takes no keyword arguments, got "
+                           f"{', '.join(kwargs)}", inst.pos, inst.path)
+                raise Abort
             out = self.sequence(inst, scoped, frame)
         else:
-            if len(args) != len(cls.inputs):
-                self.error("bad-call", f"{cls.name} takes {len(cls.inputs)} inputs "
-                           f"({', '.join(cls.inputs)}), got {len(args)}", inst.pos, inst.path)
-                raise Abort
-            frame.values = {TRAINING: False, **dict(zip(cls.inputs, scoped))}
+            bound = self.bind(inst, cls.name, cls.inputs, scoped,
+                              {k: unscoped(v) for k, v in kwargs.items()})
+            frame.values = {TRAINING: False, **bound}
             frame.values.update({t.name: self.own_tensor(inst, t) for t in cls.tensors
                                  if t.name in inst.tensors})
             if cls.layer is not None:  # the layer's tensors; None where its arguments drop one
@@ -224,6 +226,29 @@ class _Walker(TieCounting):
                                      else None for name in LAYERS[cls.layer].state_names()})
             out = self.steps(cls.forward, frame)
         return rescoped(out, inst.call, cls, self.rescoped)
+
+    def bind(self, inst: Instance, name: str, inputs: list[str], args: list[Any],
+             kwargs: dict[str, Any]) -> dict[str, Any]:
+        """A block's inputs from a call's arguments, as Python binds them: positional first,
+        then by keyword; every input given exactly once."""
+        takes = f"{name} takes {len(inputs)} inputs ({', '.join(inputs)})"
+        if len(args) > len(inputs):
+            self.error("bad-call", f"{takes}, got {len(args)}", inst.pos, inst.path)
+            raise Abort
+        bound = dict(zip(inputs, args))
+        for key, value in kwargs.items():
+            if key not in inputs or key in bound:
+                why = "twice" if key in bound else "no such input"
+                self.error("bad-call", f"{takes}; keyword argument '{key}': {why}", inst.pos,
+                           inst.path)
+                raise Abort
+            bound[key] = value
+        if len(bound) != len(inputs):
+            missing = ", ".join(i for i in inputs if i not in bound)
+            self.error("bad-call", f"{takes}, got {len(bound)} (missing {missing})", inst.pos,
+                       inst.path)
+            raise Abort
+        return bound
 
     def own_tensor(self, inst: Instance, tensor: RawTensor) -> Tensor:
         """A block's own parameter or buffer, as its forward reads it."""
