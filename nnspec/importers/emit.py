@@ -21,9 +21,10 @@ from nnspec.output import markers
 WIDTH = 100
 
 
-def render(classes: list[DraftClass], inputs: dict[str, tuple[list[int], str | None]],
+def render(classes: list[DraftClass], inputs: dict[str, tuple[Any, str | None]],
            header: list[str], layers: Sequence[str] = ()) -> str:
-    """The spec text; `inputs` maps each input name to (shape, comment); `layers`, the lines
+    """The spec text; `inputs` maps each input name to (its declaration: a shape, or a
+    mapping with its dtype and range; a comment); `layers`, the lines
     of a `layers:` section (layer references)."""
     out = [f"# {part}".rstrip() for line in header
            for part in textwrap.wrap(line, WIDTH - 2, subsequent_indent="  ",
@@ -203,6 +204,9 @@ def _flow(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_flow(v) for v in value) + "]"
+    if isinstance(value, dict):  # an input's {shape, dtype, range}
+        return "{" + ", ".join(f"{k}: {v if isinstance(v, str) else _flow(v)}"
+                               for k, v in value.items()) + "}"
     return literal(value)
 
 
