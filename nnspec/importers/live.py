@@ -379,7 +379,6 @@ def _check_against(text: str, model: Any, classes: list[DraftClass],
     try:
         with torch.no_grad():
             want = model(**call_arguments(model, {k: a.clone() for k, a in args.items()}))
-            got = rebuilt(*[a.clone() for a in args.values()])
     except Exception as exc:  # the model's own code failed: most likely the guessed shape
         shown = ", ".join(f"{k} {list(v.shape)}" for k, v in inputs.items())
         raise SpecError([Diagnostic("bad-input", f"the model does not run on inputs {shown}: "
@@ -387,6 +386,15 @@ def _check_against(text: str, model: Any, classes: list[DraftClass],
                                     "pass the input shape with --input x=3,224,224")]) from None
     finally:
         model.train(was_training)
+    try:
+        with torch.no_grad():
+            got = rebuilt(*[a.clone() for a in args.values()])
+    except Exception as exc:  # the model runs and the spec's does not: nnspec's fault
+        raise ImportDefect([Diagnostic("not-rebuilt", "the imported spec's model does not run "
+                                       "on the inputs the model runs on: "
+                                       f"{type(exc).__name__}: {str(exc)[:300]}",
+                                       Pos(label, 1, 1), "this is a bug in nnspec import; "
+                                       "please report it")]) from None
     if not _same(want, got, torch):
         raise ImportDefect([Diagnostic("not-rebuilt", "the imported spec's forward gives different "
                                     "outputs from the model's", Pos(label, 1, 1),
