@@ -213,6 +213,8 @@ class _Rebuilder:
         flat_in = [self.value(n) if n is not None else getattr(a, "value", None)
                    for a, n in zip(signature.inputs, named)]
         call_args, call_kwargs = _pytree.tree_unflatten(flat_in, signature.in_spec)
+        call_args, call_kwargs = _baked_out(self.module.get_submodule(child), call_args,
+                                            call_kwargs)
         result = self.out.call_module(child, tuple(call_args), dict(call_kwargs))
         outs = [by_name.get(getattr(a, "name", None)) for a in signature.outputs]
         tree = _pytree.tree_unflatten(list(range(len(outs))), signature.out_spec)
@@ -337,6 +339,44 @@ class _Rebuilder:
         if key == slice(None):
             return x
         return self.out.call_function(operator.getitem, (x, (slice(None),) * dim + (key,)))
+
+
+def _baked_out(child: Any, args: Any, kwargs: Any) -> tuple[tuple, dict]:
+    """A child's call without the constants it passes at the child forward's own defaults
+    (timm's `attn(x, attn_mask=None, is_causal=False)` is `attn(x)`): exact for any child, and
+    what a child whose steps torch.export recovered takes, its non-tensor arguments fixed
+    rather than inputs. Arguments after a dropped one go by keyword."""
+    try:
+        signature = inspect.signature(child.forward)
+        bound = signature.bind(*args, **kwargs)
+    except (TypeError, ValueError):
+        return tuple(args), dict(kwargs)
+    out_args: list = []
+    out_kwargs: dict = {}
+    dropped = False
+    for name, value in bound.arguments.items():
+        p = signature.parameters[name]
+        if p.kind == p.VAR_POSITIONAL:
+            if dropped and value:
+                return tuple(args), dict(kwargs)
+            out_args += list(value)
+        elif p.kind == p.VAR_KEYWORD:
+            out_kwargs.update(value)
+        elif _is_default(value, p.default):
+            dropped = True
+        elif dropped or name in kwargs or p.kind == p.KEYWORD_ONLY:
+            out_kwargs[name] = value
+        else:
+            out_args.append(value)
+    return tuple(out_args), out_kwargs
+
+
+def _is_default(value: Any, default: Any) -> bool:
+    """`value` is the parameter's default: None, or an equal bool, int, float or string."""
+    if value is None or default is None:
+        return value is None and default is None
+    return type(value) is type(default) and isinstance(value, (bool, int, float, str)) and \
+        value == default
 
 
 def _check_batch_free(node: Any) -> None:
