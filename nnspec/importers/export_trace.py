@@ -302,6 +302,8 @@ class _Rebuilder:
                   if k not in ("device", "pin_memory", "layout")}
         if name in _IDENTITY and len(args) == 1 and not kwargs:
             self.env[node] = args[0]
+        elif name == "dropout" and len(args) == 3 and args[2] is False:  # eval: the identity
+            self.env[node] = args[0]
         elif name == "split_with_sizes":  # `x.split([2, 3], dim)`
             self.env[node] = self.out.call_method("split", tuple(args), kwargs)
         elif name == "sym_size":

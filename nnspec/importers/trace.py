@@ -262,6 +262,9 @@ class _Writer:
                                for v in (arg.start, arg.stop, arg.step)))
         if arg is None or arg is ... or isinstance(arg, (bool, int, float, str)):
             return ast.Constant(arg)
+        dtype = _dtype_name(arg)
+        if dtype is not None:  # `torch.float32`, a value a step may use
+            return ast.Attribute(ast.Name("torch", ast.Load()), dtype, ast.Load())
         raise Untraceable(f"forward uses the constant {arg!r}, which a spec cannot write")
 
     def mapping(self, items: dict) -> ast.expr:
@@ -373,3 +376,13 @@ def _is_dataclass_type(target: Any) -> bool:
     import dataclasses
 
     return isinstance(target, type) and dataclasses.is_dataclass(target)
+
+
+def _dtype_name(value: Any) -> str | None:
+    """`float32` for torch.float32: a dtype a spec can name, else None."""
+    import torch
+
+    if not isinstance(value, torch.dtype):
+        return None
+    name = str(value).removeprefix("torch.")
+    return name if getattr(torch, name, None) is value else None
