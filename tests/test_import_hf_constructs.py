@@ -23,6 +23,59 @@ def assert_round_trip(model: nn.Module, text: str, tmp_path, *inputs) -> None:
     assert torch.equal(want, got)
 
 
+class Attention(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.qkv = nn.Linear(8, 24)
+        self.dropout_p = 0.1
+
+    def forward(self, x, attention_mask=None, output_attentions=False):
+        q, k, v = self.qkv(x).chunk(3, dim=-1)
+        scores = (q @ k.transpose(-1, -2)) * 0.25
+        if attention_mask is not None:
+            scores = scores + attention_mask
+        weights = scores.softmax(-1, dtype=torch.float32).to(q.dtype)
+        weights = nn.functional.dropout(weights, p=self.dropout_p, training=self.training)
+        return weights @ v
+
+
+class Embed(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(4, 8)
+
+    def forward(self, x, interpolate=False):
+        if interpolate:
+            x = x * 2
+        return self.proj(x)
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = Embed()
+        self.attn = Attention()
+
+    def forward(self, x, interpolate=None, attention_mask=None):
+        h = self.embed(x, interpolate=interpolate)
+        if torch.compiler.is_exporting():  # as transformers' masks: built only when traced
+            attention_mask = torch.zeros(h.size(0), h.size(1), h.size(1))
+        return self.attn(h, attention_mask)
+
+
+def test_hugging_face_constructs_round_trip(tmp_path):
+    torch.manual_seed(0)
+    model = Model().eval()
+    result = import_model(model, "model", {"x": [5, 4]})
+    assert result.warnings == []
+    text = result.text
+    assert "dropout" not in text  # eval: F.dropout(training=False) is the identity
+    assert "torch.float32" in text
+    assert "embed(x)" in text  # interpolate=None: the value its steps hold fixed
+    assert "inputs: [x, attention_mask]" in text  # the mask the exported parent passes
+    assert_round_trip(model, text, tmp_path, torch.randn(2, 5, 4))
+
+
 class Casting(nn.Module):
     """A dtype constant in a forward torch.fx traces."""
 

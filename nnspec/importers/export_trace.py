@@ -48,10 +48,13 @@ _CHECKS = {"_assert_tensor_metadata", "_assert_scalar", "sym_constrain_range_for
            "_assert_async", "sym_constrain_range"}
 
 
-def export_steps(module: Any, args: tuple, kwargs: dict) -> tuple[list[str], list[str]]:
+def export_steps(module: Any, args: tuple, kwargs: dict, fixed: Any = None
+                 ) -> tuple[list[str], list[str]]:
     """(forward argument names, steps) for one module, exported on the arguments it was
-    called with, its children left opaque."""
-    rebuilder = _Rebuilder(module, args, kwargs)
+    called with, its children left opaque. `fixed(child)`: for a child whose steps torch.export
+    recovered, the non-tensor arguments it was recovered with (by parameter name), which its
+    steps hold fixed rather than take; None for any other child."""
+    rebuilder = _Rebuilder(module, args, kwargs, fixed)
     try:
         graph = rebuilder.graph()
     except (KeyError, StopIteration, TypeError, ValueError) as exc:
@@ -93,10 +96,10 @@ class _Rebuilder:
     """The exported graph as the fx graph of this module alone: children's nodes folded into
     calls, its own ATen ops spelled as torch calls."""
 
-    def __init__(self, module: Any, args: tuple, kwargs: dict):
+    def __init__(self, module: Any, args: tuple, kwargs: dict, fixed: Any = None):
         from torch import fx
 
-        self.module = module
+        self.module, self.fixed = module, fixed or (lambda child: None)
         self.program = _export(module, args, kwargs)
         self.out = fx.Graph()
         self.env: dict[Any, Any] = {}  # exported node -> its value in the new graph
@@ -213,8 +216,8 @@ class _Rebuilder:
         flat_in = [self.value(n) if n is not None else getattr(a, "value", None)
                    for a, n in zip(signature.inputs, named)]
         call_args, call_kwargs = _pytree.tree_unflatten(flat_in, signature.in_spec)
-        call_args, call_kwargs = _baked_out(self.module.get_submodule(child), call_args,
-                                            call_kwargs)
+        callee = self.module.get_submodule(child)
+        call_args, call_kwargs = _baked_out(callee, call_args, call_kwargs, self.fixed(callee))
         result = self.out.call_module(child, tuple(call_args), dict(call_kwargs))
         outs = [by_name.get(getattr(a, "name", None)) for a in signature.outputs]
         tree = _pytree.tree_unflatten(list(range(len(outs))), signature.out_spec)
@@ -343,11 +346,13 @@ class _Rebuilder:
         return self.out.call_function(operator.getitem, (x, (slice(None),) * dim + (key,)))
 
 
-def _baked_out(child: Any, args: Any, kwargs: Any) -> tuple[tuple, dict]:
+def _baked_out(child: Any, args: Any, kwargs: Any, fixed: dict | None) -> tuple[tuple, dict]:
     """A child's call without the constants it passes at the child forward's own defaults
-    (timm's `attn(x, attn_mask=None, is_causal=False)` is `attn(x)`): exact for any child, and
-    what a child whose steps torch.export recovered takes, its non-tensor arguments fixed
-    rather than inputs. Arguments after a dropped one go by keyword."""
+    (timm's `attn(x, attn_mask=None, is_causal=False)` is `attn(x)`), exact for any child, or
+    at the values a child whose steps torch.export recovered holds fixed (`fixed`: Hugging
+    Face's `embeddings(x, interpolate_pos_encoding=None)`), which it does not take. A constant
+    at another value stays in the call, and the output check refuses the spec. Arguments
+    after a dropped one go by keyword."""
     try:
         signature = inspect.signature(child.forward)
         bound = signature.bind(*args, **kwargs)
@@ -364,7 +369,8 @@ def _baked_out(child: Any, args: Any, kwargs: Any) -> tuple[tuple, dict]:
             out_args += list(value)
         elif p.kind == p.VAR_KEYWORD:
             out_kwargs.update(value)
-        elif _is_default(value, p.default):
+        elif _is_default(value, p.default) or (
+                fixed is not None and name in fixed and _is_default(value, fixed[name])):
             dropped = True
         elif dropped or name in kwargs or p.kind == p.KEYWORD_ONLY:
             out_kwargs[name] = value
@@ -374,7 +380,8 @@ def _baked_out(child: Any, args: Any, kwargs: Any) -> tuple[tuple, dict]:
 
 
 def _is_default(value: Any, default: Any) -> bool:
-    """`value` is the parameter's default: None, or an equal bool, int, float or string."""
+    """`value` is `default` (a parameter's default, or the value a child's steps hold fixed):
+    both None, or an equal bool, int, float or string."""
     if value is None or default is None:
         return value is None and default is None
     return type(value) is type(default) and isinstance(value, (bool, int, float, str)) and \

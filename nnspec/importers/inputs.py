@@ -127,8 +127,11 @@ def call_arguments(model: Any, tensors: dict[str, Any]) -> dict[str, Any]:
 
 def record_calls(model: Any, inputs: dict[str, Input]) -> dict[int, tuple[tuple, dict]]:
     """The arguments each module received when the model ran once on example inputs (the
-    first call of each): what torch.export traces a module on. Empty if the model does not
-    run on them."""
+    first call of each): what torch.export traces a module on. The run takes the code paths
+    an export takes (torch's exporting flags are on, as torch.export sets them), so a child
+    receives here what its parent's exported graph gives it: Hugging Face builds an attention
+    mask under export where an eager run passes None. Empty if the model does not run."""
+    from torch._export.utils import _compiling_state_context
     from torch.utils import _pytree
 
     from nnspec.runtime.torchlib import torch
@@ -142,7 +145,7 @@ def record_calls(model: Any, inputs: dict[str, Input]) -> dict[int, tuple[tuple,
 
     hooks = [m.register_forward_pre_hook(record, with_kwargs=True) for m in model.modules()]
     try:
-        with torch.no_grad():
+        with torch.no_grad(), _compiling_state_context():
             model(**call_arguments(model, examples(inputs)))
     except Exception:  # the model's own code failed on the guess: nothing to export with
         return {}

@@ -229,6 +229,23 @@ def _call_key(value: Any) -> Any:
     return repr(value)
 
 
+def _constants(module: Any, call: tuple[tuple, dict]) -> dict[str, Any]:
+    """The arguments of a recorded call that hold no tensor, by parameter name: what
+    torch.export fixes in the steps it recovers."""
+    import inspect
+
+    from torch.utils import _pytree
+
+    from nnspec.runtime.torchlib import torch
+
+    try:
+        bound = inspect.signature(module.forward).bind(*call[0], **call[1]).arguments
+    except TypeError:
+        return {}
+    return {name: value for name, value in bound.items() if not any(
+        isinstance(v, torch.Tensor) for v in _pytree.tree_leaves(value))}
+
+
 class _Forwards:
     """Sets each folded class's forward from its traced instances: torch.fx first, and
     torch.export on the arguments the instance received where fx fails."""
@@ -239,6 +256,7 @@ class _Forwards:
         self.reports: list[str] = []
         self.exported: set[str] = set()  # the classes torch.export traced
         self.exports: dict[tuple, tuple[list[str], list[str]]] = {}
+        self.fixed: dict[Any, dict[str, Any]] = {}  # exported module -> its fixed arguments
 
     def trace(self, module: Any) -> tuple[list[str], list[str]]:
         try:
@@ -253,10 +271,11 @@ class _Forwards:
             key = (type(module), str(module), _call_key(call))
             if key not in self.exports:  # equal instances on equal arguments: export once
                 try:
-                    self.exports[key] = export_steps(module, *call)
+                    self.exports[key] = export_steps(module, *call, fixed=self.fixed.get)
                 except Untraceable as export_reason:
                     raise Untraceable(f"{fx_reason}; {export_reason}") from None
             self.exported.add(type(module).__name__)
+            self.fixed[module] = _constants(module, call)
             return self.exports[key]
 
     def __call__(self, draft: DraftClass, instances: list[Instance], params: Params) -> None:
