@@ -92,3 +92,34 @@ def test_dtype_constants_are_written_as_torch_names(tmp_path):
     text = import_model(model, "casting", {"x": [4]}).text
     assert ".to(torch.float16).to(torch.float32)" in text
     assert_round_trip(model, text, tmp_path, torch.randn(2, 4))
+
+
+class Biased(nn.Module):
+    """T5's block: the first computes a bias, the others take it."""
+
+    def __init__(self, first: bool):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+        self.bias = nn.Linear(8, 8) if first else None
+
+    def forward(self, x, mask=None, bias=None):
+        if bias is None:
+            bias = self.bias(x)
+        return self.fc(x) + bias, bias
+
+
+class Stack(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.blocks = nn.ModuleList([Biased(True), Biased(False)])
+
+    def forward(self, x):
+        x, bias = self.blocks[0](x)
+        x, _ = self.blocks[1](x, None, bias)
+        return x
+
+
+def test_instances_taking_different_inputs_are_reported():
+    result = import_model(Stack().eval(), "stack", {"x": [8]})
+    assert any(w.startswith("Biased: ") and "its instances take different inputs (x / x, bias)"
+               in w for w in result.warnings), result.warnings

@@ -294,6 +294,10 @@ class _Forwards:
             if dashed:
                 raise Untraceable(f"a forward step cannot call its child '{dashed}' by name")
             traced = [self.trace(m) for m in modules]
+            takes = list(dict.fromkeys(tuple(inputs) for inputs, _ in traced))
+            if len(takes) > 1:  # T5's first block computes the position bias, the rest take it
+                raise Untraceable("its instances take different inputs (" + " / ".join(
+                    ", ".join(t) for t in takes) + "); a block's forward takes one list")
         except Untraceable as reason:
             self.reports.append(f"{draft.name}: {reason}")
             draft.forward = "unknown"
