@@ -6,6 +6,7 @@ run). Each import is checked here independently: same tree, strict load, identic
 
 from __future__ import annotations
 
+import pytest
 import torch
 from test_import_tree import build_text
 from torch import nn
@@ -92,6 +93,53 @@ def test_dtype_constants_are_written_as_torch_names(tmp_path):
     text = import_model(model, "casting", {"x": [4]}).text
     assert ".to(torch.float16).to(torch.float32)" in text
     assert_round_trip(model, text, tmp_path, torch.randn(2, 4))
+
+
+class Layer(nn.Module):
+    """Whisper's encoder layer: a required mask passed as None, options through **kwargs,
+    and its attention called with keywords only."""
+
+    def __init__(self):
+        super().__init__()
+        self.norm = nn.LayerNorm(8)
+        self.attn = Attention()
+
+    def forward(self, hidden_states, attention_mask, **kwargs):
+        out = self.attn(x=self.norm(hidden_states), attention_mask=attention_mask,
+                        **kwargs)
+        return hidden_states + out
+
+
+class Encoder(nn.Module):
+    def __init__(self, pass_on: bool):
+        super().__init__()
+        self.layers = nn.ModuleList([Layer(), Layer(), Layer()])
+        self.pass_on = pass_on
+
+    def forward(self, x, output_attentions=None):
+        for layer in self.layers:
+            if self.pass_on:
+                x = layer(x, None, output_attentions=False)
+            else:
+                x = layer(x, None)
+        return x
+
+
+@pytest.mark.parametrize("pass_on", [
+    False,
+    pytest.param(True, marks=pytest.mark.skipif(
+        tuple(int(p) for p in torch.__version__.split("+")[0].split(".")[:2]) < (2, 14),
+        reason="torch.export before 2.14 cannot export a forward given **kwargs values")),
+])
+def test_arguments_passed_on_and_held_fixed_round_trip(tmp_path, pass_on):
+    torch.manual_seed(0)
+    model = Encoder(pass_on).eval()
+    result = import_model(model, "encoder", {"x": [5, 8]})
+    assert result.warnings == []
+    assert "for layer in layers: x = layer(x)" in result.text
+    assert "out = attn(out)\n" in result.text  # keywords only, and none held fixed
+    assert "output_attentions" not in result.text
+    assert_round_trip(model, result.text, tmp_path, torch.randn(2, 5, 8))
 
 
 class Biased(nn.Module):

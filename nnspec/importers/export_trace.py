@@ -36,7 +36,8 @@ _METHODS = {"view", "reshape", "transpose", "permute", "unsqueeze", "squeeze", "
             "contiguous", "flatten", "chunk", "split", "mean", "sum", "softmax", "to",
             "masked_fill", "type_as", "narrow", "unbind", "repeat", "tril", "triu", "float"}
 _FUNCTIONS = {"cat": "torch.cat", "stack": "torch.stack", "exp": "torch.exp",
-              "sqrt": "torch.sqrt", "relu": "torch.relu", "sigmoid": "torch.sigmoid",
+              "sqrt": "torch.sqrt", "rsqrt": "torch.rsqrt", "cos": "torch.cos", "sin": "torch.sin",
+              "relu": "torch.relu", "sigmoid": "torch.sigmoid",
               "tanh": "torch.tanh", "where": "torch.where", "bmm": "torch.bmm",
               "einsum": "torch.einsum", "arange": "torch.arange", "zeros": "torch.zeros",
               "ones": "torch.ones", "gelu": "F.gelu", "silu": "F.silu",
@@ -351,8 +352,9 @@ def _baked_out(child: Any, args: Any, kwargs: Any, fixed: dict | None) -> tuple[
     (timm's `attn(x, attn_mask=None, is_causal=False)` is `attn(x)`), exact for any child, or
     at the values a child whose steps torch.export recovered holds fixed (`fixed`: Hugging
     Face's `embeddings(x, interpolate_pos_encoding=None)`), which it does not take. A constant
-    at another value stays in the call, and the output check refuses the spec. Arguments
-    after a dropped one go by keyword."""
+    at another value stays in the call, and the output check refuses the spec. Arguments go
+    by position up to the first one left out (Whisper's `self_attn(hidden_states=x)` is
+    `self_attn(x)`), by keyword after it."""
     try:
         signature = inspect.signature(child.forward)
         bound = signature.bind(*args, **kwargs)
@@ -360,19 +362,23 @@ def _baked_out(child: Any, args: Any, kwargs: Any, fixed: dict | None) -> tuple[
         return tuple(args), dict(kwargs)
     out_args: list = []
     out_kwargs: dict = {}
-    dropped = False
-    for name, value in bound.arguments.items():
-        p = signature.parameters[name]
+    gap = False  # a parameter before this one is not passed: the rest go by keyword
+    for name, p in signature.parameters.items():
+        if name not in bound.arguments:
+            gap = True
+            continue
+        value = bound.arguments[name]
         if p.kind == p.VAR_POSITIONAL:
-            if dropped and value:
+            if gap and value:
                 return tuple(args), dict(kwargs)
             out_args += list(value)
-        elif p.kind == p.VAR_KEYWORD:
-            out_kwargs.update(value)
+        elif p.kind == p.VAR_KEYWORD:  # `**kwargs` passed on: by the keys the child took
+            out_kwargs.update({k: v for k, v in value.items() if not (
+                fixed is not None and k in fixed and _is_default(v, fixed[k]))})
         elif _is_default(value, p.default) or (
                 fixed is not None and name in fixed and _is_default(value, fixed[name])):
-            dropped = True
-        elif dropped or name in kwargs or p.kind == p.KEYWORD_ONLY:
+            gap = True
+        elif gap or p.kind == p.KEYWORD_ONLY:
             out_kwargs[name] = value
         else:
             out_args.append(value)

@@ -239,11 +239,20 @@ def _constants(module: Any, call: tuple[tuple, dict]) -> dict[str, Any]:
     from nnspec.runtime.torchlib import torch
 
     try:
-        bound = inspect.signature(module.forward).bind(*call[0], **call[1]).arguments
+        signature = inspect.signature(module.forward)
+        bound = signature.bind(*call[0], **call[1]).arguments
     except TypeError:
         return {}
-    return {name: value for name, value in bound.items() if not any(
+    var = next((p.name for p in signature.parameters.values() if p.kind == p.VAR_KEYWORD),
+               None)
+    items = {**{k: v for k, v in bound.items() if k != var}, **bound.get(var, {})}
+    return {name: value for name, value in items.items() if not any(
         isinstance(v, torch.Tensor) for v in _pytree.tree_leaves(value))}
+
+
+def _equal(a: Any, b: Any) -> bool:
+    return (a is None and b is None) or (type(a) is type(b) and isinstance(
+        a, (bool, int, float, str)) and a == b)
 
 
 class _Forwards:
@@ -256,7 +265,7 @@ class _Forwards:
         self.reports: list[str] = []
         self.exported: set[str] = set()  # the classes torch.export traced
         self.exports: dict[tuple, tuple[list[str], list[str]]] = {}
-        self.fixed: dict[Any, dict[str, Any]] = {}  # exported module -> its fixed arguments
+        self.fixed: dict[type, dict[str, Any]] = {}  # exported class -> its fixed arguments
 
     def trace(self, module: Any) -> tuple[list[str], list[str]]:
         try:
@@ -271,11 +280,16 @@ class _Forwards:
             key = (type(module), str(module), _call_key(call))
             if key not in self.exports:  # equal instances on equal arguments: export once
                 try:
-                    self.exports[key] = export_steps(module, *call, fixed=self.fixed.get)
+                    self.exports[key] = export_steps(
+                        module, *call, fixed=lambda child: self.fixed.get(type(child)))
                 except Untraceable as export_reason:
                     raise Untraceable(f"{fx_reason}; {export_reason}") from None
             self.exported.add(type(module).__name__)
-            self.fixed[module] = _constants(module, call)
+            constants = _constants(module, call)
+            known = self.fixed.setdefault(type(module), constants)
+            for name in list(known):  # held fixed at one value by every instance traced
+                if name not in constants or not _equal(known[name], constants[name]):
+                    del known[name]
             return self.exports[key]
 
     def __call__(self, draft: DraftClass, instances: list[Instance], params: Params) -> None:
