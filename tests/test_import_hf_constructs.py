@@ -171,3 +171,32 @@ def test_instances_taking_different_inputs_are_reported():
     result = import_model(Stack().eval(), "stack", {"x": [8]})
     assert any(w.startswith("Biased: ") and "its instances take different inputs (x / x, bias)"
                in w for w in result.warnings), result.warnings
+
+
+class Positions(nn.Module):
+    """BERT's embeddings: positions in a non-persistent buffer, `arange(n).expand((1, -1))`."""
+
+    def __init__(self):
+        super().__init__()
+        self.tok = nn.Embedding(50, 8)
+        self.pos = nn.Embedding(16, 8)
+        self.register_buffer("position_ids", torch.arange(16).expand((1, -1)), persistent=False)
+
+    def forward(self, input_ids):
+        return self.tok(input_ids) + self.pos(self.position_ids[:, :input_ids.size(1)])
+
+
+def test_position_ids_are_a_computed_buffer(tmp_path):
+    from nnspec.importers.inputs import Input
+
+    torch.manual_seed(0)
+    model = Positions().eval()
+    text = import_model(model, "positions", {"input_ids": Input((10,), "int64")}).text
+    assert ('position_ids: {compute: ["return torch.arange(16).reshape([1, 16])"], '
+            'persistent: false}') in text
+    rebuilt = build_text(text, tmp_path)
+    assert torch.equal(rebuilt.position_ids, model.position_ids)
+    rebuilt.load_state_dict(model.state_dict(), strict=True)
+    ids = torch.randint(0, 50, (2, 10))
+    with torch.no_grad():
+        assert torch.equal(rebuilt.eval()(ids), model(ids))

@@ -14,7 +14,7 @@ import yaml
 
 from nnspec.catalog import REQUIRED
 from nnspec.formatter import literal
-from nnspec.importers.fold import DraftChild, DraftClass
+from nnspec.importers.fold import DraftChild, DraftClass, DraftTensor
 from nnspec.language.types import TYPE_NAMES
 from nnspec.output import markers
 
@@ -62,10 +62,7 @@ def _body(cls: DraftClass, indent: int) -> list[str]:
                 t.recorded for t in tensors) else "init unknown where zeros: the state_dict " \
                 "holds the values"
             out.append(f"{pad}{key}:  # {note}")
-            out += [f"{pad}  {t.name}: {{shape: [{', '.join(t.shape)}], "
-                    + ("" if t.dtype == "float32" else f"dtype: {t.dtype}, ")
-                    + f"init: {_init(t.init)}" + ("" if t.persistent else ", persistent: false")
-                    + "}" for t in tensors]
+            out += [_tensor(t, pad) for t in tensors]
     if cls.children:
         out.append(f"{pad}children:")
         for child in cls.children:
@@ -208,6 +205,16 @@ def _flow(value: Any) -> str:
         return "{" + ", ".join(f"{k}: {v if isinstance(v, str) else _flow(v)}"
                                for k, v in value.items()) + "}"
     return literal(value)
+
+
+def _tensor(t: DraftTensor, pad: str) -> str:
+    """One of a class's own tensors: shape, dtype and init, or the steps computing it."""
+    persistent = "" if t.persistent else ", persistent: false"
+    if isinstance(t.init, dict) and "compute" in t.init:
+        return f"{pad}  {t.name}: {{compute: [{json.dumps(t.init['compute'])}]{persistent}}}"
+    return (f"{pad}  {t.name}: {{shape: [{', '.join(t.shape)}], "
+            + ("" if t.dtype == "float32" else f"dtype: {t.dtype}, ")
+            + f"init: {_init(t.init)}{persistent}}}")
 
 
 def _init(value: Any) -> str:

@@ -268,6 +268,8 @@ def _live_key(inst: Instance, name: str, tensor: Any, kind: str, module: Any,
     persistent = name not in module._non_persistent_buffers_set
     problem = identifier_problem(name)
     init = recreating_init(tensor)
+    if init is None and kind == "buffer" and not persistent:
+        init = computed_arange(tensor)
     if problem:
         errors.error("not-rebuildable", f"{where} cannot be named in a spec: {problem}",
                      inst.node.pos)
@@ -309,6 +311,19 @@ def recreating_init(tensor: Any) -> Any:
     if bool((t == first).all()) and bool(torch.isfinite(first.double())):
         return {"constant": {"val": first.item()}}
     return _tril(t, torch)
+
+
+def computed_arange(tensor: Any) -> dict | None:
+    """A computed buffer's steps for int64 positions 0, 1, ... in any shape (BERT's
+    `position_ids`, `torch.arange(n).expand((1, -1))`), or None."""
+    from nnspec.runtime.torchlib import torch
+
+    t = tensor.detach()
+    if t.is_meta or t.dtype != torch.int64 or t.dim() == 0:
+        return None
+    if not torch.equal(t.flatten(), torch.arange(t.numel())):
+        return None
+    return {"compute": f"return torch.arange({t.numel()}).reshape({list(t.shape)})"}
 
 
 def _tril(t: Any, torch: Any) -> str | None:
