@@ -200,3 +200,36 @@ def test_position_ids_are_a_computed_buffer(tmp_path):
     ids = torch.randint(0, 50, (2, 10))
     with torch.no_grad():
         assert torch.equal(rebuilt.eval()(ids), model(ids))
+
+
+class TokenTypes(nn.Module):
+    """BERT's token types when none are given: a zeros buffer gathered at the positions."""
+
+    def __init__(self):
+        super().__init__()
+        self.tok = nn.Embedding(50, 8)
+        self.typ = nn.Embedding(2, 8)
+        self.register_buffer("position_ids", torch.arange(16).expand((1, -1)), persistent=False)
+        self.register_buffer("token_type_ids", torch.zeros(1, 16, dtype=torch.long),
+                             persistent=False)
+
+    def forward(self, input_ids):
+        n = input_ids.size(1)
+        pos = self.position_ids[:, :n]
+        types = torch.gather(self.token_type_ids.expand(pos.shape[0], -1), 1, pos)
+        return self.tok(input_ids) + self.typ(types.expand(input_ids.size(0), n))
+
+
+def test_gather_round_trips(tmp_path):
+    from nnspec.importers.inputs import Input
+
+    torch.manual_seed(0)
+    model = TokenTypes().eval()
+    result = import_model(model, "types", {"input_ids": Input((10,), "int64")})
+    assert result.warnings == []
+    assert "torch.gather(token_type_ids" in result.text
+    rebuilt = build_text(result.text, tmp_path)
+    rebuilt.load_state_dict(model.state_dict(), strict=True)
+    ids = torch.randint(0, 50, (2, 10))
+    with torch.no_grad():
+        assert torch.equal(rebuilt.eval()(ids), model(ids))

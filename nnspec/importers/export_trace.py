@@ -37,6 +37,7 @@ _METHODS = {"view", "reshape", "transpose", "permute", "unsqueeze", "squeeze", "
             "masked_fill", "type_as", "narrow", "unbind", "repeat", "tril", "triu", "float"}
 _FUNCTIONS = {"cat": "torch.cat", "stack": "torch.stack", "exp": "torch.exp",
               "sqrt": "torch.sqrt", "rsqrt": "torch.rsqrt", "cos": "torch.cos", "sin": "torch.sin",
+              "gather": "torch.gather",
               "relu": "torch.relu", "sigmoid": "torch.sigmoid",
               "tanh": "torch.tanh", "where": "torch.where", "bmm": "torch.bmm",
               "einsum": "torch.einsum", "arange": "torch.arange", "zeros": "torch.zeros",
