@@ -233,3 +233,42 @@ def test_gather_round_trips(tmp_path):
     ids = torch.randint(0, 50, (2, 10))
     with torch.no_grad():
         assert torch.equal(rebuilt.eval()(ids), model(ids))
+
+
+class CastNorm(nn.Module):
+    """Llama's norm: a cast to float32 first, which for a float32 input is the input itself."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(8))
+
+    def forward(self, x):
+        x = x.to(torch.float32)
+        return self.weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6))
+
+
+class Rotary(nn.Module):
+    """A decoder layer reading the residual its norm cast (one tensor in export's graph), and
+    rotary frequencies in a non-persistent buffer."""
+
+    def __init__(self):
+        super().__init__()
+        self.norm = CastNorm()
+        self.fc = nn.Linear(8, 8)
+        inv = 1.0 / (10000.0 ** (torch.arange(0, 8, 2, dtype=torch.int64).float() / 8))
+        self.register_buffer("inv_freq", inv, persistent=False)
+
+    def forward(self, x, cache=None):
+        return x + self.fc(self.norm(x)) * self.inv_freq.repeat(2)
+
+
+def test_rotary_buffer_and_a_residual_cast_by_a_child(tmp_path):
+    torch.manual_seed(0)
+    model = Rotary().eval()
+    result = import_model(model, "rotary", {"x": [5, 8]})
+    assert result.warnings == []
+    assert ('inv_freq: {compute: ["return 1.0 / (10000.0 ** (torch.arange(0, 8, 2, '
+            'dtype=torch.int64).float() / 8))"], persistent: false}') in result.text
+    rebuilt = build_text(result.text, tmp_path)
+    assert torch.equal(rebuilt.inv_freq, model.inv_freq)
+    assert_round_trip(model, result.text, tmp_path, torch.randn(2, 5, 8))

@@ -263,6 +263,8 @@ class _Rebuilder:
         from torch import fx
 
         if isinstance(arg, fx.Node):
+            if arg not in self.env and _same_tensor(arg):  # a child's `.to(float32)` of a
+                return self.value(arg.args[0])  # float32 value, which the caller reads too
             value = self.env[arg]
             if isinstance(value, _Lazy) and value.name.startswith("**"):
                 raise Untraceable(f"forward reads '{value.name[2:]}' from its **kwargs, "
@@ -393,6 +395,21 @@ def _is_default(value: Any, default: Any) -> bool:
         return value is None and default is None
     return type(value) is type(default) and isinstance(value, (bool, int, float, str)) and \
         value == default
+
+
+def _same_tensor(node: Any) -> bool:
+    """An ATen node that returns its input itself: a cast to the dtype it has, or an alias."""
+    from torch import fx
+
+    packet = getattr(node.target, "_overloadpacket", None)
+    name = getattr(packet, "__name__", "").split(".")[-1]
+    if node.op != "call_function" or not node.args or not isinstance(node.args[0], fx.Node):
+        return False
+    if name == "alias":
+        return True
+    before, after = node.args[0].meta.get("val"), node.meta.get("val")
+    return name == "to" and len(node.args) == 2 and not node.kwargs and \
+        getattr(before, "dtype", None) is not None and before.dtype == after.dtype
 
 
 def _check_batch_free(node: Any) -> None:
