@@ -66,7 +66,8 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="a model input, its shape without the batch dimension and optionally "
                    "its dtype (default float32), e.g. x=3,224,224 or input_ids=16:int64; an "
                    "integer input's values are in [0, HIGH), by default below the size of the "
-                   "Embedding that reads it (input_ids=16:int64<50257 to state it). "
+                   "Embedding that reads it ('input_ids=16:int64<50257', quoted for the shell, to "
+                   "state it). "
                    "Repeatable, in the forward's order; default: guessed from the first layer")
 
 

@@ -104,8 +104,8 @@ def bound_integers(model: Any, inputs: dict[str, Input]) -> tuple[dict[str, Inpu
                          "the Embedding that reads it.")
         else:
             notes.append(f"Input {name}: no Embedding reads it, so its values are the spec's "
-                         f"default range [0, 2); give another with --input {name}=...:"
-                         f"{inputs[name].dtype}<N.")
+                         f"default range [0, 2); give another with --input "
+                         f"'{name}=...:{inputs[name].dtype}<N'.")
     return out, notes
 
 
