@@ -13,6 +13,9 @@ from torch import nn
 
 from nnspec.importers.live import import_model
 
+# torch.export before 2.14 fails on a forward given **kwargs values ("Must provide a tree_name")
+OLD_EXPORT = tuple(int(p) for p in torch.__version__.split("+")[0].split(".")[:2]) < (2, 14)
+
 
 def assert_round_trip(model: nn.Module, text: str, tmp_path, *inputs) -> None:
     rebuilt = build_text(text, tmp_path)
@@ -127,9 +130,8 @@ class Encoder(nn.Module):
 
 @pytest.mark.parametrize("pass_on", [
     False,
-    pytest.param(True, marks=pytest.mark.skipif(
-        tuple(int(p) for p in torch.__version__.split("+")[0].split(".")[:2]) < (2, 14),
-        reason="torch.export before 2.14 cannot export a forward given **kwargs values")),
+    pytest.param(True, marks=pytest.mark.skipif(OLD_EXPORT, reason="torch.export before 2.14 "
+                                                "cannot export a forward given **kwargs values")),
 ])
 def test_arguments_passed_on_and_held_fixed_round_trip(tmp_path, pass_on):
     torch.manual_seed(0)
@@ -271,4 +273,46 @@ def test_rotary_buffer_and_a_residual_cast_by_a_child(tmp_path):
             'dtype=torch.int64).float() / 8))"], persistent: false}') in result.text
     rebuilt = build_text(result.text, tmp_path)
     assert torch.equal(rebuilt.inv_freq, model.inv_freq)
+    assert_round_trip(model, result.text, tmp_path, torch.randn(2, 5, 8))
+
+
+class Passing(nn.Module):
+    """GPT-2's block: a tensor it takes in **kwargs (position_ids) passed on to a child that
+    takes **kwargs too and never reads it."""
+
+    def __init__(self):
+        super().__init__()
+        self.inner = Sink()
+
+    def forward(self, x, mask=None, **kwargs):
+        return self.inner(x, None, **kwargs) * 2
+
+
+class Sink(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x, mask=None, **kwargs):
+        return self.fc(x)
+
+
+class Top(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.block = Passing()
+
+    def forward(self, x, flag=None):  # a default: torch.export traces it, as HF models
+        positions = torch.arange(x.size(1)).unsqueeze(0)
+        return self.block(x, position_ids=positions)
+
+
+@pytest.mark.skipif(OLD_EXPORT, reason="torch.export before 2.14 cannot export a forward "
+                    "given **kwargs values")
+def test_a_tensor_passed_on_in_kwargs_and_never_read_is_left_out(tmp_path):
+    torch.manual_seed(0)
+    model = Top().eval()
+    result = import_model(model, "top", {"x": [5, 8]})
+    assert result.warnings == []
+    assert "position_ids" not in result.text.split("blocks:")[1].split("model:")[0]
     assert_round_trip(model, result.text, tmp_path, torch.randn(2, 5, 8))

@@ -19,6 +19,7 @@ import logging
 import operator
 from typing import Any
 
+from nnspec.importers.calls import UNREAD, baked_out, unread_keywords
 from nnspec.importers.trace import Untraceable, write_steps
 
 _BIG = 2 ** 62  # ATen writes an open slice end as a huge int
@@ -208,18 +209,21 @@ class _Rebuilder:
 
         signature = self.calls[child]
         by_name = {n.name: n for n in nodes}
-        constant = [hasattr(a, "value") for a in signature.inputs]  # ConstantArgument
+        callee = self.module.get_submodule(child)
+        unread = unread_keywords(callee, signature, self.fixed(callee) is not None)
+        constant = [hasattr(a, "value") or i in unread  # ConstantArgument, or not read
+                    for i, a in enumerate(signature.inputs)]
         named = [None if c else by_name.get(getattr(a, "name", None))
                  for a, c in zip(signature.inputs, constant)]
         if any(not c and (n is None or isinstance(self.env.get(n), _Lazy))
                for c, n in zip(constant, named)):
             self.call_on_one_input(child, key, nodes)  # the signature names constants
             return
-        flat_in = [self.value(n) if n is not None else getattr(a, "value", None)
+        flat_in = [self.value(n) if n is not None else getattr(a, "value", UNREAD)
                    for a, n in zip(signature.inputs, named)]
         call_args, call_kwargs = _pytree.tree_unflatten(flat_in, signature.in_spec)
-        callee = self.module.get_submodule(child)
-        call_args, call_kwargs = _baked_out(callee, call_args, call_kwargs, self.fixed(callee))
+        call_kwargs = {k: v for k, v in call_kwargs.items() if v is not UNREAD}
+        call_args, call_kwargs = baked_out(callee, call_args, call_kwargs, self.fixed(callee))
         result = self.out.call_module(child, tuple(call_args), dict(call_kwargs))
         outs = [by_name.get(getattr(a, "name", None)) for a in signature.outputs]
         tree = _pytree.tree_unflatten(list(range(len(outs))), signature.out_spec)
@@ -348,53 +352,6 @@ class _Rebuilder:
         if key == slice(None):
             return x
         return self.out.call_function(operator.getitem, (x, (slice(None),) * dim + (key,)))
-
-
-def _baked_out(child: Any, args: Any, kwargs: Any, fixed: dict | None) -> tuple[tuple, dict]:
-    """A child's call without the constants it passes at the child forward's own defaults
-    (timm's `attn(x, attn_mask=None, is_causal=False)` is `attn(x)`), exact for any child, or
-    at the values a child whose steps torch.export recovered holds fixed (`fixed`: Hugging
-    Face's `embeddings(x, interpolate_pos_encoding=None)`), which it does not take. A constant
-    at another value stays in the call, and the output check refuses the spec. Arguments go
-    by position up to the first one left out (Whisper's `self_attn(hidden_states=x)` is
-    `self_attn(x)`), by keyword after it."""
-    try:
-        signature = inspect.signature(child.forward)
-        bound = signature.bind(*args, **kwargs)
-    except (TypeError, ValueError):
-        return tuple(args), dict(kwargs)
-    out_args: list = []
-    out_kwargs: dict = {}
-    gap = False  # a parameter before this one is not passed: the rest go by keyword
-    for name, p in signature.parameters.items():
-        if name not in bound.arguments:
-            gap = True
-            continue
-        value = bound.arguments[name]
-        if p.kind == p.VAR_POSITIONAL:
-            if gap and value:
-                return tuple(args), dict(kwargs)
-            out_args += list(value)
-        elif p.kind == p.VAR_KEYWORD:  # `**kwargs` passed on: by the keys the child took
-            out_kwargs.update({k: v for k, v in value.items() if not (
-                fixed is not None and k in fixed and _is_default(v, fixed[k]))})
-        elif _is_default(value, p.default) or (
-                fixed is not None and name in fixed and _is_default(value, fixed[name])):
-            gap = True
-        elif gap or p.kind == p.KEYWORD_ONLY:
-            out_kwargs[name] = value
-        else:
-            out_args.append(value)
-    return tuple(out_args), out_kwargs
-
-
-def _is_default(value: Any, default: Any) -> bool:
-    """`value` is `default` (a parameter's default, or the value a child's steps hold fixed):
-    both None, or an equal bool, int, float or string."""
-    if value is None or default is None:
-        return value is None and default is None
-    return type(value) is type(default) and isinstance(value, (bool, int, float, str)) and \
-        value == default
 
 
 def _same_tensor(node: Any) -> bool:
