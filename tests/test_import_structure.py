@@ -111,13 +111,12 @@ def test_parameters_and_buffers_of_any_class_round_trip(tmp_path):
     assert rebuilt.stages[1].layer_scale.shape == (6, 1, 1)
 
 
-class Rotary(nn.Module):
-    """A rotary embedding's inv_freq: non-persistent, values no spec init recreates."""
+class Shuffled(nn.Module):
+    """An index table: non-persistent, values no spec init or computed buffer recreates."""
 
     def __init__(self):
         super().__init__()
-        self.register_buffer("inv_freq", 1.0 / (10000 ** (torch.arange(0, 8, 2) / 8)),
-                             persistent=False)
+        self.register_buffer("order", torch.tensor([3, 1, 2, 0]), persistent=False)
         self.proj = nn.Linear(8, 8)
 
     def forward(self, x):
@@ -125,8 +124,8 @@ class Rotary(nn.Module):
 
 
 def test_a_non_persistent_buffer_no_init_recreates_is_refused_by_name():
-    message = refusal(nn.Sequential(Rotary()), {"x": [8]})
-    assert "'Rotary.inv_freq' is a non-persistent buffer" in message
+    message = refusal(nn.Sequential(Shuffled()), {"x": [8]})
+    assert "'Shuffled.order' is a non-persistent buffer" in message
     assert "[4]" in message
 
 

@@ -117,28 +117,60 @@ def report(args: argparse.Namespace, diagnostics: list) -> None:
 
 
 INPUT_GRAMMAR = "[NAME=]D,D,..."
+TYPED_GRAMMAR = "NAME=D,D,...[:DTYPE[<HIGH]]"
 
 
 def parse_inputs(texts: list[str], named: bool = False) -> dict[str, tuple[int, ...]] | None:
     """`--input` values, one grammar for every verb: `[NAME=]D,D,...` (or `DxDx...`), the
     shape without the batch dimension, positive integers. By input name; an unnamed one is
     keyed "" (the only input). `named`: the verb needs the name (an importer names inputs)."""
-    from nnspec.cli.errors import UsageError
+    typed = parse_typed_inputs(texts, named, dtypes=False)
+    return {name: shape for name, (shape, _, _) in typed.items()} if typed else None
 
-    out: dict[str, tuple[int, ...]] = {}
+
+def parse_typed_inputs(texts: list[str], named: bool = True, dtypes: bool = True
+                       ) -> dict[str, tuple[tuple[int, ...], str, int | None]] | None:
+    """The importers' `--input NAME=D,D,...[:DTYPE[<HIGH]]`: the shape, then optionally a
+    dtype (default float32: `input_ids=16:int64`) and, for an integer dtype, the bound of its
+    values (`input_ids=16:int64<50257`: values in [0, 50257)). By name: (shape, dtype, high
+    or None)."""
+    from nnspec.cli.errors import UsageError
+    from nnspec.frontend.spec import DTYPES
+
+    grammar = TYPED_GRAMMAR if dtypes else INPUT_GRAMMAR
+    out: dict[str, tuple[tuple[int, ...], str, int | None]] = {}
     for text in texts:
-        name, sep, dims = text.rpartition("=")
+        name, sep, rest = text.rpartition("=")
+        dims, colon, kind = rest.partition(":")
+        if colon and not dtypes:
+            raise UsageError(f"--input {text}: expected {grammar} such as 3,64,64 (this verb "
+                             "takes no dtype)")
         try:
             shape = tuple(int(d) for d in dims.replace("x", ",").split(",") if d.strip())
         except ValueError:
-            raise UsageError(f"--input {text}: expected {INPUT_GRAMMAR} such as 3,64,64") \
-                from None
+            raise UsageError(f"--input {text}: expected {grammar} such as 3,64,64") from None
         if not shape or any(d <= 0 for d in shape):
             raise UsageError(f"--input {text}: dimensions must be positive integers")
         if named and not name.strip():
             raise UsageError(f"--input {text}: name the input, as NAME=D,D,... such as "
                              "x=3,224,224")
-        out[name.strip()] = shape
+        dtype, less, bound = (kind.partition("<") if colon else ("float32", "", ""))
+        dtype = dtype.strip()
+        if dtype not in DTYPES:
+            raise UsageError(f"--input {text}: unknown dtype '{dtype}'; one of "
+                             f"{', '.join(DTYPES)}")
+        high = None
+        if less:
+            if dtype in ("bool",) or dtype.startswith(("float", "bfloat")):
+                raise UsageError(f"--input {text}: only an integer dtype takes a bound <HIGH")
+            try:
+                high = int(bound)
+            except ValueError:
+                high = 0
+            if high <= 0:
+                raise UsageError(f"--input {text}: expected a positive integer bound after "
+                                 f"'<', such as {dtype}<50257")
+        out[name.strip()] = (shape, dtype, high)
     return out or None
 
 

@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from nnspec.cli.common import parse_inputs
+from nnspec.cli.common import parse_typed_inputs
 from nnspec.diagnostics import Diagnostic, Pos
 
 
@@ -61,9 +61,14 @@ def _common(p: argparse.ArgumentParser) -> None:
                    "print it)")
     p.add_argument("--force", action="store_true",
                    help="with -o: replace SPEC even if nnspec did not write it or it was edited")
-    p.add_argument("--input", dest="inputs", action="append", default=[], metavar="NAME=SHAPE",
-                   help="a model input and its shape without the batch dimension, e.g. "
-                   "x=3,224,224 (repeatable); default: guessed from the first layer")
+    p.add_argument("--input", dest="inputs", action="append", default=[],
+                   metavar="NAME=D,D,...[:DTYPE[<HIGH]]",
+                   help="a model input, its shape without the batch dimension and optionally "
+                   "its dtype (default float32), e.g. x=3,224,224 or input_ids=16:int64; an "
+                   "integer input's values are in [0, HIGH), by default below the size of the "
+                   "Embedding that reads it ('input_ids=16:int64<50257', quoted for the shell, to "
+                   "state it). "
+                   "Repeatable, in the forward's order; default: guessed from the first layer")
 
 
 def run_tree(args: argparse.Namespace) -> int:
@@ -186,6 +191,10 @@ def _layers(items: list[str]) -> dict[str, str]:
     return out
 
 
-def _inputs(args: argparse.Namespace) -> dict[str, list[int]] | None:
-    inputs = parse_inputs(args.inputs, named=True)
-    return {name: list(shape) for name, shape in inputs.items()} if inputs else None
+def _inputs(args: argparse.Namespace) -> dict | None:
+    """The --input values as importers.inputs.Input, by name."""
+    from nnspec.importers.inputs import Input
+
+    inputs = parse_typed_inputs(args.inputs)
+    return {name: Input(shape, dtype, high)
+            for name, (shape, dtype, high) in inputs.items()} if inputs else None

@@ -12,6 +12,7 @@ from nnspec.diagnostics import Collector, Diagnostic, Pos, SpecError, render
 from nnspec.formatter import literal
 from nnspec.importers.classify import Instance, Item, Layer, Seq, Use
 from nnspec.importers.fold import DraftClass
+from nnspec.importers.inputs import declared, normalise
 from nnspec.importers.layers import normalise_repr
 
 PLACEHOLDER_SIZE = 32
@@ -65,11 +66,12 @@ def assumed_defaults(instances: dict[str, list[Instance]]) -> list[str]:
         for target, args in sorted(hidden.items())]
 
 
-def guess_inputs(root: Instance, given: dict[str, list[int]] | None,
-                 errors: Collector) -> dict[str, tuple[list[int], str | None]]:
-    """The model's inputs: as given, else one input shaped for the first layer, commented."""
+def guess_inputs(root: Instance, given: dict[str, Any] | None,
+                 errors: Collector) -> dict[str, tuple[Any, str | None]]:
+    """The model's inputs as the spec declares them (a shape, or a mapping with its dtype):
+    as given (shapes or inputs.Input), else one input shaped for the first layer, commented."""
     if given:
-        return {name: (shape, None) for name, shape in given.items()}
+        return {name: (declared(inp), None) for name, inp in normalise(given).items()}
     for layer in layers(root.items):
         spec = LAYERS[layer.call.target]
         if not spec.infer:

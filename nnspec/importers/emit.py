@@ -14,16 +14,17 @@ import yaml
 
 from nnspec.catalog import REQUIRED
 from nnspec.formatter import literal
-from nnspec.importers.fold import DraftChild, DraftClass
+from nnspec.importers.fold import DraftChild, DraftClass, DraftTensor
 from nnspec.language.types import TYPE_NAMES
 from nnspec.output import markers
 
 WIDTH = 100
 
 
-def render(classes: list[DraftClass], inputs: dict[str, tuple[list[int], str | None]],
+def render(classes: list[DraftClass], inputs: dict[str, tuple[Any, str | None]],
            header: list[str], layers: Sequence[str] = ()) -> str:
-    """The spec text; `inputs` maps each input name to (shape, comment); `layers`, the lines
+    """The spec text; `inputs` maps each input name to (its declaration: a shape, or a
+    mapping with its dtype and range; a comment); `layers`, the lines
     of a `layers:` section (layer references)."""
     out = [f"# {part}".rstrip() for line in header
            for part in textwrap.wrap(line, WIDTH - 2, subsequent_indent="  ",
@@ -61,10 +62,7 @@ def _body(cls: DraftClass, indent: int) -> list[str]:
                 t.recorded for t in tensors) else "init unknown where zeros: the state_dict " \
                 "holds the values"
             out.append(f"{pad}{key}:  # {note}")
-            out += [f"{pad}  {t.name}: {{shape: [{', '.join(t.shape)}], "
-                    + ("" if t.dtype == "float32" else f"dtype: {t.dtype}, ")
-                    + f"init: {_init(t.init)}" + ("" if t.persistent else ", persistent: false")
-                    + "}" for t in tensors]
+            out += [_tensor(t, pad) for t in tensors]
     if cls.children:
         out.append(f"{pad}children:")
         for child in cls.children:
@@ -203,7 +201,20 @@ def _flow(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_flow(v) for v in value) + "]"
+    if isinstance(value, dict):  # an input's {shape, dtype, range}
+        return "{" + ", ".join(f"{k}: {v if isinstance(v, str) else _flow(v)}"
+                               for k, v in value.items()) + "}"
     return literal(value)
+
+
+def _tensor(t: DraftTensor, pad: str) -> str:
+    """One of a class's own tensors: shape, dtype and init, or the steps computing it."""
+    persistent = "" if t.persistent else ", persistent: false"
+    if isinstance(t.init, dict) and "compute" in t.init:
+        return f"{pad}  {t.name}: {{compute: [{json.dumps(t.init['compute'])}]{persistent}}}"
+    return (f"{pad}  {t.name}: {{shape: [{', '.join(t.shape)}], "
+            + ("" if t.dtype == "float32" else f"dtype: {t.dtype}, ")
+            + f"init: {_init(t.init)}{persistent}}}")
 
 
 def _init(value: Any) -> str:

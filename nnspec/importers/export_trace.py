@@ -19,6 +19,8 @@ import logging
 import operator
 from typing import Any
 
+from nnspec.importers import export_paths as paths
+from nnspec.importers.calls import UNREAD, baked_out, unread_keywords
 from nnspec.importers.trace import Untraceable, write_steps
 
 _BIG = 2 ** 62  # ATen writes an open slice end as a huge int
@@ -38,7 +40,9 @@ _METHODS = {"view", "reshape", "transpose", "permute", "unsqueeze", "squeeze", "
             "masked_fill", "type_as", "narrow", "unbind", "repeat", "tril", "triu", "float",
             "swapaxes", "swapdims", "cumsum", "sin", "cos"}
 _FUNCTIONS = {"cat": "torch.cat", "stack": "torch.stack", "exp": "torch.exp",
-              "sqrt": "torch.sqrt", "relu": "torch.relu", "sigmoid": "torch.sigmoid",
+              "sqrt": "torch.sqrt", "rsqrt": "torch.rsqrt", "cos": "torch.cos", "sin": "torch.sin",
+              "gather": "torch.gather",
+              "relu": "torch.relu", "sigmoid": "torch.sigmoid",
               "tanh": "torch.tanh", "where": "torch.where", "bmm": "torch.bmm",
               "einsum": "torch.einsum", "arange": "torch.arange", "zeros": "torch.zeros",
               "ones": "torch.ones", "gelu": "F.gelu", "silu": "F.silu",
@@ -55,10 +59,13 @@ _CHECKS = {"_assert_tensor_metadata", "_assert_scalar", "sym_constrain_range_for
            "_assert_async", "sym_constrain_range"}
 
 
-def export_steps(module: Any, args: tuple, kwargs: dict) -> tuple[list[str], list[str]]:
+def export_steps(module: Any, args: tuple, kwargs: dict, fixed: Any = None
+                 ) -> tuple[list[str], list[str]]:
     """(forward argument names, steps) for one module, exported on the arguments it was
-    called with, its children left opaque."""
-    rebuilder = _Rebuilder(module, args, kwargs)
+    called with, its children left opaque. `fixed(child)`: for a child whose steps torch.export
+    recovered, the non-tensor arguments it was recovered with (by parameter name), which its
+    steps hold fixed rather than take; None for any other child."""
+    rebuilder = _Rebuilder(module, args, kwargs, fixed)
     try:
         graph = rebuilder.graph()
     except (KeyError, StopIteration, TypeError, ValueError) as exc:
@@ -82,7 +89,7 @@ def _export(module: Any, args: tuple, kwargs: dict) -> Any:
             return {k: dynamic(v) for k, v in value.items()}
         return None
 
-    children = tuple(_callables(module))
+    children = tuple(paths.callables(module))
     quiet = logging.getLogger("torch")
     level = quiet.level
     quiet.setLevel(logging.CRITICAL)  # export logs what it specialises and gives up on
@@ -102,10 +109,10 @@ class _Rebuilder:
     """The exported graph as the fx graph of this module alone: children's nodes folded into
     calls, its own ATen ops spelled as torch calls."""
 
-    def __init__(self, module: Any, args: tuple, kwargs: dict):
+    def __init__(self, module: Any, args: tuple, kwargs: dict, fixed: Any = None):
         from torch import fx
 
-        self.module = module
+        self.module, self.fixed = module, fixed or (lambda child: None)
         self.program = _export(module, args, kwargs)
         self.out = fx.Graph()
         self.env: dict[Any, Any] = {}  # exported node -> its value in the new graph
@@ -168,11 +175,11 @@ class _Rebuilder:
             values.setdefault(key, value)
         flat = iter(user)
         leaves = [(name, path, leaf, next(flat)) for name, value in calls
-                  for path, leaf in _flat(value)]
-        live = {name for name, _, leaf, node in leaves if _live(leaf, node)}
+                  for path, leaf in paths.flat(value)]
+        live = {name for name, _, leaf, node in leaves if paths.live(leaf, node)}
         placeholders = {p.name: self.out.placeholder(p.name) for p in named if p.name in live}
         for name, path, leaf, node in leaves:
-            if not _live(leaf, node):  # None, a flag, a size export fixed: its value
+            if not paths.live(leaf, node):  # None, a flag, a size export fixed: its value
                 self.env[node] = leaf
                 continue
             if name not in placeholders:
@@ -199,15 +206,16 @@ class _Rebuilder:
             return None
         stack = node.meta.get("nn_module_stack") or {}
         for key, (path, _) in stack.items():
-            parts = _fqn(path).split(".")
+            parts = paths.fqn(path).split(".")
             if parts[0] in self.children:
                 for n in range(len(parts), 1, -1):  # an item, or an item of an item
                     if ".".join(parts[:n]) in self.calls:
                         return ".".join(parts[:n]), key
                 item = ".".join(parts[:2])
-                if len(parts) > 2 and _has_no_forward(self.module.get_submodule(item)):
-                    raise Untraceable(f"forward calls '{_fqn(path)}', an item of the container "
-                                      f"'{item}' inside a container; a spec forward calls the "
+                if len(parts) > 2 and paths.has_no_forward(self.module.get_submodule(item)):
+                    raise Untraceable(f"forward calls '{paths.fqn(path)}', an item of the "
+                                      f"container '{item}' inside a container; a spec forward "
+                                      "calls the "
                                       "items of a child container, not their items")
                 return parts[0], key
         return None
@@ -219,16 +227,21 @@ class _Rebuilder:
 
         signature = self.calls[child]
         by_name = {n.name: n for n in nodes}
-        constant = [hasattr(a, "value") for a in signature.inputs]  # ConstantArgument
+        callee = self.module.get_submodule(child)
+        unread = unread_keywords(callee, signature, self.fixed(callee) is not None)
+        constant = [hasattr(a, "value") or i in unread  # ConstantArgument, or not read
+                    for i, a in enumerate(signature.inputs)]
         named = [None if c else by_name.get(getattr(a, "name", None))
                  for a, c in zip(signature.inputs, constant)]
         if any(not c and (n is None or isinstance(self.env.get(n), _Lazy))
                for c, n in zip(constant, named)):
             self.call_on_one_input(child, key, nodes)  # the signature names constants
             return
-        flat_in = [self.value(n) if n is not None else getattr(a, "value", None)
+        flat_in = [self.value(n) if n is not None else getattr(a, "value", UNREAD)
                    for a, n in zip(signature.inputs, named)]
         call_args, call_kwargs = _pytree.tree_unflatten(flat_in, signature.in_spec)
+        call_kwargs = {k: v for k, v in call_kwargs.items() if v is not UNREAD}
+        call_args, call_kwargs = baked_out(callee, call_args, call_kwargs, self.fixed(callee))
         result = self.out.call_module(child, tuple(call_args), dict(call_kwargs))
         outs = [by_name.get(getattr(a, "name", None)) for a in signature.outputs]
         tree = _pytree.tree_unflatten(list(range(len(outs))), signature.out_spec)
@@ -261,7 +274,7 @@ class _Rebuilder:
             list(enumerate(tree)) if isinstance(tree, (tuple, list)) else []
         if items:
             for i, sub in items:
-                if index in _pytree_leaves(sub):
+                if index in paths.pytree_leaves(sub):
                     return self.pick(self.out.call_function(operator.getitem, (result, i)),
                                      sub, index)
         raise Untraceable("a child returns a structure the spec cannot unpack")
@@ -272,6 +285,8 @@ class _Rebuilder:
         from torch import fx
 
         if isinstance(arg, fx.Node):
+            if arg not in self.env and _same_tensor(arg):  # a child's `.to(float32)` of a
+                return self.value(arg.args[0])  # float32 value, which the caller reads too
             value = self.env[arg]
             if isinstance(value, _Lazy) and value.name.startswith("**"):
                 raise Untraceable(f"forward reads '{value.name[2:]}' from its **kwargs, "
@@ -315,6 +330,8 @@ class _Rebuilder:
         kwargs = {k: self.value(v) for k, v in node.kwargs.items()
                   if k not in ("device", "pin_memory", "layout")}
         if name in _IDENTITY and len(args) == 1 and not kwargs:
+            self.env[node] = args[0]
+        elif name == "dropout" and len(args) == 3 and args[2] is False:  # eval: the identity
             self.env[node] = args[0]
         elif name == "split_with_sizes":  # `x.split([2, 3], dim)`
             self.env[node] = self.out.call_method("split", tuple(args), kwargs)
@@ -405,6 +422,21 @@ def _math() -> set[Any]:
     return {getattr(math, name) for name in ops.NAMESPACES["math"]}
 
 
+def _same_tensor(node: Any) -> bool:
+    """An ATen node that returns its input itself: a cast to the dtype it has, or an alias."""
+    from torch import fx
+
+    packet = getattr(node.target, "_overloadpacket", None)
+    name = getattr(packet, "__name__", "").split(".")[-1]
+    if node.op != "call_function" or not node.args or not isinstance(node.args[0], fx.Node):
+        return False
+    if name == "alias":
+        return True
+    before, after = node.args[0].meta.get("val"), node.meta.get("val")
+    return name == "to" and len(node.args) == 2 and not node.kwargs and \
+        getattr(before, "dtype", None) is not None and before.dtype == after.dtype
+
+
 def _check_batch_free(node: Any) -> None:
     """Export fixes a size the forward branches on; a fixed batch size would bake the
     example's batch into the steps (a size of 1 is broadcasting, and stays)."""
@@ -416,78 +448,8 @@ def _check_batch_free(node: Any) -> None:
                           f"{int(shape[0])}; the steps would hold that number")
 
 
-def _callables(module: Any) -> list[str]:
-    """The children and the items of container children (at any depth): what the forward may
-    call."""
-    from torch import nn
-
-    kinds = (nn.ModuleList, nn.ModuleDict, nn.Sequential)
-    out = []
-    for name, child in module.named_children():
-        out.append(name)
-        if isinstance(child, kinds):  # its items, and theirs where they are containers too
-            out += [f"{name}.{path}" for path in _callables(child)]
-    return out
-
-
-def _has_no_forward(module: Any) -> bool:
-    """A ModuleList or ModuleDict: a container whose items are called, never itself."""
-    from torch import nn
-
-    return isinstance(module, (nn.ModuleList, nn.ModuleDict))
-
-
-def _fqn(path: str) -> str:
-    """A module path from `nn_module_stack`, as `named_modules` spells it (export writes
-    items of containers as `L['self'].layers[0]` or `layers.0`, by torch version)."""
-    import re
-
-    path = re.sub(r"^L\['self'\]\.?", "", path)
-    return re.sub(r"\[['\"]?([^\]'\"]+)['\"]?\]", r".\1", path).lstrip(".")
-
-
-def _live(leaf: Any, node: Any) -> bool:
-    """An argument leaf the graph reads as a value: a tensor, or an int (a size) that export
-    kept symbolic."""
-    import torch
-
-    return bool(_leaves(leaf)) or (isinstance(leaf, int) and not isinstance(leaf, bool) and
-                                   isinstance(node.meta.get("val"), torch.SymInt))
-
-
 class _Lazy:
     """A parameter or buffer placeholder: an error only if the module's own ops read it."""
 
     def __init__(self, name: str):
         self.name = name
-
-
-def _leaves(value: Any, path: tuple = ()) -> list[tuple]:
-    """The index paths of the tensors in an argument (a tensor, or tuples of them)."""
-    import torch
-
-    if isinstance(value, torch.Tensor):
-        return [path]
-    if isinstance(value, (tuple, list)):
-        return [p for i, v in enumerate(value) for p in _leaves(v, path + (i,))]
-    if isinstance(value, dict):
-        return [p for k, v in value.items() for p in _leaves(v, path + (k,))]
-    return []
-
-
-def _flat(value: Any) -> list[tuple[tuple, Any]]:
-    """(index path, leaf) for each leaf of an argument, as torch.export flattens it."""
-    from torch.utils import _pytree
-
-    out = []
-    for keys, leaf in _pytree.tree_flatten_with_path(value)[0]:
-        out.append((tuple(getattr(k, "idx", getattr(k, "key", None)) for k in keys), leaf))
-    return out
-
-
-def _pytree_leaves(tree: Any) -> list:
-    if isinstance(tree, (tuple, list)):
-        return [leaf for sub in tree for leaf in _pytree_leaves(sub)]
-    if isinstance(tree, dict):
-        return [leaf for sub in tree.values() for leaf in _pytree_leaves(sub)]
-    return [tree]

@@ -30,6 +30,14 @@ from nnspec.importers.draft import (
 from nnspec.importers.emit import render
 from nnspec.importers.export_trace import export_steps
 from nnspec.importers.fold import DraftClass, Folder
+from nnspec.importers.inputs import (
+    Input,
+    bound_integers,
+    call_arguments,
+    examples,
+    normalise,
+    record_calls,
+)
 from nnspec.importers.params import Params
 from nnspec.importers.printed import is_torch_layer
 from nnspec.importers.reference import References
@@ -119,9 +127,11 @@ def _factory_pos(factory: Any, target: str) -> Pos:
 
 
 def import_model(model: Any, source: str = "model",
-                 inputs: dict[str, list[int]] | None = None, reference: tuple[str, ...] = (),
-                 expand: tuple[str, ...] = ()) -> Imported:
+                 inputs: dict[str, list[int] | Input] | None = None,
+                 reference: tuple[str, ...] = (), expand: tuple[str, ...] = ()) -> Imported:
     """The spec for a live model, checked against it; SpecError when it cannot be rebuilt.
+    `inputs`: by name, a shape without the batch dimension (float32) or an inputs.Input (a
+    dtype; integer inputs with no bound get one from the Embeddings that read them).
     Classes that cannot be expanded become layer references (see importers.reference):
     `reference` packages' classes always, `expand` packages' never."""
     from nnspec.runtime.torchlib import torch
@@ -136,9 +146,13 @@ def import_model(model: Any, source: str = "model",
     live: dict[int, Any] = {}
     _pair(node, model, live)
     refs = References(type(model).__module__, reference, expand)
+    given = normalise(inputs)
     modes = {m: m.training for m in model.modules()}
     model.eval()  # traced as it is checked and used for inference: `if self.training` is off
+    input_notes: list[str] = []
     try:
+        if given:
+            given, input_notes = bound_integers(model, given)
         while True:  # a class whose forward is not traced is referenced on another pass
             refs.reset()
             errors = Collector()
@@ -151,8 +165,8 @@ def import_model(model: Any, source: str = "model",
                 assign_ties(model, root, errors)
             errors.check()
             refs.name_all(set(classifier.instances))
-            forwards = _Forwards(live, node, lambda root=root: _record_calls(
-                model, guess_inputs(root, inputs, Collector())))
+            forwards = _Forwards(live, node, lambda root=root: record_calls(
+                model, given or _guessed(root, Collector())))
             classes = Folder(classifier, errors, forwards).fold_all(root)
             errors.check()
             if not refs.force_untraced(classes, classifier.instances, live):
@@ -161,39 +175,37 @@ def import_model(model: Any, source: str = "model",
         for m, mode in modes.items():
             m.training = mode
     root_inputs = classes[-1].inputs or ["x"]
-    if inputs and list(inputs) != root_inputs:
+    if given and classes[-1].forward != "unknown" and list(given) != root_inputs:
         raise SpecError([Diagnostic("bad-input", f"the model's forward takes "
                                     f"{', '.join(root_inputs)}; --input gave "
-                                    f"{', '.join(inputs)}", root.node.pos)])
-    shapes = guess_inputs(root, inputs, errors)
+                                    f"{', '.join(given)}", root.node.pos)])
+    shapes = guess_inputs(root, given, errors)
     errors.check()
-    if not inputs and len(root_inputs) == 1:
+    if not given and len(root_inputs) == 1:
         shapes = {root_inputs[0]: next(iter(shapes.values()))}
+    typed = given or {k: Input(tuple(v[0])) for k, v in shapes.items()}
     exported = ", ".join(sorted(forwards.exported))
     header = [f"Imported from {source} by `nnspec import module`.",
               "Forward: traced with torch.fx in eval mode, each class with its children as "
               "leaves" + (f"; with torch.export where fx cannot: {exported}"
                           if exported else "") + ".",
-              *INIT_NOTE, *(f"Forward unknown: {r}" for r in forwards.reports),
+              *INIT_NOTE, *input_notes, *(f"Forward unknown: {r}" for r in forwards.reports),
               *assumed_defaults(classifier.instances), *(f"Note: {n}" for n in classifier.notes),
               *refs.header()]
     text = render(classes, shapes, header, refs.lines())
     allow = tuple(refs.packages())
     check_rebuild(text, printed, label, defect=True, allow=allow)
-    plain = {k: v[0] for k, v in shapes.items()}
-    refs.check_outputs(model, _example(plain))
+    refs.check_outputs(model, list(examples(typed).values()))
     if refs.problems:
         raise SpecError(refs.problems)
-    _check_against(text, model, classes, plain, label, allow)
+    _check_against(text, model, classes, typed, label, allow)
     return Imported(text, classes, forwards.reports)
 
 
-def _example(shapes: dict[str, list[int]]) -> list[Any]:
-    """The inputs outputs are compared on: seeded, batch 2."""
-    from nnspec.runtime.torchlib import torch
-
-    gen = torch.Generator().manual_seed(0)
-    return [torch.randn((2, *shape), generator=gen) for shape in shapes.values()]
+def _guessed(root: Instance, errors: Collector) -> dict[str, Input]:
+    """One float input shaped for the first layer, when --input gave none."""
+    return {name: Input(tuple(shape)) for name, (shape, _) in
+            guess_inputs(root, None, errors).items()}
 
 
 def _pair(node: Node, module: Any, live: dict[int, Any]) -> None:
@@ -202,53 +214,6 @@ def _pair(node: Node, module: Any, live: dict[int, Any]) -> None:
     for (key, child_node), (name, child) in zip(node.children, module.named_children()):
         assert key == name, (key, name)
         _pair(child_node, child, live)
-
-
-def _record_calls(model: Any, shapes: dict[str, tuple[list[int], str | None]]
-                  ) -> dict[int, tuple[tuple, dict]]:
-    """The arguments each module received when the model ran once on example inputs (the
-    first call of each): what torch.export traces a module on. Empty if the model does not
-    run on them."""
-    from torch.utils import _pytree
-
-    from nnspec.runtime.torchlib import torch
-
-    calls: dict[int, tuple[tuple, dict]] = {}
-
-    def record(module: Any, args: tuple, kwargs: dict) -> None:
-        if id(module) not in calls:
-            calls[id(module)] = _pytree.tree_map(
-                lambda v: v.clone() if isinstance(v, torch.Tensor) else v, (args, kwargs))
-
-    hooks = [m.register_forward_pre_hook(record, with_kwargs=True) for m in model.modules()]
-    gen = torch.Generator().manual_seed(0)
-    tensors = {name: torch.randn((2, *shape), generator=gen)
-               for name, (shape, _) in shapes.items()}
-    try:
-        with torch.no_grad():
-            model(**_call_arguments(model, tensors))
-    except Exception:  # the model's own code failed on the guess: nothing to export with
-        return {}
-    finally:
-        for hook in hooks:
-            hook.remove()
-    return calls
-
-
-def _call_arguments(model: Any, tensors: dict[str, Any]) -> dict[str, Any]:
-    """The model's call on the inputs the user picked (`--input input_ids=16`), by name; every
-    other argument keeps its default (a mask of None), except that caches are off
-    (`use_cache=False`, as Hugging Face models take it). Unnamed inputs go by position."""
-    import inspect
-
-    parameters = inspect.signature(model.forward).parameters
-    named = [p.name for p in parameters.values()
-             if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-    out = {name if name in parameters else named[i]: t
-           for i, (name, t) in enumerate(tensors.items()) if i < len(named)}
-    if "use_cache" in parameters and "use_cache" not in out:
-        out["use_cache"] = False
-    return out
 
 
 def _call_key(value: Any) -> Any:
@@ -264,6 +229,32 @@ def _call_key(value: Any) -> Any:
     return repr(value)
 
 
+def _constants(module: Any, call: tuple[tuple, dict]) -> dict[str, Any]:
+    """The arguments of a recorded call that hold no tensor, by parameter name: what
+    torch.export fixes in the steps it recovers."""
+    import inspect
+
+    from torch.utils import _pytree
+
+    from nnspec.runtime.torchlib import torch
+
+    try:
+        signature = inspect.signature(module.forward)
+        bound = signature.bind(*call[0], **call[1]).arguments
+    except TypeError:
+        return {}
+    var = next((p.name for p in signature.parameters.values() if p.kind == p.VAR_KEYWORD),
+               None)
+    items = {**{k: v for k, v in bound.items() if k != var}, **bound.get(var, {})}
+    return {name: value for name, value in items.items() if not any(
+        isinstance(v, torch.Tensor) for v in _pytree.tree_leaves(value))}
+
+
+def _equal(a: Any, b: Any) -> bool:
+    return (a is None and b is None) or (type(a) is type(b) and isinstance(
+        a, (bool, int, float, str)) and a == b)
+
+
 class _Forwards:
     """Sets each folded class's forward from its traced instances: torch.fx first, and
     torch.export on the arguments the instance received where fx fails."""
@@ -274,6 +265,7 @@ class _Forwards:
         self.reports: list[str] = []
         self.exported: set[str] = set()  # the classes torch.export traced
         self.exports: dict[tuple, tuple[list[str], list[str]]] = {}
+        self.fixed: dict[type, dict[str, Any]] = {}  # exported class -> its fixed arguments
 
     def trace(self, module: Any) -> tuple[list[str], list[str]]:
         try:
@@ -288,10 +280,16 @@ class _Forwards:
             key = (type(module), str(module), _call_key(call))
             if key not in self.exports:  # equal instances on equal arguments: export once
                 try:
-                    self.exports[key] = export_steps(module, *call)
+                    self.exports[key] = export_steps(
+                        module, *call, fixed=lambda child: self.fixed.get(type(child)))
                 except Untraceable as export_reason:
                     raise Untraceable(f"{fx_reason}; {export_reason}") from None
             self.exported.add(type(module).__name__)
+            constants = _constants(module, call)
+            known = self.fixed.setdefault(type(module), constants)
+            for name in list(known):  # held fixed at one value by every instance traced
+                if name not in constants or not _equal(known[name], constants[name]):
+                    del known[name]
             return self.exports[key]
 
     def __call__(self, draft: DraftClass, instances: list[Instance], params: Params) -> None:
@@ -310,6 +308,10 @@ class _Forwards:
             if dashed:
                 raise Untraceable(f"a forward step cannot call its child '{dashed}' by name")
             traced = [self.trace(m) for m in modules]
+            takes = list(dict.fromkeys(tuple(inputs) for inputs, _ in traced))
+            if len(takes) > 1:  # T5's first block computes the position bias, the rest take it
+                raise Untraceable("its instances take different inputs (" + " / ".join(
+                    ", ".join(t) for t in takes) + "); a block's forward takes one list")
         except Untraceable as reason:
             self.reports.append(f"{draft.name}: {reason}")
             draft.forward = "unknown"
@@ -393,7 +395,7 @@ def _negate(cond: str) -> str:
 
 
 def _check_against(text: str, model: Any, classes: list[DraftClass],
-                   shapes: dict[str, list[int]], label: str, allow: tuple[str, ...]) -> None:
+                   inputs: dict[str, Input], label: str, allow: tuple[str, ...]) -> None:
     """The spec's model loads the original state_dict strictly; with every forward known, it
     gives identical outputs on the declared inputs."""
     from nnspec.runtime.torchlib import torch
@@ -407,21 +409,29 @@ def _check_against(text: str, model: Any, classes: list[DraftClass],
                                        Pos(label, 1, 1))]) from None
     if any(c.forward == "unknown" and c.name != "ModuleDict" for c in classes):
         return  # (torch's ModuleDict has no forward either: calling it raises in both)
-    args = _example(shapes)
+    args = examples(inputs)
     was_training = model.training
     model.eval()
     rebuilt.eval()
     try:
         with torch.no_grad():
-            want = model(**_call_arguments(model, dict(zip(shapes, [a.clone() for a in args]))))
-            got = rebuilt(*[a.clone() for a in args])
+            want = model(**call_arguments(model, {k: a.clone() for k, a in args.items()}))
     except Exception as exc:  # the model's own code failed: most likely the guessed shape
-        shown = ", ".join(f"{k} {v}" for k, v in shapes.items())
+        shown = ", ".join(f"{k} {list(v.shape)}" for k, v in inputs.items())
         raise SpecError([Diagnostic("bad-input", f"the model does not run on inputs {shown}: "
                                     f"{type(exc).__name__}: {exc}", Pos(label, 1, 1),
                                     "pass the input shape with --input x=3,224,224")]) from None
     finally:
         model.train(was_training)
+    try:
+        with torch.no_grad():
+            got = rebuilt(*[a.clone() for a in args.values()])
+    except Exception as exc:  # the model runs and the spec's does not: nnspec's fault
+        raise ImportDefect([Diagnostic("not-rebuilt", "the imported spec's model does not run "
+                                       "on the inputs the model runs on: "
+                                       f"{type(exc).__name__}: {str(exc)[:300]}",
+                                       Pos(label, 1, 1), "this is a bug in nnspec import; "
+                                       "please report it")]) from None
     if not _same(want, got, torch):
         raise ImportDefect([Diagnostic("not-rebuilt", "the imported spec's forward gives different "
                                     "outputs from the model's", Pos(label, 1, 1),

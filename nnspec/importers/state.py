@@ -268,6 +268,8 @@ def _live_key(inst: Instance, name: str, tensor: Any, kind: str, module: Any,
     persistent = name not in module._non_persistent_buffers_set
     problem = identifier_problem(name)
     init = recreating_init(tensor)
+    if init is None and kind == "buffer" and not persistent:
+        init = computed_arange(tensor) or computed_inv_freq(tensor)
     if problem:
         errors.error("not-rebuildable", f"{where} cannot be named in a spec: {problem}",
                      inst.node.pos)
@@ -309,6 +311,41 @@ def recreating_init(tensor: Any) -> Any:
     if bool((t == first).all()) and bool(torch.isfinite(first.double())):
         return {"constant": {"val": first.item()}}
     return _tril(t, torch)
+
+
+def computed_arange(tensor: Any) -> dict | None:
+    """A computed buffer's steps for int64 positions 0, 1, ... in any shape (BERT's
+    `position_ids`, `torch.arange(n).expand((1, -1))`), or None."""
+    from nnspec.runtime.torchlib import torch
+
+    t = tensor.detach()
+    if t.is_meta or t.dtype != torch.int64 or t.dim() == 0:
+        return None
+    if not torch.equal(t.flatten(), torch.arange(t.numel())):
+        return None
+    return {"compute": f"return torch.arange({t.numel()}).reshape({list(t.shape)})"}
+
+
+def computed_inv_freq(tensor: Any) -> dict | None:
+    """A computed buffer's steps for rotary embeddings' `inv_freq`, `1 / base ** (2i / dim)`
+    for i below dim / 2, when those steps give these exact float32 values (the base read back
+    from the values, to a whole number), or None."""
+    from nnspec.runtime.torchlib import torch
+
+    t = tensor.detach()
+    if t.is_meta or t.dtype != torch.float32 or t.dim() != 1 or t.numel() < 2:
+        return None
+    dim = 2 * t.numel()
+    if not 0 < float(t[1]) < 1 or float(t[0]) != 1.0:
+        return None
+    base = float(round(float(t[1]) ** (-dim / 2)))
+    if not base > 1:
+        return None
+    values = 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.int64).float() / dim))
+    if not torch.equal(values, t):
+        return None
+    return {"compute": f"return 1.0 / ({base!r} ** (torch.arange(0, {dim}, 2, "
+                       f"dtype=torch.int64).float() / {dim}))"}
 
 
 def _tril(t: Any, torch: Any) -> str | None:

@@ -18,6 +18,7 @@ import re
 from typing import Any
 
 from nnspec.catalog import ops
+from nnspec.importers.calls import is_default
 from nnspec.language import operators
 from nnspec.language.names import Namespace
 
@@ -292,7 +293,7 @@ class _Writer:
             args, keywords = self.call_args(node)
             defaults = _defaults(self.module.get_submodule(node.target))
             keywords = [k for k, (name, value) in zip(keywords, node.kwargs.items())
-                        if not (name in defaults and _same_constant(value, defaults[name]))]
+                        if not (name in defaults and is_default(value, defaults[name]))]
             return ast.Call(self.callee(node.target), args, keywords)
         if node.op == "call_method":
             if node.target not in ops.METHODS:
@@ -375,13 +376,6 @@ def _defaults(child: Any) -> dict[str, Any]:
     return {p.name: p.default for p in parameters if p.default is not p.empty}
 
 
-def _same_constant(value: Any, default: Any) -> bool:
-    """`value` is a plain constant (None, a bool, a number, a string) equal to `default`, of the
-    same type: `attn_mask=None`, `is_causal=False`."""
-    plain = (type(None), bool, int, float, str)
-    return isinstance(value, plain) and type(value) is type(default) and value == default
-
-
 def _dtype_name(value: Any) -> str | None:
     """`bool` for torch.bool: the name a step writes a dtype constant by; None for what is not
     a dtype."""
@@ -429,3 +423,13 @@ def _is_dataclass_type(target: Any) -> bool:
     import dataclasses
 
     return isinstance(target, type) and dataclasses.is_dataclass(target)
+
+
+def _dtype_name(value: Any) -> str | None:
+    """`float32` for torch.float32: a dtype a spec can name, else None."""
+    import torch
+
+    if not isinstance(value, torch.dtype):
+        return None
+    name = str(value).removeprefix("torch.")
+    return name if getattr(torch, name, None) is value else None

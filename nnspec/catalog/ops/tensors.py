@@ -300,6 +300,19 @@ def roll_rule(input: Tensor, shifts: Any, dims: Any = None) -> Tensor:
     return like(input, input.shape)
 
 
+def gather_rule(input: Tensor, dim: int, index: Tensor) -> Tensor:
+    """`torch.gather(x, 1, index)`: the index's shape, the input's dtype; an integer index of
+    the input's rank."""
+    _dim(dim, len(input.shape), input)
+    if not isinstance(index, Tensor) or len(index.shape) != len(input.shape):
+        raise OpError(f"gather() takes an index tensor of the input's rank "
+                      f"({len(input.shape)})", input, code="bad-op-argument")
+    if not index.dtype.startswith(("int", "uint")):
+        raise OpError(f"gather() index must be an integer tensor, got {index.dtype}", index,
+                      code="dtype-mismatch")
+    return like(input, tuple(index.shape))
+
+
 def transpose_rule(input: Tensor, dim0: int, dim1: int) -> Tensor:
     a, b = _dim(dim0, len(input.shape), input), _dim(dim1, len(input.shape), input)
     out = list(input.shape)

@@ -1,0 +1,82 @@
+"""A child's call as a parent's exported graph makes it, rewritten as the child takes it.
+
+torch.export records each child call with every argument the parent passed: constants at the
+child forward's own defaults (timm's `attn_mask=None`), constants the child's own exported
+steps hold fixed (Hugging Face's `interpolate_pos_encoding=None`), and tensors passed into the
+child's `**kwargs` that it never reads (`position_ids`). A spec call of the child takes none
+of those: they are left out, exactly, and the rest go by position where they can.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+UNREAD = object()  # a tensor passed in a child's **kwargs that its steps never read
+
+
+def unread_keywords(child: Any, signature: Any, exported: bool) -> set[int]:
+    """The flat inputs of a child's call that are tensors given to its `**kwargs` (Hugging
+    Face passes `position_ids` down that way). A child whose steps torch.export recovered
+    never reads those (its steps refuse a `**kwargs` tensor), so its call leaves them out."""
+    from torch.utils import _pytree
+
+    var = next((p.name for p in inspect.signature(child.forward).parameters.values()
+                if p.kind == p.VAR_KEYWORD), None)
+    if not exported or var is None:
+        return set()
+    try:
+        args, kwargs = _pytree.tree_unflatten(list(range(len(signature.inputs))),
+                                              signature.in_spec)
+        bound = inspect.signature(child.forward).bind(*args, **kwargs).arguments
+    except (TypeError, ValueError):
+        return set()
+    return {i for value in bound.get(var, {}).values() for i in _pytree.tree_leaves(value)
+            if not hasattr(signature.inputs[i], "value")}
+
+
+def baked_out(child: Any, args: Any, kwargs: Any, fixed: dict | None) -> tuple[tuple, dict]:
+    """A child's call without the constants it passes at the child forward's own defaults
+    (timm's `attn(x, attn_mask=None, is_causal=False)` is `attn(x)`), exact for any child, or
+    at the values a child whose steps torch.export recovered holds fixed (`fixed`: Hugging
+    Face's `embeddings(x, interpolate_pos_encoding=None)`), which it does not take. A constant
+    at another value stays in the call, and the output check refuses the spec. Arguments go
+    by position up to the first one left out (Whisper's `self_attn(hidden_states=x)` is
+    `self_attn(x)`), by keyword after it."""
+    try:
+        signature = inspect.signature(child.forward)
+        bound = signature.bind(*args, **kwargs)
+    except (TypeError, ValueError):
+        return tuple(args), dict(kwargs)
+    out_args: list = []
+    out_kwargs: dict = {}
+    gap = False  # a parameter before this one is not passed: the rest go by keyword
+    for name, p in signature.parameters.items():
+        if name not in bound.arguments:
+            gap = True
+            continue
+        value = bound.arguments[name]
+        if p.kind == p.VAR_POSITIONAL:
+            if gap and value:
+                return tuple(args), dict(kwargs)
+            out_args += list(value)
+        elif p.kind == p.VAR_KEYWORD:  # `**kwargs` passed on: by the keys the child took
+            out_kwargs.update({k: v for k, v in value.items() if not (
+                fixed is not None and k in fixed and is_default(v, fixed[k]))})
+        elif is_default(value, p.default) or (
+                fixed is not None and name in fixed and is_default(value, fixed[name])):
+            gap = True
+        elif gap or p.kind == p.KEYWORD_ONLY:
+            out_kwargs[name] = value
+        else:
+            out_args.append(value)
+    return tuple(out_args), out_kwargs
+
+
+def is_default(value: Any, default: Any) -> bool:
+    """`value` is `default` (a parameter's default, or the value a child's steps hold fixed):
+    both None, or an equal bool, int, float or string."""
+    if value is None or default is None:
+        return value is None and default is None
+    return type(value) is type(default) and isinstance(value, (bool, int, float, str)) and \
+        value == default

@@ -1,0 +1,65 @@
+"""Child calls as real forwards make them: keyword arguments at the child's own defaults
+(timm's `self.attn(x, attn_mask=attn_mask, is_causal=False)`), which torch.fx refuses to
+trace and torch.export recovers with the constants fixed. The spec calls the child without
+them (exact: they are its defaults); the rebuild is checked here independently."""
+
+from __future__ import annotations
+
+import torch
+from test_import_tree import build_text
+from torch import nn
+
+from nnspec.importers.live import import_model
+
+
+class Attention(nn.Module):
+    def __init__(self, dim: int = 8):
+        super().__init__()
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x, attn_mask=None, is_causal=False):
+        q, k, v = self.qkv(x).chunk(3, dim=-1)
+        if attn_mask is not None:
+            q = q + attn_mask
+        out = nn.functional.scaled_dot_product_attention(q, k, v, is_causal=is_causal)
+        return self.proj(out)
+
+
+class Block(nn.Module):
+    def __init__(self, dim: int = 8):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.attn = Attention(dim)
+
+    def forward(self, x, attn_mask=None):
+        return x + self.attn(self.norm(x), attn_mask=attn_mask, is_causal=False)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.blocks = nn.ModuleList([Block(), Block()])
+        self.mha = nn.MultiheadAttention(8, 2, batch_first=True)
+
+    def forward(self, x):
+        for block in self.blocks:
+            x = block(x)
+        out, _ = self.mha(x, x, x, need_weights=False)  # not the default: kept
+        return out
+
+
+def test_keywords_at_the_childs_defaults_are_left_out(tmp_path):
+    torch.manual_seed(0)
+    model = Net().eval()
+    result = import_model(model, "net", {"x": [5, 8]})
+    assert result.warnings == []
+    assert "attn(" in result.text and "attn_mask=" not in result.text
+    assert "is_causal=False" not in result.text
+    assert "need_weights=False" in result.text
+    rebuilt = build_text(result.text, tmp_path)
+    assert str(rebuilt) == str(model)
+    rebuilt.load_state_dict(model.state_dict(), strict=True)
+    x = torch.randn(3, 5, 8)
+    with torch.no_grad():
+        assert torch.equal(rebuilt.eval()(x), model(x))
