@@ -316,3 +316,36 @@ def test_a_tensor_passed_on_in_kwargs_and_never_read_is_left_out(tmp_path):
     assert result.warnings == []
     assert "position_ids" not in result.text.split("blocks:")[1].split("model:")[0]
     assert_round_trip(model, result.text, tmp_path, torch.randn(2, 5, 8))
+
+
+class PastPositions(nn.Module):
+    """BERT's embeddings: an int argument, passed at its default, that torch.fx cannot trace
+    past (a branch on a size) and torch.export can."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(4, 4)
+
+    def forward(self, x, past_length=0):
+        if x.size(1) > 1:
+            x = x * 2
+        return self.proj(x[:, past_length:])
+
+
+class WithPositions(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.pos = PastPositions()
+
+    def forward(self, x):
+        return self.pos(x, past_length=0)
+
+
+def test_an_int_at_its_default_is_a_constant_not_a_size_input(tmp_path):
+    """The parent's call leaves `past_length=0` out, so the child's exported steps must not
+    take it as an input either."""
+    torch.manual_seed(0)
+    model = WithPositions().eval()
+    result = import_model(model, "model", {"x": [5, 4]})
+    assert "past_length" not in result.text
+    assert_round_trip(model, result.text, tmp_path, torch.randn(2, 5, 4))

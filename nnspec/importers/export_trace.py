@@ -20,7 +20,7 @@ import operator
 from typing import Any
 
 from nnspec.importers import export_paths as paths
-from nnspec.importers.calls import UNREAD, baked_out, unread_keywords
+from nnspec.importers.calls import UNREAD, baked_out, is_default, unread_keywords
 from nnspec.importers.trace import Untraceable, write_steps
 
 _BIG = 2 ** 62  # ATen writes an open slice end as a huge int
@@ -94,9 +94,13 @@ def _export(module: Any, args: tuple, kwargs: dict) -> Any:
     level = quiet.level
     quiet.setLevel(logging.CRITICAL)  # export logs what it specialises and gives up on
     try:
-        bound = inspect.signature(module.forward).bind(*args, **kwargs).arguments
-        return torch.export.export(module, args, kwargs, strict=False,
-                                   dynamic_shapes={k: dynamic(v) for k, v in bound.items()},
+        signature = inspect.signature(module.forward)
+        bound = signature.bind(*args, **kwargs).arguments
+        # an argument at the forward's own default is a constant, which its parents' calls
+        # leave out (calls.baked_out): BERT's past_key_values_length=0 is no size input
+        shapes = {k: None if is_default(v, signature.parameters[k].default) else dynamic(v)
+                  for k, v in bound.items()}
+        return torch.export.export(module, args, kwargs, strict=False, dynamic_shapes=shapes,
                                    preserve_module_call_signature=children)
     except Exception as exc:  # export says why: data-dependent shapes, unsupported code
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
