@@ -19,6 +19,7 @@ from typing import Any
 
 from nnspec.diagnostics import Collector, Diagnostic, Pos, SpecError
 from nnspec.importers.classify import Classifier, Instance
+from nnspec.importers.construct import Made, recording
 from nnspec.importers.draft import (
     ImportDefect,
     Imported,
@@ -78,7 +79,8 @@ def import_module(target: str, kwargs: dict[str, Any] | None = None,
         raise TargetError(f"{target} is of type {type(factory).__name__}, not a factory to "
                           "call")
     try:
-        model = factory(**(kwargs or {}))
+        with recording() as made:
+            model = factory(**(kwargs or {}))
     except (Exception, SystemExit) as exc:
         raise _user_error(exc, f"calling {target}", "check --args against the factory's "
                           "signature" if isinstance(exc, TypeError) else None) from None
@@ -93,7 +95,7 @@ def import_module(target: str, kwargs: dict[str, Any] | None = None,
         str(model)
     except (Exception, SystemExit) as exc:
         raise _user_error(exc, f"printing the model from {target}") from None
-    return import_model(model, target, inputs, reference, expand)
+    return import_model(model, target, inputs, reference, expand, made, own=module_name)
 
 
 def _user_error(exc: BaseException, doing: str, hint: str | None = None) -> SpecError:
@@ -120,10 +122,14 @@ def _factory_pos(factory: Any, target: str) -> Pos:
 
 def import_model(model: Any, source: str = "model",
                  inputs: dict[str, list[int]] | None = None, reference: tuple[str, ...] = (),
-                 expand: tuple[str, ...] = ()) -> Imported:
+                 expand: tuple[str, ...] = (), made: Made | None = None,
+                 own: str | None = None) -> Imported:
     """The spec for a live model, checked against it; SpecError when it cannot be rebuilt.
     Classes that cannot be expanded become layer references (see importers.reference):
-    `reference` packages' classes always, `expand` packages' never."""
+    `reference` packages' classes always, `expand` packages' never; their arguments are
+    those `made` recorded them constructed with, where it did (importers.construct). The
+    classes of module `own` (the factory's; by default the model class's) are the user's:
+    one whose forward is not traced keeps `forward: unknown`."""
     from nnspec.runtime.torchlib import torch
 
     if not isinstance(model, torch.nn.Module):
@@ -135,7 +141,7 @@ def import_model(model: Any, source: str = "model",
     node = parse_tree(printed, label)
     live: dict[int, Any] = {}
     _pair(node, model, live)
-    refs = References(type(model).__module__, reference, expand)
+    refs = References(own or type(model).__module__, reference, expand, made)
     modes = {m: m.training for m in model.modules()}
     model.eval()  # traced as it is checked and used for inference: `if self.training` is off
     try:

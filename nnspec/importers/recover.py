@@ -46,10 +46,13 @@ class NotReferenceable(Exception):
     """Why a class cannot stand as a reference: the argument concerned, if any, and why."""
 
 
-def recover(module: Any) -> tuple[list[Arg], dict[str, Any]]:
-    """The constructor's signature as spec arguments, and the values the instance shows for
-    them (arguments left at their default omitted). NotReferenceable when a required
-    argument is not found, or a value found is not one a spec can write."""
+def recover(module: Any, passed: dict[str, Any] | None = None
+            ) -> tuple[list[Arg], dict[str, Any]]:
+    """The constructor's signature as spec arguments, and the values that rebuild the
+    instance (arguments left at their default omitted): those it was constructed with when
+    `passed` records them (importers.construct), else those its attributes show.
+    NotReferenceable when a required argument is not found, or a value is not one a spec
+    can write."""
     try:
         params = list(inspect.signature(type(module).__init__).parameters.values())
     except (TypeError, ValueError) as exc:
@@ -57,12 +60,22 @@ def recover(module: Any) -> tuple[list[Arg], dict[str, Any]]:
     signature: list[Arg] = []
     given: dict[str, Any] = {}
     for p in params:
+        if p.kind == p.VAR_KEYWORD and passed and passed.get(p.name):  # device=None: unsaid
+            passed = {**passed, p.name: {k: v for k, v in passed[p.name].items()
+                                         if not (k in _SKIPPED and v is None)}}
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and passed and passed.get(p.name):
+            star = "*" if p.kind == p.VAR_POSITIONAL else "**"
+            raise NotReferenceable(f"it was constructed with {_shown_value(passed[p.name])} "
+                                   f"for '{star}{p.name}', which a spec's call cannot pass")
         if p.name in _SKIPPED or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
         has_default = p.default is not inspect.Parameter.empty
-        found, value = _attribute(module, p.name, p.default if has_default else None)
-        if not found and has_default and not _literal(p.default):
-            found, value = _layer_name(module, p.name, p.default)
+        if passed is not None and p.name in passed:
+            found, value = _passed(module, p, passed[p.name])
+        else:
+            found, value = _attribute(module, p.name, p.default if has_default else None)
+            if not found and has_default and not _literal(p.default):
+                found, value = _layer_name(module, p.name, p.default)
         if found and has_default and equal(value, p.default):
             found = False
         if not found and not has_default:
@@ -83,6 +96,31 @@ def recover(module: Any) -> tuple[list[Arg], dict[str, Any]]:
         if found:
             given[p.name] = _plain(value)
     return signature, given
+
+
+def _passed(module: Any, p: inspect.Parameter, value: Any) -> tuple[bool, Any]:
+    """(found, value) for an argument the instance was constructed with: the value itself
+    when a spec can write it or it is the default; for a class or function in place of a
+    default one (`act_layer=nn.SiLU`), the name of the child it made, as `_layer_name`."""
+    default = p.default
+    if default is not inspect.Parameter.empty and (value is default or equal(value, default)):
+        return True, value
+    if _literal(value):
+        return True, value
+    if default is not inspect.Parameter.empty and not _literal(default):
+        found, name = _layer_name(module, p.name, default)
+        if found:
+            return True, name
+    raise NotReferenceable(f"argument '{p.name}' was given {_shown_value(value)}, which a "
+                           "spec cannot write")
+
+
+def _shown_value(value: Any) -> str:
+    if isinstance(value, type):
+        return f"the class {value.__module__}.{value.__qualname__}"
+    if callable(value) and hasattr(value, "__qualname__"):
+        return f"the function {getattr(value, '__module__', '?')}.{value.__qualname__}"
+    return f"{type(value).__name__} {value!r:.60}"
 
 
 def _attribute(module: Any, name: str, default: Any) -> tuple[bool, Any]:

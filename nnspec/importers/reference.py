@@ -28,6 +28,7 @@ from nnspec.catalog.library import UNWRITTEN
 from nnspec.diagnostics import Diagnostic, Pos
 from nnspec.elaborate.user_layers import allowed, declare_signature
 from nnspec.formatter import literal
+from nnspec.importers.construct import Made
 from nnspec.importers.layers import LayerCall, LayerProblem, read_args
 from nnspec.importers.recover import (
     NotReferenceable,
@@ -74,8 +75,9 @@ class References:
     """Decides which classes to reference and makes their calls; collects refusals."""
 
     def __init__(self, own_module: str, reference: tuple[str, ...] = (),
-                 expand: tuple[str, ...] = ()) -> None:
+                 expand: tuple[str, ...] = (), made: Made | None = None) -> None:
         self.own_module = own_module  # the model's module: its classes are the user's own
+        self.made = made if made is not None else Made()  # the constructors' arguments
         self.reference, self.expand = reference, expand
         self.forced: dict[type, str] = {}  # classes to reference on the next pass, and why
         self.by_path: dict[str, Reference] = {}
@@ -118,7 +120,7 @@ class References:
         try:
             if not _PATH.fullmatch(path) or _import(path) is not cls:
                 raise NotReferenceable(f"it is not importable as {path}")
-            signature, given = recover(module)
+            signature, given = recover(module, self.made.bound(module))
             given = verify_spellings(cls, module, given)
             self.verified[id(module)] = given
             self.positions[id(module)] = node.pos
@@ -206,7 +208,7 @@ class References:
             if cls is None or cls in self.forced or cls.__module__ == self.own_module \
                     or cls.__module__.split(".")[0] == "torch" \
                     or allowed(cls.__module__, self.expand) or not all(
-                        _referenceable(m) for m in modules):
+                        _referenceable(m, self.made) for m in modules):
                 continue
             self.forced[cls] = "forward not traced"
             marked = True
@@ -292,14 +294,14 @@ def _import(path: str) -> Any:
         return None
 
 
-def _referenceable(module: Any) -> bool:
+def _referenceable(module: Any, made: Made) -> bool:
     """Whether the instance's class is importable and rebuilds it from recovered arguments."""
     cls = type(module)
     path = f"{cls.__module__}:{cls.__qualname__}"
     try:
         if not _PATH.fullmatch(path) or _import(path) is not cls:
             return False
-        verify_spellings(cls, module, recover(module)[1])
+        verify_spellings(cls, module, recover(module, made.bound(module))[1])
     except NotReferenceable:
         return False
     return True
