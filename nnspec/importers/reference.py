@@ -102,6 +102,9 @@ class References:
             return f"--reference {cls.__module__.split('.')[0]}"
         if cls in self.forced:
             return self.forced[cls]
+        held = _unrecreatable_buffer(module)
+        if held is not None and not allowed(cls.__module__, (self.own_module,)):
+            return f"holds the non-persistent buffer '{held}', which no spec init recreates"
         if node.cls in LAYERS:
             return "named like a torch layer"
         if _torch_layer_base(cls) is not None:
@@ -305,6 +308,18 @@ def _referenceable(module: Any, made: Made) -> bool:
     except NotReferenceable:
         return False
     return True
+
+
+def _unrecreatable_buffer(module: Any) -> str | None:
+    """The name of a non-persistent buffer the module holds itself whose values no spec init
+    recreates (a computed index): not in the state_dict, so a block cannot hold it."""
+    from nnspec.importers.state import recreating_init
+
+    for name in module._non_persistent_buffers_set:
+        tensor = module._buffers.get(name)
+        if tensor is not None and recreating_init(tensor) is None:
+            return name
+    return None
 
 
 def _torch_layer_base(cls: type) -> type | None:
