@@ -10,6 +10,7 @@ from fakelib.ops import (
     Moody,
     StochasticDepth,
 )
+from fakelib.windows import RelativeBias, WindowAttention
 from torch import nn
 
 
@@ -76,3 +77,22 @@ def doubled() -> Small:
 
 def moody() -> Small:
     return Small(Moody(7))
+
+
+class Windowed(nn.Module):
+    """A model of fakelib's window classes, as swin is of torchvision's."""
+
+    def __init__(self, dim: int = 8, window: int = 4) -> None:
+        super().__init__()
+        self.embed = nn.Linear(3, dim)
+        self.attn = WindowAttention(dim, window, heads=2)
+        self.norm = nn.LayerNorm(dim)
+        self.bias = RelativeBias(dim, window)
+        self.head = nn.Linear(dim, 5)
+
+    def forward(self, x):
+        return self.head(self.bias(self.norm(self.attn(self.embed(x)))).mean(1))
+
+
+def windowed() -> Windowed:
+    return Windowed()

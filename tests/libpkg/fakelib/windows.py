@@ -1,0 +1,65 @@
+"""Window attention as torchvision and timm write it, small: what a spec cannot express."""
+
+import torch
+from torch import nn
+
+
+def _relative_index(window: int) -> torch.Tensor:
+    """Each pair of positions in a window -> the row of its relative offset in a table."""
+    coords = torch.arange(window)
+    return (coords[:, None] - coords[None, :] + window - 1).flatten()
+
+
+class WindowAttention(nn.Module):
+    """Its constructor's arguments are kept under no attribute of their name (`dim`, `window`
+    and `heads`), it holds a computed non-persistent index buffer, and its forward runs a
+    Python loop over the windows of its input: torch.fx cannot trace it."""
+
+    def __init__(self, dim: int, window: int, heads: int = 2, bias: bool = True) -> None:
+        super().__init__()
+        self.size, self.n_heads = window, heads
+        self.qkv = nn.Linear(dim, dim * 3, bias=bias)
+        self.proj = nn.Linear(dim, dim)
+        self.table = nn.Parameter(torch.randn(2 * window - 1, heads))
+        self.register_buffer("index", _relative_index(window), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, c = x.shape
+        bias = self.table[self.index].view(self.size, self.size, -1).permute(2, 0, 1)
+        outs = []
+        for start in range(0, n, self.size):  # one window at a time
+            q, k, v = self.qkv(x[:, start:start + self.size]).reshape(
+                b, -1, 3, self.n_heads, c // self.n_heads).permute(2, 0, 3, 1, 4)
+            attn = (q @ k.transpose(-2, -1) + bias).softmax(-1)
+            outs.append((attn @ v).transpose(1, 2).reshape(b, -1, c))
+        return self.proj(torch.cat(outs, 1))
+
+
+class RelativeBias(nn.Module):
+    """A traceable forward, but a computed non-persistent index buffer (as timm's window
+    attention holds), and `dim` kept under no attribute."""
+
+    def __init__(self, dim: int, window: int) -> None:
+        super().__init__()
+        self.fc = nn.Linear(dim, dim)
+        self.table = nn.Parameter(torch.randn(2 * window - 1))
+        self.register_buffer("index", _relative_index(window), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(x) + self.table[self.index][: x.shape[-1]]
+
+
+class Stage(nn.Module):
+    """Prints its own settings beside its children, and makes its block from a class it is
+    given (`block=WindowAttention`): an argument a spec cannot write."""
+
+    def __init__(self, dim: int, window: int, block: type = WindowAttention) -> None:
+        super().__init__()
+        self.blocks = nn.Sequential(block(dim, window), nn.LayerNorm(dim))
+        self.note = f"window={window}"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.blocks(x)
+
+    def extra_repr(self) -> str:
+        return self.note

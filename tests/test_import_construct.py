@@ -1,0 +1,95 @@
+"""Layer references with the arguments their classes were constructed with: `import module`
+records each library instance's constructor call while the factory runs, so a class that keeps
+its arguments under no attribute of their name still becomes a verified reference. A class
+with an untraceable forward, or a computed non-persistent buffer no spec init recreates, is
+one reference (the smallest class concerned); the model around it stays blocks. The stand-in
+library is tests/libpkg/fakelib (CI has no torchvision or timm).
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+
+import pytest
+import torch
+from conftest import ROOT
+
+import nnspec
+from nnspec.diagnostics import SpecError
+from nnspec.importers.construct import recording
+from nnspec.importers.live import import_model, import_module
+
+LIBPKG = ROOT / "tests" / "libpkg"
+if str(LIBPKG) not in sys.path:
+    sys.path.insert(0, str(LIBPKG))
+
+import libmodels  # noqa: E402
+from fakelib import ops, windows  # noqa: E402
+
+
+def round_trip(target: str, inputs: dict, tmp_path) -> tuple[str, torch.nn.Module]:
+    """The spec `import module` writes for the factory, checked here on its own: the same
+    print, a strict load, the same buffers, identical outputs."""
+    text = import_module(target, inputs=inputs).text
+    path = tmp_path / "imported.yaml"
+    path.write_text(text, encoding="utf-8")
+    torch.manual_seed(0)
+    model = getattr(libmodels, target.split(":")[1])()
+    rebuilt = nnspec.build(path, allow_import=["fakelib"])
+    assert str(rebuilt) == str(model)
+    rebuilt.load_state_dict(model.state_dict(), strict=True)
+    theirs, ours = dict(model.named_buffers()), dict(rebuilt.named_buffers())
+    assert theirs.keys() == ours.keys()
+    assert all(torch.equal(theirs[k], ours[k]) for k in theirs)
+    model.eval(), rebuilt.eval()
+    x = torch.randn(2, *next(iter(inputs.values())))
+    with torch.no_grad():
+        assert torch.equal(model(x), rebuilt(x))
+    return text, rebuilt
+
+
+def test_classes_holding_computed_indices_are_references_with_their_recorded_arguments(
+        tmp_path):
+    text, _ = round_trip("libmodels:windowed", {"x": [8, 3]}, tmp_path)
+    assert "# Reference WindowAttention: holds the non-persistent buffer 'index', which no " \
+           "spec init recreates\n" in text
+    assert "# Reference RelativeBias: holds the non-persistent buffer 'index'" in text
+    assert '  RelativeBias: {class: "fakelib.windows:RelativeBias", args: {dim: int, ' \
+           'window: int}}\n' in text
+    assert "    attn: WindowAttention(8, 4)\n" in text  # `heads=2` is the default
+    assert "    bias: RelativeBias(8, 4)\n" in text
+    assert "    embed: Linear(3, 8)\n" in text and "forward: unknown" not in text
+
+
+def test_an_untraceable_class_with_unkept_arguments_is_a_reference(tmp_path):
+    text, _ = round_trip("libmodels:moody", {"x": [4]}, tmp_path)
+    assert "# Reference Moody: forward not traced\n" in text
+    assert "    last: Moody(7)\n" in text and "forward: unknown" not in text
+
+
+def test_without_the_recorded_call_an_unkept_argument_is_refused_by_name():
+    with pytest.raises(SpecError) as info:
+        import_model(libmodels.windowed(), "libmodels:windowed", {"x": [8, 3]})
+    messages = [d.message for d in info.value.diagnostics]
+    assert messages == [
+        "'WindowAttention' (fakelib.windows:WindowAttention) cannot be written as a layer "
+        "reference: argument 'window' is not recovered: the instance has no attribute of that "
+        "name or a known alias",
+        "'RelativeBias' (fakelib.windows:RelativeBias) cannot be written as a layer "
+        "reference: argument 'window' is not recovered: the instance has no attribute of that "
+        "name or a known alias"]
+    assert [d.pos.line for d in info.value.diagnostics] == [3, 8]
+
+
+def test_recording_keeps_each_instances_own_call_and_skips_copies():
+    with recording() as made:
+        attn = windows.WindowAttention(8, window=4)
+        stage = windows.Stage(8, 2)
+        copied = copy.deepcopy(attn)
+        linear = torch.nn.Linear(2, 2)
+    assert made.bound(attn) == {"dim": 8, "window": 4, "heads": 2, "bias": True}
+    assert made.bound(stage) == {"dim": 8, "window": 2, "block": windows.WindowAttention}
+    assert made.bound(stage.blocks[0]) == {"dim": 8, "window": 2, "heads": 2, "bias": True}
+    assert made.bound(copied) is None and made.bound(linear) is None
+    assert made.bound(ops.Moody(3)) is None  # made after the recording
