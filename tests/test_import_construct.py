@@ -93,3 +93,24 @@ def test_recording_keeps_each_instances_own_call_and_skips_copies():
     assert made.bound(stage.blocks[0]) == {"dim": 8, "window": 2, "heads": 2, "bias": True}
     assert made.bound(copied) is None and made.bound(linear) is None
     assert made.bound(ops.Moody(3)) is None  # made after the recording
+
+
+def test_a_recorded_class_fx_cannot_trace_is_a_reference_without_exporting(tmp_path,
+                                                                           monkeypatch):
+    import nnspec.importers.live as live
+
+    def no_export(*args):
+        raise AssertionError("torch.export was tried")
+
+    monkeypatch.setattr(live, "export_steps", no_export)
+    text, _ = round_trip("libmodels:folded", {"x": [3, 4]}, tmp_path)
+    assert "# Reference Folded: forward not traced\n" in text
+    assert '  Folded: {class: "fakelib.windows:Folded", args: {width: int}}\n' in text
+    assert "    last: Folded(4)\n" in text and "Forward unknown" not in text
+
+
+def test_without_the_recorded_call_it_is_exported_and_stays_a_block():
+    text = import_model(libmodels.folded(), "libmodels:folded", {"x": [3, 4]}).text
+    assert "# Forward unknown: Folded: torch.fx cannot trace it" in text
+    assert "torch.export fixed the batch size of 'x' to 2" in text
+    assert "  Folded:\n    children:\n      fc: Linear(4, 4)\n    forward: unknown\n" in text

@@ -144,6 +144,7 @@ def import_model(model: Any, source: str = "model",
     refs = References(own or type(model).__module__, reference, expand, made)
     modes = {m: m.training for m in model.modules()}
     model.eval()  # traced as it is checked and used for inference: `if self.training` is off
+    exports: dict[tuple, Any] = {}  # torch.export's results, kept from pass to pass
     try:
         while True:  # a class whose forward is not traced is referenced on another pass
             refs.reset()
@@ -158,7 +159,7 @@ def import_model(model: Any, source: str = "model",
             errors.check()
             refs.name_all(set(classifier.instances))
             forwards = _Forwards(live, node, lambda root=root: _record_calls(
-                model, guess_inputs(root, inputs, Collector())))
+                model, guess_inputs(root, inputs, Collector())), refs.prefers, exports)
             classes = Folder(classifier, errors, forwards).fold_all(root)
             errors.check()
             if not refs.force_untraced(classes, classifier.instances, live):
@@ -274,17 +275,23 @@ class _Forwards:
     """Sets each folded class's forward from its traced instances: torch.fx first, and
     torch.export on the arguments the instance received where fx fails."""
 
-    def __init__(self, live: dict[int, Any], root: Node, record: Any):
+    def __init__(self, live: dict[int, Any], root: Node, record: Any,
+                 prefers: Any = None, exports: dict[tuple, Any] | None = None):
         self.live, self.root, self.record = live, root, record
+        self.prefers = prefers  # modules -> whether they are to be references, not exported
         self.calls: dict[int, tuple[tuple, dict]] | None = None
         self.reports: list[str] = []
         self.exported: set[str] = set()  # the classes torch.export traced
-        self.exports: dict[tuple, tuple[list[str], list[str]]] = {}
+        # (steps) or the Untraceable that exporting raised, by class, print and arguments
+        self.exports: dict[tuple, Any] = {} if exports is None else exports
 
-    def trace(self, module: Any) -> tuple[list[str], list[str]]:
+    def trace(self, module: Any, export: bool = True) -> tuple[list[str], list[str]]:
         try:
             return trace_steps(module)
         except Untraceable as fx_reason:
+            if not export:  # a reference instead: torch.export can take long on such code
+                raise Untraceable(f"{fx_reason}; written as a layer reference instead of "
+                                  "exported") from None
             if self.calls is None:
                 self.calls = self.record()
             call = self.calls.get(id(module))
@@ -296,7 +303,9 @@ class _Forwards:
                 try:
                     self.exports[key] = export_steps(module, *call)
                 except Untraceable as export_reason:
-                    raise Untraceable(f"{fx_reason}; {export_reason}") from None
+                    self.exports[key] = export_reason
+            if isinstance(self.exports[key], Untraceable):
+                raise Untraceable(f"{fx_reason}; {self.exports[key]}") from None
             self.exported.add(type(module).__name__)
             return self.exports[key]
 
@@ -315,7 +324,8 @@ class _Forwards:
                            if DASHED.fullmatch(k)), None)
             if dashed:
                 raise Untraceable(f"a forward step cannot call its child '{dashed}' by name")
-            traced = [self.trace(m) for m in modules]
+            export = self.prefers is None or not self.prefers(draft.name, modules)
+            traced = [self.trace(m, export) for m in modules]
         except Untraceable as reason:
             self.reports.append(f"{draft.name}: {reason}")
             draft.forward = "unknown"

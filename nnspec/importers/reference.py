@@ -84,6 +84,7 @@ class References:
         self.problems: list[Diagnostic] = []
         self.verified: dict[int, dict[str, Any]] = {}  # id(instance) -> its rebuilt arguments
         self.positions: dict[int, Pos] = {}  # id(instance) -> its printed line
+        self._prefers: dict[tuple, bool] = {}
 
     def reset(self) -> None:
         self.by_path, self.problems, self.verified, self.positions = {}, [], {}, {}
@@ -207,15 +208,33 @@ class References:
             if draft.forward != "unknown" or draft.name in ("ModuleList", "ModuleDict"):
                 continue
             modules = [live.get(id(inst.node)) for inst in instances.get(draft.name, [])]
-            cls = type(modules[0]) if modules else None
-            if cls is None or cls in self.forced or cls.__module__ == self.own_module \
-                    or cls.__module__.split(".")[0] == "torch" \
-                    or allowed(cls.__module__, self.expand) or not all(
-                        _referenceable(m, self.made) for m in modules):
+            if not self._may_force(modules):
                 continue
-            self.forced[cls] = "forward not traced"
+            self.forced[type(modules[0])] = "forward not traced"
             marked = True
         return marked
+
+    def _may_force(self, modules: list[Any]) -> bool:
+        """Whether these instances of one class, if their forward is not traced, are to be a
+        reference: the class is a library's, and rebuilds each of them."""
+        cls = type(modules[0]) if modules and modules[0] is not None else None
+        return not (cls is None or cls in self.forced or cls.__module__ == self.own_module
+                    or cls.__module__.split(".")[0] == "torch"
+                    or allowed(cls.__module__, self.expand) or not all(
+                        _referenceable(m, self.made) for m in modules))
+
+    def prefers(self, name: str, modules: list[Any]) -> bool:
+        """Whether instances whose forward torch.fx cannot trace are to be referenced rather
+        than exported with torch.export (which can take many seconds on one class): those
+        whose constructor calls were recorded, and which the class rebuilds."""
+        if name in ("ModuleList", "ModuleDict") or not modules:
+            return False
+        if any(m is None or self.made.bound(m) is None for m in modules):
+            return False
+        key = (type(modules[0]), tuple(id(m) for m in modules))
+        if key not in self._prefers:
+            self._prefers[key] = self._may_force(modules)
+        return self._prefers[key]
 
     def call_name(self, target: str) -> str:
         ref = self.by_path.get(target)

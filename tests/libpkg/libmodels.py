@@ -10,7 +10,7 @@ from fakelib.ops import (
     Moody,
     StochasticDepth,
 )
-from fakelib.windows import RelativeBias, WindowAttention
+from fakelib.windows import Folded, RelativeBias, WindowAttention
 from torch import nn
 
 
@@ -96,3 +96,7 @@ class Windowed(nn.Module):
 
 def windowed() -> Windowed:
     return Windowed()
+
+
+def folded() -> Small:
+    return Small(Folded(4))

@@ -63,3 +63,15 @@ class Stage(nn.Module):
 
     def extra_repr(self) -> str:
         return self.note
+
+
+class Folded(nn.Module):
+    """torch.fx cannot trace its forward (a Python int of a shape), torch.export can; `width`
+    is kept under no attribute."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.fc = nn.Linear(width, width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(x).flatten(0, 1).view(int(x.shape[0]), -1, self.fc.out_features)
