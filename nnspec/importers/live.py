@@ -145,6 +145,7 @@ def import_model(model: Any, source: str = "model",
     modes = {m: m.training for m in model.modules()}
     model.eval()  # traced as it is checked and used for inference: `if self.training` is off
     exports: dict[tuple, Any] = {}  # torch.export's results, kept from pass to pass
+    calls: dict[str, Any] = {}  # and the model's run that records its modules' arguments
     try:
         while True:  # a class whose forward is not traced is referenced on another pass
             refs.reset()
@@ -158,8 +159,10 @@ def import_model(model: Any, source: str = "model",
                 assign_ties(model, root, errors)
             errors.check()
             refs.name_all(set(classifier.instances))
-            forwards = _Forwards(live, node, lambda root=root: _record_calls(
-                model, guess_inputs(root, inputs, Collector())), refs.prefers, exports)
+            forwards = _Forwards(live, node, lambda root=root: calls.get("calls") or
+                                 calls.setdefault("calls", _record_calls(
+                                     model, guess_inputs(root, inputs, Collector()))),
+                                 refs.prefers, exports)
             classes = Folder(classifier, errors, forwards).fold_all(root)
             errors.check()
             if not refs.force_untraced(classes, classifier.instances, live):

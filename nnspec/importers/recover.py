@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import re
 import warnings
+import weakref
 from typing import Any
 
 from nnspec.catalog import REQUIRED, Arg
@@ -247,11 +248,38 @@ def equal(a: Any, b: Any) -> bool:
 
 def verify(cls: type, module: Any, given: dict[str, Any]) -> None:
     """The class rebuilt with `given` prints as the instance does and has its state_dict
-    layout (names, shapes, dtypes). NotReferenceable otherwise."""
+    layout (names, shapes, dtypes). NotReferenceable otherwise. Each instance's verdict on
+    each set of arguments is kept: an import asks more than once."""
+    key = (cls, repr(sorted(given.items())))
+    try:
+        verdicts = _VERDICTS.setdefault(module, {})
+    except TypeError:  # not weak-referenceable: not kept
+        verdicts = {}
+    if key not in verdicts:
+        try:
+            _verify(cls, module, given)
+            verdicts[key] = None
+        except NotReferenceable as exc:
+            verdicts[key] = str(exc)
+    if verdicts[key] is not None:
+        raise NotReferenceable(verdicts[key])
+
+
+_VERDICTS: weakref.WeakKeyDictionary[Any, dict[tuple, str | None]] = \
+    weakref.WeakKeyDictionary()
+
+
+def _verify(cls: type, module: Any, given: dict[str, Any]) -> None:
+    from nnspec.runtime.torchlib import torch
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            rebuilt = cls(**given)
+            try:  # on the meta device, without initialising weights, where the class can be
+                with torch.device("meta"):
+                    rebuilt = cls(**given)
+            except Exception:  # noqa: BLE001 - its __init__ needs real values: built for real
+                rebuilt = cls(**given)
     except Exception as exc:  # noqa: BLE001 - the class refuses the recovered arguments
         raise NotReferenceable(f"rebuilding it with {_shown(given)} raised "
                                f"{type(exc).__name__}: {exc}") from None
