@@ -191,10 +191,7 @@ def import_model(model: Any, source: str = "model",
     allow = tuple(refs.packages())
     check_rebuild(text, printed, label, defect=True, allow=allow)
     plain = {k: v[0] for k, v in shapes.items()}
-    refs.check_outputs(model, _example(plain))
-    if refs.problems:
-        raise SpecError(refs.problems)
-    _check_against(text, model, classes, plain, label, allow)
+    _check_against(text, model, classes, plain, label, allow, refs)
     return Imported(text, classes, forwards.reports)
 
 
@@ -412,11 +409,18 @@ def _negate(cond: str) -> str:
 
 
 def _check_against(text: str, model: Any, classes: list[DraftClass],
-                   shapes: dict[str, list[int]], label: str, allow: tuple[str, ...]) -> None:
-    """The spec's model loads the original state_dict strictly; with every forward known, it
-    gives identical outputs on the declared inputs."""
+                   shapes: dict[str, list[int]], label: str, allow: tuple[str, ...],
+                   refs: References) -> None:
+    """Each layer reference gives the outputs of the instance it rebuilds; the spec's model
+    loads the original state_dict strictly; with every forward known, it gives identical
+    outputs on the declared inputs. (The references are checked on the same run of the
+    model.)"""
     from nnspec.runtime.torchlib import torch
 
+    if any(c.forward == "unknown" and c.name != "ModuleDict" for c in classes):
+        refs.check_outputs(model, _example(shapes))
+    if refs.problems:
+        raise SpecError(refs.problems)
     rebuilt = built(text, allow=allow)
     try:
         rebuilt.load_state_dict(model.state_dict(), strict=True)
@@ -432,7 +436,9 @@ def _check_against(text: str, model: Any, classes: list[DraftClass],
     rebuilt.eval()
     try:
         with torch.no_grad():
-            want = model(**_call_arguments(model, dict(zip(shapes, [a.clone() for a in args]))))
+            with refs.watching():
+                want = model(**_call_arguments(model, dict(zip(shapes, [a.clone() for a in
+                                                                         args]))))
             got = rebuilt(*[a.clone() for a in args])
     except Exception as exc:  # the model's own code failed: most likely the guessed shape
         shown = ", ".join(f"{k} {v}" for k, v in shapes.items())
@@ -441,6 +447,8 @@ def _check_against(text: str, model: Any, classes: list[DraftClass],
                                     "pass the input shape with --input x=3,224,224")]) from None
     finally:
         model.train(was_training)
+    if refs.problems:
+        raise SpecError(refs.problems)
     if not _same(want, got, torch):
         raise ImportDefect([Diagnostic("not-rebuilt", "the imported spec's forward gives different "
                                     "outputs from the model's", Pos(label, 1, 1),

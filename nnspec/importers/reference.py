@@ -17,9 +17,11 @@ classes keep `forward: unknown`); `reference` packages keep every class of their
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -262,6 +264,23 @@ class References:
         original on the inputs the model gives it (one run of the model, in eval mode)."""
         from nnspec.runtime.torchlib import torch
 
+        was = model.training
+        model.eval()
+        try:
+            with torch.no_grad(), self.watching():
+                model(*inputs)
+        except Exception:  # noqa: BLE001 - the whole model's check reports a failing run
+            pass
+        finally:
+            model.train(was)
+
+    @contextlib.contextmanager
+    def watching(self) -> Iterator[None]:
+        """While the model runs inside the block (in eval mode, without gradients), each
+        referenced instance, the first time it is called, is rebuilt from its call and run on
+        the same inputs: different outputs, or a rebuild that raises, is a problem."""
+        from nnspec.runtime.torchlib import torch
+
         owner = {id(m): ref for ref in self.by_path.values() for m in ref.modules}
         seen: set[int] = set()
 
@@ -269,40 +288,29 @@ class References:
             if id(module) in seen:
                 return
             seen.add(id(module))
-            ref = owner[id(module)]
-            rebuilt = type(module)(**self.verified[id(module)])
-            rebuilt.load_state_dict(module.state_dict(), strict=True)
-            rebuilt.eval()
-            got = rebuilt(*args, **kwargs)
-            if not _same(output, got, torch):
-                raise _Mismatch(ref, module)
+            ref, given = owner[id(module)], self.verified[id(module)]
+            try:
+                rebuilt = type(module)(**given)
+                rebuilt.load_state_dict(module.state_dict(), strict=True)
+                rebuilt.eval()
+                same = _same(output, rebuilt(*args, **kwargs), torch)
+                why = "gives different outputs"
+            except Exception as exc:  # noqa: BLE001 - the rebuilt class fails: refused
+                same, why = False, f"raises {type(exc).__name__}: {str(exc)[:200]}"
+            if not same:
+                self.problems.append(Diagnostic(
+                    "not-referenceable", f"'{ref.name}' ({ref.path}) rebuilt with {given} "
+                    f"{why}", self.positions[id(module)],
+                    "something its arguments do not say (an attribute set after it was "
+                    "made) changes it; pass --expand PKG to expand the class instead"))
 
         handles = [m.register_forward_hook(hook, with_kwargs=True)
                    for ref in self.by_path.values() for m in ref.modules]
-        was = model.training
-        model.eval()
         try:
-            with torch.no_grad():
-                model(*inputs)
-        except _Mismatch as exc:
-            self.problems.append(Diagnostic(
-                "not-referenceable", f"'{exc.ref.name}' ({exc.ref.path}) rebuilt with "
-                f"{self.verified[id(exc.module)]} gives different outputs",
-                self.positions[id(exc.module)],
-                "an attribute of an argument's name holds something other than the value "
-                "given; pass --expand PKG to expand the class instead"))
-        except Exception:  # noqa: BLE001 - the whole model's check reports a failing run
-            pass
+            yield
         finally:
-            model.train(was)
             for handle in handles:
                 handle.remove()
-
-
-class _Mismatch(Exception):
-    def __init__(self, ref: Reference, module: Any):
-        super().__init__(ref.path)
-        self.ref, self.module = ref, module
 
 
 _PATH = re.compile(IMPORT_PATH)
