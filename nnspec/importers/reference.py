@@ -3,15 +3,17 @@
 A library leaf (torchvision's `StochasticDepth`), a layer subclass with children (timm's
 `BatchNormAct2d`) or a class whose forward cannot be traced becomes one `layers:` entry, the
 class's import path with its constructor's signature, so that the static verbs need not import
-it. Its call's arguments are recovered from the instance: the `__init__` signature matched
-against the instance's attributes (by name, or a common alias). They are verified by
+it. Its call's arguments are those its constructor was called with, recorded while the
+factory ran (importers.construct); without a record, the `__init__` signature matched against
+the instance's attributes (by name, or a common alias). They are verified by
 rebuilding the class with them: the same repr, the same state_dict layout and, on the input
 the model gives it, the same outputs. What cannot be verified is refused with the class, the
 argument and the reason.
 
 Which classes are referenced: by default those that cannot be expanded (a class whose forward
-is not traced only when it comes from a module other than the model's own: the model's own
-classes keep `forward: unknown`); `reference` packages keep every class of theirs opaque;
+is not traced, or that holds a non-persistent buffer no spec init recreates, only when it comes
+from a module other than the model's own, the factory's: the model's own classes keep
+`forward: unknown`); `reference` packages keep every class of theirs opaque;
 `expand` packages are never referenced (what cannot be expanded is then refused as before).
 """
 
