@@ -69,8 +69,9 @@ def test_an_untraceable_class_with_unkept_arguments_is_a_reference(tmp_path):
 
 
 def test_without_the_recorded_call_an_unkept_argument_is_refused_by_name():
-    with pytest.raises(SpecError) as info:
-        import_model(libmodels.windowed(), "libmodels:windowed", {"x": [8, 3]})
+    with pytest.raises(SpecError) as info:  # the model built here, not by import module
+        import_model(libmodels.windowed(), "libmodels:windowed", {"x": [8, 3]},
+                     reference=("fakelib",))
     messages = [d.message for d in info.value.diagnostics]
     assert messages == [
         "'WindowAttention' (fakelib.windows:WindowAttention) cannot be written as a layer "
@@ -114,3 +115,13 @@ def test_without_the_recorded_call_it_is_exported_and_stays_a_block():
     assert "# Forward unknown: Folded: torch.fx cannot trace it" in text
     assert "torch.export fixed the batch size of 'x' to 2" in text
     assert "  Folded:\n    children:\n      fc: Linear(4, 4)\n    forward: unknown\n" in text
+
+
+def test_a_library_class_with_a_computed_buffer_that_cannot_be_a_reference_is_refused():
+    with pytest.raises(SpecError) as info:  # without the recorded call: 'window' is unknown
+        import_model(libmodels.windowed(), "libmodels:windowed", {"x": [8, 3]})
+    assert [(d.code, d.pos.line) for d in info.value.diagnostics] == [
+        ("not-rebuildable", 3), ("not-rebuildable", 8)]
+    assert info.value.diagnostics[0].message.startswith(
+        "'WindowAttention.index' is a non-persistent buffer (not in the state_dict) of shape "
+        "[16]")

@@ -108,7 +108,8 @@ class References:
         if cls in self.forced:
             return self.forced[cls]
         held = _unrecreatable_buffer(module)
-        if held is not None and not allowed(cls.__module__, (self.own_module,)):
+        if held is not None and not allowed(cls.__module__, (self.own_module,)) \
+                and _referenceable(module, self.made):  # else refused, naming the buffer
             return f"holds the non-persistent buffer '{held}', which no spec init recreates"
         if node.cls in LAYERS:
             return "named like a torch layer"
