@@ -55,8 +55,9 @@ def test_classes_holding_computed_indices_are_references_with_their_recorded_arg
     assert "# Reference WindowAttention: holds the non-persistent buffer 'index', which no " \
            "spec init recreates\n" in text
     assert "# Reference RelativeBias: holds the non-persistent buffer 'index'" in text
-    assert '  RelativeBias: {class: "fakelib.windows:RelativeBias", args: {dim: int, ' \
-           'window: int}}\n' in text
+    assert '  RelativeBias:\n    class: "fakelib.windows:RelativeBias"\n    args:\n' \
+           '      dim: int\n      window: int\n      options: {type: any, default: null}\n' \
+        in text
     assert "    attn: WindowAttention(8, 4)\n" in text  # `heads=2` is the default
     assert "    bias: RelativeBias(8, 4)\n" in text
     assert "    embed: Linear(3, 8)\n" in text and "forward: unknown" not in text
@@ -125,3 +126,30 @@ def test_a_library_class_with_a_computed_buffer_that_cannot_be_a_reference_is_re
     assert info.value.diagnostics[0].message.startswith(
         "'WindowAttention.index' is a non-persistent buffer (not in the state_dict) of shape "
         "[16]")
+
+
+def test_a_class_called_without_a_tensor_keeps_forward_unknown_and_an_unneeded_value_is_left_out():
+    text = import_module("libmodels:with_positions", inputs={"x": [3, 4]}).text
+    assert "  Positions:\n    parameters:" in text and "    forward: unknown\n" in text
+    assert "# Forward unknown: Positions: torch.fx cannot trace it" in text
+    assert "    - out = pos(x.shape[0], x.shape[1])\n" in text
+    assert "    bias: RelativeBias(4, 2)\n" in text  # made with options={}: verified without it
+    assert "fakelib.windows:Positions" not in text
+
+
+def test_a_recorded_value_a_spec_cannot_write_is_named_when_leaving_it_out_fails():
+    from fakelib.windows import Stage
+
+    from nnspec.importers.recover import NotReferenceable, recover, verify_spellings
+
+    with recording() as made:
+        stage = Stage(4, 2, block=windows.RelativeBias)
+    unwritten: list[str] = []
+    given = recover(stage, made.bound(stage), unwritten)[1]
+    assert given == {"dim": 4, "window": 2}
+    assert unwritten == ["argument 'block' was given the class fakelib.windows.RelativeBias, "
+                         "which a spec cannot write"]
+    with pytest.raises(NotReferenceable, match=r"where the instance prints '\(0\): Relat"):
+        verify_spellings(Stage, stage, given)
+    with pytest.raises(NotReferenceable, match="argument 'block' was given the class"):
+        recover(stage, made.bound(stage))  # asked for no fallback

@@ -11,6 +11,7 @@ gives identical outputs.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import re
@@ -159,10 +160,9 @@ def import_model(model: Any, source: str = "model",
                 assign_ties(model, root, errors)
             errors.check()
             refs.name_all(set(classifier.instances))
-            forwards = _Forwards(live, node, lambda root=root: calls.get("calls") or
-                                 calls.setdefault("calls", _record_calls(
-                                     model, guess_inputs(root, inputs, Collector()))),
-                                 refs.prefers, exports)
+            refs.recorded = lambda root=root: calls.get("calls") or calls.setdefault(
+                "calls", _record_calls(model, guess_inputs(root, inputs, Collector())))
+            forwards = _Forwards(live, node, refs.recorded, refs.prefers, exports)
             classes = Folder(classifier, errors, forwards).fold_all(root)
             errors.check()
             if not refs.force_untraced(classes, classifier.instances, live):
@@ -285,11 +285,12 @@ class _Forwards:
         # (steps) or the Untraceable that exporting raised, by class, print and arguments
         self.exports: dict[tuple, Any] = {} if exports is None else exports
 
-    def trace(self, module: Any, export: bool = True) -> tuple[list[str], list[str]]:
+    def trace(self, module: Any, referenced: Any = None) -> tuple[list[str], list[str]]:
         try:
             return trace_steps(module)
         except Untraceable as fx_reason:
-            if not export:  # a reference instead: torch.export can take long on such code
+            if referenced is not None and referenced():  # not exported: it can take long
+                # on such code, and the class is written as a reference instead
                 raise Untraceable(f"{fx_reason}; written as a layer reference instead of "
                                   "exported") from None
             if self.calls is None:
@@ -324,8 +325,9 @@ class _Forwards:
                            if DASHED.fullmatch(k)), None)
             if dashed:
                 raise Untraceable(f"a forward step cannot call its child '{dashed}' by name")
-            export = self.prefers is None or not self.prefers(draft.name, modules)
-            traced = [self.trace(m, export) for m in modules]
+            referenced = None if self.prefers is None else functools.cache(
+                lambda: self.prefers(draft.name, modules))
+            traced = [self.trace(m, referenced) for m in modules]
         except Untraceable as reason:
             self.reports.append(f"{draft.name}: {reason}")
             draft.forward = "unknown"

@@ -47,13 +47,15 @@ class NotReferenceable(Exception):
     """Why a class cannot stand as a reference: the argument concerned, if any, and why."""
 
 
-def recover(module: Any, passed: dict[str, Any] | None = None
-            ) -> tuple[list[Arg], dict[str, Any]]:
+def recover(module: Any, passed: dict[str, Any] | None = None,
+            unwritten: list[str] | None = None) -> tuple[list[Arg], dict[str, Any]]:
     """The constructor's signature as spec arguments, and the values that rebuild the
     instance (arguments left at their default omitted): those it was constructed with when
     `passed` records them (importers.construct), else those its attributes show.
     NotReferenceable when a required argument is not found, or a value is not one a spec
-    can write."""
+    can write. A recorded value a spec cannot write (`act_kwargs={}`) is looked for in the
+    attributes instead, as without a record, and why it was not written is added to
+    `unwritten`: the reason to give if the arguments then fail verification."""
     try:
         params = list(inspect.signature(type(module).__init__).parameters.values())
     except (TypeError, ValueError) as exc:
@@ -71,9 +73,16 @@ def recover(module: Any, passed: dict[str, Any] | None = None
         if p.name in _SKIPPED or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
         has_default = p.default is not inspect.Parameter.empty
-        if passed is not None and p.name in passed:
-            found, value = _passed(module, p, passed[p.name])
-        else:
+        recorded = passed is not None and p.name in passed
+        if recorded:
+            try:
+                found, value = _passed(module, p, passed[p.name])
+            except NotReferenceable as exc:
+                if unwritten is None or not has_default:
+                    raise
+                unwritten.append(str(exc))
+                recorded = False  # this argument as without a record
+        if not recorded:
             found, value = _attribute(module, p.name, p.default if has_default else None)
             if not found and has_default and not _literal(p.default):
                 found, value = _layer_name(module, p.name, p.default)

@@ -23,7 +23,7 @@ import contextlib
 import importlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,6 +89,8 @@ class References:
         self.verified: dict[int, dict[str, Any]] = {}  # id(instance) -> its rebuilt arguments
         self.positions: dict[int, Pos] = {}  # id(instance) -> its printed line
         self._prefers: dict[tuple, bool] = {}
+        # the arguments each module got in a run of the model (id -> (args, kwargs)), if known
+        self.recorded: Callable[[], dict[int, tuple[tuple, dict]]] | None = None
 
     def reset(self) -> None:
         self.by_path, self.problems, self.verified, self.positions = {}, [], {}, {}
@@ -129,8 +131,14 @@ class References:
         try:
             if not _PATH.fullmatch(path) or _import(path) is not cls:
                 raise NotReferenceable(f"it is not importable as {path}")
-            signature, given = recover(module, self.made.bound(module))
-            given = verify_spellings(cls, module, given)
+            unwritten: list[str] = []
+            signature, given = recover(module, self.made.bound(module), unwritten)
+            try:
+                given = verify_spellings(cls, module, given)
+            except NotReferenceable:
+                if unwritten:  # the recorded value, not the attributes' stand-in for it
+                    raise NotReferenceable(unwritten[0]) from None
+                raise
             self.verified[id(module)] = given
             self.positions[id(module)] = node.pos
         except NotReferenceable as exc:
@@ -223,10 +231,15 @@ class References:
         """Whether these instances of one class, if their forward is not traced, are to be a
         reference: the class is a library's, and rebuilds each of them."""
         cls = type(modules[0]) if modules and modules[0] is not None else None
-        return not (cls is None or cls in self.forced or cls.__module__ == self.own_module
-                    or cls.__module__.split(".")[0] == "torch"
-                    or allowed(cls.__module__, self.expand) or not all(
-                        _referenceable(m, self.made) for m in modules))
+        if cls is None or cls in self.forced or cls.__module__ == self.own_module \
+                or cls.__module__.split(".")[0] == "torch" \
+                or allowed(cls.__module__, self.expand):
+            return False
+        if self.recorded is not None:  # a layer takes a tensor first: `pos(B, H, W)` is not
+            calls = self.recorded()
+            if not all(_tensor_first(calls.get(id(m))) for m in modules):
+                return False
+        return all(_referenceable(m, self.made) for m in modules)
 
     def prefers(self, name: str, modules: list[Any]) -> bool:
         """Whether instances whose forward torch.fx cannot trace are to be referenced rather
@@ -334,10 +347,17 @@ def _referenceable(module: Any, made: Made) -> bool:
     try:
         if not _PATH.fullmatch(path) or _import(path) is not cls:
             return False
-        verify_spellings(cls, module, recover(module, made.bound(module))[1])
+        verify_spellings(cls, module, recover(module, made.bound(module), [])[1])
     except NotReferenceable:
         return False
     return True
+
+
+def _tensor_first(call: tuple[tuple, dict] | None) -> bool:
+    """Whether a recorded call passed a tensor as its first argument, as a layer takes it."""
+    return call is not None and bool(call[0]) and any(
+        c.__name__ == "Tensor" and c.__module__.startswith("torch")
+        for c in type(call[0][0]).__mro__)
 
 
 def _unrecreatable_buffer(module: Any) -> str | None:

@@ -10,7 +10,7 @@ from fakelib.ops import (
     Moody,
     StochasticDepth,
 )
-from fakelib.windows import Folded, RelativeBias, WindowAttention
+from fakelib.windows import Folded, RelativeBias, WindowAttention, WithPositions
 from torch import nn
 
 
@@ -100,3 +100,7 @@ def windowed() -> Windowed:
 
 def folded() -> Small:
     return Small(Folded(4))
+
+
+def with_positions() -> WithPositions:
+    return WithPositions(4)

@@ -39,7 +39,7 @@ class RelativeBias(nn.Module):
     """A traceable forward, but a computed non-persistent index buffer (as timm's window
     attention holds), and `dim` kept under no attribute."""
 
-    def __init__(self, dim: int, window: int) -> None:
+    def __init__(self, dim: int, window: int, options: dict | None = None) -> None:
         super().__init__()
         self.fc = nn.Linear(dim, dim)
         self.table = nn.Parameter(torch.randn(2 * window - 1))
@@ -75,3 +75,29 @@ class Folded(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(x).flatten(0, 1).view(int(x.shape[0]), -1, self.fc.out_features)
+
+
+class Positions(nn.Module):
+    """Called with sizes, not a tensor (`pos(b, n)`), in a loop torch.fx cannot trace: a
+    layer takes a tensor, so it cannot be a reference and keeps `forward: unknown`."""
+
+    def __init__(self, dim: int, options: dict | None = None) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(dim))
+
+    def forward(self, b: int, n: int) -> torch.Tensor:
+        rows = [torch.full_like(self.scale, float(i)) for i in range(n)]
+        return (torch.stack(rows) * self.scale).expand(b, -1, -1)
+
+
+class WithPositions(nn.Module):
+    """Adds Positions' output; makes its RelativeBias with `options={}`, a value a spec cannot
+    write that the instance does not need: its reference leaves it out, verified."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.pos = Positions(dim)
+        self.bias = RelativeBias(dim, 2, options={})
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bias(x + self.pos(x.shape[0], x.shape[1]))
