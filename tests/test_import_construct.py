@@ -9,6 +9,7 @@ library is tests/libpkg/fakelib (CI has no torchvision or timm).
 from __future__ import annotations
 
 import copy
+import functools
 import sys
 
 import pytest
@@ -143,13 +144,43 @@ def test_a_recorded_value_a_spec_cannot_write_is_named_when_leaving_it_out_fails
     from nnspec.importers.recover import NotReferenceable, recover, verify_spellings
 
     with recording() as made:
-        stage = Stage(4, 2, block=windows.RelativeBias)
+        stage = Stage(4, 2, block=functools.partial(windows.RelativeBias))
     unwritten: list[str] = []
     given = recover(stage, made.bound(stage), unwritten)[1]
     assert given == {"dim": 4, "window": 2}
-    assert unwritten == ["argument 'block' was given the class fakelib.windows.RelativeBias, "
-                         "which a spec cannot write"]
+    assert unwritten == ["argument 'block' was given partial functools.partial(<class "
+                         "'fakelib.windows.RelativeBias'>), which a spec cannot write"]
     with pytest.raises(NotReferenceable, match=r"where the instance prints '\(0\): Relat"):
         verify_spellings(Stage, stage, given)
-    with pytest.raises(NotReferenceable, match="argument 'block' was given the class"):
+    with pytest.raises(NotReferenceable, match="argument 'block' was given partial"):
         recover(stage, made.bound(stage))  # asked for no fallback
+
+
+def test_classes_passed_as_arguments_are_written_by_import_path(tmp_path):
+    text, _ = round_trip("libmodels:staged", {"x": [2, 3]}, tmp_path)
+    assert "      block: {type: class, default: \"fakelib.windows:WindowAttention\"}\n" in text
+    assert "      act_layer: {type: class, default: \"torch.nn:SiLU\"}\n" in text
+    assert '    stage: Stage(4, 2, block="fakelib.windows:RelativeBias")\n' in text
+    assert '    act: ActBlock(4, act_layer="torch.nn:Hardswish")\n' in text
+    source = nnspec.generate(tmp_path / "imported.yaml", allow_import=["fakelib"])
+    assert "from torch.nn import Hardswish\n" in source
+    assert "from fakelib.windows import ActBlock, RelativeBias, Stage\n" in source
+    assert "act_layer=Hardswish)" in source and "block=RelativeBias)" in source
+
+
+def test_a_class_argument_is_a_constant_import_path(tmp_path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("nnspec: 1\ninputs:\n  x: [4]\nlayers:\n"
+                    "  ActBlock: {class: \"fakelib.windows:ActBlock\", args: {dim: int, "
+                    "act_layer: {type: class, default: \"torch.nn:SiLU\"}}}\n"
+                    "model:\n  name: Net\n  params: {act: \"torch.nn:GELU\"}\n  children:\n"
+                    "    a: ActBlock(4, act_layer=act)\n    b: ActBlock(4, act_layer=\"GELU\")\n"
+                    "  forward:\n    - return b(a(x))\n", encoding="utf-8")
+    with pytest.raises(SpecError) as info:
+        nnspec.summary(spec)
+    found = [(d.code, d.pos.line, d.message) for d in info.value.diagnostics]
+    assert found == [
+        ("bad-value", 10, "argument 'act_layer' takes a class: a constant import path such as "
+         "'torch.nn:GELU'"),
+        ("wrong-type", 11, "ActBlock() argument 'act_layer' should be a class's import path, "
+         "'package.module:Class', got 'GELU'")]

@@ -101,6 +101,9 @@ def recover(module: Any, passed: dict[str, Any] | None = None,
         else:
             default = UNWRITTEN
         kind = _kind(default, _plain(value) if found else default)
+        if found and isinstance(value, ClassPath):  # its default as a path too, where it is
+            kind = "class"
+            default = class_path(p.default) or default if has_default else default
         signature.append(Arg(p.name, kind, default, kwonly=p.kind == p.KEYWORD_ONLY,
                              nullable=default is None or default is UNWRITTEN))
         if found:
@@ -121,8 +124,44 @@ def _passed(module: Any, p: inspect.Parameter, value: Any) -> tuple[bool, Any]:
         found, name = _layer_name(module, p.name, default)
         if found:
             return True, name
+    path = class_path(value)
+    if path is not None:
+        return True, path
     raise NotReferenceable(f"argument '{p.name}' was given {_shown_value(value)}, which a "
                            "spec cannot write")
+
+
+class ClassPath(str):
+    """A class passed as an argument, as the spec writes it ('torch.nn:Hardswish'); `cls`
+    is the class itself, for rebuilding."""
+
+    cls: type
+
+
+def class_path(value: Any) -> ClassPath | None:
+    """The shortest import path that names the class `value` ('torch.nn:GELU' for
+    torch.nn.modules.activation.GELU), or None: not a class, or not importable by name."""
+    import importlib
+
+    if not isinstance(value, type) or "." in value.__qualname__ or "<" in value.__qualname__:
+        return None
+    parts = value.__module__.split(".")
+    for n in range(1, len(parts) + 1):
+        module = ".".join(parts[:n])
+        try:
+            found = getattr(importlib.import_module(module), value.__qualname__, None)
+        except Exception:  # noqa: BLE001 - a package that fails to import: a longer path
+            continue
+        if found is value:
+            path = ClassPath(f"{module}:{value.__qualname__}")
+            path.cls = value
+            return path
+    return None
+
+
+def python_args(given: dict[str, Any]) -> dict[str, Any]:
+    """The arguments as the class takes them: a class passed by import path, the class."""
+    return {k: v.cls if isinstance(v, ClassPath) else v for k, v in given.items()}
 
 
 def _shown_value(value: Any) -> str:
@@ -286,9 +325,9 @@ def _verify(cls: type, module: Any, given: dict[str, Any]) -> None:
             warnings.simplefilter("ignore")
             try:  # on the meta device, without initialising weights, where the class can be
                 with torch.device("meta"):
-                    rebuilt = cls(**given)
+                    rebuilt = cls(**python_args(given))
             except Exception:  # noqa: BLE001 - its __init__ needs real values: built for real
-                rebuilt = cls(**given)
+                rebuilt = cls(**python_args(given))
     except Exception as exc:  # noqa: BLE001 - the class refuses the recovered arguments
         raise NotReferenceable(f"rebuilding it with {_shown(given)} raised "
                                f"{type(exc).__name__}: {exc}") from None
@@ -346,7 +385,7 @@ def rebuilt_args(cls: type, given: dict[str, Any]) -> str:
     try:
         with torch.device("meta"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            text = repr(cls(**given))
+            text = repr(cls(**python_args(given)))
     except Exception as exc:  # noqa: BLE001 - the class refuses the printed arguments
         raise NotReferenceable(f"rebuilding it with {_shown(given)} raised "
                                f"{type(exc).__name__}: {exc}") from None

@@ -38,6 +38,7 @@ from nnspec.importers.recover import (
     NotReferenceable,
     child_class_name,
     equal,
+    python_args,
     rebuilt_args,
     recover,
     signature_of,
@@ -306,7 +307,7 @@ class References:
             seen.add(id(module))
             ref, given = owner[id(module)], self.verified[id(module)]
             try:
-                rebuilt = type(module)(**given)
+                rebuilt = type(module)(**python_args(given))
                 rebuilt.load_state_dict(module.state_dict(), strict=True)
                 rebuilt.eval()
                 same = _same(output, rebuilt(*args, **kwargs), torch)

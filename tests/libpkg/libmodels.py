@@ -10,7 +10,14 @@ from fakelib.ops import (
     Moody,
     StochasticDepth,
 )
-from fakelib.windows import Folded, RelativeBias, WindowAttention, WithPositions
+from fakelib.windows import (
+    ActBlock,
+    Folded,
+    RelativeBias,
+    Stage,
+    WindowAttention,
+    WithPositions,
+)
 from torch import nn
 
 
@@ -104,3 +111,18 @@ def folded() -> Small:
 
 def with_positions() -> WithPositions:
     return WithPositions(4)
+
+
+class Staged(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.Linear(3, 4)
+        self.stage = Stage(4, 2, block=RelativeBias)
+        self.act = ActBlock(4, act_layer=nn.Hardswish)
+
+    def forward(self, x):
+        return self.act(self.stage(self.embed(x)))
+
+
+def staged() -> Staged:
+    return Staged()

@@ -101,3 +101,16 @@ class WithPositions(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.bias(x + self.pos(x.shape[0], x.shape[1]))
+
+
+class ActBlock(nn.Module):
+    """Calls the activation class it is given (`act_layer=nn.Hardswish`), as timm's LeViT
+    attention does, and holds a computed index: a reference that passes a class."""
+
+    def __init__(self, dim: int, act_layer: type = nn.SiLU) -> None:
+        super().__init__()
+        self.proj = nn.Sequential(act_layer(), nn.Linear(dim, dim))
+        self.register_buffer("order", torch.arange(dim).flip(0), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(x)[..., self.order]
