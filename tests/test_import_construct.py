@@ -184,3 +184,17 @@ def test_a_class_argument_is_a_constant_import_path(tmp_path):
          "'torch.nn:GELU'"),
         ("wrong-type", 11, "ActBlock() argument 'act_layer' should be a class's import path, "
          "'package.module:Class', got 'GELU'")]
+
+
+def test_a_root_fx_cannot_trace_is_still_exported(monkeypatch):
+    import nnspec.importers.live as live
+
+    exported = []
+
+    def export(module, *call):
+        exported.append(type(module).__name__)
+        raise live.Untraceable("not this time")
+
+    monkeypatch.setattr(live, "export_steps", export)
+    import_module("libmodels:folded_root", inputs={"x": [3, 4]})
+    assert exported == ["Folded"]

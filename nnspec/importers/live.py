@@ -325,7 +325,8 @@ class _Forwards:
                            if DASHED.fullmatch(k)), None)
             if dashed:
                 raise Untraceable(f"a forward step cannot call its child '{dashed}' by name")
-            referenced = None if self.prefers is None else functools.cache(
+            root = any(inst.node is self.root for inst in instances)  # never a reference
+            referenced = None if self.prefers is None or root else functools.cache(
                 lambda: self.prefers(draft.name, modules))
             traced = [self.trace(m, referenced) for m in modules]
         except Untraceable as reason:

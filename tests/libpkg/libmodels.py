@@ -126,3 +126,7 @@ class Staged(nn.Module):
 
 def staged() -> Staged:
     return Staged()
+
+
+def folded_root() -> Folded:
+    return Folded(4)
