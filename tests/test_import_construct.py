@@ -198,3 +198,11 @@ def test_a_root_fx_cannot_trace_is_still_exported(monkeypatch):
     monkeypatch.setattr(live, "export_steps", export)
     import_module("libmodels:folded_root", inputs={"x": [3, 4]})
     assert exported == ["Folded"]
+
+
+def test_a_class_with_a_computed_buffer_called_without_a_tensor_is_refused_by_its_buffer():
+    with pytest.raises(SpecError) as info:
+        import_module("libmodels:with_grid", inputs={"x": [3, 4]})
+    [diag] = info.value.diagnostics
+    assert (diag.code, diag.pos.line) == ("not-rebuildable", 2)
+    assert diag.message.startswith("'Grid.offsets' is a non-persistent buffer")

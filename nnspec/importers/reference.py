@@ -90,6 +90,7 @@ class References:
         self.verified: dict[int, dict[str, Any]] = {}  # id(instance) -> its rebuilt arguments
         self.positions: dict[int, Pos] = {}  # id(instance) -> its printed line
         self._prefers: dict[tuple, bool] = {}
+        self.kept: set[type] = set()  # classes not to reference for their buffers
         # the arguments each module got in a run of the model (id -> (args, kwargs)), if known
         self.recorded: Callable[[], dict[int, tuple[tuple, dict]]] | None = None
 
@@ -111,9 +112,10 @@ class References:
         if cls in self.forced:
             return self.forced[cls]
         held = _unrecreatable_buffer(module)
-        if held is not None and not allowed(cls.__module__, (self.own_module,)) \
-                and _referenceable(module, self.made):  # else refused, naming the buffer
-            return f"holds the non-persistent buffer '{held}', which no spec init recreates"
+        if held is not None and cls.__module__ != self.own_module \
+                and cls not in self.kept and _referenceable(module, self.made):
+            # (else refused, naming the buffer)
+            return f"{_HOLDS} '{held}', which no spec init recreates"
         if node.cls in LAYERS:
             return "named like a torch layer"
         if _torch_layer_base(cls) is not None:
@@ -228,6 +230,20 @@ class References:
             marked = True
         return marked
 
+    def keep_untensored(self) -> bool:
+        """Mark the classes referenced for their buffers whose instances the model does not
+        call with a tensor first (`pos(B, H, W)`), which a layer cannot be, so that the next
+        pass refuses them, naming the buffer; whether there are any."""
+        if self.recorded is None:
+            return False
+        marked = False
+        for ref in self.by_path.values():
+            if ref.why.startswith(_HOLDS) and not all(
+                    _tensor_first(self.recorded().get(id(m))) for m in ref.modules):
+                self.kept.update(type(m) for m in ref.modules)
+                marked = True
+        return marked
+
     def _may_force(self, modules: list[Any]) -> bool:
         """Whether these instances of one class, if their forward is not traced, are to be a
         reference: the class is a library's, and rebuilds each of them."""
@@ -331,6 +347,7 @@ class References:
 
 
 _PATH = re.compile(IMPORT_PATH)
+_HOLDS = "holds the non-persistent buffer"
 
 
 def _import(path: str) -> Any:

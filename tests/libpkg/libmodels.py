@@ -16,6 +16,7 @@ from fakelib.windows import (
     RelativeBias,
     Stage,
     WindowAttention,
+    WithGrid,
     WithPositions,
 )
 from torch import nn
@@ -130,3 +131,7 @@ def staged() -> Staged:
 
 def folded_root() -> Folded:
     return Folded(4)
+
+
+def with_grid() -> WithGrid:
+    return WithGrid(4)
