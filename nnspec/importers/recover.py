@@ -103,7 +103,8 @@ def recover(module: Any, passed: dict[str, Any] | None = None,
         kind = _kind(default, _plain(value) if found else default)
         if found and isinstance(value, ClassPath):  # its default as a path too, where it is
             kind = "class"
-            default = class_path(p.default) or default if has_default else default
+            if default is not REQUIRED and default is not None:
+                default = class_path(p.default) or UNWRITTEN
         signature.append(Arg(p.name, kind, default, kwonly=p.kind == p.KEYWORD_ONLY,
                              nullable=default is None or default is UNWRITTEN))
         if found:
@@ -120,7 +121,8 @@ def _passed(module: Any, p: inspect.Parameter, value: Any) -> tuple[bool, Any]:
         return True, value
     if _literal(value):
         return True, value
-    if default is not inspect.Parameter.empty and not _literal(default):
+    if default is not inspect.Parameter.empty and (not _literal(default) or isinstance(
+            default, str)):  # (a class by default, or by a name the library looks up)
         found, name = _layer_name(module, p.name, default)
         if found:
             return True, name

@@ -144,6 +144,7 @@ class References:
                 raise
             self.verified[id(module)] = given
             self.positions[id(module)] = node.pos
+            return self.declared(path, signature, given, why, module)
         except NotReferenceable as exc:
             self.problems.append(Diagnostic(
                 "not-referenceable", f"'{node.cls}' ({path}) cannot be written as a layer "
@@ -151,7 +152,6 @@ class References:
                 f"pass --expand {cls.__module__.split('.')[0]} to expand its classes instead"
                 if why.startswith("--reference") else None))
             return None
-        return self.declared(path, signature, given, why, module)
 
     def declared(self, path: str, signature: list[Arg], given: dict[str, Any], why: str,
                  module: Any = None) -> LayerCall:
@@ -161,6 +161,12 @@ class References:
             ref = Reference(path, "", signature, why)
             self.by_path[path] = ref
             declare_signature(path, signature)
+        elif module is not None:
+            for ours, theirs in zip(ref.args, signature):
+                if "class" in (ours.accepts, theirs.accepts) and ours != theirs:
+                    raise NotReferenceable(
+                        f"argument '{ours.name}' is a class by import path for some of its "
+                        "instances and not for others, which one signature cannot say")
         if module is not None:
             ref.modules.append(module)
         layer = LAYERS[path]
@@ -178,7 +184,8 @@ class References:
         their child's class), verified; a spec block cannot take 'the class's default' as a
         value that differs between its instances."""
         for ref in self.by_path.values():
-            for arg in (a for a in ref.args if a.default is UNWRITTEN):
+            for arg in (a for a in ref.args if a.default is UNWRITTEN
+                        and a.accepts != "class"):
                 if all(arg.name in c.args for _, c in ref.calls) or not any(
                         arg.name in c.args for _, c in ref.calls):
                     continue
@@ -372,8 +379,9 @@ def _referenceable(module: Any, made: Made) -> bool:
 
 
 def _tensor_first(call: tuple[tuple, dict] | None) -> bool:
-    """Whether a recorded call passed a tensor as its first argument, as a layer takes it."""
-    return call is not None and bool(call[0]) and any(
+    """Whether a recorded call passed one tensor and nothing else, as a layer reference is
+    called (`blk(x, size)` or `pos(B, H, W)` is not)."""
+    return call is not None and len(call[0]) == 1 and not call[1] and any(
         c.__name__ == "Tensor" and c.__module__.startswith("torch")
         for c in type(call[0][0]).__mro__)
 
