@@ -206,3 +206,10 @@ def test_a_class_with_a_computed_buffer_called_without_a_tensor_is_refused_by_it
     [diag] = info.value.diagnostics
     assert (diag.code, diag.pos.line) == ("not-rebuildable", 2)
     assert diag.message.startswith("'Grid.offsets' is a non-persistent buffer")
+
+
+def test_a_class_given_where_the_library_takes_a_name_is_passed_by_name(tmp_path):
+    text, _ = round_trip("libmodels:headed", {"x": [4]}, tmp_path)
+    assert '  Head:\n    class: "fakelib.windows:Head"\n    args:\n      dim: int\n' \
+           '      norm_layer: {type: str, default: "layernorm"}\n' in text
+    assert "    first: Head(4)\n" in text and '    second: Head(2, norm_layer="rmsnorm")\n' in text

@@ -13,6 +13,7 @@ from fakelib.ops import (
 from fakelib.windows import (
     ActBlock,
     Folded,
+    Headed,
     RelativeBias,
     Stage,
     WindowAttention,
@@ -135,3 +136,7 @@ def folded_root() -> Folded:
 
 def with_grid() -> WithGrid:
     return WithGrid(4)
+
+
+def headed() -> Headed:
+    return Headed()

@@ -135,3 +135,33 @@ class WithGrid(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.grid(x.shape[0], x.shape[1])
+
+
+_NORMS = {"layernorm": nn.LayerNorm, "rmsnorm": nn.RMSNorm}
+
+
+class Head(nn.Module):
+    """Takes its norm by name or class (`norm_layer="layernorm"` by default), as timm's
+    classifier heads do, and prints a setting beside its children: a reference."""
+
+    def __init__(self, dim: int, norm_layer: str | type = "layernorm") -> None:
+        super().__init__()
+        layer = _NORMS[norm_layer] if isinstance(norm_layer, str) else norm_layer
+        self.norm = layer(dim)
+        self.fc = nn.Linear(dim, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.norm(x))
+
+    def extra_repr(self) -> str:
+        return "head"
+
+
+class Headed(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.first = Head(4, norm_layer=nn.LayerNorm)  # the default's class, given as a class
+        self.second = Head(2, norm_layer=nn.RMSNorm)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.second(self.first(x))
