@@ -379,9 +379,9 @@ def _referenceable(module: Any, made: Made) -> bool:
 
 
 def _tensor_first(call: tuple[tuple, dict] | None) -> bool:
-    """Whether a recorded call passed one tensor and nothing else, as a layer reference is
-    called (`blk(x, size)` or `pos(B, H, W)` is not)."""
-    return call is not None and len(call[0]) == 1 and not call[1] and any(
+    """Whether a recorded call passed a tensor first, as a layer takes its input
+    (`pos(B, H, W)` does not)."""
+    return call is not None and bool(call[0]) and any(
         c.__name__ == "Tensor" and c.__module__.startswith("torch")
         for c in type(call[0][0]).__mro__)
 
