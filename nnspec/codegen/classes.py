@@ -329,6 +329,17 @@ class ClassWriter:
             return nodes.call("nn.Sequential", *items)
         return self.call(value)
 
+    def class_argument(self, call: Call, name: str, node: ast.expr) -> ast.expr:
+        """A layer's argument of kind `class` ('torch.nn:GELU') as the class, imported."""
+        if call.kind != "layer" or not isinstance(node, ast.Constant) or not isinstance(
+                node.value, str):
+            return node
+        if next((a.accepts for a in LAYERS[call.target].args if a.name == name),
+                None) != "class" or node.value not in self.usage.user_names:
+            return node
+        self.usage.user_layers.add(node.value)
+        return ast.Name(self.usage.user_names[node.value], ast.Load())
+
     def call(self, call: Call) -> ast.Call:
         """A layer or block call: required arguments positionally (unless the spec named
         them), others by keyword, and only where they differ from the default."""
@@ -357,12 +368,13 @@ class ClassWriter:
                 in_order = False
                 continue
             expr = call.args[name]
+            node = self.class_argument(call, name, expr.node)
             if positional and in_order and name not in call.keywords:
-                args.append(expr.node)
+                args.append(node)
                 continue
             in_order = False
             if positional or not _is_default(expr, default):
-                keywords[name] = expr.node
+                keywords[name] = node
         return nodes.call(func, *args, **keywords)
 
     # --- forward ----------------------------------------------------------------------------

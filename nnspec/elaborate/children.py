@@ -7,7 +7,7 @@ import ast
 import re
 from typing import Any
 
-from nnspec.catalog import LAYERS
+from nnspec.catalog import LAYERS, check_accepts
 from nnspec.diagnostics import did_you_mean
 from nnspec.elaborate import reuse
 from nnspec.elaborate.context import Context
@@ -220,8 +220,24 @@ class Children(Context):
         args = self.bind(node, whole, target, sig, params)
         if args is None:
             return None
+        if kind == "layer":
+            self.class_arguments(LAYERS[self.user_layers.get(target, target)], args)
         return Call(self.user_layers.get(target, target), kind, args, pos,
                     frozenset(k.arg for k in node.keywords if k.arg))
+
+    def class_arguments(self, layer: Any, args: dict[str, Expr]) -> None:
+        """Note the classes a call passes by import path (an argument of kind `class`), for
+        a build to import; such an argument is a constant path, not an expression."""
+        for arg in layer.args:
+            expr = args.get(arg.name)
+            if arg.accepts != "class" or expr is None:
+                continue
+            value = expr.node.value if isinstance(expr.node, ast.Constant) else None
+            if isinstance(value, str) and check_accepts("class", value) is None:
+                self.class_args.setdefault(value, expr.pos)
+            elif not isinstance(expr.node, ast.Constant):  # (a constant: checked when built)
+                self.errors.error("bad-value", f"argument '{arg.name}' takes a class: a "
+                                  "constant import path such as 'torch.nn:GELU'", expr.pos)
 
     def bind(self, node: ast.Call, whole: Expr, target: str, sig: list[tuple[str, bool, bool]],
              params: set[str]) -> dict[str, Expr] | None:

@@ -35,6 +35,7 @@ class Context:
         # shadow the class in the constructor that builds it
         self.module_names = set(taken) | set(self.user_layers)
         self.tainted: set[str] = set()  # classes whose parameters are in error: not built
+        self.class_args: dict[str, Pos] = {}  # classes layer calls take as arguments, by path
         self.unused_children: list[tuple[str, str, Pos]] = []  # (class, child, position)
         self.input_reads: set[str] = set()  # root parameters read by input sizes and ranges
 

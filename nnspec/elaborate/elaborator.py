@@ -65,8 +65,10 @@ def elaborate(doc: Document, spec: SpecFile, source: str,
     order = dependency_order(classes, root_name, errors)
     program = Program(root=root_name, classes={n: classes[n] for n in order}, inputs=inputs,
                       source=source, digest=doc.digest(), resolved=doc.data,
-                      user_layers={path: ctx.where(("layers", name))
-                                   for name, path in ctx.user_layers.items()},
+                      user_layers={**{path: ctx.where(("layers", name))
+                                      for name, path in ctx.user_layers.items()},
+                                   **{p: pos for p, pos in ctx.class_args.items()
+                                      if p not in ctx.user_layers.values()}},
                       allow_import=extend.effective_allow(ctx.user_layers.values(),
                                                           allow_import))
     tree = Instance("", root_name, "block", {}, [], classes[root_name].pos)

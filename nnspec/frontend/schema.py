@@ -37,6 +37,7 @@ _ACCEPTS_TYPES = {
     "pad1": "int | [int] | 'same' | 'valid'", "pad2": "int | [int, int] | 'same' | 'valid'",
     "pad3": "int | [int, int, int] | 'same' | 'valid'", "ints": "int | [int, ...]",
     "int_or_ints": "int | [int, ...]", "float_or_floats": "float | [float, ...]",
+    "class": "'package.module:Class'",
 }
 
 # Descriptions for hover, by model and key (the models' docstrings describe the objects).

@@ -11,6 +11,7 @@ gives identical outputs.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import re
@@ -19,6 +20,7 @@ from typing import Any
 
 from nnspec.diagnostics import Collector, Diagnostic, Pos, SpecError
 from nnspec.importers.classify import Classifier, Instance
+from nnspec.importers.construct import Made, recording
 from nnspec.importers.draft import (
     ImportDefect,
     Imported,
@@ -86,7 +88,8 @@ def import_module(target: str, kwargs: dict[str, Any] | None = None,
         raise TargetError(f"{target} is of type {type(factory).__name__}, not a factory to "
                           "call")
     try:
-        model = factory(**(kwargs or {}))
+        with recording() as made:
+            model = factory(**(kwargs or {}))
     except (Exception, SystemExit) as exc:
         raise _user_error(exc, f"calling {target}", "check --args against the factory's "
                           "signature" if isinstance(exc, TypeError) else None) from None
@@ -101,7 +104,7 @@ def import_module(target: str, kwargs: dict[str, Any] | None = None,
         str(model)
     except (Exception, SystemExit) as exc:
         raise _user_error(exc, f"printing the model from {target}") from None
-    return import_model(model, target, inputs, reference, expand)
+    return import_model(model, target, inputs, reference, expand, made, own=module_name)
 
 
 def _user_error(exc: BaseException, doing: str, hint: str | None = None) -> SpecError:
@@ -128,12 +131,16 @@ def _factory_pos(factory: Any, target: str) -> Pos:
 
 def import_model(model: Any, source: str = "model",
                  inputs: dict[str, list[int] | Input] | None = None,
-                 reference: tuple[str, ...] = (), expand: tuple[str, ...] = ()) -> Imported:
+                 reference: tuple[str, ...] = (), expand: tuple[str, ...] = (),
+                 made: Made | None = None, own: str | None = None) -> Imported:
     """The spec for a live model, checked against it; SpecError when it cannot be rebuilt.
     `inputs`: by name, a shape without the batch dimension (float32) or an inputs.Input (a
     dtype; integer inputs with no bound get one from the Embeddings that read them).
     Classes that cannot be expanded become layer references (see importers.reference):
-    `reference` packages' classes always, `expand` packages' never."""
+    `reference` packages' classes always, `expand` packages' never; their arguments are
+    those `made` recorded them constructed with, where it did (importers.construct). The
+    classes of module `own` (the factory's; by default the model class's) are the user's:
+    one whose forward is not traced keeps `forward: unknown`."""
     from nnspec.runtime.torchlib import torch
 
     if not isinstance(model, torch.nn.Module):
@@ -145,11 +152,13 @@ def import_model(model: Any, source: str = "model",
     node = parse_tree(printed, label)
     live: dict[int, Any] = {}
     _pair(node, model, live)
-    refs = References(type(model).__module__, reference, expand)
+    refs = References(own or type(model).__module__, reference, expand, made)
     given = normalise(inputs)
     modes = {m: m.training for m in model.modules()}
     model.eval()  # traced as it is checked and used for inference: `if self.training` is off
     input_notes: list[str] = []
+    exports: dict[tuple, Any] = {}  # torch.export's results, kept from pass to pass
+    calls: dict[str, Any] = {}  # and the model's run that records its modules' arguments
     try:
         if given:
             given, input_notes = bound_integers(model, given)
@@ -165,11 +174,13 @@ def import_model(model: Any, source: str = "model",
                 assign_ties(model, root, errors)
             errors.check()
             refs.name_all(set(classifier.instances))
-            forwards = _Forwards(live, node, lambda root=root: record_calls(
-                model, given or _guessed(root, Collector())))
+            refs.recorded = lambda root=root: calls.get("calls") or calls.setdefault(
+                "calls", record_calls(model, given or _guessed(root, Collector())))
+            forwards = _Forwards(live, node, refs.recorded, refs.prefers, exports)
             classes = Folder(classifier, errors, forwards).fold_all(root)
             errors.check()
-            if not refs.force_untraced(classes, classifier.instances, live):
+            forced = refs.force_untraced(classes, classifier.instances, live)
+            if not (refs.keep_untensored() or forced):
                 break
     finally:
         for m, mode in modes.items():
@@ -195,10 +206,7 @@ def import_model(model: Any, source: str = "model",
     text = render(classes, shapes, header, refs.lines())
     allow = tuple(refs.packages())
     check_rebuild(text, printed, label, defect=True, allow=allow)
-    refs.check_outputs(model, list(examples(typed).values()))
-    if refs.problems:
-        raise SpecError(refs.problems)
-    _check_against(text, model, classes, typed, label, allow)
+    _check_against(text, model, classes, typed, label, allow, refs)
     return Imported(text, classes, forwards.reports)
 
 
@@ -259,18 +267,25 @@ class _Forwards:
     """Sets each folded class's forward from its traced instances: torch.fx first, and
     torch.export on the arguments the instance received where fx fails."""
 
-    def __init__(self, live: dict[int, Any], root: Node, record: Any):
+    def __init__(self, live: dict[int, Any], root: Node, record: Any,
+                 prefers: Any = None, exports: dict[tuple, Any] | None = None):
         self.live, self.root, self.record = live, root, record
+        self.prefers = prefers  # modules -> whether they are to be references, not exported
         self.calls: dict[int, tuple[tuple, dict]] | None = None
         self.reports: list[str] = []
         self.exported: set[str] = set()  # the classes torch.export traced
-        self.exports: dict[tuple, tuple[list[str], list[str]]] = {}
+        # (steps) or the Untraceable that exporting raised, by class, print and arguments
+        self.exports: dict[tuple, Any] = {} if exports is None else exports
         self.fixed: dict[type, dict[str, Any]] = {}  # exported class -> its fixed arguments
 
-    def trace(self, module: Any) -> tuple[list[str], list[str]]:
+    def trace(self, module: Any, referenced: Any = None) -> tuple[list[str], list[str]]:
         try:
             return trace_steps(module)
         except Untraceable as fx_reason:
+            if referenced is not None and referenced():  # not exported: it can take long
+                # on such code, and the class is written as a reference instead
+                raise Untraceable(f"{fx_reason}; written as a layer reference instead of "
+                                  "exported") from None
             if self.calls is None:
                 self.calls = self.record()
             call = self.calls.get(id(module))
@@ -283,7 +298,9 @@ class _Forwards:
                     self.exports[key] = export_steps(
                         module, *call, fixed=lambda child: self.fixed.get(type(child)))
                 except Untraceable as export_reason:
-                    raise Untraceable(f"{fx_reason}; {export_reason}") from None
+                    self.exports[key] = export_reason
+            if isinstance(self.exports[key], Untraceable):
+                raise Untraceable(f"{fx_reason}; {self.exports[key]}") from None
             self.exported.add(type(module).__name__)
             constants = _constants(module, call)
             known = self.fixed.setdefault(type(module), constants)
@@ -307,7 +324,10 @@ class _Forwards:
                            if DASHED.fullmatch(k)), None)
             if dashed:
                 raise Untraceable(f"a forward step cannot call its child '{dashed}' by name")
-            traced = [self.trace(m) for m in modules]
+            root = any(inst.node is self.root for inst in instances)  # never a reference
+            referenced = None if self.prefers is None or root else functools.cache(
+                lambda: self.prefers(draft.name, modules))
+            traced = [self.trace(m, referenced) for m in modules]
             takes = list(dict.fromkeys(tuple(inputs) for inputs, _ in traced))
             if len(takes) > 1:  # T5's first block computes the position bias, the rest take it
                 raise Untraceable("its instances take different inputs (" + " / ".join(
@@ -395,11 +415,18 @@ def _negate(cond: str) -> str:
 
 
 def _check_against(text: str, model: Any, classes: list[DraftClass],
-                   inputs: dict[str, Input], label: str, allow: tuple[str, ...]) -> None:
-    """The spec's model loads the original state_dict strictly; with every forward known, it
-    gives identical outputs on the declared inputs."""
+                   inputs: dict[str, Input], label: str, allow: tuple[str, ...],
+                   refs: References) -> None:
+    """Each layer reference gives the outputs of the instance it rebuilds; the spec's model
+    loads the original state_dict strictly; with every forward known, it gives identical
+    outputs on the declared inputs. (The references are checked on the same run of the
+    model.)"""
     from nnspec.runtime.torchlib import torch
 
+    if any(c.forward == "unknown" and c.name != "ModuleDict" for c in classes):
+        refs.check_outputs(model, list(examples(inputs).values()))
+    if refs.problems:
+        raise SpecError(refs.problems)
     rebuilt = built(text, allow=allow)
     try:
         rebuilt.load_state_dict(model.state_dict(), strict=True)
@@ -415,7 +442,8 @@ def _check_against(text: str, model: Any, classes: list[DraftClass],
     rebuilt.eval()
     try:
         with torch.no_grad():
-            want = model(**call_arguments(model, {k: a.clone() for k, a in args.items()}))
+            with refs.watching():
+                want = model(**call_arguments(model, {k: a.clone() for k, a in args.items()}))
     except Exception as exc:  # the model's own code failed: most likely the guessed shape
         shown = ", ".join(f"{k} {list(v.shape)}" for k, v in inputs.items())
         raise SpecError([Diagnostic("bad-input", f"the model does not run on inputs {shown}: "
@@ -423,6 +451,8 @@ def _check_against(text: str, model: Any, classes: list[DraftClass],
                                     "pass the input shape with --input x=3,224,224")]) from None
     finally:
         model.train(was_training)
+    if refs.problems:
+        raise SpecError(refs.problems)
     try:
         with torch.no_grad():
             got = rebuilt(*[a.clone() for a in args.values()])

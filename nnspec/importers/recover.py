@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import re
 import warnings
+import weakref
 from typing import Any
 
 from nnspec.catalog import REQUIRED, Arg
@@ -46,10 +47,15 @@ class NotReferenceable(Exception):
     """Why a class cannot stand as a reference: the argument concerned, if any, and why."""
 
 
-def recover(module: Any) -> tuple[list[Arg], dict[str, Any]]:
-    """The constructor's signature as spec arguments, and the values the instance shows for
-    them (arguments left at their default omitted). NotReferenceable when a required
-    argument is not found, or a value found is not one a spec can write."""
+def recover(module: Any, passed: dict[str, Any] | None = None,
+            unwritten: list[str] | None = None) -> tuple[list[Arg], dict[str, Any]]:
+    """The constructor's signature as spec arguments, and the values that rebuild the
+    instance (arguments left at their default omitted): those it was constructed with when
+    `passed` records them (importers.construct), else those its attributes show.
+    NotReferenceable when a required argument is not found, or a value is not one a spec
+    can write. A recorded value a spec cannot write (`act_kwargs={}`) is looked for in the
+    attributes instead, as without a record, and why it was not written is added to
+    `unwritten`: the reason to give if the arguments then fail verification."""
     try:
         params = list(inspect.signature(type(module).__init__).parameters.values())
     except (TypeError, ValueError) as exc:
@@ -57,12 +63,29 @@ def recover(module: Any) -> tuple[list[Arg], dict[str, Any]]:
     signature: list[Arg] = []
     given: dict[str, Any] = {}
     for p in params:
+        if p.kind == p.VAR_KEYWORD and passed and passed.get(p.name):  # device=None: unsaid
+            passed = {**passed, p.name: {k: v for k, v in passed[p.name].items()
+                                         if not (k in _SKIPPED and v is None)}}
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and passed and passed.get(p.name):
+            star = "*" if p.kind == p.VAR_POSITIONAL else "**"
+            raise NotReferenceable(f"it was constructed with {_shown_value(passed[p.name])} "
+                                   f"for '{star}{p.name}', which a spec's call cannot pass")
         if p.name in _SKIPPED or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
         has_default = p.default is not inspect.Parameter.empty
-        found, value = _attribute(module, p.name, p.default if has_default else None)
-        if not found and has_default and not _literal(p.default):
-            found, value = _layer_name(module, p.name, p.default)
+        recorded = passed is not None and p.name in passed
+        if recorded:
+            try:
+                found, value = _passed(module, p, passed[p.name])
+            except NotReferenceable as exc:
+                if unwritten is None or not has_default:
+                    raise
+                unwritten.append(str(exc))
+                recorded = False  # this argument as without a record
+        if not recorded:
+            found, value = _attribute(module, p.name, p.default if has_default else None)
+            if not found and has_default and not _literal(p.default):
+                found, value = _layer_name(module, p.name, p.default)
         if found and has_default and equal(value, p.default):
             found = False
         if not found and not has_default:
@@ -78,11 +101,77 @@ def recover(module: Any) -> tuple[list[Arg], dict[str, Any]]:
         else:
             default = UNWRITTEN
         kind = _kind(default, _plain(value) if found else default)
+        if found and isinstance(value, ClassPath):  # its default as a path too, where it is
+            kind = "class"
+            if default is not REQUIRED and default is not None:
+                default = class_path(p.default) or UNWRITTEN
         signature.append(Arg(p.name, kind, default, kwonly=p.kind == p.KEYWORD_ONLY,
                              nullable=default is None or default is UNWRITTEN))
         if found:
             given[p.name] = _plain(value)
     return signature, given
+
+
+def _passed(module: Any, p: inspect.Parameter, value: Any) -> tuple[bool, Any]:
+    """(found, value) for an argument the instance was constructed with: the value itself
+    when a spec can write it or it is the default; for a class or function in place of a
+    default one (`act_layer=nn.SiLU`), the name of the child it made, as `_layer_name`."""
+    default = p.default
+    if default is not inspect.Parameter.empty and (value is default or equal(value, default)):
+        return True, value
+    if _literal(value):
+        return True, value
+    if default is not inspect.Parameter.empty and (not _literal(default) or isinstance(
+            default, str)):  # (a class by default, or by a name the library looks up)
+        found, name = _layer_name(module, p.name, default)
+        if found:
+            return True, name
+    path = class_path(value)
+    if path is not None:
+        return True, path
+    raise NotReferenceable(f"argument '{p.name}' was given {_shown_value(value)}, which a "
+                           "spec cannot write")
+
+
+class ClassPath(str):
+    """A class passed as an argument, as the spec writes it ('torch.nn:Hardswish'); `cls`
+    is the class itself, for rebuilding."""
+
+    cls: type
+
+
+def class_path(value: Any) -> ClassPath | None:
+    """The shortest import path that names the class `value` ('torch.nn:GELU' for
+    torch.nn.modules.activation.GELU), or None: not a class, or not importable by name."""
+    import importlib
+
+    if not isinstance(value, type) or "." in value.__qualname__ or "<" in value.__qualname__:
+        return None
+    parts = value.__module__.split(".")
+    for n in range(1, len(parts) + 1):
+        module = ".".join(parts[:n])
+        try:
+            found = getattr(importlib.import_module(module), value.__qualname__, None)
+        except Exception:  # noqa: BLE001 - a package that fails to import: a longer path
+            continue
+        if found is value:
+            path = ClassPath(f"{module}:{value.__qualname__}")
+            path.cls = value
+            return path
+    return None
+
+
+def python_args(given: dict[str, Any]) -> dict[str, Any]:
+    """The arguments as the class takes them: a class passed by import path, the class."""
+    return {k: v.cls if isinstance(v, ClassPath) else v for k, v in given.items()}
+
+
+def _shown_value(value: Any) -> str:
+    if isinstance(value, type):
+        return f"the class {value.__module__}.{value.__qualname__}"
+    if callable(value) and hasattr(value, "__qualname__"):
+        return f"the function {getattr(value, '__module__', '?')}.{value.__qualname__}"
+    return f"{type(value).__name__} {value!r:.60}"
 
 
 def _attribute(module: Any, name: str, default: Any) -> tuple[bool, Any]:
@@ -209,11 +298,38 @@ def equal(a: Any, b: Any) -> bool:
 
 def verify(cls: type, module: Any, given: dict[str, Any]) -> None:
     """The class rebuilt with `given` prints as the instance does and has its state_dict
-    layout (names, shapes, dtypes). NotReferenceable otherwise."""
+    layout (names, shapes, dtypes). NotReferenceable otherwise. Each instance's verdict on
+    each set of arguments is kept: an import asks more than once."""
+    key = (cls, repr(sorted(given.items())))
+    try:
+        verdicts = _VERDICTS.setdefault(module, {})
+    except TypeError:  # not weak-referenceable: not kept
+        verdicts = {}
+    if key not in verdicts:
+        try:
+            _verify(cls, module, given)
+            verdicts[key] = None
+        except NotReferenceable as exc:
+            verdicts[key] = str(exc)
+    if verdicts[key] is not None:
+        raise NotReferenceable(verdicts[key])
+
+
+_VERDICTS: weakref.WeakKeyDictionary[Any, dict[tuple, str | None]] = \
+    weakref.WeakKeyDictionary()
+
+
+def _verify(cls: type, module: Any, given: dict[str, Any]) -> None:
+    from nnspec.runtime.torchlib import torch
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            rebuilt = cls(**given)
+            try:  # on the meta device, without initialising weights, where the class can be
+                with torch.device("meta"):
+                    rebuilt = cls(**python_args(given))
+            except Exception:  # noqa: BLE001 - its __init__ needs real values: built for real
+                rebuilt = cls(**python_args(given))
     except Exception as exc:  # noqa: BLE001 - the class refuses the recovered arguments
         raise NotReferenceable(f"rebuilding it with {_shown(given)} raised "
                                f"{type(exc).__name__}: {exc}") from None
@@ -271,7 +387,7 @@ def rebuilt_args(cls: type, given: dict[str, Any]) -> str:
     try:
         with torch.device("meta"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            text = repr(cls(**given))
+            text = repr(cls(**python_args(given)))
     except Exception as exc:  # noqa: BLE001 - the class refuses the printed arguments
         raise NotReferenceable(f"rebuilding it with {_shown(given)} raised "
                                f"{type(exc).__name__}: {exc}") from None

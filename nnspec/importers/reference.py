@@ -3,23 +3,27 @@
 A library leaf (torchvision's `StochasticDepth`), a layer subclass with children (timm's
 `BatchNormAct2d`) or a class whose forward cannot be traced becomes one `layers:` entry, the
 class's import path with its constructor's signature, so that the static verbs need not import
-it. Its call's arguments are recovered from the instance: the `__init__` signature matched
-against the instance's attributes (by name, or a common alias). They are verified by
+it. Its call's arguments are those its constructor was called with, recorded while the
+factory ran (importers.construct); without a record, the `__init__` signature matched against
+the instance's attributes (by name, or a common alias). They are verified by
 rebuilding the class with them: the same repr, the same state_dict layout and, on the input
 the model gives it, the same outputs. What cannot be verified is refused with the class, the
 argument and the reason.
 
 Which classes are referenced: by default those that cannot be expanded (a class whose forward
-is not traced only when it comes from a module other than the model's own: the model's own
-classes keep `forward: unknown`); `reference` packages keep every class of theirs opaque;
+is not traced, or that holds a non-persistent buffer no spec init recreates, only when it comes
+from a module other than the model's own, the factory's: the model's own classes keep
+`forward: unknown`); `reference` packages keep every class of theirs opaque;
 `expand` packages are never referenced (what cannot be expanded is then refused as before).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,11 +32,13 @@ from nnspec.catalog.library import UNWRITTEN
 from nnspec.diagnostics import Diagnostic, Pos
 from nnspec.elaborate.user_layers import allowed, declare_signature
 from nnspec.formatter import literal
+from nnspec.importers.construct import Made
 from nnspec.importers.layers import LayerCall, LayerProblem, read_args
 from nnspec.importers.recover import (
     NotReferenceable,
     child_class_name,
     equal,
+    python_args,
     rebuilt_args,
     recover,
     signature_of,
@@ -74,14 +80,19 @@ class References:
     """Decides which classes to reference and makes their calls; collects refusals."""
 
     def __init__(self, own_module: str, reference: tuple[str, ...] = (),
-                 expand: tuple[str, ...] = ()) -> None:
+                 expand: tuple[str, ...] = (), made: Made | None = None) -> None:
         self.own_module = own_module  # the model's module: its classes are the user's own
+        self.made = made if made is not None else Made()  # the constructors' arguments
         self.reference, self.expand = reference, expand
         self.forced: dict[type, str] = {}  # classes to reference on the next pass, and why
         self.by_path: dict[str, Reference] = {}
         self.problems: list[Diagnostic] = []
         self.verified: dict[int, dict[str, Any]] = {}  # id(instance) -> its rebuilt arguments
         self.positions: dict[int, Pos] = {}  # id(instance) -> its printed line
+        self._prefers: dict[tuple, bool] = {}
+        self.kept: set[type] = set()  # classes not to reference for their buffers
+        # the arguments each module got in a run of the model (id -> (args, kwargs)), if known
+        self.recorded: Callable[[], dict[int, tuple[tuple, dict]]] | None = None
 
     def reset(self) -> None:
         self.by_path, self.problems, self.verified, self.positions = {}, [], {}, {}
@@ -100,6 +111,11 @@ class References:
             return f"--reference {cls.__module__.split('.')[0]}"
         if cls in self.forced:
             return self.forced[cls]
+        held = _unrecreatable_buffer(module)
+        if held is not None and cls.__module__ != self.own_module \
+                and cls not in self.kept and _referenceable(module, self.made):
+            # (else refused, naming the buffer)
+            return f"{_HOLDS} '{held}', which no spec init recreates"
         if node.cls in LAYERS:
             return "named like a torch layer"
         if _torch_layer_base(cls) is not None:
@@ -118,10 +134,17 @@ class References:
         try:
             if not _PATH.fullmatch(path) or _import(path) is not cls:
                 raise NotReferenceable(f"it is not importable as {path}")
-            signature, given = recover(module)
-            given = verify_spellings(cls, module, given)
+            unwritten: list[str] = []
+            signature, given = recover(module, self.made.bound(module), unwritten)
+            try:
+                given = verify_spellings(cls, module, given)
+            except NotReferenceable:
+                if unwritten:  # the recorded value, not the attributes' stand-in for it
+                    raise NotReferenceable(unwritten[0]) from None
+                raise
             self.verified[id(module)] = given
             self.positions[id(module)] = node.pos
+            return self.declared(path, signature, given, why, module)
         except NotReferenceable as exc:
             self.problems.append(Diagnostic(
                 "not-referenceable", f"'{node.cls}' ({path}) cannot be written as a layer "
@@ -129,7 +152,6 @@ class References:
                 f"pass --expand {cls.__module__.split('.')[0]} to expand its classes instead"
                 if why.startswith("--reference") else None))
             return None
-        return self.declared(path, signature, given, why, module)
 
     def declared(self, path: str, signature: list[Arg], given: dict[str, Any], why: str,
                  module: Any = None) -> LayerCall:
@@ -139,6 +161,12 @@ class References:
             ref = Reference(path, "", signature, why)
             self.by_path[path] = ref
             declare_signature(path, signature)
+        elif module is not None:
+            for ours, theirs in zip(ref.args, signature):
+                if "class" in (ours.accepts, theirs.accepts) and ours != theirs:
+                    raise NotReferenceable(
+                        f"argument '{ours.name}' is a class by import path for some of its "
+                        "instances and not for others, which one signature cannot say")
         if module is not None:
             ref.modules.append(module)
         layer = LAYERS[path]
@@ -156,7 +184,8 @@ class References:
         their child's class), verified; a spec block cannot take 'the class's default' as a
         value that differs between its instances."""
         for ref in self.by_path.values():
-            for arg in (a for a in ref.args if a.default is UNWRITTEN):
+            for arg in (a for a in ref.args if a.default is UNWRITTEN
+                        and a.accepts != "class"):
                 if all(arg.name in c.args for _, c in ref.calls) or not any(
                         arg.name in c.args for _, c in ref.calls):
                     continue
@@ -202,15 +231,52 @@ class References:
             if draft.forward != "unknown" or draft.name in ("ModuleList", "ModuleDict"):
                 continue
             modules = [live.get(id(inst.node)) for inst in instances.get(draft.name, [])]
-            cls = type(modules[0]) if modules else None
-            if cls is None or cls in self.forced or cls.__module__ == self.own_module \
-                    or cls.__module__.split(".")[0] == "torch" \
-                    or allowed(cls.__module__, self.expand) or not all(
-                        _referenceable(m) for m in modules):
+            if not self._may_force(modules):
                 continue
-            self.forced[cls] = "forward not traced"
+            self.forced[type(modules[0])] = "forward not traced"
             marked = True
         return marked
+
+    def keep_untensored(self) -> bool:
+        """Mark the classes referenced for their buffers whose instances the model does not
+        call with a tensor first (`pos(B, H, W)`), which a layer cannot be, so that the next
+        pass refuses them, naming the buffer; whether there are any."""
+        if self.recorded is None:
+            return False
+        marked = False
+        for ref in self.by_path.values():
+            if ref.why.startswith(_HOLDS) and not all(
+                    _tensor_first(self.recorded().get(id(m))) for m in ref.modules):
+                self.kept.update(type(m) for m in ref.modules)
+                marked = True
+        return marked
+
+    def _may_force(self, modules: list[Any]) -> bool:
+        """Whether these instances of one class, if their forward is not traced, are to be a
+        reference: the class is a library's, and rebuilds each of them."""
+        cls = type(modules[0]) if modules and modules[0] is not None else None
+        if cls is None or cls in self.forced or cls.__module__ == self.own_module \
+                or cls.__module__.split(".")[0] == "torch" \
+                or allowed(cls.__module__, self.expand):
+            return False
+        if self.recorded is not None:  # a layer takes a tensor first: `pos(B, H, W)` is not
+            calls = self.recorded()
+            if not all(_tensor_first(calls.get(id(m))) for m in modules):
+                return False
+        return all(_referenceable(m, self.made) for m in modules)
+
+    def prefers(self, name: str, modules: list[Any]) -> bool:
+        """Whether instances whose forward torch.fx cannot trace are to be referenced rather
+        than exported with torch.export (which can take many seconds on one class): those
+        whose constructor calls were recorded, and which the class rebuilds."""
+        if name in ("ModuleList", "ModuleDict") or not modules:
+            return False
+        if any(m is None or self.made.bound(m) is None for m in modules):
+            return False
+        key = (type(modules[0]), tuple(id(m) for m in modules))
+        if key not in self._prefers:
+            self._prefers[key] = self._may_force(modules)
+        return self._prefers[key]
 
     def call_name(self, target: str) -> str:
         ref = self.by_path.get(target)
@@ -238,6 +304,23 @@ class References:
         original on the inputs the model gives it (one run of the model, in eval mode)."""
         from nnspec.runtime.torchlib import torch
 
+        was = model.training
+        model.eval()
+        try:
+            with torch.no_grad(), self.watching():
+                model(*inputs)
+        except Exception:  # noqa: BLE001 - the whole model's check reports a failing run
+            pass
+        finally:
+            model.train(was)
+
+    @contextlib.contextmanager
+    def watching(self) -> Iterator[None]:
+        """While the model runs inside the block (in eval mode, without gradients), each
+        referenced instance, the first time it is called, is rebuilt from its call and run on
+        the same inputs: different outputs, or a rebuild that raises, is a problem."""
+        from nnspec.runtime.torchlib import torch
+
         owner = {id(m): ref for ref in self.by_path.values() for m in ref.modules}
         seen: set[int] = set()
 
@@ -245,43 +328,33 @@ class References:
             if id(module) in seen:
                 return
             seen.add(id(module))
-            ref = owner[id(module)]
-            rebuilt = type(module)(**self.verified[id(module)])
-            rebuilt.load_state_dict(module.state_dict(), strict=True)
-            rebuilt.eval()
-            got = rebuilt(*args, **kwargs)
-            if not _same(output, got, torch):
-                raise _Mismatch(ref, module)
+            ref, given = owner[id(module)], self.verified[id(module)]
+            try:
+                rebuilt = type(module)(**python_args(given))
+                rebuilt.load_state_dict(module.state_dict(), strict=True)
+                rebuilt.eval()
+                same = _same(output, rebuilt(*args, **kwargs), torch)
+                why = "gives different outputs"
+            except Exception as exc:  # noqa: BLE001 - the rebuilt class fails: refused
+                same, why = False, f"raises {type(exc).__name__}: {str(exc)[:200]}"
+            if not same:
+                self.problems.append(Diagnostic(
+                    "not-referenceable", f"'{ref.name}' ({ref.path}) rebuilt with {given} "
+                    f"{why}", self.positions[id(module)],
+                    "something its arguments do not say (an attribute set after it was "
+                    "made) changes it; pass --expand PKG to expand the class instead"))
 
         handles = [m.register_forward_hook(hook, with_kwargs=True)
                    for ref in self.by_path.values() for m in ref.modules]
-        was = model.training
-        model.eval()
         try:
-            with torch.no_grad():
-                model(*inputs)
-        except _Mismatch as exc:
-            self.problems.append(Diagnostic(
-                "not-referenceable", f"'{exc.ref.name}' ({exc.ref.path}) rebuilt with "
-                f"{self.verified[id(exc.module)]} gives different outputs",
-                self.positions[id(exc.module)],
-                "an attribute of an argument's name holds something other than the value "
-                "given; pass --expand PKG to expand the class instead"))
-        except Exception:  # noqa: BLE001 - the whole model's check reports a failing run
-            pass
+            yield
         finally:
-            model.train(was)
             for handle in handles:
                 handle.remove()
 
 
-class _Mismatch(Exception):
-    def __init__(self, ref: Reference, module: Any):
-        super().__init__(ref.path)
-        self.ref, self.module = ref, module
-
-
 _PATH = re.compile(IMPORT_PATH)
+_HOLDS = "holds the non-persistent buffer"
 
 
 def _import(path: str) -> Any:
@@ -292,17 +365,37 @@ def _import(path: str) -> Any:
         return None
 
 
-def _referenceable(module: Any) -> bool:
+def _referenceable(module: Any, made: Made) -> bool:
     """Whether the instance's class is importable and rebuilds it from recovered arguments."""
     cls = type(module)
     path = f"{cls.__module__}:{cls.__qualname__}"
     try:
         if not _PATH.fullmatch(path) or _import(path) is not cls:
             return False
-        verify_spellings(cls, module, recover(module)[1])
+        verify_spellings(cls, module, recover(module, made.bound(module), [])[1])
     except NotReferenceable:
         return False
     return True
+
+
+def _tensor_first(call: tuple[tuple, dict] | None) -> bool:
+    """Whether a recorded call passed a tensor first, as a layer takes its input
+    (`pos(B, H, W)` does not)."""
+    return call is not None and bool(call[0]) and any(
+        c.__name__ == "Tensor" and c.__module__.startswith("torch")
+        for c in type(call[0][0]).__mro__)
+
+
+def _unrecreatable_buffer(module: Any) -> str | None:
+    """The name of a non-persistent buffer the module holds itself whose values no spec init
+    recreates (a computed index): not in the state_dict, so a block cannot hold it."""
+    from nnspec.importers.state import recreating_init
+
+    for name in module._non_persistent_buffers_set:
+        tensor = module._buffers.get(name)
+        if tensor is not None and recreating_init(tensor) is None:
+            return name
+    return None
 
 
 def _torch_layer_base(cls: type) -> type | None:

@@ -7,7 +7,12 @@ catalog declares each layer argument's kind. Pure Python, no other nnspec module
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+# a class's import path, as language.names.IMPORT_PATH (this module imports no other)
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_CLASS_PATH = re.compile(rf"{_NAME}(\.{_NAME})*:{_NAME}")
 
 # The declared types of a block or model parameter (`k: {type: int, default: 3}`).
 TYPE_NAMES = {"int", "float", "bool", "str", "list[int]", "list[float]", "list[bool]",
@@ -23,10 +28,12 @@ TYPE_NAMES = {"int", "float", "bool", "str", "list[int]", "list[float]", "list[b
 #   ints                          an int or a list of ints (LayerNorm's normalized_shape)
 #   int_list                      a list or tuple of ints, never a bare int (Unflatten's sizes)
 #   float_or_floats               a float or a tuple of floats (Upsample's scale_factor)
+#   class                         a class by import path, 'package.module:Class' (a layer
+#                                 reference's `act_layer=nn.Hardswish`); a build imports it
 #   any                           no check beyond being a literal
 VALUE_KINDS = ("int", "float", "bool", "str", "int1", "int2", "int3", "int4", "int6", "pad1",
          "pad2", "pad3", "opt_int2", "opt_int3", "ints", "int_list", "float_or_floats",
-         "int_or_ints", "any")
+         "int_or_ints", "class", "any")
 
 
 def param_type_problem(type_name: str, value: Any) -> str | None:
@@ -93,6 +100,9 @@ def check_accepts(kind: str, value: Any) -> str | None:
         return None if int_tuple(value, None) else "a list of ints"
     if kind in ("ints", "int_or_ints"):
         return None if is_int(value) or int_tuple(value, None) else "an int or a list of ints"
+    if kind == "class":
+        ok = isinstance(value, str) and _CLASS_PATH.fullmatch(value) is not None
+        return None if ok else "a class's import path, 'package.module:Class'"
     if kind == "float_or_floats":
         ok = is_float(value) or (isinstance(value, (list, tuple)) and all(
             is_float(x) for x in value))

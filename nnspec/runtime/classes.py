@@ -54,7 +54,8 @@ def _import_user_layers(program: Program) -> None:
     problems = []
     for path, pos in program.user_layers.items():
         top = path.split(".")[0].split(":")[0]
-        if not allowed(path.split(":")[0], program.allow_import):  # declared, not allowed
+        if top != "torch" and not allowed(path.split(":")[0], program.allow_import):
+            # (torch's own classes, which a class argument may name, are always allowed)
             problems.append(Diagnostic("import-not-allowed", f"building imports {path}, and "
                                        "nnspec imports no code unless allowed", pos,
                                        f"pass --allow-import {top} (allow_import=['{top}'] in "

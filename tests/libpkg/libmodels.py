@@ -10,6 +10,16 @@ from fakelib.ops import (
     Moody,
     StochasticDepth,
 )
+from fakelib.windows import (
+    ActBlock,
+    Folded,
+    Headed,
+    RelativeBias,
+    Stage,
+    WindowAttention,
+    WithGrid,
+    WithPositions,
+)
 from torch import nn
 
 
@@ -76,3 +86,57 @@ def doubled() -> Small:
 
 def moody() -> Small:
     return Small(Moody(7))
+
+
+class Windowed(nn.Module):
+    """A model of fakelib's window classes, as swin is of torchvision's."""
+
+    def __init__(self, dim: int = 8, window: int = 4) -> None:
+        super().__init__()
+        self.embed = nn.Linear(3, dim)
+        self.attn = WindowAttention(dim, window, heads=2)
+        self.norm = nn.LayerNorm(dim)
+        self.bias = RelativeBias(dim, window)
+        self.head = nn.Linear(dim, 5)
+
+    def forward(self, x):
+        return self.head(self.bias(self.norm(self.attn(self.embed(x)))).mean(1))
+
+
+def windowed() -> Windowed:
+    return Windowed()
+
+
+def folded() -> Small:
+    return Small(Folded(4))
+
+
+def with_positions() -> WithPositions:
+    return WithPositions(4)
+
+
+class Staged(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.Linear(3, 4)
+        self.stage = Stage(4, 2, block=RelativeBias)
+        self.act = ActBlock(4, act_layer=nn.Hardswish)
+
+    def forward(self, x):
+        return self.act(self.stage(self.embed(x)))
+
+
+def staged() -> Staged:
+    return Staged()
+
+
+def folded_root() -> Folded:
+    return Folded(4)
+
+
+def with_grid() -> WithGrid:
+    return WithGrid(4)
+
+
+def headed() -> Headed:
+    return Headed()
