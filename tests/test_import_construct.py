@@ -66,7 +66,8 @@ def test_classes_holding_computed_indices_are_references_with_their_recorded_arg
 
 def test_an_untraceable_class_with_unkept_arguments_is_a_reference(tmp_path):
     text, _ = round_trip("libmodels:moody", {"x": [4]}, tmp_path)
-    assert "# Reference Moody: forward not traced\n" in text
+    assert "# Reference Moody: torch.fx cannot trace its forward; torch.export not tried " \
+           "(call recorded)\n" in text
     assert "    last: Moody(7)\n" in text and "forward: unknown" not in text
 
 
@@ -107,7 +108,8 @@ def test_a_recorded_class_fx_cannot_trace_is_a_reference_without_exporting(tmp_p
 
     monkeypatch.setattr(live, "export_steps", no_export)
     text, _ = round_trip("libmodels:folded", {"x": [3, 4]}, tmp_path)
-    assert "# Reference Folded: forward not traced\n" in text
+    assert "# Reference Folded: torch.fx cannot trace its forward; torch.export not tried " \
+           "(call recorded)\n" in text
     assert '  Folded: {class: "fakelib.windows:Folded", args: {width: int}}\n' in text
     assert "    last: Folded(4)\n" in text and "Forward unknown" not in text
 

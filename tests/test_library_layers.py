@@ -62,7 +62,7 @@ def test_unexpandable_classes_become_references_with_their_signature(imported):
     text = imported[1]
     assert "# References: 3 (classes written as layers: below)\n" \
            "# Reference BatchNormAct2d: layer subclass with children\n" \
-           "# Reference Gate: forward not traced\n" \
+           "# Reference Gate: neither torch.fx nor torch.export traces its forward\n" \
            "# Reference StochasticDepth: library leaf\n" in text
     assert '  StochasticDepth: {class: "fakelib.ops:StochasticDepth", args: {p: float, ' \
            'mode: str}}\n' in text

@@ -179,7 +179,8 @@ def import_model(model: Any, source: str = "model",
             forwards = _Forwards(live, node, refs.recorded, refs.prefers, exports)
             classes = Folder(classifier, errors, forwards).fold_all(root)
             errors.check()
-            forced = refs.force_untraced(classes, classifier.instances, live)
+            forced = refs.force_untraced(classes, classifier.instances, live,
+                                         forwards.reports)
             if not (refs.keep_untensored() or forced):
                 break
     finally:

@@ -223,9 +223,10 @@ class References:
             used.add(name)
 
     def force_untraced(self, classes: list[Any], instances: dict[str, list[Any]],
-                       live: dict[int, Any]) -> bool:
+                       live: dict[int, Any], reports: list[str] = ()) -> bool:
         """Mark the classes whose forward was not traced, and which can be referenced, for
-        the next pass; whether there are any. One that cannot keeps `forward: unknown`."""
+        the next pass, saying which tracers were tried (`reports`: "Class: reason" lines);
+        whether there are any. One that cannot keeps `forward: unknown`."""
         marked = False
         for draft in classes[:-1]:
             if draft.forward != "unknown" or draft.name in ("ModuleList", "ModuleDict"):
@@ -233,7 +234,8 @@ class References:
             modules = [live.get(id(inst.node)) for inst in instances.get(draft.name, [])]
             if not self._may_force(modules):
                 continue
-            self.forced[type(modules[0])] = "forward not traced"
+            reason = next((r for r in reports if r.startswith(f"{draft.name}: ")), "")
+            self.forced[type(modules[0])] = _untraced_why(reason)
             marked = True
         return marked
 
@@ -461,3 +463,13 @@ class TreeReferences(References):
                 f"reference: {exc}", node.pos))
             return None
         return self.declared(path, signature, given, why)
+
+
+def _untraced_why(reason: str) -> str:
+    """Why a class is a reference, from its tracing report: which tracers failed, or that
+    torch.export was not tried (a library class whose constructor call was recorded)."""
+    if "instead of exported" in reason:
+        return "torch.fx cannot trace its forward; torch.export not tried (call recorded)"
+    if "torch.export" in reason:
+        return "neither torch.fx nor torch.export traces its forward"
+    return "forward not traced"
