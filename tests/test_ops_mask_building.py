@@ -11,8 +11,10 @@ import warnings
 import pytest
 from test_import_tree import build_text
 
+import nnspec
 from nnspec.catalog import ops
 from nnspec.catalog.values import DType, OpError, Tensor
+from nnspec.diagnostics import SpecError
 from nnspec.importers.inputs import Input
 from nnspec.importers.live import import_model
 
@@ -100,10 +102,33 @@ def test_new_ones_and_zeros_match_torch(name, dtype, size, kwargs):
     agree(ops.METHODS[name], lambda t, *a, **k: getattr(t, name)(*a, **k), (x, *size), kwargs)
 
 
+BITWISE = [("&", lambda a, b: a & b), ("|", lambda a, b: a | b), ("^", lambda a, b: a ^ b)]
+
+
+@pytest.mark.parametrize("symbol, fn", BITWISE, ids=[s for s, _ in BITWISE])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("other", [*DTYPES, True, 3, 1.5])
+def test_bitwise_operators_match_torch(symbol, fn, dtype, other):
+    a = real((2, 1, 3), dtype)
+    b = real((4, 1), other) if isinstance(other, str) else other
+    agree(ops.bitwise, fn, (a, b), {})
+
+
+def test_bitwise_on_floats_is_refused_in_a_spec(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("nnspec: 1\ninputs:\n  x: [3, 5]\nmodel:\n  forward:\n"
+                    "    - return (x > 0) & (x < 1), x & x\n")
+    with pytest.raises(SpecError) as info:
+        nnspec.load(spec)
+    assert [(d.code, d.pos.line, d.pos.col) for d in info.value.diagnostics] == [
+        ("dtype-mismatch", 6, 33)]  # the second `x & x`
+
+
 class Packed(nn.Module):
     """The mask Hugging Face builds under export for a causal model: positions per sequence
     (packed sequences restart them, found by `diff`), a causal and a same-sequence test by
-    indexing with several index tensors, joined with `&` on a mask from `new_ones`."""
+    indexing with several index tensors, joined with `&` on a mask from `new_ones` (and `|`
+    with the diagonal)."""
 
     def __init__(self):
         super().__init__()
@@ -120,7 +145,7 @@ class Packed(nn.Module):
         q = torch.arange(length)[None, None, :, None]
         k = torch.arange(length)[None, None, None, :]
         mask = q.new_ones((), dtype=torch.bool) & (position[b, k] <= position[b, q])
-        mask = mask & (sequence[b, q] == sequence[b, k])
+        mask = (mask & (sequence[b, q] == sequence[b, k])) | (q == k)
         bias = torch.where(mask, torch.zeros((), dtype=x.dtype), -1e4)
         scores = (x @ x.transpose(-1, -2)).unsqueeze(1) + bias
         return self.proj(scores.softmax(-1).squeeze(1) @ x)
@@ -152,7 +177,8 @@ def test_a_mask_built_with_diff_new_ones_and_several_indices_round_trips(tmp_pat
     assert result.warnings == []
     text = result.text
     steps = text[text.index(f"{body.__name__}:"):]
-    assert "torch.diff(" in steps and ".new_ones(" in steps and " & " in steps
+    assert "torch.diff(" in steps and ".new_ones(" in steps
+    assert " & " in steps and " | " in steps
     rebuilt = build_text(text, tmp_path)
     assert str(rebuilt) == str(model)
     rebuilt.load_state_dict(model.state_dict(), strict=True)

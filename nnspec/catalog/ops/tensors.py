@@ -94,6 +94,16 @@ def compare(*operands: Any) -> Tensor:
     return Tensor(broadcast(*tensors_in(*operands)), dtype="bool")
 
 
+def bitwise(*operands: Any) -> Tensor:
+    """`a & b`, `a | b`, `a ^ b`: on bools and integers only (a float operand is refused, as
+    torch refuses it), broadcast, their dtypes promoted."""
+    out = elementwise(*operands)
+    if is_floating(out.dtype):
+        raise OpError(f"&, | and ^ take bool or integer tensors, not {out.dtype}",
+                      *tensors_in(*operands), code="dtype-mismatch")
+    return out
+
+
 def binary_rule(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
     return elementwise(input, other)
 

@@ -234,7 +234,8 @@ class Step:
             return self.op("matmul", ops.TORCH_FUNCTIONS["matmul"], [left, right], {}, node)
         if isinstance(left, Tensor) or isinstance(right, Tensor):
             name = operators.BINARY[type(op)].graph
-            rule = ops.true_divide if name == "div" else ops.elementwise
+            rule = ops.true_divide if name == "div" else ops.bitwise if isinstance(
+                op, (ast.BitAnd, ast.BitOr, ast.BitXor)) else ops.elementwise
             return self.op(name, rule, [left, right], {}, node)
         if left is UNKNOWN or right is UNKNOWN:
             return UNKNOWN
