@@ -114,14 +114,24 @@ def test_bitwise_operators_match_torch(symbol, fn, dtype, other):
     agree(ops.bitwise, fn, (a, b), {})
 
 
-def test_bitwise_on_floats_is_refused_in_a_spec(tmp_path):
+UNARY = [("~", lambda a: ~a), ("-", lambda a: -a), ("+", lambda a: +a)]
+
+
+@pytest.mark.parametrize("symbol, fn", UNARY, ids=[s for s, _ in UNARY])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_unary_operators_match_torch(symbol, fn, dtype):
+    agree(lambda a: ops.unary_operator(symbol, a), fn, (real((2, 3), dtype),), {})
+
+
+@pytest.mark.parametrize("wrong", ["x & x", "~x", "-(x > 0)"])
+def test_operators_torch_refuses_are_refused_in_a_spec(tmp_path, wrong):
     spec = tmp_path / "spec.yaml"
     spec.write_text("nnspec: 1\ninputs:\n  x: [3, 5]\nmodel:\n  forward:\n"
-                    "    - return (x > 0) & (x < 1), x & x\n")
+                    f"    - return (x > 0) & (x < 1), ~(x > 0), -x, {wrong}\n")
     with pytest.raises(SpecError) as info:
         nnspec.load(spec)
     assert [(d.code, d.pos.line, d.pos.col) for d in info.value.diagnostics] == [
-        ("dtype-mismatch", 6, 33)]  # the second `x & x`
+        ("dtype-mismatch", 6, 47)]
 
 
 class Packed(nn.Module):

@@ -104,6 +104,17 @@ def bitwise(*operands: Any) -> Tensor:
     return out
 
 
+def unary_operator(symbol: str, operand: Tensor) -> Tensor:
+    """`~x` on bools and integers, `-x` and `+x` on anything but bools, as torch takes
+    them: the operand's shape and dtype."""
+    if symbol == "~" and is_floating(operand.dtype):
+        raise OpError(f"~ takes bool or integer tensors, not {operand.dtype}", operand,
+                      code="dtype-mismatch")
+    if symbol in ("-", "+") and operand.dtype == "bool":
+        raise OpError(f"{symbol} does not take bool tensors", operand, code="dtype-mismatch")
+    return like(operand, operand.shape)
+
+
 def binary_rule(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
     return elementwise(input, other)
 

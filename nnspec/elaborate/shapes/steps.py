@@ -178,6 +178,11 @@ class Step:
             return self.binop(node, node.op, self.value(node.left), self.value(node.right))
         if isinstance(node, ast.UnaryOp):
             operand = self.value(node.operand)
+            if isinstance(operand, Tensor):
+                try:
+                    ops.unary_operator(operators.of(node.op).symbol, operand)
+                except OpError as err:
+                    self.fail(err, node)
             if isinstance(operand, Tensor) or operand is UNKNOWN:
                 return operand
             return self.guarded(lambda: guards.unary(node, operand, self.work))
