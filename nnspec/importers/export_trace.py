@@ -28,7 +28,9 @@ _BIG = 2 ** 62  # ATen writes an open slice end as a huge int
 # ATen overload packet names spelled as operators, tensor methods or torch / F functions
 _OPERATORS = {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
               "div": operator.truediv, "pow": operator.pow, "matmul": operator.matmul,
-              "neg": operator.neg, "bitwise_not": operator.invert, "eq": operator.eq,
+              "neg": operator.neg, "bitwise_not": operator.invert, "__and__": operator.and_,
+              "bitwise_and": operator.and_, "__or__": operator.or_,
+              "bitwise_or": operator.or_, "eq": operator.eq,
               "ne": operator.ne, "lt": operator.lt,
               "le": operator.le, "gt": operator.gt, "ge": operator.ge}
 _PYTHON_OPERATORS = {operator.add, operator.sub, operator.mul, operator.truediv,
@@ -38,10 +40,10 @@ _PYTHON_OPERATORS = {operator.add, operator.sub, operator.mul, operator.truediv,
 _METHODS = {"view", "reshape", "transpose", "permute", "unsqueeze", "squeeze", "expand",
             "contiguous", "flatten", "chunk", "split", "mean", "sum", "softmax", "to",
             "masked_fill", "type_as", "narrow", "unbind", "repeat", "tril", "triu", "float",
-            "swapaxes", "swapdims", "cumsum", "sin", "cos"}
+            "swapaxes", "swapdims", "cumsum", "sin", "cos", "new_ones", "new_zeros"}
 _FUNCTIONS = {"cat": "torch.cat", "stack": "torch.stack", "exp": "torch.exp",
               "sqrt": "torch.sqrt", "rsqrt": "torch.rsqrt", "cos": "torch.cos", "sin": "torch.sin",
-              "gather": "torch.gather",
+              "gather": "torch.gather", "diff": "torch.diff",
               "relu": "torch.relu", "sigmoid": "torch.sigmoid",
               "tanh": "torch.tanh", "where": "torch.where", "bmm": "torch.bmm",
               "einsum": "torch.einsum", "arange": "torch.arange", "zeros": "torch.zeros",

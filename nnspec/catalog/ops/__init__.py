@@ -23,9 +23,17 @@ from nnspec.catalog.ops.tables import (
     TORCH_FUNCTIONS,
     all_names,
 )
-from nnspec.catalog.ops.tensors import broadcast, compare, elementwise, true_divide
+from nnspec.catalog.ops.tensors import (
+    bitwise,
+    broadcast,
+    compare,
+    elementwise,
+    true_divide,
+    unary_operator,
+)
 
 __all__ = [
     "ATTRIBUTES", "F_FUNCTIONS", "METHODS", "NAMESPACES", "TORCH_FUNCTIONS", "all_names",
-    "broadcast", "compare", "elementwise", "layer_output_dtype", "true_divide",
+    "bitwise", "broadcast", "compare", "elementwise", "layer_output_dtype", "true_divide",
+    "unary_operator",
 ]

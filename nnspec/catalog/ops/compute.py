@@ -263,6 +263,18 @@ def filled_rule(op: str) -> Callable[..., Tensor]:
     return rule
 
 
+def new_filled_rule(op: str) -> Callable[..., Tensor]:
+    """`x.new_ones(size)` / `x.new_zeros(size)`: the size given (as ints or one sequence), the
+    input's dtype unless dtype= says otherwise."""
+    def rule(input: Tensor, *size: Any, dtype: Any = None, device: Any = None,
+             requires_grad: bool = False, layout: Any = None, pin_memory: bool = False
+             ) -> Tensor:
+        if not size:
+            raise OpError(f"{op}() takes a size", input, code="bad-op-argument")
+        return Tensor(_sizes(size, op), dtype=dtype_arg(dtype, op) or input.dtype)
+    return rule
+
+
 def filled_like_rule(input: Tensor, *, dtype: Any = None, device: Any = None,
                  requires_grad: bool = False, memory_format: Any = None) -> Tensor:
     return Tensor(input.shape, dtype=dtype_arg(dtype, "zeros_like") or input.dtype)

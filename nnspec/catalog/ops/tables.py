@@ -20,6 +20,7 @@ from nnspec.catalog.ops.compute import (
     layer_norm_rule,
     linear_rule,
     matmul_rule,
+    new_filled_rule,
     pad_rule,
     pool_rule,
     sdpa_rule,
@@ -31,6 +32,7 @@ from nnspec.catalog.ops.tensors import (
     cat_rule,
     chunk_rule,
     cumsum_rule,
+    diff_rule,
     div_rule,
     expand_rule,
     flatten_rule,
@@ -92,6 +94,7 @@ TORCH_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "masked_fill": masked_fill_rule, "tril": triangle_rule, "triu": triangle_rule,
     "arange": arange_rule, "zeros": filled_rule("zeros"), "ones": filled_rule("ones"),
     "meshgrid": meshgrid_rule, "pow": binary_rule, "div": div_rule, "cumsum": cumsum_rule,
+    "diff": diff_rule,
 }
 
 F_FUNCTIONS: dict[str, Callable[..., Any]] = {
@@ -120,7 +123,8 @@ METHODS: dict[str, Callable[..., Any]] = {
     "repeat": repeat_rule, "mean": mean_rule, "sum": sum_rule, "softmax": softmax_rule,
     "matmul": matmul_rule, "size": size_rule, "dim": ndim_rule,
     **{name: _MATH[name] for name in ("rsqrt", "cos", "sin")}, "pow": binary_rule,
-    "div": div_rule, "cumsum": cumsum_rule,
+    "div": div_rule, "cumsum": cumsum_rule, "diff": diff_rule,
+    "new_ones": new_filled_rule("new_ones"), "new_zeros": new_filled_rule("new_zeros"),
 }
 
 ATTRIBUTES: dict[str, Callable[[Tensor], Any]] = {

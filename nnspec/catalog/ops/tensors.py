@@ -16,6 +16,7 @@ from nnspec.catalog.values import (
     dtype_arg,
     is_floating,
     like,
+    promote_types,
     require_floating,
     result_type,
 )
@@ -93,6 +94,27 @@ def compare(*operands: Any) -> Tensor:
     return Tensor(broadcast(*tensors_in(*operands)), dtype="bool")
 
 
+def bitwise(*operands: Any) -> Tensor:
+    """`a & b`, `a | b`, `a ^ b`: on bools and integers only (a float operand is refused, as
+    torch refuses it), broadcast, their dtypes promoted."""
+    out = elementwise(*operands)
+    if is_floating(out.dtype):
+        raise OpError(f"&, | and ^ take bool or integer tensors, not {out.dtype}",
+                      *tensors_in(*operands), code="dtype-mismatch")
+    return out
+
+
+def unary_operator(symbol: str, operand: Tensor) -> Tensor:
+    """`~x` on bools and integers, `-x` and `+x` on anything but bools, as torch takes
+    them: the operand's shape and dtype."""
+    if symbol == "~" and is_floating(operand.dtype):
+        raise OpError(f"~ takes bool or integer tensors, not {operand.dtype}", operand,
+                      code="dtype-mismatch")
+    if symbol in ("-", "+") and operand.dtype == "bool":
+        raise OpError(f"{symbol} does not take bool tensors", operand, code="dtype-mismatch")
+    return like(operand, operand.shape)
+
+
 def binary_rule(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
     return elementwise(input, other)
 
@@ -113,6 +135,42 @@ def cumsum_rule(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
     _dim(dim, len(input.shape), input)
     out = dtype_arg(dtype, "cumsum") or (input.dtype if is_floating(input.dtype) else "int64")
     return Tensor(input.shape, dtype=out)
+
+
+def diff_rule(input: Any, n: Any = 1, dim: Any = -1, prepend: Any = None,
+              append: Any = None) -> Tensor:
+    """`torch.diff`: prepend and append (of the input's rank, its sizes off `dim`) join the
+    input along `dim`, which then shrinks by n (to no less than 0); the dtypes promote, and
+    bools stay bools (their difference is an xor). n=0 gives the input itself (torch checks
+    dim only against a prepend or append)."""
+    if not isinstance(input, Tensor) or not input.shape:
+        raise OpError("diff() takes a tensor of at least one dim", *tensors_in(input),
+                      code="bad-op-argument")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise OpError(f"diff() takes n as a non-negative int, got {n!r}", input,
+                      code="bad-op-argument")
+    if isinstance(dim, bool) or not isinstance(dim, int):
+        raise OpError(f"diff() takes dim as an int, got {dim!r}", input, code="bad-op-argument")
+    if n == 0 and prepend is None and append is None:  # torch returns the input unchecked
+        return like(input, input.shape)
+    axis = _dim(dim, len(input.shape), input)
+    size, dtype = input.shape[axis], input.dtype
+    for name, other in (("prepend", prepend), ("append", append)):
+        if other is None:
+            continue
+        if not isinstance(other, Tensor) or len(other.shape) != len(input.shape) or any(
+                a != b for i, (a, b) in enumerate(zip(other.shape, input.shape)) if i != axis):
+            got = list(other.shape) if isinstance(other, Tensor) else type(other).__name__
+            raise OpError(f"diff() takes {name} as a tensor of the input's shape "
+                          f"{list(input.shape)} off dim {axis}, got {got}", input,
+                          *tensors_in(other), code="bad-op-argument")
+        size += other.shape[axis]
+        dtype = promote_types(dtype, other.dtype)
+    if n == 0:
+        return like(input, input.shape)
+    shape = list(input.shape)
+    shape[axis] = max(size - n, 0)
+    return Tensor(tuple(shape), dtype=dtype)
 
 
 def where_rule(condition: Any, input: Any, other: Any) -> Tensor:

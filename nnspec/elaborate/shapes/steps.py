@@ -178,6 +178,11 @@ class Step:
             return self.binop(node, node.op, self.value(node.left), self.value(node.right))
         if isinstance(node, ast.UnaryOp):
             operand = self.value(node.operand)
+            if isinstance(operand, Tensor):
+                try:
+                    ops.unary_operator(operators.of(node.op).symbol, operand)
+                except OpError as err:
+                    self.fail(err, node)
             if isinstance(operand, Tensor) or operand is UNKNOWN:
                 return operand
             return self.guarded(lambda: guards.unary(node, operand, self.work))
@@ -234,7 +239,8 @@ class Step:
             return self.op("matmul", ops.TORCH_FUNCTIONS["matmul"], [left, right], {}, node)
         if isinstance(left, Tensor) or isinstance(right, Tensor):
             name = operators.BINARY[type(op)].graph
-            rule = ops.true_divide if name == "div" else ops.elementwise
+            rule = ops.true_divide if name == "div" else ops.bitwise if isinstance(
+                op, (ast.BitAnd, ast.BitOr, ast.BitXor)) else ops.elementwise
             return self.op(name, rule, [left, right], {}, node)
         if left is UNKNOWN or right is UNKNOWN:
             return UNKNOWN
