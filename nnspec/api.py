@@ -171,7 +171,8 @@ def _measured(program: Program) -> dict[str, tuple[Any, Any]]:
     out = {}
     for path in opaque:
         try:
-            out[path] = measured_rules(path)
+            out[path] = measured_rules(path, frozenset(
+                a.name for a in LAYERS[path].args if a.accepts == "class"))
         except ImportError:  # the class cannot be imported: building reports it
             continue
     return out

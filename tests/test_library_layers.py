@@ -300,3 +300,20 @@ def test_library_declarations_agree_with_the_recorded_classes(case):
     assert layer.params(bound) == case["params"]
     assert [[k, list(s), p] for k, (s, p) in layer.state(bound).items()] == case["state"]
     assert list(layer.checks(bound) if layer.checks else []) == []
+
+
+def test_summary_measures_a_layer_given_a_class_whose_train_returns_none(write_spec):
+    """The class argument is imported for the meta build, as a build imports it, and the
+    module is put in eval mode without relying on `train` returning it."""
+    spec = write_spec(
+        "nnspec: 1\ninputs:\n  x: [5, 4]\nlayers:\n"
+        "  CachedMix: {class: \"fakelib.ops:CachedMix\", args: {channels: int, act_layer: "
+        "{type: class, default: \"torch.nn:SiLU\"}}}\n"
+        "model:\n  children:\n    mix: CachedMix(4, act_layer=\"torch.nn:Hardswish\")\n"
+        "    fc: Linear(8, 3)\n")
+    rows = nnspec.summary(spec, allow_import=ALLOW)["layers"]
+    assert [r["output"] for r in rows] == [[1, 5, 8], [1, 5, 3]]
+    built = nnspec.build(spec, allow_import=ALLOW)
+    assert type(built.mix.act) is torch.nn.Hardswish
+    assert [r["params"] for r in rows] == [sum(p.numel() for p in m.parameters())
+                                           for m in (built.mix, built.fc)]

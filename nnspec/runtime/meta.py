@@ -20,21 +20,25 @@ from nnspec.elaborate.user_layers import import_class
 from nnspec.runtime.torchlib import torch
 
 
-def measured_rules(path: str) -> tuple[Callable[[Args, list[Shape]], Any],
-                                       Callable[[Args], int]]:
+def measured_rules(path: str, classes: frozenset[str] = frozenset()
+                   ) -> tuple[Callable[[Args, list[Shape]], Any], Callable[[Args], int]]:
     """A shape rule and a parameter rule for the class at `path`, measured on the meta
-    device. The class is imported here (its package must be allowed). A class that refuses
-    an input raises ValueError with torch's message, as a declared rule would."""
+    device. The class is imported here (its package must be allowed), and so are the classes
+    its arguments named in `classes` (of kind `class`) give by import path, as a build does.
+    A class that refuses an input raises ValueError with torch's message, as a declared rule
+    would."""
     cls = import_class(path)
 
     def build(args: Args) -> Any:
-        given = {k: v for k, v in args.items() if v is not UNWRITTEN}
+        given = {k: import_class(v) if k in classes and isinstance(v, str) else v
+                 for k, v in args.items() if v is not UNWRITTEN}
         with torch.device("meta"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return cls(**given)
 
     def shape(args: Args, inputs: list[Shape]) -> Any:
-        module = build(args).eval()
+        module = build(args)
+        module.eval()  # (not chained: some libraries' `train` overrides return None)
         tensors = [torch.empty(s, device="meta") for s in inputs]
         try:
             with torch.no_grad():

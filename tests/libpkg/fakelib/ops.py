@@ -116,3 +116,19 @@ class Moody(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(x) if x.sum() > 0 else x
+
+
+class CachedMix(nn.Module):
+    """timm's LeViT attention in small: a class argument (`act_layer`), and a `train` override
+    that returns None rather than the module."""
+
+    def __init__(self, channels: int, act_layer: type = nn.SiLU) -> None:
+        super().__init__()
+        self.proj = nn.Linear(channels, 2 * channels)
+        self.act = act_layer()
+
+    def train(self, mode: bool = True) -> None:  # type: ignore[override]
+        super().train(mode)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.proj(x))
