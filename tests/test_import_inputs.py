@@ -122,3 +122,25 @@ def test_summary_takes_no_dtype(capsys):
     code, _, err = run(capsys, "summary", str(SPECS / "nin.yaml"), "--input", "x=3,8,8:int64")
     assert code == 2
     assert "this verb takes no dtype" in err
+
+
+class FixedGrid(nn.Module):
+    """timm's CoaT in small: a size fixed at construction (`grid`), which the traced forward
+    holds, so the spec fails its own check on other inputs, as the model fails on them."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Conv2d(2, 2, 1)
+        self.grid = 4
+
+    def forward(self, x):
+        return self.proj(x.view(x.shape[0], 2, self.grid, self.grid))
+
+
+def test_an_input_the_model_itself_fails_on_is_the_users_error_not_a_defect():
+    with pytest.raises(nnspec.SpecError) as info:
+        import_model(FixedGrid(), "grid", {"x": [2, 9]})
+    [diag] = info.value.diagnostics
+    assert diag.code == "bad-input"
+    assert diag.message.startswith("the model does not run on inputs x [2, 9]: RuntimeError")
+    assert import_model(FixedGrid(), "grid", {"x": [2, 16]}).text  # the size it was made for

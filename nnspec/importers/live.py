@@ -206,7 +206,11 @@ def import_model(model: Any, source: str = "model",
               *refs.header()]
     text = render(classes, shapes, header, refs.lines())
     allow = tuple(refs.packages())
-    check_rebuild(text, printed, label, defect=True, allow=allow)
+    try:
+        check_rebuild(text, printed, label, defect=True, allow=allow)
+    except ImportDefect:  # the user's input first: a model that fails on it is no defect
+        _run_model(model, typed, label, refs)
+        raise
     _check_against(text, model, classes, typed, label, allow, refs)
     return Imported(text, classes, forwards.reports)
 
@@ -415,6 +419,28 @@ def _negate(cond: str) -> str:
     return cond[4:] if cond.startswith("not ") else f"not {cond}"
 
 
+def _run_model(model: Any, inputs: dict[str, Input], label: str,
+               refs: References) -> tuple[dict[str, Any], Any]:
+    """(example inputs, the model's output on them); a model failing on them is bad-input."""
+    from nnspec.runtime.torchlib import torch
+
+    args = examples(inputs)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            with refs.watching():
+                want = model(**call_arguments(model, {k: a.clone() for k, a in args.items()}))
+    except Exception as exc:  # the model's own code failed: most likely the guessed shape
+        shown = ", ".join(f"{k} {list(v.shape)}" for k, v in inputs.items())
+        raise SpecError([Diagnostic("bad-input", f"the model does not run on inputs {shown}: "
+                                    f"{type(exc).__name__}: {exc}", Pos(label, 1, 1),
+                                    "pass the input shape with --input x=3,224,224")]) from None
+    finally:
+        model.train(was_training)
+    return args, want
+
+
 def _check_against(text: str, model: Any, classes: list[DraftClass],
                    inputs: dict[str, Input], label: str, allow: tuple[str, ...],
                    refs: References) -> None:
@@ -437,21 +463,8 @@ def _check_against(text: str, model: Any, classes: list[DraftClass],
                                        Pos(label, 1, 1))]) from None
     if any(c.forward == "unknown" and c.name != "ModuleDict" for c in classes):
         return  # (torch's ModuleDict has no forward either: calling it raises in both)
-    args = examples(inputs)
-    was_training = model.training
-    model.eval()
     rebuilt.eval()
-    try:
-        with torch.no_grad():
-            with refs.watching():
-                want = model(**call_arguments(model, {k: a.clone() for k, a in args.items()}))
-    except Exception as exc:  # the model's own code failed: most likely the guessed shape
-        shown = ", ".join(f"{k} {list(v.shape)}" for k, v in inputs.items())
-        raise SpecError([Diagnostic("bad-input", f"the model does not run on inputs {shown}: "
-                                    f"{type(exc).__name__}: {exc}", Pos(label, 1, 1),
-                                    "pass the input shape with --input x=3,224,224")]) from None
-    finally:
-        model.train(was_training)
+    args, want = _run_model(model, inputs, label, refs)
     if refs.problems:
         raise SpecError(refs.problems)
     try:
