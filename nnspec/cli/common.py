@@ -134,6 +134,7 @@ def parse_typed_inputs(texts: list[str], named: bool = True, dtypes: bool = True
     dtype (default float32: `input_ids=16:int64`) and, for an integer dtype, the bound of its
     values (`input_ids=16:int64<50257`: values in [0, 50257)). By name: (shape, dtype, high
     or None)."""
+    from nnspec.catalog.values import INTEGRAL
     from nnspec.cli.errors import UsageError
     from nnspec.frontend.spec import DTYPES
 
@@ -161,7 +162,7 @@ def parse_typed_inputs(texts: list[str], named: bool = True, dtypes: bool = True
                              f"{', '.join(DTYPES)}")
         high = None
         if less:
-            if dtype in ("bool",) or dtype.startswith(("float", "bfloat")):
+            if dtype not in INTEGRAL:
                 raise UsageError(f"--input {text}: only an integer dtype takes a bound <HIGH")
             try:
                 high = int(bound)

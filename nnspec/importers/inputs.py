@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-INTEGER = ("int64", "int32", "int16", "int8", "uint8")
+from nnspec.catalog.values import INTEGRAL
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class Input:
 
     @property
     def integer(self) -> bool:
-        return self.dtype in INTEGER
+        return self.dtype in INTEGRAL
 
 
 def normalise(given: dict[str, Any] | None) -> dict[str, Input] | None:

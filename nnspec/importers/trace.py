@@ -423,13 +423,3 @@ def _is_dataclass_type(target: Any) -> bool:
     import dataclasses
 
     return isinstance(target, type) and dataclasses.is_dataclass(target)
-
-
-def _dtype_name(value: Any) -> str | None:
-    """`float32` for torch.float32: a dtype a spec can name, else None."""
-    import torch
-
-    if not isinstance(value, torch.dtype):
-        return None
-    name = str(value).removeprefix("torch.")
-    return name if getattr(torch, name, None) is value else None

@@ -10,8 +10,6 @@ from nnspec.catalog import values
 from nnspec.catalog.ops.tensors import broadcast
 from nnspec.catalog.values import OpError, Tensor
 
-_INTEGER = ("int64", "int32", "int16", "int8", "uint8")
-
 
 def index_shape(input: Tensor, index: Any) -> Tensor:
     """Ints drop a dim, slices shrink it, None adds one, ... stands for the dims no other item
@@ -23,7 +21,7 @@ def index_shape(input: Tensor, index: Any) -> Tensor:
         if isinstance(item, list):
             raise OpError("indexing with a list is not supported statically: index with an "
                           "integer tensor", input, code="unsupported")
-        if isinstance(item, Tensor) and item.dtype not in _INTEGER:
+        if isinstance(item, Tensor) and item.dtype not in values.INTEGRAL:
             raise OpError(f"indexing with a {item.dtype} tensor is not supported statically "
                           "(a mask's result has a shape only its values decide)", input, item,
                           code="unsupported")
