@@ -21,7 +21,7 @@ from typing import Any
 
 from nnspec.importers import export_paths as paths
 from nnspec.importers.calls import UNREAD, baked_out, is_default, unread_keywords
-from nnspec.importers.trace import Untraceable, write_steps
+from nnspec.importers.trace import Untraceable, functions, write_steps
 
 _BIG = 2 ** 62  # ATen writes an open slice end as a huge int
 
@@ -221,8 +221,7 @@ class _Rebuilder:
                 if len(parts) > 2 and paths.has_no_forward(self.module.get_submodule(item)):
                     raise Untraceable(f"forward calls '{paths.fqn(path)}', an item of the "
                                       f"container '{item}' inside a container; a spec forward "
-                                      "calls the "
-                                      "items of a child container, not their items")
+                                      "calls the items of a child container, not their items")
                 return parts[0], key
         return None
 
@@ -315,9 +314,9 @@ class _Rebuilder:
             self.env[node] = self.out.call_function(operator.getitem,
                                                     (self.value(node.args[0]), node.args[1]))
             return
-        if target in _PYTHON_OPERATORS or target in _math():  # arithmetic on sizes
-            self.env[node] = self.out.call_function(  # (`H // 2`): as it was written
-                target, tuple(self.value(a) for a in node.args))
+        if target in _PYTHON_OPERATORS or functions().get(target, "").startswith("math."):
+            self.env[node] = self.out.call_function(  # arithmetic on sizes (`H // 2`,
+                target, tuple(self.value(a) for a in node.args))  # `math.ceil(H / p)`)
             return
         packet = getattr(target, "_overloadpacket", None)
         name = getattr(packet, "__name__", str(target)).split(".")[-1]
@@ -417,15 +416,6 @@ class _Rebuilder:
         if key == slice(None):
             return x
         return self.out.call_function(operator.getitem, (x, (slice(None),) * dim + (key,)))
-
-
-def _math() -> set[Any]:
-    """The `math` functions a forward step may call on sizes (`math.ceil(H / patch)`)."""
-    import math
-
-    from nnspec.catalog import ops
-
-    return {getattr(math, name) for name in ops.NAMESPACES["math"]}
 
 
 def _same_tensor(node: Any) -> bool:

@@ -13,6 +13,7 @@ never approximated.
 from __future__ import annotations
 
 import ast
+import functools
 import operator
 import re
 from typing import Any
@@ -354,7 +355,7 @@ class _Writer:
             return ast.Tuple([self.value(a) for a in fields], ast.Load())
         if target is getattr and len(args) == 2 and args[1] in ops.ATTRIBUTES:
             return ast.Attribute(self.value(args[0]), args[1], ast.Load())
-        spelled = _functions().get(target)
+        spelled = functions().get(target)
         if spelled is None:
             raise Untraceable(f"forward calls {_spelling(target)}, which is not among "
                               "nnspec's ops")
@@ -387,8 +388,11 @@ def _dtype_name(value: Any) -> str | None:
     return name if getattr(torch, name, None) is value else None
 
 
-def _functions() -> dict[Any, str]:
-    """torch, torch.nn.functional and math callables a forward step may use, by identity."""
+@functools.cache
+def functions() -> dict[Any, str]:
+    """torch, torch.nn.functional and math callables a forward step may use, by identity,
+    with their spelling (`torch.cumsum`, `F.glu`, `math.ceil`); built once, as both tracers
+    look up every call node in it."""
     import math
 
     import torch
