@@ -17,7 +17,8 @@ from nnspec.importers.live import import_model
 OLD_EXPORT = tuple(int(p) for p in torch.__version__.split("+")[0].split(".")[:2]) < (2, 14)
 
 
-def assert_round_trip(model: nn.Module, text: str, tmp_path, *inputs) -> None:
+def assert_round_trip(model: nn.Module, text: str, tmp_path, *inputs) -> nn.Module:
+    """Same print, strict load, identical outputs; the rebuilt model."""
     rebuilt = build_text(text, tmp_path)
     assert str(rebuilt) == str(model)
     rebuilt.load_state_dict(model.state_dict(), strict=True)
@@ -25,6 +26,7 @@ def assert_round_trip(model: nn.Module, text: str, tmp_path, *inputs) -> None:
         want = model(*[x.clone() for x in inputs])
         got = rebuilt.eval()(*[x.clone() for x in inputs])
     assert torch.equal(want, got)
+    return rebuilt
 
 
 class Attention(nn.Module):
@@ -196,12 +198,8 @@ def test_position_ids_are_a_computed_buffer(tmp_path):
     text = import_model(model, "positions", {"input_ids": Input((10,), "int64")}).text
     assert ('position_ids: {compute: ["return torch.arange(16).reshape([1, 16])"], '
             'persistent: false}') in text
-    rebuilt = build_text(text, tmp_path)
-    assert torch.equal(rebuilt.position_ids, model.position_ids)
-    rebuilt.load_state_dict(model.state_dict(), strict=True)
-    ids = torch.randint(0, 50, (2, 10))
-    with torch.no_grad():
-        assert torch.equal(rebuilt.eval()(ids), model(ids))
+    rebuilt = assert_round_trip(model, text, tmp_path, torch.randint(0, 50, (2, 10)))
+    assert torch.equal(rebuilt.position_ids, model.position_ids)  # not loaded: recreated
 
 
 class TokenTypes(nn.Module):
@@ -230,11 +228,7 @@ def test_gather_round_trips(tmp_path):
     result = import_model(model, "types", {"input_ids": Input((10,), "int64")})
     assert result.warnings == []
     assert "torch.gather(token_type_ids" in result.text
-    rebuilt = build_text(result.text, tmp_path)
-    rebuilt.load_state_dict(model.state_dict(), strict=True)
-    ids = torch.randint(0, 50, (2, 10))
-    with torch.no_grad():
-        assert torch.equal(rebuilt.eval()(ids), model(ids))
+    assert_round_trip(model, result.text, tmp_path, torch.randint(0, 50, (2, 10)))
 
 
 class CastNorm(nn.Module):
