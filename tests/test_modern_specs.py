@@ -315,3 +315,43 @@ def test_every_catalog_layer_can_be_a_base():
     assert names["BatchNorm2d"] == ["weight", "bias", "running_mean", "running_var",
                                     "num_batches_tracked"]
     assert names["ReLU"] == []
+
+
+PRINT_NAME = """\
+nnspec: 1
+inputs: {x: [4]}
+blocks:
+  Leaf:
+    print_name: Tree
+    children: {fc: 'Linear(4, 4)'}
+  Tree:
+    children: {a: Leaf(), b: Leaf()}
+  Distil:
+    print_name: Transformer
+    base: Sequential
+    children: [Tree(), ReLU()]
+model:
+  children: {t: Distil()}
+"""
+
+
+def test_print_name_is_the_name_print_shows(write_spec, tmp_path):
+    """Two blocks print as one class, and a block prints as a torch layer's name, in the
+    runtime model and in the generated file; the Python classes keep the blocks' names."""
+    from codegen_util import import_file
+
+    path = write_spec(PRINT_NAME)
+    file = tmp_path / "print_name_generated.py"
+    file.write_text(nnspec.generate(path), encoding="utf-8")
+    for m in (nnspec.build(path), import_file(file, "nnspec_print_name_generated").Net()):
+        assert str(m).splitlines()[1:4] == ["  (t): Transformer(", "    (0): Tree(",
+                                            "      (a): Tree("]
+        assert [type(c).__name__ for c in (m.t, m.t[0], m.t[0].a)] == ["Distil", "Tree", "Leaf"]
+        assert type(m).__name__ == "Net" and str(m).startswith("Net(")
+
+
+def test_print_name_must_be_an_identifier(write_spec):
+    from test_language import errors
+
+    assert errors(write_spec(PRINT_NAME.replace("print_name: Tree", "print_name: 'a tree'"))) \
+        == [("bad-name", 5, 18)]

@@ -89,7 +89,8 @@ class ClassWriter:
             base = f"{LAYERS[cls.layer].module}.{cls.layer}"
         header = format_statement(nodes.class_def(cls.name, [nodes.name(base)]), 0)
         if cls.layer is not None:  # `base: LayerNorm`: torch's __init__ and reset, a forward
-            return ClassSource(cls.name, header, docstring(cls.doc, 1), [], [], self.forward())
+            return ClassSource(cls.name, header, docstring(cls.doc, 1), [], [],
+                               self.named(self.forward()))
         signature = self.signature()
         init = format_statement(nodes.function_def(
             "__init__", [("self", None, None), *signature], ast.Constant(None)), 1)
@@ -123,7 +124,7 @@ class ClassWriter:
         if cls.extra_repr is not None:
             forward = self.extra_repr(cls.extra_repr) + ([""] + forward if forward else [])
         return ClassSource(cls.name, header, docstring(cls.doc, 1), init,
-                           deferred.init_weights(self), forward)
+                           deferred.init_weights(self), self.named(forward))
 
     def signature(self) -> list[tuple[str, ast.expr, ast.expr | None]]:
         out = []
@@ -160,6 +161,16 @@ class ClassWriter:
         return format_statement(nodes.function_def("extra_repr", [("self", None, None)],
                                                    ast.Name("str")), 1) + \
             self.emit(ast.Return(text), 2)
+
+    def named(self, methods: list[str]) -> list[str]:
+        """With `print_name`, `def _get_name(self) -> str: return "DlaTree"` first: the
+        class name torch's print() shows."""
+        if self.cls.print_name is None:
+            return methods
+        return format_statement(nodes.function_def("_get_name", [("self", None, None)],
+                                                   ast.Name("str")), 1) + \
+            self.emit(ast.Return(ast.Constant(self.cls.print_name)), 2) + \
+            ([""] + methods if methods else [])
 
     def ties(self) -> list[str]:
         """`self.lm_head.weight = self.tok_emb.weight`, under its condition if it has one."""

@@ -75,6 +75,7 @@ class ClassBuilder(Declarations, Children):
                                       f"{what} of '{name}'", pos, "rename one of them")
         cls = ModuleClass(name, block.base, params, inputs, children, [], self.where(path),
                           block.doc)
+        cls.print_name = self.print_name(block, path)
         taken = {**{p: "a parameter of the class" for p in param_names},
                  **{c: "a child" for c in child_names},
                  **({i: "an input" for i in inputs} if block.base == "Module" else {})}
@@ -132,6 +133,7 @@ class ClassBuilder(Declarations, Children):
         for i, input_name in enumerate(inputs):
             name_ok(input_name, "input name", self.where(path + ("inputs", i)), self.errors)
         cls = ModuleClass(name, layer.name, params, inputs, [], [], self.where(path), block.doc)
+        cls.print_name = self.print_name(block, path)
         if not isinstance(block.forward, list):
             self.errors.error("bad-forward", f"a block on {layer.name} has a forward of its own "
                               f"(without one, call {layer.name} itself)",
@@ -141,6 +143,16 @@ class ClassBuilder(Declarations, Children):
                       set(layer.state_names()))
         cls.forward = self.forward_steps(name, scope, block, path)
         return cls
+
+    def print_name(self, block: BlockSpec, path: PathKey) -> str | None:
+        """`print_name: DlaTree`: the class name print() shows. Any identifier, a torch
+        layer's included: it is only printed (imported classes whose instances differ are
+        several blocks printing as one class)."""
+        if block.print_name is not None and not block.print_name.isidentifier():
+            self.errors.error("bad-name", f"invalid print_name: '{block.print_name}' is not a "
+                              "Python identifier", self.where(path + ("print_name",)))
+            return None
+        return block.print_name
 
     def extra_repr(self, cls: ModuleClass, block: BlockSpec, path: PathKey,
                    param_names: set[str]) -> set[str]:

@@ -175,6 +175,7 @@ class BlockSpec(_Model):
     base: str = "Module"  # or Sequential, ModuleList, a torch layer to subclass
     doc: str | None = None
     extra_repr: str | None = None  # printed inside the class's parentheses: "p={p}, mode={mode}"
+    print_name: str | None = None  # the class name print() shows, when not the block's name
     params: dict[str, ParamDecl] = {}
     inputs: list[str] = ["x"]
     children: by_type("children are a mapping of names to children, or a list "  # type: ignore

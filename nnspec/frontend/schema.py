@@ -58,6 +58,10 @@ _DESCRIPTIONS = {
                            "layer to subclass (its arguments and tensors, a forward of its own).",
     ("BlockSpec", "extra_repr"): "What print() shows inside the parentheses: text with "
                                  "{parameter} fields, as in 'p={p}, mode={mode}'.",
+    ("BlockSpec", "print_name"): "The class name print() shows, when it is not the block's "
+                                 "name: two blocks may print as one class (an imported "
+                                 "class whose instances differ), or a block named unlike a "
+                                 "torch layer may print as one.",
     ("BlockSpec", "params"): "Constructor parameters: a default value (its type is inferred), a "
                              "type name such as 'int' (required), or {type, default, doc}.",
     ("BlockSpec", "inputs"): "Names of the forward arguments.",

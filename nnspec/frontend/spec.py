@@ -101,7 +101,8 @@ class TieSpec(SpecData):
 
 
 class BlockSpec(SpecData):
-    FIELDS = {"base": "Module", "doc": None, "extra_repr": None, "params": {}, "inputs": ["x"],
+    FIELDS = {"base": "Module", "doc": None, "extra_repr": None, "print_name": None,
+              "params": {}, "inputs": ["x"],
               "children": {}, "forward": None, "parameters": {}, "buffers": {}, "tie": {},
               "init": []}
 
@@ -264,7 +265,7 @@ _param = _by_type(map=_mapping(ParamSpec, {"type": _one_of(*TYPE_NAMES), "defaul
                   scalar=_scalar, str=_str, list=_list(_any))
 _block = {
     "base": _str, "doc": _optional(_str), "extra_repr": _optional(_str),
-    "params": _dict(_param),
+    "print_name": _optional(_str), "params": _dict(_param),
     "inputs": _list(_str), "children": _by_type(map=_dict(_child), list=_list(_child)),
     "forward": _optional(_by_type(list=_list(_step), str=_one_of("unknown"))),
     "parameters": _dict(_mapping(ParameterSpec, _tensor)),

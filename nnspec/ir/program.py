@@ -177,6 +177,8 @@ class ModuleClass:
     # `extra_repr`: what print() shows inside the class's parentheses, `{name}` fields naming
     # parameters (kept as attributes, like the forward's)
     extra_repr: str | None = None
+    # `print_name`: the class name print() shows, when not `name`
+    print_name: str | None = None
 
     @property
     def layer(self) -> str | None:
