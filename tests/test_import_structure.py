@@ -146,13 +146,56 @@ class GELU(nn.Module):
         return nn.functional.gelu(x)
 
 
-def test_a_class_named_like_a_torch_layer_is_not_taken_for_it():
-    """It is told apart by its identity and written as a reference to itself, under a name
-    that is not torch's (the import checks the rebuilt outputs)."""
-    text = import_model(nn.Sequential(nn.Linear(4, 4), GELU()), "model", {"x": [4]}).text
-    assert f'  Test_import_structureGELU: {{class: "{__name__}:GELU", args: {{}}}}\n' in text
-    assert "    - Test_import_structureGELU()\n" in text and "GELU()\n" not in \
-        text.replace("Test_import_structureGELU()", "")
+def test_a_class_named_like_a_torch_layer_is_not_taken_for_it(tmp_path):
+    """It is told apart by its identity and expanded as a block under a name that is not
+    torch's, which prints as the class does (the import checks print and outputs)."""
+    model = nn.Sequential(nn.Linear(4, 4), GELU())
+    text = import_model(model, "model", {"x": [4]}).text
+    assert "  Test_import_structureGELU:\n    print_name: GELU\n" in text
+    assert "    - Test_import_structureGELU()\n" in text and "layers:" not in text
+    assert str(build_text(text, tmp_path)) == str(model)
+
+
+class Tree(nn.Module):
+    """timm's DlaTree: a tree of `levels` holds two trees of `levels - 1`, the last level two
+    blocks, each with a root that joins its branches."""
+
+    def __init__(self, levels: int, dim: int):
+        super().__init__()
+        make = (lambda: Tree(levels - 1, dim)) if levels > 1 else (lambda: nn.Linear(dim, dim))
+        self.tree1, self.tree2 = make(), make()
+        self.root = nn.Linear(2 * dim, dim)
+
+    def forward(self, x):
+        a = self.tree1(x)
+        return self.root(torch.cat([a, self.tree2(a)], -1))
+
+
+class Transformer(nn.Module):
+    """DistilBERT's: a class with children, named like torch's nn.Transformer."""
+
+    def __init__(self):
+        super().__init__()
+        self.layer = nn.ModuleList([Tree(1, 4), Tree(3, 4)])
+
+    def forward(self, x):
+        for layer in self.layer:
+            x = layer(x)
+        return x
+
+
+def test_a_class_holding_itself_and_one_named_like_a_torch_layer_are_blocks(tmp_path):
+    """One block per nesting height, each printing as `Tree`; `Transformer` is a block under
+    another name that prints as it. Same print, strict load, identical outputs."""
+    model = nn.Sequential(Transformer()).eval()
+    text, rebuilt = rebuilt_from(model, tmp_path, {"x": [4]})
+    for name in ("Tree_2", "Tree_3", "Test_import_structureTransformer"):
+        printed = "Transformer" if "Transformer" in name else "Tree"
+        assert f"  {name}:\n    print_name: {printed}\n" in text
+    assert "  Tree:\n    children:\n" in text and "layers:" not in text
+    x = torch.randn(2, 4)
+    with torch.no_grad():
+        assert torch.equal(rebuilt.eval()(x), model(x))
 
 
 # --- shared submodules and parameters -----------------------------------------------------------

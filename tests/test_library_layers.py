@@ -183,7 +183,7 @@ def test_a_class_named_like_a_torch_layer_is_referenced_under_another_name(tmp_p
     assert '  FakelibGELU: {class: "fakelib.ops:GELU", args: {inplace: {type: bool, default: ' \
            'false}}}\n' in text
     assert "    act: FakelibGELU()\n    last: GELU()\n" in text
-    assert "# Reference FakelibGELU: named like a torch layer\n" in text
+    assert "# Reference FakelibGELU: library leaf\n" in text  # it prints its settings
 
 
 def test_a_reference_whose_outputs_differ_is_refused_at_its_line():

@@ -6,6 +6,7 @@ forward builds such a mask, imported with `import module` and rebuilt exactly.""
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import pytest
@@ -196,3 +197,63 @@ def test_a_mask_built_with_diff_new_ones_and_several_indices_round_trips(tmp_pat
         ids = torch.randint(0, 10, shape)
         with torch.no_grad():
             assert torch.equal(model(ids), rebuilt.eval()(ids))
+
+
+ELEMENTWISE = {"abs": torch.abs, "log": torch.log, "minimum": torch.minimum,
+               "maximum": torch.maximum}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name, other", [("abs", None), ("log", None),
+                                         *[(n, o) for n in ("minimum", "maximum")
+                                           for o in DTYPES]])
+def test_abs_log_minimum_and_maximum_match_torch(name, dtype, other):
+    x = real((2, 1, 3), dtype)
+    args = (x,) if other is None else (x, real((4, 1), other))
+    for table in (ops.TORCH_FUNCTIONS, ops.METHODS):
+        agree(table[name], ELEMENTWISE[name], args, {})
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("value, kwargs", [(0, {}), (2.5, {}), (True, {}),
+                                           (7, {"dtype": torch.float16})])
+def test_full_like_matches_torch(dtype, value, kwargs):
+    agree(ops.TORCH_FUNCTIONS["full_like"], torch.full_like, (real((2, 3), dtype), value),
+          kwargs)
+
+
+class Buckets(nn.Module):
+    """T5's relative position buckets: abs, log, a minimum with full_like, where; behind a
+    branch on a size, so its steps come from torch.export (`torch.min(a, b)` is
+    aten.min.other there)."""
+
+    def __init__(self):
+        super().__init__()
+        self.bias = nn.Embedding(8, 2)
+
+    def forward(self, x):
+        if x.shape[1] < 1:
+            return x
+        n = x.shape[1]
+        relative = torch.arange(n)[None, :] - torch.arange(n)[:, None]
+        buckets = (relative > 0).to(torch.long) * 4
+        relative = torch.abs(relative)
+        large = 2 + (torch.log(relative.float() / 2) / math.log(16 / 2) * 2).to(torch.long)
+        large = torch.min(large, torch.full_like(large, 3))
+        buckets = buckets + torch.where(relative < 2, relative, large)
+        return x + self.bias(buckets).permute(2, 0, 1).sum(0)
+
+
+def test_t5_buckets_round_trip_at_other_lengths(tmp_path):
+    model = Outer(Buckets).eval()
+    result = import_model(model, "buckets", {"ids": [5, 5]})
+    assert result.warnings == []
+    steps = result.text[result.text.index("Buckets:"):]
+    for call in ("torch.abs(", "torch.log(", "torch.minimum(", "torch.full_like("):
+        assert call in steps
+    rebuilt = build_text(result.text, tmp_path)
+    rebuilt.load_state_dict(model.state_dict(), strict=True)
+    for n in (5, 9, 2):
+        x = torch.randn(2, n, n)
+        with torch.no_grad():
+            assert torch.equal(model(x), rebuilt.eval()(x))

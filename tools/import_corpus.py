@@ -295,7 +295,8 @@ def _run_worker(entry) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-k", default="", help="only models whose name contains this")
+    parser.add_argument("-k", action="append", default=[],
+                        help="only models whose name contains this (repeatable: any of them)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--no-doc", action="store_true", help="leave docs/ untouched")
     parser.add_argument("-j", "--jobs", type=int, default=2, help="models imported at once")
@@ -308,7 +309,7 @@ def main() -> int:
     import corpus_models
 
     entries = [e for e in corpus_models.corpus(corpus_models.torchvision_classification())
-               if args.k in e.name]
+               if not args.k or any(k in e.name for k in args.k)]
     old = {r["model"]: r for r in json.loads(RESULTS.read_text())} if RESULTS.exists() else {}
     with ThreadPoolExecutor(args.jobs) as pool:
         for rec in pool.map(_run_worker, entries):

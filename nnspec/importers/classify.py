@@ -12,6 +12,7 @@ from nnspec.catalog import LAYERS
 from nnspec.diagnostics import Collector
 from nnspec.importers.layers import LayerCall, LayerProblem, Unprinted, read_attention, read_layer
 from nnspec.importers.tree import Node
+from nnspec.importers.variants import free_name, split_nested
 from nnspec.language.names import child_name_problem, identifier_problem
 
 
@@ -77,6 +78,7 @@ class Classifier:
         self.notes: list[str] = []
         self.unprinted: list[int] = []  # lines of layers with an argument no repr shows
         self.inline: set[int] = set()  # torch's ModuleLists nested in one another: children
+        self.renamed: dict[str, str] = {}  # a class named like a torch layer -> its block name
 
     def torch_layer(self, node: Node) -> bool:
         """A layer of torch's own (not a user's class): by its module when it is at hand."""
@@ -107,7 +109,9 @@ class Classifier:
                               "model", node.pos, "import the printed tree of a whole model")
             return None
         self.inline = self.nested_lists(node)
-        return self.instance(node)
+        root = self.instance(node)
+        split_nested(self.instances, Seq, Use)
+        return root
 
     def nested_lists(self, root: Node) -> set[int]:
         """The torch ModuleLists (below the root) with another in their subtree or above them:
@@ -129,7 +133,8 @@ class Classifier:
             stack.extend((child, here) for _, child in node.children)
         return nested
 
-    def instance(self, node: Node) -> Instance:
+    def instance(self, node: Node, name: str | None = None) -> Instance:
+        """The instance printed at `node`, of class `name` (by default the printed one)."""
         if id(node) in self.memo:
             return self.memo[id(node)]
         keys = [k for k, _ in node.children]
@@ -156,10 +161,10 @@ class Classifier:
                               "rebuilt as a module without children; parameters it holds "
                               "itself, if any, do not show in a printed tree")
         listed = node.cls == "ModuleList" or node.collapsed or _subclass(module, "ModuleList")
-        inst = Instance(node.cls, node, self.items(node), numbered, listed,
+        inst = Instance(name or node.cls, node, self.items(node), numbered, listed,
                         sequential=_subclass(module, "Sequential"))
         self.memo[id(node)] = inst
-        self.instances.setdefault(node.cls, []).append(inst)
+        self.instances.setdefault(inst.cls, []).append(inst)
         return inst
 
     def items(self, node: Node) -> list[tuple[str, Item]]:
@@ -190,6 +195,10 @@ class Classifier:
             call = self.references.call(node, module, why)
             return None if call is None else Layer(call, node)
         impostor = self.impostor(node)
+        if impostor and node.args in (None, ""):  # a block under another name, printing as it
+            top = impostor.split(".")[0]
+            return Use(self.instance(node, self.renamed.setdefault(impostor, free_name(
+                f"{top.capitalize()}{node.cls}", self.instances))))
         if impostor:
             self.errors.error("not-rebuildable", f"'{node.cls}' here is {impostor}, not torch's "
                               f"{node.cls}; a spec block cannot take a torch layer's name",

@@ -51,6 +51,8 @@ def _body(cls: DraftClass, indent: int) -> list[str]:
     out = []
     if cls.base != "Module":
         out.append(f"{pad}base: {cls.base}")
+    if cls.print_name is not None:
+        out.append(f"{pad}print_name: {cls.print_name}")
     if cls.inputs and cls.inputs != ["x"] and indent > 2:  # the model takes the top-level inputs
         out.append(f"{pad}inputs: [{', '.join(cls.inputs)}]")
     if cls.params:

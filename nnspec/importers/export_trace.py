@@ -43,7 +43,9 @@ _METHODS = {"view", "reshape", "transpose", "permute", "unsqueeze", "squeeze", "
             "swapaxes", "swapdims", "cumsum", "sin", "cos", "new_ones", "new_zeros"}
 _FUNCTIONS = {"cat": "torch.cat", "stack": "torch.stack", "exp": "torch.exp",
               "sqrt": "torch.sqrt", "rsqrt": "torch.rsqrt", "cos": "torch.cos", "sin": "torch.sin",
-              "gather": "torch.gather", "diff": "torch.diff",
+              "gather": "torch.gather", "diff": "torch.diff", "abs": "torch.abs",
+              "log": "torch.log", "minimum": "torch.minimum", "maximum": "torch.maximum",
+              "full_like": "torch.full_like",
               "relu": "torch.relu", "sigmoid": "torch.sigmoid",
               "tanh": "torch.tanh", "where": "torch.where", "bmm": "torch.bmm",
               "einsum": "torch.einsum", "arange": "torch.arange", "zeros": "torch.zeros",
@@ -185,7 +187,8 @@ class _Rebuilder:
         live = {name for name, _, leaf, node in leaves if paths.live(leaf, node)}
         placeholders = {p.name: self.out.placeholder(p.name) for p in named if p.name in live}
         for name, path, leaf, node in leaves:
-            if not paths.live(leaf, node):  # None, a flag, a size export fixed: its value
+            _check_size_free(name, leaf, node, parameters.get(name))
+            if not paths.live(leaf, node):  # None, a flag, a size at its default: its value
                 self.env[node] = leaf
                 continue
             if name not in placeholders:
@@ -323,6 +326,8 @@ class _Rebuilder:
         overload = getattr(target, "_overloadname", "")
         if name in _CHECKS:
             return
+        if name in ("min", "max") and overload == "other":  # torch.min(a, b): elementwise
+            name = f"{name}imum"
         if name.endswith("_") and not name.startswith("_"):  # `x += y` as aten.add_
             later = [u for u in node.args[0].users if u is not node and
                      self.order[u] > self.order[node]] if hasattr(node.args[0], "users") \
@@ -442,6 +447,21 @@ def _check_batch_free(node: Any) -> None:
     if shape and is_concrete_int(shape[0]) and int(shape[0]) > 1:
         raise Untraceable(f"torch.export fixed the batch size of '{node.name}' to "
                           f"{int(shape[0])}; the steps would hold that number")
+
+
+def _check_size_free(name: str, leaf: Any, node: Any, parameter: Any) -> None:
+    """Export fixes an int argument the forward loops or branches on (`range(n)`): the steps
+    would hold the example's number where the forward takes another (0 and 1, which export
+    always fixes, are broadcasting and flags; an int at its default stays fixed)."""
+    from torch.fx.experimental.symbolic_shapes import is_concrete_int
+
+    if not isinstance(leaf, int) or isinstance(leaf, bool) or leaf in (0, 1) or \
+            is_default(leaf, getattr(parameter, "default", None)):
+        return
+    value = node.meta.get("val")
+    if isinstance(value, int) or is_concrete_int(value):
+        raise Untraceable(f"torch.export fixed the argument '{name}' to {leaf} (the forward "
+                          "loops or branches on it); the steps would hold that number")
 
 
 class _Lazy:

@@ -20,6 +20,7 @@ from nnspec.diagnostics import Collector, Pos
 from nnspec.formatter import literal
 from nnspec.importers.classify import Classifier, Instance, Item, Layer, Seq, Use
 from nnspec.importers.params import DraftParam, Params, widened
+from nnspec.importers.variants import Split, split
 
 # --- the folded classes -----------------------------------------------------------------------
 
@@ -61,6 +62,7 @@ class DraftClass:
     inputs: list[str] | None = None  # forward arguments, when not [x]
     tensors: list[DraftTensor] = field(default_factory=list)
     ties: list[tuple[str, str]] = field(default_factory=list)  # (target, source) paths
+    print_name: str | None = None  # the printed class, when the block is named otherwise
 
 
 @dataclass
@@ -136,9 +138,17 @@ class Folder:
                               "inside the tree", root.node.pos)
         if self.errors.errors:
             return []
-        for name in order:
-            self.classes[name] = self.fold(name, self.instances[name])
-        return [self.classes[n] for n in order]
+        done: list[str] = []
+        while order:
+            name = order.pop(0)
+            try:
+                self.classes[name] = self.fold(name, self.instances[name])
+            except Split as parts:  # children first: no class holding these is folded yet
+                order[:0] = split(self.instances, name, [
+                    [self.instances[name][i] for i in group] for group in parts.groups])
+                continue
+            done.append(name)
+        return [self.classes[n] for n in done]
 
     def fold(self, name: str, instances: list[Instance]) -> DraftClass:
         first = instances[0]
@@ -159,6 +169,11 @@ class Folder:
         draft = DraftClass(name, base, [], children, numbered, first.node.pos,
                            tensors=self.tensors(name, instances, params))
         draft.ties = first.ties
+        printed = {inst.node.cls for inst in instances}
+        if len(printed) > 1:
+            self.errors.error("not-rebuildable", f"classes {' and '.join(sorted(printed))} "
+                              f"both fold into the block '{name}'", first.node.pos)
+        draft.print_name = first.node.cls if first.node.cls != name else None
         for inst in instances[1:]:
             if inst.ties != first.ties:
                 self.errors.error("not-rebuildable", f"instances of '{name}' share submodules "

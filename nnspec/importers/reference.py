@@ -116,8 +116,6 @@ class References:
                 and cls not in self.kept and _referenceable(module, self.made):
             # (else refused, naming the buffer)
             return f"{_HOLDS} '{held}', which no spec init recreates"
-        if node.cls in LAYERS:
-            return "named like a torch layer"
         if _torch_layer_base(cls) is not None:
             return "layer subclass with children" if node.args is None else "layer subclass"
         if node.args not in (None, ""):

@@ -19,7 +19,7 @@ import re
 from typing import Any
 
 from nnspec.catalog import ops
-from nnspec.importers.calls import is_default
+from nnspec.importers.calls import baked_out
 from nnspec.language import operators
 from nnspec.language.names import Namespace
 
@@ -290,12 +290,11 @@ class _Writer:
         return args, keywords
 
     def expression(self, node: Any) -> ast.expr:
-        if node.op == "call_module":
-            args, keywords = self.call_args(node)
-            defaults = _defaults(self.module.get_submodule(node.target))
-            keywords = [k for k, (name, value) in zip(keywords, node.kwargs.items())
-                        if not (name in defaults and is_default(value, defaults[name]))]
-            return ast.Call(self.callee(node.target), args, keywords)
+        if node.op == "call_module":  # constants at the child's defaults left out
+            args, kwargs = baked_out(self.module.get_submodule(node.target), node.args,
+                                     node.kwargs, None)
+            return ast.Call(self.callee(node.target), [self.value(a) for a in args],
+                            [ast.keyword(k, self.value(v)) for k, v in kwargs.items()])
         if node.op == "call_method":
             if node.target not in ops.METHODS:
                 raise Untraceable(f"forward calls the tensor method '{node.target}', which is "
@@ -363,18 +362,6 @@ class _Writer:
         positional, keywords = self.call_args(node)
         return ast.Call(ast.Attribute(ast.Name(namespace, ast.Load()), fn, ast.Load()),
                         positional, keywords)
-
-
-def _defaults(child: Any) -> dict[str, Any]:
-    """The child's forward arguments that have a default, with it: a call that passes the
-    default by keyword says nothing the child's spec forward, which has no such input, needs."""
-    import inspect
-
-    try:
-        parameters = inspect.signature(child.forward).parameters.values()
-    except (TypeError, ValueError):
-        return {}
-    return {p.name: p.default for p in parameters if p.default is not p.empty}
 
 
 def _dtype_name(value: Any) -> str | None:

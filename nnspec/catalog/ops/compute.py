@@ -280,6 +280,15 @@ def filled_like_rule(input: Tensor, *, dtype: Any = None, device: Any = None,
     return Tensor(input.shape, dtype=dtype_arg(dtype, "zeros_like") or input.dtype)
 
 
+def full_like_rule(input: Tensor, fill_value: Any, *, dtype: Any = None, device: Any = None,
+                   requires_grad: bool = False, memory_format: Any = None) -> Tensor:
+    """`torch.full_like(x, value)`: x's shape, and its dtype unless dtype says."""
+    if not isinstance(fill_value, (bool, int, float)):
+        raise OpError(f"full_like() fills with a number, got {type(fill_value).__name__}",
+                      input, code="bad-op-argument")
+    return Tensor(input.shape, dtype=dtype_arg(dtype, "full_like") or input.dtype)
+
+
 def _number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 

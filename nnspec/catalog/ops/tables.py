@@ -16,6 +16,7 @@ from nnspec.catalog.ops.compute import (
     einsum_rule,
     filled_like_rule,
     filled_rule,
+    full_like_rule,
     interpolate_rule,
     layer_norm_rule,
     linear_rule,
@@ -73,7 +74,8 @@ def _unaries(accepts: str, *names: str) -> dict[str, Callable[..., Tensor]]:
     return {name: unary_rule(name, accepts) for name in names}
 
 
-_MATH = {**_unaries("number", "relu"), **_unaries("promote", "sigmoid", "tanh", "sqrt", "exp"),
+_MATH = {**_unaries("number", "relu", "abs"),
+         **_unaries("promote", "sigmoid", "tanh", "sqrt", "exp", "log"),
          **_unaries("promote", "rsqrt", "cos", "sin")}
 _CASTS = {"float": cast_rule("float32"), "double": cast_rule("float64"),
           "half": cast_rule("float16"), "long": cast_rule("int64"), "int": cast_rule("int32"),
@@ -94,7 +96,8 @@ TORCH_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "masked_fill": masked_fill_rule, "tril": triangle_rule, "triu": triangle_rule,
     "arange": arange_rule, "zeros": filled_rule("zeros"), "ones": filled_rule("ones"),
     "meshgrid": meshgrid_rule, "pow": binary_rule, "div": div_rule, "cumsum": cumsum_rule,
-    "diff": diff_rule,
+    "diff": diff_rule, "minimum": binary_rule, "maximum": binary_rule,
+    "full_like": full_like_rule,
 }
 
 F_FUNCTIONS: dict[str, Callable[..., Any]] = {
@@ -122,7 +125,8 @@ METHODS: dict[str, Callable[..., Any]] = {
     "swapdims": swapdims_rule, "gather": gather_rule,
     "repeat": repeat_rule, "mean": mean_rule, "sum": sum_rule, "softmax": softmax_rule,
     "matmul": matmul_rule, "size": size_rule, "dim": ndim_rule,
-    **{name: _MATH[name] for name in ("rsqrt", "cos", "sin")}, "pow": binary_rule,
+    **{name: _MATH[name] for name in ("rsqrt", "cos", "sin", "abs", "log")},
+    "pow": binary_rule, "minimum": binary_rule, "maximum": binary_rule,
     "div": div_rule, "cumsum": cumsum_rule, "diff": diff_rule,
     "new_ones": new_filled_rule("new_ones"), "new_zeros": new_filled_rule("new_zeros"),
 }
