@@ -1,7 +1,8 @@
 """Child calls as real forwards make them: keyword arguments at the child's own defaults
-(timm's `self.attn(x, attn_mask=attn_mask, is_causal=False)`), which torch.fx refuses to
-trace and torch.export recovers with the constants fixed. The spec calls the child without
-them (exact: they are its defaults); the rebuild is checked here independently."""
+(timm's `self.attn(x, attn_mask=attn_mask, is_causal=False)`). torch.fx traces such a child
+with them fixed at its defaults (every recorded call leaves them there), torch.export with the
+constants it was given. The spec calls the child without them (exact: they are its
+defaults); the rebuild is checked here independently."""
 
 from __future__ import annotations
 
@@ -54,8 +55,9 @@ def test_keywords_at_the_childs_defaults_are_left_out(tmp_path):
     model = Net().eval()
     result = import_model(model, "net", {"x": [5, 8]})
     assert result.warnings == []
-    assert "attn(" in result.text and "attn_mask=" not in result.text
-    assert "is_causal=False" not in result.text
+    assert "    - out = attn(out)\n" in result.text and "attn_mask" not in result.text
+    assert "Forward: traced with torch.fx in eval mode, each class with its children as " \
+        "leaves.\n" in result.text  # no class needed torch.export
     assert "need_weights=False" in result.text
     rebuilt = build_text(result.text, tmp_path)
     assert str(rebuilt) == str(model)

@@ -80,3 +80,22 @@ def is_default(value: Any, default: Any) -> bool:
         return value is None and default is None
     return type(value) is type(default) and isinstance(value, (bool, int, float, str)) and \
         value == default
+
+
+def at_defaults(module: Any, call: tuple[tuple, dict] | None) -> dict[str, Any] | None:
+    """The forward's arguments that have a default, with it, when the module's recorded call
+    (`call`: args, kwargs) leaves every one of them there: torch.fx may then trace it with
+    them fixed, and its parents' calls leave them out (baked_out). None otherwise."""
+    if call is None:
+        return None
+    try:
+        signature = inspect.signature(module.forward)
+        bound = signature.bind(*call[0], **call[1]).arguments
+    except (TypeError, ValueError):
+        return None
+    defaults = {p.name: p.default for p in signature.parameters.values()
+                if p.default is not p.empty}
+    if any(name in bound and not is_default(bound[name], default)
+           for name, default in defaults.items()):
+        return None
+    return defaults

@@ -18,6 +18,7 @@ import sys
 from typing import Any
 
 from nnspec.diagnostics import Collector, Diagnostic, Pos, SpecError
+from nnspec.importers.calls import at_defaults
 from nnspec.importers.classify import Classifier, Instance
 from nnspec.importers.construct import Made, recording
 from nnspec.importers.draft import (
@@ -45,7 +46,12 @@ from nnspec.importers.printed import is_torch_layer
 from nnspec.importers.reference import References
 from nnspec.importers.state import assign_live
 from nnspec.importers.ties import assign_ties
-from nnspec.importers.trace import Untraceable, runs_children_in_order, trace_steps
+from nnspec.importers.trace import (
+    Defaulted,
+    Untraceable,
+    runs_children_in_order,
+    trace_steps,
+)
 from nnspec.importers.tree import Node, parse_tree
 from nnspec.importers.variants import Split
 from nnspec.language.names import DASHED
@@ -287,33 +293,48 @@ class _Forwards:
     def trace(self, module: Any, referenced: Any = None) -> tuple[list[str], list[str]]:
         try:
             return trace_steps(module)
-        except Untraceable as fx_reason:
-            if referenced is not None and referenced():  # not exported: it can take long
-                # on such code, and the class is written as a reference instead
-                raise Untraceable(f"{fx_reason}; written as a layer reference instead of "
-                                  "exported") from None
+        except Defaulted as reason:  # timm's `attn(x, attn_mask=None)`: fixed if never given
             if self.calls is None:
                 self.calls = self.record()
-            call = self.calls.get(id(module))
-            if call is None:
-                raise Untraceable(f"{fx_reason}; torch.export needs it to run on the example "
-                                  "input, and it did not") from None
-            key = (type(module), str(module), _call_key(call))
-            if key not in self.exports:  # equal instances on equal arguments: export once
-                try:
-                    self.exports[key] = export_steps(
-                        module, *call, fixed=lambda child: self.fixed.get(type(child)))
-                except Untraceable as export_reason:
-                    self.exports[key] = export_reason
-            if isinstance(self.exports[key], Untraceable):
-                raise Untraceable(f"{fx_reason}; {self.exports[key]}") from None
-            self.exported.add(type(module).__name__)
-            constants = _constants(module, call)
-            known = self.fixed.setdefault(type(module), constants)
-            for name in list(known):  # held fixed at one value by every instance traced
-                if name not in constants or not _equal(known[name], constants[name]):
-                    del known[name]
-            return self.exports[key]
+            fixed = at_defaults(module, self.calls.get(id(module)))
+            try:
+                if fixed is None:
+                    raise reason
+                return trace_steps(module, fixed)
+            except Untraceable as fx_reason:
+                return self.untraced(module, referenced, fx_reason)
+        except Untraceable as fx_reason:
+            return self.untraced(module, referenced, fx_reason)
+
+    def untraced(self, module: Any, referenced: Any, fx_reason: Untraceable
+                 ) -> tuple[list[str], list[str]]:
+        """torch.export's steps where torch.fx failed, unless the class is to be a reference."""
+        if referenced is not None and referenced():  # not exported: it can take long
+            # on such code, and the class is written as a reference instead
+            raise Untraceable(f"{fx_reason}; written as a layer reference instead of "
+                              "exported") from None
+        if self.calls is None:
+            self.calls = self.record()
+        call = self.calls.get(id(module))
+        if call is None:
+            raise Untraceable(f"{fx_reason}; torch.export needs it to run on the example "
+                              "input, and it did not") from None
+        key = (type(module), str(module), _call_key(call))
+        if key not in self.exports:  # equal instances on equal arguments: export once
+            try:
+                self.exports[key] = export_steps(
+                    module, *call, fixed=lambda child: self.fixed.get(type(child)))
+            except Untraceable as export_reason:
+                self.exports[key] = export_reason
+        if isinstance(self.exports[key], Untraceable):
+            raise Untraceable(f"{fx_reason}; {self.exports[key]}") from None
+        self.exported.add(type(module).__name__)
+        constants = _constants(module, call)
+        known = self.fixed.setdefault(type(module), constants)
+        for name in list(known):  # held fixed at one value by every instance traced
+            if name not in constants or not _equal(known[name], constants[name]):
+                del known[name]
+        return self.exports[key]
 
     def __call__(self, draft: DraftClass, instances: list[Instance], params: Params) -> None:
         modules = [self.live[id(inst.node)] for inst in instances]

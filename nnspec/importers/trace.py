@@ -36,11 +36,18 @@ class Untraceable(Exception):
     """Why a module's forward cannot become spec steps."""
 
 
-def trace_steps(module: Any) -> tuple[list[str], list[str]]:
+class Defaulted(Untraceable):
+    """A forward argument with a default, which torch.fx traces as an input: traced again
+    with it fixed at the default where every call leaves it there (calls.at_defaults)."""
+
+
+def trace_steps(module: Any, fixed: dict[str, Any] | None = None
+                ) -> tuple[list[str], list[str]]:
     """(forward argument names, steps) for one module, its children left opaque. A value
     used once is written where it is used, unless that hides a loop: then every value gets
-    its own step, so that the loop's turns look alike."""
-    return write_steps(module, _trace(module))
+    its own step, so that the loop's turns look alike. `fixed`: forward arguments held at
+    these values (their defaults), which the steps then do not take."""
+    return write_steps(module, _trace(module, fixed))
 
 
 def write_steps(module: Any, graph: Any) -> tuple[list[str], list[str]]:
@@ -132,7 +139,7 @@ def runs_children_in_order(module: Any) -> bool:
         nodes[-1].args == (nodes[-2],)
 
 
-def _trace(module: Any) -> Any:
+def _trace(module: Any, fixed: dict[str, Any] | None = None) -> Any:
     from torch import fx
 
     class ChildrenAsLeaves(fx.Tracer):
@@ -144,11 +151,17 @@ def _trace(module: Any) -> Any:
             return m is not module
 
     try:
-        graph = ChildrenAsLeaves().trace(module)
+        graph = ChildrenAsLeaves().trace(module, concrete_args=fixed)
     except Exception as exc:  # fx says why: data-dependent control flow, unsupported calls
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise Untraceable(f"torch.fx cannot trace it: {message}") from None
+    for node in [n for n in graph.nodes if n.op == "placeholder" and n.args and fixed]:
+        for user in list(node.users):  # an argument held at its default: that constant
+            user.args, user.kwargs = fx.node.map_arg(
+                (user.args, user.kwargs), lambda n, node=node: node.args[0] if n is node else n)
     drop_asserts(graph)
+    for node in [n for n in graph.nodes if n.op == "placeholder" and n.args and fixed]:
+        graph.erase_node(node)
     return graph
 
 
@@ -156,9 +169,11 @@ def drop_asserts(graph: Any) -> None:
     """Remove `torch._assert` checks (timm's input-size checks) and what only they used:
     they return nothing, and for the inputs the model accepts they change nothing."""
     import torch
+    from torch import fx
 
     dead = [n for n in graph.nodes if n.op == "call_function" and n.target in (
-        torch._assert, getattr(torch, "_assert_async", None))]
+        torch._assert, getattr(torch, "_assert_async", None),
+        fx._symbolic_trace._assert_is_none)]  # (a None argument fx was given as fixed)
     while dead:
         node = dead.pop()
         inputs = node.all_input_nodes
@@ -188,7 +203,7 @@ class _Writer:
         for node in self.graph.nodes:
             if node.op == "placeholder":
                 if node.args:
-                    raise Untraceable(f"forward argument '{node.target}' has a default")
+                    raise Defaulted(f"forward argument '{node.target}' has a default")
                 name = self.fresh(node.target)
                 inputs.append(name)
                 self.bind(node, name)
