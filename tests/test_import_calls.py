@@ -65,3 +65,39 @@ def test_keywords_at_the_childs_defaults_are_left_out(tmp_path):
     x = torch.randn(3, 5, 8)
     with torch.no_grad():
         assert torch.equal(rebuilt.eval()(x), model(x))
+
+
+def test_a_child_traced_with_defaults_fixed_only_where_every_call_leaves_them():
+    """at_defaults gives the defaults to fix only when the recorded call leaves each one at
+    its default; a call passing another value (or no call at all) gives None, and the class
+    is traced by export on what it was given."""
+    from nnspec.importers.calls import at_defaults
+
+    attn = Attention()
+    x = torch.randn(1, 5, 8)
+    assert at_defaults(attn, ((x,), {"is_causal": False})) == {"attn_mask": None,
+                                                                "is_causal": False}
+    assert at_defaults(attn, ((x, None), {})) == {"attn_mask": None, "is_causal": False}
+    assert at_defaults(attn, ((x,), {"is_causal": True})) is None
+    assert at_defaults(attn, ((x, torch.zeros(5, 8)), {})) is None
+    assert at_defaults(attn, None) is None
+
+
+class Causal(Block):
+    def forward(self, x, attn_mask=None):
+        return x + self.attn(self.norm(x), is_causal=True)
+
+
+def test_a_child_called_with_another_value_holds_it_in_its_own_steps(tmp_path):
+    """The instance called with is_causal=True is exported with it fixed: its steps hold it
+    (under a parameter telling the instances apart), so its parent's call leaves it out."""
+    torch.manual_seed(0)
+    model = nn.Sequential(Block(), Causal()).eval()
+    result = import_model(model, "causal", {"x": [5, 8]})
+    assert "attn: Attention(True)" in result.text and "    - if: alt_forward\n" in result.text
+    assert "is_causal=True" not in result.text and "    - out = attn(out)\n" in result.text
+    rebuilt = build_text(result.text, tmp_path)
+    rebuilt.load_state_dict(model.state_dict(), strict=True)
+    x = torch.randn(3, 5, 8)
+    with torch.no_grad():
+        assert torch.equal(rebuilt.eval()(x), model(x))

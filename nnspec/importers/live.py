@@ -270,11 +270,6 @@ def _constants(module: Any, call: tuple[tuple, dict]) -> dict[str, Any]:
         isinstance(v, torch.Tensor) for v in _pytree.tree_leaves(value))}
 
 
-def _equal(a: Any, b: Any) -> bool:
-    return (a is None and b is None) or (type(a) is type(b) and isinstance(
-        a, (bool, int, float, str)) and a == b)
-
-
 class _Forwards:
     """Sets each folded class's forward from its traced instances: torch.fx first, and
     torch.export on the arguments the instance received where fx fails."""
@@ -288,11 +283,16 @@ class _Forwards:
         self.exported: set[str] = set()  # the classes torch.export traced
         # (steps) or the Untraceable that exporting raised, by class, print and arguments
         self.exports: dict[tuple, Any] = {} if exports is None else exports
-        self.fixed: dict[type, dict[str, Any]] = {}  # exported class -> its fixed arguments
+        # id(instance) -> the arguments its steps hold fixed (at their recorded values),
+        # which its parent's call leaves out
+        self.held: dict[int, dict[str, Any]] = {}
+
+    def held_by(self, child: Any) -> dict[str, Any] | None:
+        return self.held.get(id(child))
 
     def trace(self, module: Any, referenced: Any = None) -> tuple[list[str], list[str]]:
         try:
-            return trace_steps(module)
+            return trace_steps(module, held=self.held_by)
         except Defaulted as reason:  # timm's `attn(x, attn_mask=None)`: fixed if never given
             if self.calls is None:
                 self.calls = self.record()
@@ -300,7 +300,9 @@ class _Forwards:
             try:
                 if fixed is None:
                     raise reason
-                return trace_steps(module, fixed)
+                steps = trace_steps(module, fixed, self.held_by)
+                self.held[id(module)] = fixed
+                return steps
             except Untraceable as fx_reason:
                 return self.untraced(module, referenced, fx_reason)
         except Untraceable as fx_reason:
@@ -323,17 +325,13 @@ class _Forwards:
         if key not in self.exports:  # equal instances on equal arguments: export once
             try:
                 self.exports[key] = export_steps(
-                    module, *call, fixed=lambda child: self.fixed.get(type(child)))
+                    module, *call, fixed=self.held_by)
             except Untraceable as export_reason:
                 self.exports[key] = export_reason
         if isinstance(self.exports[key], Untraceable):
             raise Untraceable(f"{fx_reason}; {self.exports[key]}") from None
         self.exported.add(type(module).__name__)
-        constants = _constants(module, call)
-        known = self.fixed.setdefault(type(module), constants)
-        for name in list(known):  # held fixed at one value by every instance traced
-            if name not in constants or not _equal(known[name], constants[name]):
-                del known[name]
+        self.held[id(module)] = _constants(module, call)
         return self.exports[key]
 
     def __call__(self, draft: DraftClass, instances: list[Instance], params: Params) -> None:

@@ -41,23 +41,25 @@ class Defaulted(Untraceable):
     with it fixed at the default where every call leaves it there (calls.at_defaults)."""
 
 
-def trace_steps(module: Any, fixed: dict[str, Any] | None = None
+def trace_steps(module: Any, fixed: dict[str, Any] | None = None, held: Any = None
                 ) -> tuple[list[str], list[str]]:
     """(forward argument names, steps) for one module, its children left opaque. A value
     used once is written where it is used, unless that hides a loop: then every value gets
     its own step, so that the loop's turns look alike. `fixed`: forward arguments held at
-    these values (their defaults), which the steps then do not take."""
-    return write_steps(module, _trace(module, fixed))
+    these values (their defaults), which the steps then do not take. `held(child)`: the
+    arguments a child's own steps hold fixed (None if none), which its calls leave out."""
+    return write_steps(module, _trace(module, fixed), held)
 
 
-def write_steps(module: Any, graph: Any) -> tuple[list[str], list[str]]:
+def write_steps(module: Any, graph: Any, held: Any = None) -> tuple[list[str], list[str]]:
     """(forward argument names, steps) from an fx graph of `module`'s own forward."""
     containers = _containers(module)
-    inputs, steps = _Writer(module, graph).write()
+    inputs, steps = _Writer(module, graph, held=held).write()
     taken = {name for name, _ in module.named_children()}
     folded = fold_loops(steps, containers, taken)
     if containers and len(folded) == len(steps):
-        plain = fold_loops(_Writer(module, graph, inline=False).write()[1], containers, taken)
+        plain = fold_loops(_Writer(module, graph, inline=False, held=held).write()[1],
+                           containers, taken)
         if any(step.startswith("for ") for step in plain):
             return inputs, plain
     return inputs, folded
@@ -184,8 +186,9 @@ def drop_asserts(graph: Any) -> None:
 
 
 class _Writer:
-    def __init__(self, module: Any, graph: Any, inline: bool = True):
+    def __init__(self, module: Any, graph: Any, inline: bool = True, held: Any = None):
         self.module, self.graph, self.inline = module, graph, inline
+        self.held = held or (lambda child: None)
         self.children = dict(module.named_children())
         self.exprs: dict[Any, ast.expr] = {}  # fx node -> its value as an expression
         self.names: dict[Any, str] = {}
@@ -306,8 +309,8 @@ class _Writer:
 
     def expression(self, node: Any) -> ast.expr:
         if node.op == "call_module":  # constants at the child's defaults left out
-            args, kwargs = baked_out(self.module.get_submodule(node.target), node.args,
-                                     node.kwargs, None)
+            child = self.module.get_submodule(node.target)
+            args, kwargs = baked_out(child, node.args, node.kwargs, self.held(child))
             return ast.Call(self.callee(node.target), [self.value(a) for a in args],
                             [ast.keyword(k, self.value(v)) for k, v in kwargs.items()])
         if node.op == "call_method":
