@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ast
 import copy
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 
@@ -20,6 +19,7 @@ from nnspec.codegen.statements import (
     member,
     self_attr,
     store,
+    unused_unpacked,
 )
 from nnspec.formatter import INDENT, format_statement, nodes
 from nnspec.ir.program import (
@@ -156,21 +156,22 @@ class ClassWriter:
     def extra_repr(self, template: str) -> list[str]:
         """`def extra_repr(self) -> str: return f"p={self.p}, mode={self.mode}"`."""
         parts = TEMPLATE_FIELD.split(template)
-        text = ast.JoinedStr([ast.FormattedValue(self_attr(part), -1, None) if i % 2
-                              else ast.Constant(part) for i, part in enumerate(parts) if part])
-        return format_statement(nodes.function_def("extra_repr", [("self", None, None)],
-                                                   ast.Name("str")), 1) + \
-            self.emit(ast.Return(text), 2)
+        return self.str_method("extra_repr", ast.JoinedStr([
+            ast.FormattedValue(self_attr(part), -1, None) if i % 2 else ast.Constant(part)
+            for i, part in enumerate(parts) if part]))
 
     def named(self, methods: list[str]) -> list[str]:
         """With `print_name`, `def _get_name(self) -> str: return "DlaTree"` first: the
         class name torch's print() shows."""
         if self.cls.print_name is None:
             return methods
-        return format_statement(nodes.function_def("_get_name", [("self", None, None)],
-                                                   ast.Name("str")), 1) + \
-            self.emit(ast.Return(ast.Constant(self.cls.print_name)), 2) + \
+        return self.str_method("_get_name", ast.Constant(self.cls.print_name)) + \
             ([""] + methods if methods else [])
+
+    def str_method(self, name: str, value: ast.expr) -> list[str]:
+        return format_statement(nodes.function_def(name, [("self", None, None)],
+                                                   ast.Name("str")), 1) + \
+            self.emit(ast.Return(value), 2)
 
     def ties(self) -> list[str]:
         """`self.lm_head.weight = self.tok_emb.weight`, under its condition if it has one."""
@@ -396,7 +397,7 @@ class ClassWriter:
                               | {t.name for t in self.cls.tensors} | {TRAINING}
                               | set(LAYERS[self.cls.layer].state_names() if self.cls.layer
                                     else ()), set(self.cls.inputs),
-                              _unused_unpacked(steps))
+                              unused_unpacked(steps))
         lines: list[str] = []
         for step in steps:
             if isinstance(step, If):
@@ -441,28 +442,6 @@ class ClassWriter:
             self.program.classes[value.target].base == "Module"
 
 
-def _nodes(steps: list) -> Iterator[ast.AST]:
-    """Every AST node of the forward steps, conditions included."""
-    for step in steps:
-        if isinstance(step, If):
-            yield from walk(step.cond.node)
-            yield from _nodes(step.then)
-            yield from _nodes(step.orelse)
-        else:
-            yield from walk(step.node)
-
-
-def _unused_unpacked(steps: list) -> dict[str, str]:
-    """Names unpacked from a tuple and never read (`out, (h, c) = lstm(x)` reading only `h`),
-    to their dummy names: `_`, as ruff expects of unused unpacked values (RUF059)."""
-    nodes = list(_nodes(steps))
-    loaded = {n.id for n in nodes if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-    unpacked = {n.id for t in nodes if isinstance(t, ast.Tuple) and isinstance(t.ctx, ast.Store)
-                for n in walk(t) if isinstance(n, ast.Name)}
-    return {name: "_" if "_" not in loaded else f"_{name}"
-            for name in unpacked - loaded if not name.startswith("_")}
-
-
 def _name_key(name: str) -> ast.expr:
     """A child's key in an OrderedDict: its name, or an f-string for a named repeat's
     template (`f"encoder_layer_{i}"`)."""
@@ -488,9 +467,6 @@ def _has_conditions(items: list[Child]) -> bool:
     return any(item.cond is not None or isinstance(item.value, Repeat)
                or (isinstance(item.value, Seq) and _has_conditions(item.value.items))
                for item in items)
-
-
-# Locals the generated __init__ must not take: module globals and the builtins it calls.
 
 
 def _is_default(expr: Expr, default: object) -> bool:

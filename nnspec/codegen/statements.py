@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from typing import Any
 
 from nnspec.formatter import nodes
-from nnspec.language.expr import Expr
+from nnspec.ir.program import If
+from nnspec.language.expr import Expr, walk
 from nnspec.language.names import DASHED
 
 
@@ -67,3 +69,25 @@ class Renamer(ast.NodeTransformer):
         if isinstance(node.ctx, ast.Store) and node.id in self.dummies:
             return ast.Name(self.dummies[node.id], ast.Store())
         return self_attr(node.id) if node.id in self.members else node
+
+
+def _nodes(steps: list) -> Iterator[ast.AST]:
+    """Every AST node of the forward steps, conditions included."""
+    for step in steps:
+        if isinstance(step, If):
+            yield from walk(step.cond.node)
+            yield from _nodes(step.then)
+            yield from _nodes(step.orelse)
+        else:
+            yield from walk(step.node)
+
+
+def unused_unpacked(steps: list) -> dict[str, str]:
+    """Names unpacked from a tuple and never read (`out, (h, c) = lstm(x)` reading only `h`),
+    to their dummy names: `_`, as ruff expects of unused unpacked values (RUF059)."""
+    nodes = list(_nodes(steps))
+    loaded = {n.id for n in nodes if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    unpacked = {n.id for t in nodes if isinstance(t, ast.Tuple) and isinstance(t.ctx, ast.Store)
+                for n in walk(t) if isinstance(n, ast.Name)}
+    return {name: "_" if "_" not in loaded else f"_{name}"
+            for name in unpacked - loaded if not name.startswith("_")}
