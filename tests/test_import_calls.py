@@ -59,6 +59,8 @@ def test_keywords_at_the_childs_defaults_are_left_out(tmp_path):
     assert "Forward: traced with torch.fx in eval mode, each class with its children as " \
         "leaves.\n" in result.text  # no class needed torch.export
     assert "need_weights=False" in result.text
+    assert result.text.endswith("    - x = mha(x, x, x, need_weights=False)\n    - return x[0]\n")
+    # (`out, _ = mha(...)`: the unread item is no step)
     rebuilt = build_text(result.text, tmp_path)
     assert str(rebuilt) == str(model)
     rebuilt.load_state_dict(model.state_dict(), strict=True)

@@ -217,6 +217,9 @@ class _Writer:
                 self.pending.append(node)
             elif node.op == "get_attr":  # a name: nothing to keep in order
                 self.exprs[node] = self.expression(node)
+            elif not node.users and node.op == "call_function" and node.target in (
+                    operator.getitem, getattr):  # `out, _ = mha(x)`: `_`'s item, unread
+                continue
             else:
                 value = self.expression(node)
                 if node.op == "call_module":
