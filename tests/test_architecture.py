@@ -120,3 +120,6 @@ def test_namespace_gives_collision_free_names():
     checked = Namespace({"out"}, identifiers=True)
     assert [checked.fresh("class", "cls"), checked.fresh("out"), checked.fresh("a-b", "c")] == [
         "cls", "out2", "c"]
+    # a base no number makes an identifier (fx's `**kwargs` placeholder) ends, made one
+    assert [checked.fresh("**kwargs"), checked.fresh("**kwargs"), checked.fresh("*")] == [
+        "kwargs", "kwargs2", "value"]

@@ -103,3 +103,41 @@ def test_a_child_called_with_another_value_holds_it_in_its_own_steps(tmp_path):
     x = torch.randn(3, 5, 8)
     with torch.no_grad():
         assert torch.equal(rebuilt.eval()(x), model(x))
+
+
+class KwBlock(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x, mask=None, **kwargs):
+        return self.fc(x)
+
+
+class KwStack(nn.Module):
+    """BERT's encoder: equal layers (printed folded, `(0-1): 2 x KwBlock`) given a tensor in
+    their `**kwargs` that they never read, by a forward only torch.export traces."""
+
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.ModuleList([KwBlock(), KwBlock()])
+
+    def forward(self, x):
+        pos = torch.arange(x.shape[1])
+        if x.shape[1] > 1:
+            for layer in self.layers:
+                x = layer(x, position_ids=pos)
+        return x
+
+
+def test_a_folded_instance_is_called_as_the_one_traced(tmp_path):
+    torch.manual_seed(0)
+    model = KwStack().eval()
+    assert "(0-1): 2 x KwBlock(" in str(model)
+    result = import_model(model, "kwstack", {"x": [5, 8]})
+    assert "position_ids" not in result.text
+    rebuilt = build_text(result.text, tmp_path)
+    rebuilt.load_state_dict(model.state_dict(), strict=True)
+    x = torch.randn(3, 5, 8)
+    with torch.no_grad():
+        assert torch.equal(rebuilt.eval()(x), model(x))

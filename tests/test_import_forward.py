@@ -257,13 +257,16 @@ def test_an_item_that_is_not_there_is_a_static_error(tmp_path):
 
 
 class Pairwise(nn.Module):
-    """fx cannot trace it (it unpacks an input tuple, takes **kwargs); torch.export can."""
+    """fx cannot trace it (it branches on a size); torch.export can (it also unpacks an input
+    tuple, and takes **kwargs it does not read)."""
 
     def __init__(self):
         super().__init__()
         self.fc, self.fc2 = nn.Linear(8, 8), nn.Linear(8, 8)
 
     def forward(self, x, pair, mask=None, **kwargs):
+        if x.shape[-1] != 8:
+            raise ValueError("takes 8 features")
         a, b = pair
         h = self.fc(x).view(x.shape[0], -1, 4).transpose(1, 2)
         h = h.transpose(1, 2).reshape(x.shape[0], 8)
@@ -294,8 +297,8 @@ def test_torch_export_traces_what_fx_cannot(tmp_path):
 def test_what_neither_tracer_can_write_is_reported_with_both_reasons():
     result = import_model(Cumulative(), "cumulative", {"x": [8]})
     assert result.warnings == [
-        "Cumulative: forward argument 'scale' has a default; torch.export traced it, but "
-        "aten.logcumsumexp has no spelling among nnspec's ops"]
+        "Cumulative: forward calls torch.logcumsumexp, which is not among nnspec's ops; "
+        "torch.export traced it, but aten.logcumsumexp has no spelling among nnspec's ops"]
     assert "forward: unknown" in result.text
 
 
@@ -305,8 +308,9 @@ def test_the_cli_warns_with_a_code_for_each_untraceable_class(capsys, monkeypatc
                  "x=8"]) == 0
     assert capsys.readouterr().err.startswith(
         "<tests.reference.untraceable:Cumulative>:1:1: warning[forward-untraceable]: forward "
-        "unknown in Cumulative: forward argument 'scale' has a default; torch.export traced "
-        "it, but aten.logcumsumexp has no spelling among nnspec's ops\n"
+        "unknown in Cumulative: forward calls torch.logcumsumexp, which is not among "
+        "nnspec's ops; torch.export traced it, but aten.logcumsumexp has no spelling among "
+        "nnspec's ops\n"
         "  hint: write its forward in the spec\n")
 
 

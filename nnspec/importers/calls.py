@@ -17,8 +17,9 @@ UNREAD = object()  # a tensor passed in a child's **kwargs that its steps never 
 
 def unread_keywords(child: Any, signature: Any, exported: bool) -> set[int]:
     """The flat inputs of a child's call that are tensors given to its `**kwargs` (Hugging
-    Face passes `position_ids` down that way). A child whose steps torch.export recovered
-    never reads those (its steps refuse a `**kwargs` tensor), so its call leaves them out."""
+    Face passes `position_ids` down that way). A child whose steps were recovered
+    (`exported`: by torch.export, or torch.fx) never reads those (its steps refuse a
+    `**kwargs` tensor; fx's, a `**kwargs` read at all), so its call leaves them out."""
     from torch.utils import _pytree
 
     var = next((p.name for p in inspect.signature(child.forward).parameters.values()

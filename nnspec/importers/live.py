@@ -285,14 +285,22 @@ class _Forwards:
         self.exports: dict[tuple, Any] = {} if exports is None else exports
         # id(instance) -> the arguments its steps hold fixed (at their recorded values),
         # which its parent's call leaves out
-        self.held: dict[int, dict[str, Any]] = {}
+        self.held: dict[Any, dict[str, Any]] = {}  # (and by class and print)
 
     def held_by(self, child: Any) -> dict[str, Any] | None:
-        return self.held.get(id(child))
+        """What the child's steps hold fixed; for an instance printed folded into another
+        (`(0-1): 2 x BertLayer(...)`, traced once), that one's."""
+        held = self.held.get(id(child))
+        return held if held is not None else self.held.get((type(child), str(child)))
+
+    def hold(self, module: Any, values: dict[str, Any]) -> None:
+        self.held[id(module)] = self.held[type(module), str(module)] = values
 
     def trace(self, module: Any, referenced: Any = None) -> tuple[list[str], list[str]]:
         try:
-            return trace_steps(module, held=self.held_by)
+            steps = trace_steps(module, held=self.held_by)
+            self.hold(module, {})  # (its steps read no `**kwargs`: calls.unread_keywords)
+            return steps
         except Defaulted as reason:  # timm's `attn(x, attn_mask=None)`: fixed if never given
             if self.calls is None:
                 self.calls = self.record()
@@ -300,8 +308,8 @@ class _Forwards:
             try:
                 if fixed is None:
                     raise reason
-                steps = trace_steps(module, fixed, self.held_by)
-                self.held[id(module)] = fixed
+                steps = trace_steps(module, fixed, self.held_by, self.calls)
+                self.hold(module, fixed)
                 return steps
             except Untraceable as fx_reason:
                 return self.untraced(module, referenced, fx_reason)
@@ -331,7 +339,7 @@ class _Forwards:
         if isinstance(self.exports[key], Untraceable):
             raise Untraceable(f"{fx_reason}; {self.exports[key]}") from None
         self.exported.add(type(module).__name__)
-        self.held[id(module)] = _constants(module, call)
+        self.hold(module, _constants(module, call))
         return self.exports[key]
 
     def __call__(self, draft: DraftClass, instances: list[Instance], params: Params) -> None:

@@ -41,14 +41,40 @@ class Defaulted(Untraceable):
     with it fixed at the default where every call leaves it there (calls.at_defaults)."""
 
 
-def trace_steps(module: Any, fixed: dict[str, Any] | None = None, held: Any = None
-                ) -> tuple[list[str], list[str]]:
+def trace_steps(module: Any, fixed: dict[str, Any] | None = None, held: Any = None,
+                calls: dict[int, Any] | None = None) -> tuple[list[str], list[str]]:
     """(forward argument names, steps) for one module, its children left opaque. A value
     used once is written where it is used, unless that hides a loop: then every value gets
     its own step, so that the loop's turns look alike. `fixed`: forward arguments held at
     these values (their defaults), which the steps then do not take. `held(child)`: the
-    arguments a child's own steps hold fixed (None if none), which its calls leave out."""
-    return write_steps(module, _trace(module, fixed), held)
+    arguments a child's own steps hold fixed (None if none), which its calls leave out.
+    `calls`: the recorded calls by id(module), which the traced child calls must match."""
+    graph = _trace(module, fixed)
+    if fixed and calls:
+        _check_same_path(module, graph, calls)
+    return write_steps(module, graph, held)
+
+
+def _check_same_path(module: Any, graph: Any, calls: dict[int, Any]) -> None:
+    """Traced with arguments fixed, a forward must call its children as the model's run did:
+    a child given a tensor there and None here (Hugging Face builds masks only when
+    exported, as the recording run is) means fx took another path."""
+    import inspect
+
+    for node in graph.nodes:
+        child = module.get_submodule(node.target) if node.op == "call_module" else None
+        if child is None or calls.get(id(child)) is None:
+            continue
+        try:
+            signature = inspect.signature(child.forward)
+            traced = signature.bind(*node.args, **node.kwargs).arguments
+            ran = signature.bind(*calls[id(child)][0], **calls[id(child)][1]).arguments
+        except (TypeError, ValueError):
+            continue
+        for name in signature.parameters:
+            if (traced.get(name) is None) != (ran.get(name) is None):
+                raise Untraceable(f"torch.fx, with its defaults fixed, calls '{node.target}' "
+                                  f"with another '{name}' than the model's run did")
 
 
 def write_steps(module: Any, graph: Any, held: Any = None) -> tuple[list[str], list[str]]:
@@ -207,6 +233,11 @@ class _Writer:
             if node.op == "placeholder":
                 if node.args:
                     raise Defaulted(f"forward argument '{node.target}' has a default")
+                if node.target.startswith("*") and not node.users:  # `**kwargs` unread:
+                    continue  # what a parent passes there is left out (calls.unread_keywords)
+                if node.target.startswith("*"):
+                    raise Untraceable(f"forward reads its '{node.target}'; a spec forward's "
+                                      "inputs are named")
                 name = self.fresh(node.target)
                 inputs.append(name)
                 self.bind(node, name)

@@ -131,6 +131,12 @@ class Namespace:
             if candidate is not None and self.free(candidate):
                 return self.take(candidate)
         base, n = alt or name, 2
+        if self.identifiers and identifier_problem(f"{base}{self.separator}{n}"):
+            base = re.sub(r"\W+", "_", base).strip("_") or "value"  # `**kwargs`: `kwargs`
+            if identifier_problem(f"{base}{self.separator}{n}"):
+                base = "value"  # (numbering alone never makes it an identifier)
+            if self.free(base):
+                return self.take(base)
         while not self.free(f"{base}{self.separator}{n}"):
             n += 1
         return self.take(f"{base}{self.separator}{n}")
