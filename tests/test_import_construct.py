@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import gc
 import sys
 
 import pytest
@@ -142,6 +143,7 @@ def test_recording_sees_classes_defined_inside_it_and_puts_every_constructor_bac
             def __init__(self, size, bias=False):
                 super().__init__()
 
+        assert not gc.isenabled()  # paused while the factory runs
         late, plain = Late(3, 4, flag=True), Plain()
         deprecating, kernelized = Deprecating(5), Kernelized(6, bias=True)
         with recording() as inner:  # a recording inside another records nothing
@@ -156,6 +158,7 @@ def test_recording_sees_classes_defined_inside_it_and_puts_every_constructor_bac
     assert inner.bound(nested) is None
     assert windows.WindowAttention.__init__ is init and torch.nn.Module.__init__ is module_init
     assert "__init__" not in vars(Plain) and "__init_subclass__" not in vars(torch.nn.Module)
+    assert gc.isenabled() and gc.get_freeze_count() > 0  # what it made is out of its passes
     with recording() as made:  # the wrapper Kernelized's __init__ kept serves this one too
         again, kernelized = Late(1), Kernelized(7)
     assert made.bound(again) == {"width": 1, "extra": (), "scale": 2.0, "options": {}}
