@@ -121,7 +121,18 @@ def _replacing(cls):
     return cls
 
 
-def test_recording_sees_classes_defined_inside_it_and_puts_every_constructor_back():
+@pytest.fixture
+def collecting():
+    """The cyclic collector on, as under `import module` (importing the console entry in
+    process turns it off)."""
+    was = gc.isenabled()
+    gc.enable()
+    yield
+    if not was:
+        gc.disable()
+
+
+def test_recording_sees_classes_defined_inside_it_and_puts_every_constructor_back(collecting):
     init, module_init = windows.WindowAttention.__init__, torch.nn.Module.__init__
     with pytest.raises(ValueError, match="raised inside"), recording() as made:
         class Late(torch.nn.Module):  # made while recording, as a library imported lazily
@@ -163,6 +174,24 @@ def test_recording_sees_classes_defined_inside_it_and_puts_every_constructor_bac
         again, kernelized = Late(1), Kernelized(7)
     assert made.bound(again) == {"width": 1, "extra": (), "scale": 2.0, "options": {}}
     assert made.bound(kernelized) == {"size": 7, "bias": False}
+
+
+def test_a_patch_of_module_init_made_before_recording_is_looked_through(monkeypatch):
+    init = torch.nn.Module.__init__
+
+    def patched_init(self, *args, **kwargs):  # as torch._dynamo patches it, once
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.Module, "__init__", patched_init)
+
+    class Plain(torch.nn.Module):
+        pass
+
+    with recording() as made:
+        plain, attn = Plain(), windows.WindowAttention(8, window=4)
+    assert made.bound(plain) == {"args": (), "kwargs": {}}
+    assert made.bound(attn) == {"dim": 8, "window": 4, "heads": 2, "bias": True}
+    assert torch.nn.Module.__init__ is patched_init
 
 
 def test_a_recorded_class_fx_cannot_trace_is_a_reference_without_exporting(tmp_path,

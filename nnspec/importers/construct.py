@@ -207,14 +207,30 @@ def _wrapper(init: Any) -> Any:
 @functools.lru_cache(maxsize=4096)
 def _own_init(function: Any) -> Any:
     """The function itself when its code is an `__init__` taking the instance; else the one
-    it wraps (`functools.wraps`) that is; None when there is none."""
+    it wraps (`functools.wraps`, or the `__init__` its closure calls, as torch's own patch of
+    `nn.Module.__init__` keeps it) that is; None when there is none."""
     for _ in range(32):
-        code = getattr(function, "__code__", None)
-        if code is not None and code.co_name == "__init__" and code.co_argcount:
-            return function
-        function = getattr(function, "__wrapped__", None)
-        if function is None:
+        inner = getattr(function, _WRAPS, None)
+        if inner is None:
+            code = getattr(function, "__code__", None)
+            if code is not None and code.co_name == "__init__" and code.co_argcount:
+                return function
+            inner = getattr(function, "__wrapped__", None) or _closed_init(function)
+        if inner is None:
             return None
+        function = inner
+    return None
+
+
+def _closed_init(function: Any) -> Any:
+    for cell in getattr(function, "__closure__", None) or ():
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        if isinstance(value, types.FunctionType) and (
+                hasattr(value, _WRAPS) or value.__code__.co_name == "__init__"):
+            return value
     return None
 
 
