@@ -179,8 +179,8 @@ def test_recording_sees_classes_defined_inside_it_and_puts_every_constructor_bac
 def test_a_patch_of_module_init_made_before_recording_is_looked_through(monkeypatch):
     init = torch.nn.Module.__init__
 
-    def patched_init(self, *args, **kwargs):  # as torch._dynamo patches it, once
-        init(self, *args, **kwargs)
+    def patched_init(self, *args, **kwargs):  # as torch._dynamo patches it, once (the
+        init(self, *args, **kwargs)  # init it keeps may be another such patch)
 
     monkeypatch.setattr(torch.nn.Module, "__init__", patched_init)
 

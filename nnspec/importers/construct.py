@@ -223,15 +223,19 @@ def _own_init(function: Any) -> Any:
 
 
 def _closed_init(function: Any) -> Any:
+    """The `__init__` (or wrapper of one) a function's closure holds; else its one function,
+    another patch in the chain; None when there is neither."""
+    found = []
     for cell in getattr(function, "__closure__", None) or ():
         try:
             value = cell.cell_contents
         except ValueError:  # an empty cell
             continue
-        if isinstance(value, types.FunctionType) and (
-                hasattr(value, _WRAPS) or value.__code__.co_name == "__init__"):
-            return value
-    return None
+        if isinstance(value, types.FunctionType):
+            if hasattr(value, _WRAPS) or value.__code__.co_name == "__init__":
+                return value
+            found.append(value)
+    return found[0] if len(found) == 1 else None
 
 
 @functools.lru_cache(maxsize=4096)
