@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import gc
 import sys
 
 import pytest
@@ -97,6 +98,100 @@ def test_recording_keeps_each_instances_own_call_and_skips_copies():
     assert made.bound(stage.blocks[0]) == {"dim": 8, "window": 2, "heads": 2, "bias": True}
     assert made.bound(copied) is None and made.bound(linear) is None
     assert made.bound(ops.Moody(3)) is None  # made after the recording
+
+
+def _passing(init):
+    """A decorator putting a function of another name in place of `__init__`, as
+    libraries do (functools.wraps or not)."""
+    @functools.wraps(init)
+    def wrapped_func(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+    return wrapped_func
+
+
+def _replacing(cls):
+    """A class decorator replacing `__init__` after the class is made."""
+    original = cls.__init__
+
+    def new_init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        self.decorated = True
+
+    cls.__init__ = new_init
+    return cls
+
+
+@pytest.fixture
+def collecting():
+    """The cyclic collector on, as under `import module` (importing the console entry in
+    process turns it off)."""
+    was = gc.isenabled()
+    gc.enable()
+    yield
+    if not was:
+        gc.disable()
+
+
+def test_recording_sees_classes_defined_inside_it_and_puts_every_constructor_back(collecting):
+    init, module_init = windows.WindowAttention.__init__, torch.nn.Module.__init__
+    with pytest.raises(ValueError, match="raised inside"), recording() as made:
+        class Late(torch.nn.Module):  # made while recording, as a library imported lazily
+            def __init__(self, width, *extra, scale=2.0, **options):
+                width += 1  # the arguments as passed, not as the constructor changes them
+                super().__init__()
+                self.width = width
+
+        class Plain(torch.nn.Module):  # no __init__ of its own: torch's, with its arguments
+            pass
+
+        class Deprecating(torch.nn.Module):
+            @_passing
+            def __init__(self, size, bias=False):
+                super().__init__()
+
+        @_replacing
+        class Kernelized(torch.nn.Module):
+            def __init__(self, size, bias=False):
+                super().__init__()
+
+        assert not gc.isenabled()  # paused while the factory runs
+        late, plain = Late(3, 4, flag=True), Plain()
+        deprecating, kernelized = Deprecating(5), Kernelized(6, bias=True)
+        with recording() as inner:  # a recording inside another records nothing
+            nested = windows.WindowAttention(8, window=4)
+        raise ValueError("raised inside")
+    assert made.bound(late) == {"width": 3, "extra": (4,), "scale": 2.0,
+                                "options": {"flag": True}}
+    assert made.bound(plain) == {"args": (), "kwargs": {}} and late.width == 4
+    assert made.bound(deprecating) == {"size": 5, "bias": False}
+    assert made.bound(kernelized) == {"size": 6, "bias": True} and kernelized.decorated
+    assert made.bound(nested) == {"dim": 8, "window": 4, "heads": 2, "bias": True}
+    assert inner.bound(nested) is None
+    assert windows.WindowAttention.__init__ is init and torch.nn.Module.__init__ is module_init
+    assert "__init__" not in vars(Plain) and "__init_subclass__" not in vars(torch.nn.Module)
+    assert gc.isenabled() and gc.get_freeze_count() > 0  # what it made is out of its passes
+    with recording() as made:  # the wrapper Kernelized's __init__ kept serves this one too
+        again, kernelized = Late(1), Kernelized(7)
+    assert made.bound(again) == {"width": 1, "extra": (), "scale": 2.0, "options": {}}
+    assert made.bound(kernelized) == {"size": 7, "bias": False}
+
+
+def test_a_patch_of_module_init_made_before_recording_is_looked_through(monkeypatch):
+    init = torch.nn.Module.__init__
+
+    def patched_init(self, *args, **kwargs):  # as torch._dynamo patches it, once (the
+        init(self, *args, **kwargs)  # init it keeps may be another such patch)
+
+    monkeypatch.setattr(torch.nn.Module, "__init__", patched_init)
+
+    class Plain(torch.nn.Module):
+        pass
+
+    with recording() as made:
+        plain, attn = Plain(), windows.WindowAttention(8, window=4)
+    assert made.bound(plain) == {"args": (), "kwargs": {}}
+    assert made.bound(attn) == {"dim": 8, "window": 4, "heads": 2, "bias": True}
+    assert torch.nn.Module.__init__ is patched_init
 
 
 def test_a_recorded_class_fx_cannot_trace_is_a_reference_without_exporting(tmp_path,

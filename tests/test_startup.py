@@ -79,7 +79,7 @@ sys.exit(main())
 @pytest.mark.parametrize(("argv", "code", "handlers"), [
     (["summary", "specs/resnet50.yaml"], 0, False),  # torch-free: ends with os._exit
     (["validate", "specs/nin.yaml", "BAD"], 1, False),
-    (["build", "specs/nin.yaml"], 0, True),  # imported torch: ends the normal way
+    (["build", "specs/nin.yaml"], 0, True),  # imported torch: exit handlers, then os._exit
 ])
 def test_the_console_entry_ends_fast_without_losing_output(tmp_path, argv, code, handlers):
     """The process entry skips the interpreter's teardown only where nothing needs it: output
