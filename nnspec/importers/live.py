@@ -46,12 +46,7 @@ from nnspec.importers.printed import is_torch_layer
 from nnspec.importers.reference import References
 from nnspec.importers.state import assign_live
 from nnspec.importers.ties import assign_ties
-from nnspec.importers.trace import (
-    Defaulted,
-    Untraceable,
-    runs_children_in_order,
-    trace_steps,
-)
+from nnspec.importers.trace import Untraceable, runs_children_in_order, trace_steps
 from nnspec.importers.tree import Node, parse_tree
 from nnspec.importers.variants import Split
 from nnspec.language.names import DASHED
@@ -301,20 +296,20 @@ class _Forwards:
             steps = trace_steps(module, held=self.held_by)
             self.hold(module, {})  # (its steps read no `**kwargs`: calls.unread_keywords)
             return steps
-        except Defaulted as reason:  # timm's `attn(x, attn_mask=None)`: fixed if never given
-            if self.calls is None:
-                self.calls = self.record()
-            fixed = at_defaults(module, self.calls.get(id(module)))
+        except Untraceable as reason:
+            fx_reason = reason
+        if self.calls is None:
+            self.calls = self.record()
+        # timm's `attn(x, attn_mask=None)`, `head(x, pre_logits=False)`: fixed if never given
+        fixed = at_defaults(module, self.calls.get(id(module)))
+        if fixed:
             try:
-                if fixed is None:
-                    raise reason
                 steps = trace_steps(module, fixed, self.held_by, self.calls)
                 self.hold(module, fixed)
                 return steps
-            except Untraceable as fx_reason:
-                return self.untraced(module, referenced, fx_reason)
-        except Untraceable as fx_reason:
-            return self.untraced(module, referenced, fx_reason)
+            except Untraceable as reason:
+                fx_reason = reason
+        return self.untraced(module, referenced, fx_reason)
 
     def untraced(self, module: Any, referenced: Any, fx_reason: Untraceable
                  ) -> tuple[list[str], list[str]]:

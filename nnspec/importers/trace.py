@@ -36,11 +36,6 @@ class Untraceable(Exception):
     """Why a module's forward cannot become spec steps."""
 
 
-class Defaulted(Untraceable):
-    """A forward argument with a default, which torch.fx traces as an input: traced again
-    with it fixed at the default where every call leaves it there (calls.at_defaults)."""
-
-
 def trace_steps(module: Any, fixed: dict[str, Any] | None = None, held: Any = None,
                 calls: dict[int, Any] | None = None) -> tuple[list[str], list[str]]:
     """(forward argument names, steps) for one module, its children left opaque. A value
@@ -232,7 +227,7 @@ class _Writer:
         for node in self.graph.nodes:
             if node.op == "placeholder":
                 if node.args:
-                    raise Defaulted(f"forward argument '{node.target}' has a default")
+                    raise Untraceable(f"forward argument '{node.target}' has a default")
                 if node.target.startswith("*") and not node.users:  # `**kwargs` unread:
                     continue  # what a parent passes there is left out (calls.unread_keywords)
                 if node.target.startswith("*"):
