@@ -7,6 +7,7 @@ defaults); the rebuild is checked here independently."""
 from __future__ import annotations
 
 import torch
+from test_import_hf_constructs import Sink
 from test_import_tree import build_text
 from torch import nn
 
@@ -105,22 +106,13 @@ def test_a_child_called_with_another_value_holds_it_in_its_own_steps(tmp_path):
         assert torch.equal(rebuilt.eval()(x), model(x))
 
 
-class KwBlock(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc = nn.Linear(8, 8)
-
-    def forward(self, x, mask=None, **kwargs):
-        return self.fc(x)
-
-
 class KwStack(nn.Module):
-    """BERT's encoder: equal layers (printed folded, `(0-1): 2 x KwBlock`) given a tensor in
+    """BERT's encoder: equal layers (printed folded, `(0-1): 2 x Sink`) given a tensor in
     their `**kwargs` that they never read, by a forward only torch.export traces."""
 
     def __init__(self):
         super().__init__()
-        self.layers = nn.ModuleList([KwBlock(), KwBlock()])
+        self.layers = nn.ModuleList([Sink(), Sink()])
 
     def forward(self, x):
         pos = torch.arange(x.shape[1])
@@ -133,7 +125,7 @@ class KwStack(nn.Module):
 def test_a_folded_instance_is_called_as_the_one_traced(tmp_path):
     torch.manual_seed(0)
     model = KwStack().eval()
-    assert "(0-1): 2 x KwBlock(" in str(model)
+    assert "(0-1): 2 x Sink(" in str(model)
     result = import_model(model, "kwstack", {"x": [5, 8]})
     assert "position_ids" not in result.text
     rebuilt = build_text(result.text, tmp_path)

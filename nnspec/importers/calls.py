@@ -15,6 +15,16 @@ from typing import Any
 UNREAD = object()  # a tensor passed in a child's **kwargs that its steps never read
 
 
+def bound_call(module: Any, args: Any, kwargs: Any) -> tuple[Any, dict[str, Any]] | None:
+    """(the forward's signature, the call's arguments by parameter name); None when the
+    call does not bind to it."""
+    try:
+        signature = inspect.signature(module.forward)
+        return signature, signature.bind(*args, **kwargs).arguments
+    except (TypeError, ValueError):
+        return None
+
+
 def unread_keywords(child: Any, signature: Any, exported: bool) -> set[int]:
     """The flat inputs of a child's call that are tensors given to its `**kwargs` (Hugging
     Face passes `position_ids` down that way). A child whose steps were recovered
@@ -44,19 +54,18 @@ def baked_out(child: Any, args: Any, kwargs: Any, fixed: dict | None) -> tuple[t
     at another value stays in the call, and the output check refuses the spec. Arguments go
     by position up to the first one left out (Whisper's `self_attn(hidden_states=x)` is
     `self_attn(x)`), by keyword after it."""
-    try:
-        signature = inspect.signature(child.forward)
-        bound = signature.bind(*args, **kwargs)
-    except (TypeError, ValueError):
+    found = bound_call(child, args, kwargs)
+    if found is None:
         return tuple(args), dict(kwargs)
+    signature, arguments = found
     out_args: list = []
     out_kwargs: dict = {}
     gap = False  # a parameter before this one is not passed: the rest go by keyword
     for name, p in signature.parameters.items():
-        if name not in bound.arguments:
+        if name not in arguments:
             gap = True
             continue
-        value = bound.arguments[name]
+        value = arguments[name]
         if p.kind == p.VAR_POSITIONAL:
             if gap and value:
                 return tuple(args), dict(kwargs)
@@ -87,13 +96,10 @@ def at_defaults(module: Any, call: tuple[tuple, dict] | None) -> dict[str, Any] 
     """The forward's arguments that have a default, with it, when the module's recorded call
     (`call`: args, kwargs) leaves every one of them there: torch.fx may then trace it with
     them fixed, and its parents' calls leave them out (baked_out). None otherwise."""
-    if call is None:
+    found = None if call is None else bound_call(module, *call)
+    if found is None:
         return None
-    try:
-        signature = inspect.signature(module.forward)
-        bound = signature.bind(*call[0], **call[1]).arguments
-    except (TypeError, ValueError):
-        return None
+    signature, bound = found
     defaults = {p.name: p.default for p in signature.parameters.values()
                 if p.default is not p.empty}
     if any(name in bound and not is_default(bound[name], default)

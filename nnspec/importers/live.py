@@ -18,7 +18,7 @@ import sys
 from typing import Any
 
 from nnspec.diagnostics import Collector, Diagnostic, Pos, SpecError
-from nnspec.importers.calls import at_defaults
+from nnspec.importers.calls import at_defaults, bound_call
 from nnspec.importers.classify import Classifier, Instance
 from nnspec.importers.construct import Made, recording
 from nnspec.importers.draft import (
@@ -247,17 +247,14 @@ def _call_key(value: Any) -> Any:
 def _constants(module: Any, call: tuple[tuple, dict]) -> dict[str, Any]:
     """The arguments of a recorded call that hold no tensor, by parameter name: what
     torch.export fixes in the steps it recovers."""
-    import inspect
-
     from torch.utils import _pytree
 
     from nnspec.runtime.torchlib import torch
 
-    try:
-        signature = inspect.signature(module.forward)
-        bound = signature.bind(*call[0], **call[1]).arguments
-    except TypeError:
+    found = bound_call(module, *call)
+    if found is None:
         return {}
+    signature, bound = found
     var = next((p.name for p in signature.parameters.values() if p.kind == p.VAR_KEYWORD),
                None)
     items = {**{k: v for k, v in bound.items() if k != var}, **bound.get(var, {})}
@@ -280,16 +277,20 @@ class _Forwards:
         self.exports: dict[tuple, Any] = {} if exports is None else exports
         # id(instance) -> the arguments its steps hold fixed (at their recorded values),
         # which its parent's call leaves out
-        self.held: dict[Any, dict[str, Any]] = {}  # (and by class and print)
+        self.held: dict[int, dict[str, Any]] = {}
+        self.held_like: dict[type, dict[str, dict[str, Any]]] = {}  # class -> print -> held
 
     def held_by(self, child: Any) -> dict[str, Any] | None:
         """What the child's steps hold fixed; for an instance printed folded into another
-        (`(0-1): 2 x BertLayer(...)`, traced once), that one's."""
+        (`(0-1): 2 x BertLayer(...)`, traced once), that one's (a class never traced, such
+        as a torch layer, is not printed to find out)."""
         held = self.held.get(id(child))
-        return held if held is not None else self.held.get((type(child), str(child)))
+        by_print = self.held_like.get(type(child)) if held is None else None
+        return by_print.get(str(child)) if by_print else held
 
     def hold(self, module: Any, values: dict[str, Any]) -> None:
-        self.held[id(module)] = self.held[type(module), str(module)] = values
+        self.held[id(module)] = values
+        self.held_like.setdefault(type(module), {})[str(module)] = values
 
     def trace(self, module: Any, referenced: Any = None) -> tuple[list[str], list[str]]:
         try:

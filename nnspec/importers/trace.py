@@ -19,7 +19,7 @@ import re
 from typing import Any
 
 from nnspec.catalog import ops
-from nnspec.importers.calls import baked_out
+from nnspec.importers.calls import baked_out, bound_call
 from nnspec.language import operators
 from nnspec.language.names import Namespace
 
@@ -54,20 +54,16 @@ def _check_same_path(module: Any, graph: Any, calls: dict[int, Any]) -> None:
     """Traced with arguments fixed, a forward must call its children as the model's run did:
     a child given a tensor there and None here (Hugging Face builds masks only when
     exported, as the recording run is) means fx took another path."""
-    import inspect
-
     for node in graph.nodes:
         child = module.get_submodule(node.target) if node.op == "call_module" else None
         if child is None or calls.get(id(child)) is None:
             continue
-        try:
-            signature = inspect.signature(child.forward)
-            traced = signature.bind(*node.args, **node.kwargs).arguments
-            ran = signature.bind(*calls[id(child)][0], **calls[id(child)][1]).arguments
-        except (TypeError, ValueError):
+        traced = bound_call(child, node.args, node.kwargs)
+        ran = bound_call(child, *calls[id(child)])
+        if traced is None or ran is None:
             continue
-        for name in signature.parameters:
-            if (traced.get(name) is None) != (ran.get(name) is None):
+        for name in traced[0].parameters:
+            if (traced[1].get(name) is None) != (ran[1].get(name) is None):
                 raise Untraceable(f"torch.fx, with its defaults fixed, calls '{node.target}' "
                                   f"with another '{name}' than the model's run did")
 
