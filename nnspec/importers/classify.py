@@ -196,9 +196,11 @@ class Classifier:
             return None if call is None else Layer(call, node)
         impostor = self.impostor(node)
         if impostor and node.args in (None, ""):  # a block under another name, printing as it
-            top = impostor.split(".")[0]
-            return Use(self.instance(node, self.renamed.setdefault(impostor, free_name(
-                f"{top.capitalize()}{node.cls}", self.instances))))
+            if impostor not in self.renamed:  # named as a reference would be (name_all)
+                top = impostor.split(".")[0]
+                self.renamed[impostor] = free_name(f"{top.capitalize()}{node.cls}",
+                                                   self.instances)
+            return Use(self.instance(node, self.renamed[impostor]))
         if impostor:
             self.errors.error("not-rebuildable", f"'{node.cls}' here is {impostor}, not torch's "
                               f"{node.cls}; a spec block cannot take a torch layer's name",

@@ -44,6 +44,7 @@ from nnspec.importers.recover import (
     signature_of,
     verify_spellings,
 )
+from nnspec.importers.variants import free_name
 from nnspec.language.names import IMPORT_PATH
 
 
@@ -211,12 +212,8 @@ class References:
         for ref in self.by_path.values():
             cls = ref.path.split(":")[1]
             top = ref.path.split(".")[0].split(":")[0]
-            name = cls
-            if name in LAYERS or name in used:
-                name = f"{top.capitalize()}{cls}"
-            n = 2
-            while name in LAYERS or name in used:
-                name, n = f"{top.capitalize()}{cls}_{n}", n + 1
+            name = cls if cls not in LAYERS and cls not in used else \
+                free_name(f"{top.capitalize()}{cls}", used)
             ref.name = name
             used.add(name)
 
