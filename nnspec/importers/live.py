@@ -153,7 +153,8 @@ def import_model(model: Any, source: str = "model",
     label = f"<print(model) of {source}>"
     node = parse_tree(printed, label)
     live: dict[int, Any] = {}
-    _pair(node, model, live)
+    folded: dict[int, Any] = {}
+    _pair(node, model, live, folded)
     refs = References(own or type(model).__module__, reference, expand, made)
     given = normalise(inputs)
     modes = {m: m.training for m in model.modules()}
@@ -178,7 +179,7 @@ def import_model(model: Any, source: str = "model",
             refs.name_all(set(classifier.instances))
             refs.recorded = lambda root=root: calls.get("calls") or calls.setdefault(
                 "calls", record_calls(model, given or _guessed(root, Collector())))
-            forwards = _Forwards(live, node, refs.recorded, refs.prefers, exports)
+            forwards = _Forwards(live, node, refs.recorded, refs.prefers, exports, folded)
             classes = Folder(classifier, errors, forwards).fold_all(root)
             errors.check()
             forced = refs.force_untraced(classes, classifier.instances, live,
@@ -223,12 +224,16 @@ def _guessed(root: Instance, errors: Collector) -> dict[str, Input]:
             guess_inputs(root, None, errors).items()}
 
 
-def _pair(node: Node, module: Any, live: dict[int, Any]) -> None:
-    """Map each printed node to the module it was printed from."""
-    live.setdefault(id(node), module)
+def _pair(node: Node, module: Any, live: dict[int, Any], folded: dict[int, Any]) -> None:
+    """Map each printed node to the module it was printed from (the first, for equal
+    children printed once: `(0-1): 2 x BertLayer(...)`), and each of the others, by id, to
+    that first one in `folded`."""
+    first = live.setdefault(id(node), module)
+    if first is not module:
+        folded[id(module)] = first
     for (key, child_node), (name, child) in zip(node.children, module.named_children()):
         assert key == name, (key, name)
-        _pair(child_node, child, live)
+        _pair(child_node, child, live, folded)
 
 
 def _call_key(value: Any) -> Any:
@@ -267,8 +272,10 @@ class _Forwards:
     torch.export on the arguments the instance received where fx fails."""
 
     def __init__(self, live: dict[int, Any], root: Node, record: Any,
-                 prefers: Any = None, exports: dict[tuple, Any] | None = None):
+                 prefers: Any = None, exports: dict[tuple, Any] | None = None,
+                 folded: dict[int, Any] | None = None):
         self.live, self.root, self.record = live, root, record
+        self.folded = folded or {}  # id(instance) -> the one traced for it (live._pair)
         self.prefers = prefers  # modules -> whether they are to be references, not exported
         self.calls: dict[int, tuple[tuple, dict]] | None = None
         self.reports: list[str] = []
@@ -278,19 +285,14 @@ class _Forwards:
         # id(instance) -> the arguments its steps hold fixed (at their recorded values),
         # which its parent's call leaves out
         self.held: dict[int, dict[str, Any]] = {}
-        self.held_like: dict[type, dict[str, dict[str, Any]]] = {}  # class -> print -> held
 
     def held_by(self, child: Any) -> dict[str, Any] | None:
         """What the child's steps hold fixed; for an instance printed folded into another
-        (`(0-1): 2 x BertLayer(...)`, traced once), that one's (a class never traced, such
-        as a torch layer, is not printed to find out)."""
-        held = self.held.get(id(child))
-        by_print = self.held_like.get(type(child)) if held is None else None
-        return by_print.get(str(child)) if by_print else held
+        (`(0-1): 2 x BertLayer(...)`, traced once), that one's."""
+        return self.held.get(id(self.folded.get(id(child), child)))
 
     def hold(self, module: Any, values: dict[str, Any]) -> None:
         self.held[id(module)] = values
-        self.held_like.setdefault(type(module), {})[str(module)] = values
 
     def trace(self, module: Any, referenced: Any = None) -> tuple[list[str], list[str]]:
         try:
