@@ -1,5 +1,6 @@
-"""Hostile material for tests/test_cli_fuzz.py: lines, values and bytes that attack a limit or
-a parser, `--set` options, and the byte- and line-level mutations of a spec or printed tree."""
+"""Hostile material for tests/test_cli_fuzz.py, test_hostile_frontend.py and bench/hostile.py:
+lines, values and bytes that attack a limit or a parser, `--set` options, and the byte- and
+line-level mutations of a spec or printed tree."""
 
 from __future__ import annotations
 
@@ -179,3 +180,22 @@ def _head(line: bytes) -> bytes | None:
     if sep and key and not key.startswith(b"#"):
         return indent + key + sep
     return None
+
+
+# Lines and scalars that grow with n, against the nesting pre-scan and the YAML resolvers
+# (PyYAML's and the reader's float pattern): a backtracking pattern is quadratic or worse on
+# them. tests/test_hostile_frontend.py checks the answers; bench/hostile.py how cost grows.
+GROWING_LINES = {
+    "anchors": lambda n: "doc: " + "&" * n + " x[",
+    "tags_and_anchors": lambda n: "doc: " + "&a !t " * (n // 6) + "x[",
+    "blank_runs": lambda n: "a: " + "& " * (n // 2) + "b|",
+    "block_headers": lambda n: "a: " + "|\t#" * (n // 3),
+    "brackets_after_text": lambda n: "a: b" + "[" * n,
+    "quotes_after_text": lambda n: "a: b" + "'\"" * (n // 2),
+    "closing_brackets": lambda n: "a: b" + "]}" * (n // 2),
+}
+GROWING_SCALARS = {
+    "digits_then_junk": lambda n: "a: " + "1" * n + "e1x\n",
+    "underscores": lambda n: "a: " + "1_" * (n // 2) + ".e+x\n",
+    "sexagesimal": lambda n: "a: 1" + ":5" * (n // 2) + "x\n",
+}

@@ -8,10 +8,10 @@ import ast
 import builtins
 import pickle
 import sys
-import time
 
 import pytest
 from conftest import spec_files, suite_params
+from hang_guard import hang_guard
 
 import nnspec
 from nnspec.cli.main import main
@@ -317,13 +317,12 @@ def test_faulty_declarations_name_the_users_package(fault, write_spec, tmp_path,
 
 # --- many cheap repeats -----------------------------------------------------------------------
 
-def test_a_hundred_thousand_repeats_are_refused_quickly(write_spec, capsys):
+def test_a_hundred_thousand_repeats_are_refused(write_spec, capsys):
     path = write_spec("nnspec: 1\ninputs: {x: [4]}\nmodel:\n  children:\n    body:\n"
                       "      - {repeat: 100000, call: ReLU()}\n  forward: [return body(x)]\n")
-    start = time.perf_counter()
-    code, err = run(capsys, "build", path)
+    with hang_guard(30):  # a hang guard, not a benchmark (bench/hostile.py shows the time)
+        code, err = run(capsys, "build", path)
     assert code == 1 and "too-large" in err
-    assert time.perf_counter() - start < 10
 
 
 def _children(n: int) -> str:

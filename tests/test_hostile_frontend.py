@@ -11,11 +11,13 @@ import stat
 import subprocess
 import sys
 import tempfile
-import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
 from conftest import ROOT
+from hang_guard import hang_guard
+from hostile_inputs import GROWING_LINES, GROWING_SCALARS
 
 from nnspec.cli.main import main
 from nnspec.diagnostics import did_you_mean, reset_hint_budget
@@ -46,62 +48,40 @@ def _where(d: dict) -> tuple[str, int, int]:
     return d["code"], d["line"], d["column"]
 
 
-def _cpu(fn, arg) -> float:
-    best = float("inf")
-    for _ in range(3):
-        start = time.process_time()
-        fn(arg)
-        best = min(best, time.process_time() - start)
-    return best
+GUARD_S = 30  # a hang guard, not a benchmark: each of these answers in well under a second;
+# how their cost grows with the input is bench/hostile.py's to show
 
 
-def _assert_linear(fn, make, sizes=(1_000, 2_000, 4_000, 8_000, 16_000, 32_000)) -> None:
-    """`fn(make(n))` grows linearly: below 3 times per doubling (linear is 2, quadratic 4, the
-    backtracking this guards against far more), judged over the whole range so that timer
-    noise on small inputs cannot fail it."""
-    times = [max(_cpu(fn, make(n)), 1e-5) for n in sizes]
-    growth = (times[-1] / times[0]) ** (1 / (len(sizes) - 1))
-    assert growth < 3, [f"{t:.5f}" for t in times]
+# --- the nesting pre-scan answers on long hostile lines ---------------------------------------
+
+# the lines' answers at 64,000 characters: (nesting problem, block scalar header)
+GROWING_ANSWERS = {"brackets_after_text": (("too-deep", "s:1:105"), False),
+                   "block_headers": (None, True)}
 
 
-# --- the nesting pre-scan runs in linear time -------------------------------------------------
-
-HOSTILE_LINES = {
-    "anchors": lambda n: "doc: " + "&" * n + " x[",
-    "tags_and_anchors": lambda n: "doc: " + "&a !t " * (n // 6) + "x[",
-    "blank_runs": lambda n: "a: " + "& " * (n // 2) + "b|",
-    "block_headers": lambda n: "a: " + "|\t#" * (n // 3),
-    "brackets_after_text": lambda n: "a: b" + "[" * n,
-    "quotes_after_text": lambda n: "a: b" + "'\"" * (n // 2),
-    "closing_brackets": lambda n: "a: b" + "]}" * (n // 2),
-}
+@pytest.mark.parametrize("name", sorted(GROWING_LINES))
+def test_nesting_scan_answers_on_a_long_hostile_line(name):
+    text = GROWING_LINES[name](64_000)
+    with hang_guard(GUARD_S):
+        problem = nesting.nesting_problem(text, "s")
+        header = nesting.block_scalar_header(text)
+    found = problem and (problem.code, str(problem.pos))
+    assert (found, header) == GROWING_ANSWERS.get(name, (None, False))
 
 
-@pytest.mark.parametrize("name", sorted(HOSTILE_LINES))
-def test_nesting_scan_is_linear(name):
-    make = HOSTILE_LINES[name]
-    _assert_linear(lambda text: nesting.nesting_problem(text, "s"), make)
-    _assert_linear(nesting.block_scalar_header, make)
+@pytest.mark.parametrize("name", sorted(GROWING_SCALARS))
+def test_a_long_hostile_scalar_stays_a_string(name):
+    text = GROWING_SCALARS[name](64_000)
+    with hang_guard(GUARD_S):
+        doc = parse_document(text, "s")
+    assert doc.data == {"a": text[3:].rstrip("\n")}
 
 
-HOSTILE_SCALARS = {  # through the YAML resolvers (PyYAML's and the reader's float pattern)
-    "digits_then_junk": lambda n: "a: " + "1" * n + "e1x\n",
-    "underscores": lambda n: "a: " + "1_" * (n // 2) + ".e+x\n",
-    "sexagesimal": lambda n: "a: 1" + ":5" * (n // 2) + "x\n",
-}
-
-
-@pytest.mark.parametrize("name", sorted(HOSTILE_SCALARS))
-def test_scalar_resolution_is_linear(name):
-    _assert_linear(lambda text: parse_document(text, "s"), HOSTILE_SCALARS[name])
-
-
-def test_the_47_byte_line_is_quick(capsys, tmp_path):
+def test_the_47_byte_line_answers(capsys, tmp_path):
     spec = tmp_path / "s.yaml"
     spec.write_text("doc: " + "&" * 39 + " x[\n")
-    start = time.process_time()
-    rc, diags, _ = _validate(capsys, str(spec))
-    assert time.process_time() - start < 1
+    with hang_guard(GUARD_S):  # backtracking over the anchors took 2^39 steps
+        rc, diags, _ = _validate(capsys, str(spec))
     assert rc == 1 and diags[0]["code"] == "yaml-syntax"
 
 
@@ -119,9 +99,13 @@ def test_huge_file_refused_before_reading(capsys, tmp_path):
     spec = tmp_path / "huge.yaml"
     with open(spec, "wb") as f:
         f.truncate(3 * 1024**3)  # sparse: reading it would take seconds and gigabytes
-    start = time.process_time()
-    rc, diags, _ = _validate(capsys, str(spec))
-    assert time.process_time() - start < 1
+    tracemalloc.start()
+    try:
+        rc, diags, _ = _validate(capsys, str(spec))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50 * 1024**2  # reading it would hold gigabytes
     assert rc == 1 and _where(diags[0]) == ("too-large", 1, 1)
     assert diags[0]["message"] == (f"spec file is {3 * 1024**3:,} bytes, over the "
                                    f"{MAX_FILE_BYTES:,}-byte limit")
@@ -174,13 +158,12 @@ def test_set_plain_values_still_work(capsys, tmp_path):
 
 # --- extends merging is linear --------------------------------------------------------------
 
-def test_extends_with_20000_parameters_is_fast(tmp_path):
+def test_extends_with_20000_parameters_merges(tmp_path):
     params = "".join(f"    p{i}: {i}\n" for i in range(20_000))
     (tmp_path / "base.yaml").write_text(OK.replace("    widen: 1\n", "    widen: 1\n" + params))
     (tmp_path / "child.yaml").write_text("extends: base.yaml\nmodel:\n  params:\n    widen: 2\n")
-    start = time.process_time()
-    doc = load_resolved(tmp_path / "child.yaml")
-    assert time.process_time() - start < 1.5
+    with hang_guard(GUARD_S):
+        doc = load_resolved(tmp_path / "child.yaml")
     assert doc.data["model"]["params"]["widen"] == 2
     assert doc.data["model"]["params"]["p19999"] == 19_999
     assert doc.pos[("model", "params", "p19999")].line == 20_007
@@ -192,22 +175,20 @@ def test_extends_with_20000_parameters_is_fast(tmp_path):
 def test_did_you_mean_work_is_capped():
     choices = [f"{a}{b}{c}layer" for a in "abcdefgh" for b in "abcdefgh" for c in "abcd"]
     reset_hint_budget()
-    start = time.process_time()
-    for i in range(10_000):
-        did_you_mean(f"{'abcdefgh'[i % 8]}xq{i}layr", choices)
-    assert time.process_time() - start < 1.5
+    with hang_guard(GUARD_S):
+        for i in range(10_000):
+            did_you_mean(f"{'abcdefgh'[i % 8]}xq{i}layr", choices)
     assert did_you_mean("Conv2D", ["Conv2d", "Linear"]) == "did you mean 'Conv2d'?"  # case only
     assert did_you_mean("chidlren", ["children", "forward"]) is None  # over the budget
     reset_hint_budget()
     assert did_you_mean("chidlren", ["children", "forward"]) == "did you mean 'children'?"
 
 
-def test_10000_misspelled_keys_are_fast(capsys, tmp_path):
+def test_10000_misspelled_keys_are_each_reported(capsys, tmp_path):
     spec = tmp_path / "s.yaml"
     spec.write_text(OK + "".join(f"chidlren{i}: 1\n" for i in range(10_000)))
-    start = time.process_time()
-    rc, diags, _ = _validate(capsys, str(spec))
-    assert time.process_time() - start < 3
+    with hang_guard(GUARD_S):
+        rc, diags, _ = _validate(capsys, str(spec))
     assert rc == 1 and len(diags) == 10_000
 
 
