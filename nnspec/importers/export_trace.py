@@ -104,13 +104,29 @@ def _export(module: Any, args: tuple, kwargs: dict) -> Any:
         # leave out (calls.baked_out): BERT's past_key_values_length=0 is no size input
         shapes = {k: None if is_default(v, signature.parameters[k].default) else dynamic(v)
                   for k, v in bound.items()}
-        return torch.export.export(module, args, kwargs, strict=False, dynamic_shapes=shapes,
-                                   preserve_module_call_signature=children)
+        return _oblivious_first(lambda: torch.export.export(
+            module, args, kwargs, strict=False, dynamic_shapes=shapes,
+            preserve_module_call_signature=children))
     except Exception as exc:  # export says why: data-dependent shapes, unsupported code
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise Untraceable(f"torch.export cannot trace it either: {message[:200]}") from None
     finally:
         quiet.setLevel(level)
+
+
+def _oblivious_first(export: Any) -> Any:
+    """Export with size-oblivious reasoning (as torch.onnx does), else as torch defaults to.
+    Size-oblivious, sympy is not asked to prove what the forward never branches on:
+    MobileViT's `math.ceil(H / p) * p` costs seconds per block otherwise. It cannot prove
+    every size, though (a `y[:, -1:]` slice is not known to be 1 long), so what it refuses
+    is exported again the usual way."""
+    from torch.fx.experimental import _config
+
+    try:
+        with _config.patch(backed_size_oblivious=True):
+            return export()
+    except Exception:  # noqa: BLE001 - the usual way says why, if it fails too
+        return export()
 
 
 class _Rebuilder:
