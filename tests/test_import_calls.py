@@ -133,3 +133,41 @@ def test_a_folded_instance_is_called_as_the_one_traced(tmp_path):
     x = torch.randn(3, 5, 8)
     with torch.no_grad():
         assert torch.equal(rebuilt.eval()(x), model(x))
+
+
+class Tree(nn.Module):
+    """timm's DlaTree: a forward argument named `children` (a spec input cannot be: it is
+    `children2`), passed by keyword after one left at its default."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(8, 8)
+
+    def forward(self, x, skip=None, children=None):
+        for c in children or []:
+            x = x + c
+        return self.proj(x)
+
+
+class Root(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.first = nn.Linear(8, 8)
+        self.tree = Tree()
+
+    def forward(self, x):
+        y = self.first(x)
+        return self.tree(x, children=[y, x])
+
+
+def test_a_keyword_argument_goes_by_the_name_the_childs_spec_takes_it(tmp_path):
+    torch.manual_seed(0)
+    model = Root().eval()
+    result = import_model(model, "root", {"x": [8]})
+    assert "    inputs: [x, children2]\n" in result.text
+    assert "tree(x, children2=[" in result.text
+    rebuilt = build_text(result.text, tmp_path)
+    rebuilt.load_state_dict(model.state_dict(), strict=True)
+    x = torch.randn(3, 8)
+    with torch.no_grad():
+        assert torch.equal(rebuilt.eval()(x), model(x))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import inspect
 import operator
 import re
 from typing import Any
@@ -80,6 +81,20 @@ def write_steps(module: Any, graph: Any, held: Any = None) -> tuple[list[str], l
         if any(step.startswith("for ") for step in plain):
             return inputs, plain
     return inputs, folded
+
+
+def input_names(module: Any) -> dict[str, str]:
+    """Each forward parameter's name as the module's spec input: itself, unless it cannot name
+    one (`children` shadows nn.Module's, or a child is called so), then numbered (DLA's
+    `children` is `children2`). A block's steps name their inputs so, and a parent passing an
+    argument by keyword passes it under that name."""
+    names = Namespace(dict(module.named_children()), identifiers=True)
+    try:
+        parameters = inspect.signature(module.forward).parameters
+    except (TypeError, ValueError):
+        return {}
+    return {p.name: names.fresh(p.name) for p in parameters.values()
+            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
 
 
 def _containers(module: Any) -> dict[str, list[str]]:
@@ -211,6 +226,7 @@ class _Writer:
         self.names: dict[Any, str] = {}
         self.pending: list[Any] = []  # values kept as expressions, not yet used
         self.names_taken = Namespace(self.children, identifiers=True)
+        self.input_names = input_names(module)
         self.uses = {node: len(node.users) for node in graph.nodes}
         self.last_use: dict[Any, Any] = {}
         for node in graph.nodes:
@@ -229,7 +245,7 @@ class _Writer:
                 if node.target.startswith("*"):
                     raise Untraceable(f"forward reads its '{node.target}'; a spec forward's "
                                       "inputs are named")
-                name = self.fresh(node.target)
+                name = self.fresh(self.input_names.get(node.target, node.target))
                 inputs.append(name)
                 self.bind(node, name)
             elif node.op == "output":
@@ -335,9 +351,12 @@ class _Writer:
     def expression(self, node: Any) -> ast.expr:
         if node.op == "call_module":  # constants at the child's defaults left out
             child = self.module.get_submodule(node.target)
-            args, kwargs = baked_out(child, node.args, node.kwargs, self.held(child))
+            held = self.held(child)
+            args, kwargs = baked_out(child, node.args, node.kwargs, held)
+            names = {} if held is None else input_names(child)  # None: a layer, by its names
             return ast.Call(self.callee(node.target), [self.value(a) for a in args],
-                            [ast.keyword(k, self.value(v)) for k, v in kwargs.items()])
+                            [ast.keyword(names.get(k, k), self.value(v))
+                             for k, v in kwargs.items()])
         if node.op == "call_method":
             if node.target not in ops.METHODS:
                 raise Untraceable(f"forward calls the tensor method '{node.target}', which is "
