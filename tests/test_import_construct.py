@@ -67,8 +67,7 @@ def test_classes_holding_computed_indices_are_references_with_their_recorded_arg
 
 def test_an_untraceable_class_with_unkept_arguments_is_a_reference(tmp_path):
     text, _ = round_trip("libmodels:moody", {"x": [4]}, tmp_path)
-    assert "# Reference Moody: torch.fx cannot trace its forward; torch.export not tried " \
-           "(call recorded)\n" in text
+    assert "# Reference Moody: neither torch.fx nor torch.export traces its forward\n" in text
     assert "    last: Moody(7)\n" in text and "forward: unknown" not in text
 
 
@@ -194,19 +193,23 @@ def test_a_patch_of_module_init_made_before_recording_is_looked_through(monkeypa
     assert torch.nn.Module.__init__ is patched_init
 
 
-def test_a_recorded_class_fx_cannot_trace_is_a_reference_without_exporting(tmp_path,
-                                                                           monkeypatch):
-    import nnspec.importers.live as live
-
-    def no_export(*args):
-        raise AssertionError("torch.export was tried")
-
-    monkeypatch.setattr(live, "export_steps", no_export)
-    text, _ = round_trip("libmodels:folded", {"x": [3, 4]}, tmp_path)
-    assert "# Reference Folded: torch.fx cannot trace its forward; torch.export not tried " \
-           "(call recorded)\n" in text
+def test_a_library_class_fx_cannot_trace_is_exported_before_it_is_referenced(tmp_path):
+    """A class is a reference only when neither tracer recovers its forward: one torch.export
+    traces is expanded, though its constructor call was recorded and it would rebuild."""
+    text, _ = round_trip("libmodels:sized", {"x": [3, 4]}, tmp_path)
+    assert "# References: 1 " in text and "Reference Sized" not in text  # (GELU, a leaf)
+    assert "torch.export where fx cannot: Sized." in text
+    assert "  Sized:\n    children:\n" in text and "    last: Sized()\n" in text
+    text, _ = round_trip("libmodels:folded", {"x": [3, 4]}, tmp_path)  # export fails on it
+    assert "# Reference Folded: neither torch.fx nor torch.export traces its forward\n" in text
     assert '  Folded: {class: "fakelib.windows:Folded", args: {width: int}}\n' in text
     assert "    last: Folded(4)\n" in text and "Forward unknown" not in text
+
+
+def test_a_reference_says_why_the_graph_torch_export_made_is_no_spec_forward(tmp_path):
+    text, _ = round_trip("libmodels:table_bias", {"x": [3, 4]}, tmp_path)
+    assert "# Reference TableBias: torch.fx cannot trace its forward; torch.export traced it, " \
+           "but the call of\n#   'mlp' cannot be told apart (0 inputs, 1 results)\n" in text
 
 
 def test_without_the_recorded_call_it_is_exported_and_stays_a_block():

@@ -23,6 +23,7 @@ from nnspec.importers import export_paths as paths
 from nnspec.importers.calls import UNREAD, baked_out, is_default, unread_keywords
 from nnspec.importers.trace import Untraceable, functions, write_steps
 
+TRACED_BUT = "torch.export traced it, but "  # how a graph that is no spec forward is reported
 _BIG = 2 ** 62  # ATen writes an open slice end as a huge int
 
 # ATen overload packet names spelled as operators, tensor methods or torch / F functions
@@ -63,22 +64,23 @@ _CHECKS = {"_assert_tensor_metadata", "_assert_scalar", "sym_constrain_range_for
            "_assert_async", "sym_constrain_range"}
 
 
-def export_steps(module: Any, args: tuple, kwargs: dict, fixed: Any = None
-                 ) -> tuple[list[str], list[str]]:
+def export_steps(module: Any, args: tuple, kwargs: dict, fixed: Any = None,
+                 plain: set[int] | None = None) -> tuple[list[str], list[str]]:
     """(forward argument names, steps) for one module, exported on the arguments it was
     called with, its children left opaque. `fixed(child)`: for a child whose steps torch.export
     recovered, the non-tensor arguments it was recovered with (by parameter name), which its
-    steps hold fixed rather than take; None for any other child."""
-    rebuilder = _Rebuilder(module, args, kwargs, fixed)
+    steps hold fixed rather than take; None for any other child. `plain`: the ids of the
+    modules size-oblivious reasoning failed on, kept from one export to the next."""
+    rebuilder = _Rebuilder(module, args, kwargs, fixed, plain)
     try:
         graph = rebuilder.graph()
     except (KeyError, StopIteration, TypeError, ValueError) as exc:
-        raise Untraceable("torch.export traced it, but its graph does not map back onto "
+        raise Untraceable(f"{TRACED_BUT}its graph does not map back onto "
                           f"this module's own forward ({type(exc).__name__}: {exc})") from None
     return write_steps(module, graph)
 
 
-def _export(module: Any, args: tuple, kwargs: dict) -> Any:
+def _export(module: Any, args: tuple, kwargs: dict, plain: set[int] | None = None) -> Any:
     import torch
     from torch.export import Dim
 
@@ -104,9 +106,9 @@ def _export(module: Any, args: tuple, kwargs: dict) -> Any:
         # leave out (calls.baked_out): BERT's past_key_values_length=0 is no size input
         shapes = {k: None if is_default(v, signature.parameters[k].default) else dynamic(v)
                   for k, v in bound.items()}
-        return _oblivious_first(lambda: torch.export.export(
+        return _oblivious_first(module, lambda: torch.export.export(
             module, args, kwargs, strict=False, dynamic_shapes=shapes,
-            preserve_module_call_signature=children))
+            preserve_module_call_signature=children), set() if plain is None else plain)
     except Exception as exc:  # export says why: data-dependent shapes, unsupported code
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise Untraceable(f"torch.export cannot trace it either: {message[:200]}") from None
@@ -114,30 +116,34 @@ def _export(module: Any, args: tuple, kwargs: dict) -> Any:
         quiet.setLevel(level)
 
 
-def _oblivious_first(export: Any) -> Any:
+def _oblivious_first(module: Any, export: Any, plain: set[int]) -> Any:
     """Export with size-oblivious reasoning (as torch.onnx does), else as torch defaults to.
     Size-oblivious, sympy is not asked to prove what the forward never branches on:
     MobileViT's `math.ceil(H / p) * p` costs seconds per block otherwise. It cannot prove
-    every size, though (a `y[:, -1:]` slice is not known to be 1 long), so what it refuses
-    is exported again the usual way."""
+    every size, though (a `y[:, -1:]` slice is not known to be 1 long; T5's attention bias
+    broadcast over a batch of 1), so what it refuses is exported again the usual way, and so
+    at once is any module holding one it refused (`plain`: their ids)."""
     from torch.fx.experimental import _config
 
-    try:
-        with _config.patch(backed_size_oblivious=True):
-            return export()
-    except Exception:  # noqa: BLE001 - the usual way says why, if it fails too
-        return export()
+    if not any(id(m) in plain for m in module.modules()):
+        try:
+            with _config.patch(backed_size_oblivious=True):
+                return export()
+        except Exception:  # noqa: BLE001 - the usual way says why, if it fails too
+            plain.add(id(module))
+    return export()
 
 
 class _Rebuilder:
     """The exported graph as the fx graph of this module alone: children's nodes folded into
     calls, its own ATen ops spelled as torch calls."""
 
-    def __init__(self, module: Any, args: tuple, kwargs: dict, fixed: Any = None):
+    def __init__(self, module: Any, args: tuple, kwargs: dict, fixed: Any = None,
+                 plain: set[int] | None = None):
         from torch import fx
 
         self.module, self.fixed = module, fixed or (lambda child: None)
-        self.program = _export(module, args, kwargs)
+        self.program = _export(module, args, kwargs, plain)
         self.out = fx.Graph()
         self.env: dict[Any, Any] = {}  # exported node -> its value in the new graph
         self.args, self.kwargs = args, kwargs
@@ -286,7 +292,7 @@ class _Rebuilder:
             if i not in members and isinstance(self.env.get(i), fx.Node)))
         results = [n for n in group if any(u not in members for u in n.users)]
         if len(external) != 1 or len(results) != 1:
-            raise Untraceable(f"torch.export traced it, but the call of '{child}' cannot be "
+            raise Untraceable(f"{TRACED_BUT}the call of '{child}' cannot be "
                               f"told apart ({len(external)} inputs, {len(results)} results)")
         self.env[results[0]] = self.out.call_module(child, (self.value(external[0]),))
 
@@ -349,7 +355,7 @@ class _Rebuilder:
                      self.order[u] > self.order[node]] if hasattr(node.args[0], "users") \
                 else []
             if later:
-                raise Untraceable(f"torch.export traced it, but aten.{name} updates a value "
+                raise Untraceable(f"{TRACED_BUT}aten.{name} updates a value "
                                   "that is read again afterwards")
             name = name[:-1]
         args = [self.value(a) for a in node.args]
@@ -388,7 +394,7 @@ class _Rebuilder:
         elif name in _METHODS:
             self.env[node] = self.out.call_method(name, tuple(args), kwargs)
         else:
-            raise Untraceable(f"torch.export traced it, but aten.{name} has no spelling among "
+            raise Untraceable(f"{TRACED_BUT}aten.{name} has no spelling among "
                               "nnspec's ops")
 
     def upsample(self, name: str, overload: str, args: list, kwargs: dict) -> Any:
@@ -406,11 +412,11 @@ class _Rebuilder:
                                   any(a is not None for a in extra) or
                                   any(k.startswith("scales") and v is not None
                                       for k, v in kwargs.items())):
-            raise Untraceable(f"torch.export traced it, but aten.{name}.{overload} has scales "
+            raise Untraceable(f"{TRACED_BUT}aten.{name}.{overload} has scales "
                               "that F.interpolate cannot pass with a size")
         size = bound.get("output_size")
         if (size is None) == (scales is None):
-            raise Untraceable(f"torch.export traced it, but aten.{name} has "
+            raise Untraceable(f"{TRACED_BUT}aten.{name} has "
                               f"{'neither' if size is None else 'both'} an output size and "
                               "scale factors")
         call: dict[str, Any] = {"size": list(size)} if size is not None else \

@@ -11,7 +11,6 @@ gives identical outputs.
 
 from __future__ import annotations
 
-import functools
 import importlib
 import os
 import sys
@@ -179,7 +178,7 @@ def import_model(model: Any, source: str = "model",
             refs.name_all(set(classifier.instances))
             refs.recorded = lambda root=root: calls.get("calls") or calls.setdefault(
                 "calls", record_calls(model, given or _guessed(root, Collector())))
-            forwards = _Forwards(live, node, refs.recorded, refs.prefers, exports, folded)
+            forwards = _Forwards(live, node, refs.recorded, exports, folded)
             classes = Folder(classifier, errors, forwards).fold_all(root)
             errors.check()
             forced = refs.force_untraced(classes, classifier.instances, live,
@@ -272,16 +271,16 @@ class _Forwards:
     torch.export on the arguments the instance received where fx fails."""
 
     def __init__(self, live: dict[int, Any], root: Node, record: Any,
-                 prefers: Any = None, exports: dict[tuple, Any] | None = None,
+                 exports: dict[tuple, Any] | None = None,
                  folded: dict[int, Any] | None = None):
         self.live, self.root, self.record = live, root, record
         self.folded = folded or {}  # id(instance) -> the one traced for it (live._pair)
-        self.prefers = prefers  # modules -> whether they are to be references, not exported
         self.calls: dict[int, tuple[tuple, dict]] | None = None
         self.reports: list[str] = []
         self.exported: set[str] = set()  # the classes torch.export traced
         # (steps) or the Untraceable that exporting raised, by class, print and arguments
         self.exports: dict[tuple, Any] = {} if exports is None else exports
+        self.plain: set[int] = set()  # modules size-oblivious export failed on (export_steps)
         # id(instance) -> the arguments its steps hold fixed (at their recorded values),
         # which its parent's call leaves out
         self.held: dict[int, dict[str, Any]] = {}
@@ -294,7 +293,7 @@ class _Forwards:
     def hold(self, module: Any, values: dict[str, Any]) -> None:
         self.held[id(module)] = values
 
-    def trace(self, module: Any, referenced: Any = None) -> tuple[list[str], list[str]]:
+    def trace(self, module: Any) -> tuple[list[str], list[str]]:
         try:
             steps = trace_steps(module, held=self.held_by)
             self.hold(module, {})  # (its steps read no `**kwargs`: calls.unread_keywords)
@@ -312,15 +311,11 @@ class _Forwards:
                 return steps
             except Untraceable as reason:
                 fx_reason = reason
-        return self.untraced(module, referenced, fx_reason)
+        return self.untraced(module, fx_reason)
 
-    def untraced(self, module: Any, referenced: Any, fx_reason: Untraceable
-                 ) -> tuple[list[str], list[str]]:
-        """torch.export's steps where torch.fx failed, unless the class is to be a reference."""
-        if referenced is not None and referenced():  # not exported: it can take long
-            # on such code, and the class is written as a reference instead
-            raise Untraceable(f"{fx_reason}; written as a layer reference instead of "
-                              "exported") from None
+    def untraced(self, module: Any, fx_reason: Untraceable) -> tuple[list[str], list[str]]:
+        """torch.export's steps where torch.fx failed (a library class neither traces is
+        then a reference: References.force_untraced)."""
         if self.calls is None:
             self.calls = self.record()
         call = self.calls.get(id(module))
@@ -331,7 +326,7 @@ class _Forwards:
         if key not in self.exports:  # equal instances on equal arguments: export once
             try:
                 self.exports[key] = export_steps(
-                    module, *call, fixed=self.held_by)
+                    module, *call, fixed=self.held_by, plain=self.plain)
             except Untraceable as export_reason:
                 self.exports[key] = export_reason
         if isinstance(self.exports[key], Untraceable):
@@ -355,10 +350,7 @@ class _Forwards:
                            if DASHED.fullmatch(k)), None)
             if dashed:
                 raise Untraceable(f"a forward step cannot call its child '{dashed}' by name")
-            root = any(inst.node is self.root for inst in instances)  # never a reference
-            referenced = None if self.prefers is None or root else functools.cache(
-                lambda: self.prefers(draft.name, modules))
-            traced = [self.trace(m, referenced) for m in modules]
+            traced = [self.trace(m) for m in modules]
             takes = list(dict.fromkeys(tuple(inputs) for inputs, _ in traced))
             if len(takes) > 1:  # T5's first block computes the position bias, the rest take it
                 raise Split([[i for i, (inputs, _) in enumerate(traced) if tuple(inputs) == t]

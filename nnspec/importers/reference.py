@@ -33,6 +33,7 @@ from nnspec.diagnostics import Diagnostic, Pos
 from nnspec.elaborate.user_layers import allowed, declare_signature
 from nnspec.formatter import literal
 from nnspec.importers.construct import Made
+from nnspec.importers.export_trace import TRACED_BUT
 from nnspec.importers.layers import LayerCall, LayerProblem, read_args
 from nnspec.importers.recover import (
     NotReferenceable,
@@ -90,7 +91,6 @@ class References:
         self.problems: list[Diagnostic] = []
         self.verified: dict[int, dict[str, Any]] = {}  # id(instance) -> its rebuilt arguments
         self.positions: dict[int, Pos] = {}  # id(instance) -> its printed line
-        self._prefers: dict[tuple, bool] = {}
         self.kept: set[type] = set()  # classes not to reference for their buffers
         # the arguments each module got in a run of the model (id -> (args, kwargs)), if known
         self.recorded: Callable[[], dict[int, tuple[tuple, dict]]] | None = None
@@ -261,19 +261,6 @@ class References:
             if not all(_tensor_first(calls.get(id(m))) for m in modules):
                 return False
         return all(_referenceable(m, self.made) for m in modules)
-
-    def prefers(self, name: str, modules: list[Any]) -> bool:
-        """Whether instances whose forward torch.fx cannot trace are to be referenced rather
-        than exported with torch.export (which can take many seconds on one class): those
-        whose constructor calls were recorded, and which the class rebuilds."""
-        if name in ("ModuleList", "ModuleDict") or not modules:
-            return False
-        if any(m is None or self.made.bound(m) is None for m in modules):
-            return False
-        key = (type(modules[0]), tuple(id(m) for m in modules))
-        if key not in self._prefers:
-            self._prefers[key] = self._may_force(modules)
-        return self._prefers[key]
 
     def call_name(self, target: str) -> str:
         ref = self.by_path.get(target)
@@ -461,10 +448,10 @@ class TreeReferences(References):
 
 
 def _untraced_why(reason: str) -> str:
-    """Why a class is a reference, from its tracing report: which tracers failed, or that
-    torch.export was not tried (a library class whose constructor call was recorded)."""
-    if "instead of exported" in reason:
-        return "torch.fx cannot trace its forward; torch.export not tried (call recorded)"
+    """Why a class is a reference, from its tracing report: which tracers failed, and why
+    torch.export's graph, where it made one, is no spec forward."""
+    if TRACED_BUT in reason:
+        return f"torch.fx cannot trace its forward; {TRACED_BUT}{reason.split(TRACED_BUT, 1)[1]}"
     if "torch.export" in reason:
         return "neither torch.fx nor torch.export traces its forward"
     return "forward not traced"

@@ -15,7 +15,9 @@ from fakelib.windows import (
     Folded,
     Headed,
     RelativeBias,
+    Sized,
     Stage,
+    TableBias,
     WindowAttention,
     WithGrid,
     WithPositions,
@@ -109,6 +111,14 @@ def windowed() -> Windowed:
 
 def folded() -> Small:
     return Small(Folded(4))
+
+
+def sized() -> Small:
+    return Small(Sized(4))
+
+
+def table_bias() -> Small:
+    return Small(TableBias(4))
 
 
 def with_positions() -> WithPositions:

@@ -77,6 +77,34 @@ class Folded(nn.Module):
         return self.fc(x).flatten(0, 1).view(int(x.shape[0]), -1, self.fc.out_features)
 
 
+class Sized(nn.Module):
+    """torch.fx cannot trace its forward (it branches on a size), torch.export can."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.fc = nn.Linear(width, width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] > 1:
+            x = self.fc(x)
+        return x * 2
+
+
+class TableBias(nn.Module):
+    """torchvision's Swin V2 attention in small: a child called on a buffer (no input of the
+    exported graph), in a forward that branches on a size (torch.fx cannot trace it)."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.mlp = nn.Linear(2, width)
+        self.register_buffer("table", torch.ones(3, 2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] > 1:
+            x = x + self.mlp(self.table).sum(0)
+        return x
+
+
 class Positions(nn.Module):
     """Called with sizes, not a tensor (`pos(b, n)`), in a loop torch.fx cannot trace: a
     layer takes a tensor, so it cannot be a reference and keeps `forward: unknown`."""
