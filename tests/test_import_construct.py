@@ -212,6 +212,14 @@ def test_a_reference_says_why_the_graph_torch_export_made_is_no_spec_forward(tmp
            "but the call of\n#   'mlp' cannot be told apart (0 inputs, 1 results)\n" in text
 
 
+def test_a_model_that_fails_on_the_example_input_is_told_to_take_another():
+    result = import_module("libmodels:checked")
+    assert result.warnings == [
+        "Checked: torch.fx cannot trace it: symbolically traced variables cannot be used as "
+        "inputs to control flow; torch.export needs the model to run on the example input, "
+        "and it does not: pass its shape with --input"]
+
+
 def test_without_the_recorded_call_it_is_exported_and_stays_a_block():
     text = import_model(libmodels.folded(), "libmodels:folded", {"x": [3, 4]}).text
     assert "# Forward unknown: Folded: torch.fx cannot trace it" in text

@@ -319,6 +319,9 @@ class _Forwards:
         if self.calls is None:
             self.calls = self.record()
         call = self.calls.get(id(module))
+        if not self.calls:  # the model failed on the input nnspec assumed
+            raise Untraceable(f"{fx_reason}; torch.export needs the model to run on the example "
+                              "input, and it does not: pass its shape with --input") from None
         if call is None:
             raise Untraceable(f"{fx_reason}; torch.export needs it to run on the example "
                               "input, and it did not") from None

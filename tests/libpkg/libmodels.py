@@ -117,6 +117,23 @@ def sized() -> Small:
     return Small(Sized(4))
 
 
+class Checked(nn.Module):
+    """Runs only on batches of 3 or more, a check torch.fx cannot trace."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        if x.shape[0] < 3:
+            raise ValueError("a batch of 3 or more, please")
+        return self.fc(x)
+
+
+def checked() -> Checked:
+    return Checked()
+
+
 def table_bias() -> Small:
     return Small(TableBias(4))
 
