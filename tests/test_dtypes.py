@@ -77,6 +77,7 @@ CASES = [
     # views keep the dtype
     "i.expand(3, -1, -1)", "i[:, 0]", "m[:, 1:3].transpose(1, 2)", "j.view(2, 3)",
     "i.split(2, dim=1)", "d.chunk(2, 2)", "i.flatten()", "i.permute(2, 0, 1)",
+    "i.flatten(1).reshape_as(f)", "m.view_as(d)", "j[:, None].expand_as(i)",
 ]
 
 
@@ -109,6 +110,7 @@ REFUSED: list[tuple[str, Callable[[dict], object]]] = [
     ("torch.meshgrid(torch.arange(3), torch.arange(4.0), indexing='ij')",
      lambda v: torch.meshgrid(torch.arange(3), torch.arange(4.0), indexing="ij")),
     ("F.silu(i)", lambda v: F.silu(v["i"])),
+
     ("F.softmax(i, -1)", lambda v: F.softmax(v["i"], -1)),
     ("m.relu()", lambda v: v["m"].relu()),
     ("F.layer_norm(i, [6])", lambda v: F.layer_norm(v["i"], [6])),

@@ -125,6 +125,9 @@ def test_cat_along_a_mismatched_dimension(write_spec):
 
 @pytest.mark.parametrize("step, code, text", [
     ("return x.view(1, 10)", "shape-mismatch", "cannot view [1, 3, 32, 32] (3072 elements)"),
+    ("return x.view_as(x[:, :2])", "shape-mismatch", "cannot view [1, 3, 32, 32] (3072 elem"),
+    ("return x.expand_as(x[:, :2])", "shape-mismatch", "cannot expand [1, 3, 32, 32]"),
+    ("return x.reshape_as(4)", "bad-op-argument", "reshape_as() takes a tensor"),
     ("return x.chunk(0)", "bad-op-argument", "positive number of chunks"),
     ("return x.view(dims=3)", "bad-op-argument", "view(): got an unexpected keyword"),
     ("return torch.cat([x, x], 4)", "bad-dim", "dim 4 is out of range"),

@@ -38,7 +38,8 @@ _PYTHON_OPERATORS = {operator.add, operator.sub, operator.mul, operator.truediv,
                      operator.floordiv, operator.mod, operator.pow, operator.neg,
                      operator.eq, operator.ne, operator.lt, operator.le, operator.gt,
                      operator.ge}
-_METHODS = {"view", "reshape", "transpose", "permute", "unsqueeze", "squeeze", "expand",
+_METHODS = {"view", "reshape", "reshape_as", "view_as", "expand_as", "transpose", "permute",
+            "unsqueeze", "squeeze", "expand",
             "contiguous", "flatten", "chunk", "split", "mean", "sum", "softmax", "to",
             "masked_fill", "type_as", "narrow", "unbind", "repeat", "tril", "triu", "float",
             "swapaxes", "swapdims", "cumsum", "sin", "cos", "new_ones", "new_zeros"}

@@ -48,6 +48,7 @@ from nnspec.catalog.ops.tensors import (
     reshape_rule,
     roll_rule,
     same_rule,
+    shaped_as,
     size_rule,
     softmax_rule,
     split_rule,
@@ -122,6 +123,8 @@ METHODS: dict[str, Callable[..., Any]] = {
     "flatten": flatten_rule, "reshape": reshape_rule, "view": reshape_rule, "permute": permute_rule,
     "transpose": transpose_rule, "squeeze": squeeze_rule, "unsqueeze": unsqueeze_rule,
     "expand": expand_rule, "roll": roll_rule, "swapaxes": swapaxes_rule,
+    **{f"{name}_as": shaped_as(rule, f"{name}_as") for name, rule in (
+        ("reshape", reshape_rule), ("view", reshape_rule), ("expand", expand_rule))},
     "swapdims": swapdims_rule, "gather": gather_rule,
     "repeat": repeat_rule, "mean": mean_rule, "sum": sum_rule, "softmax": softmax_rule,
     "matmul": matmul_rule, "size": size_rule, "dim": ndim_rule,

@@ -415,6 +415,15 @@ def expand_rule(input: Tensor, *sizes: Any) -> Tensor:
     return like(input, tuple(out))
 
 
+def shaped_as(rule: Callable[..., Tensor], name: str) -> Callable[[Tensor, Any], Tensor]:
+    """`x.reshape_as(other)`, `view_as`, `expand_as`: the rule given other's shape."""
+    def shaped(input: Tensor, other: Any) -> Tensor:
+        if not isinstance(other, Tensor):
+            raise OpError(f"{name}() takes a tensor", input, code="bad-op-argument")
+        return rule(input, *other.shape)
+    return shaped
+
+
 def repeat_rule(input: Tensor, *repeats: Any) -> Tensor:
     repeats = dim_args(repeats)
     lead = len(repeats) - len(input.shape)
