@@ -206,6 +206,15 @@ def test_a_library_class_fx_cannot_trace_is_exported_before_it_is_referenced(tmp
     assert "    last: Folded(4)\n" in text and "Forward unknown" not in text
 
 
+def test_a_function_a_library_marks_as_an_fx_leaf_is_traced_through(tmp_path):
+    text, _ = round_trip("libmodels:pad_merge", {"x": [3, 4]}, tmp_path)
+    assert "Reference PadMerge" not in text and "torch.export" not in text
+    assert "F.pad(x, (0, out[1] % 2, 0, out[0] % 2)" in text
+    graph = torch.fx.symbolic_trace(windows.PadMerge(4)).graph  # a leaf for everyone else
+    assert any(n.op == "call_function" and n.target.__name__ == "_pad_even"
+               for n in graph.nodes)
+
+
 def test_a_reference_says_why_the_graph_torch_export_made_is_no_spec_forward(tmp_path):
     text, _ = round_trip("libmodels:table_bias", {"x": [3, 4]}, tmp_path)
     assert "# Reference TableBias: torch.fx cannot trace its forward; torch.export traced it, " \

@@ -18,7 +18,8 @@ import nnspec
 from nnspec.cli.main import main
 from nnspec.importers.export_trace import export_steps
 from nnspec.importers.live import import_model
-from nnspec.importers.trace import Untraceable, fold_loops
+from nnspec.importers.loops import fold_loops
+from nnspec.importers.trace import Untraceable
 
 Pair = collections.namedtuple("Pair", ["logits", "aux"])
 

@@ -13,14 +13,16 @@ never approximated.
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
 import inspect
 import operator
-import re
+from collections.abc import Iterator
 from typing import Any
 
 from nnspec.catalog import ops
 from nnspec.importers.calls import baked_out, bound_call
+from nnspec.importers.loops import containers_of, fold_loops, item, item_of
 from nnspec.language import operators
 from nnspec.language.names import Namespace
 
@@ -71,7 +73,7 @@ def _check_same_path(module: Any, graph: Any, calls: dict[int, Any]) -> None:
 
 def write_steps(module: Any, graph: Any, held: Any = None) -> tuple[list[str], list[str]]:
     """(forward argument names, steps) from an fx graph of `module`'s own forward."""
-    containers = _containers(module)
+    containers = containers_of(module)
     inputs, steps = _Writer(module, graph, held=held).write()
     taken = {name for name, _ in module.named_children()}
     folded = fold_loops(steps, containers, taken)
@@ -95,70 +97,6 @@ def input_names(module: Any) -> dict[str, str]:
         return {}
     return {p.name: names.fresh(p.name) for p in parameters.values()
             if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
-
-
-def _containers(module: Any) -> dict[str, list[str]]:
-    """Each container the forward may loop over (a child ModuleList, ModuleDict or
-    Sequential, or the module itself when it is one), to the spelling of its items' calls."""
-    from torch import nn
-
-    kinds = (nn.ModuleList, nn.ModuleDict, nn.Sequential)
-    out = {}
-    for name, child in [("self", module), *module.named_children()]:
-        if isinstance(child, kinds):
-            out[name] = [ast.unparse(_item(name, key, child)) + "("
-                         for key, _ in child.named_children()]
-    return out
-
-
-def _item(name: str, key: str, container: Any) -> ast.expr:
-    """`layers[0]`, `heads['aux']`, `self[0]`: an item of a container, by position or name."""
-    from torch import nn
-
-    index: object = int(key) if key.isdigit() and not isinstance(container, nn.ModuleDict) \
-        else key  # a Sequential built from an OrderedDict has named items
-    return ast.Subscript(ast.Name(name, ast.Load()), ast.Constant(index), ast.Load())
-
-
-def _item_of(node: ast.expr, key: str, container: Any) -> ast.expr:
-    """`node[0]`, `node['aux']`: an item of the container `node` spells."""
-    item = _item("_", key, container)
-    return ast.Subscript(node, item.slice, ast.Load())
-
-
-def fold_loops(steps: list[str], containers: dict[str, list[str]],
-               taken: set[str] | None = None) -> list[str]:
-    """Unrolled turns of a loop over a container, back into one `for` step: from the first
-    step that calls item 0, the shortest run of steps that, with item 0 replaced by item j,
-    gives the next run, for every item in order. The item's name avoids `taken` (the
-    children) and every name the steps use."""
-    for name, calls in containers.items():
-        n = len(calls)
-        if n < 2:
-            continue
-        start = next((i for i, step in enumerate(steps) if calls[0] in step), None)
-        if start is None:
-            continue
-        for k in range(1, (len(steps) - start) // n + 1):
-            body = steps[start:start + k]
-            if any(call in step for step in body for call in calls[1:]):
-                break
-            if any(step.startswith("return ") for step in body):
-                break
-            if all(steps[start + j * k + t] == body[t].replace(calls[0], calls[j])
-                   for j in range(1, n) for t in range(k)):
-                var = _loop_name(steps, set(containers) | (taken or set()))
-                loop = f"for {var} in {name}: " + "; ".join(
-                    step.replace(calls[0], f"{var}(") for step in body)
-                steps = steps[:start] + [loop] + steps[start + n * k:]
-                break
-    return steps
-
-
-def _loop_name(steps: list[str], taken: set[str]) -> str:
-    words = {w for step in steps for w in re.findall(r"\w+", step)} | taken
-    return next(name for name in ("layer", "block", "module") + tuple(
-        f"layer{i}" for i in range(2, 999)) if name not in words)
 
 
 def runs_children_in_order(module: Any) -> bool:
@@ -185,7 +123,8 @@ def _trace(module: Any, fixed: dict[str, Any] | None = None) -> Any:
             return m is not module
 
     try:
-        graph = ChildrenAsLeaves().trace(module, concrete_args=fixed)
+        with _through_library_leaves():
+            graph = ChildrenAsLeaves().trace(module, concrete_args=fixed)
     except Exception as exc:  # fx says why: data-dependent control flow, unsupported calls
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise Untraceable(f"torch.fx cannot trace it: {message}") from None
@@ -197,6 +136,28 @@ def _trace(module: Any, fixed: dict[str, Any] | None = None) -> Any:
     for node in [n for n in graph.nodes if n.op == "placeholder" and n.args and fixed]:
         graph.erase_node(node)
     return graph
+
+
+@contextlib.contextmanager
+def _through_library_leaves() -> Iterator[None]:
+    """fx traces into the functions a library marks as fx leaves (`torch.fx.wrap`:
+    torchvision's `_patch_merging_pad` in Swin), which no spec step could call: their steps
+    are the class's own. torch's own leaves stay leaves. (fx keeps the marks in a private
+    table; without it, nothing changes.)"""
+    from torch.fx import _symbolic_trace
+
+    table = getattr(_symbolic_trace, "_wrapped_fns_to_patch", None)
+    if not isinstance(table, dict):
+        yield
+        return
+    kept = {key: frame for key, frame in table.items()
+            if not str(frame.get("__name__", "torch")).split(".")[0] == "torch"}
+    for key in kept:
+        del table[key]
+    try:
+        yield
+    finally:
+        table.update(kept)
 
 
 def drop_asserts(graph: Any) -> None:
@@ -383,7 +344,7 @@ class _Writer:
         if target in self.children:
             if target.isidentifier():
                 return ast.Name(target, ast.Load())
-            return _item("self", target, self.module)  # this Sequential's numbered child
+            return item("self", target, self.module)  # this Sequential's numbered child
         kinds = (nn.ModuleList, nn.ModuleDict, nn.Sequential)
         head, *keys = target.split(".")
         container = self.children.get(head)
@@ -392,7 +353,7 @@ class _Writer:
             items = dict(container.named_children()) if isinstance(container, kinds) else {}
             if key not in items:
                 break
-            node = _item_of(node, key, container)
+            node = item_of(node, key, container)
             container = items[key]
             if i == len(keys) - 1:
                 return node

@@ -14,6 +14,7 @@ from fakelib.windows import (
     ActBlock,
     Folded,
     Headed,
+    PadMerge,
     RelativeBias,
     Sized,
     Stage,
@@ -132,6 +133,10 @@ class Checked(nn.Module):
 
 def checked() -> Checked:
     return Checked()
+
+
+def pad_merge() -> Small:
+    return Small(PadMerge(4))
 
 
 def table_bias() -> Small:

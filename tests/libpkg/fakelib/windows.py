@@ -105,6 +105,25 @@ class TableBias(nn.Module):
         return x
 
 
+def _pad_even(x: torch.Tensor) -> torch.Tensor:
+    h, w = x.shape[-2:]
+    return nn.functional.pad(x, (0, w % 2, 0, h % 2))
+
+
+torch.fx.wrap("_pad_even")  # an fx leaf, as torchvision's Swin marks `_patch_merging_pad`
+
+
+class PadMerge(nn.Module):
+    """torchvision's Swin `PatchMerging` in small: it calls a function marked as an fx leaf."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.fc = nn.Linear(width, width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(_pad_even(x))
+
+
 class Positions(nn.Module):
     """Called with sizes, not a tensor (`pos(b, n)`), in a loop torch.fx cannot trace: a
     layer takes a tensor, so it cannot be a reference and keeps `forward: unknown`."""
