@@ -215,10 +215,15 @@ def test_a_function_a_library_marks_as_an_fx_leaf_is_traced_through(tmp_path):
                for n in graph.nodes)
 
 
-def test_a_reference_says_why_the_graph_torch_export_made_is_no_spec_forward(tmp_path):
+def test_a_child_called_on_the_classs_own_buffer_is_exported(tmp_path):
     text, _ = round_trip("libmodels:table_bias", {"x": [3, 4]}, tmp_path)
-    assert "# Reference TableBias: torch.fx cannot trace its forward; torch.export traced it, " \
-           "but the call of\n#   'mlp' cannot be told apart (0 inputs, 1 results)\n" in text
+    assert "Reference TableBias" not in text and "      - out = mlp(table)\n" in text
+
+
+def test_a_reference_says_why_the_graph_torch_export_made_is_no_spec_forward(tmp_path):
+    text, _ = round_trip("libmodels:unspelled", {"x": [3, 4]}, tmp_path)
+    assert "# Reference Unspelled: torch.fx cannot trace its forward; torch.export traced it, " \
+           "but\n#   aten.logcumsumexp has no spelling among nnspec's ops\n" in text
 
 
 def test_a_model_that_fails_on_the_example_input_is_told_to_take_another():

@@ -15,12 +15,12 @@ tracers say the same things the same way. What has no spelling is reported, neve
 from __future__ import annotations
 
 import inspect
-import logging
 import operator
 from typing import Any
 
 from nnspec.importers import export_paths as paths
 from nnspec.importers.calls import UNREAD, baked_out, is_default, unread_keywords
+from nnspec.importers.export_run import export_program
 from nnspec.importers.trace import Untraceable, functions, write_steps
 
 TRACED_BUT = "torch.export traced it, but "  # how a graph that is no spec forward is reported
@@ -81,60 +81,6 @@ def export_steps(module: Any, args: tuple, kwargs: dict, fixed: Any = None,
     return write_steps(module, graph)
 
 
-def _export(module: Any, args: tuple, kwargs: dict, plain: set[int] | None = None) -> Any:
-    import torch
-    from torch.export import Dim
-
-    def dynamic(value: Any) -> Any:
-        if isinstance(value, torch.Tensor):
-            return {d: Dim.AUTO for d in range(value.dim())}
-        if isinstance(value, int) and not isinstance(value, bool):  # a size: stays a size
-            return Dim.AUTO
-        if isinstance(value, (tuple, list)):
-            return type(value)(dynamic(v) for v in value)
-        if isinstance(value, dict):
-            return {k: dynamic(v) for k, v in value.items()}
-        return None
-
-    children = tuple(paths.callables(module))
-    quiet = logging.getLogger("torch")
-    level = quiet.level
-    quiet.setLevel(logging.CRITICAL)  # export logs what it specialises and gives up on
-    try:
-        signature = inspect.signature(module.forward)
-        bound = signature.bind(*args, **kwargs).arguments
-        # an argument at the forward's own default is a constant, which its parents' calls
-        # leave out (calls.baked_out): BERT's past_key_values_length=0 is no size input
-        shapes = {k: None if is_default(v, signature.parameters[k].default) else dynamic(v)
-                  for k, v in bound.items()}
-        return _oblivious_first(module, lambda: torch.export.export(
-            module, args, kwargs, strict=False, dynamic_shapes=shapes,
-            preserve_module_call_signature=children), set() if plain is None else plain)
-    except Exception as exc:  # export says why: data-dependent shapes, unsupported code
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise Untraceable(f"torch.export cannot trace it either: {message[:200]}") from None
-    finally:
-        quiet.setLevel(level)
-
-
-def _oblivious_first(module: Any, export: Any, plain: set[int]) -> Any:
-    """Export with size-oblivious reasoning (as torch.onnx does), else as torch defaults to.
-    Size-oblivious, sympy is not asked to prove what the forward never branches on:
-    MobileViT's `math.ceil(H / p) * p` costs seconds per block otherwise. It cannot prove
-    every size, though (a `y[:, -1:]` slice is not known to be 1 long; T5's attention bias
-    broadcast over a batch of 1), so what it refuses is exported again the usual way, and so
-    at once is any module holding one it refused (`plain`: their ids)."""
-    from torch.fx.experimental import _config
-
-    if not any(id(m) in plain for m in module.modules()):
-        try:
-            with _config.patch(backed_size_oblivious=True):
-                return export()
-        except Exception:  # noqa: BLE001 - the usual way says why, if it fails too
-            plain.add(id(module))
-    return export()
-
-
 class _Rebuilder:
     """The exported graph as the fx graph of this module alone: children's nodes folded into
     calls, its own ATen ops spelled as torch calls."""
@@ -144,11 +90,13 @@ class _Rebuilder:
         from torch import fx
 
         self.module, self.fixed = module, fixed or (lambda child: None)
-        self.program = _export(module, args, kwargs, plain)
+        self.program = export_program(module, args, kwargs, plain)
         self.out = fx.Graph()
         self.env: dict[Any, Any] = {}  # exported node -> its value in the new graph
         self.args, self.kwargs = args, kwargs
         self.children = {name for name, _ in module.named_children()}
+        self.own_tensors = {name for name, _ in [*module.named_parameters(recurse=False),
+                                                 *module.named_buffers(recurse=False)]}
         self.calls = {entry.fqn: entry.signature for entry in self.program.module_call_graph
                       if entry.signature is not None}
 
@@ -264,7 +212,7 @@ class _Rebuilder:
                     for i, a in enumerate(signature.inputs)]
         named = [None if c else by_name.get(getattr(a, "name", None))
                  for a, c in zip(signature.inputs, constant)]
-        if any(not c and (n is None or isinstance(self.env.get(n), _Lazy))
+        if any(not c and (n is None or self.lifted(self.env.get(n)))
                for c, n in zip(constant, named)):
             self.call_on_one_input(child, key, nodes)  # the signature names constants
             return
@@ -279,6 +227,11 @@ class _Rebuilder:
         for index, node in enumerate(outs):
             if node is not None:
                 self.env[node] = self.pick(result, tree, index)
+
+    def lifted(self, value: Any) -> bool:
+        """A tensor export lifted that is not this module's own parameter or buffer (which
+        a call may take: Swin V2's `cpb_mlp(self.relative_coords_table)`)."""
+        return isinstance(value, _Lazy) and value.name not in self.own_tensors
 
     def call_on_one_input(self, child: str, key: str, nodes: list) -> None:
         """A call of a child without a signature that resolves (a child called twice, or a

@@ -19,6 +19,7 @@ from fakelib.windows import (
     Sized,
     Stage,
     TableBias,
+    Unspelled,
     WindowAttention,
     WithGrid,
     WithPositions,
@@ -137,6 +138,10 @@ def checked() -> Checked:
 
 def pad_merge() -> Small:
     return Small(PadMerge(4))
+
+
+def unspelled() -> Small:
+    return Small(Unspelled(4))
 
 
 def table_bias() -> Small:

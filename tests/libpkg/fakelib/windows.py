@@ -91,8 +91,9 @@ class Sized(nn.Module):
 
 
 class TableBias(nn.Module):
-    """torchvision's Swin V2 attention in small: a child called on a buffer (no input of the
-    exported graph), in a forward that branches on a size (torch.fx cannot trace it)."""
+    """torchvision's Swin V2 attention in small: a child called on the class's own buffer
+    (no input of the exported graph), in a forward that branches on a size (torch.fx cannot
+    trace it)."""
 
     def __init__(self, width: int) -> None:
         super().__init__()
@@ -122,6 +123,20 @@ class PadMerge(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(_pad_even(x))
+
+
+class Unspelled(nn.Module):
+    """torch.export traces it (torch.fx cannot: it branches on a size), into an op that no
+    spec step spells."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.fc = nn.Linear(width, width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] > 1:
+            x = torch.logcumsumexp(x, -1)
+        return self.fc(x)
 
 
 class Positions(nn.Module):

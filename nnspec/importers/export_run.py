@@ -1,0 +1,70 @@
+"""Running torch.export on one module, on the arguments it received in the model's run: every
+tensor dimension and size argument dynamic (Dim.AUTO), those at the forward's defaults fixed,
+its children's call signatures preserved, and torch's own logging quiet."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from typing import Any
+
+from nnspec.importers import export_paths as paths
+from nnspec.importers.calls import is_default
+from nnspec.importers.trace import Untraceable
+
+
+def export_program(module: Any, args: tuple, kwargs: dict,
+                   plain: set[int] | None = None) -> Any:
+    """The ExportedProgram; Untraceable with torch's reason where it fails. `plain`: as
+    oblivious_first takes it."""
+    import torch
+    from torch.export import Dim
+
+    def dynamic(value: Any) -> Any:
+        if isinstance(value, torch.Tensor):
+            return {d: Dim.AUTO for d in range(value.dim())}
+        if isinstance(value, int) and not isinstance(value, bool):  # a size: stays a size
+            return Dim.AUTO
+        if isinstance(value, (tuple, list)):
+            return type(value)(dynamic(v) for v in value)
+        if isinstance(value, dict):
+            return {k: dynamic(v) for k, v in value.items()}
+        return None
+
+    children = tuple(paths.callables(module))
+    quiet = logging.getLogger("torch")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)  # export logs what it specialises and gives up on
+    try:
+        signature = inspect.signature(module.forward)
+        bound = signature.bind(*args, **kwargs).arguments
+        # an argument at the forward's own default is a constant, which its parents' calls
+        # leave out (calls.baked_out): BERT's past_key_values_length=0 is no size input
+        shapes = {k: None if is_default(v, signature.parameters[k].default) else dynamic(v)
+                  for k, v in bound.items()}
+        return oblivious_first(module, lambda: torch.export.export(
+            module, args, kwargs, strict=False, dynamic_shapes=shapes,
+            preserve_module_call_signature=children), set() if plain is None else plain)
+    except Exception as exc:  # export says why: data-dependent shapes, unsupported code
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise Untraceable(f"torch.export cannot trace it either: {message[:200]}") from None
+    finally:
+        quiet.setLevel(level)
+
+
+def oblivious_first(module: Any, export: Any, plain: set[int]) -> Any:
+    """Export with size-oblivious reasoning (as torch.onnx does), else as torch defaults to.
+    Size-oblivious, sympy is not asked to prove what the forward never branches on:
+    MobileViT's `math.ceil(H / p) * p` costs seconds per block otherwise. It cannot prove
+    every size, though (a `y[:, -1:]` slice is not known to be 1 long; T5's attention bias
+    broadcast over a batch of 1), so what it refuses is exported again the usual way, and so
+    at once is any module holding one it refused (`plain`: their ids)."""
+    from torch.fx.experimental import _config
+
+    if not any(id(m) in plain for m in module.modules()):
+        try:
+            with _config.patch(backed_size_oblivious=True):
+                return export()
+        except Exception:  # noqa: BLE001 - the usual way says why, if it fails too
+            plain.add(id(module))
+    return export()
