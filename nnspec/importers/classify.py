@@ -12,7 +12,7 @@ from nnspec.catalog import LAYERS
 from nnspec.diagnostics import Collector
 from nnspec.importers.layers import LayerCall, LayerProblem, Unprinted, read_attention, read_layer
 from nnspec.importers.tree import Node
-from nnspec.importers.variants import free_name, split_nested
+from nnspec.importers.variants import NO_FORWARD, free_name, split_nested
 from nnspec.language.names import child_name_problem, identifier_problem
 
 
@@ -59,7 +59,7 @@ Item = Union[Layer, Use, Seq]
 CONTAINERS = ("Sequential",)
 # torch's own classes that print and load like a block of that name (ModuleList as a block with
 # `base: ModuleList`, which prints `(0-2): 3 x ...` as torch does)
-REBUILT_AS_BLOCKS = ("Module", "ModuleList", "ModuleDict")
+REBUILT_AS_BLOCKS = ("Module", *NO_FORWARD)
 # torch containers the spec language cannot express: they hold parameters themselves
 UNSUPPORTED_CONTAINERS = ("ParameterList", "ParameterDict")
 

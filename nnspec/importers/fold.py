@@ -20,7 +20,7 @@ from nnspec.diagnostics import Collector, Pos
 from nnspec.formatter import literal
 from nnspec.importers.classify import Classifier, Instance, Item, Layer, Seq, Use
 from nnspec.importers.params import DraftParam, Params, widened
-from nnspec.importers.variants import Split, split
+from nnspec.importers.variants import NO_FORWARD, Split, split
 
 # --- the folded classes -----------------------------------------------------------------------
 
@@ -118,7 +118,7 @@ class Folder:
             state[name] = "active"
             for inst in self.instances[name]:
                 for dep in _uses(inst.items):
-                    if state.get(dep) == "active" and dep in ("ModuleList", "ModuleDict"):
+                    if state.get(dep) == "active" and dep in NO_FORWARD:
                         self.errors.error("not-rebuildable", f"an nn.{dep} holds another "
                                           f"{dep} in its subtree (here, in '{name}'): every "
                                           f"nn.{dep} folds into one block named {dep}, which "

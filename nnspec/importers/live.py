@@ -47,7 +47,7 @@ from nnspec.importers.state import assign_live
 from nnspec.importers.ties import assign_ties
 from nnspec.importers.trace import Untraceable, runs_children_in_order, trace_steps
 from nnspec.importers.tree import Node, parse_tree
-from nnspec.importers.variants import Split
+from nnspec.importers.variants import NO_FORWARD, Split
 from nnspec.language.names import DASHED
 
 INIT_NOTE = ["Initialisation the code applies (weights set in __init__ or later) cannot be "
@@ -340,7 +340,7 @@ class _Forwards:
 
     def __call__(self, draft: DraftClass, instances: list[Instance], params: Params) -> None:
         modules = [self.live[id(inst.node)] for inst in instances]
-        if draft.name in ("ModuleList", "ModuleDict"):  # torch's containers have no forward
+        if draft.name in NO_FORWARD:
             inside = instances[0].node is not self.root  # a model needs something to run
             draft.forward = None if draft.name == "ModuleList" and inside else "unknown"
             return

@@ -45,7 +45,7 @@ from nnspec.importers.recover import (
     signature_of,
     verify_spellings,
 )
-from nnspec.importers.variants import free_name
+from nnspec.importers.variants import NO_FORWARD, free_name
 from nnspec.language.names import IMPORT_PATH
 
 
@@ -224,7 +224,7 @@ class References:
         whether there are any. One that cannot keeps `forward: unknown`."""
         marked = False
         for draft in classes[:-1]:
-            if draft.forward != "unknown" or draft.name in ("ModuleList", "ModuleDict"):
+            if draft.forward != "unknown" or draft.name in NO_FORWARD:
                 continue
             modules = [live.get(id(inst.node)) for inst in instances.get(draft.name, [])]
             if not self._may_force(modules):

@@ -38,14 +38,14 @@ def split(instances: dict[str, list[Any]], name: str, groups: list[list[Any]]) -
     return names
 
 
-_CONTAINERS = ("ModuleList", "ModuleDict")  # torch's: no forward to tell blocks apart by
+NO_FORWARD = ("ModuleList", "ModuleDict")  # torch's containers: no forward of their own
 
 
 def split_nested(instances: dict[str, list[Any]], seq: type, use: type) -> None:
     """Split each class that contains itself by nesting height: the instances holding no
     other instance of their class stay the class, those holding them (at most) one deep
     become `Class_2`, and so on."""
-    for name in [n for n, insts in instances.items() if n not in _CONTAINERS and any(
+    for name in [n for n, insts in instances.items() if n not in NO_FORWARD and any(
             _nearest(i.items, i.node.cls, seq, use) for i in insts)]:
         height: dict[int, int] = {}
 
