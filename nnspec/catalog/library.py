@@ -110,17 +110,26 @@ def _conv1d_shape(a: Args, inputs: list[Shape]) -> Shape:
 
 
 def _pool_shape(a: Args, inputs: list[Shape]) -> Shape:
-    """SelectAdaptivePool2d: an adaptive pool of an NCHW input to output_size, then flatten."""
+    """SelectAdaptivePool2d, as timm builds it: no pool_type is no pool (then an optional
+    flatten); a `fast...` pool or an NHWC input is a mean (or max) over H and W to 1 x 1
+    (kept unless flattened); else an adaptive pool of an NCHW input to output_size, then an
+    optional flatten. `catavgmax` doubles the channels."""
     x = inputs[0]
     expect_rank(x, 4)
-    if a["input_fmt"] != "NCHW" or not a["pool_type"]:
-        raise ValueError("only the NCHW form with a pool_type is declared")
-    size = a["output_size"]
+    pool, size, nhwc = a["pool_type"].lower(), a["output_size"], a["input_fmt"] == "NHWC"
+    if a["input_fmt"] not in ("NCHW", "NHWC"):
+        raise ValueError(f"input_fmt is NCHW or NHWC, got {a['input_fmt']!r}")
+    if not pool:
+        return (x[0], math.prod(x[1:])) if a["flatten"] else x
+    channels = (x[3] if nhwc else x[1]) * (2 if pool.endswith("catavgmax") else 1)
+    if pool.startswith("fast") or nhwc:
+        if size not in (1, (1, 1), [1, 1]):
+            raise ValueError("fast pooling and NHWC inputs take output_size 1")
+        if a["flatten"]:
+            return (x[0], channels)
+        return (x[0], 1, 1, channels) if nhwc else (x[0], channels, 1, 1)
     h, w = (size, size) if isinstance(size, int) else tuple(size)
-    channels = 2 * x[1] if a["pool_type"] == "catavgmax" else x[1]
-    if a["flatten"]:
-        return (x[0], channels * h * w)
-    return (x[0], channels, h, w)
+    return (x[0], channels * h * w) if a["flatten"] else (x[0], channels, h, w)
 
 
 def _bn_act_shape(a: Args, inputs: list[Shape]) -> Shape:
