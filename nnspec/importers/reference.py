@@ -238,13 +238,13 @@ class References:
         """Mark the classes referenced for their buffers whose instances the model does not
         call with a tensor first (`pos(B, H, W)`), which a layer cannot be, so that the next
         pass refuses them, naming the buffer; whether there are any."""
-        calls = None if self.recorded is None else self.recorded()
+        holding = [ref for ref in self.by_path.values() if ref.why.startswith(_HOLDS)]
+        calls = None if self.recorded is None or not holding else self.recorded()
         if not calls:  # the model did not run on the example input: the rebuild check says so
             return False
         marked = False
-        for ref in self.by_path.values():
-            if ref.why.startswith(_HOLDS) and not all(
-                    _tensor_first(calls.get(id(m))) for m in ref.modules):
+        for ref in holding:
+            if not all(_tensor_first(calls.get(id(m))) for m in ref.modules):
                 self.kept.update(type(m) for m in ref.modules)
                 marked = True
         return marked
