@@ -335,3 +335,19 @@ def test_a_class_given_where_the_library_takes_a_name_is_passed_by_name(tmp_path
     assert '  Head:\n    class: "fakelib.windows:Head"\n    args:\n      dim: int\n' \
            '      norm_layer: {type: str, default: "layernorm"}\n' in text
     assert "    first: Head(4)\n" in text and '    second: Head(2, norm_layer="rmsnorm")\n' in text
+
+
+def test_children_exported_as_one_op_each_give_the_same_steps_and_come_back():
+    """export_run leaves children that took one tensor and gave one back untraced (one op
+    each): the module's steps are the same, and the children are as they were after."""
+    from nnspec.importers.export_trace import export_steps
+
+    module = libmodels.Small(windows.Sized(4)).eval()
+    x = torch.randn(2, 3, 4)
+    traced = export_steps(module.last, (x,), {})
+    assert traced == export_steps(module.last, (x,), {}, opaque={id(module.last.fc)})
+    assert traced == (["x"], ["x = fc(x)", "return x * 2"])
+    assert "forward" not in vars(module.last.fc)
+    with torch.no_grad():
+        assert torch.equal(module.last.fc(x), torch.nn.functional.linear(
+            x, module.last.fc.weight, module.last.fc.bias))

@@ -4,8 +4,11 @@ its children's call signatures preserved, and torch's own logging quiet."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import inspect
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from nnspec.importers import export_paths as paths
@@ -14,9 +17,9 @@ from nnspec.importers.trace import Untraceable
 
 
 def export_program(module: Any, args: tuple, kwargs: dict,
-                   plain: set[int] | None = None) -> Any:
+                   plain: set[int] | None = None, opaque: set[int] = frozenset()) -> Any:
     """The ExportedProgram; Untraceable with torch's reason where it fails. `plain`: as
-    oblivious_first takes it."""
+    oblivious_first takes it; `opaque`: as _opaque_children takes it."""
     import torch
     from torch.export import Dim
 
@@ -42,9 +45,10 @@ def export_program(module: Any, args: tuple, kwargs: dict,
         # leave out (calls.baked_out): BERT's past_key_values_length=0 is no size input
         shapes = {k: None if is_default(v, signature.parameters[k].default) else dynamic(v)
                   for k, v in bound.items()}
-        return oblivious_first(module, lambda: torch.export.export(
-            module, args, kwargs, strict=False, dynamic_shapes=shapes,
-            preserve_module_call_signature=children), set() if plain is None else plain)
+        with _opaque_children(module, opaque):
+            return oblivious_first(module, lambda: torch.export.export(
+                module, args, kwargs, strict=False, dynamic_shapes=shapes,
+                preserve_module_call_signature=children), set() if plain is None else plain)
     except Exception as exc:  # export says why: data-dependent shapes, unsupported code
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise Untraceable(f"torch.export cannot trace it either: {message[:200]}") from None
@@ -68,3 +72,57 @@ def oblivious_first(module: Any, export: Any, plain: set[int]) -> Any:
         except Exception:  # noqa: BLE001 - the usual way says why, if it fails too
             plain.add(id(module))
     return export()
+
+
+# id(child) -> its own forward, while an export of its parent runs (_opaque_children)
+_FORWARDS: dict[int, Any] = {}
+
+
+@contextlib.contextmanager
+def _opaque_children(module: Any, opaque: set[int]) -> Iterator[None]:
+    """The module's children (and container items) whose recorded calls took one tensor and
+    gave one back (`opaque`: their ids) run, while it is exported, as one op each, whose fake
+    kernel runs them untraced: their steps are their own (each class is traced on its own),
+    and torch.export tracing them again costs a third of MobileViT's import. The op keeps the
+    child's call in the graph, under the child's place in `nn_module_stack`, as its nodes
+    were."""
+    children = [c for c in module.modules() if c is not module and id(c) in opaque]
+    if not children:
+        yield
+        return
+    op = _opaque_op()
+    for child in children:
+        _FORWARDS[id(child)] = child.forward
+        child.forward = functools.partial(_call, op, child.forward, id(child))
+    try:
+        yield
+    finally:
+        for child in children:
+            del child.forward  # the class's own again
+            _FORWARDS.pop(id(child), None)
+
+
+def _call(op: Any, forward: Any, key: int, *args: Any, **kwargs: Any) -> Any:
+    import torch
+
+    if kwargs or len(args) != 1 or not isinstance(args[0], torch.Tensor):
+        return forward(*args, **kwargs)  # not as recorded: traced as before
+    return op(args[0], key)
+
+
+@functools.cache
+def _opaque_op() -> Any:
+    import torch
+
+    @torch.library.custom_op("nnspec::opaque_child", mutates_args=(),
+                             schema="(Tensor x, int key) -> Tensor")  # (annotations are text)
+    def opaque_child(x: torch.Tensor, key: int) -> torch.Tensor:
+        return _FORWARDS[key](x).clone()
+
+    @opaque_child.register_fake
+    def _(x: torch.Tensor, key: int) -> torch.Tensor:
+        out = _FORWARDS[key](x)
+        return torch.empty_strided(out.size(), out.stride(), dtype=out.dtype,
+                                   device=out.device)
+
+    return opaque_child

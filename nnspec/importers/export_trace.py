@@ -66,13 +66,15 @@ _CHECKS = {"_assert_tensor_metadata", "_assert_scalar", "sym_constrain_range_for
 
 
 def export_steps(module: Any, args: tuple, kwargs: dict, fixed: Any = None,
-                 plain: set[int] | None = None) -> tuple[list[str], list[str]]:
+                 plain: set[int] | None = None, opaque: set[int] = frozenset()
+                 ) -> tuple[list[str], list[str]]:
     """(forward argument names, steps) for one module, exported on the arguments it was
     called with, its children left opaque. `fixed(child)`: for a child whose steps torch.export
     recovered, the non-tensor arguments it was recovered with (by parameter name), which its
     steps hold fixed rather than take; None for any other child. `plain`: the ids of the
-    modules size-oblivious reasoning failed on, kept from one export to the next."""
-    rebuilder = _Rebuilder(module, args, kwargs, fixed, plain)
+    modules size-oblivious reasoning failed on, kept from one export to the next; `opaque`:
+    the ids of the modules exported as one op each (export_run)."""
+    rebuilder = _Rebuilder(module, args, kwargs, fixed, plain, opaque)
     try:
         graph = rebuilder.graph()
     except (KeyError, StopIteration, TypeError, ValueError) as exc:
@@ -86,11 +88,11 @@ class _Rebuilder:
     calls, its own ATen ops spelled as torch calls."""
 
     def __init__(self, module: Any, args: tuple, kwargs: dict, fixed: Any = None,
-                 plain: set[int] | None = None):
+                 plain: set[int] | None = None, opaque: set[int] = frozenset()):
         from torch import fx
 
         self.module, self.fixed = module, fixed or (lambda child: None)
-        self.program = export_program(module, args, kwargs, plain)
+        self.program = export_program(module, args, kwargs, plain, opaque)
         self.out = fx.Graph()
         self.env: dict[Any, Any] = {}  # exported node -> its value in the new graph
         self.args, self.kwargs = args, kwargs

@@ -125,7 +125,14 @@ def call_arguments(model: Any, tensors: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def record_calls(model: Any, inputs: dict[str, Input]) -> dict[int, tuple[tuple, dict]]:
+class Calls(dict):
+    """id(module) -> (args, kwargs) of its first call; `tensor_out`: the ids of the modules
+    whose every call took one tensor and gave one back (export_run may leave them opaque)."""
+
+    tensor_out: set[int]
+
+
+def record_calls(model: Any, inputs: dict[str, Input]) -> Calls:
     """The arguments each module received when the model ran once on example inputs (the
     first call of each): what torch.export traces a module on. The run takes the code paths
     an export takes (torch's exporting flags are on, as torch.export sets them), so a child
@@ -136,19 +143,29 @@ def record_calls(model: Any, inputs: dict[str, Input]) -> dict[int, tuple[tuple,
 
     from nnspec.runtime.torchlib import torch
 
-    calls: dict[int, tuple[tuple, dict]] = {}
+    calls = Calls()
+    calls.tensor_out, other = set(), set()
 
     def record(module: Any, args: tuple, kwargs: dict) -> None:
         if id(module) not in calls:
             calls[id(module)] = _pytree.tree_map(
                 lambda v: v.clone() if isinstance(v, torch.Tensor) else v, (args, kwargs))
 
+    def returned(module: Any, args: tuple, kwargs: dict, out: Any) -> None:
+        plain = not kwargs and len(args) == 1 and isinstance(args[0], torch.Tensor) and \
+            isinstance(out, torch.Tensor)
+        (calls.tensor_out if plain and id(module) not in other else other).add(id(module))
+        if not plain:
+            calls.tensor_out.discard(id(module))
+
     hooks = [m.register_forward_pre_hook(record, with_kwargs=True) for m in model.modules()]
+    hooks += [m.register_forward_hook(returned, with_kwargs=True) for m in model.modules()]
     try:
         with torch.no_grad(), _compiling_state_context():
             model(**call_arguments(model, examples(inputs)))
     except Exception:  # the model's own code failed on the guess: nothing to export with
-        return {}
+        calls.clear()
+        calls.tensor_out.clear()
     finally:
         for hook in hooks:
             hook.remove()

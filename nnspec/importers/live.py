@@ -329,7 +329,8 @@ class _Forwards:
         if key not in self.exports:  # equal instances on equal arguments: export once
             try:
                 self.exports[key] = export_steps(
-                    module, *call, fixed=self.held_by, plain=self.plain)
+                    module, *call, fixed=self.held_by, plain=self.plain,
+                    opaque=getattr(self.calls, "tensor_out", set()))
             except Untraceable as export_reason:
                 self.exports[key] = export_reason
         if isinstance(self.exports[key], Untraceable):
