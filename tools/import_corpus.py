@@ -9,7 +9,10 @@ For each model of tools/corpus_models.py it records, as a new user would see the
 - params: `nnspec summary --json` against torch's own count;
 - codegen: the source `nnspec build -o` writes loads the state_dict strictly and gives
   bit-identical outputs;
-- seconds: the CPU time (user + system) and wall time of `nnspec import module`.
+- seconds: the CPU time (user + system) and wall time of `nnspec import module`; a model over
+  `--retime` seconds (8) is imported again alone, and the lesser CPU time kept (`cpu_runs`
+  holds both): two imports side by side on 2 cores slow each other's CPU time by up to a third
+  (shared caches), not only their wall time.
 
 Run it in a scratch venv, never in CI (torchvision and timm are not dependencies):
 
@@ -49,9 +52,10 @@ TIMEOUT = 900
 
 def cli(*args: str, cwd: Path) -> tuple[int, str, float, float]:
     """Run the nnspec CLI of this checkout; (exit code, first error line, wall seconds, CPU
-    seconds). CPU time (user + system of the child) is what the 10 s goal is judged by: models
-    imported side by side (`-j 2`) slow each other's wall clock, not their CPU time. It is
-    exact because each model's worker is its own process, running one command at a time."""
+    seconds). CPU time (user + system of the child) is what the 10 s goal is judged by,
+    exact because each model's worker is its own process, running one command at a time;
+    imported side by side (`-j 2`), models slow each other's CPU time too, which `--retime`
+    measures again alone."""
     env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{TOOLS}", OMP_NUM_THREADS="1")
     start, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
@@ -153,20 +157,35 @@ def _input_flags(entry) -> list[str]:
     return flags
 
 
-def work(name: str, out: Path) -> dict:
-    """One model, in this process: the record import_corpus writes for it."""
+def _entry(name: str):
+    """(the corpus entry, its inputs named as the model's forward names them; the model)."""
     import corpus_models
-    import torch
 
-    import nnspec
-
-    torch.set_num_threads(1)
     entry = next(e for e in corpus_models.corpus(None if not name.startswith("tv/")
                                                   else [name[3:]]) if e.name == name)
     model = corpus_models.build(name)
     if entry.family != "transformers":  # one image input, named as the model's forward names it
         first = next(iter(inspect.signature(model.forward).parameters))
         entry = dataclasses.replace(entry, inputs={first: next(iter(entry.inputs.values()))})
+    return entry, model
+
+
+def import_cpu(name: str, out: Path) -> float:
+    """The CPU seconds of `nnspec import module` of one model, alone (`--retime`)."""
+    entry, _ = _entry(name)
+    _, _, _, cpu = cli("import", "module", "corpus_models:build", "--args", f"name={name}",
+                       *_input_flags(entry), "-o", str(out / "module.yaml"), cwd=TOOLS)
+    return round(cpu, 1)
+
+
+def work(name: str, out: Path) -> dict:
+    """One model, in this process: the record import_corpus writes for it."""
+    import torch
+
+    import nnspec
+
+    torch.set_num_threads(1)
+    entry, model = _entry(name)
     inputs = _inputs(entry)
     with torch.no_grad():
         expected = _flat(model(**inputs))
@@ -279,11 +298,11 @@ def write_doc(records: list[dict]) -> None:
         DOC.write_text(f"{head}{BEGIN}\n{table(records)}\n{END}{tail}")
 
 
-def _run_worker(entry) -> dict:
+def _run_worker(entry, *flags: str) -> dict:
     """One model in its own process: its record, or one saying why the worker failed."""
     env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{TOOLS}", OMP_NUM_THREADS="1")
     try:
-        proc = subprocess.run([sys.executable, __file__, "--worker", entry.name],
+        proc = subprocess.run([sys.executable, __file__, "--worker", entry.name, *flags],
                               capture_output=True, text=True, env=env, timeout=3 * TIMEOUT)
         return json.loads(proc.stdout.strip().splitlines()[-1])
     except (subprocess.TimeoutExpired, json.JSONDecodeError, IndexError) as exc:
@@ -300,11 +319,16 @@ def main() -> int:
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--no-doc", action="store_true", help="leave docs/ untouched")
     parser.add_argument("-j", "--jobs", type=int, default=2, help="models imported at once")
+    parser.add_argument("--retime", type=float, default=8.0, metavar="SECONDS",
+                        help="import again, one at a time, the models whose import took over "
+                             "SECONDS of CPU in the pool, and keep the lesser time")
+    parser.add_argument("--time-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     sys.path.insert(0, str(TOOLS))
     if args.worker:
         out = Path(tempfile.mkdtemp(prefix="corpus-"))
-        print(json.dumps(work(args.worker, out)))
+        print(json.dumps({"cpu_seconds": import_cpu(args.worker, out)} if args.time_only
+                         else work(args.worker, out)))
         return 0
     import corpus_models
 
@@ -319,6 +343,15 @@ def main() -> int:
                   f"{rec.get('module_error', '')[:100]}", flush=True)
             records = sorted(old.values(), key=lambda r: (r["family"], r["model"]))
             RESULTS.write_text(json.dumps(records, indent=1) + "\n")
+    for entry in entries:  # side by side, two imports slow each other's CPU time too
+        rec = old[entry.name]
+        if rec.get("module") and rec.get("cpu_seconds", 0) > args.retime:
+            alone = _run_worker(entry, "--time-only").get("cpu_seconds")
+            rec["cpu_runs"] = [rec["cpu_seconds"], alone]
+            rec["cpu_seconds"] = min(t for t in rec["cpu_runs"] if t is not None)
+            print(f"{entry.name:45} again, alone: {alone} CPU s", flush=True)
+    RESULTS.write_text(json.dumps(sorted(old.values(), key=lambda r: (r["family"], r["model"])),
+                                  indent=1) + "\n")
     if not args.no_doc:
         write_doc(sorted(old.values(), key=lambda r: (r["family"], r["model"])))
     return 0
