@@ -351,3 +351,39 @@ def test_children_exported_as_one_op_each_give_the_same_steps_and_come_back():
     with torch.no_grad():
         assert torch.equal(module.last.fc(x), torch.nn.functional.linear(
             x, module.last.fc.weight, module.last.fc.bias))
+
+
+class _Pair(torch.nn.Module):
+    """Hugging Face's layers in small: tensors and constants in, a tuple with a None out."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(4, 4)
+
+    def forward(self, x, bias=None, scale=2.0):
+        return (self.fc(x) * scale + bias, None, x.sum(-1))
+
+
+class _Uses(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.pair = _Pair()
+
+    def forward(self, x):
+        if x.shape[-1] > 1:  # (torch.fx cannot trace it)
+            y, _, s = self.pair(x, bias=x, scale=3.0)
+            return y + s[..., None]
+        return x
+
+
+def test_a_child_with_tensors_and_constants_in_and_a_tuple_out_is_one_op_too():
+    from nnspec.importers.export_trace import export_steps
+    from nnspec.importers.inputs import Input, record_calls
+
+    module = _Uses().eval()
+    calls = record_calls(module, {"x": Input((3, 4))})
+    assert id(module.pair) in calls.tensor_out and id(module) in calls.tensor_out
+    traced = export_steps(module, *calls[id(module)])
+    assert traced == export_steps(module, *calls[id(module)], opaque=calls.tensor_out)
+    assert traced == (["x"], ["x = pair(x, x, 3.0)", "return x[0] + x[2].unsqueeze(2)"])
+    assert "forward" not in vars(module.pair)

@@ -45,10 +45,20 @@ def export_program(module: Any, args: tuple, kwargs: dict,
         # leave out (calls.baked_out): BERT's past_key_values_length=0 is no size input
         shapes = {k: None if is_default(v, signature.parameters[k].default) else dynamic(v)
                   for k, v in bound.items()}
-        with _opaque_children(module, opaque):
-            return oblivious_first(module, lambda: torch.export.export(
-                module, args, kwargs, strict=False, dynamic_shapes=shapes,
-                preserve_module_call_signature=children), set() if plain is None else plain)
+        def export() -> Any:
+            return torch.export.export(module, args, kwargs, strict=False,
+                                       dynamic_shapes=shapes,
+                                       preserve_module_call_signature=children)
+
+        plain = set() if plain is None else plain
+        try:
+            with _opaque_children(module, opaque):
+                return oblivious_first(module, export, plain)
+        except Exception:
+            if not _MISMATCHED:
+                raise
+            _MISMATCHED.clear()  # a child ran otherwise than recorded: all of it traced
+            return oblivious_first(module, export, plain)
     except Exception as exc:  # export says why: data-dependent shapes, unsupported code
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise Untraceable(f"torch.export cannot trace it either: {message[:200]}") from None
@@ -74,40 +84,74 @@ def oblivious_first(module: Any, export: Any, plain: set[int]) -> Any:
     return export()
 
 
-# id(child) -> its own forward, while an export of its parent runs (_opaque_children)
-_FORWARDS: dict[int, Any] = {}
+# the calls of opaque children made while an export runs: (forward, args, kwargs with the
+# tensors taken out, the output's form), by the key the op is given (_opaque_children)
+_CALLS: list[tuple[Any, list, dict, Any]] = []
+_MISMATCHED: list[int] = []  # keys whose output was not of its recorded form
 
 
 @contextlib.contextmanager
 def _opaque_children(module: Any, opaque: set[int]) -> Iterator[None]:
-    """The module's children (and container items) whose recorded calls took one tensor and
-    gave one back (`opaque`: their ids) run, while it is exported, as one op each, whose fake
-    kernel runs them untraced: their steps are their own (each class is traced on its own),
-    and torch.export tracing them again costs a third of MobileViT's import. The op keeps the
-    child's call in the graph, under the child's place in `nn_module_stack`, as its nodes
-    were."""
+    """The module's children (and theirs) whose recorded calls took tensors and constants and
+    gave back a tensor or a tuple of tensors and Nones (`opaque`: their ids) run, while it is
+    exported, as one op each, whose fake kernel runs them untraced: their steps are their own
+    (each class is traced on its own), and tracing them again inside every ancestor cost a
+    third of MobileViT's import and most of T5's. The op keeps the child's call in the graph,
+    under the child's place in `nn_module_stack`, as its nodes were."""
     children = [c for c in module.modules() if c is not module and id(c) in opaque]
     if not children:
         yield
         return
     op = _opaque_op()
     for child in children:
-        _FORWARDS[id(child)] = child.forward
-        child.forward = functools.partial(_call, op, child.forward, id(child))
+        child.forward = functools.partial(_call, op, child.forward)
     try:
         yield
     finally:
         for child in children:
             del child.forward  # the class's own again
-            _FORWARDS.pop(id(child), None)
+        _CALLS.clear()
 
 
-def _call(op: Any, forward: Any, key: int, *args: Any, **kwargs: Any) -> Any:
+def _call(op: Any, forward: Any, *args: Any, **kwargs: Any) -> Any:
     import torch
 
-    if kwargs or len(args) != 1 or not isinstance(args[0], torch.Tensor):
-        return forward(*args, **kwargs)  # not as recorded: traced as before
-    return op(args[0], key)
+    def constant(v: Any) -> bool:
+        return v is None or type(v) in (bool, int, float, str)
+
+    values = [*args, *kwargs.values()]
+    tensors = [v for v in values if isinstance(v, torch.Tensor)]
+    if not tensors or not all(isinstance(v, torch.Tensor) or constant(v) for v in values):
+        return forward(*args, **kwargs)  # a size (SymInt) or a structure: traced as before
+    key = len(_CALLS)
+    _CALLS.append((forward, list(args), dict(kwargs), None))
+    outs = iter(op(tensors, key))
+    form = _CALLS[key][3]
+    if form is None:  # a single tensor
+        return next(outs)
+    return type(form)(None if slot is None else next(outs) for slot in form)
+
+
+def _run(xs: list, key: int) -> list:
+    """The child's call on `xs` in place of its tensors; its output's tensors (the form it
+    came in is kept for _call)."""
+    import torch
+
+    forward, args, kwargs, _ = _CALLS[key]
+    given = iter(xs)
+
+    def put(v: Any) -> Any:
+        return next(given) if isinstance(v, torch.Tensor) else v
+
+    out = forward(*[put(v) for v in args], **{k: put(v) for k, v in kwargs.items()})
+    if isinstance(out, torch.Tensor):
+        return [out]
+    if type(out) not in (tuple, list) or not all(
+            o is None or isinstance(o, torch.Tensor) for o in out):
+        _MISMATCHED.append(key)
+        raise TypeError("an opaque child gave back other than tensors")
+    _CALLS[key] = (forward, args, kwargs, type(out)(None if o is None else 0 for o in out))
+    return [o for o in out if o is not None]
 
 
 @functools.cache
@@ -115,14 +159,13 @@ def _opaque_op() -> Any:
     import torch
 
     @torch.library.custom_op("nnspec::opaque_child", mutates_args=(),
-                             schema="(Tensor x, int key) -> Tensor")  # (annotations are text)
-    def opaque_child(x: torch.Tensor, key: int) -> torch.Tensor:
-        return _FORWARDS[key](x).clone()
+                             schema="(Tensor[] xs, int key) -> Tensor[]")  # (text annotations)
+    def opaque_child(xs: list, key: int) -> list:
+        return [o.clone() for o in _run(xs, key)]
 
     @opaque_child.register_fake
-    def _(x: torch.Tensor, key: int) -> torch.Tensor:
-        out = _FORWARDS[key](x)
-        return torch.empty_strided(out.size(), out.stride(), dtype=out.dtype,
-                                   device=out.device)
+    def _(xs: list, key: int) -> list:
+        return [torch.empty_strided(o.size(), o.stride(), dtype=o.dtype, device=o.device)
+                for o in _run(xs, key)]
 
     return opaque_child

@@ -127,9 +127,25 @@ def call_arguments(model: Any, tensors: dict[str, Any]) -> dict[str, Any]:
 
 class Calls(dict):
     """id(module) -> (args, kwargs) of its first call; `tensor_out`: the ids of the modules
-    whose every call took one tensor and gave one back (export_run may leave them opaque)."""
+    whose every call took tensors and plain constants and gave back a tensor or a tuple of
+    tensors and Nones (export_run may leave them opaque)."""
 
     tensor_out: set[int]
+
+
+def _plain_call(args: tuple, kwargs: dict, out: Any) -> bool:
+    """Tensors and constants in, a tensor or a flat tuple of tensors and Nones out."""
+    import torch
+
+    def constant(v: Any) -> bool:
+        return v is None or type(v) in (bool, int, float, str)
+
+    values = [*args, *kwargs.values()]
+    outs = list(out) if type(out) in (tuple, list) else [out]
+    return any(isinstance(v, torch.Tensor) for v in values) and all(
+        isinstance(v, torch.Tensor) or constant(v) for v in values) and \
+        any(isinstance(o, torch.Tensor) for o in outs) and \
+        all(isinstance(o, torch.Tensor) or o is None for o in outs)
 
 
 def record_calls(model: Any, inputs: dict[str, Input]) -> Calls:
@@ -152,8 +168,7 @@ def record_calls(model: Any, inputs: dict[str, Input]) -> Calls:
                 lambda v: v.clone() if isinstance(v, torch.Tensor) else v, (args, kwargs))
 
     def returned(module: Any, args: tuple, kwargs: dict, out: Any) -> None:
-        plain = not kwargs and len(args) == 1 and isinstance(args[0], torch.Tensor) and \
-            isinstance(out, torch.Tensor)
+        plain = _plain_call(args, kwargs, out)
         (calls.tensor_out if plain and id(module) not in other else other).add(id(module))
         if not plain:
             calls.tensor_out.discard(id(module))
