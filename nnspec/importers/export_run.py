@@ -13,6 +13,7 @@ from typing import Any
 
 from nnspec.importers import export_paths as paths
 from nnspec.importers.calls import is_default
+from nnspec.importers.inputs import plain_arguments
 from nnspec.importers.trace import Untraceable
 
 
@@ -116,13 +117,10 @@ def _opaque_children(module: Any, opaque: set[int]) -> Iterator[None]:
 def _call(op: Any, forward: Any, *args: Any, **kwargs: Any) -> Any:
     import torch
 
-    def constant(v: Any) -> bool:
-        return v is None or type(v) in (bool, int, float, str)
-
     values = [*args, *kwargs.values()]
-    tensors = [v for v in values if isinstance(v, torch.Tensor)]
-    if not tensors or not all(isinstance(v, torch.Tensor) or constant(v) for v in values):
+    if not plain_arguments(values):
         return forward(*args, **kwargs)  # a size (SymInt) or a structure: traced as before
+    tensors = [v for v in values if isinstance(v, torch.Tensor)]
     key = len(_CALLS)
     _CALLS.append((forward, list(args), dict(kwargs), None))
     outs = iter(op(tensors, key))

@@ -133,17 +133,21 @@ class Calls(dict):
     tensor_out: set[int]
 
 
+def plain_arguments(values: list) -> bool:
+    """Tensors (one at least) and constants: no size (SymInt), list or other structure."""
+    import torch
+
+    return any(isinstance(v, torch.Tensor) for v in values) and all(
+        isinstance(v, torch.Tensor) or v is None or type(v) in (bool, int, float, str)
+        for v in values)
+
+
 def _plain_call(args: tuple, kwargs: dict, out: Any) -> bool:
     """Tensors and constants in, a tensor or a flat tuple of tensors and Nones out."""
     import torch
 
-    def constant(v: Any) -> bool:
-        return v is None or type(v) in (bool, int, float, str)
-
-    values = [*args, *kwargs.values()]
     outs = list(out) if type(out) in (tuple, list) else [out]
-    return any(isinstance(v, torch.Tensor) for v in values) and all(
-        isinstance(v, torch.Tensor) or constant(v) for v in values) and \
+    return plain_arguments([*args, *kwargs.values()]) and \
         any(isinstance(o, torch.Tensor) for o in outs) and \
         all(isinstance(o, torch.Tensor) or o is None for o in outs)
 
