@@ -22,7 +22,7 @@ Run it in a scratch venv, never in CI (torchvision and timm are not dependencies
     PYTHONPATH=. /tmp/scratch/bin/python tools/import_corpus.py            # everything
     PYTHONPATH=. /tmp/scratch/bin/python tools/import_corpus.py -k timm/   # a subset
 
-Each model runs in its own process (`--worker`), one at a time; results go to
+Each model runs in its own process (`--worker`), `-j` of them at once (2); results go to
 docs/import_corpus.json and the table between the corpus markers of docs/import.md.
 """
 
