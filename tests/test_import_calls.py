@@ -7,8 +7,7 @@ defaults); the rebuild is checked here independently."""
 from __future__ import annotations
 
 import torch
-from test_import_hf_constructs import Sink
-from test_import_tree import build_text
+from test_import_hf_constructs import Sink, assert_round_trip
 from torch import nn
 
 from nnspec.importers.live import import_model
@@ -62,12 +61,7 @@ def test_keywords_at_the_childs_defaults_are_left_out(tmp_path):
     assert "need_weights=False" in result.text
     assert result.text.endswith("    - x = mha(x, x, x, need_weights=False)\n    - return x[0]\n")
     # (`out, _ = mha(...)`: the unread item is no step)
-    rebuilt = build_text(result.text, tmp_path)
-    assert str(rebuilt) == str(model)
-    rebuilt.load_state_dict(model.state_dict(), strict=True)
-    x = torch.randn(3, 5, 8)
-    with torch.no_grad():
-        assert torch.equal(rebuilt.eval()(x), model(x))
+    assert_round_trip(model, result.text, tmp_path, torch.randn(3, 5, 8))
 
 
 def test_a_child_traced_with_defaults_fixed_only_where_every_call_leaves_them():
@@ -99,11 +93,7 @@ def test_a_child_called_with_another_value_holds_it_in_its_own_steps(tmp_path):
     result = import_model(model, "causal", {"x": [5, 8]})
     assert "attn: Attention(True)" in result.text and "    - if: alt_forward\n" in result.text
     assert "is_causal=True" not in result.text and "    - out = attn(out)\n" in result.text
-    rebuilt = build_text(result.text, tmp_path)
-    rebuilt.load_state_dict(model.state_dict(), strict=True)
-    x = torch.randn(3, 5, 8)
-    with torch.no_grad():
-        assert torch.equal(rebuilt.eval()(x), model(x))
+    assert_round_trip(model, result.text, tmp_path, torch.randn(3, 5, 8))
 
 
 class KwStack(nn.Module):
@@ -128,11 +118,7 @@ def test_a_folded_instance_is_called_as_the_one_traced(tmp_path):
     assert "(0-1): 2 x Sink(" in str(model)
     result = import_model(model, "kwstack", {"x": [5, 8]})
     assert "position_ids" not in result.text
-    rebuilt = build_text(result.text, tmp_path)
-    rebuilt.load_state_dict(model.state_dict(), strict=True)
-    x = torch.randn(3, 5, 8)
-    with torch.no_grad():
-        assert torch.equal(rebuilt.eval()(x), model(x))
+    assert_round_trip(model, result.text, tmp_path, torch.randn(3, 5, 8))
 
 
 class Tree(nn.Module):
@@ -166,11 +152,7 @@ def test_a_keyword_argument_goes_by_the_name_the_childs_spec_takes_it(tmp_path):
     result = import_model(model, "root", {"x": [8]})
     assert "    inputs: [x, children2]\n" in result.text
     assert "tree(x, children2=[" in result.text
-    rebuilt = build_text(result.text, tmp_path)
-    rebuilt.load_state_dict(model.state_dict(), strict=True)
-    x = torch.randn(3, 8)
-    with torch.no_grad():
-        assert torch.equal(rebuilt.eval()(x), model(x))
+    assert_round_trip(model, result.text, tmp_path, torch.randn(3, 8))
 
 
 def test_a_model_torch_fx_traces_whole_runs_once():
