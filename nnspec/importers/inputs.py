@@ -164,7 +164,7 @@ def record_calls(model: Any, inputs: dict[str, Input]) -> Calls:
     from nnspec.runtime.torchlib import torch
 
     calls = Calls()
-    calls.tensor_out, other = set(), set()
+    plain, other = set(), set()  # ids of modules with a plain call, with another call
 
     def record(module: Any, args: tuple, kwargs: dict) -> None:
         if id(module) not in calls:
@@ -172,10 +172,7 @@ def record_calls(model: Any, inputs: dict[str, Input]) -> Calls:
                 lambda v: v.clone() if isinstance(v, torch.Tensor) else v, (args, kwargs))
 
     def returned(module: Any, args: tuple, kwargs: dict, out: Any) -> None:
-        plain = _plain_call(args, kwargs, out)
-        (calls.tensor_out if plain and id(module) not in other else other).add(id(module))
-        if not plain:
-            calls.tensor_out.discard(id(module))
+        (plain if _plain_call(args, kwargs, out) else other).add(id(module))
 
     hooks = [m.register_forward_pre_hook(record, with_kwargs=True) for m in model.modules()]
     hooks += [m.register_forward_hook(returned, with_kwargs=True) for m in model.modules()]
@@ -184,8 +181,9 @@ def record_calls(model: Any, inputs: dict[str, Input]) -> Calls:
             model(**call_arguments(model, examples(inputs)))
     except Exception:  # the model's own code failed on the guess: nothing to export with
         calls.clear()
-        calls.tensor_out.clear()
+        plain.clear()
     finally:
         for hook in hooks:
             hook.remove()
+    calls.tensor_out = plain - other
     return calls
