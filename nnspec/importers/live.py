@@ -176,8 +176,9 @@ def import_model(model: Any, source: str = "model",
                 assign_ties(model, root, errors)
             errors.check()
             refs.name_all(set(classifier.instances))
-            refs.recorded = lambda root=root: calls.get("calls") or calls.setdefault(
-                "calls", record_calls(model, given or _guessed(root, Collector())))
+            refs.recorded = lambda root=root: calls["calls"] if "calls" in calls else \
+                calls.setdefault("calls", record_calls(model, given or _guessed(
+                    root, Collector())))  # once, even when the model does not run
             forwards = _Forwards(live, node, refs.recorded, exports, folded)
             classes = Folder(classifier, errors, forwards).fold_all(root)
             errors.check()
